@@ -1,0 +1,16 @@
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace ycr {
+
+// True when `s` is a UUID in RFC 4122 text form
+// (8-4-4-4-12 hexadecimal digits, either case).
+bool IsUuid(absl::string_view s);
+
+// A random (version 4) UUID in lower case, from OpenSSL's CSPRNG.
+std::string NewUuid();
+
+}  // namespace ycr

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Build ycr in Release and start ycr-server on this machine.
+# Usage: deploy/quickstart.sh [--foreground | --stop | --help]
+# Env:   YCR_PORT (default 7070; 0 picks a free port)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$(pwd)"
+
+build_dir=build/release
+server_bin="$build_dir/services/ycr-server"
+cli_bin="$build_dir/services/ycr"
+var_dir=./var
+data_dir="$var_dir/data"
+port_file="$var_dir/ycr-server.port"
+pid_file="$var_dir/ycr-server.pid"
+log_file="$var_dir/ycr-server.log"
+host=127.0.0.1
+port="${YCR_PORT:-7070}"
+start_timeout=30
+
+usage() {
+  cat <<USAGE
+Usage: deploy/quickstart.sh [--foreground | --stop | --help]
+
+Installs build dependencies, builds ycr (Release) into $build_dir and starts
+ycr-server on $host:\${YCR_PORT:-7070} with data in $data_dir.
+
+  (no option)    start the server in the background (log: $log_file)
+  --foreground   run the server in the foreground instead
+  --stop         stop a server started by this script
+  --help         show this help
+
+Environment:
+  YCR_PORT       port to listen on (default 7070, 0 = any free port)
+USAGE
+}
+
+mode=background
+for arg in "$@"; do
+  case "$arg" in
+    --foreground) mode=foreground ;;
+    --stop) mode=stop ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "quickstart: unknown option: $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+# Prints the pid from the pid file if that process is a live ycr-server.
+running_pid() {
+  [[ -f "$pid_file" ]] || return 1
+  local pid
+  pid="$(<"$pid_file")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against pid reuse by an unrelated process.
+  if [[ -r "/proc/$pid/cmdline" ]] &&
+    ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'ycr-server'; then
+    return 1
+  fi
+  echo "$pid"
+}
+
+# Prints the port from the port file once it holds a number.
+read_port() {
+  [[ -s "$port_file" ]] || return 1
+  local p
+  p="$(tr -d '[:space:]' <"$port_file")"
+  [[ "$p" =~ ^[0-9]+$ ]] || return 1
+  echo "$p"
+}
+
+print_info() {
+  local pid="$1" p
+  p="$(read_port || echo "$port")"
+  cat <<INFO
+
+ycr-server is running (pid $pid)
+  listening on  $host:$p
+  data dir      $root/${data_dir#./}
+  log           $root/${log_file#./}
+  stop with     deploy/quickstart.sh --stop
+
+Try:
+  $cli_bin head --server=$host:$p
+INFO
+}
+
+stop_server() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    echo "quickstart: no running ycr-server (pid file: $pid_file)"
+    rm -f "$pid_file" "$port_file"
+    return 0
+  fi
+  echo "quickstart: stopping ycr-server (pid $pid)"
+  kill -TERM "$pid"
+  local i
+  for ((i = 0; i < start_timeout * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "quickstart: pid $pid ignored SIGTERM for ${start_timeout}s; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pid_file" "$port_file"
+  echo "quickstart: stopped"
+}
+
+if [[ "$mode" == stop ]]; then
+  stop_server
+  exit 0
+fi
+
+if pid="$(running_pid)"; then
+  if [[ "$mode" == foreground ]]; then
+    echo "quickstart: ycr-server already running in the background (pid $pid);" \
+      "stop it first with deploy/quickstart.sh --stop" >&2
+    exit 1
+  fi
+  echo "quickstart: ycr-server is already running; not starting a second one"
+  print_info "$pid"
+  exit 0
+fi
+
+echo "== installing dependencies"
+bash deploy/install-deps.sh
+
+echo "== configuring $build_dir"
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DYCR_BUILD_TESTS=OFF
+
+echo "== building"
+cmake --build "$build_dir" -j"$(nproc)"
+
+[[ -x "$server_bin" ]] || { echo "quickstart: $server_bin was not built" >&2; exit 1; }
+
+mkdir -p "$data_dir"
+rm -f "$port_file" "$pid_file"
+server_args=(--listen="$host:$port" --data_dir="$data_dir" --port_file="$port_file")
+
+if [[ "$mode" == foreground ]]; then
+  echo "== starting ycr-server in the foreground (Ctrl-C to stop)"
+  exec "$server_bin" "${server_args[@]}"
+fi
+
+echo "== starting ycr-server in the background"
+nohup "$server_bin" "${server_args[@]}" </dev/null >"$log_file" 2>&1 &
+pid=$!
+echo "$pid" >"$pid_file"
+
+# Wait for the server to write its port file.
+fail_start() {
+  echo "quickstart: $1; last lines of $log_file:" >&2
+  tail -n 20 "$log_file" >&2 || true
+  exit 1
+}
+for ((i = 0; i < start_timeout * 10; i++)); do
+  read_port >/dev/null && break
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$pid_file"
+    fail_start "ycr-server exited during startup"
+  fi
+  sleep 0.1
+done
+if ! read_port >/dev/null; then
+  # Do not leave a half-started server behind.
+  kill -TERM "$pid" 2>/dev/null || true
+  rm -f "$pid_file"
+  fail_start "ycr-server did not write $port_file within ${start_timeout}s (stopped it)"
+fi
+
+print_info "$pid"

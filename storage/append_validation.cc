@@ -1,0 +1,156 @@
+#include "storage/append_validation.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+
+namespace ycr::storage {
+namespace {
+
+bool IsStreamChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == ':' || c == '/' || c == '@' || c == '+' || c == '-';
+}
+
+bool IsOpaqueTypeChar(char c) {
+  return absl::ascii_islower(static_cast<unsigned char>(c)) ||
+         absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+         c == '.' || c == '-';
+}
+
+// Timestamp's valid range: 0001-01-01 to 9999-12-31 (google/protobuf docs).
+bool IsValidTimestamp(const google::protobuf::Timestamp& t) {
+  return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 &&
+         t.nanos() >= 0 && t.nanos() <= 999999999;
+}
+
+absl::Status ValidateExpected(const ExpectedVersion& e,
+                              absl::string_view field) {
+  switch (e.kind) {
+    case ExpectedVersion::Kind::kAny:
+    case ExpectedVersion::Kind::kNoStream:
+    case ExpectedVersion::Kind::kExists:
+    case ExpectedVersion::Kind::kExact:
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": unknown kind; use any, no_stream, exists or exact"));
+}
+
+}  // namespace
+
+absl::Status ValidateStreamId(absl::string_view stream, size_t max_bytes,
+                              absl::string_view field) {
+  if (stream.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  }
+  if (stream.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", stream.size(), " bytes, more than the limit of ",
+        max_bytes));
+  }
+  for (char c : stream) {
+    if (!IsStreamChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": may contain only letters, digits and . _ : / @ + -"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EventTypeOf(const v1::EventPayload& payload,
+                                        absl::string_view field) {
+  const auto* descriptor = payload.GetDescriptor();
+  const auto* oneof = descriptor->FindOneofByName("kind");
+  const auto* set =
+      payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
+  if (set == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": no payload set"));
+  }
+  if (payload.kind_case() != v1::EventPayload::kOpaque) return set->name();
+  const std::string& type = payload.opaque().type();
+  if (type.empty() || type.size() > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".opaque.type: must be 1..64 characters"));
+  }
+  for (char c : type) {
+    if (!IsOpaqueTypeChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".opaque.type: may contain only a-z 0-9 _ . -"));
+    }
+  }
+  if (descriptor->FindFieldByName(type) != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".opaque.type: '", type,
+        "' is a typed payload's name; set that payload instead"));
+  }
+  return type;
+}
+
+absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
+  RETURN_IF_ERROR(
+      ValidateStreamId(request->stream, limits.max_stream_id_bytes, "stream"));
+  RETURN_IF_ERROR(ValidateExpected(request->expected, "expected"));
+  if (request->conditions.size() > limits.max_conditions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("conditions: ", request->conditions.size(),
+                     " conditions, more than the limit of ",
+                     limits.max_conditions));
+  }
+  for (size_t i = 0; i < request->conditions.size(); ++i) {
+    const StreamCondition& c = request->conditions[i];
+    std::string field = absl::StrCat("conditions[", i, "]");
+    RETURN_IF_ERROR(ValidateStreamId(c.stream, limits.max_stream_id_bytes,
+                                     absl::StrCat(field, ".stream")));
+    RETURN_IF_ERROR(ValidateExpected(c.expected, field + ".expected"));
+    if (c.stream == request->stream) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".stream: is the append's own stream; use expected instead"));
+    }
+  }
+  if (request->events.empty()) {
+    return absl::InvalidArgumentError("events: at least one event is needed");
+  }
+  if (request->events.size() > limits.max_events_per_append) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events: ", request->events.size(), " events, more than the limit of ",
+        limits.max_events_per_append));
+  }
+  absl::flat_hash_set<std::string> ids;
+  for (size_t i = 0; i < request->events.size(); ++i) {
+    v1::ProposedEvent& e = request->events[i];
+    std::string field = absl::StrCat("events[", i, "]");
+    if (!IsUuid(e.event_id())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".event_id: must be a UUID (8-4-4-4-12 hex digits)"));
+    }
+    absl::AsciiStrToLower(e.mutable_event_id());
+    if (!ids.insert(e.event_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".event_id: ", e.event_id(), " appears twice in this append"));
+    }
+    RETURN_IF_ERROR(EventTypeOf(e.payload(), field + ".payload").status());
+    size_t payload_bytes = e.payload().ByteSizeLong();
+    if (payload_bytes > limits.max_payload_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".payload: ", payload_bytes, " bytes, more than the limit of ",
+          limits.max_payload_bytes));
+    }
+    if (e.has_occurred_at() && !IsValidTimestamp(e.occurred_at())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".occurred_at: out of range"));
+    }
+    if (e.correlation_id().size() > limits.max_id_bytes ||
+        e.causation_id().size() > limits.max_id_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": correlation_id and causation_id are limited to ",
+                       limits.max_id_bytes, " bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ycr::storage

@@ -1,0 +1,179 @@
+#pragma once
+
+// EventLog: the append-only log every part of ycr stands on. This header is
+// the whole contract; it names no storage engine, so a replicated backend can
+// sit behind it later. RocksDbEventLog (rocksdb_event_log.h) implements it.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ycr/v1/event.pb.h"
+
+namespace ycr::storage {
+
+// Payloads (absl::Status::GetPayload) of an ABORTED status from a failed
+// version check: the stream's id and its current version, in decimal.
+inline constexpr char kConflictStreamPayload[] = "ycr.v1/conflict-stream";
+inline constexpr char kConflictVersionPayload[] = "ycr.v1/conflict-version";
+
+struct ExpectedVersion {
+  enum class Kind { kAny, kNoStream, kExists, kExact };
+  Kind kind = Kind::kAny;
+  // For kExact: the version the stream must be at (0 = no stream).
+  uint64_t version = 0;
+
+  static ExpectedVersion Any() { return {Kind::kAny, 0}; }
+  static ExpectedVersion NoStream() { return {Kind::kNoStream, 0}; }
+  static ExpectedVersion Exists() { return {Kind::kExists, 0}; }
+  static ExpectedVersion Exact(uint64_t v) { return {Kind::kExact, v}; }
+
+  bool Allows(uint64_t current_version) const;
+  // "any", "no stream", "exists" or "exact N".
+  std::string ToString() const;
+};
+
+struct StreamCondition {
+  std::string stream;
+  ExpectedVersion expected;
+};
+
+// Sizes the log accepts. Defaults are the server's defaults.
+struct LogLimits {
+  // Serialised size of one event's payload. Default: 64 KiB.
+  size_t max_payload_bytes = 64 * 1024;
+  // Events in one append. Default: 500.
+  size_t max_events_per_append = 500;
+  // Bytes of a stream id. Default: 200.
+  size_t max_stream_id_bytes = 200;
+  // Conditions on other streams in one append. Default: 16.
+  size_t max_conditions = 16;
+  // Bytes of a correlation or causation id. Default: 128.
+  size_t max_id_bytes = 128;
+  // Events returned by one read. Default: 1000.
+  uint32_t max_read_limit = 1000;
+  // Records one filtered ReadAll examines before it returns. Default: 20000.
+  uint32_t max_read_scan = 20000;
+};
+
+struct AppendRequest {
+  std::string stream;
+  ExpectedVersion expected;
+  std::vector<StreamCondition> conditions;
+  std::vector<v1::ProposedEvent> events;
+  // The authenticated caller; becomes every event's actor.
+  v1::Actor actor;
+};
+
+struct AppendResult {
+  // Positions of the events: first_position..last_position, contiguous.
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  // Version of the stream after the last event of the append.
+  uint64_t stream_version = 0;
+  // True when every event had been appended before (an idempotent retry).
+  bool replayed = false;
+};
+
+struct ReadStreamOptions {
+  // Forwards: first version (0 = 1). Backwards: first version (0 = the last).
+  uint64_t from_version = 0;
+  bool backwards = false;
+  // 0 = LogLimits::max_read_limit; larger values are clamped to it.
+  uint32_t limit = 0;
+};
+
+struct StreamSlice {
+  std::vector<v1::RecordedEvent> events;
+  // The stream's current version.
+  uint64_t stream_version = 0;
+  // from_version for the next page; 0 when there is none.
+  uint64_t next_version = 0;
+};
+
+struct LogFilter {
+  // Only streams starting with this (empty: all).
+  std::string stream_prefix;
+  // Only these event types (empty: all).
+  std::vector<std::string> event_types;
+
+  bool Matches(const v1::RecordedEvent& event) const;
+};
+
+struct LogSlice {
+  std::vector<v1::RecordedEvent> events;
+  // Position after the last record examined (matching or not): from_position
+  // for the next read.
+  uint64_t next_position = 1;
+  // True when the read examined every record that existed when it ran.
+  bool reached_end = false;
+};
+
+struct Head {
+  // 0 for an empty log.
+  uint64_t position = 0;
+  // Hash of the record at `position`; 32 zero bytes for an empty log.
+  std::string hash;
+};
+
+using AppendCallback =
+    absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
+using WatchCallback = absl::AnyInvocable<void() &&>;
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Queues `request` and returns at once. Calls `done` exactly once: with the
+  // result after the events are durable (or were durable already, for an
+  // idempotent retry), or with an error, in which case nothing of the request
+  // was written. `done` runs on the log's writer thread (or on the calling
+  // thread for a request refused before queueing) and must not block.
+  // Errors: INVALID_ARGUMENT (names the field), ABORTED (a version check
+  // failed; names the stream and its current version), ALREADY_EXISTS (an
+  // event id was used with other content), UNAVAILABLE (closed or the write
+  // failed). Thread-safe.
+  virtual void AppendAsync(AppendRequest request, AppendCallback done) = 0;
+
+  // Blocking form of AppendAsync. Must not be called from a WatchCallback or
+  // an AppendCallback.
+  absl::StatusOr<AppendResult> Append(AppendRequest request);
+
+  // Reads `stream` from a version. NOT_FOUND when it has no events. Thread-safe.
+  virtual absl::StatusOr<StreamSlice> ReadStream(
+      absl::string_view stream, const ReadStreamOptions& options) = 0;
+
+  // Reads the log forwards from `from_position` (0 = 1): at most `limit`
+  // matching events (0 = the maximum), examining at most
+  // LogLimits::max_read_scan records. Thread-safe.
+  virtual absl::StatusOr<LogSlice> ReadAll(uint64_t from_position,
+                                           uint32_t limit,
+                                           const LogFilter& filter) = 0;
+
+  // The last durable position and its hash. Thread-safe.
+  virtual Head GetHead() = 0;
+
+  // Calls `ready` once, when the head reaches `position` or the log closes.
+  // If that is already so, calls it before returning and returns 0; otherwise
+  // returns an id for CancelWatch. `ready` runs on the writer thread: it must
+  // be quick and must not append. Thread-safe.
+  virtual uint64_t WatchHead(uint64_t position, WatchCallback ready) = 0;
+
+  // Drops a watch that has not fired. Returns false if it already fired (or
+  // is firing). Thread-safe.
+  virtual bool CancelWatch(uint64_t id) = 0;
+
+  // Checks the hash chain and the gaplessness of positions from..to
+  // (inclusive; to = 0 means the head). DATA_LOSS names the first bad
+  // position. Thread-safe.
+  virtual absl::Status VerifyChain(uint64_t from, uint64_t to) = 0;
+
+  // Finishes queued appends, fires every watch, and closes the store. Later
+  // calls return UNAVAILABLE. Idempotent. Thread-safe.
+  virtual void Close() = 0;
+};
+
+}  // namespace ycr::storage

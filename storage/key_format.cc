@@ -1,0 +1,134 @@
+#include "storage/key_format.h"
+
+#include "absl/strings/ascii.h"
+
+namespace ycr::storage {
+namespace {
+
+char Prefix(KeyPrefix p) { return static_cast<char>(p); }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  return absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+}
+
+}  // namespace
+
+void PutBigEndian64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+void PutBigEndian32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+uint64_t GetBigEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+uint32_t GetBigEndian32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+std::string FormatVersionKey() {
+  return std::string(1, Prefix(KeyPrefix::kFormatVersion));
+}
+
+std::string EncodeFormatVersion(uint32_t version) {
+  std::string out;
+  PutBigEndian32(&out, version);
+  return out;
+}
+
+std::optional<uint32_t> DecodeFormatVersion(absl::string_view value) {
+  if (value.size() != 4) return std::nullopt;
+  return GetBigEndian32(value.data());
+}
+
+std::string LogKey(uint64_t position) {
+  std::string key(1, Prefix(KeyPrefix::kLogRecord));
+  PutBigEndian64(&key, position);
+  return key;
+}
+
+std::optional<uint64_t> DecodeLogKey(absl::string_view key) {
+  if (key.size() != 9 || key[0] != Prefix(KeyPrefix::kLogRecord)) {
+    return std::nullopt;
+  }
+  return GetBigEndian64(key.data() + 1);
+}
+
+std::string StreamKey(absl::string_view stream, uint64_t version) {
+  std::string key(1, Prefix(KeyPrefix::kStreamIndex));
+  key.append(stream.data(), stream.size());
+  key.push_back('\0');
+  PutBigEndian64(&key, version);
+  return key;
+}
+
+std::string StreamKeyEnd(absl::string_view stream) {
+  std::string key(1, Prefix(KeyPrefix::kStreamIndex));
+  key.append(stream.data(), stream.size());
+  key.push_back('\1');
+  return key;
+}
+
+std::optional<StreamKeyParts> DecodeStreamKey(absl::string_view key) {
+  if (key.size() < 1 + 1 + 8 || key[0] != Prefix(KeyPrefix::kStreamIndex) ||
+      key[key.size() - 9] != '\0') {
+    return std::nullopt;
+  }
+  return StreamKeyParts{std::string(key.substr(1, key.size() - 10)),
+                        GetBigEndian64(key.data() + key.size() - 8)};
+}
+
+std::string EncodePosition(uint64_t position) {
+  std::string out;
+  PutBigEndian64(&out, position);
+  return out;
+}
+
+std::optional<uint64_t> DecodePosition(absl::string_view value) {
+  if (value.size() != 8) return std::nullopt;
+  return GetBigEndian64(value.data());
+}
+
+std::string EventIdKey(absl::string_view uuid) {
+  std::string key(1, Prefix(KeyPrefix::kEventId));
+  int high = -1;
+  for (char c : uuid) {
+    if (c == '-') continue;
+    if (high < 0) {
+      high = HexValue(c);
+    } else {
+      key.push_back(static_cast<char>((high << 4) | HexValue(c)));
+      high = -1;
+    }
+  }
+  return key;
+}
+
+std::string EncodeEventIdEntry(const EventIdEntry& entry) {
+  std::string out;
+  PutBigEndian64(&out, entry.position);
+  PutBigEndian64(&out, entry.stream_version);
+  out.append(entry.digest);
+  return out;
+}
+
+std::optional<EventIdEntry> DecodeEventIdEntry(absl::string_view value) {
+  if (value.size() != 16 + kHashBytes) return std::nullopt;
+  return EventIdEntry{GetBigEndian64(value.data()),
+                      GetBigEndian64(value.data() + 8),
+                      std::string(value.substr(16))};
+}
+
+}  // namespace ycr::storage

@@ -1,0 +1,89 @@
+#pragma once
+
+// The one place that owns every key and value layout of the RocksDB store.
+//
+// Every key starts with a one-byte prefix (KeyPrefix); integers are unsigned
+// 64-bit big-endian so that RocksDB's bytewise order is numeric order, which
+// makes iteration order log order.
+//
+//   column family  key                                      value
+//   default        kFormatVersion                           u32 format version
+//   log            kLogRecord position                      hash[32] record
+//   streams        kStreamIndex stream-id 0x00 version      position
+//   event_ids      kEventId uuid[16]                        position version
+//                                                           digest[32]
+//   projections    (reserved for read models)
+//   checkpoints    (reserved for projection checkpoints)
+//
+// `record` is the canonical bytes of a ycr.v1.RecordedEvent (see
+// record_codec.h). Stream ids never contain 0x00 (validation forbids it), so
+// the terminator keeps one stream's versions contiguous and in order.
+// `digest` is the content digest used for idempotent retries.
+//
+// kFormatVersion is written when a store is created. A build refuses to open a
+// store whose format version it does not know.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace ycr::storage {
+
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+// Sorted: new prefixes take new values, never reuse old ones.
+enum class KeyPrefix : uint8_t {
+  kFormatVersion = 0x01,
+  kLogRecord = 0x10,
+  kStreamIndex = 0x20,
+  kEventId = 0x30,
+  kProjectionState = 0x40,
+  kCheckpoint = 0x50,
+};
+
+inline constexpr char kLogColumnFamily[] = "log";
+inline constexpr char kStreamsColumnFamily[] = "streams";
+inline constexpr char kEventIdsColumnFamily[] = "event_ids";
+inline constexpr char kProjectionsColumnFamily[] = "projections";
+inline constexpr char kCheckpointsColumnFamily[] = "checkpoints";
+
+inline constexpr size_t kHashBytes = 32;
+
+void PutBigEndian64(std::string* out, uint64_t v);
+void PutBigEndian32(std::string* out, uint32_t v);
+// Requires at least 8 (resp. 4) bytes at `p`.
+uint64_t GetBigEndian64(const char* p);
+uint32_t GetBigEndian32(const char* p);
+
+std::string FormatVersionKey();
+std::string EncodeFormatVersion(uint32_t version);
+std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
+
+std::string LogKey(uint64_t position);
+// nullopt when `key` is not a well-formed log key.
+std::optional<uint64_t> DecodeLogKey(absl::string_view key);
+
+std::string StreamKey(absl::string_view stream, uint64_t version);
+// The first key after every key of `stream` (for bounded iteration).
+std::string StreamKeyEnd(absl::string_view stream);
+struct StreamKeyParts {
+  std::string stream;
+  uint64_t version;
+};
+std::optional<StreamKeyParts> DecodeStreamKey(absl::string_view key);
+std::string EncodePosition(uint64_t position);
+std::optional<uint64_t> DecodePosition(absl::string_view value);
+
+// `uuid` must satisfy IsUuid(); either case gives the same key.
+std::string EventIdKey(absl::string_view uuid);
+struct EventIdEntry {
+  uint64_t position;
+  uint64_t stream_version;
+  std::string digest;  // kHashBytes bytes
+};
+std::string EncodeEventIdEntry(const EventIdEntry& entry);
+std::optional<EventIdEntry> DecodeEventIdEntry(absl::string_view value);
+
+}  // namespace ycr::storage

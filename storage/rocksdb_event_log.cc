@@ -1,0 +1,732 @@
+#include "storage/rocksdb_event_log.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "storage/append_validation.h"
+#include "storage/key_format.h"
+#include "storage/record_codec.h"
+#include "storage/stream_version_cache.h"
+
+namespace ycr::storage {
+namespace {
+
+// Debian's abseil has its own string_view, distinct from std::string_view.
+absl::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  return absl::UnavailableError(message);
+}
+
+absl::Status VersionConflict(absl::string_view what, absl::string_view stream,
+                             uint64_t current, const ExpectedVersion& expected) {
+  absl::Status status = absl::AbortedError(
+      absl::StrCat(what, "stream '", stream, "' is at version ", current,
+                   ", expected ", expected.ToString()));
+  status.SetPayload(kConflictStreamPayload, absl::Cord(stream));
+  status.SetPayload(kConflictVersionPayload,
+                    absl::Cord(absl::StrCat(current)));
+  return status;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  if (ts.nanos() < 0) {
+    ts.set_seconds(ts.seconds() - 1);
+    ts.set_nanos(ts.nanos() + 1000000000);
+  }
+  return ts;
+}
+
+struct Pending {
+  AppendRequest request;
+  AppendCallback done;
+};
+
+// What one group commit has decided so far, before it is durable.
+struct BatchState {
+  uint64_t next_position;
+  std::string last_hash;
+  absl::flat_hash_map<std::string, uint64_t> versions;
+  absl::flat_hash_map<std::string, EventIdEntry> event_ids;
+};
+
+}  // namespace
+
+class RocksDbEventLog::Impl {
+ public:
+  explicit Impl(RocksDbEventLogOptions options)
+      : options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : &SystemClock()),
+        versions_(options_.stream_cache_entries) {}
+
+  ~Impl() { Close(); }
+
+  absl::Status Open();
+  void AppendAsync(AppendRequest request, AppendCallback done);
+  absl::StatusOr<StreamSlice> ReadStream(absl::string_view stream,
+                                         const ReadStreamOptions& options);
+  absl::StatusOr<LogSlice> ReadAll(uint64_t from, uint32_t limit,
+                                   const LogFilter& filter);
+  Head GetHead();
+  uint64_t WatchHead(uint64_t position, WatchCallback ready);
+  bool CancelWatch(uint64_t id);
+  absl::Status VerifyChain(uint64_t from, uint64_t to);
+  void Close();
+
+ private:
+  absl::Status OpenDb();
+  absl::Status CheckFormatVersion();
+  absl::Status RecoverHead();
+  absl::Status VerifyChainLocked(uint64_t from, uint64_t to)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  uint32_t ClampLimit(uint32_t limit) const;
+
+  void WriterLoop();
+  void CommitBatch(std::vector<Pending>& batch);
+  absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
+                                      BatchState* state,
+                                      rocksdb::WriteBatch* batch);
+  absl::StatusOr<uint64_t> CurrentVersion(const std::string& stream,
+                                          const BatchState& state);
+  absl::StatusOr<uint64_t> LastStreamVersion(absl::string_view stream);
+  void PublishHead(uint64_t position, const std::string& hash);
+
+  const RocksDbEventLogOptions options_;
+  Clock* const clock_;
+
+  // Set by Open(); the handles live until Close() under db_mu_.
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* ids_cf_ = nullptr;
+
+  // Readers hold it shared; Close() takes it exclusively to close the store.
+  absl::Mutex db_mu_;
+  bool db_closed_ ABSL_GUARDED_BY(db_mu_) = false;
+
+  absl::Mutex queue_mu_;
+  absl::CondVar queue_cv_;
+  std::vector<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread writer_;
+
+  // Owned by the writer thread (and by Open() before it starts).
+  StreamVersionCache versions_;
+  uint64_t next_position_ = 1;
+  std::string last_hash_;
+
+  absl::Mutex head_mu_;
+  Head head_ ABSL_GUARDED_BY(head_mu_);
+  bool watches_closed_ ABSL_GUARDED_BY(head_mu_) = false;
+  uint64_t next_watch_id_ ABSL_GUARDED_BY(head_mu_) = 1;
+  // (position, id) -> callback; fired in position order.
+  std::map<std::pair<uint64_t, uint64_t>, WatchCallback> watches_
+      ABSL_GUARDED_BY(head_mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> watch_positions_
+      ABSL_GUARDED_BY(head_mu_);
+};
+
+absl::Status RocksDbEventLog::Impl::Open() {
+  RETURN_IF_ERROR(OpenDb());
+  RETURN_IF_ERROR(CheckFormatVersion());
+  RETURN_IF_ERROR(RecoverHead());
+  writer_ = std::thread([this] { WriterLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbEventLog::Impl::OpenDb() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.path, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create data directory ", options_.path, ": ", ec.message()));
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(options_.block_cache_bytes);
+  auto cf_options = [&](bool bloom) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return cf;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options(false)},
+      {kLogColumnFamily, cf_options(false)},
+      {kStreamsColumnFamily, cf_options(true)},
+      {kEventIdsColumnFamily, cf_options(true)},
+      {kProjectionsColumnFamily, cf_options(false)},
+      {kCheckpointsColumnFamily, cf_options(false)},
+  };
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options_.path, families, &handles_, &db);
+  RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot open store at ",
+                                            options_.path)));
+  db_.reset(db);
+  default_cf_ = handles_[0];
+  log_cf_ = handles_[1];
+  streams_cf_ = handles_[2];
+  ids_cf_ = handles_[3];
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbEventLog::Impl::CheckFormatVersion() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), default_cf_, FormatVersionKey(), &value);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store at ", options_.path,
+          " has events but no format version: not a ycr store"));
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Put(wo, default_cf_, FormatVersionKey(),
+                              EncodeFormatVersion(kStoreFormatVersion)),
+                     "cannot write format version");
+  }
+  RETURN_IF_ERROR(FromRocks(s, "cannot read format version"));
+  std::optional<uint32_t> version = DecodeFormatVersion(value);
+  if (!version.has_value() || *version != kStoreFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store at ", options_.path, " has format version ",
+        version.has_value() ? absl::StrCat(*version) : "(malformed)",
+        "; this build reads format version ", kStoreFormatVersion));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbEventLog::Impl::RecoverHead() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+  it->SeekToLast();
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));
+  Head head{0, GenesisHash()};
+  if (it->Valid()) {
+    std::optional<uint64_t> position = DecodeLogKey(View(it->key()));
+    if (!position.has_value() || it->value().size() < kHashBytes) {
+      return absl::DataLossError("the last log record is malformed");
+    }
+    head.position = *position;
+    head.hash = std::string(it->value().data(), kHashBytes);
+  }
+  it.reset();
+  if (head.position > 0 && options_.verify_tail_records > 0) {
+    uint64_t from = head.position > options_.verify_tail_records
+                        ? head.position - options_.verify_tail_records + 1
+                        : 1;
+    absl::ReaderMutexLock lock(&db_mu_);
+    RETURN_IF_ERROR(VerifyChainLocked(from, head.position));
+  }
+  next_position_ = head.position + 1;
+  last_hash_ = head.hash;
+  absl::MutexLock lock(&head_mu_);
+  head_ = std::move(head);
+  return absl::OkStatus();
+}
+
+void RocksDbEventLog::Impl::AppendAsync(AppendRequest request,
+                                        AppendCallback done) {
+  if (absl::Status s = ValidateAppend(&request, options_.limits); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(request), std::move(done)});
+      queue_cv_.Signal();
+      return;
+    }
+  }
+  std::move(done)(absl::UnavailableError("the event log is closed"));
+}
+
+void RocksDbEventLog::Impl::WriterLoop() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      while (queue_.empty() && !stopping_) queue_cv_.Wait(&queue_mu_);
+      if (queue_.empty()) return;  // Stopping, and every append is answered.
+      batch.swap(queue_);
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
+  BatchState state{next_position_, last_hash_, {}, {}};
+  rocksdb::WriteBatch write_batch;
+  const absl::Time now = clock_->Now();
+  std::vector<absl::StatusOr<AppendResult>> results;
+  results.reserve(batch.size());
+  for (Pending& pending : batch) {
+    results.push_back(Decide(pending.request, now, &state, &write_batch));
+  }
+  if (state.next_position != next_position_) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    absl::Status written =
+        FromRocks(db_->Write(write_options, &write_batch),
+                  "the store could not write; nothing in this commit was "
+                  "written");
+    if (!written.ok()) {
+      // The decisions above assumed this batch would land; none of them hold.
+      for (auto& result : results) result = written;
+    } else {
+      for (auto& [stream, version] : state.versions) {
+        versions_.Put(stream, version);
+      }
+      next_position_ = state.next_position;
+      last_hash_ = state.last_hash;
+      PublishHead(next_position_ - 1, last_hash_);
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::move(batch[i].done)(std::move(results[i]));
+  }
+}
+
+absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
+    AppendRequest& request, absl::Time now, BatchState* state,
+    rocksdb::WriteBatch* batch) {
+  const size_t n = request.events.size();
+
+  // Idempotency: an append is either wholly new or an exact retry.
+  std::vector<std::string> keys(n);
+  std::vector<std::string> digests(n);
+  std::vector<std::optional<EventIdEntry>> found(n);
+  size_t found_count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = EventIdKey(request.events[i].event_id());
+    digests[i] =
+        ContentDigest(request.stream, request.events[i], request.actor);
+    if (auto it = state->event_ids.find(keys[i]);
+        it != state->event_ids.end()) {
+      found[i] = it->second;
+    } else {
+      std::string value;
+      rocksdb::Status s =
+          db_->Get(rocksdb::ReadOptions(), ids_cf_, keys[i], &value);
+      if (s.ok()) {
+        found[i] = DecodeEventIdEntry(value);
+        if (!found[i].has_value()) {
+          return absl::DataLossError("stored event id entry is malformed");
+        }
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "cannot read event ids");
+      }
+    }
+    if (found[i].has_value()) ++found_count;
+  }
+  if (found_count > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& id = request.events[i].event_id();
+      if (!found[i].has_value()) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "events[", i, "].event_id ", id,
+            " is new but other events of this append were appended before; "
+            "a retry must resend exactly the original append"));
+      }
+      if (found[i]->digest != digests[i]) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "events[", i, "].event_id ", id,
+            " was already appended at position ", found[i]->position,
+            " with different content"));
+      }
+      if (found[i]->position != found[0]->position + i) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "events[", i, "].event_id ", id,
+            " was appended before, but not in this order; a retry must "
+            "resend exactly the original append"));
+      }
+    }
+    return AppendResult{found[0]->position, found[n - 1]->position,
+                        found[n - 1]->stream_version, true};
+  }
+
+  // Version checks, on this stream and the conditions' streams.
+  ASSIGN_OR_RETURN(uint64_t current, CurrentVersion(request.stream, *state));
+  if (!request.expected.Allows(current)) {
+    return VersionConflict("", request.stream, current, request.expected);
+  }
+  for (size_t i = 0; i < request.conditions.size(); ++i) {
+    const StreamCondition& c = request.conditions[i];
+    ASSIGN_OR_RETURN(uint64_t version, CurrentVersion(c.stream, *state));
+    if (!c.expected.Allows(version)) {
+      return VersionConflict(absl::StrCat("conditions[", i, "]: "), c.stream,
+                             version, c.expected);
+    }
+  }
+
+  // The records, chained.
+  const google::protobuf::Timestamp recorded_at = ToProto(now);
+  AppendResult result{state->next_position, 0, 0, false};
+  for (size_t i = 0; i < n; ++i) {
+    v1::ProposedEvent& e = request.events[i];
+    ASSIGN_OR_RETURN(std::string type, EventTypeOf(e.payload(), "payload"));
+    v1::RecordedEvent record;
+    record.set_position(state->next_position);
+    record.set_stream(request.stream);
+    record.set_stream_version(current + i + 1);
+    record.set_event_id(e.event_id());
+    record.set_event_type(std::move(type));
+    *record.mutable_payload() = std::move(*e.mutable_payload());
+    *record.mutable_recorded_at() = recorded_at;
+    if (e.has_occurred_at()) *record.mutable_occurred_at() = e.occurred_at();
+    *record.mutable_actor() = request.actor;
+    record.set_correlation_id(e.correlation_id());
+    record.set_causation_id(e.causation_id());
+    record.set_prev_hash(state->last_hash);
+    std::string value = EncodeRecord(&record);
+
+    EventIdEntry entry{record.position(), record.stream_version(),
+                       std::move(digests[i])};
+    batch->Put(log_cf_, LogKey(record.position()), value);
+    batch->Put(streams_cf_,
+               StreamKey(request.stream, record.stream_version()),
+               EncodePosition(record.position()));
+    batch->Put(ids_cf_, keys[i], EncodeEventIdEntry(entry));
+    state->event_ids.emplace(std::move(keys[i]), std::move(entry));
+    state->last_hash = record.hash();
+    ++state->next_position;
+  }
+  result.last_position = state->next_position - 1;
+  result.stream_version = current + n;
+  state->versions[request.stream] = result.stream_version;
+  return result;
+}
+
+absl::StatusOr<uint64_t> RocksDbEventLog::Impl::CurrentVersion(
+    const std::string& stream, const BatchState& state) {
+  if (auto it = state.versions.find(stream); it != state.versions.end()) {
+    return it->second;
+  }
+  if (std::optional<uint64_t> cached = versions_.Get(stream)) return *cached;
+  ASSIGN_OR_RETURN(uint64_t version, LastStreamVersion(stream));
+  versions_.Put(stream, version);  // Committed state: safe to cache now.
+  return version;
+}
+
+absl::StatusOr<uint64_t> RocksDbEventLog::Impl::LastStreamVersion(
+    absl::string_view stream) {
+  const std::string lower = StreamKey(stream, 0);
+  const std::string upper = StreamKeyEnd(stream);
+  rocksdb::Slice lower_slice(lower);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_lower_bound = &lower_slice;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read_options, streams_cf_));
+  it->SeekToLast();
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream index"));
+  if (!it->Valid()) return 0;
+  std::optional<StreamKeyParts> parts = DecodeStreamKey(View(it->key()));
+  if (!parts.has_value() || parts->stream != stream) {
+    return absl::DataLossError(
+        absl::StrCat("stream index of '", stream, "' is malformed"));
+  }
+  return parts->version;
+}
+
+void RocksDbEventLog::Impl::PublishHead(uint64_t position,
+                                        const std::string& hash) {
+  std::vector<WatchCallback> ready;
+  {
+    absl::MutexLock lock(&head_mu_);
+    head_.position = position;
+    head_.hash = hash;
+    auto end = watches_.upper_bound({position, UINT64_MAX});
+    for (auto it = watches_.begin(); it != end; ++it) {
+      watch_positions_.erase(it->first.second);
+      ready.push_back(std::move(it->second));
+    }
+    watches_.erase(watches_.begin(), end);
+  }
+  for (WatchCallback& callback : ready) std::move(callback)();
+}
+
+uint32_t RocksDbEventLog::Impl::ClampLimit(uint32_t limit) const {
+  if (limit == 0 || limit > options_.limits.max_read_limit) {
+    return options_.limits.max_read_limit;
+  }
+  return limit;
+}
+
+absl::StatusOr<StreamSlice> RocksDbEventLog::Impl::ReadStream(
+    absl::string_view stream, const ReadStreamOptions& options) {
+  RETURN_IF_ERROR(
+      ValidateStreamId(stream, options_.limits.max_stream_id_bytes, "stream"));
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  const uint32_t limit = ClampLimit(options.limit);
+
+  const std::string lower = StreamKey(stream, 0);
+  const std::string upper = StreamKeyEnd(stream);
+  rocksdb::Slice lower_slice(lower);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_lower_bound = &lower_slice;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read_options, streams_cf_));
+  it->SeekToLast();
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream index"));
+  if (!it->Valid()) {
+    return absl::NotFoundError(
+        absl::StrCat("stream '", stream, "' has no events"));
+  }
+  StreamSlice slice;
+  std::optional<StreamKeyParts> last = DecodeStreamKey(View(it->key()));
+  if (!last.has_value()) return absl::DataLossError("malformed stream index");
+  slice.stream_version = last->version;
+
+  if (options.backwards) {
+    uint64_t from = options.from_version;
+    if (from == 0 || from > slice.stream_version) from = slice.stream_version;
+    it->SeekForPrev(StreamKey(stream, from));
+  } else {
+    it->Seek(StreamKey(stream, std::max<uint64_t>(options.from_version, 1)));
+  }
+  uint64_t last_version = 0;
+  for (; it->Valid() && slice.events.size() < limit;
+       options.backwards ? it->Prev() : it->Next()) {
+    std::optional<StreamKeyParts> parts =
+        DecodeStreamKey(View(it->key()));
+    std::optional<uint64_t> position = DecodePosition(View(it->value()));
+    if (!parts.has_value() || !position.has_value()) {
+      return absl::DataLossError("malformed stream index entry");
+    }
+    std::string value;
+    RETURN_IF_ERROR(FromRocks(
+        db_->Get(rocksdb::ReadOptions(), log_cf_, LogKey(*position), &value),
+        absl::StrCat("cannot read log position ", *position)));
+    RETURN_IF_ERROR(DecodeRecord(value, &slice.events.emplace_back()));
+    last_version = parts->version;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream index"));
+  if (!slice.events.empty()) {
+    if (options.backwards) {
+      slice.next_version = last_version > 1 ? last_version - 1 : 0;
+    } else {
+      slice.next_version =
+          last_version < slice.stream_version ? last_version + 1 : 0;
+    }
+  }
+  return slice;
+}
+
+absl::StatusOr<LogSlice> RocksDbEventLog::Impl::ReadAll(
+    uint64_t from, uint32_t limit, const LogFilter& filter) {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  limit = ClampLimit(limit);
+  from = std::max<uint64_t>(from, 1);
+  LogSlice slice;
+  slice.next_position = from;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+  uint32_t scanned = 0;
+  v1::RecordedEvent record;
+  for (it->Seek(LogKey(from));
+       it->Valid() && slice.events.size() < limit &&
+       scanned < options_.limits.max_read_scan;
+       it->Next()) {
+    RETURN_IF_ERROR(DecodeRecord(View(it->value()), &record));
+    ++scanned;
+    slice.next_position = record.position() + 1;
+    if (filter.Matches(record)) slice.events.push_back(std::move(record));
+    record.Clear();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));
+  slice.reached_end = !it->Valid();
+  return slice;
+}
+
+Head RocksDbEventLog::Impl::GetHead() {
+  absl::MutexLock lock(&head_mu_);
+  return head_;
+}
+
+uint64_t RocksDbEventLog::Impl::WatchHead(uint64_t position,
+                                          WatchCallback ready) {
+  {
+    absl::MutexLock lock(&head_mu_);
+    if (!watches_closed_ && head_.position < position) {
+      uint64_t id = next_watch_id_++;
+      watches_.emplace(std::make_pair(position, id), std::move(ready));
+      watch_positions_[id] = position;
+      return id;
+    }
+  }
+  std::move(ready)();
+  return 0;
+}
+
+bool RocksDbEventLog::Impl::CancelWatch(uint64_t id) {
+  absl::MutexLock lock(&head_mu_);
+  auto it = watch_positions_.find(id);
+  if (it == watch_positions_.end()) return false;
+  watches_.erase({it->second, id});
+  watch_positions_.erase(it);
+  return true;
+}
+
+absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
+  if (to == 0) to = GetHead().position;
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  return VerifyChainLocked(from, to);
+}
+
+absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
+                                                      uint64_t to) {
+  from = std::max<uint64_t>(from, 1);
+  if (to < from) return absl::OkStatus();
+  std::string prev_hash = GenesisHash();
+  if (from > 1) {
+    std::string value;
+    RETURN_IF_ERROR(FromRocks(
+        db_->Get(rocksdb::ReadOptions(), log_cf_, LogKey(from - 1), &value),
+        absl::StrCat("cannot read log position ", from - 1)));
+    if (value.size() < kHashBytes) {
+      return absl::DataLossError(
+          absl::StrCat("log record at position ", from - 1, " is malformed"));
+    }
+    prev_hash = value.substr(0, kHashBytes);
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+  uint64_t expected = from;
+  for (it->Seek(LogKey(from)); it->Valid() && expected <= to; it->Next()) {
+    std::optional<uint64_t> position = DecodeLogKey(View(it->key()));
+    if (!position.has_value() || *position != expected) {
+      return absl::DataLossError(
+          absl::StrCat("log has a gap: position ", expected, " is missing"));
+    }
+    std::string hash;
+    RETURN_IF_ERROR(VerifyRecordValue(View(it->value()), prev_hash,
+                                      expected, &hash));
+    prev_hash = std::move(hash);
+    ++expected;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));
+  if (expected <= to) {
+    return absl::DataLossError(absl::StrCat("log ends at position ",
+                                            expected - 1, ", before ", to));
+  }
+  return absl::OkStatus();
+}
+
+void RocksDbEventLog::Impl::Close() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    queue_cv_.SignalAll();
+  }
+  if (writer_.joinable()) writer_.join();
+  std::vector<WatchCallback> watches;
+  {
+    absl::MutexLock lock(&head_mu_);
+    watches_closed_ = true;
+    for (auto& [key, callback] : watches_) watches.push_back(std::move(callback));
+    watches_.clear();
+    watch_positions_.clear();
+  }
+  for (WatchCallback& callback : watches) std::move(callback)();
+  absl::WriterMutexLock lock(&db_mu_);
+  db_closed_ = true;
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  handles_.clear();
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+// --- RocksDbEventLog: forwards to Impl. ---
+
+absl::StatusOr<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
+    RocksDbEventLogOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
+}
+
+RocksDbEventLog::RocksDbEventLog(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+RocksDbEventLog::~RocksDbEventLog() = default;
+
+void RocksDbEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
+  impl_->AppendAsync(std::move(request), std::move(done));
+}
+
+absl::StatusOr<StreamSlice> RocksDbEventLog::ReadStream(
+    absl::string_view stream, const ReadStreamOptions& options) {
+  return impl_->ReadStream(stream, options);
+}
+
+absl::StatusOr<LogSlice> RocksDbEventLog::ReadAll(uint64_t from_position,
+                                                  uint32_t limit,
+                                                  const LogFilter& filter) {
+  return impl_->ReadAll(from_position, limit, filter);
+}
+
+Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }
+
+uint64_t RocksDbEventLog::WatchHead(uint64_t position, WatchCallback ready) {
+  return impl_->WatchHead(position, std::move(ready));
+}
+
+bool RocksDbEventLog::CancelWatch(uint64_t id) { return impl_->CancelWatch(id); }
+
+absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
+  return impl_->VerifyChain(from, to);
+}
+
+void RocksDbEventLog::Close() { impl_->Close(); }
+
+}  // namespace ycr::storage

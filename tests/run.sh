@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build ycr with tests and run them under ctest.
+# Default: AddressSanitizer + UBSan in build/asan. YCR_SANITIZE=0: plain build/test.
+# YCR_TEST_PACKAGES: extra Debian packages the tests need (space separated).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ "${YCR_SANITIZE:-1}" == 0 ]]; then
+  build_dir=build/test
+  sanitize=OFF
+else
+  build_dir=build/asan
+  sanitize=ON
+fi
+
+# Leak checking is off: gRPC keeps process-lifetime singletons.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+# Phase timings, printed on exit whatever the outcome.
+phases=()
+phase_start=0
+current=""
+begin() { current="$1"; phase_start=$SECONDS; echo "== $1"; }
+end() { phases+=("$(printf '%-10s %4ds' "$current" $((SECONDS - phase_start)))"); current=""; }
+summary() {
+  local rc=$?
+  [[ -n "$current" ]] && phases+=("$(printf '%-10s %4ds (failed)' "$current" $((SECONDS - phase_start)))")
+  echo "== timings ($build_dir, sanitize=$sanitize)"
+  local line
+  for line in "${phases[@]}"; do echo "  $line"; done
+  echo "== exit status $rc"
+}
+trap summary EXIT
+
+begin install
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+bash deploy/install-deps.sh ${YCR_TEST_PACKAGES:-}
+end
+
+begin configure
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DYCR_SANITIZE="$sanitize" -DYCR_BUILD_TESTS=ON
+end
+
+begin build
+cmake --build "$build_dir" -j"$(nproc)"
+end
+
+begin test
+ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 300
+end
