@@ -1,0 +1,22 @@
+#pragma once
+
+// The one mapping from absl::Status to a gRPC status. Codes map one to one
+// (absl's codes are gRPC's); messages pass through, since every error is
+// written for the caller to act on. A version conflict also sets trailing
+// metadata `ycr-conflict-stream` and `ycr-conflict-version` so that clients
+// need not parse the message.
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+
+namespace ycr::services {
+
+inline constexpr char kConflictStreamMetadata[] = "ycr-conflict-stream";
+inline constexpr char kConflictVersionMetadata[] = "ycr-conflict-version";
+
+// `context` may be null (no trailing metadata then). Call before Finish.
+grpc::Status ToGrpcStatus(const absl::Status& status,
+                          grpc::CallbackServerContext* context = nullptr);
+
+}  // namespace ycr::services

@@ -1,0 +1,46 @@
+#include "services/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+
+namespace ycr::services {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  std::unique_ptr<Server> server(new Server());
+  ASSIGN_OR_RETURN(server->log_,
+                   storage::RocksDbEventLog::Open(std::move(options.log)));
+  server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
+  server->event_store_ = std::make_unique<EventStoreService>(
+      server->log_.get(), server->readers_.get(), options.event_store);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->event_store_.get());
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    server->log_->Close();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     " (address in use or malformed?)"));
+  }
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::Seconds(1)); }
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (grpc_server_ != nullptr) {
+    event_store_->BeginShutdown();
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    grpc_server_->Wait();
+  }
+  if (log_ != nullptr) log_->Close();
+  if (readers_ != nullptr) readers_->Stop();
+}
+
+}  // namespace ycr::services
