@@ -12,10 +12,10 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function
 // if it is not OK.
-#define RETURN_IF_ERROR(expr)                         \
-  do {                                                \
-    ::absl::Status ycr_status_ = (expr);              \
-    if (!ycr_status_.ok()) return ycr_status_;        \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    ::absl::Status ycr_status_ = (expr);       \
+    if (!ycr_status_.ok()) return ycr_status_; \
   } while (false)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>);
@@ -24,7 +24,7 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   YCR_ASSIGN_OR_RETURN_IMPL_(YCR_CONCAT_(ycr_statusor_, __LINE__), lhs, expr)
 
-#define YCR_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                               \
+#define YCR_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)    \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()

@@ -19,8 +19,8 @@ absl::StatusOr<std::string> One(const grpc::ServerContextBase& context,
   bool printable = !value.empty() && value.size() <= 128;
   for (char c : value) printable = printable && absl::ascii_isprint(c);
   if (!printable) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        key, ": must be 1..128 printable ASCII characters"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(key, ": must be 1..128 printable ASCII characters"));
   }
   return value;
 }
@@ -30,7 +30,8 @@ absl::StatusOr<std::string> One(const grpc::ServerContextBase& context,
 absl::StatusOr<v1::Actor> ResolveCaller(
     const grpc::ServerContextBase& context) {
   v1::Actor actor;
-  absl::StatusOr<std::string> organisation = One(context, kOrganisationMetadata);
+  absl::StatusOr<std::string> organisation =
+      One(context, kOrganisationMetadata);
   if (!organisation.ok()) return organisation.status();
   absl::StatusOr<std::string> user = One(context, kUserMetadata);
   if (!user.ok()) return user.status();

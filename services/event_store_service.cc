@@ -305,8 +305,7 @@ void EventStoreService::Subscription::OnDone() {
 
 // --- EventStoreService ---
 
-EventStoreService::EventStoreService(storage::EventLog* log,
-                                     WorkQueue* readers,
+EventStoreService::EventStoreService(storage::EventLog* log, WorkQueue* readers,
                                      EventStoreServiceOptions options)
     : log_(log), readers_(readers), options_(options) {}
 
@@ -340,18 +339,17 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
       FromProto(*request, *std::move(caller));
   if (!append.ok()) return FinishNow(context, append.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  log_->AppendAsync(
-      *std::move(append),
-      [reactor, context,
-       response](absl::StatusOr<storage::AppendResult> result) {
-        if (result.ok()) {
-          response->set_first_position(result->first_position);
-          response->set_last_position(result->last_position);
-          response->set_stream_version(result->stream_version);
-          response->set_replayed(result->replayed);
-        }
-        reactor->Finish(ToGrpcStatus(result.status(), context));
-      });
+  log_->AppendAsync(*std::move(append),
+                    [reactor, context,
+                     response](absl::StatusOr<storage::AppendResult> result) {
+                      if (result.ok()) {
+                        response->set_first_position(result->first_position);
+                        response->set_last_position(result->last_position);
+                        response->set_stream_version(result->stream_version);
+                        response->set_replayed(result->replayed);
+                      }
+                      reactor->Finish(ToGrpcStatus(result.status(), context));
+                    });
   return reactor;
 }
 
@@ -391,19 +389,19 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
       FromProto(request->filter(), options_);
   if (!filter.ok()) return FinishNow(context, filter.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post([this, reactor, request, response,
-                  filter = *std::move(filter)] {
-    absl::StatusOr<storage::LogSlice> slice =
-        log_->ReadAll(request->from_position(), request->limit(), filter);
-    if (slice.ok()) {
-      for (v1::RecordedEvent& event : slice->events) {
-        *response->add_events() = std::move(event);
-      }
-      response->set_next_position(slice->next_position);
-      response->set_head_position(log_->GetHead().position);
-    }
-    reactor->Finish(ToGrpcStatus(slice.status()));
-  });
+  readers_->Post(
+      [this, reactor, request, response, filter = *std::move(filter)] {
+        absl::StatusOr<storage::LogSlice> slice =
+            log_->ReadAll(request->from_position(), request->limit(), filter);
+        if (slice.ok()) {
+          for (v1::RecordedEvent& event : slice->events) {
+            *response->add_events() = std::move(event);
+          }
+          response->set_next_position(slice->next_position);
+          response->set_head_position(log_->GetHead().position);
+        }
+        reactor->Finish(ToGrpcStatus(slice.status()));
+      });
   return reactor;
 }
 

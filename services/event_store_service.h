@@ -37,9 +37,10 @@ class EventStoreService final : public v1::EventStore::CallbackService {
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
                                    const v1::AppendRequest* request,
                                    v1::AppendResponse* response) override;
-  grpc::ServerUnaryReactor* ReadStream(grpc::CallbackServerContext* context,
-                                       const v1::ReadStreamRequest* request,
-                                       v1::ReadStreamResponse* response) override;
+  grpc::ServerUnaryReactor* ReadStream(
+      grpc::CallbackServerContext* context,
+      const v1::ReadStreamRequest* request,
+      v1::ReadStreamResponse* response) override;
   grpc::ServerUnaryReactor* ReadAll(grpc::CallbackServerContext* context,
                                     const v1::ReadAllRequest* request,
                                     v1::ReadAllResponse* response) override;
@@ -63,7 +64,8 @@ class EventStoreService final : public v1::EventStore::CallbackService {
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_set<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::shared_ptr<Subscription>> subscriptions_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ycr::services

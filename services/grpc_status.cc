@@ -1,8 +1,8 @@
 #include "services/grpc_status.h"
 
-#include "absl/types/optional.h"
 #include <string>
 
+#include "absl/types/optional.h"
 #include "storage/event_log.h"
 
 namespace ycr::services {

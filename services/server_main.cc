@@ -103,10 +103,12 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cout << "ycr-server: " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ", draining" << std::endl;
+  std::cout << "ycr-server: "
+            << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ", draining"
+            << std::endl;
   const absl::Time stop = absl::Now();
-  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  (*server)->Shutdown(
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   std::cout << "ycr-server: stopped in "
             << absl::FormatDuration(absl::Now() - stop) << ", log head "
             << (*server)->log().GetHead().position << std::endl;

@@ -44,12 +44,13 @@ absl::Status ValidateExpected(const ExpectedVersion& e,
 absl::Status ValidateStreamId(absl::string_view stream, size_t max_bytes,
                               absl::string_view field) {
   if (stream.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (stream.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", stream.size(), " bytes, more than the limit of ",
-        max_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", stream.size(),
+                     " bytes, more than the limit of ", max_bytes));
   }
   for (char c : stream) {
     if (!IsStreamChar(c)) {
@@ -67,8 +68,7 @@ absl::StatusOr<std::string> EventTypeOf(const v1::EventPayload& payload,
   const auto* set =
       payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
   if (set == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": no payload set"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": no payload set"));
   }
   if (payload.kind_case() != v1::EventPayload::kOpaque) return set->name();
   const std::string& type = payload.opaque().type();
@@ -78,14 +78,14 @@ absl::StatusOr<std::string> EventTypeOf(const v1::EventPayload& payload,
   }
   for (char c : type) {
     if (!IsOpaqueTypeChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".opaque.type: may contain only a-z 0-9 _ . -"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".opaque.type: may contain only a-z 0-9 _ . -"));
     }
   }
   if (descriptor->FindFieldByName(type) != nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".opaque.type: '", type,
-        "' is a typed payload's name; set that payload instead"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".opaque.type: '", type,
+                     "' is a typed payload's name; set that payload instead"));
   }
   return type;
 }
@@ -95,10 +95,9 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
       ValidateStreamId(request->stream, limits.max_stream_id_bytes, "stream"));
   RETURN_IF_ERROR(ValidateExpected(request->expected, "expected"));
   if (request->conditions.size() > limits.max_conditions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("conditions: ", request->conditions.size(),
-                     " conditions, more than the limit of ",
-                     limits.max_conditions));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "conditions: ", request->conditions.size(),
+        " conditions, more than the limit of ", limits.max_conditions));
   }
   for (size_t i = 0; i < request->conditions.size(); ++i) {
     const StreamCondition& c = request->conditions[i];
@@ -145,9 +144,9 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
     }
     if (e.correlation_id().size() > limits.max_id_bytes ||
         e.causation_id().size() > limits.max_id_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": correlation_id and causation_id are limited to ",
-                       limits.max_id_bytes, " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": correlation_id and causation_id are limited to ",
+          limits.max_id_bytes, " bytes"));
     }
   }
   return absl::OkStatus();

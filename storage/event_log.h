@@ -142,7 +142,8 @@ class EventLog {
   // an AppendCallback.
   absl::StatusOr<AppendResult> Append(AppendRequest request);
 
-  // Reads `stream` from a version. NOT_FOUND when it has no events. Thread-safe.
+  // Reads `stream` from a version. NOT_FOUND when it has no events.
+  // Thread-safe.
   virtual absl::StatusOr<StreamSlice> ReadStream(
       absl::string_view stream, const ReadStreamOptions& options) = 0;
 

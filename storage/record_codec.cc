@@ -91,9 +91,9 @@ absl::Status VerifyRecordValue(absl::string_view value,
   absl::string_view canonical = value.substr(kHashBytes);
   std::string hash = Sha256(record.prev_hash(), canonical);
   if (hash != value.substr(0, kHashBytes)) {
-    return absl::DataLossError(absl::StrCat(
-        "hash chain broken at position ", position,
-        ": stored hash does not match the record's bytes"));
+    return absl::DataLossError(
+        absl::StrCat("hash chain broken at position ", position,
+                     ": stored hash does not match the record's bytes"));
   }
   *hash_out = std::move(hash);
   return absl::OkStatus();

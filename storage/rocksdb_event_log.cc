@@ -39,13 +39,13 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 absl::Status VersionConflict(absl::string_view what, absl::string_view stream,
-                             uint64_t current, const ExpectedVersion& expected) {
+                             uint64_t current,
+                             const ExpectedVersion& expected) {
   absl::Status status = absl::AbortedError(
       absl::StrCat(what, "stream '", stream, "' is at version ", current,
                    ", expected ", expected.ToString()));
   status.SetPayload(kConflictStreamPayload, absl::Cord(stream));
-  status.SetPayload(kConflictVersionPayload,
-                    absl::Cord(absl::StrCat(current)));
+  status.SetPayload(kConflictVersionPayload, absl::Cord(absl::StrCat(current)));
   return status;
 }
 
@@ -193,8 +193,8 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options_.path, families, &handles_, &db);
-  RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot open store at ",
-                                            options_.path)));
+  RETURN_IF_ERROR(
+      FromRocks(s, absl::StrCat("cannot open store at ", options_.path)));
   db_.reset(db);
   default_cf_ = handles_[0];
   log_cf_ = handles_[1];
@@ -212,9 +212,9 @@ absl::Status RocksDbEventLog::Impl::CheckFormatVersion() {
         db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
     it->SeekToFirst();
     if (it->Valid()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "store at ", options_.path,
-          " has events but no format version: not a ycr store"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("store at ", options_.path,
+                       " has events but no format version: not a ycr store"));
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -368,10 +368,10 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
             "a retry must resend exactly the original append"));
       }
       if (found[i]->digest != digests[i]) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "events[", i, "].event_id ", id,
-            " was already appended at position ", found[i]->position,
-            " with different content"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("events[", i, "].event_id ", id,
+                         " was already appended at position ",
+                         found[i]->position, " with different content"));
       }
       if (found[i]->position != found[0]->position + i) {
         return absl::AlreadyExistsError(absl::StrCat(
@@ -422,8 +422,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     EventIdEntry entry{record.position(), record.stream_version(),
                        std::move(digests[i])};
     batch->Put(log_cf_, LogKey(record.position()), value);
-    batch->Put(streams_cf_,
-               StreamKey(request.stream, record.stream_version()),
+    batch->Put(streams_cf_, StreamKey(request.stream, record.stream_version()),
                EncodePosition(record.position()));
     batch->Put(ids_cf_, keys[i], EncodeEventIdEntry(entry));
     state->event_ids.emplace(std::move(keys[i]), std::move(entry));
@@ -531,8 +530,7 @@ absl::StatusOr<StreamSlice> RocksDbEventLog::Impl::ReadStream(
   uint64_t last_version = 0;
   for (; it->Valid() && slice.events.size() < limit;
        options.backwards ? it->Prev() : it->Next()) {
-    std::optional<StreamKeyParts> parts =
-        DecodeStreamKey(View(it->key()));
+    std::optional<StreamKeyParts> parts = DecodeStreamKey(View(it->key()));
     std::optional<uint64_t> position = DecodePosition(View(it->value()));
     if (!parts.has_value() || !position.has_value()) {
       return absl::DataLossError("malformed stream index entry");
@@ -568,9 +566,8 @@ absl::StatusOr<LogSlice> RocksDbEventLog::Impl::ReadAll(
       db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
   uint32_t scanned = 0;
   v1::RecordedEvent record;
-  for (it->Seek(LogKey(from));
-       it->Valid() && slice.events.size() < limit &&
-       scanned < options_.limits.max_read_scan;
+  for (it->Seek(LogKey(from)); it->Valid() && slice.events.size() < limit &&
+                               scanned < options_.limits.max_read_scan;
        it->Next()) {
     RETURN_IF_ERROR(DecodeRecord(View(it->value()), &record));
     ++scanned;
@@ -645,15 +642,15 @@ absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
           absl::StrCat("log has a gap: position ", expected, " is missing"));
     }
     std::string hash;
-    RETURN_IF_ERROR(VerifyRecordValue(View(it->value()), prev_hash,
-                                      expected, &hash));
+    RETURN_IF_ERROR(
+        VerifyRecordValue(View(it->value()), prev_hash, expected, &hash));
     prev_hash = std::move(hash);
     ++expected;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));
   if (expected <= to) {
-    return absl::DataLossError(absl::StrCat("log ends at position ",
-                                            expected - 1, ", before ", to));
+    return absl::DataLossError(
+        absl::StrCat("log ends at position ", expected - 1, ", before ", to));
   }
   return absl::OkStatus();
 }
@@ -670,7 +667,8 @@ void RocksDbEventLog::Impl::Close() {
   {
     absl::MutexLock lock(&head_mu_);
     watches_closed_ = true;
-    for (auto& [key, callback] : watches_) watches.push_back(std::move(callback));
+    for (auto& [key, callback] : watches_)
+      watches.push_back(std::move(callback));
     watches_.clear();
     watch_positions_.clear();
   }
@@ -721,7 +719,9 @@ uint64_t RocksDbEventLog::WatchHead(uint64_t position, WatchCallback ready) {
   return impl_->WatchHead(position, std::move(ready));
 }
 
-bool RocksDbEventLog::CancelWatch(uint64_t id) { return impl_->CancelWatch(id); }
+bool RocksDbEventLog::CancelWatch(uint64_t id) {
+  return impl_->CancelWatch(id);
+}
 
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
