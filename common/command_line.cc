@@ -1,5 +1,9 @@
 #include "common/command_line.h"
 
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -10,7 +14,7 @@ namespace ycr {
 std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
-    return !absl::StrContains(file, "absl/");
+    return absl::StrContains(file, YCR_SOURCE_DIR);
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   config.normalize_filename = [](absl::string_view file) {
@@ -18,6 +22,18 @@ std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
   };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
+  // abseil exits 1 after --help; a user asking for help has not failed.
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      // Our flags live in project files; abseil's own under "absl/".
+      absl::flags_internal::FlagsHelp(
+          std::cout, YCR_SOURCE_DIR,
+          absl::flags_internal::HelpFormat::kHumanReadable, usage);
+      std::exit(0);
+    }
+  }
   return absl::ParseCommandLine(argc, argv);
 }
 
