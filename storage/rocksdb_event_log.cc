@@ -333,7 +333,10 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     rocksdb::WriteBatch* batch) {
   const size_t n = request.events.size();
 
-  // Idempotency: an append is either wholly new or an exact retry.
+  // Idempotency: an append is either wholly new or a retry of events already
+  // appended, with the same content and in their original order (a subset of
+  // an earlier append, in order, is a retry too: every event it asks for is in
+  // the log exactly as asked).
   std::vector<std::string> keys(n);
   std::vector<std::string> digests(n);
   std::vector<std::optional<EventIdEntry>> found(n);
@@ -367,7 +370,8 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
         return absl::AlreadyExistsError(absl::StrCat(
             "events[", i, "].event_id ", id,
             " is new but other events of this append were appended before; "
-            "a retry must resend exactly the original append"));
+            "a retry must resend events already appended, in their original "
+            "order, and nothing new"));
       }
       if (found[i]->digest != digests[i]) {
         return absl::AlreadyExistsError(
@@ -379,7 +383,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
         return absl::AlreadyExistsError(absl::StrCat(
             "events[", i, "].event_id ", id,
             " was appended before, but not in this order; a retry must "
-            "resend exactly the original append"));
+            "resend events in their original order"));
       }
     }
     return AppendResult{found[0]->position, found[n - 1]->position,
