@@ -8,10 +8,14 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 
 namespace ycr {
 
 std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
+  // Debian's abseil is built with mutex deadlock detection on; its
+  // bookkeeping costs 5-8% CPU per RPC (measured with ycr-bench).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
     return absl::StrContains(file, YCR_SOURCE_DIR);
