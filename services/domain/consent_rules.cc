@@ -1,0 +1,244 @@
+#include "services/domain/consent_rules.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace ycr::domain {
+namespace {
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
+  switch (giver.kind_case()) {
+    case v1::ConsentGiver::kParent:
+      if (giver.parent().person_ref().empty()) {
+        return absl::InvalidArgumentError(
+            "given_by.parent.person_ref: is required");
+      }
+      return absl::OkStatus();
+    case v1::ConsentGiver::kYoungPerson: {
+      const auto& a = giver.young_person();
+      if (a.assessed_by_user().empty() ||
+          a.assessed_by_organisation().empty() || !a.has_assessed_at()) {
+        return absl::InvalidArgumentError(
+            "given_by.young_person: the competence assessment needs "
+            "assessed_by_user, assessed_by_organisation and assessed_at");
+      }
+      if (!a.competent()) {
+        return absl::FailedPreconditionError(
+            "competence rule: the young person was assessed as not "
+            "competent to decide; a person with parental responsibility "
+            "must decide");
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "given_by: say who decided (parent or young_person)");
+  }
+}
+
+bool RecipientCovers(const v1::Recipient& allowed, const v1::Recipient& to) {
+  return allowed.organisation() == to.organisation() &&
+         (allowed.role().empty() || allowed.role() == to.role());
+}
+
+}  // namespace
+
+absl::Status ValidateTerms(const v1::ConsentTerms& terms,
+                           absl::string_view field) {
+  if (terms.purposes().empty() ||
+      std::count(terms.purposes().begin(), terms.purposes().end(),
+                 v1::PURPOSE_UNSPECIFIED) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".purposes: at least one, none unspecified"));
+  }
+  if (terms.categories().empty() ||
+      std::count(terms.categories().begin(), terms.categories().end(),
+                 v1::DATA_CATEGORY_UNSPECIFIED) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".categories: at least one, none unspecified"));
+  }
+  if (terms.recipients().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".recipients: at least one"));
+  }
+  for (int i = 0; i < terms.recipients_size(); ++i) {
+    if (terms.recipients(i).organisation().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".recipients[", i, "].organisation: is required"));
+    }
+  }
+  if (!terms.has_valid_from() || !terms.has_valid_until()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".valid_from and valid_until: are required"));
+  }
+  if (FromProto(terms.valid_until()) <= FromProto(terms.valid_from())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".valid_until: must be after valid_from"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckConsentCommand(const ConsentView& view,
+                                 const v1::EventPayload& event,
+                                 absl::Time now) {
+  const bool exists = view.decision != ConsentView::Decision::kNone;
+  const bool live = view.decision == ConsentView::Decision::kGranted &&
+                    !view.withdrawn_at.has_value();
+  switch (event.kind_case()) {
+    case v1::EventPayload::kConsentGranted:
+    case v1::EventPayload::kConsentRefused: {
+      const bool granted = event.has_consent_granted();
+      const auto& id = granted ? event.consent_granted().consent_id()
+                               : event.consent_refused().consent_id();
+      const auto& subject = granted ? event.consent_granted().subject_id()
+                                    : event.consent_refused().subject_id();
+      if (id.empty())
+        return absl::InvalidArgumentError("consent_id: is required");
+      if (subject.empty()) {
+        return absl::InvalidArgumentError("subject_id: is required");
+      }
+      if (absl::Status s =
+              ValidateTerms(granted ? event.consent_granted().terms()
+                                    : event.consent_refused().terms(),
+                            "terms");
+          !s.ok()) {
+        return s;
+      }
+      if (exists) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "consent ", view.consent_id,
+            " already has a decision; vary or withdraw it, or record a new "
+            "consent"));
+      }
+      return ValidateGiver(granted ? event.consent_granted().given_by()
+                                   : event.consent_refused().given_by());
+    }
+    case v1::EventPayload::kConsentVaried:
+      if (absl::Status s =
+              ValidateTerms(event.consent_varied().terms(), "terms");
+          !s.ok()) {
+        return s;
+      }
+      if (!live) {
+        return absl::FailedPreconditionError(
+            "only a granted, unwithdrawn consent can be varied");
+      }
+      return absl::OkStatus();
+    case v1::EventPayload::kConsentWithdrawn: {
+      if (!event.consent_withdrawn().has_effective_at()) {
+        return absl::InvalidArgumentError("effective_at: is required");
+      }
+      if (!live) {
+        return absl::FailedPreconditionError(
+            "only a granted, unwithdrawn consent can be withdrawn");
+      }
+      if (FromProto(event.consent_withdrawn().effective_at()) < now) {
+        return absl::FailedPreconditionError(
+            "withdrawal is prospective: effective_at cannot be in the past");
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InvalidArgumentError("payload: is not a consent event");
+  }
+}
+
+absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
+                               ConsentView* view) {
+  switch (event.kind_case()) {
+    case v1::EventPayload::kConsentGranted:
+      view->decision = ConsentView::Decision::kGranted;
+      view->consent_id = event.consent_granted().consent_id();
+      view->subject_id = event.consent_granted().subject_id();
+      view->terms = event.consent_granted().terms();
+      break;
+    case v1::EventPayload::kConsentRefused:
+      view->decision = ConsentView::Decision::kRefused;
+      view->consent_id = event.consent_refused().consent_id();
+      view->subject_id = event.consent_refused().subject_id();
+      view->terms = event.consent_refused().terms();
+      break;
+    case v1::EventPayload::kConsentVaried:
+      view->terms = event.consent_varied().terms();
+      break;
+    case v1::EventPayload::kConsentWithdrawn:
+      view->withdrawn_at = FromProto(event.consent_withdrawn().effective_at());
+      break;
+    default:
+      return absl::InvalidArgumentError("payload: is not a consent event");
+  }
+  view->version = version;
+  return absl::OkStatus();
+}
+
+absl::Status CheckConsentCovers(const ConsentView& consent,
+                                const ProposedDisclosure& disclosure) {
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "consent ", consent.consent_id, " (version ", consent.version,
+        ") does not cover this disclosure: ", why));
+  };
+  switch (consent.decision) {
+    case ConsentView::Decision::kNone:
+      return refuse("there is no such consent");
+    case ConsentView::Decision::kRefused:
+      return refuse("consent was refused");
+    case ConsentView::Decision::kGranted:
+      break;
+  }
+  if (consent.subject_id != disclosure.subject_id) {
+    return refuse("it is about another subject");
+  }
+  if (consent.withdrawn_at.has_value() &&
+      disclosure.at >= *consent.withdrawn_at) {
+    return refuse(absl::StrCat("withdrawn from ",
+                               absl::FormatTime(*consent.withdrawn_at)));
+  }
+  const absl::Time from = FromProto(consent.terms.valid_from());
+  const absl::Time until = FromProto(consent.terms.valid_until());
+  if (disclosure.at < from) {
+    return refuse(absl::StrCat("not valid until ", absl::FormatTime(from)));
+  }
+  if (disclosure.at >= until) {
+    return refuse(absl::StrCat("expired at ", absl::FormatTime(until)));
+  }
+  const auto& recipients = consent.terms.recipients();
+  if (std::none_of(recipients.begin(), recipients.end(),
+                   [&](const v1::Recipient& r) {
+                     return RecipientCovers(r, disclosure.to);
+                   })) {
+    return refuse(absl::StrCat("recipient ", disclosure.to.organisation(),
+                               disclosure.to.role().empty() ? "" : "/",
+                               disclosure.to.role(), " is not named"));
+  }
+  const auto& purposes = consent.terms.purposes();
+  if (std::find(purposes.begin(), purposes.end(), disclosure.purpose) ==
+      purposes.end()) {
+    return refuse(absl::StrCat("purpose ", v1::Purpose_Name(disclosure.purpose),
+                               " is not consented to"));
+  }
+  std::vector<std::string> missing;
+  const auto& categories = consent.terms.categories();
+  for (v1::DataCategory c : disclosure.categories) {
+    if (std::find(categories.begin(), categories.end(), c) ==
+        categories.end()) {
+      missing.push_back(v1::DataCategory_Name(c));
+    }
+  }
+  if (!missing.empty()) {
+    return refuse(absl::StrCat("data categories ", absl::StrJoin(missing, ", "),
+                               " are not consented to"));
+  }
+  if (disclosure.categories.empty()) {
+    return refuse("a disclosure must name its data categories");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ycr::domain
