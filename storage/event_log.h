@@ -5,6 +5,7 @@
 // sit behind it later. RocksDbEventLog (rocksdb_event_log.h) implements it.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,11 @@ class EventLog {
   virtual absl::StatusOr<LogSlice> ReadAll(uint64_t from_position,
                                            uint32_t limit,
                                            const LogFilter& filter) = 0;
+
+  // The position of the event with this id (a UUID), or nullopt if no such
+  // event was appended. INVALID_ARGUMENT for a malformed id. Thread-safe.
+  virtual absl::StatusOr<std::optional<uint64_t>> LookupEventId(
+      absl::string_view event_id) = 0;
 
   // The last durable position and its hash. Thread-safe.
   virtual Head GetHead() = 0;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 #include "storage/append_validation.h"
 #include "storage/key_format.h"
@@ -93,6 +94,8 @@ class RocksDbEventLog::Impl {
                                          const ReadStreamOptions& options);
   absl::StatusOr<LogSlice> ReadAll(uint64_t from, uint32_t limit,
                                    const LogFilter& filter);
+  absl::StatusOr<std::optional<uint64_t>> LookupEventId(
+      absl::string_view event_id);
   Head GetHead();
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
@@ -586,6 +589,25 @@ absl::StatusOr<LogSlice> RocksDbEventLog::Impl::ReadAll(
   return slice;
 }
 
+absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::Impl::LookupEventId(
+    absl::string_view event_id) {
+  if (!IsUuid(event_id)) {
+    return absl::InvalidArgumentError("event_id: must be a UUID");
+  }
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), ids_cf_, EventIdKey(event_id), &value);
+  if (s.IsNotFound()) return std::optional<uint64_t>();
+  RETURN_IF_ERROR(FromRocks(s, "cannot read event ids"));
+  std::optional<EventIdEntry> entry = DecodeEventIdEntry(value);
+  if (!entry.has_value()) {
+    return absl::DataLossError("stored event id entry is malformed");
+  }
+  return std::optional<uint64_t>(entry->position);
+}
+
 Head RocksDbEventLog::Impl::GetHead() {
   absl::MutexLock lock(&head_mu_);
   return head_;
@@ -717,6 +739,11 @@ absl::StatusOr<LogSlice> RocksDbEventLog::ReadAll(uint64_t from_position,
                                                   uint32_t limit,
                                                   const LogFilter& filter) {
   return impl_->ReadAll(from_position, limit, filter);
+}
+
+absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LookupEventId(
+    absl::string_view event_id) {
+  return impl_->LookupEventId(event_id);
 }
 
 Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }

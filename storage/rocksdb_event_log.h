@@ -51,6 +51,8 @@ class RocksDbEventLog : public EventLog {
       absl::string_view stream, const ReadStreamOptions& options) override;
   absl::StatusOr<LogSlice> ReadAll(uint64_t from_position, uint32_t limit,
                                    const LogFilter& filter) override;
+  absl::StatusOr<std::optional<uint64_t>> LookupEventId(
+      absl::string_view event_id) override;
   Head GetHead() override;
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;

@@ -1,0 +1,95 @@
+#include "services/domain/sharing_rules.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace ycr::domain {
+namespace {
+
+bool Blank(const std::string& s) {
+  return absl::StripAsciiWhitespace(s).empty();
+}
+
+absl::Status Required(const std::string& value, absl::string_view field) {
+  if (Blank(value)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
+                                const v1::Actor& caller) {
+  for (auto [value, field] :
+       {std::pair{&d.disclosure_id(), "disclosure_id"},
+        std::pair{&d.subject_id(), "subject_id"},
+        std::pair{&d.from().organisation(), "from.organisation"},
+        std::pair{&d.to().organisation(), "to.organisation"}}) {
+    if (absl::Status s = Required(*value, field); !s.ok()) return s;
+  }
+  if (d.categories().empty() ||
+      std::count(d.categories().begin(), d.categories().end(),
+                 v1::DATA_CATEGORY_UNSPECIFIED) > 0) {
+    return absl::InvalidArgumentError(
+        "categories: at least one, none unspecified");
+  }
+  if (d.purpose() == v1::PURPOSE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("purpose: is required");
+  }
+  if (d.from().organisation() != caller.organisation()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "from.organisation: a caller records only its own organisation's "
+        "disclosures; the caller acts for ",
+        caller.organisation()));
+  }
+  if (d.from().organisation() == d.to().organisation()) {
+    return absl::InvalidArgumentError(
+        "to.organisation: a disclosure goes to another organisation");
+  }
+  switch (d.basis_case()) {
+    case v1::DisclosureRecorded::kConsent:
+      if (Blank(d.consent().consent_id())) {
+        return absl::InvalidArgumentError("consent.consent_id: is required");
+      }
+      return absl::OkStatus();
+    case v1::DisclosureRecorded::kSafeguarding: {
+      const auto& b = d.safeguarding();
+      for (auto [value, field] :
+           {std::pair{&b.lawful_basis(), "safeguarding.lawful_basis"},
+            std::pair{&b.decision_maker(), "safeguarding.decision_maker"},
+            std::pair{&b.risk_statement(), "safeguarding.risk_statement"}}) {
+        if (Blank(*value)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "safeguarding basis rule: sharing without consent must record ",
+              field));
+        }
+      }
+      if (!b.family_told() && Blank(b.not_told_reason())) {
+        return absl::FailedPreconditionError(
+            "safeguarding basis rule: when the family is not told, "
+            "safeguarding.not_told_reason must say why");
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::FailedPreconditionError(
+          "sharing rule: a disclosure needs a consent that covers it or a "
+          "safeguarding basis; it has neither");
+  }
+}
+
+absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined) {
+  for (auto [value, field] :
+       {std::pair{&declined.subject_id(), "subject_id"},
+        std::pair{&declined.to().organisation(), "to.organisation"},
+        std::pair{&declined.decision_maker(), "decision_maker"},
+        std::pair{&declined.reason(), "reason"}}) {
+    if (absl::Status s = Required(*value, field); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ycr::domain
