@@ -66,6 +66,17 @@ std::string CommandContent(v1::EventPayload payload) {
   return out;
 }
 
+// True when `stored` records the command `asked`. Fields the server fills
+// in when the caller leaves them out (a withdrawal's effective_at) are
+// compared only when the caller gave them.
+bool SameCommand(v1::EventPayload stored, const v1::EventPayload& asked) {
+  if (asked.has_consent_withdrawn() &&
+      !asked.consent_withdrawn().has_effective_at()) {
+    stored.mutable_consent_withdrawn()->clear_effective_at();
+  }
+  return CommandContent(std::move(stored)) == CommandContent(asked);
+}
+
 }  // namespace
 
 storage::AppendRequest DomainCommands::Request(const v1::Actor& caller,
@@ -98,7 +109,7 @@ absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
   }
   const v1::RecordedEvent& stored = slice.events[0];
   if (stored.stream() != request.stream ||
-      CommandContent(stored.payload()) != CommandContent(asked.payload()) ||
+      !SameCommand(stored.payload(), asked.payload()) ||
       stored.actor().SerializeAsString() != request.actor.SerializeAsString()) {
     return absl::AlreadyExistsError(
         absl::StrCat("request_id ", asked.event_id(),
@@ -133,9 +144,22 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
       Request(caller, request_id, "consent-" + consent_id, std::move(event));
   ASSIGN_OR_RETURN(auto replayed, Replay(request));
   if (replayed.has_value()) return *replayed;
+  // A withdrawal without effective_at takes effect when it is recorded.
+  const v1::EventPayload& asked = request.events.front().payload();
+  const bool effective_now = asked.has_consent_withdrawn() &&
+                             !asked.consent_withdrawn().has_effective_at();
   for (int attempt = 0;; ++attempt) {
     ASSIGN_OR_RETURN(domain::ConsentView view, LoadConsent(consent_id));
     const absl::Time now = clock_->Now();
+    if (effective_now) {
+      const int64_t nanos = absl::ToUnixNanos(now);
+      auto* at = request.events.front()
+                     .mutable_payload()
+                     ->mutable_consent_withdrawn()
+                     ->mutable_effective_at();
+      at->set_seconds(nanos / 1000000000);
+      at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    }
     RETURN_IF_ERROR(domain::CheckConsentCommand(
         view, request.events.front().payload(), now));
     request.expected = storage::ExpectedVersion::Exact(view.version);

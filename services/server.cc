@@ -14,10 +14,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->event_store_ = std::make_unique<EventStoreService>(
       server->log_.get(), server->readers_.get(), options.event_store);
 
+  server->command_pool_ = std::make_unique<WorkQueue>(options.command_threads);
+  server->commands_ = std::make_unique<DomainCommands>(
+      server->log_.get(),
+      options.clock != nullptr ? options.clock : &SystemClock());
+  server->consents_ = std::make_unique<ConsentService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->sharing_ = std::make_unique<SharingService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->referrals_ = std::make_unique<ReferralService>(
+      server->commands_.get(), server->command_pool_.get());
+
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->event_store_.get());
+  builder.RegisterService(server->consents_.get());
+  builder.RegisterService(server->sharing_.get());
+  builder.RegisterService(server->referrals_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
@@ -39,6 +53,7 @@ void Server::Shutdown(absl::Duration grace) {
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     grpc_server_->Wait();
   }
+  if (command_pool_ != nullptr) command_pool_->Stop();
   if (log_ != nullptr) log_->Close();
   if (readers_ != nullptr) readers_->Stop();
 }

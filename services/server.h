@@ -10,6 +10,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/domain_commands.h"
+#include "services/domain_services.h"
 #include "services/event_store_service.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
@@ -23,6 +25,10 @@ struct ServerOptions {
   EventStoreServiceOptions event_store;
   // Threads serving reads and subscriptions. Default: 2.
   int reader_threads = 2;
+  // Threads running domain commands (each waits for its append). Default: 8.
+  int command_threads = 8;
+  // Source of "now" for domain rules. Not owned. Default: SystemClock().
+  Clock* clock = nullptr;
   // Largest request a client may send. Default: 8 MiB.
   int max_receive_message_bytes = 8 << 20;
 };
@@ -50,6 +56,11 @@ class Server {
   std::unique_ptr<storage::RocksDbEventLog> log_;
   std::unique_ptr<WorkQueue> readers_;
   std::unique_ptr<EventStoreService> event_store_;
+  std::unique_ptr<WorkQueue> command_pool_;
+  std::unique_ptr<DomainCommands> commands_;
+  std::unique_ptr<ConsentService> consents_;
+  std::unique_ptr<SharingService> sharing_;
+  std::unique_ptr<ReferralService> referrals_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   bool shut_down_ = false;
