@@ -20,6 +20,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
+#include "services/grpc_status.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "",
@@ -65,31 +66,9 @@ int Usage(const std::string& problem) {
   return 2;
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
-}
-
 int Failed(const grpc::Status& status) {
-  std::cerr << "ycr: " << CodeName(status.error_code()) << ": "
-            << status.error_message() << "\n";
+  std::cerr << "ycr: " << ycr::services::StatusCodeName(status.error_code())
+            << ": " << status.error_message() << "\n";
   return 1;
 }
 

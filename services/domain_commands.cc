@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -152,13 +153,10 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
     ASSIGN_OR_RETURN(domain::ConsentView view, LoadConsent(consent_id));
     const absl::Time now = clock_->Now();
     if (effective_now) {
-      const int64_t nanos = absl::ToUnixNanos(now);
-      auto* at = request.events.front()
-                     .mutable_payload()
-                     ->mutable_consent_withdrawn()
-                     ->mutable_effective_at();
-      at->set_seconds(nanos / 1000000000);
-      at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      *request.events.front()
+           .mutable_payload()
+           ->mutable_consent_withdrawn()
+           ->mutable_effective_at() = ToProtoTime(now);
     }
     RETURN_IF_ERROR(domain::CheckConsentCommand(
         view, request.events.front().payload(), now));

@@ -1,5 +1,6 @@
 #include "services/domain_services.h"
 
+#include "common/proto_time.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
 
@@ -73,14 +74,6 @@ absl::StatusOr<v1::EventPayload> ToPayload(
   return absl::InternalError("transition has no matching event payload");
 }
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* ConsentService::Grant(
@@ -145,7 +138,7 @@ grpc::ServerUnaryReactor* ConsentService::Get(
                                : v1::Consent::REFUSED);
     *response->mutable_terms() = view->terms;
     if (view->withdrawn_at.has_value()) {
-      *response->mutable_withdrawn_at() = ToProto(*view->withdrawn_at);
+      *response->mutable_withdrawn_at() = ToProtoTime(*view->withdrawn_at);
     }
     response->set_version(view->version);
     return absl::OkStatus();

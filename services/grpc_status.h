@@ -15,6 +15,9 @@ namespace ycr::services {
 inline constexpr char kConflictStreamMetadata[] = "ycr-conflict-stream";
 inline constexpr char kConflictVersionMetadata[] = "ycr-conflict-version";
 
+// "OK", "CANCELLED", ... "UNAUTHENTICATED"; "UNKNOWN" for other values.
+const char* StatusCodeName(grpc::StatusCode code);
+
 // `context` may be null (no trailing metadata then). Call before Finish.
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::CallbackServerContext* context = nullptr);

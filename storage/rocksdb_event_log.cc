@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/ids.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "storage/append_validation.h"
 #include "storage/key_format.h"
@@ -52,17 +53,30 @@ absl::Status VersionConflict(absl::string_view what, absl::string_view stream,
   return status;
 }
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  if (ts.nanos() < 0) {
-    ts.set_seconds(ts.seconds() - 1);
-    ts.set_nanos(ts.nanos() + 1000000000);
+// An iterator over one stream's entries in the stream index, bounded so
+// that it never strays into another stream's keys.
+class StreamIndexIterator {
+ public:
+  StreamIndexIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                      absl::string_view stream)
+      : lower_(StreamKey(stream, 0)),
+        upper_(StreamKeyEnd(stream)),
+        lower_slice_(lower_),
+        upper_slice_(upper_) {
+    rocksdb::ReadOptions options;
+    options.iterate_lower_bound = &lower_slice_;
+    options.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(options, cf));
   }
-  return ts;
-}
+  rocksdb::Iterator* get() { return it_.get(); }
+
+ private:
+  const std::string lower_;
+  const std::string upper_;
+  const rocksdb::Slice lower_slice_;
+  const rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 struct Pending {
   AppendRequest request;
@@ -408,7 +422,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
   }
 
   // The records, chained.
-  const google::protobuf::Timestamp recorded_at = ToProto(now);
+  const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
   AppendResult result{state->next_position, 0, 0, false};
   for (size_t i = 0; i < n; ++i) {
     v1::ProposedEvent& e = request.events[i];
@@ -457,15 +471,8 @@ absl::StatusOr<uint64_t> RocksDbEventLog::Impl::CurrentVersion(
 
 absl::StatusOr<uint64_t> RocksDbEventLog::Impl::LastStreamVersion(
     absl::string_view stream) {
-  const std::string lower = StreamKey(stream, 0);
-  const std::string upper = StreamKeyEnd(stream);
-  rocksdb::Slice lower_slice(lower);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_lower_bound = &lower_slice;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(read_options, streams_cf_));
+  StreamIndexIterator index(db_.get(), streams_cf_, stream);
+  rocksdb::Iterator* it = index.get();
   it->SeekToLast();
   RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream index"));
   if (!it->Valid()) return 0;
@@ -509,15 +516,8 @@ absl::StatusOr<StreamSlice> RocksDbEventLog::Impl::ReadStream(
   if (db_closed_) return absl::UnavailableError("the event log is closed");
   const uint32_t limit = ClampLimit(options.limit);
 
-  const std::string lower = StreamKey(stream, 0);
-  const std::string upper = StreamKeyEnd(stream);
-  rocksdb::Slice lower_slice(lower);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_lower_bound = &lower_slice;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(read_options, streams_cf_));
+  StreamIndexIterator index(db_.get(), streams_cf_, stream);
+  rocksdb::Iterator* it = index.get();
   it->SeekToLast();
   RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream index"));
   if (!it->Valid()) {

@@ -4,13 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 
 namespace ycr::domain {
 namespace {
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
   switch (giver.kind_case()) {
@@ -77,7 +74,7 @@ absl::Status ValidateTerms(const v1::ConsentTerms& terms,
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".valid_from and valid_until: are required"));
   }
-  if (FromProto(terms.valid_until()) <= FromProto(terms.valid_from())) {
+  if (FromProtoTime(terms.valid_until()) <= FromProtoTime(terms.valid_from())) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".valid_until: must be after valid_from"));
   }
@@ -138,7 +135,7 @@ absl::Status CheckConsentCommand(const ConsentView& view,
         return absl::FailedPreconditionError(
             "only a granted, unwithdrawn consent can be withdrawn");
       }
-      if (FromProto(event.consent_withdrawn().effective_at()) < now) {
+      if (FromProtoTime(event.consent_withdrawn().effective_at()) < now) {
         return absl::FailedPreconditionError(
             "withdrawal is prospective: effective_at cannot be in the past");
       }
@@ -168,7 +165,8 @@ absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
       view->terms = event.consent_varied().terms();
       break;
     case v1::EventPayload::kConsentWithdrawn:
-      view->withdrawn_at = FromProto(event.consent_withdrawn().effective_at());
+      view->withdrawn_at =
+          FromProtoTime(event.consent_withdrawn().effective_at());
       break;
     default:
       return absl::InvalidArgumentError("payload: is not a consent event");
@@ -200,8 +198,8 @@ absl::Status CheckConsentCovers(const ConsentView& consent,
     return refuse(absl::StrCat("withdrawn from ",
                                absl::FormatTime(*consent.withdrawn_at)));
   }
-  const absl::Time from = FromProto(consent.terms.valid_from());
-  const absl::Time until = FromProto(consent.terms.valid_until());
+  const absl::Time from = FromProtoTime(consent.terms.valid_from());
+  const absl::Time until = FromProtoTime(consent.terms.valid_until());
   if (disclosure.at < from) {
     return refuse(absl::StrCat("not valid until ", absl::FormatTime(from)));
   }

@@ -37,6 +37,7 @@
 #include "common/command_line.h"
 #include "common/ids.h"
 #include "services/caller_identity.h"
+#include "services/grpc_status.h"
 #include "services/server.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
@@ -86,25 +87,8 @@ constexpr int kBadResponse = 17;
 constexpr int kErrorSlots = 18;
 
 const char* CodeName(int code) {
-  static constexpr const char* kNames[kErrorSlots] = {"OK",
-                                                      "CANCELLED",
-                                                      "UNKNOWN",
-                                                      "INVALID_ARGUMENT",
-                                                      "DEADLINE_EXCEEDED",
-                                                      "NOT_FOUND",
-                                                      "ALREADY_EXISTS",
-                                                      "PERMISSION_DENIED",
-                                                      "RESOURCE_EXHAUSTED",
-                                                      "FAILED_PRECONDITION",
-                                                      "ABORTED",
-                                                      "OUT_OF_RANGE",
-                                                      "UNIMPLEMENTED",
-                                                      "INTERNAL",
-                                                      "UNAVAILABLE",
-                                                      "DATA_LOSS",
-                                                      "UNAUTHENTICATED",
-                                                      "BAD_RESPONSE"};
-  return code >= 0 && code < kErrorSlots ? kNames[code] : "?";
+  if (code == kBadResponse) return "BAD_RESPONSE";
+  return ycr::services::StatusCodeName(static_cast<grpc::StatusCode>(code));
 }
 
 // State one mode's run shares between the main thread and its clients.
