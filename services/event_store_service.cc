@@ -210,7 +210,7 @@ void EventStoreService::Subscription::Pump() {
   if (pending_.empty() && !caught_up_sent_) {
     caught_up_sent_ = true;
     pending_.emplace_back().mutable_caught_up()->set_head_position(
-        next_position_ - 1);
+        service_->log_->GetHead().position);
   }
   if (!pending_.empty()) {
     {
@@ -412,6 +412,14 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
   if (status.ok()) {
     filter = FromProto(request->filter(), options_);
     status = filter.status();
+  }
+  if (status.ok()) {
+    const uint64_t head = log_->GetHead().position;
+    if (request->from_position() > head + 1) {
+      status = absl::OutOfRangeError(absl::StrCat(
+          "from_position: ", request->from_position(), " is past the log head ",
+          head, "; subscribe from at most ", head + 1));
+    }
   }
   auto subscription = std::make_shared<Subscription>(
       this, status.ok() ? *std::move(filter) : storage::LogFilter(),

@@ -67,6 +67,36 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Limits that make no sense are refused before anything starts.
+  const struct {
+    const char* flag;
+    uint64_t value;
+    uint64_t min;
+    uint64_t max;
+  } kChecks[] = {
+      {"max_payload_bytes", absl::GetFlag(FLAGS_max_payload_bytes), 1,
+       64 << 20},
+      {"max_events_per_append", absl::GetFlag(FLAGS_max_events_per_append), 1,
+       100000},
+      {"max_stream_id_bytes", absl::GetFlag(FLAGS_max_stream_id_bytes), 1,
+       4096},
+      {"max_read_limit", absl::GetFlag(FLAGS_max_read_limit), 1, 100000},
+      {"stream_cache_entries", absl::GetFlag(FLAGS_stream_cache_entries), 1,
+       1ull << 32},
+      {"block_cache_mb", absl::GetFlag(FLAGS_block_cache_mb), 1, 1 << 20},
+      {"reader_threads",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_reader_threads)), 1, 256},
+      {"max_message_mb",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_message_mb)), 1, 1024},
+  };
+  for (const auto& check : kChecks) {
+    if (check.value < check.min || check.value > check.max) {
+      std::cerr << "ycr-server: --" << check.flag << " must be in " << check.min
+                << ".." << check.max << "\n";
+      return 2;
+    }
+  }
+
   ycr::services::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.log.path = absl::GetFlag(FLAGS_data_dir);

@@ -58,6 +58,10 @@ struct LogLimits {
   uint32_t max_read_limit = 1000;
   // Records one filtered ReadAll examines before it returns. Default: 20000.
   uint32_t max_read_scan = 20000;
+  // Stored bytes of the events one read returns: a read stops once it has
+  // this much (always returning at least one event) and pages on.
+  // Default: 2 MiB (gRPC clients accept 4 MiB by default).
+  size_t max_read_bytes = 2 << 20;
 };
 
 struct AppendRequest {
@@ -136,7 +140,8 @@ class EventLog {
   // Errors: INVALID_ARGUMENT (names the field), ABORTED (a version check
   // failed; names the stream and its current version), ALREADY_EXISTS (an
   // event id was used with other content), UNAVAILABLE (closed or the write
-  // failed). Thread-safe.
+  // failed), RESOURCE_EXHAUSTED (the disk is full). After a failed write the
+  // outcome is unknown: retry with the same event ids. Thread-safe.
   virtual void AppendAsync(AppendRequest request, AppendCallback done) = 0;
 
   // Blocking form of AppendAsync. Must not be called from a WatchCallback or

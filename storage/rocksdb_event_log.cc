@@ -326,8 +326,9 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
     write_options.sync = options_.sync;
     absl::Status written =
         FromRocks(db_->Write(write_options, &write_batch),
-                  "the store could not write; nothing in this commit was "
-                  "written");
+                  "the store could not write; the outcome of this commit is "
+                  "unknown: retry with the same event ids (a retry is "
+                  "idempotent)");
     if (!written.ok()) {
       // The decisions above assumed this batch would land; none of them hold.
       for (auto& result : results) result = written;
@@ -421,18 +422,25 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     }
   }
 
+  // Event types first: nothing below may fail once the batch is touched.
+  std::vector<std::string> types(n);
+  for (size_t i = 0; i < n; ++i) {
+    ASSIGN_OR_RETURN(types[i],
+                     EventTypeOf(request.events[i].payload(),
+                                 absl::StrCat("events[", i, "].payload")));
+  }
+
   // The records, chained.
   const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
   AppendResult result{state->next_position, 0, 0, false};
   for (size_t i = 0; i < n; ++i) {
     v1::ProposedEvent& e = request.events[i];
-    ASSIGN_OR_RETURN(std::string type, EventTypeOf(e.payload(), "payload"));
     v1::RecordedEvent record;
     record.set_position(state->next_position);
     record.set_stream(request.stream);
     record.set_stream_version(current + i + 1);
     record.set_event_id(e.event_id());
-    record.set_event_type(std::move(type));
+    record.set_event_type(std::move(types[i]));
     *record.mutable_payload() = std::move(*e.mutable_payload());
     *record.mutable_recorded_at() = recorded_at;
     if (e.has_occurred_at()) *record.mutable_occurred_at() = e.occurred_at();
@@ -537,7 +545,9 @@ absl::StatusOr<StreamSlice> RocksDbEventLog::Impl::ReadStream(
     it->Seek(StreamKey(stream, std::max<uint64_t>(options.from_version, 1)));
   }
   uint64_t last_version = 0;
-  for (; it->Valid() && slice.events.size() < limit;
+  size_t bytes = 0;
+  for (; it->Valid() && slice.events.size() < limit &&
+         bytes < options_.limits.max_read_bytes;
        options.backwards ? it->Prev() : it->Next()) {
     std::optional<StreamKeyParts> parts = DecodeStreamKey(View(it->key()));
     std::optional<uint64_t> position = DecodePosition(View(it->value()));
@@ -548,6 +558,7 @@ absl::StatusOr<StreamSlice> RocksDbEventLog::Impl::ReadStream(
     RETURN_IF_ERROR(FromRocks(
         db_->Get(rocksdb::ReadOptions(), log_cf_, LogKey(*position), &value),
         absl::StrCat("cannot read log position ", *position)));
+    bytes += value.size();
     RETURN_IF_ERROR(DecodeRecord(value, &slice.events.emplace_back()));
     last_version = parts->version;
   }
@@ -574,14 +585,19 @@ absl::StatusOr<LogSlice> RocksDbEventLog::Impl::ReadAll(
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
   uint32_t scanned = 0;
+  size_t bytes = 0;
   v1::RecordedEvent record;
   for (it->Seek(LogKey(from)); it->Valid() && slice.events.size() < limit &&
-                               scanned < options_.limits.max_read_scan;
+                               scanned < options_.limits.max_read_scan &&
+                               bytes < options_.limits.max_read_bytes;
        it->Next()) {
     RETURN_IF_ERROR(DecodeRecord(View(it->value()), &record));
     ++scanned;
     slice.next_position = record.position() + 1;
-    if (filter.Matches(record)) slice.events.push_back(std::move(record));
+    if (filter.Matches(record)) {
+      bytes += it->value().size();
+      slice.events.push_back(std::move(record));
+    }
     record.Clear();
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));

@@ -321,6 +321,67 @@ TEST_F(EventStoreServiceTest, ShutdownEndsOpenSubscriptionsWithUnavailable) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
+  // 100 events of 60 KiB: 6 MB, more than a gRPC client accepts at once.
+  const std::string payload(60 * 1024, 'z');
+  for (int i = 0; i < 100; ++i) {
+    v1::AppendResponse response;
+    ASSERT_TRUE(Append(AppendOne("large", payload), &response).ok());
+  }
+  uint64_t from = 1;
+  size_t seen = 0;
+  for (int page = 0; page < 100 && seen < 100; ++page) {
+    grpc::ClientContext context;
+    AsCaller(&context);
+    v1::ReadAllRequest request;
+    request.set_from_position(from);
+    v1::ReadAllResponse slice;
+    grpc::Status status = server_.stub().ReadAll(&context, request, &slice);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_GT(slice.events_size(), 0);
+    seen += slice.events_size();
+    from = slice.next_position();
+  }
+  EXPECT_EQ(seen, 100u);
+  grpc::ClientContext context;
+  AsCaller(&context);
+  v1::ReadStreamRequest read;
+  read.set_stream("large");
+  v1::ReadStreamResponse events;
+  grpc::Status status = server_.stub().ReadStream(&context, read, &events);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(events.next_version(), 1u);
+}
+
+TEST_F(EventStoreServiceTest, SubscribePastTheHeadIsOutOfRange) {
+  v1::AppendResponse response;
+  ASSERT_TRUE(Append(AppendOne("pupil-1", "x"), &response).ok());
+  {
+    grpc::ClientContext context;
+    AsCaller(&context);
+    v1::SubscribeRequest request;
+    request.set_from_position(1000);
+    auto reader = server_.stub().Subscribe(&context, request);
+    v1::SubscribeResponse message;
+    EXPECT_FALSE(reader->Read(&message));
+    grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+    EXPECT_NE(status.error_message().find("from_position"), std::string::npos);
+  }
+  // From head + 1 is fine, and caught_up names the real head.
+  grpc::ClientContext context;
+  AsCaller(&context);
+  v1::SubscribeRequest request;
+  request.set_from_position(2);
+  auto reader = server_.stub().Subscribe(&context, request);
+  v1::SubscribeResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(message.has_caught_up());
+  EXPECT_EQ(message.caught_up().head_position(), 1u);
+  context.TryCancel();
+  reader->Finish();
+}
+
 TEST(EventStoreRestartTest, RestartKeepsEventsAndVersions) {
   TempDir dir;
   std::string hash;

@@ -112,6 +112,14 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
   EXPECT_TRUE((*log)->VerifyChain(1, 0).ok());
 }
 
+TEST(ServerBinaryTest, NonsenseLimitIsRefusedBeforeStarting) {
+  TempDir dir;
+  Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.path(), "--max_read_limit=0"});
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
+}
+
 TEST(ServerBinaryTest, UnusableDataDirectoryFailsWithMessage) {
   Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
                        "--data_dir=/proc/ycr-cannot-exist"});
