@@ -62,6 +62,13 @@ struct LogLimits {
   // this much (always returning at least one event) and pages on.
   // Default: 2 MiB (gRPC clients accept 4 MiB by default).
   size_t max_read_bytes = 2 << 20;
+  // Bytes of events waiting for the writer. Past it, appends are refused with
+  // RESOURCE_EXHAUSTED (retry later) rather than queued without bound. An
+  // append arriving at an empty queue is always taken. Default: 64 MiB.
+  size_t max_queued_bytes = 64 << 20;
+  // Bytes one group commit takes from the queue (at least one append).
+  // Default: 8 MiB.
+  size_t max_batch_bytes = 8 << 20;
 };
 
 struct AppendRequest {

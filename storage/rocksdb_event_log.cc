@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -81,6 +82,8 @@ class StreamIndexIterator {
 struct Pending {
   AppendRequest request;
   AppendCallback done;
+  // Serialised size of the events, for the queue's byte limits.
+  size_t bytes;
 };
 
 // What one group commit has decided so far, before it is durable.
@@ -151,7 +154,8 @@ class RocksDbEventLog::Impl {
 
   absl::Mutex queue_mu_;
   absl::CondVar queue_cv_;
-  std::vector<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_;
 
@@ -287,15 +291,26 @@ void RocksDbEventLog::Impl::AppendAsync(AppendRequest request,
     std::move(done)(s);
     return;
   }
+  size_t bytes = 0;
+  for (const v1::ProposedEvent& e : request.events) bytes += e.ByteSizeLong();
+  absl::Status refused;
   {
     absl::MutexLock lock(&queue_mu_);
-    if (!stopping_) {
-      queue_.push_back(Pending{std::move(request), std::move(done)});
+    if (stopping_) {
+      refused = absl::UnavailableError("the event log is closed");
+    } else if (!queue_.empty() &&
+               queued_bytes_ + bytes > options_.limits.max_queued_bytes) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "the log's writer is behind (", queued_bytes_,
+          " bytes of appends queued); retry shortly with the same event ids"));
+    } else {
+      queued_bytes_ += bytes;
+      queue_.push_back(Pending{std::move(request), std::move(done), bytes});
       queue_cv_.Signal();
       return;
     }
   }
-  std::move(done)(absl::UnavailableError("the event log is closed"));
+  std::move(done)(refused);
 }
 
 void RocksDbEventLog::Impl::WriterLoop() {
@@ -305,7 +320,16 @@ void RocksDbEventLog::Impl::WriterLoop() {
       absl::MutexLock lock(&queue_mu_);
       while (queue_.empty() && !stopping_) queue_cv_.Wait(&queue_mu_);
       if (queue_.empty()) return;  // Stopping, and every append is answered.
-      batch.swap(queue_);
+      // Everything queued, up to max_batch_bytes (at least one append).
+      size_t taken = 0;
+      while (!queue_.empty() &&
+             (batch.empty() || taken + queue_.front().bytes <=
+                                   options_.limits.max_batch_bytes)) {
+        taken += queue_.front().bytes;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queued_bytes_ -= taken;
     }
     CommitBatch(batch);
     batch.clear();
