@@ -67,6 +67,17 @@ v1::DisclosureRecorded Share(const std::string& consent_id,
   return d;
 }
 
+// School 100001 refers subject s-1 to service 7 as referral r-1.
+v1::EventPayload SubmitReferral() {
+  v1::EventPayload p;
+  auto* s = p.mutable_referral_submitted();
+  s->set_referral_id("r-1");
+  s->set_subject_id("s-1");
+  s->set_school("school-100001");
+  s->set_service("service-7");
+  return p;
+}
+
 class DomainCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -185,12 +196,7 @@ TEST_F(DomainCommandsTest, RetriedCommandReturnsTheOriginalPosition) {
 
   // A replayed referral transition is answered even though the state has
   // moved past it.
-  v1::EventPayload submit;
-  auto* s = submit.mutable_referral_submitted();
-  s->set_referral_id("r-1");
-  s->set_subject_id("s-1");
-  s->set_school("school-100001");
-  s->set_service("service-7");
+  v1::EventPayload submit = SubmitReferral();
   const std::string submit_request = NewUuid();
   auto submitted =
       commands_->RecordReferral(school_, submit_request, "r-1", submit);
@@ -202,12 +208,7 @@ TEST_F(DomainCommandsTest, RetriedCommandReturnsTheOriginalPosition) {
 }
 
 TEST_F(DomainCommandsTest, StaleReferralTransitionIsAborted) {
-  v1::EventPayload submit;
-  auto* s = submit.mutable_referral_submitted();
-  s->set_referral_id("r-1");
-  s->set_subject_id("s-1");
-  s->set_school("school-100001");
-  s->set_service("service-7");
+  v1::EventPayload submit = SubmitReferral();
   ASSERT_TRUE(
       commands_->RecordReferral(school_, NewUuid(), "r-1", submit).ok());
   const v1::Actor service = As("service-7");
@@ -227,12 +228,7 @@ TEST_F(DomainCommandsTest, StaleReferralTransitionIsAborted) {
 }
 
 TEST_F(DomainCommandsTest, ConcurrentTransitionsOfOneReferralHaveOneWinner) {
-  v1::EventPayload submit;
-  auto* s = submit.mutable_referral_submitted();
-  s->set_referral_id("r-1");
-  s->set_subject_id("s-1");
-  s->set_school("school-100001");
-  s->set_service("service-7");
+  v1::EventPayload submit = SubmitReferral();
   ASSERT_TRUE(
       commands_->RecordReferral(school_, NewUuid(), "r-1", submit).ok());
   v1::EventPayload accept;
