@@ -110,6 +110,23 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
           field, ".stream: is the append's own stream; use expected instead"));
     }
   }
+  if (request->records.size() > limits.max_conditions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records: ", request->records.size(),
+        " records, more than the limit of ", limits.max_conditions));
+  }
+  for (size_t i = 0; i < request->records.size(); ++i) {
+    const RecordWrite& r = request->records[i];
+    if (r.key.empty() || r.key.size() > limits.max_stream_id_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records[", i, "].key: 1 to ", limits.max_stream_id_bytes, " bytes"));
+    }
+    if (r.value.size() > limits.max_payload_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records[", i, "].value: ", r.value.size(),
+          " bytes, more than the limit of ", limits.max_payload_bytes));
+    }
+  }
   if (request->events.empty()) {
     return absl::InvalidArgumentError("events: at least one event is needed");
   }

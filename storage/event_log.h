@@ -71,6 +71,17 @@ struct LogLimits {
   size_t max_batch_bytes = 8 << 20;
 };
 
+// A record of the record store: state kept beside the log rather than in
+// it (a subject record, which must be erasable without touching the
+// history). Written only together with an append, in the same atomic write,
+// so a record never changes without the event that says so.
+struct RecordWrite {
+  // 1..LogLimits::max_stream_id_bytes bytes.
+  std::string key;
+  // At most LogLimits::max_payload_bytes.
+  std::string value;
+};
+
 struct AppendRequest {
   std::string stream;
   ExpectedVersion expected;
@@ -78,6 +89,9 @@ struct AppendRequest {
   std::vector<v1::ProposedEvent> events;
   // The authenticated caller; becomes every event's actor.
   v1::Actor actor;
+  // Written if and only if the events are (at most max_conditions). An
+  // idempotent retry writes nothing.
+  std::vector<RecordWrite> records;
 };
 
 struct AppendResult {
@@ -171,6 +185,10 @@ class EventLog {
   // event was appended. INVALID_ARGUMENT for a malformed id. Thread-safe.
   virtual absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) = 0;
+
+  // The record stored under `key`, or nullopt. Thread-safe.
+  virtual absl::StatusOr<std::optional<std::string>> GetRecord(
+      absl::string_view key) = 0;
 
   // The last durable position and its hash. Thread-safe.
   virtual Head GetHead() = 0;

@@ -59,6 +59,12 @@ std::string LogKey(uint64_t position) {
   return key;
 }
 
+std::string RecordKey(absl::string_view key) {
+  std::string out(1, Prefix(KeyPrefix::kRecord));
+  out.append(key.data(), key.size());
+  return out;
+}
+
 std::optional<uint64_t> DecodeLogKey(absl::string_view key) {
   if (key.size() != 9 || key[0] != Prefix(KeyPrefix::kLogRecord)) {
     return std::nullopt;

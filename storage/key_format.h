@@ -14,6 +14,8 @@
 //                                                           digest[32]
 //   projections    (reserved for read models)
 //   checkpoints    (reserved for projection checkpoints)
+//   records        kRecord key                              value
+//                  (the record store: see RecordWrite)
 //
 // `record` is the canonical bytes of a ycr.v1.RecordedEvent (see
 // record_codec.h). Stream ids never contain 0x00 (validation forbids it), so
@@ -41,6 +43,7 @@ enum class KeyPrefix : uint8_t {
   kEventId = 0x30,
   kProjectionState = 0x40,
   kCheckpoint = 0x50,
+  kRecord = 0x60,
 };
 
 inline constexpr char kLogColumnFamily[] = "log";
@@ -48,6 +51,7 @@ inline constexpr char kStreamsColumnFamily[] = "streams";
 inline constexpr char kEventIdsColumnFamily[] = "event_ids";
 inline constexpr char kProjectionsColumnFamily[] = "projections";
 inline constexpr char kCheckpointsColumnFamily[] = "checkpoints";
+inline constexpr char kRecordsColumnFamily[] = "records";
 
 inline constexpr size_t kHashBytes = 32;
 
@@ -62,6 +66,7 @@ std::string EncodeFormatVersion(uint32_t version);
 std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
 
 std::string LogKey(uint64_t position);
+std::string RecordKey(absl::string_view key);
 // nullopt when `key` is not a well-formed log key.
 std::optional<uint64_t> DecodeLogKey(absl::string_view key);
 

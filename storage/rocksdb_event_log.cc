@@ -111,6 +111,7 @@ class RocksDbEventLog::Impl {
                                          const ReadStreamOptions& options);
   absl::StatusOr<LogSlice> ReadAll(uint64_t from, uint32_t limit,
                                    const LogFilter& filter);
+  absl::StatusOr<std::optional<std::string>> GetRecord(absl::string_view key);
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id);
   Head GetHead();
@@ -147,6 +148,7 @@ class RocksDbEventLog::Impl {
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* ids_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
 
   // Readers hold it shared; Close() takes it exclusively to close the store.
   absl::Mutex db_mu_;
@@ -212,6 +214,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kEventIdsColumnFamily, cf_options(true)},
       {kProjectionsColumnFamily, cf_options(false)},
       {kCheckpointsColumnFamily, cf_options(false)},
+      {kRecordsColumnFamily, cf_options(true)},
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
@@ -223,6 +226,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   log_cf_ = handles_[1];
   streams_cf_ = handles_[2];
   ids_cf_ = handles_[3];
+  records_cf_ = handles_[6];
   return absl::OkStatus();
 }
 
@@ -293,6 +297,7 @@ void RocksDbEventLog::Impl::AppendAsync(AppendRequest request,
   }
   size_t bytes = 0;
   for (const v1::ProposedEvent& e : request.events) bytes += e.ByteSizeLong();
+  for (const RecordWrite& r : request.records) bytes += r.value.size();
   absl::Status refused;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -484,6 +489,9 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     state->last_hash = record.hash();
     ++state->next_position;
   }
+  for (RecordWrite& r : request.records) {
+    batch->Put(records_cf_, RecordKey(r.key), r.value);
+  }
   result.last_position = state->next_position - 1;
   result.stream_version = current + n;
   state->versions[request.stream] = result.stream_version;
@@ -648,6 +656,18 @@ absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::Impl::LookupEventId(
   return std::optional<uint64_t>(entry->position);
 }
 
+absl::StatusOr<std::optional<std::string>> RocksDbEventLog::Impl::GetRecord(
+    absl::string_view key) {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), records_cf_, RecordKey(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "cannot read the record store"));
+  return std::optional<std::string>(std::move(value));
+}
+
 Head RocksDbEventLog::Impl::GetHead() {
   absl::MutexLock lock(&head_mu_);
   return head_;
@@ -784,6 +804,11 @@ absl::StatusOr<LogSlice> RocksDbEventLog::ReadAll(uint64_t from_position,
 absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LookupEventId(
     absl::string_view event_id) {
   return impl_->LookupEventId(event_id);
+}
+
+absl::StatusOr<std::optional<std::string>> RocksDbEventLog::GetRecord(
+    absl::string_view key) {
+  return impl_->GetRecord(key);
 }
 
 Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }

@@ -53,6 +53,8 @@ class RocksDbEventLog : public EventLog {
                                    const LogFilter& filter) override;
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) override;
+  absl::StatusOr<std::optional<std::string>> GetRecord(
+      absl::string_view key) override;
   Head GetHead() override;
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;

@@ -57,7 +57,8 @@ class RawStore {
          {rocksdb::kDefaultColumnFamilyName, std::string(kLogColumnFamily),
           std::string(kStreamsColumnFamily), std::string(kEventIdsColumnFamily),
           std::string(kProjectionsColumnFamily),
-          std::string(kCheckpointsColumnFamily)}) {
+          std::string(kCheckpointsColumnFamily),
+          std::string(kRecordsColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;
