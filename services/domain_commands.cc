@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/domain/field_checks.h"
 #include "services/domain/sharing_rules.h"
 
 namespace ycr::services {
@@ -13,9 +14,9 @@ namespace {
 
 // Folds every event of `stream` with `apply`; a missing stream folds to the
 // empty view.
-template <typename View, typename Apply>
+template <typename View, typename ApplyFn>
 absl::StatusOr<View> Fold(storage::EventLog& log, const std::string& stream,
-                          Apply apply) {
+                          ApplyFn apply) {
   View view;
   storage::ReadStreamOptions options;
   options.from_version = 1;
@@ -25,12 +26,27 @@ absl::StatusOr<View> Fold(storage::EventLog& log, const std::string& stream,
     if (absl::IsNotFound(slice.status())) return view;
     RETURN_IF_ERROR(slice.status());
     for (const v1::RecordedEvent& e : slice->events) {
-      RETURN_IF_ERROR(apply(e.payload(), e.stream_version(), &view));
+      RETURN_IF_ERROR(apply(e, &view));
     }
     if (slice->next_version == 0) return view;
     options.from_version = slice->next_version;
   }
 }
+
+absl::Status ApplyConsent(const v1::RecordedEvent& e,
+                          domain::ConsentView* view) {
+  return domain::ApplyConsentEvent(e.payload(), e.stream_version(), view);
+}
+
+absl::Status ApplyReferral(const v1::RecordedEvent& e,
+                           domain::ReferralView* view) {
+  return domain::ApplyReferralEvent(e.payload(), e.stream_version(), view);
+}
+
+// A journal stream is not folded.
+struct NoView {
+  uint64_t version = 0;
+};
 
 const std::string& ConsentIdOf(const v1::EventPayload& event) {
   switch (event.kind_case()) {
@@ -49,15 +65,109 @@ const std::string& ConsentIdOf(const v1::EventPayload& event) {
   }
 }
 
-// What a caller asked for, without what the server decided (the consent
-// version a disclosure was checked at), so a retry matches its original.
-std::string CommandContent(v1::EventPayload payload) {
-  if (payload.has_disclosure_recorded() &&
-      payload.disclosure_recorded().has_consent()) {
-    payload.mutable_disclosure_recorded()
-        ->mutable_consent()
-        ->clear_consent_version();
+// Clears, in `p`, what the server decides rather than the caller: always
+// for fields only the server sets, and for fields the caller may set when
+// `asked` (the caller's command) left them unset. Applied to both the stored
+// event and the command, a retry compares equal to its original.
+void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
+  auto clear_consent_version = [](v1::DisclosureRecorded* d) {
+    if (d->has_consent()) d->mutable_consent()->clear_consent_version();
+  };
+  if (asked.has_personal() && asked.personal().subject_id().empty()) {
+    p->mutable_personal()->clear_subject_id();
   }
+  switch (p->kind_case()) {
+    case v1::EventPayload::kConsentWithdrawn:
+      if (!asked.consent_withdrawn().has_effective_at()) {
+        p->mutable_consent_withdrawn()->clear_effective_at();
+      }
+      break;
+    case v1::EventPayload::kDisclosureRecorded:
+      clear_consent_version(p->mutable_disclosure_recorded());
+      break;
+    case v1::EventPayload::kSharingDeclined:
+      if (asked.sharing_declined().organisation().empty()) {
+        p->mutable_sharing_declined()->clear_organisation();
+      }
+      break;
+    case v1::EventPayload::kReferralSubmitted:
+      clear_consent_version(
+          p->mutable_referral_submitted()->mutable_disclosure());
+      break;
+    case v1::EventPayload::kSubjectRecordChanged:
+      // Made by the server from the record; the subject id identifies it.
+      p->mutable_subject_record_changed()->clear_holder();
+      p->mutable_subject_record_changed()->clear_changed();
+      break;
+    case v1::EventPayload::kYoungCarerIdentified:
+      if (asked.young_carer_identified().school().empty()) {
+        p->mutable_young_carer_identified()->clear_school();
+      }
+      break;
+    case v1::EventPayload::kInterventionPlanned:
+      if (asked.intervention_planned().service().empty()) {
+        p->mutable_intervention_planned()->clear_service();
+      }
+      break;
+    case v1::EventPayload::kOutcomesRecorded:
+      if (p->outcomes_recorded().has_report()) {
+        clear_consent_version(p->mutable_outcomes_recorded()->mutable_report());
+      }
+      break;
+    case v1::EventPayload::kAgreementSigned:
+      if (asked.agreement_signed().party().empty()) {
+        p->mutable_agreement_signed()->clear_party();
+      }
+      break;
+    case v1::EventPayload::kAgreementReviewed:
+      if (!asked.agreement_reviewed().has_reviewed_at()) {
+        p->mutable_agreement_reviewed()->clear_reviewed_at();
+      }
+      break;
+    case v1::EventPayload::kAgreementNoticeGiven:
+      if (asked.agreement_notice_given().party().empty()) {
+        p->mutable_agreement_notice_given()->clear_party();
+      }
+      p->mutable_agreement_notice_given()->clear_closing_period_ends_at();
+      break;
+    case v1::EventPayload::kCorrespondenceReceived: {
+      auto* e = p->mutable_correspondence_received();
+      if (asked.correspondence_received().to().empty()) e->clear_to();
+      e->clear_agreement_version();
+      e->clear_due_at();
+      break;
+    }
+    case v1::EventPayload::kCorrespondenceAnswered:
+      if (!asked.correspondence_answered().has_answered_at()) {
+        p->mutable_correspondence_answered()->clear_answered_at();
+      }
+      break;
+    case v1::EventPayload::kConcernRaised:
+      if (asked.concern_raised().organisation().empty()) {
+        p->mutable_concern_raised()->clear_organisation();
+      }
+      break;
+    case v1::EventPayload::kDslNotified:
+      if (!asked.dsl_notified().has_notified_at()) {
+        p->mutable_dsl_notified()->clear_notified_at();
+      }
+      break;
+    case v1::EventPayload::kSocialCareReferralMade: {
+      auto* d = p->mutable_social_care_referral_made()->mutable_disclosure();
+      clear_consent_version(d);
+      const auto& asked_d = asked.social_care_referral_made().disclosure();
+      if (d->has_safeguarding() &&
+          asked_d.safeguarding().concern_id().empty()) {
+        d->mutable_safeguarding()->clear_concern_id();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::string Canonical(const v1::EventPayload& payload) {
   std::string out;
   google::protobuf::io::StringOutputStream stream(&out);
   google::protobuf::io::CodedOutputStream coded(&stream);
@@ -67,31 +177,118 @@ std::string CommandContent(v1::EventPayload payload) {
   return out;
 }
 
-// True when `stored` records the command `asked`. Fields the server fills
-// in when the caller leaves them out (a withdrawal's effective_at) are
-// compared only when the caller gave them.
-bool SameCommand(v1::EventPayload stored, const v1::EventPayload& asked) {
-  if (asked.has_consent_withdrawn() &&
-      !asked.consent_withdrawn().has_effective_at()) {
-    stored.mutable_consent_withdrawn()->clear_effective_at();
+// True when `stored` records the command `asked`.
+bool SameCommand(v1::EventPayload stored, v1::EventPayload asked) {
+  ClearDecided(&stored, asked);
+  v1::EventPayload asked_cleared = asked;
+  ClearDecided(&asked_cleared, asked);
+  return Canonical(stored) == Canonical(asked_cleared);
+}
+
+// Checks and completes the event's personal part: it belongs to `subject`
+// (refused when the event concerns no young carer), within size limits.
+absl::Status SettlePersonal(const std::string& subject,
+                            v1::EventPayload* event) {
+  if (!event->has_personal()) return absl::OkStatus();
+  v1::PersonalData* p = event->mutable_personal();
+  const bool any_text =
+      !p->notes().empty() || !p->facts().empty() || !p->childs_words().empty();
+  if (!any_text) {
+    event->clear_personal();
+    return absl::OkStatus();
   }
-  return CommandContent(std::move(stored)) == CommandContent(asked);
+  if (subject.empty()) {
+    return absl::InvalidArgumentError(
+        "personal: this event concerns no young carer, so it cannot carry "
+        "personal data");
+  }
+  if (!p->subject_id().empty() && p->subject_id() != subject) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("personal.subject_id: must be ", subject,
+                     ", the young carer the event concerns"));
+  }
+  for (auto [value, field] :
+       {std::pair{&p->notes(), "personal.notes"},
+        std::pair{&p->facts(), "personal.facts"},
+        std::pair{&p->childs_words(), "personal.childs_words"}}) {
+    RETURN_IF_ERROR(domain::OptionalText(*value, field));
+  }
+  p->set_subject_id(subject);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-storage::AppendRequest DomainCommands::Request(const v1::Actor& caller,
-                                               const std::string& request_id,
-                                               std::string stream,
-                                               v1::EventPayload event) {
-  storage::AppendRequest request;
-  request.stream = std::move(stream);
-  request.actor = caller;
-  v1::ProposedEvent& e = request.events.emplace_back();
-  e.set_event_id(request_id);
-  *e.mutable_payload() = std::move(event);
-  return request;
+std::string SubjectRecordKey(const std::string& subject_id) {
+  return "subject/" + subject_id;
 }
+
+// ---------------------------------------------------------------------------
+// CommandAttempt
+
+absl::StatusOr<domain::ConsentView> CommandAttempt::DependOnConsent(
+    const std::string& id) {
+  const std::string stream = "consent-" + id;
+  ASSIGN_OR_RETURN(domain::ConsentView view,
+                   Fold<domain::ConsentView>(*log_, stream, ApplyConsent));
+  conditions_.push_back(
+      {stream, storage::ExpectedVersion::Exact(view.version)});
+  return view;
+}
+
+absl::StatusOr<domain::AgreementView> CommandAttempt::DependOnAgreement(
+    const std::string& id) {
+  const std::string stream = "agreement-" + id;
+  ASSIGN_OR_RETURN(
+      domain::AgreementView view,
+      Fold<domain::AgreementView>(*log_, stream, domain::ApplyAgreementEvent));
+  conditions_.push_back(
+      {stream, storage::ExpectedVersion::Exact(view.version)});
+  return view;
+}
+
+absl::StatusOr<domain::ReferralView> CommandAttempt::DependOnReferral(
+    const std::string& id) {
+  const std::string stream = "referral-" + id;
+  ASSIGN_OR_RETURN(domain::ReferralView view,
+                   Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
+  conditions_.push_back(
+      {stream, storage::ExpectedVersion::Exact(view.version)});
+  return view;
+}
+
+absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
+  RETURN_IF_ERROR(domain::ValidId(subject_id, "subject_id"));
+  ASSIGN_OR_RETURN(std::optional<std::string> record,
+                   log_->GetRecord(SubjectRecordKey(subject_id)));
+  if (!record.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "subject ", subject_id,
+        " does not exist (create its record with Subjects.PutRecord)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d) {
+  if (!d->has_consent()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(domain::ConsentView consent,
+                   DependOnConsent(d->consent().consent_id()));
+  domain::ProposedDisclosure proposed;
+  proposed.subject_id = d->subject_id();
+  proposed.to = d->to();
+  proposed.purpose = d->purpose();
+  for (int c : d->categories()) {
+    proposed.categories.push_back(static_cast<v1::DataCategory>(c));
+  }
+  proposed.at = now_;
+  RETURN_IF_ERROR(domain::CheckConsentCovers(consent, proposed));
+  // The version that covered it; the append requires it still current.
+  d->mutable_consent()->set_consent_version(consent.version);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// The engine
 
 absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
     const storage::AppendRequest& request) {
@@ -121,17 +318,115 @@ absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
       *position, *position, stored.stream_version(), true});
 }
 
+template <typename View>
+absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
+    const v1::Actor& caller, const std::string& request_id,
+    const Target& target, v1::EventPayload event, Apply<View> apply,
+    Decide<View> decide) {
+  const std::string id_field = target.kind == "sharing" ? "subject_id"
+                               : target.kind == "safeguarding"
+                                   ? "concern_id"
+                                   : target.kind + "_id";
+  RETURN_IF_ERROR(domain::ValidId(target.id, id_field));
+  storage::AppendRequest request;
+  request.stream = absl::StrCat(target.kind, "-", target.id);
+  request.actor = caller;
+  v1::ProposedEvent& proposed = request.events.emplace_back();
+  proposed.set_event_id(request_id);
+  *proposed.mutable_payload() = event;
+  ASSIGN_OR_RETURN(auto replayed, Replay(request));
+  if (replayed.has_value()) return *replayed;
+
+  for (int attempt_no = 0;; ++attempt_no) {
+    View view;
+    uint64_t version = 0;
+    if (!target.journal) {
+      ASSIGN_OR_RETURN(view, Fold<View>(*log_, request.stream, apply));
+      version = view.version;
+      if (target.expected_version.has_value() &&
+          *target.expected_version != version) {
+        return absl::AbortedError(
+            absl::StrCat(target.kind, " ", target.id, " is at version ",
+                         version, ", expected ", *target.expected_version,
+                         "; read it again and retry"));
+      }
+      if (version == 0 && !target.creates) {
+        return absl::NotFoundError(
+            absl::StrCat(target.kind, " ", target.id, " does not exist"));
+      }
+    }
+    CommandAttempt attempt(log_, clock_->Now());
+    v1::EventPayload decided = event;
+    RETURN_IF_ERROR(decide(view, attempt, &decided));
+    RETURN_IF_ERROR(SettlePersonal(attempt.personal_subject(), &decided));
+    *request.events.front().mutable_payload() = std::move(decided);
+    request.expected = target.journal
+                           ? storage::ExpectedVersion::Any()
+                           : storage::ExpectedVersion::Exact(version);
+    request.conditions = std::move(attempt.conditions());
+    request.records = std::move(attempt.records());
+    absl::StatusOr<storage::AppendResult> result = log_->Append(request);
+    if (!absl::IsAborted(result.status()) ||
+        target.expected_version.has_value() || attempt_no + 1 == kMaxAttempts) {
+      return result;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Loads
+
 absl::StatusOr<domain::ConsentView> DomainCommands::LoadConsent(
     const std::string& consent_id) {
   return Fold<domain::ConsentView>(*log_, "consent-" + consent_id,
-                                   domain::ApplyConsentEvent);
+                                   ApplyConsent);
 }
 
 absl::StatusOr<domain::ReferralView> DomainCommands::LoadReferral(
     const std::string& referral_id) {
   return Fold<domain::ReferralView>(*log_, "referral-" + referral_id,
-                                    domain::ApplyReferralEvent);
+                                    ApplyReferral);
 }
+
+absl::StatusOr<domain::InterventionView> DomainCommands::LoadIntervention(
+    const std::string& id) {
+  return Fold<domain::InterventionView>(*log_, "intervention-" + id,
+                                        domain::ApplyInterventionEvent);
+}
+
+absl::StatusOr<domain::AgreementView> DomainCommands::LoadAgreement(
+    const std::string& id) {
+  return Fold<domain::AgreementView>(*log_, "agreement-" + id,
+                                     domain::ApplyAgreementEvent);
+}
+
+absl::StatusOr<domain::CorrespondenceView> DomainCommands::LoadCorrespondence(
+    const std::string& id) {
+  return Fold<domain::CorrespondenceView>(*log_, "correspondence-" + id,
+                                          domain::ApplyCorrespondenceEvent);
+}
+
+absl::StatusOr<domain::ConcernView> DomainCommands::LoadConcern(
+    const std::string& id) {
+  return Fold<domain::ConcernView>(*log_, "safeguarding-" + id,
+                                   domain::ApplySafeguardingEvent);
+}
+
+absl::StatusOr<std::optional<v1::SubjectRecord>>
+DomainCommands::LoadSubjectRecord(const std::string& subject_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   log_->GetRecord(SubjectRecordKey(subject_id)));
+  if (!bytes.has_value()) return std::optional<v1::SubjectRecord>();
+  v1::SubjectRecord record;
+  if (!record.ParseFromString(*bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("the record of subject ", subject_id, " is malformed"));
+  }
+  return std::optional<v1::SubjectRecord>(std::move(record));
+}
+
+// ---------------------------------------------------------------------------
+// Commands
 
 absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
     const v1::Actor& caller, const std::string& request_id,
@@ -141,105 +436,312 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
     return absl::InvalidArgumentError(
         "consent_id: is required (and the payload must be a consent event)");
   }
-  storage::AppendRequest request =
-      Request(caller, request_id, "consent-" + consent_id, std::move(event));
-  ASSIGN_OR_RETURN(auto replayed, Replay(request));
-  if (replayed.has_value()) return *replayed;
+  const bool creates =
+      event.has_consent_granted() || event.has_consent_refused();
   // A withdrawal without effective_at takes effect when it is recorded.
-  const v1::EventPayload& asked = request.events.front().payload();
-  const bool effective_now = asked.has_consent_withdrawn() &&
-                             !asked.consent_withdrawn().has_effective_at();
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(domain::ConsentView view, LoadConsent(consent_id));
-    const absl::Time now = clock_->Now();
-    if (effective_now) {
-      *request.events.front()
-           .mutable_payload()
-           ->mutable_consent_withdrawn()
-           ->mutable_effective_at() = ToProtoTime(now);
-    }
-    RETURN_IF_ERROR(domain::CheckConsentCommand(
-        view, request.events.front().payload(), now));
-    request.expected = storage::ExpectedVersion::Exact(view.version);
-    absl::StatusOr<storage::AppendResult> result = log_->Append(request);
-    if (!absl::IsAborted(result.status()) || attempt + 1 == kMaxAttempts) {
-      return result;
-    }
-  }
+  const bool effective_now = event.has_consent_withdrawn() &&
+                             !event.consent_withdrawn().has_effective_at();
+  Target target{"consent", consent_id, creates, false, std::nullopt};
+  return Execute<domain::ConsentView>(
+      caller, request_id, target, std::move(event), ApplyConsent,
+      [&](const domain::ConsentView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        if (effective_now) {
+          *e->mutable_consent_withdrawn()->mutable_effective_at() =
+              ToProtoTime(attempt.now());
+        }
+        RETURN_IF_ERROR(domain::CheckConsentCommand(view, *e, attempt.now()));
+        std::string subject = view.subject_id;
+        if (e->has_consent_granted())
+          subject = e->consent_granted().subject_id();
+        if (e->has_consent_refused())
+          subject = e->consent_refused().subject_id();
+        if (creates) RETURN_IF_ERROR(attempt.RequireSubject(subject));
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
     const v1::Actor& caller, const std::string& request_id,
     const std::string& referral_id, v1::EventPayload event,
     std::optional<uint64_t> expected_version) {
-  if (referral_id.empty()) {
-    return absl::InvalidArgumentError("referral_id: is required");
-  }
   if (event.has_referral_submitted() &&
       event.referral_submitted().referral_id() != referral_id) {
     return absl::InvalidArgumentError(
-        "referral_submitted.referral_id: differs from referral_id");
+        "submit.referral_id: differs from referral_id");
   }
-  storage::AppendRequest request =
-      Request(caller, request_id, "referral-" + referral_id, std::move(event));
-  ASSIGN_OR_RETURN(auto replayed, Replay(request));
-  if (replayed.has_value()) return *replayed;
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(domain::ReferralView view, LoadReferral(referral_id));
-    if (expected_version.has_value() && *expected_version != view.version) {
-      return absl::AbortedError(absl::StrCat(
-          "referral ", referral_id, " is at version ", view.version,
-          ", expected ", *expected_version, "; read it again and retry"));
-    }
-    RETURN_IF_ERROR(domain::CheckReferralTransition(
-        view, request.events.front().payload(), caller));
-    request.expected = storage::ExpectedVersion::Exact(view.version);
-    absl::StatusOr<storage::AppendResult> result = log_->Append(request);
-    if (!absl::IsAborted(result.status()) || expected_version.has_value() ||
-        attempt + 1 == kMaxAttempts) {
-      return result;
-    }
-  }
+  Target target{"referral", referral_id, event.has_referral_submitted(), false,
+                expected_version};
+  return Execute<domain::ReferralView>(
+      caller, request_id, target, std::move(event), ApplyReferral,
+      [&](const domain::ReferralView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        RETURN_IF_ERROR(domain::CheckReferralTransition(view, *e, caller));
+        std::string subject = view.subject_id;
+        if (e->has_referral_submitted()) {
+          auto* submit = e->mutable_referral_submitted();
+          subject = submit->subject_id();
+          RETURN_IF_ERROR(domain::ValidId(subject, "submit.subject_id"));
+          RETURN_IF_ERROR(
+              domain::ValidateSubmissionDisclosure(*submit, caller));
+          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          RETURN_IF_ERROR(
+              attempt.CoverDisclosure(submit->mutable_disclosure()));
+        }
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
     const v1::Actor& caller, const std::string& request_id,
-    v1::DisclosureRecorded disclosure) {
+    v1::DisclosureRecorded disclosure, v1::PersonalData personal) {
   RETURN_IF_ERROR(domain::ValidateDisclosure(disclosure, caller));
-  const std::string stream = "sharing-" + disclosure.subject_id();
-  v1::EventPayload payload;
-  *payload.mutable_disclosure_recorded() = disclosure;
-  storage::AppendRequest request =
-      Request(caller, request_id, stream, std::move(payload));
-  ASSIGN_OR_RETURN(auto replayed, Replay(request));
-  if (replayed.has_value()) return *replayed;
-  request.expected = storage::ExpectedVersion::Any();
-  if (!disclosure.has_consent()) return log_->Append(request);
-  const std::string& consent_id = disclosure.consent().consent_id();
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(domain::ConsentView consent, LoadConsent(consent_id));
-    domain::ProposedDisclosure proposed;
-    proposed.subject_id = disclosure.subject_id();
-    proposed.to = disclosure.to();
-    proposed.purpose = disclosure.purpose();
-    for (int c : disclosure.categories()) {
-      proposed.categories.push_back(static_cast<v1::DataCategory>(c));
-    }
-    proposed.at = clock_->Now();
-    RETURN_IF_ERROR(domain::CheckConsentCovers(consent, proposed));
-    // Record the version that covered it, and require it still to be current.
-    request.events.front()
-        .mutable_payload()
-        ->mutable_disclosure_recorded()
-        ->mutable_consent()
-        ->set_consent_version(consent.version);
-    request.conditions = {{"consent-" + consent_id,
-                           storage::ExpectedVersion::Exact(consent.version)}};
-    absl::StatusOr<storage::AppendResult> result = log_->Append(request);
-    if (!absl::IsAborted(result.status()) || attempt + 1 == kMaxAttempts) {
-      return result;
-    }
+  v1::EventPayload event;
+  Target target{"sharing", disclosure.subject_id(), true, true, std::nullopt};
+  *event.mutable_disclosure_recorded() = std::move(disclosure);
+  *event.mutable_personal() = std::move(personal);
+  return Execute<NoView>(
+      caller, request_id, target, std::move(event),
+      [](const v1::RecordedEvent&, NoView*) { return absl::OkStatus(); },
+      [&](const NoView&, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        auto* d = e->mutable_disclosure_recorded();
+        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
+        RETURN_IF_ERROR(attempt.CoverDisclosure(d));
+        attempt.set_personal_subject(d->subject_id());
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::SharingDeclined decision, v1::PersonalData personal) {
+  RETURN_IF_ERROR(domain::ValidateSharingDeclined(decision));
+  if (!decision.organisation().empty() &&
+      decision.organisation() != caller.organisation()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "decision.organisation: a caller records only its own organisation's "
+        "decisions; the caller acts for ",
+        caller.organisation()));
   }
+  v1::EventPayload event;
+  Target target{"sharing", decision.subject_id(), true, true, std::nullopt};
+  *event.mutable_sharing_declined() = std::move(decision);
+  *event.mutable_personal() = std::move(personal);
+  return Execute<NoView>(
+      caller, request_id, target, std::move(event),
+      [](const v1::RecordedEvent&, NoView*) { return absl::OkStatus(); },
+      [&](const NoView&, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        auto* d = e->mutable_sharing_declined();
+        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
+        d->set_organisation(caller.organisation());
+        attempt.set_personal_subject(d->subject_id());
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::SubjectRecord record, std::optional<uint64_t> expected_revision) {
+  v1::EventPayload event;
+  event.mutable_subject_record_changed()->set_subject_id(record.subject_id());
+  Target target{"subject", record.subject_id(), true, false, std::nullopt};
+  return Execute<domain::SubjectView>(
+      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+      [&](const domain::SubjectView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        RETURN_IF_ERROR(domain::ValidateSubjectRecord(record, attempt.now()));
+        ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> current,
+                         LoadSubjectRecord(record.subject_id()));
+        const v1::SubjectRecord* before =
+            current.has_value() ? &*current : nullptr;
+        RETURN_IF_ERROR(domain::CheckSubjectRecordPut(before, caller));
+        const uint64_t revision = before != nullptr ? before->revision() : 0;
+        if (expected_revision.has_value() && *expected_revision != revision) {
+          return absl::AbortedError(
+              absl::StrCat("subject ", record.subject_id(),
+                           " record is at revision ", revision, ", expected ",
+                           *expected_revision, "; read it again and retry"));
+        }
+        v1::SubjectRecord stored = record;
+        stored.set_holder(before != nullptr ? before->holder()
+                                            : caller.organisation());
+        // The subject stream's version once this event is appended.
+        stored.set_revision(view.version + 1);
+        *stored.mutable_updated_at() = ToProtoTime(attempt.now());
+        auto* changed = e->mutable_subject_record_changed();
+        changed->set_holder(stored.holder());
+        for (std::string& part : domain::ChangedParts(before, record)) {
+          changed->add_changed(std::move(part));
+        }
+        attempt.records().push_back({SubjectRecordKey(record.subject_id()),
+                                     stored.SerializeAsString()});
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::IdentifyYoungCarer(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::EventPayload event) {
+  const std::string subject = event.young_carer_identified().subject_id();
+  RETURN_IF_ERROR(domain::ValidId(subject, "identification.subject_id"));
+  Target target{"subject", subject, true, false, std::nullopt};
+  return Execute<domain::SubjectView>(
+      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+      [&](const domain::SubjectView&, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
+                         LoadSubjectRecord(subject));
+        absl::Status s = domain::DecideIdentification(
+            record.has_value() ? &*record : nullptr, caller, e);
+        if (absl::IsNotFound(s)) {
+          return absl::NotFoundError(absl::StrCat(
+              "subject ", subject,
+              " does not exist (create its record with Subjects.PutRecord)"));
+        }
+        RETURN_IF_ERROR(s);
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& intervention_id, v1::EventPayload event,
+    std::optional<uint64_t> expected_version) {
+  if (event.has_intervention_planned() &&
+      event.intervention_planned().intervention_id() != intervention_id) {
+    return absl::InvalidArgumentError(
+        "plan.intervention_id: differs from intervention_id");
+  }
+  Target target{"intervention", intervention_id,
+                event.has_intervention_planned(), false, expected_version};
+  return Execute<domain::InterventionView>(
+      caller, request_id, target, std::move(event),
+      domain::ApplyInterventionEvent,
+      [&](const domain::InterventionView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        RETURN_IF_ERROR(
+            domain::DecideInterventionCommand(view, caller, attempt.now(), e));
+        std::string subject = view.plan.subject_id();
+        if (e->has_intervention_planned()) {
+          const auto& plan = e->intervention_planned();
+          subject = plan.subject_id();
+          if (!subject.empty())
+            RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          if (!plan.referral_id().empty()) {
+            ASSIGN_OR_RETURN(domain::ReferralView referral,
+                             attempt.DependOnReferral(plan.referral_id()));
+            if (referral.version == 0) {
+              return absl::NotFoundError(absl::StrCat(
+                  "referral ", plan.referral_id(), " does not exist"));
+            }
+            if (referral.service != plan.service() ||
+                referral.subject_id != plan.subject_id()) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "intervention rule: referral ", plan.referral_id(),
+                  " is not this service's referral of this young carer"));
+            }
+          }
+        }
+        if (e->has_outcomes_recorded() && e->outcomes_recorded().has_report()) {
+          RETURN_IF_ERROR(attempt.CoverDisclosure(
+              e->mutable_outcomes_recorded()->mutable_report()));
+        }
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordAgreement(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& agreement_id, v1::EventPayload event,
+    std::optional<uint64_t> expected_version) {
+  if (event.has_agreement_drafted() &&
+      event.agreement_drafted().agreement_id() != agreement_id) {
+    return absl::InvalidArgumentError(
+        "draft.agreement_id: differs from agreement_id");
+  }
+  Target target{"agreement", agreement_id, event.has_agreement_drafted(), false,
+                expected_version};
+  return Execute<domain::AgreementView>(
+      caller, request_id, target, std::move(event), domain::ApplyAgreementEvent,
+      [&](const domain::AgreementView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        // Agreements are about organisations: no personal data.
+        return domain::DecideAgreementCommand(view, caller, attempt.now(), e);
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordCorrespondence(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& correspondence_id, v1::EventPayload event,
+    std::optional<uint64_t> expected_version) {
+  if (event.has_correspondence_received() &&
+      event.correspondence_received().correspondence_id() !=
+          correspondence_id) {
+    return absl::InvalidArgumentError(
+        "receive.correspondence_id: differs from correspondence_id");
+  }
+  Target target{"correspondence", correspondence_id,
+                event.has_correspondence_received(), false, expected_version};
+  return Execute<domain::CorrespondenceView>(
+      caller, request_id, target, std::move(event),
+      domain::ApplyCorrespondenceEvent,
+      [&](const domain::CorrespondenceView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        const v1::CorrespondenceReceived& received =
+            e->has_correspondence_received() ? e->correspondence_received()
+                                             : view.received;
+        domain::AgreementView agreement;
+        if (domain::ValidId(received.agreement_id(), "").ok()) {
+          ASSIGN_OR_RETURN(agreement,
+                           attempt.DependOnAgreement(received.agreement_id()));
+        }
+        const std::string subject = received.subject_id();
+        RETURN_IF_ERROR(domain::DecideCorrespondenceCommand(
+            view, agreement, caller, attempt.now(), e));
+        if (e->has_correspondence_received() && !subject.empty()) {
+          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+        }
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& concern_id, v1::EventPayload event,
+    std::optional<uint64_t> expected_version) {
+  if (event.has_concern_raised() &&
+      event.concern_raised().concern_id() != concern_id) {
+    return absl::InvalidArgumentError(
+        "raise.concern_id: differs from concern_id");
+  }
+  Target target{"safeguarding", concern_id, event.has_concern_raised(), false,
+                expected_version};
+  return Execute<domain::ConcernView>(
+      caller, request_id, target, std::move(event),
+      domain::ApplySafeguardingEvent,
+      [&](const domain::ConcernView& view, CommandAttempt& attempt,
+          v1::EventPayload* e) -> absl::Status {
+        RETURN_IF_ERROR(
+            domain::DecideSafeguardingCommand(view, caller, attempt.now(), e));
+        std::string subject = view.raised.subject_id();
+        if (e->has_concern_raised()) {
+          subject = e->concern_raised().subject_id();
+          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+        }
+        if (e->has_social_care_referral_made()) {
+          RETURN_IF_ERROR(attempt.CoverDisclosure(
+              e->mutable_social_care_referral_made()->mutable_disclosure()));
+        }
+        attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace ycr::services

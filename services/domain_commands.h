@@ -1,26 +1,47 @@
 #pragma once
 
-// Domain commands over the event log. Each command reads its stream, folds
-// it, checks the domain rule (services/domain), and appends with the folded
-// version as the expected version; a disclosure under consent also requires
-// the consent stream to be still at the version it was checked against. A
-// version conflict means another writer came first: the command reads again
-// and decides again (up to kMaxAttempts), so every outcome matches the log
-// order. The caller's request id is the event id, so a retried command
-// returns the original position.
+// Domain commands over the event log. Every command runs the same way
+// (Execute): read the command's stream and fold it into a view; decide with
+// the plain rules of services/domain (which may read other streams: the
+// consent a disclosure cites, the agreement correspondence falls under);
+// append with the folded version as the expected version and every other
+// stream read as a condition at the version read. A version conflict means
+// another writer came first: the command reads again and decides again (up
+// to kMaxAttempts), so every outcome matches the log order. With an expected
+// version from the caller, a moved stream is ABORTED instead.
+//
+// The caller's request id is the event id, so a retried command returns the
+// original position; the same id with another command is ALREADY_EXISTS.
+//
+// Free text about a person travels only in the event's personal part
+// (EventPayload.personal); the command sets whose it is, and refuses it on
+// events that concern no young carer.
 //
 // Blocking: call from a worker thread, not a gRPC reaction.
 
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "services/domain/agreement_rules.h"
 #include "services/domain/consent_rules.h"
+#include "services/domain/correspondence_rules.h"
+#include "services/domain/intervention_rules.h"
 #include "services/domain/referral_rules.h"
+#include "services/domain/safeguarding_rules.h"
+#include "services/domain/subject_rules.h"
 #include "storage/event_log.h"
 
 namespace ycr::services {
+
+// Record-store key of a subject's record.
+std::string SubjectRecordKey(const std::string& subject_id);
+
+// What one attempt of a command read besides its own stream, and what it
+// writes besides its event.
+class CommandAttempt;
 
 class DomainCommands {
  public:
@@ -37,7 +58,8 @@ class DomainCommands {
 
   // A referral transition (stream "referral-<referral_id>"). With
   // `expected_version` (the version the caller saw), a referral that has
-  // moved since is ABORTED rather than decided again.
+  // moved since is ABORTED rather than decided again. A submission is a
+  // disclosure to the service and is checked as one.
   absl::StatusOr<storage::AppendResult> RecordReferral(
       const v1::Actor& caller, const std::string& request_id,
       const std::string& referral_id, v1::EventPayload event,
@@ -45,28 +67,147 @@ class DomainCommands {
 
   // A disclosure (stream "sharing-<subject_id>"): covered by the consent it
   // names, at the consent's current version, now; or under a safeguarding
-  // basis.
+  // basis. `personal` (may be empty) is the event's personal part.
   absl::StatusOr<storage::AppendResult> RecordDisclosure(
       const v1::Actor& caller, const std::string& request_id,
-      v1::DisclosureRecorded disclosure);
+      v1::DisclosureRecorded disclosure, v1::PersonalData personal = {});
 
-  // The consent's current state.
+  // A decision not to share (stream "sharing-<subject_id>").
+  absl::StatusOr<storage::AppendResult> RecordDecisionNotToShare(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::SharingDeclined decision, v1::PersonalData personal = {});
+
+  // Creates or replaces a subject record: the record (in the record store)
+  // and a SubjectRecordChanged event, in one atomic write. ABORTED when
+  // `expected_revision` is set and the record is at another revision.
+  absl::StatusOr<storage::AppendResult> PutSubjectRecord(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::SubjectRecord record,
+      std::optional<uint64_t> expected_revision = std::nullopt);
+
+  // A school records a pupil's census code (stream "subject-<id>").
+  absl::StatusOr<storage::AppendResult> IdentifyYoungCarer(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::EventPayload event);
+
+  // Interventions, agreements, correspondence and safeguarding concerns:
+  // stream "<kind>-<id>" for kind intervention, agreement, correspondence,
+  // safeguarding; `event` is one of that kind's events (with its personal
+  // part, if any).
+  absl::StatusOr<storage::AppendResult> RecordIntervention(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& intervention_id, v1::EventPayload event,
+      std::optional<uint64_t> expected_version = std::nullopt);
+  absl::StatusOr<storage::AppendResult> RecordAgreement(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& agreement_id, v1::EventPayload event,
+      std::optional<uint64_t> expected_version = std::nullopt);
+  absl::StatusOr<storage::AppendResult> RecordCorrespondence(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& correspondence_id, v1::EventPayload event,
+      std::optional<uint64_t> expected_version = std::nullopt);
+  absl::StatusOr<storage::AppendResult> RecordSafeguarding(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& concern_id, v1::EventPayload event,
+      std::optional<uint64_t> expected_version = std::nullopt);
+
+  // Current state, folded from the stream (version 0: none).
   absl::StatusOr<domain::ConsentView> LoadConsent(
       const std::string& consent_id);
   absl::StatusOr<domain::ReferralView> LoadReferral(
       const std::string& referral_id);
+  absl::StatusOr<domain::InterventionView> LoadIntervention(
+      const std::string& intervention_id);
+  absl::StatusOr<domain::AgreementView> LoadAgreement(
+      const std::string& agreement_id);
+  absl::StatusOr<domain::CorrespondenceView> LoadCorrespondence(
+      const std::string& correspondence_id);
+  absl::StatusOr<domain::ConcernView> LoadConcern(
+      const std::string& concern_id);
+  // nullopt when there is no record.
+  absl::StatusOr<std::optional<v1::SubjectRecord>> LoadSubjectRecord(
+      const std::string& subject_id);
+
+  Clock& clock() { return *clock_; }
 
  private:
+  // How a command's own stream is treated.
+  struct Target {
+    // Stream kind ("referral"); the stream is "<kind>-<id>".
+    std::string kind;
+    std::string id;
+    // The event creates the stream's aggregate (otherwise the aggregate
+    // must exist: NOT_FOUND).
+    bool creates = false;
+    // An append-only journal (sharing): not folded, appended in any order.
+    bool journal = false;
+    std::optional<uint64_t> expected_version;
+  };
+
+  template <typename View>
+  using Decide = absl::FunctionRef<absl::Status(
+      const View& view, CommandAttempt& attempt, v1::EventPayload* event)>;
+  template <typename View>
+  using Apply =
+      absl::FunctionRef<absl::Status(const v1::RecordedEvent&, View*)>;
+
+  template <typename View>
+  absl::StatusOr<storage::AppendResult> Execute(const v1::Actor& caller,
+                                                const std::string& request_id,
+                                                const Target& target,
+                                                v1::EventPayload event,
+                                                Apply<View> apply,
+                                                Decide<View> decide);
+
   // OK(nullopt) when `request_id` is new; otherwise the replayed (or
   // refused) append of `request`.
   absl::StatusOr<std::optional<storage::AppendResult>> Replay(
       const storage::AppendRequest& request);
-  storage::AppendRequest Request(const v1::Actor& caller,
-                                 const std::string& request_id,
-                                 std::string stream, v1::EventPayload event);
 
   storage::EventLog* const log_;
   Clock* const clock_;
+
+  friend class CommandAttempt;
+};
+
+class CommandAttempt {
+ public:
+  CommandAttempt(storage::EventLog* log, absl::Time now)
+      : log_(log), now_(now) {}
+
+  absl::Time now() const { return now_; }
+
+  // The current consent, the agreement, ...: the append will require its
+  // stream to be still at the version read.
+  absl::StatusOr<domain::ConsentView> DependOnConsent(const std::string& id);
+  absl::StatusOr<domain::AgreementView> DependOnAgreement(
+      const std::string& id);
+  absl::StatusOr<domain::ReferralView> DependOnReferral(const std::string& id);
+
+  // NOT_FOUND unless the subject has a record.
+  absl::Status RequireSubject(const std::string& subject_id);
+
+  // A disclosure with a consent basis must be covered by the consent, now;
+  // records the version that covered it (and depends on it). A
+  // safeguarding basis is taken as validated.
+  absl::Status CoverDisclosure(v1::DisclosureRecorded* disclosure);
+
+  // Whose personal data the event's personal part is ("" = nobody's: the
+  // event may not carry any).
+  void set_personal_subject(std::string subject_id) {
+    personal_subject_ = std::move(subject_id);
+  }
+  const std::string& personal_subject() const { return personal_subject_; }
+
+  std::vector<storage::StreamCondition>& conditions() { return conditions_; }
+  std::vector<storage::RecordWrite>& records() { return records_; }
+
+ private:
+  storage::EventLog* const log_;
+  const absl::Time now_;
+  std::string personal_subject_;
+  std::vector<storage::StreamCondition> conditions_;
+  std::vector<storage::RecordWrite> records_;
 };
 
 }  // namespace ycr::services

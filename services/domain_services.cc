@@ -1,7 +1,9 @@
 #include "services/domain_services.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/caller_identity.h"
+#include "services/domain/field_checks.h"
 #include "services/grpc_status.h"
 
 namespace ycr::services {
@@ -50,15 +52,20 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
 }
 
 // The EventPayload case whose message type is that of the request's set
-// `transition` case.
+// `oneof_name` case, with the request's personal part.
 absl::StatusOr<v1::EventPayload> ToPayload(
-    const v1::ReferralTransitionRequest& request) {
+    const google::protobuf::Message& request, const char* oneof_name,
+    const v1::PersonalData& personal) {
   const auto* reflection = request.GetReflection();
-  const auto* oneof = request.GetDescriptor()->FindOneofByName("transition");
+  const auto* oneof = request.GetDescriptor()->FindOneofByName(oneof_name);
   const auto* set = reflection->GetOneofFieldDescriptor(request, oneof);
   if (set == nullptr) {
+    std::string cases;
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      absl::StrAppend(&cases, i == 0 ? "" : ", ", oneof->field(i)->name());
+    }
     return absl::InvalidArgumentError(
-        "transition: say which transition (submit, receive, accept, ...)");
+        absl::StrCat(oneof_name, ": say which (", cases, ")"));
   }
   v1::EventPayload payload;
   const auto* descriptor = payload.GetDescriptor();
@@ -68,10 +75,42 @@ absl::StatusOr<v1::EventPayload> ToPayload(
       payload.GetReflection()
           ->MutableMessage(&payload, field)
           ->CopyFrom(reflection->GetMessage(request, set));
+      *payload.mutable_personal() = personal;
       return payload;
     }
   }
-  return absl::InternalError("transition has no matching event payload");
+  return absl::InternalError(
+      absl::StrCat(set->name(), " has no matching event payload"));
+}
+
+const v1::PersonalData& kNoPersonalData = *new v1::PersonalData();
+
+std::optional<uint64_t> Expected(uint64_t expected_version) {
+  if (expected_version == 0) return std::nullopt;
+  return expected_version;
+}
+
+// A command request with a `oneof_name` of event payloads, run as
+// `(commands->*record)(caller, request_id, id, event, expected_version)`.
+template <typename Request>
+grpc::ServerUnaryReactor* RunOneofCommand(
+    grpc::CallbackServerContext* context, WorkQueue* pool,
+    v1::CommandResponse* response, const Request* request,
+    const std::string& id, const char* oneof_name,
+    const v1::PersonalData& personal, DomainCommands* commands,
+    absl::StatusOr<storage::AppendResult> (DomainCommands::*record)(
+        const v1::Actor&, const std::string&, const std::string&,
+        v1::EventPayload, std::optional<uint64_t>)) {
+  return RunCommand(context, pool, response,
+                    [=, &id, &personal](
+                        auto& caller) -> absl::StatusOr<storage::AppendResult> {
+                      absl::StatusOr<v1::EventPayload> event =
+                          ToPayload(*request, oneof_name, personal);
+                      if (!event.ok()) return event.status();
+                      return (commands->*record)(
+                          caller, request->request_id(), id, *std::move(event),
+                          Expected(request->expected_version()));
+                    });
 }
 
 }  // namespace
@@ -150,7 +189,19 @@ grpc::ServerUnaryReactor* SharingService::RecordDisclosure(
     const v1::RecordDisclosureRequest* request, v1::CommandResponse* response) {
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     return commands_->RecordDisclosure(caller, request->request_id(),
-                                       request->disclosure());
+                                       request->disclosure(),
+                                       request->personal());
+  });
+}
+
+grpc::ServerUnaryReactor* SharingService::RecordDecisionNotToShare(
+    grpc::CallbackServerContext* context,
+    const v1::RecordDecisionNotToShareRequest* request,
+    v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response, [this, request](auto& caller) {
+    return commands_->RecordDecisionNotToShare(caller, request->request_id(),
+                                               request->decision(),
+                                               request->personal());
   });
 }
 
@@ -158,19 +209,9 @@ grpc::ServerUnaryReactor* ReferralService::Transition(
     grpc::CallbackServerContext* context,
     const v1::ReferralTransitionRequest* request,
     v1::CommandResponse* response) {
-  return RunCommand(
-      context, pool_, response,
-      [this, request](auto& caller) -> absl::StatusOr<storage::AppendResult> {
-        absl::StatusOr<v1::EventPayload> event = ToPayload(*request);
-        if (!event.ok()) return event.status();
-        std::optional<uint64_t> expected;
-        if (request->expected_version() > 0) {
-          expected = request->expected_version();
-        }
-        return commands_->RecordReferral(caller, request->request_id(),
-                                         request->referral_id(), *event,
-                                         expected);
-      });
+  return RunOneofCommand(
+      context, pool_, response, request, request->referral_id(), "transition",
+      request->personal(), commands_, &DomainCommands::RecordReferral);
 }
 
 grpc::ServerUnaryReactor* ReferralService::Get(
@@ -192,6 +233,240 @@ grpc::ServerUnaryReactor* ReferralService::Get(
     response->set_school(view->school);
     response->set_service(view->service);
     response->set_state(view->state);
+    response->set_version(view->version);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Subjects
+
+grpc::ServerUnaryReactor* SubjectService::PutRecord(
+    grpc::CallbackServerContext* context,
+    const v1::PutSubjectRecordRequest* request, v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response, [this, request](auto& caller) {
+    return commands_->PutSubjectRecord(caller, request->request_id(),
+                                       request->record(),
+                                       Expected(request->expected_revision()));
+  });
+}
+
+grpc::ServerUnaryReactor* SubjectService::GetRecord(
+    grpc::CallbackServerContext* context,
+    const v1::GetSubjectRecordRequest* request, v1::SubjectRecord* response) {
+  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
+    if (absl::Status s = domain::ValidId(request->subject_id(), "subject_id");
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<std::optional<v1::SubjectRecord>> record =
+        commands_->LoadSubjectRecord(request->subject_id());
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("subject ", request->subject_id(), " does not exist"));
+    }
+    *response = **record;
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SubjectService::IdentifyYoungCarer(
+    grpc::CallbackServerContext* context,
+    const v1::IdentifyYoungCarerRequest* request,
+    v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response, [this, request](auto& caller) {
+    v1::EventPayload event;
+    *event.mutable_young_carer_identified() = request->identification();
+    *event.mutable_personal() = request->personal();
+    return commands_->IdentifyYoungCarer(caller, request->request_id(), event);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Interventions
+
+grpc::ServerUnaryReactor* InterventionService::Record(
+    grpc::CallbackServerContext* context,
+    const v1::InterventionCommand* request, v1::CommandResponse* response) {
+  return RunOneofCommand(
+      context, pool_, response, request, request->intervention_id(), "command",
+      request->personal(), commands_, &DomainCommands::RecordIntervention);
+}
+
+grpc::ServerUnaryReactor* InterventionService::Get(
+    grpc::CallbackServerContext* context,
+    const v1::GetInterventionRequest* request, v1::Intervention* response) {
+  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
+    const std::string& id = request->intervention_id();
+    if (absl::Status s = domain::ValidId(id, "intervention_id"); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<domain::InterventionView> view =
+        commands_->LoadIntervention(id);
+    if (!view.ok()) return view.status();
+    if (view->version == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("intervention ", id, " does not exist"));
+    }
+    response->set_intervention_id(id);
+    *response->mutable_plan() = view->plan;
+    response->set_state(view->state == domain::InterventionView::State::kEnded
+                            ? v1::Intervention::ENDED
+                            : v1::Intervention::PLANNED);
+    response->set_sessions_delivered(view->sessions_delivered);
+    response->set_sessions_attended(view->sessions_attended);
+    if (view->last_session_at.has_value()) {
+      *response->mutable_last_session_at() =
+          ToProtoTime(*view->last_session_at);
+    }
+    *response->mutable_latest_outcomes() = view->latest_outcomes;
+    response->set_version(view->version);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Agreements
+
+grpc::ServerUnaryReactor* AgreementService::Record(
+    grpc::CallbackServerContext* context, const v1::AgreementCommand* request,
+    v1::CommandResponse* response) {
+  return RunOneofCommand(context, pool_, response, request,
+                         request->agreement_id(), "command", kNoPersonalData,
+                         commands_, &DomainCommands::RecordAgreement);
+}
+
+grpc::ServerUnaryReactor* AgreementService::Get(
+    grpc::CallbackServerContext* context,
+    const v1::GetAgreementRequest* request, v1::Agreement* response) {
+  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
+    const std::string& id = request->agreement_id();
+    if (absl::Status s = domain::ValidId(id, "agreement_id"); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<domain::AgreementView> view = commands_->LoadAgreement(id);
+    if (!view.ok()) return view.status();
+    if (view->version == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("agreement ", id, " does not exist"));
+    }
+    using State = domain::AgreementView::State;
+    response->set_agreement_id(id);
+    switch (view->state) {
+      case State::kDraft:
+        response->set_state(v1::Agreement::DRAFT);
+        break;
+      case State::kInForce:
+        response->set_state(v1::Agreement::IN_FORCE);
+        break;
+      case State::kClosing:
+        response->set_state(v1::Agreement::CLOSING);
+        break;
+      case State::kTerminated:
+        response->set_state(v1::Agreement::TERMINATED);
+        break;
+      case State::kNone:
+        break;
+    }
+    *response->mutable_terms() = view->terms;
+    response->set_terms_version(view->terms_version);
+    for (const std::string& party : view->signed_by) {
+      response->add_signed_by(party);
+    }
+    auto set_time = [](const std::optional<absl::Time>& t,
+                       google::protobuf::Timestamp* out) {
+      if (t.has_value()) *out = ToProtoTime(*t);
+    };
+    set_time(view->in_force_since, response->mutable_in_force_since());
+    set_time(view->last_reviewed_at, response->mutable_last_reviewed_at());
+    set_time(view->ReviewDueAt(), response->mutable_review_due_at());
+    set_time(view->closing_period_ends_at,
+             response->mutable_closing_period_ends_at());
+    response->set_version(view->version);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Correspondence
+
+grpc::ServerUnaryReactor* CorrespondenceService::Record(
+    grpc::CallbackServerContext* context,
+    const v1::CorrespondenceCommand* request, v1::CommandResponse* response) {
+  return RunOneofCommand(context, pool_, response, request,
+                         request->correspondence_id(), "command",
+                         request->personal(), commands_,
+                         &DomainCommands::RecordCorrespondence);
+}
+
+grpc::ServerUnaryReactor* CorrespondenceService::Get(
+    grpc::CallbackServerContext* context,
+    const v1::GetCorrespondenceRequest* request,
+    v1::CorrespondenceItem* response) {
+  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
+    const std::string& id = request->correspondence_id();
+    if (absl::Status s = domain::ValidId(id, "correspondence_id"); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<domain::CorrespondenceView> view =
+        commands_->LoadCorrespondence(id);
+    if (!view.ok()) return view.status();
+    if (view->version == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("correspondence ", id, " does not exist"));
+    }
+    absl::StatusOr<domain::AgreementView> agreement =
+        commands_->LoadAgreement(view->received.agreement_id());
+    if (!agreement.ok()) return agreement.status();
+    using State = domain::CorrespondenceView::State;
+    *response->mutable_received() = view->received;
+    response->set_state(view->state == State::kAnswered
+                            ? v1::CorrespondenceItem::ANSWERED
+                        : view->state == State::kAcknowledged
+                            ? v1::CorrespondenceItem::ACKNOWLEDGED
+                            : v1::CorrespondenceItem::AWAITING_ANSWER);
+    if (view->state != State::kAnswered) {
+      *response->mutable_answer_due_at() =
+          ToProtoTime(domain::AnswerDueAt(*view, *agreement));
+    }
+    if (view->answered_at.has_value()) {
+      *response->mutable_answered_at() = ToProtoTime(*view->answered_at);
+    }
+    response->set_version(view->version);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Safeguarding
+
+grpc::ServerUnaryReactor* SafeguardingService::Record(
+    grpc::CallbackServerContext* context,
+    const v1::SafeguardingCommand* request, v1::CommandResponse* response) {
+  return RunOneofCommand(context, pool_, response, request,
+                         request->concern_id(), "command", request->personal(),
+                         commands_, &DomainCommands::RecordSafeguarding);
+}
+
+grpc::ServerUnaryReactor* SafeguardingService::Get(
+    grpc::CallbackServerContext* context, const v1::GetConcernRequest* request,
+    v1::Concern* response) {
+  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
+    const std::string& id = request->concern_id();
+    if (absl::Status s = domain::ValidId(id, "concern_id"); !s.ok()) return s;
+    absl::StatusOr<domain::ConcernView> view = commands_->LoadConcern(id);
+    if (!view.ok()) return view.status();
+    if (view->version == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("concern ", id, " does not exist"));
+    }
+    *response->mutable_raised() = view->raised;
+    response->set_state(view->state == domain::ConcernView::State::kClosed
+                            ? v1::Concern::CLOSED
+                            : v1::Concern::OPEN);
+    response->set_dsl_notified(view->dsl_notified);
+    response->set_referred_to_social_care(view->referred_to_social_care);
     response->set_version(view->version);
     return absl::OkStatus();
   });

@@ -1,14 +1,20 @@
 #pragma once
 
-// ycr.v1.Consents, ycr.v1.Sharing and ycr.v1.Referrals: thin gRPC layers
+// The domain services (Consents, Sharing, Referrals, Subjects,
+// Interventions, Agreements, Correspondence, Safeguarding): thin gRPC layers
 // over DomainCommands. Each call resolves the caller, then runs the command
 // on the command pool (commands wait for the log) and finishes from there.
 
 #include "services/domain_commands.h"
 #include "services/work_queue.h"
+#include "ycr/v1/agreement_service.grpc.pb.h"
 #include "ycr/v1/consent_service.grpc.pb.h"
+#include "ycr/v1/correspondence_service.grpc.pb.h"
+#include "ycr/v1/intervention_service.grpc.pb.h"
 #include "ycr/v1/referral_service.grpc.pb.h"
+#include "ycr/v1/safeguarding_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
+#include "ycr/v1/subject_service.grpc.pb.h"
 
 namespace ycr::services {
 
@@ -48,6 +54,10 @@ class SharingService final : public v1::Sharing::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RecordDisclosureRequest* request,
       v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* RecordDecisionNotToShare(
+      grpc::CallbackServerContext* context,
+      const v1::RecordDecisionNotToShareRequest* request,
+      v1::CommandResponse* response) override;
 
  private:
   DomainCommands* const commands_;
@@ -66,6 +76,97 @@ class ReferralService final : public v1::Referrals::CallbackService {
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetReferralRequest* request,
                                 v1::Referral* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+class SubjectService final : public v1::Subjects::CallbackService {
+ public:
+  SubjectService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* PutRecord(
+      grpc::CallbackServerContext* context,
+      const v1::PutSubjectRecordRequest* request,
+      v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* GetRecord(
+      grpc::CallbackServerContext* context,
+      const v1::GetSubjectRecordRequest* request,
+      v1::SubjectRecord* response) override;
+  grpc::ServerUnaryReactor* IdentifyYoungCarer(
+      grpc::CallbackServerContext* context,
+      const v1::IdentifyYoungCarerRequest* request,
+      v1::CommandResponse* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+class InterventionService final : public v1::Interventions::CallbackService {
+ public:
+  InterventionService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
+                                   const v1::InterventionCommand* request,
+                                   v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetInterventionRequest* request,
+                                v1::Intervention* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+class AgreementService final : public v1::Agreements::CallbackService {
+ public:
+  AgreementService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
+                                   const v1::AgreementCommand* request,
+                                   v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetAgreementRequest* request,
+                                v1::Agreement* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+class CorrespondenceService final : public v1::Correspondence::CallbackService {
+ public:
+  CorrespondenceService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
+                                   const v1::CorrespondenceCommand* request,
+                                   v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetCorrespondenceRequest* request,
+                                v1::CorrespondenceItem* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+class SafeguardingService final : public v1::Safeguarding::CallbackService {
+ public:
+  SafeguardingService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
+                                   const v1::SafeguardingCommand* request,
+                                   v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetConcernRequest* request,
+                                v1::Concern* response) override;
 
  private:
   DomainCommands* const commands_;

@@ -24,6 +24,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->commands_.get(), server->command_pool_.get());
   server->referrals_ = std::make_unique<ReferralService>(
       server->commands_.get(), server->command_pool_.get());
+  server->subjects_ = std::make_unique<SubjectService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->interventions_ = std::make_unique<InterventionService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->agreements_ = std::make_unique<AgreementService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->correspondence_ = std::make_unique<CorrespondenceService>(
+      server->commands_.get(), server->command_pool_.get());
+  server->safeguarding_ = std::make_unique<SafeguardingService>(
+      server->commands_.get(), server->command_pool_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
@@ -32,6 +42,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->consents_.get());
   builder.RegisterService(server->sharing_.get());
   builder.RegisterService(server->referrals_.get());
+  builder.RegisterService(server->subjects_.get());
+  builder.RegisterService(server->interventions_.get());
+  builder.RegisterService(server->agreements_.get());
+  builder.RegisterService(server->correspondence_.get());
+  builder.RegisterService(server->safeguarding_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {

@@ -61,6 +61,11 @@ class Server {
   std::unique_ptr<ConsentService> consents_;
   std::unique_ptr<SharingService> sharing_;
   std::unique_ptr<ReferralService> referrals_;
+  std::unique_ptr<SubjectService> subjects_;
+  std::unique_ptr<InterventionService> interventions_;
+  std::unique_ptr<AgreementService> agreements_;
+  std::unique_ptr<CorrespondenceService> correspondence_;
+  std::unique_ptr<SafeguardingService> safeguarding_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   bool shut_down_ = false;

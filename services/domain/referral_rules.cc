@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "services/domain/sharing_rules.h"
 
 namespace ycr::domain {
 namespace {
@@ -229,6 +230,18 @@ absl::Status CheckReferralTransition(const ReferralView& view,
                      " may ", t->name, " it; the caller acts for ", own));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateSubmissionDisclosure(const v1::ReferralSubmitted& submit,
+                                          const v1::Actor& caller) {
+  if (!submit.has_disclosure()) {
+    return absl::InvalidArgumentError(
+        "submit.disclosure: is required (a referral discloses the pupil's "
+        "data to the service: say what, and on what basis)");
+  }
+  return ValidateEmbeddedDisclosure(submit.disclosure(), caller,
+                                    "submit.disclosure", submit.subject_id(),
+                                    submit.service(), v1::PURPOSE_REFERRAL);
 }
 
 absl::Status ApplyReferralEvent(const v1::EventPayload& event, uint64_t version,

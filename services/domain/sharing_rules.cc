@@ -81,6 +81,30 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
   }
 }
 
+absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
+                                        const v1::Actor& caller,
+                                        absl::string_view field,
+                                        const std::string& subject_id,
+                                        const std::string& to_organisation,
+                                        v1::Purpose purpose) {
+  if (absl::Status s = ValidateDisclosure(d, caller); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(field, ".", s.message()));
+  }
+  if (d.subject_id() != subject_id) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".subject_id: must be ", subject_id, ", whom it is about"));
+  }
+  if (!to_organisation.empty() && d.to().organisation() != to_organisation) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".to.organisation: must be ", to_organisation));
+  }
+  if (d.purpose() != purpose) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".purpose: must be ", v1::Purpose_Name(purpose)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined) {
   for (auto [value, field] :
        {std::pair{&declined.subject_id(), "subject_id"},
@@ -88,6 +112,10 @@ absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined) {
         std::pair{&declined.decision_maker(), "decision_maker"},
         std::pair{&declined.reason(), "reason"}}) {
     if (absl::Status s = Required(*value, field); !s.ok()) return s;
+  }
+  if (std::count(declined.categories().begin(), declined.categories().end(),
+                 v1::DATA_CATEGORY_UNSPECIFIED) > 0) {
+    return absl::InvalidArgumentError("categories: none unspecified");
   }
   return absl::OkStatus();
 }

@@ -15,6 +15,18 @@ namespace ycr::domain {
 absl::Status ValidateDisclosure(const v1::DisclosureRecorded& disclosure,
                                 const v1::Actor& caller);
 
+// A disclosure recorded inside another event (a referral's submission, an
+// outcome report to a school, a referral to social care): ValidateDisclosure,
+// with every message prefixed by `field`, plus INVALID_ARGUMENT unless it is
+// about `subject_id`, goes to `to_organisation` (when not empty) and is for
+// `purpose`.
+absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
+                                        const v1::Actor& caller,
+                                        absl::string_view field,
+                                        const std::string& subject_id,
+                                        const std::string& to_organisation,
+                                        v1::Purpose purpose);
+
 // INVALID_ARGUMENT naming the field when a decision not to share lacks its
 // decision-maker or reason.
 absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined);

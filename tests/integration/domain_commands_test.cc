@@ -67,7 +67,8 @@ v1::DisclosureRecorded Share(const std::string& consent_id,
   return d;
 }
 
-// School 100001 refers subject s-1 to service 7 as referral r-1.
+// School 100001 refers subject s-1 to service 7 as referral r-1, under
+// consent c-ref (granted in SetUp).
 v1::EventPayload SubmitReferral() {
   v1::EventPayload p;
   auto* s = p.mutable_referral_submitted();
@@ -75,7 +76,17 @@ v1::EventPayload SubmitReferral() {
   s->set_subject_id("s-1");
   s->set_school("school-100001");
   s->set_service("service-7");
+  *s->mutable_disclosure() = Share("c-ref", "s-1");
   return p;
+}
+
+v1::SubjectRecord Record(const std::string& subject_id) {
+  v1::SubjectRecord r;
+  r.set_subject_id(subject_id);
+  r.set_given_name("Given");
+  r.set_family_name("Family");
+  r.set_date_of_birth("2012-03-04");
+  return r;
 }
 
 class DomainCommandsTest : public ::testing::Test {
@@ -89,6 +100,16 @@ class DomainCommandsTest : public ::testing::Test {
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     commands_ = std::make_unique<DomainCommands>(log_.get(), &clock_);
+    AddSubject("s-1");
+    ASSERT_TRUE(
+        commands_->RecordConsent(school_, NewUuid(), Grant("c-ref", "s-1"))
+            .ok());
+  }
+
+  void AddSubject(const std::string& subject_id) {
+    auto put =
+        commands_->PutSubjectRecord(school_, NewUuid(), Record(subject_id));
+    ASSERT_TRUE(put.ok()) << put.status();
   }
 
   std::vector<v1::RecordedEvent> Stream(const std::string& stream) {
@@ -260,6 +281,7 @@ TEST_F(DomainCommandsTest, WithdrawalRacingAShareAlwaysMatchesTheLogOrder) {
   for (int round = 0; round < 200; ++round) {
     const std::string consent = "c-" + std::to_string(round);
     const std::string subject = "s-" + std::to_string(round);
+    AddSubject(subject);
     ASSERT_TRUE(
         commands_->RecordConsent(school_, NewUuid(), Grant(consent, subject))
             .ok());

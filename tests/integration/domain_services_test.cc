@@ -7,6 +7,7 @@
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/referral_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
+#include "ycr/v1/subject_service.grpc.pb.h"
 
 namespace ycr::testing {
 namespace {
@@ -26,6 +27,18 @@ class DomainServicesTest : public ::testing::Test {
     consents_ = v1::Consents::NewStub(channel_);
     sharing_ = v1::Sharing::NewStub(channel_);
     referrals_ = v1::Referrals::NewStub(channel_);
+    subjects_ = v1::Subjects::NewStub(channel_);
+    v1::PutSubjectRecordRequest put;
+    put.set_request_id(NewUuid());
+    put.mutable_record()->set_subject_id("s-1");
+    put.mutable_record()->set_given_name("Given");
+    put.mutable_record()->set_family_name("Family");
+    put.mutable_record()->set_date_of_birth("2012-03-04");
+    grpc::ClientContext context;
+    AsCaller(&context);
+    v1::CommandResponse response;
+    grpc::Status status = subjects_->PutRecord(&context, put, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
   }
 
   grpc::Status GrantConsent(const std::string& consent_id) {
@@ -78,6 +91,7 @@ class DomainServicesTest : public ::testing::Test {
   TestServer server_{dir_.path()};
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Consents::Stub> consents_;
+  std::unique_ptr<v1::Subjects::Stub> subjects_;
   std::unique_ptr<v1::Sharing::Stub> sharing_;
   std::unique_ptr<v1::Referrals::Stub> referrals_;
 };
@@ -129,6 +143,15 @@ TEST_F(DomainServicesTest, ReferralMovesThroughItsStatesAndRefusesTheRest) {
   s->set_subject_id("s-1");
   s->set_school("school-100001");
   s->set_service("service-7");
+  auto* d = s->mutable_disclosure();
+  d->set_disclosure_id(NewUuid());
+  d->set_subject_id("s-1");
+  d->mutable_from()->set_organisation("school-100001");
+  d->mutable_to()->set_organisation("service-7");
+  d->add_categories(v1::DATA_CATEGORY_IDENTITY);
+  d->set_purpose(v1::PURPOSE_REFERRAL);
+  d->mutable_consent()->set_consent_id("c-ref");
+  ASSERT_TRUE(GrantConsent("c-ref").ok());
   v1::CommandResponse response;
   // A school cannot submit as another school.
   EXPECT_EQ(Transition(submit, "school-999", &response).error_code(),

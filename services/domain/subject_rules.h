@@ -1,0 +1,53 @@
+#pragma once
+
+// Subjects: the subject record (who a pupil is, kept in the record store,
+// not the log) and the events of a subject's stream (record changed, young
+// carer identified).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "ycr/v1/event.pb.h"
+
+namespace ycr::domain {
+
+struct SubjectView {
+  // The record's holder ("" before the record exists).
+  std::string holder;
+  // The latest census code recorded, and by which school.
+  v1::CensusCode census_code = v1::CENSUS_CODE_UNSPECIFIED;
+  std::string identified_by;
+  uint64_t version = 0;
+};
+
+// INVALID_ARGUMENT naming the field: subject_id an id; given and family
+// name; date_of_birth a real YYYY-MM-DD date, not after `now`; contacts with
+// a kind and a value; related people with unique person_refs and names.
+absl::Status ValidateSubjectRecord(const v1::SubjectRecord& record,
+                                   absl::Time now);
+
+// The parts ("given_name", "family_name", "date_of_birth", "contacts",
+// "related") that differ between `before` (nullptr: no record) and `after`.
+std::vector<std::string> ChangedParts(const v1::SubjectRecord* before,
+                                      const v1::SubjectRecord& after);
+
+// Only the holder replaces a record: PERMISSION_DENIED otherwise.
+absl::Status CheckSubjectRecordPut(const v1::SubjectRecord* current,
+                                   const v1::Actor& caller);
+
+// A school identifies a pupil (a census code). NOT_FOUND without a record
+// (`record` nullptr); PERMISSION_DENIED when `school` is not the caller's
+// organisation (filled in when empty); INVALID_ARGUMENT for a missing code
+// or a cares_for_ref that names no related person of the record.
+absl::Status DecideIdentification(const v1::SubjectRecord* record,
+                                  const v1::Actor& caller,
+                                  v1::EventPayload* event);
+
+absl::Status ApplySubjectEvent(const v1::RecordedEvent& event,
+                               SubjectView* view);
+
+}  // namespace ycr::domain
