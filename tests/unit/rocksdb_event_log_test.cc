@@ -356,6 +356,78 @@ TEST_F(RocksDbEventLogTest, RetryWithSameIdsAndContentReturnsOriginalResult) {
   EXPECT_EQ(ReadEverything(*log).size(), 3u);
 }
 
+// --- The record store: records written with an append, atomically. ---
+
+TEST_F(RocksDbEventLogTest, RecordIsWrittenWithItsAppendAndSurvivesReopen) {
+  {
+    auto log = OpenLog();
+    AppendRequest request = OneEvent("subject-1");
+    request.records = {{"subject/1", "first"}, {"other", "x"}};
+    ASSERT_TRUE(log->Append(request).ok());
+    auto record = log->GetRecord("subject/1");
+    ASSERT_TRUE(record.ok()) << record.status();
+    EXPECT_EQ(record->value_or("<none>"), "first");
+    auto missing = log->GetRecord("subject/2");
+    ASSERT_TRUE(missing.ok());
+    EXPECT_FALSE(missing->has_value());
+    log->Close();
+  }
+  auto log = OpenLog();
+  auto record = log->GetRecord("other");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->value_or("<none>"), "x");
+}
+
+TEST_F(RocksDbEventLogTest, RecordIsNotWrittenWhenItsAppendFails) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(OneEvent("subject-1")).ok());
+  AppendRequest conflicting = OneEvent("subject-1");
+  conflicting.expected = ExpectedVersion::NoStream();
+  conflicting.records = {{"subject/1", "must not appear"}};
+  EXPECT_TRUE(absl::IsAborted(log->Append(conflicting).status()));
+  AppendRequest failed_condition = OneEvent("subject-2");
+  failed_condition.conditions = {{"consent-9", ExpectedVersion::Exists()}};
+  failed_condition.records = {{"subject/2", "must not appear"}};
+  EXPECT_TRUE(absl::IsAborted(log->Append(failed_condition).status()));
+  for (const char* key : {"subject/1", "subject/2"}) {
+    auto record = log->GetRecord(key);
+    ASSERT_TRUE(record.ok()) << record.status();
+    EXPECT_FALSE(record->has_value()) << key;
+  }
+}
+
+TEST_F(RocksDbEventLogTest, ReplayedAppendDoesNotRewriteItsRecords) {
+  auto log = OpenLog();
+  AppendRequest request = OneEvent("subject-1");
+  request.records = {{"subject/1", "original"}};
+  ASSERT_TRUE(log->Append(request).ok());
+  request.records = {{"subject/1", "changed on retry"}};
+  auto retry = log->Append(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed);
+  EXPECT_EQ(log->GetRecord("subject/1")->value_or(""), "original");
+}
+
+TEST_F(RocksDbEventLogTest, RecordsAreValidated) {
+  auto log = OpenLog();
+  AppendRequest empty_key = OneEvent("s");
+  empty_key.records = {{"", "v"}};
+  EXPECT_TRUE(StatusIs(log->Append(empty_key).status(),
+                       absl::StatusCode::kInvalidArgument, {"records[0].key"}));
+  AppendRequest big = OneEvent("s");
+  big.records = {{"k", std::string(LogLimits().max_payload_bytes + 1, 'x')}};
+  EXPECT_TRUE(StatusIs(log->Append(big).status(),
+                       absl::StatusCode::kInvalidArgument,
+                       {"records[0].value"}));
+  AppendRequest many = OneEvent("s");
+  for (size_t i = 0; i <= LogLimits().max_conditions; ++i) {
+    many.records.push_back({absl::StrCat("k", i), "v"});
+  }
+  EXPECT_TRUE(StatusIs(log->Append(many).status(),
+                       absl::StatusCode::kInvalidArgument, {"records:"}));
+  EXPECT_EQ(log->GetHead().position, 0u);
+}
+
 TEST_F(RocksDbEventLogTest, RetryWithStaleExactExpectedVersionIsReplayed) {
   auto log = OpenLog();
   const AppendRequest request = Request("s", ExpectedVersion::Exact(0),
