@@ -314,6 +314,8 @@ absl::Status ApplyAgreementEvent(const v1::RecordedEvent& recorded,
       break;
     case v1::EventPayload::kAgreementAmended:
       set_terms(event.agreement_amended().terms());
+      // A draft's signatures were given to the old terms: both sign again.
+      if (view->state == State::kDraft) view->signed_by.clear();
       break;
     case v1::EventPayload::kAgreementReviewed:
       view->last_reviewed_at =

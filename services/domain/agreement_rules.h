@@ -26,7 +26,8 @@ struct AgreementView {
   v1::AgreementTerms terms;
   // 1 for the draft, +1 per amendment.
   uint32_t terms_version = 0;
-  // Parties that signed (the draft; amendments keep an agreement in force).
+  // Parties that signed. Amending a draft clears them (both sign the new
+  // terms); amending an agreement in force keeps it in force.
   std::vector<std::string> signed_by;
   std::optional<absl::Time> in_force_since;
   std::optional<absl::Time> last_reviewed_at;
