@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "services/domain/field_checks.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/test_server.h"
 
@@ -87,6 +88,46 @@ v1::SubjectRecord Record(const std::string& subject_id) {
   r.set_family_name("Family");
   r.set_date_of_birth("2012-03-04");
   return r;
+}
+
+// Agreement a-1 between school 100001 and service 7, response time `days`.
+v1::EventPayload DraftAgreement(uint32_t days) {
+  v1::EventPayload p;
+  auto* d = p.mutable_agreement_drafted();
+  d->set_agreement_id("a-1");
+  auto* t = d->mutable_terms();
+  for (auto [party, org] : {std::pair{t->mutable_school(), "school-100001"},
+                            std::pair{t->mutable_service(), "service-7"}}) {
+    party->set_organisation(org);
+    party->set_name(std::string("Name of ") + org);
+    party->set_address("1 High Street");
+    party->add_responsibilities("answer correspondence");
+    party->mutable_lead_contact()->set_name("Lead");
+  }
+  t->set_response_time_days(days);
+  t->set_review_cadence_months(12);
+  t->set_closing_period_days(30);
+  return p;
+}
+
+v1::EventPayload AmendResponseTime(uint32_t days) {
+  v1::EventPayload p;
+  auto* a = p.mutable_agreement_amended();
+  *a->mutable_terms() = DraftAgreement(days).agreement_drafted().terms();
+  a->set_change_summary("response time " + std::to_string(days) + " days");
+  return p;
+}
+
+v1::EventPayload Receive(const std::string& id, absl::Time at) {
+  v1::EventPayload p;
+  auto* r = p.mutable_correspondence_received();
+  r->set_correspondence_id(id);
+  r->set_agreement_id("a-1");
+  r->set_channel(v1::CHANNEL_EMAIL);
+  r->set_from("school-100001");
+  r->set_topic("support plan");
+  *r->mutable_received_at() = At(at);
+  return p;
 }
 
 class DomainCommandsTest : public ::testing::Test {
@@ -320,6 +361,147 @@ TEST_F(DomainCommandsTest, WithdrawalRacingAShareAlwaysMatchesTheLogOrder) {
   RecordProperty("shared", shared);
   RecordProperty("refused", refused);
   ASSERT_TRUE(log_->VerifyChain(1, 0).ok());
+}
+
+// Correspondence received while the agreement is being amended, 100 times:
+// the recorded agreement version (and the due date computed from it) is
+// always the agreement's version at the event's place in the log. Without
+// the condition on the agreement stream, a receipt decided on the old terms
+// could land after the amendment.
+TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
+  const v1::Actor service = As("service-7");
+  ASSERT_TRUE(
+      commands_->RecordAgreement(school_, NewUuid(), "a-1", DraftAgreement(14))
+          .ok());
+  v1::EventPayload sign;
+  sign.mutable_agreement_signed();
+  ASSERT_TRUE(commands_->RecordAgreement(school_, NewUuid(), "a-1", sign).ok());
+  ASSERT_TRUE(commands_->RecordAgreement(service, NewUuid(), "a-1", sign).ok());
+  clock_.Advance(absl::Hours(1));
+  for (int round = 0; round < 100; ++round) {
+    const uint32_t days = round % 2 == 0 ? 10 : 20;
+    const std::string id = "m-" + std::to_string(round);
+    absl::StatusOr<storage::AppendResult> amended, received;
+    std::thread amender([&] {
+      amended = commands_->RecordAgreement(school_, NewUuid(), "a-1",
+                                           AmendResponseTime(days));
+    });
+    std::thread receiver([&] {
+      received = commands_->RecordCorrespondence(service, NewUuid(), id,
+                                                 Receive(id, kNow));
+    });
+    amender.join();
+    receiver.join();
+    ASSERT_TRUE(amended.ok()) << amended.status();
+    ASSERT_TRUE(received.ok()) << received.status();
+    const auto events = Stream("correspondence-" + id);
+    ASSERT_EQ(events.size(), 1u);
+    const auto& r = events[0].payload().correspondence_received();
+    // The agreement's version just before the receipt, from the log.
+    uint64_t agreement_version = 0;
+    uint32_t response_days = 0;
+    for (const auto& e : Stream("agreement-a-1")) {
+      if (e.position() > events[0].position()) break;
+      agreement_version = e.stream_version();
+      if (e.payload().has_agreement_drafted()) {
+        response_days =
+            e.payload().agreement_drafted().terms().response_time_days();
+      }
+      if (e.payload().has_agreement_amended()) {
+        response_days =
+            e.payload().agreement_amended().terms().response_time_days();
+      }
+    }
+    EXPECT_EQ(r.agreement_version(), agreement_version) << "round " << round;
+    EXPECT_EQ(r.due_at().seconds(),
+              absl::ToUnixSeconds(kNow + absl::Hours(24) * response_days))
+        << "round " << round;
+  }
+}
+
+TEST_F(DomainCommandsTest, PersonalDataBelongsToTheEventsSubjectOnly) {
+  // Stamped with the subject it is about.
+  v1::DisclosureRecorded share = Share("c-ref", "s-1");
+  v1::PersonalData notes;
+  notes.set_notes("shared at the parents' request");
+  ASSERT_TRUE(
+      commands_->RecordDisclosure(school_, NewUuid(), share, notes).ok());
+  auto events = Stream("sharing-s-1");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload().personal().subject_id(), "s-1");
+  EXPECT_EQ(events[0].payload().personal().notes(), notes.notes());
+
+  // Claimed for another subject.
+  v1::PersonalData other = notes;
+  other.set_subject_id("s-2");
+  auto wrong = commands_->RecordDisclosure(school_, NewUuid(), share, other);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.status().message().find("personal.subject_id"),
+            std::string::npos);
+
+  // On an event about no young carer (an agreement).
+  v1::EventPayload draft = DraftAgreement(14);
+  draft.mutable_personal()->set_notes("the head teacher's views");
+  auto refused = commands_->RecordAgreement(school_, NewUuid(), "a-1", draft);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("personal"), std::string::npos);
+  EXPECT_TRUE(Stream("agreement-a-1").empty());
+
+  // Too long.
+  v1::PersonalData long_notes;
+  long_notes.set_notes(std::string(domain::kMaxTextBytes + 1, 'x'));
+  EXPECT_EQ(commands_->RecordDisclosure(school_, NewUuid(), share, long_notes)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
+}
+
+TEST_F(DomainCommandsTest, NothingIsRecordedAboutASubjectWithoutARecord) {
+  EXPECT_EQ(commands_->RecordConsent(school_, NewUuid(), Grant("c-9", "s-9"))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Stream("consent-c-9").empty());
+  v1::DisclosureRecorded share = Share("", "s-9");
+  auto* basis = share.mutable_safeguarding();
+  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_decision_maker("dsl-1");
+  basis->set_risk_statement("risk of significant harm");
+  basis->set_family_told(true);
+  EXPECT_EQ(
+      commands_->RecordDisclosure(school_, NewUuid(), share).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Stream("sharing-s-9").empty());
+}
+
+TEST_F(DomainCommandsTest, SubjectRecordAndItsEventAreWrittenTogether) {
+  v1::SubjectRecord record = Record("s-5");
+  record.set_given_name("Ada");
+  ASSERT_TRUE(commands_->PutSubjectRecord(school_, NewUuid(), record).ok());
+  auto stored = commands_->LoadSubjectRecord("s-5");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->given_name(), "Ada");
+  EXPECT_EQ((*stored)->holder(), "school-100001");
+  EXPECT_EQ((*stored)->revision(), 1u);
+  auto events = Stream("subject-s-5");
+  ASSERT_EQ(events.size(), 1u);
+  // The event says what changed, never the data.
+  EXPECT_EQ(events[0].SerializeAsString().find("Ada"), std::string::npos);
+  EXPECT_EQ(events[0].payload().subject_record_changed().changed_size(), 5);
+
+  // A stale revision is refused, and neither record nor event changes.
+  record.set_given_name("Grace");
+  auto stale = commands_->PutSubjectRecord(school_, NewUuid(), record, 0);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ((*commands_->LoadSubjectRecord("s-5"))->given_name(), "Ada");
+  ASSERT_TRUE(commands_->PutSubjectRecord(school_, NewUuid(), record, 1).ok());
+  EXPECT_EQ((*commands_->LoadSubjectRecord("s-5"))->given_name(), "Grace");
+  events = Stream("subject-s-5");
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[1].payload().subject_record_changed().changed_size(), 1);
+  EXPECT_EQ(events[1].payload().subject_record_changed().changed(0),
+            "given_name");
 }
 
 }  // namespace
