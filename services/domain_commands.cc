@@ -73,8 +73,14 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
   auto clear_consent_version = [](v1::DisclosureRecorded* d) {
     if (d->has_consent()) d->mutable_consent()->clear_consent_version();
   };
-  if (asked.has_personal() && asked.personal().subject_id().empty()) {
-    p->mutable_personal()->clear_subject_id();
+  if (p->has_personal()) {
+    const v1::PersonalData& personal = p->personal();
+    if (personal.notes().empty() && personal.facts().empty() &&
+        personal.childs_words().empty()) {
+      p->clear_personal();  // Nothing personal: the command drops it.
+    } else if (asked.personal().subject_id().empty()) {
+      p->mutable_personal()->clear_subject_id();
+    }
   }
   switch (p->kind_case()) {
     case v1::EventPayload::kConsentWithdrawn:

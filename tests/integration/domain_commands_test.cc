@@ -504,5 +504,34 @@ TEST_F(DomainCommandsTest, SubjectRecordAndItsEventAreWrittenTogether) {
             "given_name");
 }
 
+TEST_F(DomainCommandsTest, RetriesMatchDespiteWhatTheServerFilledIn) {
+  // An empty personal part is dropped; the retry still matches.
+  v1::DisclosureRecorded share = Share("c-ref", "s-1");
+  v1::PersonalData empty;
+  empty.set_subject_id("s-1");
+  const std::string id = NewUuid();
+  auto first = commands_->RecordDisclosure(school_, id, share, empty);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = commands_->RecordDisclosure(school_, id, share, empty);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->last_position, first->last_position);
+
+  // Stamped personal data (subject id filled by the server).
+  v1::PersonalData notes;
+  notes.set_notes("asked by the young person");
+  const std::string id2 = NewUuid();
+  ASSERT_TRUE(commands_->RecordDisclosure(school_, id2, share, notes).ok());
+  auto again2 = commands_->RecordDisclosure(school_, id2, share, notes);
+  ASSERT_TRUE(again2.ok()) << again2.status();
+  EXPECT_TRUE(again2->replayed);
+
+  // The same id with other notes is another command.
+  notes.set_notes("something else");
+  EXPECT_EQ(
+      commands_->RecordDisclosure(school_, id2, share, notes).status().code(),
+      absl::StatusCode::kAlreadyExists);
+}
+
 }  // namespace
 }  // namespace ycr::services
