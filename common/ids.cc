@@ -21,6 +21,15 @@ bool IsUuid(absl::string_view s) {
   return true;
 }
 
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
+                          static_cast<int>(n)) != 1) {
+    std::abort();  // No entropy: cannot go on.
+  }
+  return out;
+}
+
 std::string NewUuid() {
   uint8_t b[16];
   if (RAND_bytes(b, sizeof(b)) != 1) std::abort();  // No entropy: cannot go on.

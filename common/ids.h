@@ -13,4 +13,7 @@ bool IsUuid(absl::string_view s);
 // A random (version 4) UUID in lower case, from OpenSSL's CSPRNG.
 std::string NewUuid();
 
+// `n` random bytes from OpenSSL's CSPRNG.
+std::string RandomBytes(size_t n);
+
 }  // namespace ycr

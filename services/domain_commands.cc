@@ -8,6 +8,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/domain/field_checks.h"
 #include "services/domain/sharing_rules.h"
+#include "storage/record_codec.h"
 
 namespace ycr::services {
 namespace {
@@ -101,9 +102,11 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
           p->mutable_referral_submitted()->mutable_disclosure());
       break;
     case v1::EventPayload::kSubjectRecordChanged:
-      // Made by the server from the record; the subject id identifies it.
+      // Made by the server from the record (PutSubjectRecord compares the
+      // record itself through request_digest); the subject id identifies it.
       p->mutable_subject_record_changed()->clear_holder();
       p->mutable_subject_record_changed()->clear_changed();
+      p->mutable_subject_record_changed()->clear_request_digest();
       break;
     case v1::EventPayload::kYoungCarerIdentified:
       if (asked.young_carer_identified().school().empty()) {
@@ -228,6 +231,29 @@ absl::Status SettlePersonal(const std::string& subject,
 std::string SubjectRecordKey(const std::string& subject_id) {
   return "subject/" + subject_id;
 }
+
+std::string SubjectSaltKey(const std::string& subject_id) {
+  return "subject-salt/" + subject_id;
+}
+
+namespace {
+
+// SHA-256(salt || the record as the caller sent it, without what the server
+// sets).
+std::string RecordDigest(const std::string& salt, v1::SubjectRecord record) {
+  record.clear_holder();
+  record.clear_revision();
+  record.clear_updated_at();
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  record.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return storage::Sha256(salt, bytes);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // CommandAttempt
@@ -552,6 +578,27 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
 absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
     const v1::Actor& caller, const std::string& request_id,
     v1::SubjectRecord record, std::optional<uint64_t> expected_revision) {
+  // A reused request id: the record must be the one first sent with it.
+  if (IsUuid(request_id)) {
+    ASSIGN_OR_RETURN(std::optional<uint64_t> position,
+                     log_->LookupEventId(request_id));
+    if (position.has_value()) {
+      ASSIGN_OR_RETURN(storage::LogSlice slice,
+                       log_->ReadAll(*position, 1, storage::LogFilter()));
+      ASSIGN_OR_RETURN(std::optional<std::string> salt,
+                       log_->GetRecord(SubjectSaltKey(record.subject_id())));
+      if (!slice.events.empty() &&
+          slice.events[0].payload().has_subject_record_changed() &&
+          salt.has_value() &&
+          slice.events[0].payload().subject_record_changed().request_digest() !=
+              RecordDigest(*salt, record)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id ", request_id,
+            " was already used for a different record (log position ",
+            *position, ")"));
+      }
+    }
+  }
   v1::EventPayload event;
   event.mutable_subject_record_changed()->set_subject_id(record.subject_id());
   Target target{"subject", record.subject_id(), true, false, std::nullopt};
@@ -578,7 +625,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
         // The subject stream's version once this event is appended.
         stored.set_revision(view.version + 1);
         *stored.mutable_updated_at() = ToProtoTime(attempt.now());
+        ASSIGN_OR_RETURN(std::optional<std::string> salt,
+                         log_->GetRecord(SubjectSaltKey(record.subject_id())));
+        if (!salt.has_value()) {
+          salt = RandomBytes(32);
+          attempt.records().push_back(
+              {SubjectSaltKey(record.subject_id()), *salt});
+        }
         auto* changed = e->mutable_subject_record_changed();
+        changed->set_request_digest(RecordDigest(*salt, record));
         changed->set_holder(stored.holder());
         for (std::string& part : domain::ChangedParts(before, record)) {
           changed->add_changed(std::move(part));

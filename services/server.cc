@@ -8,6 +8,8 @@ namespace ycr::services {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
+  // One clock for the rules and the log's recorded_at.
+  if (options.log.clock == nullptr) options.log.clock = options.clock;
   ASSIGN_OR_RETURN(server->log_,
                    storage::RocksDbEventLog::Open(std::move(options.log)));
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);

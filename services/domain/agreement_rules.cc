@@ -49,7 +49,9 @@ absl::Status Refused(const AgreementView& view, absl::string_view command) {
 }  // namespace
 
 bool AgreementView::InForceAt(absl::Time t) const {
-  if (state != State::kInForce && state != State::kClosing) return false;
+  // From both signatures until the closing period ends (a terminated
+  // agreement was in force over that span too).
+  if (state == State::kNone || state == State::kDraft) return false;
   if (!in_force_since.has_value() || t < *in_force_since) return false;
   return !closing_period_ends_at.has_value() || t < *closing_period_ends_at;
 }
@@ -72,11 +74,21 @@ std::optional<absl::Time> AgreementView::ReviewDueAt() const {
   if (!from.has_value() || terms.review_cadence_months() == 0) {
     return std::nullopt;
   }
-  // Calendar months, in UTC.
-  absl::CivilSecond c = absl::ToCivilSecond(*from, absl::UTCTimeZone());
-  absl::CivilSecond due(c.year(), c.month() + terms.review_cadence_months(),
-                        c.day(), c.hour(), c.minute(), c.second());
+  // Calendar months, in UTC; a day past the target month's end (31 January
+  // + 1 month) falls on its last day.
+  const absl::CivilSecond c = absl::ToCivilSecond(*from, absl::UTCTimeZone());
+  const absl::CivilMonth month =
+      absl::CivilMonth(c) + terms.review_cadence_months();
+  const int last_day = (absl::CivilDay(month + 1) - 1).day();
+  const absl::CivilSecond due(month.year(), month.month(),
+                              std::min<int>(c.day(), last_day), c.hour(),
+                              c.minute(), c.second());
   return absl::FromCivil(due, absl::UTCTimeZone());
+}
+
+uint32_t ResponseDays(const v1::AgreementTerms& terms) {
+  return terms.response_time_days() == 0 ? kDefaultResponseDays
+                                         : terms.response_time_days();
 }
 
 std::string AgreementStateName(State state) {
@@ -317,10 +329,16 @@ absl::Status ApplyAgreementEvent(const v1::RecordedEvent& recorded,
       // A draft's signatures were given to the old terms: both sign again.
       if (view->state == State::kDraft) view->signed_by.clear();
       break;
-    case v1::EventPayload::kAgreementReviewed:
-      view->last_reviewed_at =
+    case v1::EventPayload::kAgreementReviewed: {
+      // A review recorded late (backdated) does not move the last one back.
+      const absl::Time reviewed =
           FromProtoTime(event.agreement_reviewed().reviewed_at());
+      if (!view->last_reviewed_at.has_value() ||
+          reviewed > *view->last_reviewed_at) {
+        view->last_reviewed_at = reviewed;
+      }
       break;
+    }
     case v1::EventPayload::kAgreementNoticeGiven:
       view->state = State::kClosing;
       view->closing_period_ends_at = FromProtoTime(

@@ -35,7 +35,8 @@ struct AgreementView {
   std::optional<absl::Time> terminated_at;
   uint64_t version = 0;
 
-  // In force (possibly in its closing period) at `t`.
+  // In force (possibly in its closing period) at `t`: from both signatures
+  // until the closing period ends, whatever the state is now.
   bool InForceAt(absl::Time t) const;
   // Whether `organisation` is the school or the service party.
   bool IsParty(const std::string& organisation) const;
@@ -44,6 +45,9 @@ struct AgreementView {
   // Last review (or coming into force) + the review cadence.
   std::optional<absl::Time> ReviewDueAt() const;
 };
+
+// The response time in days (kDefaultResponseDays when unset).
+uint32_t ResponseDays(const v1::AgreementTerms& terms);
 
 // "draft", "in force", "closing", "terminated", "no agreement".
 std::string AgreementStateName(AgreementView::State state);

@@ -51,10 +51,8 @@ absl::Status ValidateReceived(const v1::CorrespondenceReceived& e) {
 absl::Time AnswerDueAt(const CorrespondenceView& view,
                        const AgreementView& agreement) {
   if (view.promised_by.has_value()) return *view.promised_by;
-  const uint32_t days = agreement.terms.response_time_days() == 0
-                            ? kDefaultResponseDays
-                            : agreement.terms.response_time_days();
-  return FromProtoTime(view.received.received_at()) + Days(days);
+  return FromProtoTime(view.received.received_at()) +
+         Days(ResponseDays(agreement.terms));
 }
 
 absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
@@ -80,6 +78,11 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
       return absl::NotFoundError(
           absl::StrCat("agreement ", e->agreement_id(), " does not exist"));
     }
+    if (agreement.agreement_id != e->agreement_id()) {
+      return absl::InternalError(
+          absl::StrCat("receive: checked against agreement ",
+                       agreement.agreement_id, ", not ", e->agreement_id()));
+    }
     if (!e->to().empty() && e->to() != own) {
       return absl::PermissionDeniedError(absl::StrCat(
           "receive.to: the receiving party records correspondence; the "
@@ -96,7 +99,7 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
     e->set_to(own);
     e->set_agreement_version(agreement.version);
     *e->mutable_due_at() =
-        ToProtoTime(received_at + Days(agreement.terms.response_time_days()));
+        ToProtoTime(received_at + Days(ResponseDays(agreement.terms)));
     return absl::OkStatus();
   }
   if (view.state == State::kNone) return NotFound("correspondence");

@@ -97,6 +97,11 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
         !s.ok()) {
       return s;
     }
+    if (p->service() == p->school()) {
+      return absl::InvalidArgumentError(
+          "plan.service: a young carers' service delivers interventions; it "
+          "cannot be the school itself");
+    }
     if (view.state != State::kNone) {
       return absl::FailedPreconditionError(
           absl::StrCat("intervention rule: intervention ", p->intervention_id(),

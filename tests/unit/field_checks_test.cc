@@ -1,0 +1,302 @@
+// The checks every rule file shares: ids, text, times, NOT_FOUND and "acts
+// for"; and disclosures embedded in other events (an outcome report, a
+// referral to social care, a referral's submission).
+
+#include "services/domain/field_checks.h"
+
+#include <string>
+
+#include "common/proto_time.h"
+#include "gtest/gtest.h"
+#include "services/domain/referral_rules.h"
+#include "services/domain/sharing_rules.h"
+#include "tests/unit/domain_test_util.h"
+
+namespace ycr::domain {
+namespace {
+
+using testing::As;
+using testing::ExpectStatus;
+
+constexpr char kSchool[] = "school-100001";
+constexpr char kService[] = "service-7";
+
+google::protobuf::Timestamp Ts(int64_t seconds, int32_t nanos = 0) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(seconds);
+  t.set_nanos(nanos);
+  return t;
+}
+
+// ---- Field checks ----
+
+TEST(FieldChecksTest, BlankIsEmptyOrWhitespace) {
+  EXPECT_TRUE(Blank(""));
+  EXPECT_TRUE(Blank(" \t\r\n"));
+  EXPECT_FALSE(Blank(" x "));
+}
+
+TEST(FieldChecksTest, ValidIdAllowsLettersDigitsAndDotUnderscoreColonDash) {
+  for (const std::string& id :
+       {std::string("a"), std::string("Z9"), std::string("s-1"),
+        std::string("urn:school.100001_x"), std::string(kMaxIdBytes, 'a')}) {
+    EXPECT_TRUE(ValidId(id, "f").ok()) << id;
+  }
+}
+
+TEST(FieldChecksTest, ValidIdRefusesEmptyLongAndOtherCharacters) {
+  ExpectStatus(ValidId("", "x.id"), absl::StatusCode::kInvalidArgument,
+               "x.id: is required");
+  ExpectStatus(ValidId(std::string(kMaxIdBytes + 1, 'a'), "x.id"),
+               absl::StatusCode::kInvalidArgument, "x.id: at most 128 bytes");
+  for (const std::string& id :
+       {std::string(" "), std::string("a b"), std::string("a/b"),
+        std::string("a\nb"), std::string("\xC3\xA9"), std::string("a\0b", 3),
+        std::string("a@b"), std::string("a+b")}) {
+    ExpectStatus(ValidId(id, "x.id"), absl::StatusCode::kInvalidArgument,
+                 "x.id: only letters, digits and . _ : - are allowed");
+  }
+}
+
+TEST(FieldChecksTest, RequiredTextIsNotBlankAndBounded) {
+  EXPECT_TRUE(RequiredText("x", "f").ok());
+  EXPECT_TRUE(RequiredText(std::string(kMaxTextBytes, 'x'), "f").ok());
+  ExpectStatus(RequiredText("", "a.b"), absl::StatusCode::kInvalidArgument,
+               "a.b: is required");
+  ExpectStatus(RequiredText("  \n", "a.b"), absl::StatusCode::kInvalidArgument,
+               "a.b: is required");
+  ExpectStatus(RequiredText(std::string(kMaxTextBytes + 1, 'x'), "a.b"),
+               absl::StatusCode::kInvalidArgument, "a.b: at most 16384 bytes");
+}
+
+TEST(FieldChecksTest, OptionalTextMayBeEmptyButIsBounded) {
+  EXPECT_TRUE(OptionalText("", "f").ok());
+  EXPECT_TRUE(OptionalText(" ", "f").ok());
+  EXPECT_TRUE(OptionalText(std::string(kMaxTextBytes, 'x'), "f").ok());
+  ExpectStatus(OptionalText(std::string(kMaxTextBytes + 1, 'x'), "a.b"),
+               absl::StatusCode::kInvalidArgument, "a.b: at most");
+}
+
+TEST(FieldChecksTest, RequiredTimeIsPresentAndInRfc3339Range) {
+  ExpectStatus(RequiredTime(false, Ts(0), "t"),
+               absl::StatusCode::kInvalidArgument, "t: is required");
+  // 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+  EXPECT_TRUE(RequiredTime(true, Ts(0), "t").ok());
+  EXPECT_TRUE(RequiredTime(true, Ts(-62135596800), "t").ok());
+  EXPECT_TRUE(RequiredTime(true, Ts(253402300799, 999999999), "t").ok());
+  for (const auto& t :
+       {Ts(-62135596801), Ts(253402300800), Ts(0, -1), Ts(0, 1000000000)}) {
+    ExpectStatus(RequiredTime(true, t, "t"), absl::StatusCode::kInvalidArgument,
+                 "t: out of range");
+  }
+}
+
+TEST(FieldChecksTest, TimeOrUsesTheGivenTimeWhenPresent) {
+  const absl::Time otherwise = absl::FromUnixSeconds(1'780'000'000);
+  EXPECT_EQ(TimeOr(false, Ts(5), otherwise), otherwise);
+  EXPECT_EQ(TimeOr(true, Ts(5, 7), otherwise),
+            absl::FromUnixSeconds(5) + absl::Nanoseconds(7));
+}
+
+TEST(FieldChecksTest, NotFoundNamesWhat) {
+  ExpectStatus(NotFound("widget"), absl::StatusCode::kNotFound,
+               "no such widget");
+}
+
+TEST(FieldChecksTest, ActsForOnlyTheSameOrganisation) {
+  EXPECT_TRUE(ActsFor(kSchool, kSchool, "the school", "do it").ok());
+  ExpectStatus(ActsFor(kService, kSchool, "the school", "do it"),
+               absl::StatusCode::kPermissionDenied,
+               "only the school (school-100001) may do it; the caller acts "
+               "for service-7");
+  ExpectStatus(ActsFor("", kSchool, "the school", "do it"),
+               absl::StatusCode::kPermissionDenied, "only the school");
+}
+
+// ---- Embedded disclosures ----
+
+// From the school to the service about s-1, for a referral, under consent.
+v1::DisclosureRecorded Disclosure() {
+  v1::DisclosureRecorded d;
+  d.set_disclosure_id("d-1");
+  d.set_subject_id("s-1");
+  d.mutable_from()->set_organisation(kSchool);
+  d.mutable_to()->set_organisation(kService);
+  d.add_categories(v1::DATA_CATEGORY_IDENTITY);
+  d.set_purpose(v1::PURPOSE_REFERRAL);
+  d.mutable_consent()->set_consent_id("c-1");
+  return d;
+}
+
+absl::Status Embedded(const v1::DisclosureRecorded& d,
+                      const std::string& to = kService,
+                      const std::string& by = kSchool) {
+  return ValidateEmbeddedDisclosure(d, As(by), "x.disclosure", "s-1", to,
+                                    v1::PURPOSE_REFERRAL);
+}
+
+TEST(EmbeddedDisclosureTest, AMatchingDisclosurePasses) {
+  EXPECT_TRUE(Embedded(Disclosure()).ok());
+  // No recipient asked for: any other organisation.
+  v1::DisclosureRecorded d = Disclosure();
+  d.mutable_to()->set_organisation("la-802");
+  EXPECT_TRUE(Embedded(d, "").ok());
+}
+
+TEST(EmbeddedDisclosureTest, MustBeAboutTheSubjectToTheRecipientForThePurpose) {
+  v1::DisclosureRecorded d = Disclosure();
+  d.set_subject_id("s-2");
+  ExpectStatus(Embedded(d), absl::StatusCode::kInvalidArgument,
+               "x.disclosure.subject_id: must be s-1, whom it is about");
+  d = Disclosure();
+  d.mutable_to()->set_organisation("service-8");
+  ExpectStatus(Embedded(d), absl::StatusCode::kInvalidArgument,
+               "x.disclosure.to.organisation: must be service-7");
+  d = Disclosure();
+  d.set_purpose(v1::PURPOSE_NEEDS_ASSESSMENT);
+  ExpectStatus(Embedded(d), absl::StatusCode::kInvalidArgument,
+               "x.disclosure.purpose: must be PURPOSE_REFERRAL");
+}
+
+TEST(EmbeddedDisclosureTest, DisclosureChecksArePrefixedWithTheField) {
+  struct Case {
+    void (*change)(v1::DisclosureRecorded*);
+    absl::StatusCode code;
+    const char* message;
+  };
+  const Case cases[] = {
+      {[](v1::DisclosureRecorded* d) { d->clear_disclosure_id(); },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.disclosure_id: is required"},
+      {[](v1::DisclosureRecorded* d) { d->set_subject_id(" "); },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.subject_id: is required"},
+      {[](v1::DisclosureRecorded* d) { d->clear_from(); },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.from.organisation: is required"},
+      {[](v1::DisclosureRecorded* d) { d->clear_to(); },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.to.organisation: is required"},
+      {[](v1::DisclosureRecorded* d) { d->clear_categories(); },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.categories: at least one, none unspecified"},
+      {[](v1::DisclosureRecorded* d) {
+         d->add_categories(v1::DATA_CATEGORY_UNSPECIFIED);
+       },
+       absl::StatusCode::kInvalidArgument, "x.disclosure.categories"},
+      {[](v1::DisclosureRecorded* d) {
+         d->set_purpose(v1::PURPOSE_UNSPECIFIED);
+       },
+       absl::StatusCode::kInvalidArgument, "x.disclosure.purpose: is required"},
+      {[](v1::DisclosureRecorded* d) {
+         d->mutable_from()->set_organisation(kService);
+       },
+       absl::StatusCode::kPermissionDenied,
+       "x.disclosure.from.organisation: a caller records only its own"},
+      {[](v1::DisclosureRecorded* d) { d->clear_consent(); },
+       absl::StatusCode::kFailedPrecondition,
+       "x.disclosure.sharing rule: a disclosure needs a consent"},
+      {[](v1::DisclosureRecorded* d) {
+         d->mutable_consent()->set_consent_id(" ");
+       },
+       absl::StatusCode::kInvalidArgument,
+       "x.disclosure.consent.consent_id: is required"},
+  };
+  for (const Case& c : cases) {
+    v1::DisclosureRecorded d = Disclosure();
+    c.change(&d);
+    ExpectStatus(Embedded(d), c.code, c.message);
+  }
+}
+
+TEST(EmbeddedDisclosureTest, ADisclosureGoesToAnotherOrganisation) {
+  v1::DisclosureRecorded d = Disclosure();
+  d.mutable_to()->set_organisation(kSchool);
+  ExpectStatus(Embedded(d, ""), absl::StatusCode::kInvalidArgument,
+               "x.disclosure.to.organisation: a disclosure goes to another "
+               "organisation");
+}
+
+TEST(EmbeddedDisclosureTest, ASafeguardingBasisRecordsWhatTheLawAsks) {
+  v1::DisclosureRecorded d = Disclosure();
+  auto* b = d.mutable_safeguarding();
+  b->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  b->set_decision_maker("dsl-1");
+  b->set_risk_statement("risk");
+  b->set_family_told(true);
+  EXPECT_TRUE(Embedded(d).ok());
+  for (const char* field :
+       {"lawful_basis", "decision_maker", "risk_statement"}) {
+    v1::DisclosureRecorded missing = d;
+    auto* mb = missing.mutable_safeguarding();
+    const std::string f = field;
+    if (f == "lawful_basis") mb->clear_lawful_basis();
+    if (f == "decision_maker") mb->set_decision_maker(" ");
+    if (f == "risk_statement") mb->clear_risk_statement();
+    ExpectStatus(Embedded(missing), absl::StatusCode::kFailedPrecondition,
+                 "x.disclosure.safeguarding basis rule: sharing without "
+                 "consent must record safeguarding." +
+                     f);
+  }
+  b->set_family_told(false);
+  ExpectStatus(Embedded(d), absl::StatusCode::kFailedPrecondition,
+               "safeguarding.not_told_reason must say why");
+  b->set_not_told_reason("would put the child at risk");
+  EXPECT_TRUE(Embedded(d).ok());
+}
+
+// ---- Referral submission ----
+
+v1::ReferralSubmitted Submission() {
+  v1::ReferralSubmitted s;
+  s.set_referral_id("r-1");
+  s.set_subject_id("s-1");
+  s.set_school(kSchool);
+  s.set_service(kService);
+  *s.mutable_disclosure() = Disclosure();
+  return s;
+}
+
+TEST(SubmissionDisclosureTest, TheSubmissionDisclosesToItsService) {
+  EXPECT_TRUE(ValidateSubmissionDisclosure(Submission(), As(kSchool)).ok());
+}
+
+TEST(SubmissionDisclosureTest, TheDisclosureIsRequired) {
+  v1::ReferralSubmitted s = Submission();
+  s.clear_disclosure();
+  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "submit.disclosure: is required");
+}
+
+TEST(SubmissionDisclosureTest, AboutTheSubjectToTheServiceForReferral) {
+  v1::ReferralSubmitted s = Submission();
+  s.set_subject_id("s-2");
+  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "submit.disclosure.subject_id: must be s-2");
+  s = Submission();
+  s.set_service("service-8");
+  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "submit.disclosure.to.organisation: must be service-8");
+  s = Submission();
+  s.mutable_disclosure()->set_purpose(v1::PURPOSE_SUPPORT_IN_SCHOOL);
+  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "submit.disclosure.purpose: must be PURPOSE_REFERRAL");
+}
+
+TEST(SubmissionDisclosureTest, FromTheCallerWithABasis) {
+  ExpectStatus(ValidateSubmissionDisclosure(Submission(), As(kService)),
+               absl::StatusCode::kPermissionDenied,
+               "submit.disclosure.from.organisation");
+  v1::ReferralSubmitted s = Submission();
+  s.mutable_disclosure()->clear_consent();
+  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
+               absl::StatusCode::kFailedPrecondition,
+               "submit.disclosure.sharing rule");
+}
+
+}  // namespace
+}  // namespace ycr::domain
