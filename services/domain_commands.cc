@@ -66,6 +66,15 @@ const std::string& ConsentIdOf(const v1::EventPayload& event) {
   }
 }
 
+// True when `p` holds any text about the person.
+bool HasText(const v1::PersonalData& p) {
+  return !p.notes().empty() || !p.facts().empty() ||
+         !p.childs_words().empty() || !p.risk_statement().empty() ||
+         !p.not_told_reason().empty() || !p.needs().empty() ||
+         !p.recommendations_in_school().empty() ||
+         !p.recommendations_outside_school().empty();
+}
+
 // Clears, in `p`, what the server decides rather than the caller: always
 // for fields only the server sets, and for fields the caller may set when
 // `asked` (the caller's command) left them unset. Applied to both the stored
@@ -75,9 +84,7 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
     if (d->has_consent()) d->mutable_consent()->clear_consent_version();
   };
   if (p->has_personal()) {
-    const v1::PersonalData& personal = p->personal();
-    if (personal.notes().empty() && personal.facts().empty() &&
-        personal.childs_words().empty()) {
+    if (!HasText(p->personal())) {
       p->clear_personal();  // Nothing personal: the command drops it.
     } else if (asked.personal().subject_id().empty()) {
       p->mutable_personal()->clear_subject_id();
@@ -100,6 +107,10 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
     case v1::EventPayload::kReferralSubmitted:
       clear_consent_version(
           p->mutable_referral_submitted()->mutable_disclosure());
+      break;
+    case v1::EventPayload::kReferralTransferred:
+      clear_consent_version(
+          p->mutable_referral_transferred()->mutable_disclosure());
       break;
     case v1::EventPayload::kSubjectRecordChanged:
       // Made by the server from the record (PutSubjectRecord compares the
@@ -200,9 +211,7 @@ absl::Status SettlePersonal(const std::string& subject,
                             v1::EventPayload* event) {
   if (!event->has_personal()) return absl::OkStatus();
   v1::PersonalData* p = event->mutable_personal();
-  const bool any_text =
-      !p->notes().empty() || !p->facts().empty() || !p->childs_words().empty();
-  if (!any_text) {
+  if (!HasText(*p)) {
     event->clear_personal();
     return absl::OkStatus();
   }
@@ -219,8 +228,23 @@ absl::Status SettlePersonal(const std::string& subject,
   for (auto [value, field] :
        {std::pair{&p->notes(), "personal.notes"},
         std::pair{&p->facts(), "personal.facts"},
-        std::pair{&p->childs_words(), "personal.childs_words"}}) {
+        std::pair{&p->childs_words(), "personal.childs_words"},
+        std::pair{&p->risk_statement(), "personal.risk_statement"},
+        std::pair{&p->not_told_reason(), "personal.not_told_reason"}}) {
     RETURN_IF_ERROR(domain::OptionalText(*value, field));
+  }
+  for (auto [list, field] :
+       {std::pair{&p->needs(), "personal.needs"},
+        std::pair{&p->recommendations_in_school(),
+                  "personal.recommendations_in_school"},
+        std::pair{&p->recommendations_outside_school(),
+                  "personal.recommendations_outside_school"}}) {
+    if (list->size() > 50) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": at most 50"));
+    }
+    for (const std::string& item : *list) {
+      RETURN_IF_ERROR(domain::RequiredText(item, absl::StrCat(field, "[]")));
+    }
   }
   p->set_subject_id(subject);
   return absl::OkStatus();
@@ -263,8 +287,7 @@ absl::StatusOr<domain::ConsentView> CommandAttempt::DependOnConsent(
   const std::string stream = "consent-" + id;
   ASSIGN_OR_RETURN(domain::ConsentView view,
                    Fold<domain::ConsentView>(*log_, stream, ApplyConsent));
-  conditions_.push_back(
-      {stream, storage::ExpectedVersion::Exact(view.version)});
+  Depend(stream, view.version);
   return view;
 }
 
@@ -274,8 +297,7 @@ absl::StatusOr<domain::AgreementView> CommandAttempt::DependOnAgreement(
   ASSIGN_OR_RETURN(
       domain::AgreementView view,
       Fold<domain::AgreementView>(*log_, stream, domain::ApplyAgreementEvent));
-  conditions_.push_back(
-      {stream, storage::ExpectedVersion::Exact(view.version)});
+  Depend(stream, view.version);
   return view;
 }
 
@@ -284,9 +306,13 @@ absl::StatusOr<domain::ReferralView> CommandAttempt::DependOnReferral(
   const std::string stream = "referral-" + id;
   ASSIGN_OR_RETURN(domain::ReferralView view,
                    Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
-  conditions_.push_back(
-      {stream, storage::ExpectedVersion::Exact(view.version)});
+  Depend(stream, view.version);
   return view;
+}
+
+void CommandAttempt::Depend(const std::string& stream, uint64_t version) {
+  if (stream == own_stream_) return;
+  conditions_.push_back({stream, storage::ExpectedVersion::Exact(version)});
 }
 
 absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
@@ -301,10 +327,46 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
   return absl::OkStatus();
 }
 
-absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d) {
+absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
+                                          const std::string& subject_id,
+                                          const v1::Actor& caller,
+                                          absl::string_view field) {
+  if (concern_id.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(domain::ValidId(concern_id, field));
+  const std::string stream = "safeguarding-" + concern_id;
+  ASSIGN_OR_RETURN(
+      domain::ConcernView concern,
+      Fold<domain::ConcernView>(*log_, stream, domain::ApplySafeguardingEvent));
+  if (concern.version == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(field, ": concern ", concern_id, " does not exist"));
+  }
+  if (concern.raised.subject_id() != subject_id ||
+      concern.raised.organisation() != caller.organisation()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "safeguarding rule: concern ", concern_id,
+        " is not one the caller's organisation raised about ", subject_id));
+  }
+  Depend(stream, concern.version);
+  return absl::OkStatus();
+}
+
+absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d,
+                                             const v1::Actor& caller) {
+  if (d->has_safeguarding()) {
+    return CheckConcern(d->safeguarding().concern_id(), d->subject_id(), caller,
+                        "safeguarding.concern_id");
+  }
   if (!d->has_consent()) return absl::OkStatus();
+  RETURN_IF_ERROR(
+      domain::ValidId(d->consent().consent_id(), "consent.consent_id"));
   ASSIGN_OR_RETURN(domain::ConsentView consent,
                    DependOnConsent(d->consent().consent_id()));
+  if (consent.version == 0) {
+    return absl::NotFoundError(absl::StrCat("consent.consent_id: consent ",
+                                            d->consent().consent_id(),
+                                            " does not exist"));
+  }
   domain::ProposedDisclosure proposed;
   proposed.subject_id = d->subject_id();
   proposed.to = d->to();
@@ -368,6 +430,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
   *proposed.mutable_payload() = event;
   ASSIGN_OR_RETURN(auto replayed, Replay(request));
   if (replayed.has_value()) return *replayed;
+  const storage::AppendRequest asked = request;
 
   for (int attempt_no = 0;; ++attempt_no) {
     View view;
@@ -387,10 +450,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
             absl::StrCat(target.kind, " ", target.id, " does not exist"));
       }
     }
-    CommandAttempt attempt(log_, clock_->Now());
+    CommandAttempt attempt(log_, clock_->Now(), request.stream);
     v1::EventPayload decided = event;
     RETURN_IF_ERROR(decide(view, attempt, &decided));
     RETURN_IF_ERROR(SettlePersonal(attempt.personal_subject(), &decided));
+    if (const size_t bytes = decided.ByteSizeLong(); bytes > kMaxEventBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "request: the event would be ", bytes, " bytes, more than ",
+          kMaxEventBytes, "; shorten the free text"));
+    }
     *request.events.front().mutable_payload() = std::move(decided);
     request.expected = target.journal
                            ? storage::ExpectedVersion::Any()
@@ -398,8 +466,22 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
     request.conditions = std::move(attempt.conditions());
     request.records = std::move(attempt.records());
     absl::StatusOr<storage::AppendResult> result = log_->Append(request);
-    if (!absl::IsAborted(result.status()) ||
-        target.expected_version.has_value() || attempt_no + 1 == kMaxAttempts) {
+    if (absl::IsAlreadyExists(result.status())) {
+      // The same request, sent again while its first copy was in flight,
+      // landed first (decided at another instant): a retry, if it matches.
+      ASSIGN_OR_RETURN(auto again, Replay(asked));
+      if (again.has_value()) return *again;
+      return result;
+    }
+    if (!absl::IsAborted(result.status()) || attempt_no + 1 == kMaxAttempts) {
+      return result;
+    }
+    // The caller's expected version speaks for its own stream only: another
+    // stream read moving is decided again.
+    const auto conflict =
+        result.status().GetPayload(storage::kConflictStreamPayload);
+    if (target.expected_version.has_value() &&
+        (!conflict.has_value() || std::string(*conflict) == request.stream)) {
       return result;
     }
   }
@@ -512,14 +594,18 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
         RETURN_IF_ERROR(domain::CheckReferralTransition(view, *e, caller));
         std::string subject = view.subject_id;
         if (e->has_referral_submitted()) {
-          auto* submit = e->mutable_referral_submitted();
-          subject = submit->subject_id();
+          subject = e->referral_submitted().subject_id();
           RETURN_IF_ERROR(domain::ValidId(subject, "submit.subject_id"));
-          RETURN_IF_ERROR(
-              domain::ValidateSubmissionDisclosure(*submit, caller));
+        }
+        RETURN_IF_ERROR(domain::ValidateReferralDisclosure(view, *e, caller));
+        if (e->has_referral_submitted()) {
           RETURN_IF_ERROR(attempt.RequireSubject(subject));
-          RETURN_IF_ERROR(
-              attempt.CoverDisclosure(submit->mutable_disclosure()));
+          RETURN_IF_ERROR(attempt.CoverDisclosure(
+              e->mutable_referral_submitted()->mutable_disclosure(), caller));
+        }
+        if (e->has_referral_transferred()) {
+          RETURN_IF_ERROR(attempt.CoverDisclosure(
+              e->mutable_referral_transferred()->mutable_disclosure(), caller));
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();
@@ -529,7 +615,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
 absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
     const v1::Actor& caller, const std::string& request_id,
     v1::DisclosureRecorded disclosure, v1::PersonalData personal) {
-  RETURN_IF_ERROR(domain::ValidateDisclosure(disclosure, caller));
+  RETURN_IF_ERROR(domain::ValidateDisclosure(disclosure, personal, caller));
   v1::EventPayload event;
   Target target{"sharing", disclosure.subject_id(), true, true, std::nullopt};
   *event.mutable_disclosure_recorded() = std::move(disclosure);
@@ -541,7 +627,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
           v1::EventPayload* e) -> absl::Status {
         auto* d = e->mutable_disclosure_recorded();
         RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
-        RETURN_IF_ERROR(attempt.CoverDisclosure(d));
+        RETURN_IF_ERROR(attempt.CoverDisclosure(d, caller));
         attempt.set_personal_subject(d->subject_id());
         return absl::OkStatus();
       });
@@ -569,6 +655,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
           v1::EventPayload* e) -> absl::Status {
         auto* d = e->mutable_sharing_declined();
         RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
+        RETURN_IF_ERROR(attempt.CheckConcern(d->concern_id(), d->subject_id(),
+                                             caller, "decision.concern_id"));
         d->set_organisation(caller.organisation());
         attempt.set_personal_subject(d->subject_id());
         return absl::OkStatus();
@@ -710,7 +798,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
         }
         if (e->has_outcomes_recorded() && e->outcomes_recorded().has_report()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(
-              e->mutable_outcomes_recorded()->mutable_report()));
+              e->mutable_outcomes_recorded()->mutable_report(), caller));
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();
@@ -798,7 +886,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
         }
         if (e->has_social_care_referral_made()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(
-              e->mutable_social_care_referral_made()->mutable_disclosure()));
+              e->mutable_social_care_referral_made()->mutable_disclosure(),
+              caller));
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();

@@ -48,6 +48,8 @@ class CommandAttempt;
 class DomainCommands {
  public:
   static constexpr int kMaxAttempts = 8;
+  // Largest event payload a command writes (the log allows 64 KiB).
+  static constexpr size_t kMaxEventBytes = 60 * 1024;
 
   // `log` and `clock` must outlive this object. Thread-safe.
   DomainCommands(storage::EventLog* log, Clock* clock)
@@ -174,8 +176,10 @@ class DomainCommands {
 
 class CommandAttempt {
  public:
-  CommandAttempt(storage::EventLog* log, absl::Time now)
-      : log_(log), now_(now) {}
+  // `own_stream` is the command's stream: reading it adds no condition (the
+  // append's expected version covers it).
+  CommandAttempt(storage::EventLog* log, absl::Time now, std::string own_stream)
+      : log_(log), now_(now), own_stream_(std::move(own_stream)) {}
 
   absl::Time now() const { return now_; }
 
@@ -190,9 +194,19 @@ class CommandAttempt {
   absl::Status RequireSubject(const std::string& subject_id);
 
   // A disclosure with a consent basis must be covered by the consent, now;
-  // records the version that covered it (and depends on it). A
-  // safeguarding basis is taken as validated.
-  absl::Status CoverDisclosure(v1::DisclosureRecorded* disclosure);
+  // records the version that covered it (and depends on it). NOT_FOUND for
+  // an unknown consent. A safeguarding basis (already validated) that names
+  // a concern must name one `caller`'s organisation raised about the same
+  // subject (CheckConcern).
+  absl::Status CoverDisclosure(v1::DisclosureRecorded* disclosure,
+                               const v1::Actor& caller);
+
+  // OK for an empty `concern_id`; otherwise NOT_FOUND naming `field` for an
+  // unknown concern, FAILED_PRECONDITION unless `caller`'s organisation
+  // raised it about `subject_id` (and depends on it).
+  absl::Status CheckConcern(const std::string& concern_id,
+                            const std::string& subject_id,
+                            const v1::Actor& caller, absl::string_view field);
 
   // Whose personal data the event's personal part is ("" = nobody's: the
   // event may not carry any).
@@ -202,11 +216,18 @@ class CommandAttempt {
   const std::string& personal_subject() const { return personal_subject_; }
 
   std::vector<storage::StreamCondition>& conditions() { return conditions_; }
+
+ private:
+  // The append will require `stream` to be still at `version`.
+  void Depend(const std::string& stream, uint64_t version);
+
+ public:
   std::vector<storage::RecordWrite>& records() { return records_; }
 
  private:
   storage::EventLog* const log_;
   const absl::Time now_;
+  const std::string own_stream_;
   std::string personal_subject_;
   std::vector<storage::StreamCondition> conditions_;
   std::vector<storage::RecordWrite> records_;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
 #include "services/grpc_status.h"
@@ -35,20 +36,35 @@ grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Runs a read `query()` (returning absl::Status) on `pool`, after resolving
-// the caller.
+// Resolves the caller, then runs a read `query(caller)` (returning
+// absl::Status) on `pool`.
 template <typename Query>
 grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
                                    WorkQueue* pool, Query query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = ResolveCaller(*context).status(); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
-  pool->Post([reactor, query = std::move(query)]() mutable {
-    reactor->Finish(ToGrpcStatus(query()));
+  pool->Post([reactor, caller = *std::move(caller),
+              query = std::move(query)]() mutable {
+    reactor->Finish(ToGrpcStatus(query(caller)));
   });
   return reactor;
+}
+
+// PERMISSION_DENIED unless the caller acts for one of `organisations`: a
+// caller reads only what its organisation is part of.
+absl::Status ReadableBy(const v1::Actor& caller,
+                        std::initializer_list<std::string> organisations,
+                        absl::string_view what) {
+  for (const std::string& organisation : organisations) {
+    if (caller.organisation() == organisation) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "only the organisations party to ", what,
+      " may read it; the caller acts for ", caller.organisation()));
 }
 
 // The EventPayload case whose message type is that of the request's set
@@ -158,30 +174,34 @@ grpc::ServerUnaryReactor* ConsentService::Withdraw(
 grpc::ServerUnaryReactor* ConsentService::Get(
     grpc::CallbackServerContext* context, const v1::GetConsentRequest* request,
     v1::Consent* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    if (request->consent_id().empty()) {
-      return absl::InvalidArgumentError("consent_id: is required");
-    }
-    absl::StatusOr<domain::ConsentView> view =
-        commands_->LoadConsent(request->consent_id());
-    if (!view.ok()) return view.status();
-    if (view->decision == domain::ConsentView::Decision::kNone) {
-      return absl::NotFoundError("consent " + request->consent_id() +
-                                 " does not exist");
-    }
-    response->set_consent_id(view->consent_id);
-    response->set_subject_id(view->subject_id);
-    response->set_decision(view->decision ==
-                                   domain::ConsentView::Decision::kGranted
-                               ? v1::Consent::GRANTED
-                               : v1::Consent::REFUSED);
-    *response->mutable_terms() = view->terms;
-    if (view->withdrawn_at.has_value()) {
-      *response->mutable_withdrawn_at() = ToProtoTime(*view->withdrawn_at);
-    }
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      // Any authenticated caller: a consent's terms carry no personal data,
+      // and who may see which consent belongs to the access policy.
+      [this, request, response](const v1::Actor&) -> absl::Status {
+        if (request->consent_id().empty()) {
+          return absl::InvalidArgumentError("consent_id: is required");
+        }
+        absl::StatusOr<domain::ConsentView> view =
+            commands_->LoadConsent(request->consent_id());
+        if (!view.ok()) return view.status();
+        if (view->decision == domain::ConsentView::Decision::kNone) {
+          return absl::NotFoundError("consent " + request->consent_id() +
+                                     " does not exist");
+        }
+        response->set_consent_id(view->consent_id);
+        response->set_subject_id(view->subject_id);
+        response->set_decision(view->decision ==
+                                       domain::ConsentView::Decision::kGranted
+                                   ? v1::Consent::GRANTED
+                                   : v1::Consent::REFUSED);
+        *response->mutable_terms() = view->terms;
+        if (view->withdrawn_at.has_value()) {
+          *response->mutable_withdrawn_at() = ToProtoTime(*view->withdrawn_at);
+        }
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SharingService::RecordDisclosure(
@@ -217,25 +237,29 @@ grpc::ServerUnaryReactor* ReferralService::Transition(
 grpc::ServerUnaryReactor* ReferralService::Get(
     grpc::CallbackServerContext* context, const v1::GetReferralRequest* request,
     v1::Referral* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    if (request->referral_id().empty()) {
-      return absl::InvalidArgumentError("referral_id: is required");
-    }
-    absl::StatusOr<domain::ReferralView> view =
-        commands_->LoadReferral(request->referral_id());
-    if (!view.ok()) return view.status();
-    if (view->version == 0) {
-      return absl::NotFoundError("referral " + request->referral_id() +
-                                 " does not exist");
-    }
-    response->set_referral_id(view->referral_id);
-    response->set_subject_id(view->subject_id);
-    response->set_school(view->school);
-    response->set_service(view->service);
-    response->set_state(view->state);
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        if (request->referral_id().empty()) {
+          return absl::InvalidArgumentError("referral_id: is required");
+        }
+        absl::StatusOr<domain::ReferralView> view =
+            commands_->LoadReferral(request->referral_id());
+        if (!view.ok()) return view.status();
+        if (view->version == 0) {
+          return absl::NotFoundError("referral " + request->referral_id() +
+                                     " does not exist");
+        }
+        RETURN_IF_ERROR(
+            ReadableBy(caller, {view->school, view->service}, "the referral"));
+        response->set_referral_id(view->referral_id);
+        response->set_subject_id(view->subject_id);
+        response->set_school(view->school);
+        response->set_service(view->service);
+        response->set_state(view->state);
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -254,21 +278,26 @@ grpc::ServerUnaryReactor* SubjectService::PutRecord(
 grpc::ServerUnaryReactor* SubjectService::GetRecord(
     grpc::CallbackServerContext* context,
     const v1::GetSubjectRecordRequest* request, v1::SubjectRecord* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    if (absl::Status s = domain::ValidId(request->subject_id(), "subject_id");
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<std::optional<v1::SubjectRecord>> record =
-        commands_->LoadSubjectRecord(request->subject_id());
-    if (!record.ok()) return record.status();
-    if (!record->has_value()) {
-      return absl::NotFoundError(
-          absl::StrCat("subject ", request->subject_id(), " does not exist"));
-    }
-    *response = **record;
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        if (absl::Status s =
+                domain::ValidId(request->subject_id(), "subject_id");
+            !s.ok()) {
+          return s;
+        }
+        absl::StatusOr<std::optional<v1::SubjectRecord>> record =
+            commands_->LoadSubjectRecord(request->subject_id());
+        if (!record.ok()) return record.status();
+        if (!record->has_value()) {
+          return absl::NotFoundError(absl::StrCat(
+              "subject ", request->subject_id(), " does not exist"));
+        }
+        RETURN_IF_ERROR(ReadableBy(caller, {(*record)->holder()},
+                                   "the subject record (its holder)"));
+        *response = **record;
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SubjectService::IdentifyYoungCarer(
@@ -297,33 +326,39 @@ grpc::ServerUnaryReactor* InterventionService::Record(
 grpc::ServerUnaryReactor* InterventionService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetInterventionRequest* request, v1::Intervention* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    const std::string& id = request->intervention_id();
-    if (absl::Status s = domain::ValidId(id, "intervention_id"); !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<domain::InterventionView> view =
-        commands_->LoadIntervention(id);
-    if (!view.ok()) return view.status();
-    if (view->version == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("intervention ", id, " does not exist"));
-    }
-    response->set_intervention_id(id);
-    *response->mutable_plan() = view->plan;
-    response->set_state(view->state == domain::InterventionView::State::kEnded
-                            ? v1::Intervention::ENDED
-                            : v1::Intervention::PLANNED);
-    response->set_sessions_delivered(view->sessions_delivered);
-    response->set_sessions_attended(view->sessions_attended);
-    if (view->last_session_at.has_value()) {
-      *response->mutable_last_session_at() =
-          ToProtoTime(*view->last_session_at);
-    }
-    *response->mutable_latest_outcomes() = view->latest_outcomes;
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        const std::string& id = request->intervention_id();
+        if (absl::Status s = domain::ValidId(id, "intervention_id"); !s.ok()) {
+          return s;
+        }
+        absl::StatusOr<domain::InterventionView> view =
+            commands_->LoadIntervention(id);
+        if (!view.ok()) return view.status();
+        if (view->version == 0) {
+          return absl::NotFoundError(
+              absl::StrCat("intervention ", id, " does not exist"));
+        }
+        RETURN_IF_ERROR(ReadableBy(caller,
+                                   {view->plan.service(), view->plan.school()},
+                                   "the intervention"));
+        response->set_intervention_id(id);
+        *response->mutable_plan() = view->plan;
+        response->set_state(view->state ==
+                                    domain::InterventionView::State::kEnded
+                                ? v1::Intervention::ENDED
+                                : v1::Intervention::PLANNED);
+        response->set_sessions_delivered(view->sessions_delivered);
+        response->set_sessions_attended(view->sessions_attended);
+        if (view->last_session_at.has_value()) {
+          *response->mutable_last_session_at() =
+              ToProtoTime(*view->last_session_at);
+        }
+        *response->mutable_latest_outcomes() = view->latest_outcomes;
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -340,52 +375,59 @@ grpc::ServerUnaryReactor* AgreementService::Record(
 grpc::ServerUnaryReactor* AgreementService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetAgreementRequest* request, v1::Agreement* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    const std::string& id = request->agreement_id();
-    if (absl::Status s = domain::ValidId(id, "agreement_id"); !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<domain::AgreementView> view = commands_->LoadAgreement(id);
-    if (!view.ok()) return view.status();
-    if (view->version == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("agreement ", id, " does not exist"));
-    }
-    using State = domain::AgreementView::State;
-    response->set_agreement_id(id);
-    switch (view->state) {
-      case State::kDraft:
-        response->set_state(v1::Agreement::DRAFT);
-        break;
-      case State::kInForce:
-        response->set_state(v1::Agreement::IN_FORCE);
-        break;
-      case State::kClosing:
-        response->set_state(v1::Agreement::CLOSING);
-        break;
-      case State::kTerminated:
-        response->set_state(v1::Agreement::TERMINATED);
-        break;
-      case State::kNone:
-        break;
-    }
-    *response->mutable_terms() = view->terms;
-    response->set_terms_version(view->terms_version);
-    for (const std::string& party : view->signed_by) {
-      response->add_signed_by(party);
-    }
-    auto set_time = [](const std::optional<absl::Time>& t,
-                       google::protobuf::Timestamp* out) {
-      if (t.has_value()) *out = ToProtoTime(*t);
-    };
-    set_time(view->in_force_since, response->mutable_in_force_since());
-    set_time(view->last_reviewed_at, response->mutable_last_reviewed_at());
-    set_time(view->ReviewDueAt(), response->mutable_review_due_at());
-    set_time(view->closing_period_ends_at,
-             response->mutable_closing_period_ends_at());
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        const std::string& id = request->agreement_id();
+        if (absl::Status s = domain::ValidId(id, "agreement_id"); !s.ok()) {
+          return s;
+        }
+        absl::StatusOr<domain::AgreementView> view =
+            commands_->LoadAgreement(id);
+        if (!view.ok()) return view.status();
+        if (view->version == 0) {
+          return absl::NotFoundError(
+              absl::StrCat("agreement ", id, " does not exist"));
+        }
+        RETURN_IF_ERROR(ReadableBy(caller,
+                                   {view->terms.school().organisation(),
+                                    view->terms.service().organisation()},
+                                   "the agreement"));
+        using State = domain::AgreementView::State;
+        response->set_agreement_id(id);
+        switch (view->state) {
+          case State::kDraft:
+            response->set_state(v1::Agreement::DRAFT);
+            break;
+          case State::kInForce:
+            response->set_state(v1::Agreement::IN_FORCE);
+            break;
+          case State::kClosing:
+            response->set_state(v1::Agreement::CLOSING);
+            break;
+          case State::kTerminated:
+            response->set_state(v1::Agreement::TERMINATED);
+            break;
+          case State::kNone:
+            break;
+        }
+        *response->mutable_terms() = view->terms;
+        response->set_terms_version(view->terms_version);
+        for (const std::string& party : view->signed_by) {
+          response->add_signed_by(party);
+        }
+        auto set_time = [](const std::optional<absl::Time>& t,
+                           google::protobuf::Timestamp* out) {
+          if (t.has_value()) *out = ToProtoTime(*t);
+        };
+        set_time(view->in_force_since, response->mutable_in_force_since());
+        set_time(view->last_reviewed_at, response->mutable_last_reviewed_at());
+        set_time(view->ReviewDueAt(), response->mutable_review_due_at());
+        set_time(view->closing_period_ends_at,
+                 response->mutable_closing_period_ends_at());
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -404,38 +446,44 @@ grpc::ServerUnaryReactor* CorrespondenceService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetCorrespondenceRequest* request,
     v1::CorrespondenceItem* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    const std::string& id = request->correspondence_id();
-    if (absl::Status s = domain::ValidId(id, "correspondence_id"); !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<domain::CorrespondenceView> view =
-        commands_->LoadCorrespondence(id);
-    if (!view.ok()) return view.status();
-    if (view->version == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("correspondence ", id, " does not exist"));
-    }
-    absl::StatusOr<domain::AgreementView> agreement =
-        commands_->LoadAgreement(view->received.agreement_id());
-    if (!agreement.ok()) return agreement.status();
-    using State = domain::CorrespondenceView::State;
-    *response->mutable_received() = view->received;
-    response->set_state(view->state == State::kAnswered
-                            ? v1::CorrespondenceItem::ANSWERED
-                        : view->state == State::kAcknowledged
-                            ? v1::CorrespondenceItem::ACKNOWLEDGED
-                            : v1::CorrespondenceItem::AWAITING_ANSWER);
-    if (view->state != State::kAnswered) {
-      *response->mutable_answer_due_at() =
-          ToProtoTime(domain::AnswerDueAt(*view, *agreement));
-    }
-    if (view->answered_at.has_value()) {
-      *response->mutable_answered_at() = ToProtoTime(*view->answered_at);
-    }
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        const std::string& id = request->correspondence_id();
+        if (absl::Status s = domain::ValidId(id, "correspondence_id");
+            !s.ok()) {
+          return s;
+        }
+        absl::StatusOr<domain::CorrespondenceView> view =
+            commands_->LoadCorrespondence(id);
+        if (!view.ok()) return view.status();
+        if (view->version == 0) {
+          return absl::NotFoundError(
+              absl::StrCat("correspondence ", id, " does not exist"));
+        }
+        RETURN_IF_ERROR(ReadableBy(caller,
+                                   {view->received.from(), view->received.to()},
+                                   "the correspondence"));
+        absl::StatusOr<domain::AgreementView> agreement =
+            commands_->LoadAgreement(view->received.agreement_id());
+        if (!agreement.ok()) return agreement.status();
+        using State = domain::CorrespondenceView::State;
+        *response->mutable_received() = view->received;
+        response->set_state(view->state == State::kAnswered
+                                ? v1::CorrespondenceItem::ANSWERED
+                            : view->state == State::kAcknowledged
+                                ? v1::CorrespondenceItem::ACKNOWLEDGED
+                                : v1::CorrespondenceItem::AWAITING_ANSWER);
+        if (view->state != State::kAnswered) {
+          *response->mutable_answer_due_at() =
+              ToProtoTime(domain::AnswerDueAt(*view, *agreement));
+        }
+        if (view->answered_at.has_value()) {
+          *response->mutable_answered_at() = ToProtoTime(*view->answered_at);
+        }
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -452,24 +500,29 @@ grpc::ServerUnaryReactor* SafeguardingService::Record(
 grpc::ServerUnaryReactor* SafeguardingService::Get(
     grpc::CallbackServerContext* context, const v1::GetConcernRequest* request,
     v1::Concern* response) {
-  return RunQuery(context, pool_, [this, request, response]() -> absl::Status {
-    const std::string& id = request->concern_id();
-    if (absl::Status s = domain::ValidId(id, "concern_id"); !s.ok()) return s;
-    absl::StatusOr<domain::ConcernView> view = commands_->LoadConcern(id);
-    if (!view.ok()) return view.status();
-    if (view->version == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("concern ", id, " does not exist"));
-    }
-    *response->mutable_raised() = view->raised;
-    response->set_state(view->state == domain::ConcernView::State::kClosed
-                            ? v1::Concern::CLOSED
-                            : v1::Concern::OPEN);
-    response->set_dsl_notified(view->dsl_notified);
-    response->set_referred_to_social_care(view->referred_to_social_care);
-    response->set_version(view->version);
-    return absl::OkStatus();
-  });
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        const std::string& id = request->concern_id();
+        if (absl::Status s = domain::ValidId(id, "concern_id"); !s.ok())
+          return s;
+        absl::StatusOr<domain::ConcernView> view = commands_->LoadConcern(id);
+        if (!view.ok()) return view.status();
+        if (view->version == 0) {
+          return absl::NotFoundError(
+              absl::StrCat("concern ", id, " does not exist"));
+        }
+        RETURN_IF_ERROR(ReadableBy(caller, {view->raised.organisation()},
+                                   "the concern (who raised it)"));
+        *response->mutable_raised() = view->raised;
+        response->set_state(view->state == domain::ConcernView::State::kClosed
+                                ? v1::Concern::CLOSED
+                                : v1::Concern::OPEN);
+        response->set_dsl_notified(view->dsl_notified);
+        response->set_referred_to_social_care(view->referred_to_social_care);
+        response->set_version(view->version);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace ycr::services

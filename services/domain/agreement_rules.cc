@@ -178,16 +178,16 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
         !s.ok()) {
       return s;
     }
-    if (exists) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "agreement rule: agreement ", view.agreement_id, " already exists (",
-          AgreementStateName(view.state), ")"));
-    }
     if (own != e.terms().school().organisation() &&
         own != e.terms().service().organisation()) {
       return absl::PermissionDeniedError(absl::StrCat(
           "only a party to the agreement may draft it; the caller acts for ",
           own));
+    }
+    if (exists) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "agreement rule: agreement ", view.agreement_id, " already exists (",
+          AgreementStateName(view.state), ")"));
     }
     return absl::OkStatus();
   }

@@ -167,7 +167,7 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
             "outcomes to report");
       }
       if (absl::Status s = ValidateEmbeddedDisclosure(
-              e.report(), caller, "record_outcomes.report",
+              e.report(), event->personal(), caller, "record_outcomes.report",
               view.plan.subject_id(), view.plan.school(),
               v1::PURPOSE_IMPACT_REPORTING);
           !s.ok()) {

@@ -158,6 +158,12 @@ absl::Status CheckFields(const ReferralView& view,
         return absl::InvalidArgumentError("scheduled_for: is required");
       }
       return absl::OkStatus();
+    case v1::EventPayload::kAssessmentCompleted:
+      if (event.personal().needs().empty()) {
+        return absl::InvalidArgumentError(
+            "personal.needs: at least one need (the assessment's findings)");
+      }
+      return absl::OkStatus();
     case v1::EventPayload::kReferralClosed:
       return Required(event.referral_closed().reason(), "reason");
     case v1::EventPayload::kReferralEnteredInError:
@@ -232,16 +238,32 @@ absl::Status CheckReferralTransition(const ReferralView& view,
   return absl::OkStatus();
 }
 
-absl::Status ValidateSubmissionDisclosure(const v1::ReferralSubmitted& submit,
-                                          const v1::Actor& caller) {
-  if (!submit.has_disclosure()) {
-    return absl::InvalidArgumentError(
-        "submit.disclosure: is required (a referral discloses the pupil's "
-        "data to the service: say what, and on what basis)");
+absl::Status ValidateReferralDisclosure(const ReferralView& view,
+                                        const v1::EventPayload& event,
+                                        const v1::Actor& caller) {
+  if (event.has_referral_submitted()) {
+    const v1::ReferralSubmitted& submit = event.referral_submitted();
+    if (!submit.has_disclosure()) {
+      return absl::InvalidArgumentError(
+          "submit.disclosure: is required (a referral discloses the pupil's "
+          "data to the service: say what, and on what basis)");
+    }
+    return ValidateEmbeddedDisclosure(
+        submit.disclosure(), event.personal(), caller, "submit.disclosure",
+        submit.subject_id(), submit.service(), v1::PURPOSE_REFERRAL);
   }
-  return ValidateEmbeddedDisclosure(submit.disclosure(), caller,
-                                    "submit.disclosure", submit.subject_id(),
-                                    submit.service(), v1::PURPOSE_REFERRAL);
+  if (event.has_referral_transferred()) {
+    const v1::ReferralTransferred& transfer = event.referral_transferred();
+    if (!transfer.has_disclosure()) {
+      return absl::InvalidArgumentError(
+          "transfer.disclosure: is required (the new school learns of the "
+          "caring role: say what, and on what basis)");
+    }
+    return ValidateEmbeddedDisclosure(
+        transfer.disclosure(), event.personal(), caller, "transfer.disclosure",
+        view.subject_id, transfer.to_school(), v1::PURPOSE_UNSPECIFIED);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ApplyReferralEvent(const v1::EventPayload& event, uint64_t version,

@@ -39,14 +39,16 @@ absl::Status CheckReferralTransition(const ReferralView& view,
                                      const v1::EventPayload& event,
                                      const v1::Actor& caller);
 
-// Submitting a referral discloses the pupil's data to the service: the
-// submission must carry that disclosure (from the school, to the service,
-// about the referral's subject, purpose referral, with a basis).
-// INVALID_ARGUMENT / FAILED_PRECONDITION as sharing_rules.h's
+// Submitting a referral discloses the pupil's data to the service, and a
+// transfer discloses it to the new school: the event must carry that
+// disclosure (from the caller, to the service (purpose referral) or the new
+// school, about the referral's subject, with a basis). OK for other
+// transitions. INVALID_ARGUMENT / FAILED_PRECONDITION as sharing_rules.h's
 // ValidateEmbeddedDisclosure. Whether a consent basis covers it is the
 // command layer's check.
-absl::Status ValidateSubmissionDisclosure(const v1::ReferralSubmitted& submit,
-                                          const v1::Actor& caller);
+absl::Status ValidateReferralDisclosure(const ReferralView& view,
+                                        const v1::EventPayload& event,
+                                        const v1::Actor& caller);
 
 // Folds one event (already checked) into `view`, at stream version `version`.
 // INVALID_ARGUMENT for a payload that is not a referral event.

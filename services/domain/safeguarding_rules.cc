@@ -110,8 +110,9 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
         basis->set_concern_id(view.raised.concern_id());
       }
       if (absl::Status s = ValidateEmbeddedDisclosure(
-              e->disclosure(), caller, "refer_to_social_care.disclosure",
-              view.raised.subject_id(), "", v1::PURPOSE_SAFEGUARDING);
+              e->disclosure(), event->personal(), caller,
+              "refer_to_social_care.disclosure", view.raised.subject_id(), "",
+              v1::PURPOSE_SAFEGUARDING);
           !s.ok()) {
         return s;
       }

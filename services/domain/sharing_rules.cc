@@ -4,24 +4,19 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/domain/field_checks.h"
 
 namespace ycr::domain {
 namespace {
 
-bool Blank(const std::string& s) {
-  return absl::StripAsciiWhitespace(s).empty();
-}
-
 absl::Status Required(const std::string& value, absl::string_view field) {
-  if (Blank(value)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
-  }
-  return absl::OkStatus();
+  return RequiredText(value, field);
 }
 
 }  // namespace
 
 absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
+                                const v1::PersonalData& personal,
                                 const v1::Actor& caller) {
   for (auto [value, field] :
        {std::pair{&d.disclosure_id(), "disclosure_id"},
@@ -29,6 +24,16 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
         std::pair{&d.from().organisation(), "from.organisation"},
         std::pair{&d.to().organisation(), "to.organisation"}}) {
     if (absl::Status s = Required(*value, field); !s.ok()) return s;
+  }
+  if (d.disclosure_id().size() > kMaxIdBytes ||
+      d.subject_id().size() > kMaxIdBytes ||
+      d.from().organisation().size() > kMaxIdBytes ||
+      d.to().organisation().size() > kMaxIdBytes ||
+      d.from().role().size() > kMaxIdBytes ||
+      d.to().role().size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "disclosure_id, subject_id, organisations and roles: at most ",
+        kMaxIdBytes, " bytes each"));
   }
   if (d.categories().empty() ||
       std::count(d.categories().begin(), d.categories().end(),
@@ -60,17 +65,30 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
       for (auto [value, field] :
            {std::pair{&b.lawful_basis(), "safeguarding.lawful_basis"},
             std::pair{&b.decision_maker(), "safeguarding.decision_maker"},
-            std::pair{&b.risk_statement(), "safeguarding.risk_statement"}}) {
+            std::pair{&personal.risk_statement(), "personal.risk_statement"}}) {
         if (Blank(*value)) {
           return absl::FailedPreconditionError(absl::StrCat(
               "safeguarding basis rule: sharing without consent must record ",
               field));
         }
       }
-      if (!b.family_told() && Blank(b.not_told_reason())) {
+      if (!b.family_told() && Blank(personal.not_told_reason())) {
         return absl::FailedPreconditionError(
             "safeguarding basis rule: when the family is not told, "
-            "safeguarding.not_told_reason must say why");
+            "personal.not_told_reason must say why");
+      }
+      if (d.purpose() != v1::PURPOSE_SAFEGUARDING) {
+        return absl::FailedPreconditionError(
+            "safeguarding basis rule: sharing without consent is only to "
+            "protect a child at risk (purpose PURPOSE_SAFEGUARDING); for any "
+            "other purpose a consent must cover it");
+      }
+      for (const std::string* text : {&b.lawful_basis(), &b.concern_id()}) {
+        if (text->size() > 500) {
+          return absl::InvalidArgumentError(
+              "safeguarding: lawful_basis and concern_id are at most 500 "
+              "bytes");
+        }
       }
       return absl::OkStatus();
     }
@@ -82,12 +100,13 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
 }
 
 absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
+                                        const v1::PersonalData& personal,
                                         const v1::Actor& caller,
                                         absl::string_view field,
                                         const std::string& subject_id,
                                         const std::string& to_organisation,
                                         v1::Purpose purpose) {
-  if (absl::Status s = ValidateDisclosure(d, caller); !s.ok()) {
+  if (absl::Status s = ValidateDisclosure(d, personal, caller); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(field, ".", s.message()));
   }
   if (d.subject_id() != subject_id) {
@@ -98,7 +117,7 @@ absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".to.organisation: must be ", to_organisation));
   }
-  if (d.purpose() != purpose) {
+  if (purpose != v1::PURPOSE_UNSPECIFIED && d.purpose() != purpose) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".purpose: must be ", v1::Purpose_Name(purpose)));
   }

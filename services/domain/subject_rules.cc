@@ -65,6 +65,10 @@ absl::Status ValidateSubjectRecord(const v1::SubjectRecord& r, absl::Time now) {
     return absl::InvalidArgumentError(
         "record.date_of_birth: cannot be in the future");
   }
+  if (const size_t bytes = r.ByteSizeLong(); bytes > kMaxRecordBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record: ", bytes, " bytes, more than the limit of ", kMaxRecordBytes));
+  }
   if (absl::Status s = ValidateContacts(r.contacts(), "record.contacts");
       !s.ok()) {
     return s;

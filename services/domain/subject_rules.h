@@ -15,6 +15,9 @@
 
 namespace ycr::domain {
 
+// Largest subject record, serialised.
+inline constexpr size_t kMaxRecordBytes = 32 * 1024;
+
 struct SubjectView {
   // The record's holder ("" before the record exists).
   std::string holder;
@@ -26,7 +29,8 @@ struct SubjectView {
 
 // INVALID_ARGUMENT naming the field: subject_id an id; given and family
 // name; date_of_birth a real YYYY-MM-DD date, not after `now`; contacts with
-// a kind and a value; related people with unique person_refs and names.
+// a kind and a value; related people with unique person_refs and names; at
+// most kMaxRecordBytes in all.
 absl::Status ValidateSubjectRecord(const v1::SubjectRecord& record,
                                    absl::Time now);
 

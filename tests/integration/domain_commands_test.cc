@@ -3,7 +3,9 @@
 
 #include "services/domain_commands.h"
 
+#include <functional>
 #include <thread>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "services/domain/field_checks.h"
@@ -130,6 +132,52 @@ v1::EventPayload Receive(const std::string& id, absl::Time at) {
   return p;
 }
 
+// The real log, with a hook that runs once just before the next append
+// reaches it: injects a write between a command's decision and its append.
+class InterleavingLog : public storage::EventLog {
+ public:
+  explicit InterleavingLog(storage::EventLog* log) : log_(log) {}
+
+  void BeforeNextAppend(std::function<void()> hook) { hook_ = std::move(hook); }
+
+  void AppendAsync(storage::AppendRequest request,
+                   storage::AppendCallback done) override {
+    if (hook_) std::exchange(hook_, nullptr)();
+    log_->AppendAsync(std::move(request), std::move(done));
+  }
+  absl::StatusOr<storage::StreamSlice> ReadStream(
+      absl::string_view stream,
+      const storage::ReadStreamOptions& options) override {
+    return log_->ReadStream(stream, options);
+  }
+  absl::StatusOr<storage::LogSlice> ReadAll(
+      uint64_t from, uint32_t limit,
+      const storage::LogFilter& filter) override {
+    return log_->ReadAll(from, limit, filter);
+  }
+  absl::StatusOr<std::optional<uint64_t>> LookupEventId(
+      absl::string_view id) override {
+    return log_->LookupEventId(id);
+  }
+  absl::StatusOr<std::optional<std::string>> GetRecord(
+      absl::string_view key) override {
+    return log_->GetRecord(key);
+  }
+  storage::Head GetHead() override { return log_->GetHead(); }
+  uint64_t WatchHead(uint64_t position, storage::WatchCallback ready) override {
+    return log_->WatchHead(position, std::move(ready));
+  }
+  bool CancelWatch(uint64_t id) override { return log_->CancelWatch(id); }
+  absl::Status VerifyChain(uint64_t from, uint64_t to) override {
+    return log_->VerifyChain(from, to);
+  }
+  void Close() override { log_->Close(); }
+
+ private:
+  storage::EventLog* const log_;
+  std::function<void()> hook_;
+};
+
 class DomainCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -208,19 +256,32 @@ TEST_F(DomainCommandsTest, DisclosureNeedsConsentOrACompleteSafeguardingBasis) {
   EXPECT_NE(result.status().message().find("neither"), std::string::npos);
 
   v1::DisclosureRecorded d = Share("", "s-1");
+  d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = d.mutable_safeguarding();
   basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
   basis->set_decision_maker("dsl-1");
   basis->set_family_told(false);
-  basis->set_not_told_reason("telling them would increase the risk");
-  result = commands_->RecordDisclosure(school_, NewUuid(), d);
+  v1::PersonalData personal;
+  personal.set_not_told_reason("telling them would increase the risk");
+  result = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(result.status().message().find("risk_statement"),
             std::string::npos);
 
-  basis->set_risk_statement("at risk of significant harm");
-  result = commands_->RecordDisclosure(school_, NewUuid(), d);
+  personal.set_risk_statement("at risk of significant harm");
+  result = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
   EXPECT_TRUE(result.ok()) << result.status();
+  auto events = Stream("sharing-s-1");
+  ASSERT_EQ(events.size(), 1u);
+  // The risk statement is in the personal part, stamped with its subject.
+  EXPECT_EQ(events[0].payload().personal().risk_statement(),
+            "at risk of significant harm");
+  EXPECT_EQ(events[0].payload().personal().subject_id(), "s-1");
+
+  // Without consent, only to protect a child: not for a referral.
+  d.set_purpose(v1::PURPOSE_REFERRAL);
+  result = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
 }
 
@@ -464,14 +525,17 @@ TEST_F(DomainCommandsTest, NothingIsRecordedAboutASubjectWithoutARecord) {
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(Stream("consent-c-9").empty());
   v1::DisclosureRecorded share = Share("", "s-9");
+  share.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = share.mutable_safeguarding();
   basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
   basis->set_decision_maker("dsl-1");
-  basis->set_risk_statement("risk of significant harm");
   basis->set_family_told(true);
-  EXPECT_EQ(
-      commands_->RecordDisclosure(school_, NewUuid(), share).status().code(),
-      absl::StatusCode::kNotFound);
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk of significant harm");
+  EXPECT_EQ(commands_->RecordDisclosure(school_, NewUuid(), share, personal)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
   EXPECT_TRUE(Stream("sharing-s-9").empty());
 }
 
@@ -531,6 +595,148 @@ TEST_F(DomainCommandsTest, RetriesMatchDespiteWhatTheServerFilledIn) {
   EXPECT_EQ(
       commands_->RecordDisclosure(school_, id2, share, notes).status().code(),
       absl::StatusCode::kAlreadyExists);
+}
+
+// A retry sent while its first copy is still in flight: both pass the
+// replay check, the first lands, and the second (decided at another instant,
+// so with another effective_at) must still come back as that first one.
+TEST_F(DomainCommandsTest, OverlappingRetryIsReplayedNotRefused) {
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  ASSERT_TRUE(
+      commands_->RecordConsent(school_, NewUuid(), Grant("c-1", "s-1")).ok());
+  v1::EventPayload withdraw;
+  withdraw.mutable_consent_withdrawn()->set_consent_id("c-1");
+  const std::string id = NewUuid();
+  absl::StatusOr<storage::AppendResult> first;
+  log.BeforeNextAppend([&] {
+    clock_.Advance(absl::Seconds(1));
+    first = commands_->RecordConsent(school_, id, withdraw);
+  });
+  auto second = interleaved.RecordConsent(school_, id, withdraw);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->replayed);
+  EXPECT_EQ(second->last_position, first->last_position);
+  EXPECT_EQ(Stream("consent-c-1").size(), 2u);
+}
+
+// A caller's expected version speaks for its own stream: a consent varied
+// (still covering) between a transfer's decision and its append is decided
+// again, not ABORTED.
+TEST_F(DomainCommandsTest, ExpectedVersionIgnoresMovesOfOtherStreams) {
+  const v1::Actor service = As("service-7");
+  ASSERT_TRUE(
+      commands_->RecordReferral(school_, NewUuid(), "r-1", SubmitReferral())
+          .ok());
+  v1::EventPayload grant = Grant("c-move", "s-1");
+  grant.mutable_consent_granted()
+      ->mutable_terms()
+      ->add_recipients()
+      ->set_organisation("school-200002");
+  grant.mutable_consent_granted()->mutable_terms()->add_purposes(
+      v1::PURPOSE_SUPPORT_IN_SCHOOL);
+  ASSERT_TRUE(commands_->RecordConsent(school_, NewUuid(), grant).ok());
+  v1::EventPayload transfer;
+  transfer.mutable_referral_transferred()->set_to_school("school-200002");
+  v1::DisclosureRecorded d = Share("c-move", "s-1");
+  d.mutable_to()->set_organisation("school-200002");
+  d.set_purpose(v1::PURPOSE_SUPPORT_IN_SCHOOL);
+  *transfer.mutable_referral_transferred()->mutable_disclosure() = d;
+
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  log.BeforeNextAppend([&] {
+    v1::EventPayload vary;
+    vary.mutable_consent_varied()->set_consent_id("c-move");
+    *vary.mutable_consent_varied()->mutable_terms() =
+        grant.consent_granted().terms();
+    vary.mutable_consent_varied()->set_reason("same terms, re-signed");
+    ASSERT_TRUE(commands_->RecordConsent(school_, NewUuid(), vary).ok());
+  });
+  auto moved = interleaved.RecordReferral(school_, NewUuid(), "r-1", transfer,
+                                          /*expected_version=*/1);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  auto events = Stream("referral-r-1");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]
+                .payload()
+                .referral_transferred()
+                .disclosure()
+                .consent()
+                .consent_version(),
+            2u);
+  // Its own stream moving is still ABORTED.
+  v1::EventPayload accept;
+  accept.mutable_referral_accepted();
+  EXPECT_EQ(commands_->RecordReferral(service, NewUuid(), "r-1", accept, 1)
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+}
+
+// A safeguarding decision that names a concern must name one the caller's
+// organisation raised about the same young carer.
+TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
+  AddSubject("s-2");
+  v1::EventPayload raise;
+  raise.mutable_concern_raised()->set_concern_id("g-1");
+  raise.mutable_concern_raised()->set_subject_id("s-1");
+  raise.mutable_personal()->set_facts("bruise on arm");
+  ASSERT_TRUE(
+      commands_->RecordSafeguarding(school_, NewUuid(), "g-1", raise).ok());
+
+  v1::DisclosureRecorded d = Share("", "s-1");
+  d.set_purpose(v1::PURPOSE_SAFEGUARDING);
+  auto* basis = d.mutable_safeguarding();
+  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_decision_maker("dsl-1");
+  basis->set_family_told(true);
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk of significant harm");
+  basis->set_concern_id("g-missing");
+  EXPECT_EQ(commands_->RecordDisclosure(school_, NewUuid(), d, personal)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  v1::DisclosureRecorded other_child = d;
+  other_child.set_subject_id("s-2");
+  other_child.mutable_safeguarding()->set_concern_id("g-1");
+  EXPECT_EQ(
+      commands_->RecordDisclosure(school_, NewUuid(), other_child, personal)
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+  v1::DisclosureRecorded other_org = d;
+  other_org.mutable_from()->set_organisation("service-7");
+  other_org.mutable_to()->set_organisation("la-1");
+  other_org.mutable_safeguarding()->set_concern_id("g-1");
+  EXPECT_EQ(
+      commands_
+          ->RecordDisclosure(As("service-7"), NewUuid(), other_org, personal)
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Stream("sharing-s-1").empty());
+  EXPECT_TRUE(Stream("sharing-s-2").empty());
+  d.mutable_safeguarding()->set_concern_id("g-1");
+  EXPECT_TRUE(
+      commands_->RecordDisclosure(school_, NewUuid(), d, personal).ok());
+
+  v1::SharingDeclined declined;
+  declined.set_subject_id("s-2");
+  declined.mutable_to()->set_organisation("la-1");
+  declined.set_decision_maker("dsl-1");
+  declined.set_reason("not proportionate");
+  declined.set_concern_id("g-1");
+  EXPECT_EQ(commands_->RecordDecisionNotToShare(school_, NewUuid(), declined)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  declined.set_subject_id("s-1");
+  EXPECT_TRUE(
+      commands_->RecordDecisionNotToShare(school_, NewUuid(), declined).ok());
+  EXPECT_EQ(Stream("sharing-s-1").size(), 2u);
 }
 
 }  // namespace

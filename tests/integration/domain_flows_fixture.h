@@ -216,10 +216,16 @@ inline v1::SafeguardingBasis Basis() {
   v1::SafeguardingBasis b;
   b.set_lawful_basis("DPA 2018 Sch.1 para 18 (safeguarding of children)");
   b.set_decision_maker("dsl-1");
-  b.set_risk_statement("risk of significant harm");
   b.set_family_told(false);
-  b.set_not_told_reason("telling the family would increase the risk");
   return b;
+}
+
+// What a safeguarding basis says about the child, in the personal part.
+inline v1::PersonalData BasisText() {
+  v1::PersonalData p;
+  p.set_risk_statement("risk of significant harm");
+  p.set_not_told_reason("telling the family would increase the risk");
+  return p;
 }
 
 inline v1::InterventionCommand Plan(const std::string& id,
@@ -266,6 +272,7 @@ inline v1::SafeguardingCommand ReferToSocialCare(
       subject_id, kSchool, kSocialCare, v1::PURPOSE_SAFEGUARDING,
       {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_CARING_SITUATION}, "");
   *d->mutable_safeguarding() = Basis();
+  *c.mutable_personal() = BasisText();
   return c;
 }
 

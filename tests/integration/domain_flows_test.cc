@@ -671,7 +671,13 @@ TEST_F(OutcomeReportTest, CoveredReportRecordsTheConsentVersion) {
 
 TEST_F(OutcomeReportTest, ReportNotCoveredByConsentIsRefusedAndNotWritten) {
   // No such consent.
-  ExpectRefused(Report("c-missing"), "no such consent");
+  {
+    // An unknown consent is NOT_FOUND, and nothing is written.
+    const uint64_t head = Head();
+    EXPECT_TRUE(Is(Intervene(Report("c-missing"), kService),
+                   StatusCode::NOT_FOUND, "consent c-missing does not exist"));
+    EXPECT_EQ(Head(), head);
+  }
   // Consented for referral, not impact reporting.
   ASSERT_TRUE(Ok(
       Grant(Consent("c-referral", "s-1", kSchool, {v1::PURPOSE_REFERRAL},
@@ -782,13 +788,10 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
       ->mutable_disclosure()
       ->set_purpose(v1::PURPOSE_REFERRAL);
   EXPECT_TRUE(Is(Safeguard(wrong_purpose, kSchool),
-                 StatusCode::INVALID_ARGUMENT, "purpose"));
+                 StatusCode::FAILED_PRECONDITION, "PURPOSE_SAFEGUARDING"));
   // The safeguarding basis must say why the family is not told.
   v1::SafeguardingCommand unexplained = ReferToSocialCare("g-1", "s-1");
-  unexplained.mutable_refer_to_social_care()
-      ->mutable_disclosure()
-      ->mutable_safeguarding()
-      ->clear_not_told_reason();
+  unexplained.mutable_personal()->clear_not_told_reason();
   EXPECT_TRUE(Is(Safeguard(unexplained, kSchool),
                  StatusCode::FAILED_PRECONDITION, "not_told_reason"));
 
@@ -1056,7 +1059,9 @@ TEST_F(DomainFlowsTest, ReferralSubmissionIsADisclosureCheckedAgainstConsent) {
   EXPECT_EQ(referral.service(), kService);
 }
 
-TEST_F(DomainFlowsTest, ReferralSubmissionUnderASafeguardingBasis) {
+// A referral to the young carers' service needs consent: a safeguarding
+// basis is only for protecting a child at risk (children's social care).
+TEST_F(DomainFlowsTest, ReferralSubmissionCannotUseASafeguardingBasis) {
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
   v1::ReferralTransitionRequest submit = Submit("r-1", "s-1", "");
   // Neither consent nor safeguarding.
@@ -1064,16 +1069,10 @@ TEST_F(DomainFlowsTest, ReferralSubmissionUnderASafeguardingBasis) {
       Is(Refer(submit, kSchool), StatusCode::FAILED_PRECONDITION, "neither"));
   *submit.mutable_submit()->mutable_disclosure()->mutable_safeguarding() =
       Basis();
-  ASSERT_TRUE(Ok(Refer(submit, kSchool)));
-  std::vector<v1::RecordedEvent> events = Events("referral-r-1");
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0]
-                .payload()
-                .referral_submitted()
-                .disclosure()
-                .safeguarding()
-                .decision_maker(),
-            "dsl-1");
+  *submit.mutable_personal() = BasisText();
+  EXPECT_TRUE(Is(Refer(submit, kSchool), StatusCode::FAILED_PRECONDITION,
+                 "PURPOSE_SAFEGUARDING"));
+  EXPECT_TRUE(Events("referral-r-1").empty());
 }
 
 }  // namespace

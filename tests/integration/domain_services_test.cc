@@ -132,8 +132,9 @@ TEST_F(DomainServicesTest,
 TEST_F(DomainServicesTest, ShareWithoutAnyConsentIsRefused) {
   v1::CommandResponse response;
   grpc::Status status = Share("c-missing", &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(status.error_message().find("no such consent"), std::string::npos);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("consent c-missing does not exist"),
+            std::string::npos);
 }
 
 TEST_F(DomainServicesTest, ReferralMovesThroughItsStatesAndRefusesTheRest) {
@@ -199,6 +200,41 @@ TEST_F(DomainServicesTest, CommandsNeedAnIdentity) {
   v1::CommandResponse response;
   EXPECT_EQ(consents_->Grant(&context, request, &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// A caller reads only what its organisation is party to.
+TEST_F(DomainServicesTest, ReadsAreForTheOrganisationsPartyToThem) {
+  v1::GetSubjectRecordRequest get;
+  get.set_subject_id("s-1");
+  v1::SubjectRecord record;
+  {
+    grpc::ClientContext context;
+    AsCaller(&context);  // The holder.
+    grpc::Status status = subjects_->GetRecord(&context, get, &record);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(record.given_name(), "Given");
+  }
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, "school-999");
+    grpc::Status status = subjects_->GetRecord(&context, get, &record);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Unknown is NOT_FOUND; a malformed id INVALID_ARGUMENT.
+  get.set_subject_id("s-unknown");
+  {
+    grpc::ClientContext context;
+    AsCaller(&context);
+    EXPECT_EQ(subjects_->GetRecord(&context, get, &record).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  get.set_subject_id("has spaces");
+  {
+    grpc::ClientContext context;
+    AsCaller(&context);
+    EXPECT_EQ(subjects_->GetRecord(&context, get, &record).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
 }
 
 }  // namespace

@@ -130,9 +130,11 @@ v1::DisclosureRecorded Disclosure() {
 
 absl::Status Embedded(const v1::DisclosureRecorded& d,
                       const std::string& to = kService,
-                      const std::string& by = kSchool) {
-  return ValidateEmbeddedDisclosure(d, As(by), "x.disclosure", "s-1", to,
-                                    v1::PURPOSE_REFERRAL);
+                      const std::string& by = kSchool,
+                      v1::Purpose purpose = v1::PURPOSE_REFERRAL,
+                      const v1::PersonalData& personal = {}) {
+  return ValidateEmbeddedDisclosure(d, personal, As(by), "x.disclosure", "s-1",
+                                    to, purpose);
 }
 
 TEST(EmbeddedDisclosureTest, AMatchingDisclosurePasses) {
@@ -219,30 +221,56 @@ TEST(EmbeddedDisclosureTest, ADisclosureGoesToAnotherOrganisation) {
 
 TEST(EmbeddedDisclosureTest, ASafeguardingBasisRecordsWhatTheLawAsks) {
   v1::DisclosureRecorded d = Disclosure();
+  d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* b = d.mutable_safeguarding();
   b->set_lawful_basis("DPA 2018 Sch.1 para 18");
   b->set_decision_maker("dsl-1");
-  b->set_risk_statement("risk");
   b->set_family_told(true);
-  EXPECT_TRUE(Embedded(d).ok());
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk");
+  auto check = [&](const v1::DisclosureRecorded& d,
+                   const v1::PersonalData& personal) {
+    return Embedded(d, kService, kSchool, v1::PURPOSE_SAFEGUARDING, personal);
+  };
+  EXPECT_TRUE(check(d, personal).ok());
   for (const char* field :
-       {"lawful_basis", "decision_maker", "risk_statement"}) {
+       {"safeguarding.lawful_basis", "safeguarding.decision_maker",
+        "personal.risk_statement"}) {
     v1::DisclosureRecorded missing = d;
-    auto* mb = missing.mutable_safeguarding();
+    v1::PersonalData missing_text = personal;
     const std::string f = field;
-    if (f == "lawful_basis") mb->clear_lawful_basis();
-    if (f == "decision_maker") mb->set_decision_maker(" ");
-    if (f == "risk_statement") mb->clear_risk_statement();
-    ExpectStatus(Embedded(missing), absl::StatusCode::kFailedPrecondition,
+    if (f == "safeguarding.lawful_basis") {
+      missing.mutable_safeguarding()->clear_lawful_basis();
+    }
+    if (f == "safeguarding.decision_maker") {
+      missing.mutable_safeguarding()->set_decision_maker(" ");
+    }
+    if (f == "personal.risk_statement") missing_text.clear_risk_statement();
+    ExpectStatus(check(missing, missing_text),
+                 absl::StatusCode::kFailedPrecondition,
                  "x.disclosure.safeguarding basis rule: sharing without "
-                 "consent must record safeguarding." +
+                 "consent must record " +
                      f);
   }
   b->set_family_told(false);
-  ExpectStatus(Embedded(d), absl::StatusCode::kFailedPrecondition,
-               "safeguarding.not_told_reason must say why");
-  b->set_not_told_reason("would put the child at risk");
-  EXPECT_TRUE(Embedded(d).ok());
+  ExpectStatus(check(d, personal), absl::StatusCode::kFailedPrecondition,
+               "personal.not_told_reason must say why");
+  personal.set_not_told_reason("would put the child at risk");
+  EXPECT_TRUE(check(d, personal).ok());
+}
+
+TEST(EmbeddedDisclosureTest, ASafeguardingBasisIsOnlyForSafeguarding) {
+  v1::DisclosureRecorded d = Disclosure();
+  auto* b = d.mutable_safeguarding();
+  b->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  b->set_decision_maker("dsl-1");
+  b->set_family_told(true);
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk");
+  // A referral (or an outcome report) without consent is refused.
+  ExpectStatus(Embedded(d, kService, kSchool, v1::PURPOSE_REFERRAL, personal),
+               absl::StatusCode::kFailedPrecondition,
+               "purpose PURPOSE_SAFEGUARDING");
 }
 
 // ---- Referral submission ----
@@ -257,45 +285,79 @@ v1::ReferralSubmitted Submission() {
   return s;
 }
 
+absl::Status CheckSubmission(const v1::ReferralSubmitted& s,
+                             const std::string& by = kSchool) {
+  v1::EventPayload event;
+  *event.mutable_referral_submitted() = s;
+  return ValidateReferralDisclosure(ReferralView(), event, As(by));
+}
+
 TEST(SubmissionDisclosureTest, TheSubmissionDisclosesToItsService) {
-  EXPECT_TRUE(ValidateSubmissionDisclosure(Submission(), As(kSchool)).ok());
+  EXPECT_TRUE(CheckSubmission(Submission()).ok());
 }
 
 TEST(SubmissionDisclosureTest, TheDisclosureIsRequired) {
   v1::ReferralSubmitted s = Submission();
   s.clear_disclosure();
-  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
-               absl::StatusCode::kInvalidArgument,
+  ExpectStatus(CheckSubmission(s), absl::StatusCode::kInvalidArgument,
                "submit.disclosure: is required");
 }
 
 TEST(SubmissionDisclosureTest, AboutTheSubjectToTheServiceForReferral) {
   v1::ReferralSubmitted s = Submission();
   s.set_subject_id("s-2");
-  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
-               absl::StatusCode::kInvalidArgument,
+  ExpectStatus(CheckSubmission(s), absl::StatusCode::kInvalidArgument,
                "submit.disclosure.subject_id: must be s-2");
   s = Submission();
   s.set_service("service-8");
-  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
-               absl::StatusCode::kInvalidArgument,
+  ExpectStatus(CheckSubmission(s), absl::StatusCode::kInvalidArgument,
                "submit.disclosure.to.organisation: must be service-8");
   s = Submission();
   s.mutable_disclosure()->set_purpose(v1::PURPOSE_SUPPORT_IN_SCHOOL);
-  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
-               absl::StatusCode::kInvalidArgument,
+  ExpectStatus(CheckSubmission(s), absl::StatusCode::kInvalidArgument,
                "submit.disclosure.purpose: must be PURPOSE_REFERRAL");
 }
 
 TEST(SubmissionDisclosureTest, FromTheCallerWithABasis) {
-  ExpectStatus(ValidateSubmissionDisclosure(Submission(), As(kService)),
+  ExpectStatus(CheckSubmission(Submission(), kService),
                absl::StatusCode::kPermissionDenied,
                "submit.disclosure.from.organisation");
   v1::ReferralSubmitted s = Submission();
   s.mutable_disclosure()->clear_consent();
-  ExpectStatus(ValidateSubmissionDisclosure(s, As(kSchool)),
-               absl::StatusCode::kFailedPrecondition,
+  ExpectStatus(CheckSubmission(s), absl::StatusCode::kFailedPrecondition,
                "submit.disclosure.sharing rule");
+}
+
+// A transfer tells the new school: a disclosure to it about the subject.
+TEST(TransferDisclosureTest, TheTransferDisclosesToTheNewSchool) {
+  ReferralView view;
+  view.subject_id = "s-1";
+  view.school = kSchool;
+  view.service = kService;
+  v1::EventPayload event;
+  auto* t = event.mutable_referral_transferred();
+  t->set_to_school("school-200002");
+  ExpectStatus(ValidateReferralDisclosure(view, event, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "transfer.disclosure: is required");
+  v1::DisclosureRecorded d = Disclosure();
+  d.mutable_to()->set_organisation("school-200002");
+  d.set_purpose(v1::PURPOSE_SUPPORT_IN_SCHOOL);
+  *t->mutable_disclosure() = d;
+  EXPECT_TRUE(ValidateReferralDisclosure(view, event, As(kSchool)).ok());
+  t->mutable_disclosure()->mutable_to()->set_organisation("school-300003");
+  ExpectStatus(ValidateReferralDisclosure(view, event, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "transfer.disclosure.to.organisation: must be school-200002");
+  t->mutable_disclosure()->mutable_to()->set_organisation("school-200002");
+  t->mutable_disclosure()->set_subject_id("s-2");
+  ExpectStatus(ValidateReferralDisclosure(view, event, As(kSchool)),
+               absl::StatusCode::kInvalidArgument,
+               "transfer.disclosure.subject_id: must be s-1");
+  // Other transitions disclose nothing.
+  v1::EventPayload accept;
+  accept.mutable_referral_accepted();
+  EXPECT_TRUE(ValidateReferralDisclosure(view, accept, As(kService)).ok());
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ std::map<std::string, Kind> Kinds() {
   p.mutable_assessment_scheduled()->mutable_scheduled_for()->set_seconds(1);
   kinds["schedule"] = {p, kService};
   p.Clear();
-  p.mutable_assessment_completed()->add_needs("respite");
+  p.mutable_assessment_completed();
+  p.mutable_personal()->add_needs("respite");
   kinds["complete"] = {p, kService};
   p.Clear();
   p.mutable_referral_registered();

@@ -57,16 +57,25 @@ v1::DisclosureRecorded Disclosure() {
   auto* b = d.mutable_safeguarding();
   b->set_lawful_basis("DPA 2018 Sch.1 para 18");
   b->set_decision_maker("dsl-1");
-  b->set_risk_statement("risk of significant harm");
   b->set_family_told(false);
-  b->set_not_told_reason("telling would increase the risk");
   return d;
 }
 
-EventPayload Refer(const v1::DisclosureRecorded& d = Disclosure()) {
+// The basis's risk statement and why the family is not told, in the
+// event's personal part.
+v1::PersonalData BasisText() {
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk of significant harm");
+  personal.set_not_told_reason("telling would increase the risk");
+  return personal;
+}
+
+EventPayload Refer(const v1::DisclosureRecorded& d = Disclosure(),
+                   const v1::PersonalData& personal = BasisText()) {
   EventPayload p;
   *p.mutable_social_care_referral_made()->mutable_disclosure() = d;
   p.mutable_social_care_referral_made()->set_reference("LA-REF-1");
+  *p.mutable_personal() = personal;
   return p;
 }
 
@@ -281,9 +290,10 @@ TEST(SafeguardingRulesTest,
                "refer_to_social_care.disclosure.subject_id: must be s-1");
   d = Disclosure();
   d.set_purpose(v1::PURPOSE_REFERRAL);
-  ExpectStatus(Decide(Open(), Refer(d)), absl::StatusCode::kInvalidArgument,
-               "refer_to_social_care.disclosure.purpose: must be "
-               "PURPOSE_SAFEGUARDING");
+  ExpectStatus(Decide(Open(), Refer(d)), absl::StatusCode::kFailedPrecondition,
+               "refer_to_social_care.disclosure.safeguarding basis rule: "
+               "sharing without consent is only to protect a child at risk "
+               "(purpose PURPOSE_SAFEGUARDING)");
   // Any recipient (the local authority's children's social care).
   d = Disclosure();
   d.mutable_to()->set_organisation("la-999");
@@ -292,15 +302,18 @@ TEST(SafeguardingRulesTest,
 
 TEST(SafeguardingRulesTest, ReferralDisclosureIsCheckedLikeAnyOther) {
   v1::DisclosureRecorded d = Disclosure();
-  d.mutable_safeguarding()->clear_risk_statement();
-  ExpectStatus(Decide(Open(), Refer(d)), absl::StatusCode::kFailedPrecondition,
+  v1::PersonalData personal = BasisText();
+  personal.clear_risk_statement();
+  ExpectStatus(Decide(Open(), Refer(d, personal)),
+               absl::StatusCode::kFailedPrecondition,
                "refer_to_social_care.disclosure.safeguarding basis rule: "
                "sharing without consent must record "
-               "safeguarding.risk_statement");
-  d = Disclosure();
-  d.mutable_safeguarding()->clear_not_told_reason();
-  ExpectStatus(Decide(Open(), Refer(d)), absl::StatusCode::kFailedPrecondition,
-               "safeguarding.not_told_reason must say why");
+               "personal.risk_statement");
+  personal = BasisText();
+  personal.clear_not_told_reason();
+  ExpectStatus(Decide(Open(), Refer(d, personal)),
+               absl::StatusCode::kFailedPrecondition,
+               "personal.not_told_reason must say why");
   d = Disclosure();
   d.clear_safeguarding();
   ExpectStatus(Decide(Open(), Refer(d)), absl::StatusCode::kFailedPrecondition,

@@ -1,0 +1,85 @@
+#pragma once
+
+// ProjectionStore: where read models keep their state and checkpoints, beside
+// the log. A projection applies events in log order and commits the state
+// changes of a run of events together with its checkpoint in ONE atomic
+// write, so a crash can neither skip nor double-apply an event.
+//
+// State lives in generations: queries read the active generation while a
+// rebuild fills the next one beside it; Activate() then swaps them and drops
+// the old one. No storage-engine types appear here.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ycr::storage {
+
+struct ProjectionCheckpoint {
+  // Every event up to and including this position is applied (0: none).
+  uint64_t position = 0;
+  // The projection code that applied them.
+  uint32_t code_version = 0;
+};
+
+// State changes staged for one commit. Reads see the staged changes over the
+// committed state, so a run of events can read what earlier ones wrote.
+// Not thread-safe: one runner owns it.
+class ProjectionBatch {
+ public:
+  virtual ~ProjectionBatch() = default;
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view key) = 0;
+  virtual void Put(absl::string_view key, absl::string_view value) = 0;
+  virtual void Delete(absl::string_view key) = 0;
+  // Bytes staged so far (to bound a commit).
+  virtual size_t staged_bytes() const = 0;
+};
+
+class ProjectionStore {
+ public:
+  virtual ~ProjectionStore() = default;
+
+  // The generation queries read, or nullopt if the projection never ran.
+  virtual absl::StatusOr<std::optional<uint32_t>> ActiveGeneration(
+      absl::string_view projection) = 0;
+
+  // The checkpoint of one generation, or nullopt if it has none yet.
+  virtual absl::StatusOr<std::optional<ProjectionCheckpoint>> ReadCheckpoint(
+      absl::string_view projection, uint32_t generation) = 0;
+
+  // An empty batch for one generation of `projection`.
+  virtual std::unique_ptr<ProjectionBatch> NewBatch(
+      absl::string_view projection, uint32_t generation) = 0;
+
+  // Writes the batch's changes and `checkpoint` in one atomic, durable
+  // write. On error nothing of it is written. `batch` is spent either way.
+  virtual absl::Status Commit(ProjectionBatch& batch,
+                              const ProjectionCheckpoint& checkpoint) = 0;
+
+  // Makes `generation` the active one and deletes every other generation's
+  // state and checkpoint, atomically.
+  virtual absl::Status Activate(absl::string_view projection,
+                                uint32_t generation) = 0;
+
+  // Committed state of one generation.
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view projection, uint32_t generation,
+      absl::string_view key) = 0;
+
+  // Calls `visit(key, value)` for the committed keys of one generation in
+  // [from, to) in key order (`to` empty: to the end), from one consistent
+  // view, until it returns false.
+  virtual absl::Status Scan(
+      absl::string_view projection, uint32_t generation, absl::string_view from,
+      absl::string_view to,
+      absl::FunctionRef<bool(absl::string_view key, absl::string_view value)>
+          visit) = 0;
+};
+
+}  // namespace ycr::storage
