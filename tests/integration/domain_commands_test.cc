@@ -516,6 +516,20 @@ TEST_F(DomainCommandsTest, PersonalDataBelongsToTheEventsSubjectOnly) {
                 .code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
+
+  // Each text within its limit, but the event too large in all.
+  v1::PersonalData bulky;
+  for (std::string* text :
+       {bulky.mutable_notes(), bulky.mutable_facts(),
+        bulky.mutable_childs_words(), bulky.mutable_risk_statement()}) {
+    *text = std::string(domain::kMaxTextBytes, 'x');
+  }
+  auto too_big = commands_->RecordDisclosure(school_, NewUuid(), share, bulky);
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_big.status().message().find("request: the event would be"),
+            std::string::npos)
+      << too_big.status();
+  EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
 }
 
 TEST_F(DomainCommandsTest, NothingIsRecordedAboutASubjectWithoutARecord) {
