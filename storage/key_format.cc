@@ -65,6 +65,39 @@ std::string RecordKey(absl::string_view key) {
   return out;
 }
 
+bool IsProjectionName(absl::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ProjectionStatePrefix(absl::string_view name, uint32_t generation) {
+  std::string key(1, Prefix(KeyPrefix::kProjectionState));
+  key.append(name.data(), name.size());
+  key.push_back('\0');
+  PutBigEndian32(&key, generation);
+  return key;
+}
+
+std::string ProjectionCheckpointKey(absl::string_view name,
+                                    uint32_t generation) {
+  std::string key(1, Prefix(KeyPrefix::kCheckpoint));
+  key.append(name.data(), name.size());
+  key.push_back('\0');
+  PutBigEndian32(&key, generation);
+  return key;
+}
+
+std::string ActiveGenerationKey(absl::string_view name) {
+  std::string key(1, Prefix(KeyPrefix::kActiveGeneration));
+  key.append(name.data(), name.size());
+  return key;
+}
+
 std::optional<uint64_t> DecodeLogKey(absl::string_view key) {
   if (key.size() != 9 || key[0] != Prefix(KeyPrefix::kLogRecord)) {
     return std::nullopt;

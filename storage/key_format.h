@@ -12,8 +12,10 @@
 //   streams        kStreamIndex stream-id 0x00 version      position
 //   event_ids      kEventId uuid[16]                        position version
 //                                                           digest[32]
-//   projections    (reserved for read models)
-//   checkpoints    (reserved for projection checkpoints)
+//   projections    kProjectionState name 0x00 generation key  state value
+//   checkpoints    kCheckpoint name 0x00 generation        position
+//                                                          code_version(u32)
+//                  kActiveGeneration name                  generation (u32)
 //   records        kRecord key                              value
 //                  (the record store: see RecordWrite)
 //
@@ -43,6 +45,7 @@ enum class KeyPrefix : uint8_t {
   kEventId = 0x30,
   kProjectionState = 0x40,
   kCheckpoint = 0x50,
+  kActiveGeneration = 0x51,
   kRecord = 0x60,
 };
 
@@ -67,6 +70,15 @@ std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
 
 std::string LogKey(uint64_t position);
 std::string RecordKey(absl::string_view key);
+
+// Projection names are [a-z0-9_], 1..32 characters (no 0x00).
+bool IsProjectionName(absl::string_view name);
+// kProjectionState name 0x00 generation (the prefix of one generation's
+// state keys; append the projection's key).
+std::string ProjectionStatePrefix(absl::string_view name, uint32_t generation);
+std::string ProjectionCheckpointKey(absl::string_view name,
+                                    uint32_t generation);
+std::string ActiveGenerationKey(absl::string_view name);
 // nullopt when `key` is not a well-formed log key.
 std::optional<uint64_t> DecodeLogKey(absl::string_view key);
 

@@ -62,10 +62,19 @@ class ProjectionStore {
   virtual absl::Status Commit(ProjectionBatch& batch,
                               const ProjectionCheckpoint& checkpoint) = 0;
 
-  // Makes `generation` the active one and deletes every other generation's
-  // state and checkpoint, atomically.
+  // Makes `generation` the active one (durably). Other generations stay
+  // until dropped, so readers of the old one can finish.
   virtual absl::Status Activate(absl::string_view projection,
                                 uint32_t generation) = 0;
+
+  // Deletes the state and checkpoint of one generation.
+  virtual absl::Status DropGeneration(absl::string_view projection,
+                                      uint32_t generation) = 0;
+
+  // Deletes the state and checkpoint of every generation of `projection`
+  // but `keep`.
+  virtual absl::Status DropOtherGenerations(absl::string_view projection,
+                                            uint32_t keep) = 0;
 
   // Committed state of one generation.
   virtual absl::StatusOr<std::optional<std::string>> Get(

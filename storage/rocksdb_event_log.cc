@@ -25,23 +25,15 @@
 #include "storage/append_validation.h"
 #include "storage/key_format.h"
 #include "storage/record_codec.h"
+#include "storage/rocksdb_internal.h"
+#include "storage/rocksdb_projection_store.h"
 #include "storage/stream_version_cache.h"
 
 namespace ycr::storage {
 namespace {
 
-// Debian's abseil has its own string_view, distinct from std::string_view.
-absl::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string message = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
-  // Callers handle NotFound where absence is normal; anywhere else a record
-  // that must exist is missing.
-  if (s.IsCorruption() || s.IsNotFound()) return absl::DataLossError(message);
-  return absl::UnavailableError(message);
-}
+using internal::FromRocks;
+using internal::View;
 
 absl::Status VersionConflict(absl::string_view what, absl::string_view stream,
                              uint64_t current,
@@ -96,6 +88,20 @@ struct BatchState {
 
 }  // namespace
 
+namespace internal {
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  // Callers handle NotFound where absence is normal; anywhere else a record
+  // that must exist is missing.
+  if (s.IsCorruption() || s.IsNotFound()) return absl::DataLossError(message);
+  return absl::UnavailableError(message);
+}
+
+}  // namespace internal
+
 class RocksDbEventLog::Impl {
  public:
   explicit Impl(RocksDbEventLogOptions options)
@@ -106,6 +112,10 @@ class RocksDbEventLog::Impl {
   ~Impl() { Close(); }
 
   absl::Status Open();
+  // The store's handles for the projection store (valid after Open()).
+  internal::OpenDb Handles() {
+    return {db_.get(), handles_[4], handles_[5], &db_mu_, &db_closed_};
+  }
   void AppendAsync(AppendRequest request, AppendCallback done);
   absl::StatusOr<StreamSlice> ReadStream(absl::string_view stream,
                                          const ReadStreamOptions& options);
@@ -812,6 +822,10 @@ absl::StatusOr<std::optional<std::string>> RocksDbEventLog::GetRecord(
 }
 
 Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }
+
+std::unique_ptr<ProjectionStore> RocksDbEventLog::NewProjectionStore() {
+  return std::make_unique<RocksDbProjectionStore>(impl_->Handles());
+}
 
 uint64_t RocksDbEventLog::WatchHead(uint64_t position, WatchCallback ready) {
   return impl_->WatchHead(position, std::move(ready));

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "storage/event_log.h"
+#include "storage/projection_store.h"
 
 namespace ycr::storage {
 
@@ -56,6 +57,11 @@ class RocksDbEventLog : public EventLog {
   absl::StatusOr<std::optional<std::string>> GetRecord(
       absl::string_view key) override;
   Head GetHead() override;
+
+  // The projection store in the same RocksDB instance (column families
+  // "projections" and "checkpoints"). It must not outlive this log; after
+  // Close() its calls return UNAVAILABLE.
+  std::unique_ptr<ProjectionStore> NewProjectionStore();
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;
   absl::Status VerifyChain(uint64_t from, uint64_t to) override;

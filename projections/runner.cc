@@ -1,0 +1,170 @@
+#include "projections/runner.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace ycr::projections {
+
+ProjectionRunner::ProjectionRunner(storage::EventLog* log,
+                                   storage::ProjectionStore* store,
+                                   Projection* projection, uint32_t generation,
+                                   RunnerOptions options)
+    : log_(log),
+      store_(store),
+      projection_(projection),
+      generation_(generation),
+      options_(options) {}
+
+ProjectionRunner::~ProjectionRunner() { Stop(); }
+
+absl::Status ProjectionRunner::Start(CommitListener on_commit) {
+  ASSIGN_OR_RETURN(std::optional<storage::ProjectionCheckpoint> checkpoint,
+                   store_->ReadCheckpoint(projection_->name(), generation_));
+  if (checkpoint.has_value() &&
+      checkpoint->code_version != projection_->code_version()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "projection ", projection_->name(), " generation ", generation_,
+        " was written by code version ", checkpoint->code_version,
+        ", this is version ", projection_->code_version(), "; rebuild it"));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (running_ || stop_) {
+      return absl::FailedPreconditionError("the runner was started before");
+    }
+    applied_ = checkpoint.has_value() ? checkpoint->position : 0;
+    running_ = true;
+  }
+  on_commit_ = std::move(on_commit);
+  absl::MutexLock lock(&join_mu_);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  {
+    absl::MutexLock lock(&wake_->mu);
+    wake_->stop = true;
+  }
+  absl::MutexLock lock(&join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t ProjectionRunner::applied() const {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
+absl::Status ProjectionRunner::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+absl::Status ProjectionRunner::WaitFor(uint64_t position,
+                                       absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, position]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return applied_ >= position || !running_;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+  if (applied_ >= position) return absl::OkStatus();
+  if (!running_) {
+    return absl::UnavailableError(absl::StrCat(
+        "projection ", projection_->name(), " stopped at position ", applied_,
+        status_.ok() ? "" : absl::StrCat(": ", status_.message())));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("projection ", projection_->name(), " has applied position ",
+                   applied_, ", not yet ", position, ", by the deadline"));
+}
+
+void ProjectionRunner::Run() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) break;
+    }
+    bool idle = false;
+    absl::Status s = Step(&idle);
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      status_ = s;
+      break;
+    }
+    if (idle) WaitForAppend();
+  }
+  absl::MutexLock lock(&mu_);
+  running_ = false;
+}
+
+absl::Status ProjectionRunner::Step(bool* idle) {
+  const uint64_t from = applied() + 1;
+  ASSIGN_OR_RETURN(
+      storage::LogSlice slice,
+      log_->ReadAll(from, options_.batch_events, storage::LogFilter()));
+  if (slice.events.empty()) {
+    *idle = true;
+    if (on_commit_) on_commit_(from - 1, true);
+    return absl::OkStatus();
+  }
+  std::unique_ptr<storage::ProjectionBatch> batch =
+      store_->NewBatch(projection_->name(), generation_);
+  uint64_t last = from - 1;
+  bool whole_slice = true;
+  for (const v1::RecordedEvent& event : slice.events) {
+    if (absl::Status s = projection_->Apply(event, *batch); !s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("projection ", projection_->name(),
+                                 " cannot apply position ", event.position(),
+                                 ": ", s.message()));
+    }
+    last = event.position();
+    if (batch->staged_bytes() >= options_.max_batch_bytes &&
+        last != slice.events.back().position()) {
+      whole_slice = false;
+      break;
+    }
+  }
+  RETURN_IF_ERROR(store_->Commit(
+      *batch,
+      storage::ProjectionCheckpoint{last, projection_->code_version()}));
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = last;
+  }
+  if (on_commit_) on_commit_(last, whole_slice && slice.reached_end);
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::WaitForAppend() {
+  const uint64_t next = applied() + 1;
+  {
+    absl::MutexLock lock(&wake_->mu);
+    wake_->woken = false;
+  }
+  const uint64_t watch = log_->WatchHead(next, [wake = wake_] {
+    absl::MutexLock lock(&wake->mu);
+    wake->woken = true;
+  });
+  bool woken;
+  {
+    absl::MutexLock lock(&wake_->mu);
+    Wake* w = wake_.get();
+    auto ready = [w]() ABSL_SHARED_LOCKS_REQUIRED(w->mu) {
+      return w->woken || w->stop;
+    };
+    wake_->mu.Await(absl::Condition(&ready));
+    woken = wake_->woken;
+  }
+  // Stopping: drop the watch (the callback holds its own reference to
+  // wake_, so one that is firing now is harmless).
+  if (!woken && watch != 0) log_->CancelWatch(watch);
+}
+
+}  // namespace ycr::projections

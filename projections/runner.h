@@ -1,0 +1,101 @@
+#pragma once
+
+// ProjectionRunner: runs one generation of one projection on its own thread.
+// From the generation's checkpoint it reads the log in order, applies a run
+// of events, and commits their state changes with the new checkpoint in one
+// write; once at the head it waits for the next append (EventLog::WatchHead).
+// A crash (or a failed commit) leaves state and checkpoint together, so a new
+// runner neither skips nor repeats an event.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "projections/projection.h"
+#include "storage/event_log.h"
+#include "storage/projection_store.h"
+
+namespace ycr::projections {
+
+struct RunnerOptions {
+  // Events read and applied per commit. Default: 1000.
+  uint32_t batch_events = 1000;
+  // A commit is made once this much state is staged. Default: 4 MiB.
+  size_t max_batch_bytes = 4 << 20;
+};
+
+class ProjectionRunner {
+ public:
+  // Called on the runner's thread after each commit, and each time it finds
+  // nothing more to read, with the position applied and whether that was
+  // the head of the log at the time.
+  using CommitListener =
+      std::function<void(uint64_t applied, bool reached_head)>;
+
+  // None of the pointers is owned; all must outlive the runner.
+  ProjectionRunner(storage::EventLog* log, storage::ProjectionStore* store,
+                   Projection* projection, uint32_t generation,
+                   RunnerOptions options = {});
+  ~ProjectionRunner();
+
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Reads the checkpoint (FAILED_PRECONDITION if it was written by another
+  // code version) and starts the thread. At most once.
+  absl::Status Start(CommitListener on_commit = nullptr);
+
+  // Stops the thread (finishing the commit in hand). Idempotent.
+  void Stop();
+
+  uint32_t generation() const { return generation_; }
+
+  // The last committed position (0: none).
+  uint64_t applied() const;
+
+  // OK once applied() >= position; DEADLINE_EXCEEDED at `deadline`;
+  // UNAVAILABLE (with the cause) when the runner stopped first.
+  absl::Status WaitFor(uint64_t position, absl::Time deadline) const;
+
+  // OK while running or stopped cleanly; otherwise what stopped it.
+  absl::Status status() const;
+
+ private:
+  void Run();
+  // One read-apply-commit round. Sets *idle when there was nothing to read.
+  absl::Status Step(bool* idle);
+  void WaitForAppend();
+
+  storage::EventLog* const log_;
+  storage::ProjectionStore* const store_;
+  Projection* const projection_;
+  const uint32_t generation_;
+  const RunnerOptions options_;
+  CommitListener on_commit_;
+  // Serialises joins (Stop may be called from two threads).
+  absl::Mutex join_mu_;
+  std::thread thread_ ABSL_GUARDED_BY(join_mu_);
+
+  mutable absl::Mutex mu_;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+
+  // Where the runner sleeps at the head. Shared with the head watch's
+  // callback, which may run on the log's writer thread after the runner has
+  // stopped waiting.
+  struct Wake {
+    absl::Mutex mu;
+    bool woken ABSL_GUARDED_BY(mu) = false;
+    bool stop ABSL_GUARDED_BY(mu) = false;
+  };
+  const std::shared_ptr<Wake> wake_ = std::make_shared<Wake>();
+};
+
+}  // namespace ycr::projections
