@@ -175,6 +175,25 @@ absl::StatusOr<std::shared_ptr<const GenerationLease>> ProjectionHost::Await(
   }
 }
 
+absl::Status ProjectionHost::AwaitRebuilt(const std::string& name,
+                                          absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(name);
+  if (it == slots_.end()) {
+    return absl::NotFoundError(absl::StrCat("no projection named ", name));
+  }
+  Slot* slot = it->second.get();
+  auto done = [this, slot]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return slot->building == nullptr || stopped_;
+  };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the rebuild of projection ", name,
+                     " has not finished by the deadline"));
+  }
+  return absl::OkStatus();
+}
+
 std::vector<ProjectionStatus> ProjectionHost::Status() {
   absl::MutexLock lock(&mu_);
   std::vector<ProjectionStatus> out;

@@ -68,6 +68,10 @@ class ProjectionHost {
   absl::StatusOr<std::shared_ptr<const GenerationLease>> Await(
       const std::string& name, uint64_t min_position, absl::Time deadline);
 
+  // Waits until no rebuild of `name` is running (the new generation has
+  // taken over). OK at once when none is; DEADLINE_EXCEEDED at `deadline`.
+  absl::Status AwaitRebuilt(const std::string& name, absl::Time deadline);
+
   std::vector<ProjectionStatus> Status();
 
   // Stops every runner. Idempotent.

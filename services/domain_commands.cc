@@ -252,13 +252,6 @@ absl::Status SettlePersonal(const std::string& subject,
 
 }  // namespace
 
-std::string SubjectRecordKey(const std::string& subject_id) {
-  return "subject/" + subject_id;
-}
-
-std::string SubjectSaltKey(const std::string& subject_id) {
-  return "subject-salt/" + subject_id;
-}
 
 namespace {
 

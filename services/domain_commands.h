@@ -36,10 +36,8 @@
 
 namespace ycr::services {
 
-// Record-store keys of a subject's record, and of the salt of the digests
-// that tie a PutRecord's request id to its record.
-std::string SubjectRecordKey(const std::string& subject_id);
-std::string SubjectSaltKey(const std::string& subject_id);
+using domain::SubjectRecordKey;
+using domain::SubjectSaltKey;
 
 // What one attempt of a command read besides its own stream, and what it
 // writes besides its event.

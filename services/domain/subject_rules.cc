@@ -42,6 +42,14 @@ bool SameContacts(
 
 }  // namespace
 
+std::string SubjectRecordKey(const std::string& subject_id) {
+  return "subject/" + subject_id;
+}
+
+std::string SubjectSaltKey(const std::string& subject_id) {
+  return "subject-salt/" + subject_id;
+}
+
 absl::Status ValidateSubjectRecord(const v1::SubjectRecord& r, absl::Time now) {
   if (absl::Status s = ValidId(r.subject_id(), "record.subject_id"); !s.ok()) {
     return s;

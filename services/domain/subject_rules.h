@@ -15,6 +15,11 @@
 
 namespace ycr::domain {
 
+// Record-store keys of a subject's record, and of the salt of the digests
+// that tie a Subjects.PutRecord request id to its record.
+std::string SubjectRecordKey(const std::string& subject_id);
+std::string SubjectSaltKey(const std::string& subject_id);
+
 // Largest subject record, serialised.
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
 

@@ -1,0 +1,71 @@
+#pragma once
+
+// The deadlines projection: everything owed by a date, indexed by due time,
+// so that listing what is due by T costs what is due, not what is open.
+//
+// What it tracks (DeadlineItem.Kind):
+//   CORRESPONDENCE_ANSWER     received_at + the agreement's current response
+//                             time, or the promised date once acknowledged;
+//                             gone once answered. Owed by the receiver.
+//   REFERRAL_ACKNOWLEDGEMENT  submitted + the response time of the agreement
+//                             in force between school and service (14 days
+//                             without one); gone once received or decided.
+//   REFERRAL_DECISION         received + that response time; gone once
+//                             accepted or declined (or the referral ends).
+//   CONSENT_EXPIRY            a granted (or varied) consent's valid_until;
+//                             gone once withdrawn. Owed by who recorded it.
+//   AGREEMENT_REVIEW          last review (or coming into force) + cadence,
+//                             while in force. Owed by both parties.
+//   CLOSING_PERIOD_END        when notice was given: the end of the closing
+//                             period; gone once terminated. Both parties.
+//   RETENTION_REVIEW          the subject record's date of birth + 25 years
+//                             (read from the record store). Its holder.
+//
+// State keys (u64 big-endian; times are microseconds since the epoch plus
+// 2^63, so that byte order is time order):
+//   'd' due kind(u8) id                 -> DeadlineItem   (the due index)
+//   'o' organisation 0x00 due kind id   -> DeadlineItem   (per owing party)
+//   'i' kind(u8) id                     -> due(u64) and the item's
+//                                          organisations (to move or drop it)
+//   'a' agreement_id                    -> DeadlineAgreementState
+//   'c' correspondence_id               -> DeadlineCorrespondenceState
+//   'p' school 0x00 service             -> agreement_id in force between them
+//   'r' referral_id                     -> DeadlineReferralState
+// Ids never contain 0x00 (the domain's ids are [A-Za-z0-9._:-]).
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "projections/projection.h"
+#include "storage/event_log.h"
+#include "ycr/v1/read_models.pb.h"
+
+namespace ycr::projections {
+
+class DeadlinesProjection : public Projection {
+ public:
+  static constexpr uint32_t kCodeVersion = 1;
+
+  // `log` (for subject records' dates of birth) must outlive it.
+  explicit DeadlinesProjection(storage::EventLog* log) : log_(log) {}
+
+  const std::string& name() const override;
+  uint32_t code_version() const override { return kCodeVersion; }
+  absl::Status Apply(const v1::RecordedEvent& event,
+                     storage::ProjectionBatch& batch) override;
+
+ private:
+  storage::EventLog* const log_;
+};
+
+// Items due at or before `by`, earliest first, at most `limit`, owed by
+// `organisation` (empty: by anyone), from `page_token` (empty: the start).
+// `next_page_token` is empty when there is no more.
+absl::Status ListDue(storage::ProjectionStore& store, uint32_t generation,
+                     absl::Time by, const std::string& organisation,
+                     const std::string& page_token, size_t limit,
+                     std::vector<v1::DeadlineItem>* out,
+                     std::string* next_page_token);
+
+}  // namespace ycr::projections
