@@ -6,6 +6,7 @@
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
 #include "services/grpc_status.h"
+#include "services/run_query.h"
 
 namespace ycr::services {
 namespace {
@@ -32,24 +33,6 @@ grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
       response->set_replayed(result->replayed);
     }
     reactor->Finish(ToGrpcStatus(result.status(), context));
-  });
-  return reactor;
-}
-
-// Resolves the caller, then runs a read `query(caller)` (returning
-// absl::Status) on `pool`.
-template <typename Query>
-grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
-                                   WorkQueue* pool, Query query) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  pool->Post([reactor, caller = *std::move(caller),
-              query = std::move(query)]() mutable {
-    reactor->Finish(ToGrpcStatus(query(caller)));
   });
   return reactor;
 }

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "projections/audit_trail.h"
+#include "projections/deadlines.h"
 
 namespace ycr::services {
 
@@ -12,7 +14,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (options.log.clock == nullptr) options.log.clock = options.clock;
   ASSIGN_OR_RETURN(server->log_,
                    storage::RocksDbEventLog::Open(std::move(options.log)));
+  server->projection_store_ = server->log_->NewProjectionStore();
+  server->projections_ = std::make_unique<projections::ProjectionHost>(
+      server->log_.get(), server->projection_store_.get(), options.projections);
+  server->projections_->Add(
+      std::make_unique<projections::DeadlinesProjection>(server->log_.get()));
+  server->projections_->Add(
+      std::make_unique<projections::AuditTrailProjection>());
+  if (absl::Status s = server->projections_->Start(); !s.ok()) {
+    server->projections_->Stop();
+    server->log_->Close();
+    return s;
+  }
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
+  server->deadlines_ = std::make_unique<DeadlineService>(
+      server->projections_.get(), server->readers_.get());
+  server->audit_ = std::make_unique<AuditService>(
+      server->projections_.get(), server->log_.get(), server->readers_.get());
+  server->projection_admin_ = std::make_unique<ProjectionAdminService>(
+      server->projections_.get(), server->log_.get(), server->readers_.get());
   server->event_store_ = std::make_unique<EventStoreService>(
       server->log_.get(), server->readers_.get(), options.event_store);
 
@@ -49,9 +69,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->agreements_.get());
   builder.RegisterService(server->correspondence_.get());
   builder.RegisterService(server->safeguarding_.get());
+  builder.RegisterService(server->deadlines_.get());
+  builder.RegisterService(server->audit_.get());
+  builder.RegisterService(server->projection_admin_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    server->projections_->Stop();
     server->log_->Close();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen,
@@ -71,6 +95,7 @@ void Server::Shutdown(absl::Duration grace) {
     grpc_server_->Wait();
   }
   if (command_pool_ != nullptr) command_pool_->Stop();
+  if (projections_ != nullptr) projections_->Stop();
   if (log_ != nullptr) log_->Close();
   if (readers_ != nullptr) readers_->Stop();
 }

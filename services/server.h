@@ -13,6 +13,7 @@
 #include "services/domain_commands.h"
 #include "services/domain_services.h"
 #include "services/event_store_service.h"
+#include "services/query_services.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
 
@@ -29,6 +30,8 @@ struct ServerOptions {
   int command_threads = 8;
   // Source of "now" for domain rules. Not owned. Default: SystemClock().
   Clock* clock = nullptr;
+  // How projections read and commit.
+  projections::RunnerOptions projections;
   // Largest request a client may send. Default: 8 MiB.
   int max_receive_message_bytes = 8 << 20;
 };
@@ -45,6 +48,7 @@ class Server {
   // The bound port (useful with port 0).
   int port() const { return port_; }
   storage::EventLog& log() { return *log_; }
+  projections::ProjectionHost& projections() { return *projections_; }
 
   // Ends subscriptions, lets in-flight calls finish (up to `grace`, then
   // cancels them), closes the log. Idempotent.
@@ -54,6 +58,11 @@ class Server {
   Server() = default;
 
   std::unique_ptr<storage::RocksDbEventLog> log_;
+  std::unique_ptr<storage::ProjectionStore> projection_store_;
+  std::unique_ptr<projections::ProjectionHost> projections_;
+  std::unique_ptr<DeadlineService> deadlines_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<ProjectionAdminService> projection_admin_;
   std::unique_ptr<WorkQueue> readers_;
   std::unique_ptr<EventStoreService> event_store_;
   std::unique_ptr<WorkQueue> command_pool_;

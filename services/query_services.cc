@@ -1,0 +1,337 @@
+#include "services/query_services.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "projections/audit_trail.h"
+#include "projections/deadlines.h"
+#include "services/caller_identity.h"
+#include "services/domain/field_checks.h"
+#include "services/domain/subject_rules.h"
+#include "services/grpc_status.h"
+#include "services/run_query.h"
+
+namespace ycr::services {
+namespace {
+
+constexpr size_t kDefaultPageSize = 100;
+constexpr size_t kMaxPageSize = 1000;
+
+// What `caller` may list: its own organisation's deadlines; auditors and the
+// scheduler anyone's (an empty `organisation`: everyone's).
+absl::Status MayListFor(const v1::Actor& caller,
+                        const std::string& organisation) {
+  if (caller.role() == kAuditorRole || caller.role() == kSchedulerRole) {
+    return absl::OkStatus();
+  }
+  if (organisation == caller.organisation()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "organisation: a caller lists what its own organisation owes (",
+      caller.organisation(),
+      "); only auditors and the scheduler list others'"));
+}
+
+absl::Status ListDeadlines(projections::ProjectionHost& host,
+                           const v1::Actor& caller, absl::Time deadline,
+                           const google::protobuf::Timestamp& by, bool has_by,
+                           const char* by_field,
+                           const std::string& organisation,
+                           uint64_t min_position, uint32_t page_size,
+                           const std::string& page_token,
+                           v1::ListDeadlinesResponse* response) {
+  if (!has_by) {
+    return absl::InvalidArgumentError(absl::StrCat(by_field, ": is required"));
+  }
+  RETURN_IF_ERROR(MayListFor(caller, organisation));
+  ASSIGN_OR_RETURN(size_t limit, PageSize(page_size));
+  ASSIGN_OR_RETURN(auto lease, host.Await("deadlines", min_position, deadline));
+  std::vector<v1::DeadlineItem> items;
+  std::string next;
+  RETURN_IF_ERROR(projections::ListDue(host.store(), lease->generation(),
+                                       FromProtoTime(by), organisation,
+                                       page_token, limit, &items, &next));
+  for (v1::DeadlineItem& item : items) {
+    *response->add_items() = std::move(item);
+  }
+  response->set_next_page_token(next);
+  return absl::OkStatus();
+}
+
+// Streams pages of entries: `fetch(&page, &more)` runs on `pool` for each
+// page; its entries are written one by one; the call ends (OK) after the
+// page with more == false, or with fetch's error. Deletes itself when done.
+class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
+ public:
+  using Fetch = std::function<absl::Status(std::vector<v1::AuditEntry>* page,
+                                           bool* more)>;
+
+  PagedStream(WorkQueue* pool, Fetch fetch)
+      : pool_(pool), fetch_(std::move(fetch)) {
+    FetchPage();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void FetchPage() {
+    pool_->Post([this] {
+      page_.clear();
+      next_ = 0;
+      absl::Status s = fetch_(&page_, &more_);
+      if (!s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+      WriteNext();
+    });
+  }
+
+  void WriteNext() {
+    if (next_ < page_.size()) {
+      StartWrite(&page_[next_++]);
+      return;
+    }
+    if (more_) {
+      FetchPage();
+      return;
+    }
+    Finish(grpc::Status::OK);
+  }
+
+  WorkQueue* const pool_;
+  const Fetch fetch_;
+  std::vector<v1::AuditEntry> page_;
+  size_t next_ = 0;
+  bool more_ = false;
+};
+
+grpc::ServerWriteReactor<v1::AuditEntry>* Refuse(const absl::Status& status) {
+  class Refused : public grpc::ServerWriteReactor<v1::AuditEntry> {
+   public:
+    explicit Refused(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(ToGrpcStatus(status));
+}
+
+// Audit data about a subject is for the record's holder and for auditors.
+absl::Status MayAudit(storage::EventLog& log, const v1::Actor& caller,
+                      const std::string& subject_id) {
+  if (caller.role() == kAuditorRole) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   log.GetRecord(domain::SubjectRecordKey(subject_id)));
+  v1::SubjectRecord record;
+  if (bytes.has_value() && record.ParseFromString(*bytes) &&
+      record.holder() == caller.organisation()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      "a subject's audit trail is for its record's holder and for auditors");
+}
+
+}  // namespace
+
+absl::Time QueryDeadline(const grpc::CallbackServerContext& context) {
+  const absl::Time call = absl::FromChrono(context.deadline());
+  const absl::Time cap = absl::Now() + kDefaultQueryWait;
+  return call < cap ? call : cap;
+}
+
+absl::StatusOr<size_t> PageSize(uint32_t page_size) {
+  if (page_size == 0) return kDefaultPageSize;
+  if (page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: at most ", kMaxPageSize));
+  }
+  return page_size;
+}
+
+grpc::ServerUnaryReactor* DeadlineService::ListDue(
+    grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
+    v1::ListDeadlinesResponse* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunQuery(context, pool_,
+                  [this, request, response, deadline](const v1::Actor& caller) {
+                    return ListDeadlines(
+                        *host_, caller, deadline, request->by(),
+                        request->has_by(), "by", request->organisation(),
+                        request->min_position(), request->page_size(),
+                        request->page_token(), response);
+                  });
+}
+
+grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
+    grpc::CallbackServerContext* context, const v1::ListOverdueRequest* request,
+    v1::ListDeadlinesResponse* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunQuery(context, pool_,
+                  [this, request, response, deadline](const v1::Actor& caller) {
+                    return ListDeadlines(
+                        *host_, caller, deadline, request->as_of(),
+                        request->has_as_of(), "as_of", request->organisation(),
+                        request->min_position(), request->page_size(),
+                        request->page_token(), response);
+                  });
+}
+
+grpc::ServerUnaryReactor* ProjectionAdminService::Status(
+    grpc::CallbackServerContext* context, const v1::ProjectionStatusRequest*,
+    v1::ProjectionStatusResponse* response) {
+  return RunQuery(context, pool_, [this, response](const v1::Actor&) {
+    const uint64_t head = log_->GetHead().position;
+    for (const projections::ProjectionStatus& s : host_->Status()) {
+      auto* p = response->add_projections();
+      p->set_name(s.name);
+      p->set_code_version(s.code_version);
+      p->set_generation(s.generation);
+      p->set_applied_position(s.applied);
+      p->set_log_head(head);
+      p->set_building_generation(s.building_generation);
+      p->set_building_applied_position(s.building_applied);
+      if (!s.error.ok()) p->set_error(std::string(s.error.message()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ProjectionAdminService::Rebuild(
+    grpc::CallbackServerContext* context,
+    const v1::RebuildProjectionRequest* request,
+    v1::RebuildProjectionResponse* response) {
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor& caller) -> absl::Status {
+        if (caller.role() != kAdminRole) {
+          return absl::PermissionDeniedError(
+              "rebuilding a projection is for role admin");
+        }
+        RETURN_IF_ERROR(host_->Rebuild(request->name()));
+        for (const projections::ProjectionStatus& s : host_->Status()) {
+          if (s.name == request->name()) {
+            response->set_building_generation(s.building_generation);
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
+    grpc::CallbackServerContext* context,
+    const v1::AuditTrailRequest* request) {
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) return Refuse(caller.status());
+  absl::StatusOr<size_t> limit = PageSize(request->page_size());
+  if (!limit.ok()) return Refuse(limit.status());
+  if (absl::Status s = domain::ValidId(request->subject_id(), "subject_id");
+      !s.ok()) {
+    return Refuse(s);
+  }
+  const absl::Time deadline = QueryDeadline(*context);
+  struct State {
+    bool checked = false;
+    uint32_t generation = 0;
+    uint64_t after = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->after = request->after_position();
+  return new PagedStream(
+      pool_,
+      [this, request, caller = *caller, deadline, limit = *limit, state](
+          std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
+        if (!state->checked) {
+          RETURN_IF_ERROR(MayAudit(*log_, caller, request->subject_id()));
+          ASSIGN_OR_RETURN(
+              auto lease,
+              host_->Await("audit_trail", request->min_position(), deadline));
+          state->generation = lease->generation();
+          state->checked = true;
+        }
+        uint64_t next = 0;
+        RETURN_IF_ERROR(projections::ReadSubjectTrail(
+            host_->store(), state->generation, request->subject_id(),
+            state->after, limit, page, &next));
+        state->after = next;
+        *more = next != 0;
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
+    grpc::CallbackServerContext* context,
+    const v1::OrganisationDisclosuresRequest* request) {
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) return Refuse(caller.status());
+  absl::StatusOr<size_t> limit = PageSize(request->page_size());
+  if (!limit.ok()) return Refuse(limit.status());
+  if (absl::Status s = domain::ValidId(request->organisation(), "organisation");
+      !s.ok()) {
+    return Refuse(s);
+  }
+  if (caller->role() != kAuditorRole &&
+      caller->organisation() != request->organisation()) {
+    return Refuse(absl::PermissionDeniedError(
+        "an organisation's disclosures are for itself and for auditors"));
+  }
+  const absl::Time from = request->has_from() ? FromProtoTime(request->from())
+                                              : absl::InfinitePast();
+  const absl::Time to =
+      request->has_to() ? FromProtoTime(request->to()) : absl::InfiniteFuture();
+  const absl::Time deadline = QueryDeadline(*context);
+  struct State {
+    bool started = false;
+    uint32_t generation = 0;
+    projections::DisclosureCursor cursor;
+  };
+  auto state = std::make_shared<State>();
+  return new PagedStream(
+      pool_,
+      [this, request, deadline, limit = *limit, from, to, state](
+          std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
+        if (!state->started) {
+          ASSIGN_OR_RETURN(
+              auto lease,
+              host_->Await("audit_trail", request->min_position(), deadline));
+          state->generation = lease->generation();
+          state->started = true;
+        }
+        projections::DisclosureCursor next;
+        RETURN_IF_ERROR(projections::ReadOrganisationDisclosures(
+            host_->store(), state->generation, request->organisation(), from,
+            to, state->cursor, limit, page, &next));
+        state->cursor = next;
+        *more = !next.done();
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditService::ConsentInForce(
+    grpc::CallbackServerContext* context,
+    const v1::ConsentInForceRequest* request,
+    v1::ConsentInForceResponse* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunQuery(
+      context, pool_,
+      [this, request, response,
+       deadline](const v1::Actor& caller) -> absl::Status {
+        RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
+        RETURN_IF_ERROR(MayAudit(*log_, caller, request->subject_id()));
+        ASSIGN_OR_RETURN(
+            auto lease,
+            host_->Await("audit_trail", request->min_position(), deadline));
+        ASSIGN_OR_RETURN(*response,
+                         projections::ConsentInForce(
+                             host_->store(), lease->generation(), *request));
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace ycr::services

@@ -1,0 +1,96 @@
+#pragma once
+
+// The query services over the projections: ycr.v1.Deadlines, ycr.v1.Audit
+// and ycr.v1.Projections. Each call resolves the caller, waits (within the
+// call's deadline) until the projection has applied the request's
+// min_position, then reads the generation it was given, on the reader pool.
+//
+// Who may read what (until the access policy lands): a caller lists what its
+// own organisation owes; roles "auditor" and "scheduler" may list anyone's.
+// Audit trails are for the subject record's holder and for auditors.
+// Rebuilding a projection is for role "admin".
+
+#include "projections/host.h"
+#include "services/work_queue.h"
+#include "storage/event_log.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::services {
+
+inline constexpr char kAuditorRole[] = "auditor";
+inline constexpr char kSchedulerRole[] = "scheduler";
+inline constexpr char kAdminRole[] = "admin";
+
+// Longest a query waits for min_position when the call has no deadline.
+inline constexpr absl::Duration kDefaultQueryWait = absl::Seconds(10);
+
+class DeadlineService final : public v1::Deadlines::CallbackService {
+ public:
+  // Both must outlive the service.
+  DeadlineService(projections::ProjectionHost* host, WorkQueue* pool)
+      : host_(host), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* ListDue(
+      grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
+      v1::ListDeadlinesResponse* response) override;
+  grpc::ServerUnaryReactor* ListOverdue(
+      grpc::CallbackServerContext* context,
+      const v1::ListOverdueRequest* request,
+      v1::ListDeadlinesResponse* response) override;
+
+ private:
+  projections::ProjectionHost* const host_;
+  WorkQueue* const pool_;
+};
+
+class AuditService final : public v1::Audit::CallbackService {
+ public:
+  AuditService(projections::ProjectionHost* host, storage::EventLog* log,
+               WorkQueue* pool)
+      : host_(host), log_(log), pool_(pool) {}
+
+  grpc::ServerWriteReactor<v1::AuditEntry>* Trail(
+      grpc::CallbackServerContext* context,
+      const v1::AuditTrailRequest* request) override;
+  grpc::ServerWriteReactor<v1::AuditEntry>* OrganisationDisclosures(
+      grpc::CallbackServerContext* context,
+      const v1::OrganisationDisclosuresRequest* request) override;
+  grpc::ServerUnaryReactor* ConsentInForce(
+      grpc::CallbackServerContext* context,
+      const v1::ConsentInForceRequest* request,
+      v1::ConsentInForceResponse* response) override;
+
+ private:
+  projections::ProjectionHost* const host_;
+  storage::EventLog* const log_;
+  WorkQueue* const pool_;
+};
+
+class ProjectionAdminService final : public v1::Projections::CallbackService {
+ public:
+  ProjectionAdminService(projections::ProjectionHost* host,
+                         storage::EventLog* log, WorkQueue* pool)
+      : host_(host), log_(log), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Status(
+      grpc::CallbackServerContext* context,
+      const v1::ProjectionStatusRequest* request,
+      v1::ProjectionStatusResponse* response) override;
+  grpc::ServerUnaryReactor* Rebuild(
+      grpc::CallbackServerContext* context,
+      const v1::RebuildProjectionRequest* request,
+      v1::RebuildProjectionResponse* response) override;
+
+ private:
+  projections::ProjectionHost* const host_;
+  storage::EventLog* const log_;
+  WorkQueue* const pool_;
+};
+
+// The deadline a query waits until: the call's, or kDefaultQueryWait.
+absl::Time QueryDeadline(const grpc::CallbackServerContext& context);
+
+// page_size: 0 -> 100; above 1000 -> INVALID_ARGUMENT.
+absl::StatusOr<size_t> PageSize(uint32_t page_size);
+
+}  // namespace ycr::services
