@@ -173,14 +173,16 @@ grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
     grpc::CallbackServerContext* context, const v1::ListOverdueRequest* request,
     v1::ListDeadlinesResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunQuery(context, pool_,
-                  [this, request, response, deadline](const v1::Actor& caller) {
-                    return ListDeadlines(
-                        *host_, caller, deadline, request->as_of(),
-                        request->has_as_of(), "as_of", request->organisation(),
-                        request->min_position(), request->page_size(),
-                        request->page_token(), response);
-                  });
+  const google::protobuf::Timestamp as_of =
+      request->has_as_of() ? request->as_of() : ToProtoTime(clock_->Now());
+  return RunQuery(
+      context, pool_,
+      [this, request, response, deadline, as_of](const v1::Actor& caller) {
+        return ListDeadlines(*host_, caller, deadline, as_of, true, "as_of",
+                             request->organisation(), request->min_position(),
+                             request->page_size(), request->page_token(),
+                             response);
+      });
 }
 
 grpc::ServerUnaryReactor* ProjectionAdminService::Status(

@@ -10,6 +10,7 @@
 // Audit trails are for the subject record's holder and for auditors.
 // Rebuilding a projection is for role "admin".
 
+#include "common/clock.h"
 #include "projections/host.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
@@ -26,9 +27,10 @@ inline constexpr absl::Duration kDefaultQueryWait = absl::Seconds(10);
 
 class DeadlineService final : public v1::Deadlines::CallbackService {
  public:
-  // Both must outlive the service.
-  DeadlineService(projections::ProjectionHost* host, WorkQueue* pool)
-      : host_(host), pool_(pool) {}
+  // All must outlive the service. `clock` gives ListOverdue's default as_of.
+  DeadlineService(projections::ProjectionHost* host, WorkQueue* pool,
+                  Clock* clock)
+      : host_(host), pool_(pool), clock_(clock) {}
 
   grpc::ServerUnaryReactor* ListDue(
       grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
@@ -41,6 +43,7 @@ class DeadlineService final : public v1::Deadlines::CallbackService {
  private:
   projections::ProjectionHost* const host_;
   WorkQueue* const pool_;
+  Clock* const clock_;
 };
 
 class AuditService final : public v1::Audit::CallbackService {

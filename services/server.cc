@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
   server->deadlines_ = std::make_unique<DeadlineService>(
-      server->projections_.get(), server->readers_.get());
+      server->projections_.get(), server->readers_.get(),
+      options.clock != nullptr ? options.clock : &SystemClock());
   server->audit_ = std::make_unique<AuditService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(

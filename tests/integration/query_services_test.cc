@@ -106,15 +106,7 @@ TEST_F(QueryServicesTest, ListingIsForOwnOrganisationUnlessAuditorOrScheduler) {
     AsCaller(&context, "council-1", "sched", "scheduler");
     EXPECT_TRUE(Ok(deadlines_->ListOverdue(&context, request, &out)));
   }
-  // Missing as_of; oversized page.
-  request.clear_as_of();
-  {
-    grpc::ClientContext context;
-    AsCaller(&context, kService, "u-1", "service");
-    EXPECT_TRUE(Is(deadlines_->ListOverdue(&context, request, &out),
-                   StatusCode::INVALID_ARGUMENT, "as_of"));
-  }
-  *request.mutable_as_of() = At(kStart);
+  // Oversized page.
   request.set_page_size(5000);
   {
     grpc::ClientContext context;
@@ -223,6 +215,40 @@ TEST_F(QueryServicesTest, ProjectionsReportStatusAndRebuildForAdmins) {
   ASSERT_TRUE(Ok(Overdue(kStart + 1000 * kDay, kSchool, Head(), &due)));
   ASSERT_EQ(due.items_size(), 1);
   EXPECT_EQ(due.items(0).kind(), v1::DeadlineItem::AGREEMENT_REVIEW);
+}
+
+// Without as_of, overdue means overdue now, by the server's (injected)
+// clock: as time passes, what was due becomes overdue.
+TEST_F(QueryServicesTest, OverdueFollowsTheServersClock) {
+  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms(10)));
+  v1::CommandResponse received;
+  ASSERT_TRUE(Ok(
+      Correspond(Receive("m-1", "a-1", kSchool, kStart), kService, &received)));
+  auto overdue_now = [&] {
+    v1::ListOverdueRequest request;
+    request.set_organisation(kService);
+    request.set_min_position(received.position());
+    v1::ListDeadlinesResponse out;
+    grpc::ClientContext context;
+    AsCaller(&context, kService, "u-1", "service");
+    EXPECT_TRUE(Ok(deadlines_->ListOverdue(&context, request, &out)));
+    return out.items_size();
+  };
+  EXPECT_EQ(overdue_now(), 0);
+  clock_.Advance(10 * kDay);
+  EXPECT_EQ(overdue_now(), 1);
+  // Acknowledged with a promised date: not overdue until then.
+  v1::CommandResponse acknowledged;
+  clock_.Set(kStart + 9 * kDay);
+  v1::AgreementCommand allow = Amend("a-1", Terms(10, true));
+  ASSERT_TRUE(Ok(Agree(allow, kSchool)));
+  ASSERT_TRUE(Ok(Correspond(Acknowledge("m-1", kStart + 20 * kDay), kService,
+                            &acknowledged)));
+  received = acknowledged;
+  clock_.Set(kStart + 15 * kDay);
+  EXPECT_EQ(overdue_now(), 0);
+  clock_.Set(kStart + 21 * kDay);
+  EXPECT_EQ(overdue_now(), 1);
 }
 
 }  // namespace
