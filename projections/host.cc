@@ -1,6 +1,7 @@
 #include "projections/host.h"
 
 #include <atomic>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -82,6 +83,9 @@ absl::Status ProjectionHost::Start() {
 
 absl::Status ProjectionHost::StartBuilding(Slot& slot) {
   const std::string name = slot.projection->name();
+  if (slot.lease->generation() == std::numeric_limits<uint32_t>::max()) {
+    return absl::FailedPreconditionError("no generation number is left");
+  }
   const uint32_t generation = slot.lease->generation() + 1;
   RETURN_IF_ERROR(store_->DropGeneration(name, generation));
   slot.building = std::make_shared<ProjectionRunner>(
@@ -99,12 +103,18 @@ absl::Status ProjectionHost::Rebuild(const std::string& name) {
     return absl::NotFoundError(absl::StrCat("no projection named ", name));
   }
   if (stopped_) return absl::UnavailableError("the projections are stopped");
-  if (it->second->building != nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "projection ", name, " is already being rebuilt (generation ",
-        it->second->building->generation(), ")"));
+  Slot& slot = *it->second;
+  if (slot.building != nullptr) {
+    if (slot.building->status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "projection ", name, " is already being rebuilt (generation ",
+          slot.building->generation(), ")"));
+    }
+    // The last rebuild stopped on an error: start it again.
+    slot.building->Stop();
+    slot.building = nullptr;
   }
-  return StartBuilding(*it->second);
+  return StartBuilding(slot);
 }
 
 void ProjectionHost::OnBuilderProgress(const std::string& name,
@@ -116,13 +126,13 @@ void ProjectionHost::OnBuilderProgress(const std::string& name,
   if (slot.building == nullptr || slot.building->generation() != generation) {
     return;
   }
-  // The old runner stops first, so nothing writes to the old generation
-  // once it is retired.
-  if (slot.active != nullptr) slot.active->Stop();
   if (absl::Status s = store_->Activate(name, generation); !s.ok()) {
-    // Keep building; the next progress report tries again.
+    // Keep building (and serving the old one); the next report tries again.
     return;
   }
+  // The old runner stops before its generation is retired, so nothing
+  // writes to a generation once it may be dropped.
+  if (slot.active != nullptr) slot.active->Stop();
   slot.lease->Retire();
   slot.lease = std::make_shared<Lease>(store_, name, generation);
   slot.active = std::move(slot.building);
@@ -145,6 +155,12 @@ absl::StatusOr<std::shared_ptr<const GenerationLease>> ProjectionHost::Await(
       if (slot->active == nullptr) {
         // Frozen until its rebuild takes over.
         if (min_position <= slot->frozen_at) return slot->lease;
+        if (slot->building != nullptr && !slot->building->status().ok()) {
+          return absl::UnavailableError(absl::StrCat(
+              "projection ", name, " is frozen at position ", slot->frozen_at,
+              " and its rebuild stopped: ", slot->building->status().message(),
+              "; rebuild it again"));
+        }
         auto swapped = [this, slot]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
           return slot->active != nullptr || stopped_;
         };
@@ -166,9 +182,10 @@ absl::StatusOr<std::shared_ptr<const GenerationLease>> ProjectionHost::Await(
     absl::Status s = runner->WaitFor(min_position, deadline);
     if (s.ok()) return std::shared_ptr<const GenerationLease>(lease);
     if (absl::IsUnavailable(s) && runner->status().ok()) {
-      // Stopped cleanly: swapped out by a rebuild (or shutting down).
+      // Stopped cleanly: swapped out by a rebuild (ask the new one), or
+      // shutting down.
       absl::MutexLock lock(&mu_);
-      if (stopped_) return s;
+      if (stopped_ || slots_.at(name)->active == runner) return s;
       continue;
     }
     return s;
@@ -208,6 +225,7 @@ std::vector<ProjectionStatus> ProjectionHost::Status() {
     if (slot->building != nullptr) {
       s.building_generation = slot->building->generation();
       s.building_applied = slot->building->applied();
+      s.building_error = slot->building->status();
     }
   }
   return out;

@@ -42,8 +42,9 @@ struct ProjectionStatus {
   // Set while a rebuild runs.
   uint32_t building_generation = 0;
   uint64_t building_applied = 0;
-  // What stopped the active runner, if anything.
+  // What stopped the active runner, or the rebuild, if anything.
   absl::Status error;
+  absl::Status building_error;
 };
 
 class ProjectionHost {

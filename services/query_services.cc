@@ -200,6 +200,10 @@ grpc::ServerUnaryReactor* ProjectionAdminService::Status(
       p->set_building_generation(s.building_generation);
       p->set_building_applied_position(s.building_applied);
       if (!s.error.ok()) p->set_error(std::string(s.error.message()));
+      if (!s.building_error.ok()) {
+        p->set_error(absl::StrCat(p->error(), p->error().empty() ? "" : "; ",
+                                  "rebuild: ", s.building_error.message()));
+      }
     }
     return absl::OkStatus();
   });

@@ -2,6 +2,8 @@
 
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "storage/key_format.h"
 
@@ -30,6 +32,17 @@ std::string EndOfProjection(std::string start_of_generation_zero) {
       start_of_generation_zero.substr(0, start_of_generation_zero.size() - 4);
   end.back() = '\x01';
   return end;
+}
+
+// The first key after every key of `generation` (key_of is
+// ProjectionStatePrefix or ProjectionCheckpointKey); the last generation
+// number has no successor to borrow.
+std::string EndOfGeneration(std::string (*key_of)(absl::string_view, uint32_t),
+                            absl::string_view projection, uint32_t generation) {
+  if (generation == std::numeric_limits<uint32_t>::max()) {
+    return EndOfProjection(key_of(projection, 0));
+  }
+  return key_of(projection, generation + 1);
 }
 
 class RocksDbProjectionBatch : public ProjectionBatch {
@@ -173,7 +186,7 @@ absl::Status RocksDbProjectionStore::DropGeneration(
        {std::pair{db_.projections, &ProjectionStatePrefix},
         std::pair{db_.checkpoints, &ProjectionCheckpointKey}}) {
     batch.DeleteRange(cf, Slice(key_of(projection, generation)),
-                      Slice(key_of(projection, generation + 1)));
+                      Slice(EndOfGeneration(key_of, projection, generation)));
   }
   absl::ReaderMutexLock lock(db_.mu);
   if (*db_.closed) return Closed();
@@ -190,10 +203,10 @@ absl::Status RocksDbProjectionStore::DropOtherGenerations(
         std::pair{db_.checkpoints, &ProjectionCheckpointKey}}) {
     const std::string first = key_of(projection, 0);
     const std::string mine = key_of(projection, keep);
-    const std::string next = key_of(projection, keep + 1);
+    const std::string next = EndOfGeneration(key_of, projection, keep);
     const std::string end = EndOfProjection(first);
     if (keep > 0) batch.DeleteRange(cf, Slice(first), Slice(mine));
-    batch.DeleteRange(cf, Slice(next), Slice(end));
+    if (next < end) batch.DeleteRange(cf, Slice(next), Slice(end));
   }
   absl::ReaderMutexLock lock(db_.mu);
   if (*db_.closed) return Closed();
@@ -224,9 +237,9 @@ absl::Status RocksDbProjectionStore::Scan(
   if (absl::Status s = CheckName(projection); !s.ok()) return s;
   const std::string prefix = ProjectionStatePrefix(projection, generation);
   const std::string lower = absl::StrCat(prefix, from);
-  const std::string upper =
-      to.empty() ? ProjectionStatePrefix(projection, generation + 1)
-                 : absl::StrCat(prefix, to);
+  const std::string upper = to.empty() ? EndOfGeneration(&ProjectionStatePrefix,
+                                                         projection, generation)
+                                       : absl::StrCat(prefix, to);
   const rocksdb::Slice lower_slice = Slice(lower);
   const rocksdb::Slice upper_slice = Slice(upper);
   rocksdb::ReadOptions options;

@@ -609,15 +609,9 @@ TEST_F(StoreDropTest, DropOtherGenerationsKeepsExactlyOne) {
   EXPECT_EQ(Present("p"), (std::vector<uint32_t>{2}));
 }
 
-// BUG: DropOtherGenerations(name, 0xffffffff) computes the range after the
-// kept generation as [key_of(keep + 1), end) with keep + 1 wrapping to 0, so it
-// deletes every generation INCLUDING the one it must keep
-// (storage/rocksdb_projection_store.cc, DropOtherGenerations: `next =
-// key_of(projection, keep + 1)`). DropGeneration(name, 0xffffffff) and
-// Scan(name, 0xffffffff, from, "") wrap the same way (`generation + 1`): the
-// range end sorts before its start, so the drop deletes nothing (or fails)
-// and the scan sees nothing. Only reachable at the last generation number.
-TEST_F(ProjectionHostTest, DISABLED_LastGenerationNumberIsAGenerationLikeAny) {
+// The last generation number is a generation like any other: dropping the
+// others keeps it, dropping it removes it, and a scan sees it (no wrap to 0).
+TEST_F(ProjectionHostTest, LastGenerationNumberIsAGenerationLikeAny) {
   constexpr uint32_t kLast = 0xffffffffu;
   for (uint32_t g : {uint32_t{1}, kLast}) {
     std::unique_ptr<ProjectionBatch> batch = store_->NewBatch("p", g);
@@ -1124,17 +1118,9 @@ TEST_F(ProjectionHostTest, AwaitPastTheHeadTimesOutAndUnknownIsNotFound) {
   EXPECT_EQ((*now)->generation(), 1u);
 }
 
-// BUG: projections/host.cc, OnBuilderProgress stops the active runner BEFORE
-// store_->Activate(); when Activate fails it returns ("the next progress
-// report tries again") leaving the stopped runner as slot.active. Await then
-// spins: runner->WaitFor() returns UNAVAILABLE at once (not running), its
-// status() is OK, stopped_ is false, so Await `continue`s forever, ignoring
-// its deadline and burning a core, until the builder reports progress again
-// -- which at the head happens only on the next append. Expected:
-// DEADLINE_EXCEEDED at the deadline (and the old generation to keep
-// following the log). Actual: Await does not return until another event is
-// appended, and then returns OK long after its deadline.
-TEST_F(ProjectionHostTest, DISABLED_AwaitKeepsItsDeadlineWhenTheSwapFails) {
+// A swap whose Activate fails leaves the old generation serving and
+// following the log, and Await keeps its deadline.
+TEST_F(ProjectionHostTest, AwaitKeepsItsDeadlineWhenTheSwapFails) {
   const uint64_t head = AppendTo("s", 50);
   FaultyStore faulty(store_.get());
   auto host = NewHost(std::make_unique<CountingProjection>(), &faulty);
@@ -1163,17 +1149,9 @@ TEST_F(ProjectionHostTest, DISABLED_AwaitKeepsItsDeadlineWhenTheSwapFails) {
       << result.status();
 }
 
-// BUG: projections/host.cc: a builder that stops on an error (here a failed
-// commit, which is transient) stays in slot.building forever. Rebuild() then
-// returns FAILED_PRECONDITION "already being rebuilt" although no rebuild is
-// running (host.h: "FAILED_PRECONDITION if a rebuild is already running"), so
-// the rebuild cannot be retried without restarting the server, and Status()
-// shows neither the builder's error nor that it stopped (building_generation
-// stays set; ProjectionStatus::error only reports the active runner). For a
-// projection frozen by a code version change the same leaves Await(past the
-// frozen checkpoint) returning DEADLINE_EXCEEDED forever instead of
-// UNAVAILABLE ("when the projection has stopped on an error").
-TEST_F(ProjectionHostTest, DISABLED_AFailedRebuildCanBeRetried) {
+// A rebuild that stopped on an error can be started again, and Status()
+// shows why it stopped.
+TEST_F(ProjectionHostTest, AFailedRebuildCanBeRetried) {
   std::map<std::string, int64_t> tally;
   const uint64_t head = AppendSpread(500, 3, &tally);
   FaultyStore faulty(store_.get());
