@@ -101,6 +101,22 @@ absl::Status DropItem(storage::ProjectionBatch& batch, Kind kind,
   return absl::OkStatus();
 }
 
+// The organisations an item is listed under.
+absl::StatusOr<std::vector<std::string>> Owners(storage::ProjectionBatch& batch,
+                                                Kind kind,
+                                                const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> index,
+                   batch.Get(IndexKey(kind, id)));
+  std::vector<std::string> owners;
+  if (index.has_value() && index->size() > 8) {
+    for (absl::string_view owner :
+         absl::StrSplit(absl::string_view(*index).substr(8), '\0')) {
+      owners.emplace_back(owner);
+    }
+  }
+  return owners;
+}
+
 absl::StatusOr<std::optional<Item>> LoadItem(storage::ProjectionBatch& batch,
                                              Kind kind, const std::string& id) {
   ASSIGN_OR_RETURN(std::optional<std::string> index,
@@ -190,6 +206,8 @@ class Applier {
         return Consent();
       case v1::EventPayload::kSubjectRecordChanged:
         return Retention();
+      case v1::EventPayload::kOverdueFlagged:
+        return Flag();
       default:
         return absl::OkStatus();
     }
@@ -426,6 +444,25 @@ class Applier {
     return PutItem(batch_, *item, {item->owed_by()});
   }
 
+  absl::Status Flag() {
+    const v1::OverdueFlagged& f = p_.overdue_flagged();
+    if (!v1::DeadlineItem::Kind_IsValid(static_cast<int>(f.kind()))) {
+      return absl::OkStatus();
+    }
+    const Kind kind = static_cast<Kind>(f.kind());
+    ASSIGN_OR_RETURN(std::optional<Item> item, LoadItem(batch_, kind, f.id()));
+    if (!item.has_value() ||
+        FromProtoTime(item->due_at()) != FromProtoTime(f.due_at())) {
+      return absl::OkStatus();  // Done or moved since: nothing to mark.
+    }
+    if (!item->has_flagged_at()) *item->mutable_flagged_at() = f.flagged_at();
+    item->set_escalated(item->escalated() || f.escalated());
+    item->add_source_positions(e_.position());
+    ASSIGN_OR_RETURN(std::vector<std::string> owners,
+                     Owners(batch_, kind, f.id()));
+    return PutItem(batch_, *item, owners);
+  }
+
   absl::Status Retention() {
     const auto& changed = p_.subject_record_changed();
     const std::string& subject = changed.subject_id();
@@ -465,6 +502,22 @@ const std::string& DeadlinesProjection::name() const {
 absl::Status DeadlinesProjection::Apply(const v1::RecordedEvent& event,
                                         storage::ProjectionBatch& batch) {
   return Applier(log_, event, batch).Apply();
+}
+
+absl::StatusOr<std::optional<v1::DeadlineItem>> FindItem(
+    storage::ProjectionStore& store, uint32_t generation,
+    v1::DeadlineItem::Kind kind, const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> index,
+                   store.Get("deadlines", generation, IndexKey(kind, id)));
+  if (!index.has_value()) return std::optional<Item>();
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   store.Get("deadlines", generation,
+                             DueKey(index->substr(0, 8), kind, id)));
+  Item item;
+  if (!bytes.has_value() || !item.ParseFromString(*bytes)) {
+    return absl::DataLossError("deadlines: an indexed item is missing");
+  }
+  return std::optional<Item>(std::move(item));
 }
 
 absl::Status ListDue(storage::ProjectionStore& store, uint32_t generation,

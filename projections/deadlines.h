@@ -32,7 +32,12 @@
 //   'p' school 0x00 service             -> agreement_id in force between them
 //   'r' referral_id                     -> DeadlineReferralState
 // Ids never contain 0x00 (the domain's ids are [A-Za-z0-9._:-]).
+//
+// An overdue_flagged event marks the item it names (same kind, id and due
+// date) as flagged (and escalated); an item that moved or went is left
+// alone.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +50,8 @@ namespace ycr::projections {
 
 class DeadlinesProjection : public Projection {
  public:
-  static constexpr uint32_t kCodeVersion = 1;
+  // 2: overdue flags.
+  static constexpr uint32_t kCodeVersion = 2;
 
   // `log` (for subject records' dates of birth) must outlive it.
   explicit DeadlinesProjection(storage::EventLog* log) : log_(log) {}
@@ -58,6 +64,11 @@ class DeadlinesProjection : public Projection {
  private:
   storage::EventLog* const log_;
 };
+
+// The item of `kind` about `id`, if one is owed.
+absl::StatusOr<std::optional<v1::DeadlineItem>> FindItem(
+    storage::ProjectionStore& store, uint32_t generation,
+    v1::DeadlineItem::Kind kind, const std::string& id);
 
 // Items due at or before `by`, earliest first, at most `limit`, owed by
 // `organisation` (empty: by anyone), from `page_token` (empty: the start).

@@ -162,6 +162,12 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
         p->mutable_correspondence_answered()->clear_answered_at();
       }
       break;
+    case v1::EventPayload::kOverdueFlagged:
+      // Server-decided: when, and who owes it to whom (from the deadline).
+      p->mutable_overdue_flagged()->clear_flagged_at();
+      p->mutable_overdue_flagged()->clear_owed_by();
+      p->mutable_overdue_flagged()->clear_owed_to();
+      break;
     case v1::EventPayload::kConcernRaised:
       if (asked.concern_raised().organisation().empty()) {
         p->mutable_concern_raised()->clear_organisation();
@@ -251,7 +257,6 @@ absl::Status SettlePersonal(const std::string& subject,
 }
 
 }  // namespace
-
 
 namespace {
 
@@ -883,6 +888,25 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
               caller));
         }
         attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::RecordOverdueFlag(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::OverdueFlagged flag) {
+  RETURN_IF_ERROR(domain::ValidId(flag.id(), "flag.id"));
+  v1::EventPayload event;
+  Target target{"overdue", absl::StrCat(flag.kind(), "-", flag.id()), true,
+                true, std::nullopt};
+  *event.mutable_overdue_flagged() = std::move(flag);
+  return Execute<NoView>(
+      caller, request_id, target, std::move(event),
+      [](const v1::RecordedEvent&, NoView*) { return absl::OkStatus(); },
+      [](const NoView&, CommandAttempt& attempt,
+         v1::EventPayload* e) -> absl::Status {
+        *e->mutable_overdue_flagged()->mutable_flagged_at() =
+            ToProtoTime(attempt.now());
         return absl::OkStatus();
       });
 }

@@ -113,6 +113,13 @@ class DomainCommands {
       const std::string& concern_id, v1::EventPayload event,
       std::optional<uint64_t> expected_version = std::nullopt);
 
+  // The scheduler's flag on a missed deadline (stream
+  // "overdue-<kind>-<id>"): flagged_at is set to now. The caller (the query
+  // layer) has checked the deadline is owed and past.
+  absl::StatusOr<storage::AppendResult> RecordOverdueFlag(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::OverdueFlagged flag);
+
   // Current state, folded from the stream (version 0: none).
   absl::StatusOr<domain::ConsentView> LoadConsent(
       const std::string& consent_id);

@@ -55,6 +55,7 @@ absl::Status ListDeadlines(projections::ProjectionHost& host,
     *response->add_items() = std::move(item);
   }
   response->set_next_page_token(next);
+  *response->mutable_as_of() = by;
   return absl::OkStatus();
 }
 
@@ -183,6 +184,67 @@ grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
                              request->page_size(), request->page_token(),
                              response);
       });
+}
+
+grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
+    grpc::CallbackServerContext* context, const v1::FlagOverdueRequest* request,
+    v1::CommandResponse* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  command_pool_->Post(
+      [this, reactor, context, request, response, deadline, caller = *caller] {
+        absl::StatusOr<storage::AppendResult> result =
+            [&]() -> absl::StatusOr<storage::AppendResult> {
+          if (caller.role() != kSchedulerRole) {
+            return absl::PermissionDeniedError(
+                "flagging a missed deadline is for role scheduler");
+          }
+          const v1::OverdueFlagged& flag = request->flag();
+          if (!v1::DeadlineItem::Kind_IsValid(static_cast<int>(flag.kind())) ||
+              flag.kind() == v1::DeadlineItem::KIND_UNSPECIFIED) {
+            return absl::InvalidArgumentError("flag.kind: a DeadlineItem.Kind");
+          }
+          RETURN_IF_ERROR(domain::ValidId(flag.id(), "flag.id"));
+          if (!flag.has_due_at()) {
+            return absl::InvalidArgumentError("flag.due_at: is required");
+          }
+          ASSIGN_OR_RETURN(
+              auto lease,
+              host_->Await("deadlines", request->min_position(), deadline));
+          ASSIGN_OR_RETURN(
+              std::optional<v1::DeadlineItem> item,
+              projections::FindItem(
+                  host_->store(), lease->generation(),
+                  static_cast<v1::DeadlineItem::Kind>(flag.kind()), flag.id()));
+          const absl::Time due = FromProtoTime(flag.due_at());
+          if (!item.has_value() || FromProtoTime(item->due_at()) != due) {
+            return absl::FailedPreconditionError(
+                "overdue rule: nothing of that kind is owed about that id by "
+                "that date (done, or moved)");
+          }
+          if (due > clock_->Now()) {
+            return absl::FailedPreconditionError(
+                "overdue rule: the deadline has not passed");
+          }
+          v1::OverdueFlagged recorded = flag;
+          recorded.set_owed_by(item->owed_by());
+          recorded.set_owed_to(item->owed_to());
+          return commands_->RecordOverdueFlag(caller, request->request_id(),
+                                              recorded);
+        }();
+        if (result.ok()) {
+          response->set_position(result->last_position);
+          response->set_stream_version(result->stream_version);
+          response->set_replayed(result->replayed);
+        }
+        reactor->Finish(ToGrpcStatus(result.status(), context));
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ProjectionAdminService::Status(

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "projections/host.h"
+#include "services/domain_commands.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -27,10 +28,16 @@ inline constexpr absl::Duration kDefaultQueryWait = absl::Seconds(10);
 
 class DeadlineService final : public v1::Deadlines::CallbackService {
  public:
-  // All must outlive the service. `clock` gives ListOverdue's default as_of.
+  // All must outlive the service. `clock` gives ListOverdue's default as_of
+  // and decides what is past; `commands` records flags (on `command_pool`).
   DeadlineService(projections::ProjectionHost* host, WorkQueue* pool,
-                  Clock* clock)
-      : host_(host), pool_(pool), clock_(clock) {}
+                  Clock* clock, DomainCommands* commands,
+                  WorkQueue* command_pool)
+      : host_(host),
+        pool_(pool),
+        clock_(clock),
+        commands_(commands),
+        command_pool_(command_pool) {}
 
   grpc::ServerUnaryReactor* ListDue(
       grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
@@ -39,11 +46,16 @@ class DeadlineService final : public v1::Deadlines::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListOverdueRequest* request,
       v1::ListDeadlinesResponse* response) override;
+  grpc::ServerUnaryReactor* FlagOverdue(grpc::CallbackServerContext* context,
+                                        const v1::FlagOverdueRequest* request,
+                                        v1::CommandResponse* response) override;
 
  private:
   projections::ProjectionHost* const host_;
   WorkQueue* const pool_;
   Clock* const clock_;
+  DomainCommands* const commands_;
+  WorkQueue* const command_pool_;
 };
 
 class AuditService final : public v1::Audit::CallbackService {

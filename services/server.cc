@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "projections/audit_trail.h"
+#include "projections/caseloads.h"
 #include "projections/deadlines.h"
 
 namespace ycr::services {
@@ -21,15 +22,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       std::make_unique<projections::DeadlinesProjection>(server->log_.get()));
   server->projections_->Add(
       std::make_unique<projections::AuditTrailProjection>());
+  server->projections_->Add(
+      std::make_unique<projections::CaseloadsProjection>());
   if (absl::Status s = server->projections_->Start(); !s.ok()) {
     server->projections_->Stop();
     server->log_->Close();
     return s;
   }
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
-  server->deadlines_ = std::make_unique<DeadlineService>(
-      server->projections_.get(), server->readers_.get(),
-      options.clock != nullptr ? options.clock : &SystemClock());
+  server->caseloads_ = std::make_unique<CaseloadService>(
+      server->projections_.get(), server->readers_.get());
   server->audit_ = std::make_unique<AuditService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
@@ -41,6 +43,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->commands_ = std::make_unique<DomainCommands>(
       server->log_.get(),
       options.clock != nullptr ? options.clock : &SystemClock());
+  server->deadlines_ = std::make_unique<DeadlineService>(
+      server->projections_.get(), server->readers_.get(),
+      options.clock != nullptr ? options.clock : &SystemClock(),
+      server->commands_.get(), server->command_pool_.get());
   server->consents_ = std::make_unique<ConsentService>(
       server->commands_.get(), server->command_pool_.get());
   server->sharing_ = std::make_unique<SharingService>(
@@ -71,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->correspondence_.get());
   builder.RegisterService(server->safeguarding_.get());
   builder.RegisterService(server->deadlines_.get());
+  builder.RegisterService(server->caseloads_.get());
   builder.RegisterService(server->audit_.get());
   builder.RegisterService(server->projection_admin_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/caseload_service.h"
 #include "services/domain_commands.h"
 #include "services/domain_services.h"
 #include "services/event_store_service.h"
@@ -61,6 +62,7 @@ class Server {
   std::unique_ptr<storage::ProjectionStore> projection_store_;
   std::unique_ptr<projections::ProjectionHost> projections_;
   std::unique_ptr<DeadlineService> deadlines_;
+  std::unique_ptr<CaseloadService> caseloads_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<ProjectionAdminService> projection_admin_;
   std::unique_ptr<WorkQueue> readers_;

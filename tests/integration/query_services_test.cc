@@ -251,5 +251,60 @@ TEST_F(QueryServicesTest, OverdueFollowsTheServersClock) {
   EXPECT_EQ(overdue_now(), 1);
 }
 
+// The scheduler flags a missed deadline once (a retry, or a second
+// scheduler, replays); the flag shows on the item and goes with it.
+TEST_F(QueryServicesTest, AMissedDeadlineIsFlaggedOnceAndClearsWhenDone) {
+  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms(10)));
+  v1::CommandResponse received;
+  ASSERT_TRUE(Ok(
+      Correspond(Receive("m-1", "a-1", kSchool, kStart), kService, &received)));
+  v1::FlagOverdueRequest flag;
+  flag.set_request_id(NewUuid());
+  flag.set_min_position(received.position());
+  flag.mutable_flag()->set_kind(v1::DeadlineItem::CORRESPONDENCE_ANSWER);
+  flag.mutable_flag()->set_id("m-1");
+  *flag.mutable_flag()->mutable_due_at() = At(kStart + 10 * kDay);
+  auto send = [&](const std::string& role, v1::CommandResponse* out) {
+    grpc::ClientContext context;
+    AsCaller(&context, "council-1", "scheduler-1", role);
+    return deadlines_->FlagOverdue(&context, flag, out);
+  };
+  v1::CommandResponse flagged;
+  // Only the scheduler flags; not before the deadline has passed.
+  EXPECT_EQ(send("school", &flagged).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Is(send("scheduler", &flagged), StatusCode::FAILED_PRECONDITION,
+                 "not passed"));
+  clock_.Advance(11 * kDay);
+  ASSERT_TRUE(Ok(send("scheduler", &flagged)));
+  EXPECT_FALSE(flagged.replayed());
+  v1::CommandResponse again;
+  ASSERT_TRUE(Ok(send("scheduler", &again)));
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.position(), flagged.position());
+  EXPECT_EQ(Events("overdue-1-m-1").size(), 1u);
+
+  v1::ListDeadlinesResponse due;
+  ASSERT_TRUE(
+      Ok(Overdue(kStart + 11 * kDay, kService, flagged.position(), &due)));
+  ASSERT_EQ(due.items_size(), 1);
+  EXPECT_TRUE(due.items(0).has_flagged_at());
+  EXPECT_EQ(TimeOf(due.items(0).flagged_at()), clock_.Now());
+  // The wrong due date (moved, or never owed) is refused.
+  flag.set_request_id(NewUuid());
+  *flag.mutable_flag()->mutable_due_at() = At(kStart + 9 * kDay);
+  EXPECT_TRUE(Is(send("scheduler", &flagged), StatusCode::FAILED_PRECONDITION,
+                 "moved"));
+
+  v1::CommandResponse answered;
+  ASSERT_TRUE(Ok(Correspond(Answer("m-1"), kService, &answered)));
+  due.Clear();
+  ASSERT_TRUE(
+      Ok(Overdue(kStart + 100 * kDay, kService, answered.position(), &due)));
+  for (const v1::DeadlineItem& item : due.items()) {
+    EXPECT_NE(item.id(), "m-1");
+  }
+}
+
 }  // namespace
 }  // namespace ycr::testing

@@ -1,0 +1,81 @@
+#include "services/caseload_service.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "projections/caseloads.h"
+#include "services/domain/field_checks.h"
+#include "services/query_services.h"
+#include "services/run_query.h"
+
+namespace ycr::services {
+namespace {
+
+constexpr char kCaseloads[] = "caseloads";
+
+// A caller reads its own organisation's caseload; auditors and the scheduler
+// anyone's.
+absl::Status MayReadCaseload(const v1::Actor& caller,
+                             const std::string& organisation) {
+  RETURN_IF_ERROR(domain::ValidId(organisation, "organisation"));
+  if (caller.role() == kAuditorRole || caller.role() == kSchedulerRole) {
+    return absl::OkStatus();
+  }
+  if (organisation == caller.organisation()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "organisation: a caller reads its own organisation's caseload (",
+      caller.organisation(),
+      "); only auditors and the scheduler read others'"));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CaseloadService::Counts(
+    grpc::CallbackServerContext* context,
+    const v1::CaseloadCountsRequest* request, v1::CaseloadCounts* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunQuery(
+      context, pool_,
+      [this, request, response,
+       deadline](const v1::Actor& caller) -> absl::Status {
+        RETURN_IF_ERROR(MayReadCaseload(caller, request->organisation()));
+        ASSIGN_OR_RETURN(
+            auto lease,
+            host_->Await(kCaseloads, request->min_position(), deadline));
+        ASSIGN_OR_RETURN(
+            *response, projections::Counts(host_->store(), lease->generation(),
+                                           request->organisation()));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
+    grpc::CallbackServerContext* context,
+    const v1::ListCaseloadReferralsRequest* request,
+    v1::ListCaseloadReferralsResponse* response) {
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunQuery(
+      context, pool_,
+      [this, request, response,
+       deadline](const v1::Actor& caller) -> absl::Status {
+        RETURN_IF_ERROR(MayReadCaseload(caller, request->organisation()));
+        ASSIGN_OR_RETURN(size_t limit, PageSize(request->page_size()));
+        ASSIGN_OR_RETURN(
+            auto lease,
+            host_->Await(kCaseloads, request->min_position(), deadline));
+        std::vector<v1::CaseloadReferral> referrals;
+        std::string next;
+        RETURN_IF_ERROR(projections::ListReferrals(
+            host_->store(), lease->generation(), request->organisation(),
+            request->page_token(), limit, &referrals, &next));
+        for (v1::CaseloadReferral& referral : referrals) {
+          *response->add_referrals() = std::move(referral);
+        }
+        response->set_next_page_token(next);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace ycr::services
