@@ -1,0 +1,163 @@
+#include "services/scheduler.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
+#include "services/caller_identity.h"
+#include "services/grpc_status.h"
+#include "storage/record_codec.h"
+
+namespace ycr::services {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+std::string Describe(const v1::DeadlineItem& item) {
+  return absl::StrCat(
+      v1::DeadlineItem::Kind_Name(item.kind()), " ", item.id(), " due ",
+      absl::FormatTime(absl::RFC3339_sec, FromProtoTime(item.due_at()),
+                       absl::UTCTimeZone()),
+      " owed by ", item.owed_by(),
+      item.owed_to().empty() ? "" : absl::StrCat(" to ", item.owed_to()));
+}
+
+}  // namespace
+
+std::string FlagRequestId(const v1::DeadlineItem& item, bool escalated) {
+  const std::string digest = storage::Sha256(absl::StrCat(
+      "ycr-overdue", std::string(1, '\0'), item.kind(), std::string(1, '\0'),
+      item.id(), std::string(1, '\0'), item.due_at().seconds(), ".",
+      item.due_at().nanos(), std::string(1, '\0'), escalated ? "1" : "0"));
+  unsigned char b[16];
+  for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(digest[i]);
+  b[6] = (b[6] & 0x0f) | 0x50;  // Version 5 layout (name-based).
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant.
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    absl::StrAppendFormat(&out, "%02x", b[i]);
+  }
+  return out;
+}
+
+Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
+                     SchedulerOptions options, std::ostream* log)
+    : stub_(v1::Deadlines::NewStub(channel)),
+      log_stub_(v1::EventStore::NewStub(channel)),
+      options_(std::move(options)),
+      log_(log) {}
+
+void Scheduler::Prepare(grpc::ClientContext* context) const {
+  context->AddMetadata(kOrganisationMetadata, options_.organisation);
+  context->AddMetadata(kUserMetadata, options_.user);
+  context->AddMetadata(kRoleMetadata, "scheduler");
+  context->set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.call_timeout));
+}
+
+absl::StatusOr<PassResult> Scheduler::RunOnce() {
+  PassResult result;
+  // Everything recorded before the pass starts is seen (read-your-writes).
+  v1::HeadResponse head;
+  {
+    grpc::ClientContext context;
+    Prepare(&context);
+    grpc::Status s = log_stub_->Head(&context, v1::HeadRequest(), &head);
+    if (!s.ok()) return FromGrpc(s);
+  }
+  std::string token;
+  do {
+    v1::ListOverdueRequest list;
+    list.set_min_position(head.position());
+    list.set_page_size(1000);
+    list.set_page_token(token);
+    v1::ListDeadlinesResponse page;
+    grpc::ClientContext context;
+    Prepare(&context);
+    grpc::Status listed = stub_->ListOverdue(&context, list, &page);
+    if (!listed.ok()) return FromGrpc(listed);
+    const absl::Time now = FromProtoTime(page.as_of());
+    for (const v1::DeadlineItem& item : page.items()) {
+      ++result.overdue;
+      bool escalate = false;
+      if (item.has_flagged_at()) {
+        escalate =
+            options_.escalate_after > absl::ZeroDuration() &&
+            !item.escalated() &&
+            FromProtoTime(item.flagged_at()) + options_.escalate_after <= now;
+        if (!escalate) continue;
+      }
+      const char* what = escalate ? "escalate" : "flag";
+      if (options_.dry_run) {
+        *log_ << "would " << what << " " << Describe(item) << "\n";
+        continue;
+      }
+      v1::FlagOverdueRequest flag;
+      flag.set_request_id(FlagRequestId(item, escalate));
+      auto* f = flag.mutable_flag();
+      f->set_kind(item.kind());
+      f->set_id(item.id());
+      *f->mutable_due_at() = item.due_at();
+      f->set_escalated(escalate);
+      v1::CommandResponse done;
+      grpc::ClientContext flag_context;
+      Prepare(&flag_context);
+      grpc::Status s = stub_->FlagOverdue(&flag_context, flag, &done);
+      if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        ++result.skipped;  // Answered or moved since it was listed.
+        *log_ << "skipped " << Describe(item) << ": " << s.error_message()
+              << "\n";
+        continue;
+      }
+      if (!s.ok()) return FromGrpc(s);
+      if (done.replayed()) {
+        ++result.replayed;
+      } else if (escalate) {
+        ++result.escalated;
+      } else {
+        ++result.flagged;
+      }
+      *log_ << (done.replayed() ? "already " : "")
+            << (escalate ? "escalated " : "flagged ") << Describe(item)
+            << " (log position " << done.position() << ")\n";
+    }
+    token = page.next_page_token();
+  } while (!token.empty());
+  return result;
+}
+
+void Scheduler::Run(const std::atomic<bool>* stop) {
+  absl::Duration backoff = absl::Seconds(1);
+  while (!stop->load()) {
+    absl::Duration wait = options_.interval;
+    const absl::Time started = absl::Now();
+    absl::StatusOr<PassResult> pass = RunOnce();
+    if (pass.ok()) {
+      backoff = absl::Seconds(1);
+      *log_ << absl::StrFormat(
+          "pass: %d overdue, %d flagged, %d escalated, %d already flagged, "
+          "%d skipped, in %s\n",
+          pass->overdue, pass->flagged, pass->escalated, pass->replayed,
+          pass->skipped, absl::FormatDuration(absl::Now() - started));
+    } else {
+      *log_ << "pass failed: " << pass.status() << "; retrying in "
+            << absl::FormatDuration(backoff) << "\n";
+      wait = backoff;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+    log_->flush();
+    // Sleep in short steps so that a stop is seen promptly.
+    const absl::Time until = absl::Now() + wait;
+    while (!stop->load() && absl::Now() < until) {
+      absl::SleepFor(std::min(absl::Milliseconds(200), until - absl::Now()));
+    }
+  }
+}
+
+}  // namespace ycr::services

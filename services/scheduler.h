@@ -1,0 +1,79 @@
+#pragma once
+
+// The scheduler: lists what is overdue and records one flag per missed
+// deadline, only through the gRPC API (with a deadline on every call).
+//
+// Exactly once: the request id of a flag is derived from the deadline (kind,
+// id, due date, and whether it is the escalation), so a retry, a restart or
+// a second scheduler running at once replays the same command instead of
+// flagging again. A deadline that moved (a promised date) is a new deadline.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::services {
+
+struct SchedulerOptions {
+  // The scheduler's identity (role is always "scheduler").
+  std::string organisation = "scheduler";
+  std::string user = "ycr-scheduler";
+  // Print what would be flagged; flag nothing.
+  bool dry_run = false;
+  // Flag again, as escalated, once a flag is this old (0: never).
+  absl::Duration escalate_after = absl::ZeroDuration();
+  // Deadline of each call.
+  absl::Duration call_timeout = absl::Seconds(10);
+  // Between passes, when running continuously.
+  absl::Duration interval = absl::Seconds(60);
+  // Longest wait between retries after a failed pass (doubling from 1 s).
+  absl::Duration max_backoff = absl::Seconds(60);
+};
+
+struct PassResult {
+  int overdue = 0;
+  int flagged = 0;
+  int escalated = 0;
+  // Flagged before (by this or another scheduler): nothing written.
+  int replayed = 0;
+  // Done or moved between listing and flagging.
+  int skipped = 0;
+};
+
+// The request id of a flag: a UUID (version 5 layout) from SHA-256 of the
+// deadline's kind, id, due date and escalation.
+std::string FlagRequestId(const v1::DeadlineItem& item, bool escalated);
+
+class Scheduler {
+ public:
+  // Logs one line per action to `log`, which must outlive it.
+  Scheduler(std::shared_ptr<grpc::Channel> channel, SchedulerOptions options,
+            std::ostream* log);
+
+  // One pass: every overdue item now (by the server's clock, as of the log's
+  // head when the pass starts), flagged if it is not yet, escalated if due. The first failed call ends the pass with
+  // its status (nothing is flagged twice by trying again).
+  absl::StatusOr<PassResult> RunOnce();
+
+  // Passes every `interval` until `stop` is set; a failed pass is retried
+  // after a backoff (1 s doubling to max_backoff). Never throws or exits.
+  void Run(const std::atomic<bool>* stop);
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+
+  std::unique_ptr<v1::Deadlines::Stub> stub_;
+  std::unique_ptr<v1::EventStore::Stub> log_stub_;
+  const SchedulerOptions options_;
+  std::ostream* const log_;
+};
+
+}  // namespace ycr::services

@@ -1,0 +1,75 @@
+// ycr-scheduler: flags overdue deadlines, exactly once, through the gRPC API.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "common/command_line.h"
+#include "services/scheduler.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Server address host:port.");
+ABSL_FLAG(std::string, organisation, "scheduler",
+          "The scheduler's organisation (its role is always 'scheduler').");
+ABSL_FLAG(std::string, user, "ycr-scheduler", "The scheduler's user id.");
+ABSL_FLAG(bool, once, false, "One pass, then exit (for cron).");
+ABSL_FLAG(bool, dry_run, false, "Print what would be flagged; flag nothing.");
+ABSL_FLAG(int, interval_seconds, 60, "Seconds between passes.");
+ABSL_FLAG(double, escalate_after_hours, 0,
+          "Flag again, as escalated, once a flag is this old (0: never).");
+ABSL_FLAG(int, call_timeout_seconds, 10, "Deadline of each call.");
+
+namespace {
+
+std::atomic<bool> stop{false};
+
+void OnSignal(int) { stop.store(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ycr::InitCommandLine(
+      argc, argv,
+      "ycr-scheduler: lists what is overdue on a ycr server and records one "
+      "flag per missed deadline (a second scheduler, or a restart, never "
+      "flags twice).\nUsage: ycr-scheduler [--server=HOST:PORT] [--once] "
+      "[--dry_run]\nExit codes (with --once): 0 ok, 1 the pass failed, 2 bad "
+      "usage.");
+  if (absl::GetFlag(FLAGS_interval_seconds) < 1 ||
+      absl::GetFlag(FLAGS_call_timeout_seconds) < 1 ||
+      absl::GetFlag(FLAGS_escalate_after_hours) < 0) {
+    std::cerr << "--interval_seconds and --call_timeout_seconds must be at "
+                 "least 1, --escalate_after_hours not negative\n";
+    return 2;
+  }
+  ycr::services::SchedulerOptions options;
+  options.organisation = absl::GetFlag(FLAGS_organisation);
+  options.user = absl::GetFlag(FLAGS_user);
+  options.dry_run = absl::GetFlag(FLAGS_dry_run);
+  options.interval = absl::Seconds(absl::GetFlag(FLAGS_interval_seconds));
+  options.call_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_call_timeout_seconds));
+  options.escalate_after =
+      absl::Hours(absl::GetFlag(FLAGS_escalate_after_hours));
+  ycr::services::Scheduler scheduler(
+      grpc::CreateChannel(absl::GetFlag(FLAGS_server),
+                          grpc::InsecureChannelCredentials()),
+      options, &std::cout);
+  if (absl::GetFlag(FLAGS_once)) {
+    absl::StatusOr<ycr::services::PassResult> pass = scheduler.RunOnce();
+    if (!pass.ok()) {
+      std::cerr << "ycr-scheduler: " << pass.status() << "\n";
+      return 1;
+    }
+    std::cout << pass->overdue << " overdue, " << pass->flagged << " flagged, "
+              << pass->escalated << " escalated, " << pass->replayed
+              << " already flagged, " << pass->skipped << " skipped\n";
+    return 0;
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  scheduler.Run(&stop);
+  return 0;
+}

@@ -1,0 +1,198 @@
+// The scheduler against a real server: one flag per missed deadline however
+// many schedulers run and however often, dry runs write nothing, escalation
+// after the grace period, a moved deadline flagged anew, an unreachable
+// server reported, and the binary's --help and --once.
+
+#include "services/scheduler.h"
+
+#include <cstdio>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/domain_flows_fixture.h"
+
+namespace ycr::testing {
+namespace {
+
+class SchedulerTest : public DomainFlowsTest {
+ protected:
+  services::SchedulerOptions Options() {
+    services::SchedulerOptions options;
+    options.call_timeout = absl::Seconds(10);
+    return options;
+  }
+
+  absl::StatusOr<services::PassResult> Pass(services::SchedulerOptions options,
+                                            std::ostream* log = nullptr) {
+    std::ostringstream sink;
+    services::Scheduler scheduler(channel_, options,
+                                  log != nullptr ? log : &sink);
+    return scheduler.RunOnce();
+  }
+
+  // Two letters received at kStart under a 10-day agreement.
+  void TwoLetters() {
+    ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms(10, true)));
+    ASSERT_TRUE(
+        Ok(Correspond(Receive("m-1", "a-1", kSchool, kStart), kService)));
+    ASSERT_TRUE(
+        Ok(Correspond(Receive("m-2", "a-1", kSchool, kStart), kService)));
+  }
+
+  size_t Flags(const std::string& id) {
+    return Events(absl::StrCat("overdue-",
+                               v1::DeadlineItem::CORRESPONDENCE_ANSWER, "-",
+                               id))
+        .size();
+  }
+};
+
+TEST_F(SchedulerTest, TwoSchedulersAtOnceFlagEachMissedDeadlineOnce) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(11 * kDay);
+  absl::StatusOr<services::PassResult> a, b;
+  std::thread first([&] { a = Pass(Options()); });
+  std::thread second([&] { b = Pass(Options()); });
+  first.join();
+  second.join();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(Flags("m-1"), 1u);
+  EXPECT_EQ(Flags("m-2"), 1u);
+  // Each deadline was flagged by one scheduler; the other replayed it or
+  // saw it flagged already.
+  EXPECT_EQ(a->flagged + b->flagged, 2);
+
+  // A restart flags nothing more.
+  auto again = Pass(Options());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->flagged, 0);
+  EXPECT_EQ(Flags("m-1"), 1u);
+}
+
+TEST_F(SchedulerTest, DryRunWritesNothing) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(11 * kDay);
+  const uint64_t head = Head();
+  services::SchedulerOptions options = Options();
+  options.dry_run = true;
+  std::ostringstream log;
+  auto pass = Pass(options, &log);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->overdue, 2);
+  EXPECT_EQ(pass->flagged, 0);
+  EXPECT_EQ(Head(), head);
+  EXPECT_NE(log.str().find("would flag CORRESPONDENCE_ANSWER m-1"),
+            std::string::npos)
+      << log.str();
+}
+
+TEST_F(SchedulerTest, NothingIsFlaggedBeforeItIsDue) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(9 * kDay);
+  auto pass = Pass(Options());
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->overdue, 0);
+  EXPECT_EQ(Flags("m-1"), 0u);
+}
+
+TEST_F(SchedulerTest, EscalatesOnceAfterTheGracePeriod) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(11 * kDay);
+  services::SchedulerOptions options = Options();
+  options.escalate_after = absl::Hours(24);
+  ASSERT_EQ(Pass(options)->flagged, 2);
+  clock_.Advance(absl::Hours(23));
+  EXPECT_EQ(Pass(options)->escalated, 0);
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(Pass(options)->escalated, 2);
+  EXPECT_EQ(Pass(options)->escalated, 0);
+  EXPECT_EQ(Flags("m-1"), 2u);  // The flag and its escalation.
+}
+
+TEST_F(SchedulerTest, AMovedDeadlineIsANewDeadline) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  // Acknowledged within time, promising day 20.
+  clock_.Advance(5 * kDay);
+  ASSERT_TRUE(Ok(Correspond(Acknowledge("m-1", kStart + 20 * kDay), kService)));
+  clock_.Advance(6 * kDay);  // Day 11: m-2 missed, m-1 not yet.
+  ASSERT_EQ(Pass(Options())->flagged, 1);
+  EXPECT_EQ(Flags("m-1"), 0u);
+  clock_.Advance(10 * kDay);  // Day 21: m-1's promise missed.
+  ASSERT_EQ(Pass(Options())->flagged, 1);
+  EXPECT_EQ(Flags("m-1"), 1u);
+  // Answered: no longer overdue, nothing more to flag.
+  ASSERT_TRUE(Ok(Correspond(Answer("m-1"), kService)));
+  ASSERT_TRUE(Ok(Correspond(Answer("m-2"), kService)));
+  auto pass = Pass(Options());
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->overdue, 0);
+}
+
+TEST_F(SchedulerTest, AnUnreachableServerFailsThePassWithoutCrashing) {
+  services::SchedulerOptions options = Options();
+  options.call_timeout = absl::Milliseconds(300);
+  std::ostringstream log;
+  services::Scheduler scheduler(
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
+      options, &log);
+  absl::StatusOr<services::PassResult> pass = scheduler.RunOnce();
+  EXPECT_FALSE(pass.ok());
+  EXPECT_TRUE(absl::IsUnavailable(pass.status()) ||
+              absl::IsDeadlineExceeded(pass.status()))
+      << pass.status();
+}
+
+TEST(SchedulerRequestIdTest, IsAStableUuidOfTheDeadline) {
+  v1::DeadlineItem item;
+  item.set_kind(v1::DeadlineItem::CORRESPONDENCE_ANSWER);
+  item.set_id("m-1");
+  item.mutable_due_at()->set_seconds(1'780'000'000);
+  const std::string id = services::FlagRequestId(item, false);
+  EXPECT_TRUE(IsUuid(id)) << id;
+  EXPECT_EQ(id, services::FlagRequestId(item, false));
+  EXPECT_NE(id, services::FlagRequestId(item, true));
+  item.mutable_due_at()->set_seconds(1'780'000'001);
+  EXPECT_NE(id, services::FlagRequestId(item, false));
+}
+
+std::string RunBinary(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  *exit_code = WEXITSTATUS(pclose(pipe));
+  return out;
+}
+
+TEST_F(SchedulerTest, TheBinaryHelpsAndRunsOnce) {
+  int code = -1;
+  std::string help =
+      RunBinary(std::string(YCR_SCHEDULER_BINARY) + " --help", &code);
+  EXPECT_EQ(code, 0) << help;
+  EXPECT_NE(help.find("--once"), std::string::npos) << help;
+
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(11 * kDay);
+  const std::string once =
+      absl::StrCat(YCR_SCHEDULER_BINARY,
+                   " --once --server=127.0.0.1:", server_.server().port());
+  std::string out = RunBinary(once, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("2 flagged"), std::string::npos) << out;
+  out = RunBinary(once, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("0 flagged"), std::string::npos) << out;
+  EXPECT_EQ(Flags("m-1"), 1u);
+
+  out = RunBinary(std::string(YCR_SCHEDULER_BINARY) +
+                      " --once --server=127.0.0.1:1 --call_timeout_seconds=1",
+                  &code);
+  EXPECT_EQ(code, 1) << out;
+}
+
+}  // namespace
+}  // namespace ycr::testing
