@@ -222,7 +222,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kLogColumnFamily, cf_options(false)},
       {kStreamsColumnFamily, cf_options(true)},
       {kEventIdsColumnFamily, cf_options(true)},
-      {kProjectionsColumnFamily, cf_options(false)},
+      {kProjectionsColumnFamily, cf_options(true)},
       {kCheckpointsColumnFamily, cf_options(false)},
       {kRecordsColumnFamily, cf_options(true)},
   };
