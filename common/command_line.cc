@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/flags/internal/program_name.h"
 #include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -26,6 +27,8 @@ std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
   };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
+  // Named before --help is printed (ParseCommandLine would name it later).
+  if (argc > 0) absl::flags_internal::SetProgramInvocationName(argv[0]);
   // abseil exits 1 after --help; a user asking for help has not failed.
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];

@@ -3,23 +3,32 @@
 //   ycr head                         the log head (position and hash)
 //   ycr log append STREAM TYPE DATA  append one opaque event
 //   ycr log read STREAM              read a stream
-//   ycr log tail [--follow]          read the whole log (and follow it)
+//   ycr log tail [--follow|-f]       read the whole log (and follow it)
+//   ycr <service> <method> [--data=JSON|@file] [--set field.path=value]...
+//                                    any RPC of package ycr.v1 (cli_generic.h)
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/command_line.h"
 #include "common/ids.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
+#include "services/cli_generic.h"
 #include "services/grpc_status.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
@@ -39,20 +48,32 @@ ABSL_FLAG(std::string, expected, "any",
 ABSL_FLAG(uint64_t, from, 0, "log read / log tail: first version / position.");
 ABSL_FLAG(uint32_t, limit, 100, "log read / log tail: most events per page.");
 ABSL_FLAG(bool, backwards, false, "log read: newest first.");
-ABSL_FLAG(bool, follow, false, "log tail: keep following new events.");
+ABSL_FLAG(bool, follow, false,
+          "log tail / streaming calls: keep following (-f); no deadline.");
 ABSL_FLAG(std::string, prefix, "", "log tail: only streams with this prefix.");
 
 namespace {
 
 constexpr char kUsage[] =
-    "ycr: command-line client of the ycr gRPC API.\n"
+    "command-line client of the ycr gRPC API.\n"
     "Usage:\n"
     "  ycr head                          the log head (position and hash)\n"
     "  ycr log append STREAM TYPE DATA   append one opaque event\n"
     "  ycr log read STREAM               read a stream\n"
-    "  ycr log tail [--follow]           read the whole log, or follow it\n"
+    "  ycr log tail [--follow|-f]        read the whole log, or follow it\n"
+    "  ycr <service> <method> [--data=JSON|@FILE] [--set field=value]...\n"
+    "                                    call any RPC\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
-    "printed), 2 bad usage.";
+    "printed), 2 bad usage.\n"
+    "Server and identity: --server, --organisation, --user, --role or\n"
+    "$YCR_SERVER, $YCR_ORGANISATION, $YCR_USER, $YCR_ROLE.";
+
+// The usage text: the fixed commands and every API command.
+const std::string& FullUsage() {
+  static const std::string* usage =
+      new std::string(absl::StrCat(kUsage, "\n\n", ycr::cli::ServicesHelp()));
+  return *usage;
+}
 
 std::string FromFlagOrEnv(const std::string& flag, const char* env,
                           const char* fallback) {
@@ -62,7 +83,19 @@ std::string FromFlagOrEnv(const std::string& flag, const char* env,
 }
 
 int Usage(const std::string& problem) {
-  std::cerr << "ycr: " << problem << "\n\n" << kUsage << "\n";
+  std::cerr << "ycr: " << problem << "\n\n"
+            << kUsage << "\n"
+            << "Run `ycr --help` for every command and flag.\n";
+  return 2;
+}
+
+// A usage error with suggestions (no full usage text).
+int Unknown(const std::string& what, const std::string& word,
+            const std::vector<std::string>& candidates,
+            const std::string& help) {
+  std::cerr << "ycr: unknown " << what << " '" << word << "'; did you mean: "
+            << absl::StrJoin(ycr::cli::Suggest(word, candidates), ", ")
+            << "?\nRun `" << help << " --help` to list them.\n";
   return 2;
 }
 
@@ -201,23 +234,212 @@ int Tail(ycr::v1::EventStore::Stub& stub) {
   return 0;
 }
 
+// The command line split before abseil parses it: abseil flags pass
+// through; --set, --data and --<field>=value (any other flag) are the
+// request's; -f is --follow.
+struct CommandLine {
+  std::vector<std::string> flags;        // For abseil, argv[0] first.
+  std::vector<std::string> words;        // Positional arguments.
+  std::vector<std::string> data;         // --data values, in order.
+  std::vector<std::string> sets;         // --set assignments, in order.
+  std::vector<std::string> field_flags;  // As given, for error messages.
+  bool help = false;
+};
+
+bool IsAbseilFlag(const std::string& name, bool* is_bool) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr && absl::StartsWith(name, "no")) {
+    flag = absl::FindCommandLineFlag(name.substr(2));
+    if (flag != nullptr && !flag->IsOfType<bool>()) flag = nullptr;
+  }
+  if (flag == nullptr) return false;
+  *is_bool = flag->IsOfType<bool>();
+  return true;
+}
+
+CommandLine Split(int argc, char** argv) {
+  CommandLine line;
+  line.flags.push_back(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      for (++i; i < argc; ++i) line.words.push_back(argv[i]);
+      break;
+    }
+    if (arg == "--help" || arg == "-h" || arg == "-help" ||
+        arg == "--helpfull") {
+      line.help = true;
+      continue;
+    }
+    if (arg == "-f") {
+      line.flags.push_back("--follow");
+      continue;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      line.words.push_back(arg);
+      continue;
+    }
+    const std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    const size_t eq = body.find('=');
+    const std::string name = body.substr(0, eq);
+    const bool has_value = eq != std::string::npos;
+    const bool next_is_value = i + 1 < argc && argv[i + 1][0] != '-';
+    if (name == "set" || name == "data") {
+      std::string value;
+      if (has_value) {
+        value = body.substr(eq + 1);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      }
+      (name == "set" ? line.sets : line.data).push_back(value);
+      continue;
+    }
+    bool is_bool = false;
+    if (IsAbseilFlag(name, &is_bool)) {
+      line.flags.push_back(arg);
+      if (!has_value && !is_bool && i + 1 < argc)
+        line.flags.push_back(argv[++i]);
+      continue;
+    }
+    // --field.path=value, --field-path value, --bool-field.
+    std::string field = name;
+    std::replace(field.begin(), field.end(), '-', '_');
+    line.field_flags.push_back(arg);
+    if (has_value) {
+      line.sets.push_back(field + "=" + body.substr(eq + 1));
+    } else if (next_is_value) {
+      line.sets.push_back(field + "=" + argv[++i]);
+    } else {
+      line.sets.push_back(field);
+    }
+  }
+  return line;
+}
+
+ycr::cli::CallSettings Settings() {
+  const char* user_env = std::getenv("USER");
+  ycr::cli::CallSettings settings;
+  settings.organisation = FromFlagOrEnv(absl::GetFlag(FLAGS_organisation),
+                                        "YCR_ORGANISATION", "local");
+  settings.user = FromFlagOrEnv(absl::GetFlag(FLAGS_user), "YCR_USER",
+                                user_env != nullptr ? user_env : "operator");
+  settings.role = FromFlagOrEnv(absl::GetFlag(FLAGS_role), "YCR_ROLE", "admin");
+  settings.timeout_seconds = absl::GetFlag(FLAGS_timeout_seconds);
+  settings.follow = absl::GetFlag(FLAGS_follow);
+  settings.json = absl::GetFlag(FLAGS_json);
+  return settings;
+}
+
+// ycr <service> <method> ...
+int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
+            const std::shared_ptr<grpc::Channel>& channel) {
+  const google::protobuf::MethodDescriptor* method = resolved.method;
+  if (line.words.size() > resolved.consumed) {
+    return Usage(absl::StrCat(
+        "unexpected argument '", line.words[resolved.consumed], "' after ycr ",
+        absl::StrJoin(line.words.begin(),
+                      line.words.begin() + resolved.consumed, " "),
+        " (fields go in --set field=value)"));
+  }
+  google::protobuf::DynamicMessageFactory factory;
+  std::unique_ptr<google::protobuf::Message> request(
+      factory.GetPrototype(method->input_type())->New());
+  for (const std::string& data : line.data) {
+    if (absl::Status s = ycr::cli::ApplyData(data, request.get()); !s.ok()) {
+      std::cerr << "ycr: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& set : line.sets) {
+    if (absl::Status s = ycr::cli::ApplySet(set, request.get()); !s.ok()) {
+      std::cerr << "ycr: " << s.message() << "\nRun `ycr "
+                << ycr::cli::CommandName(method->service()) << " "
+                << ycr::cli::CommandName(method)
+                << " --help` for the request's fields.\n";
+      return 2;
+    }
+  }
+  // A fresh request id, printed so that a retry can reuse it.
+  const auto* id = method->input_type()->FindFieldByName("request_id");
+  if (id != nullptr && !id->is_repeated() &&
+      id->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+    const auto* reflection = request->GetReflection();
+    if (reflection->GetString(*request, id).empty()) {
+      reflection->SetString(request.get(), id, ycr::NewUuid());
+    }
+    std::cerr << "request_id: " << reflection->GetString(*request, id) << "\n";
+  }
+  return ycr::cli::Call(channel, method, *request, Settings(), std::cout,
+                        std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> args = ycr::InitCommandLine(argc, argv, kUsage);
+  CommandLine line = Split(argc, argv);
+  ycr::cli::Resolved resolved;
+  const bool generic = !line.words.empty() && line.words[0] != "head" &&
+                       line.words[0] != "log" &&
+                       ycr::cli::Resolve(line.words, &resolved);
+  if (line.help && generic) {
+    if (resolved.method != nullptr) {
+      std::cout << ycr::cli::MethodHelp(resolved.method);
+    } else if (line.words.size() >= 2) {
+      return Unknown(
+          absl::StrCat("method of ", ycr::cli::CommandName(resolved.service)),
+          line.words[1], ycr::cli::MethodWords(resolved.service),
+          "ycr " + ycr::cli::CommandName(resolved.service));
+    } else {
+      std::cout << ycr::cli::ServiceHelp(resolved.service);
+    }
+    return 0;
+  }
+  if (line.help && !line.words.empty() && !generic && line.words[0] != "head" &&
+      line.words[0] != "log") {
+    return Unknown("command", line.words[0], ycr::cli::CommandWords(), "ycr");
+  }
+  if (line.help) line.flags.push_back("--help");
+  std::vector<char*> flag_argv;
+  for (std::string& f : line.flags) flag_argv.push_back(f.data());
+  (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
+                             flag_argv.data(), FullUsage().c_str());
   const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
                                            "YCR_SERVER", "127.0.0.1:7070");
   auto channel =
       grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-  auto stub = ycr::v1::EventStore::NewStub(channel);
-  auto arg = [&](size_t i) { return std::string(args[i]); };
-  if (args.size() == 2 && arg(1) == "head") return Head(*stub);
-  if (args.size() >= 3 && arg(1) == "log") {
-    if (arg(2) == "append" && args.size() == 6) {
-      return Append(*stub, arg(3), arg(4), arg(5));
+  const std::vector<std::string>& words = line.words;
+  if (words.empty()) return Usage("no command given");
+  if (generic) {
+    if (resolved.method == nullptr) {
+      if (words.size() < 2) {
+        std::cerr << "ycr: " << words[0] << ": which method?\n"
+                  << ycr::cli::ServiceHelp(resolved.service);
+        return 2;
+      }
+      return Unknown(
+          absl::StrCat("method of ", ycr::cli::CommandName(resolved.service)),
+          words[1], ycr::cli::MethodWords(resolved.service),
+          "ycr " + ycr::cli::CommandName(resolved.service));
     }
-    if (arg(2) == "read" && args.size() == 4) return Read(*stub, arg(3));
-    if (arg(2) == "tail" && args.size() == 3) return Tail(*stub);
+    return Generic(line, resolved, channel);
   }
-  return Usage(args.size() < 2 ? "no command given" : "unknown command");
+  if (words[0] != "head" && words[0] != "log") {
+    return Unknown("command", words[0], ycr::cli::CommandWords(), "ycr");
+  }
+  if (!line.field_flags.empty()) {
+    return Usage("unknown flag " + line.field_flags[0]);
+  }
+  if (!line.data.empty() || !line.sets.empty()) {
+    return Usage("--data and --set are for API commands");
+  }
+  auto stub = ycr::v1::EventStore::NewStub(channel);
+  if (words.size() == 1 && words[0] == "head") return Head(*stub);
+  if (words.size() >= 2 && words[0] == "log") {
+    if (words[1] == "append" && words.size() == 5) {
+      return Append(*stub, words[2], words[3], words[4]);
+    }
+    if (words[1] == "read" && words.size() == 3) return Read(*stub, words[2]);
+    if (words[1] == "tail" && words.size() == 2) return Tail(*stub);
+  }
+  return Usage("unknown command");
 }

@@ -32,7 +32,7 @@ void OnSignal(int) { stop.store(true); }
 int main(int argc, char** argv) {
   ycr::InitCommandLine(
       argc, argv,
-      "ycr-scheduler: lists what is overdue on a ycr server and records one "
+      "lists what is overdue on a ycr server and records one "
       "flag per missed deadline (a second scheduler, or a restart, never "
       "flags twice).\nUsage: ycr-scheduler [--server=HOST:PORT] [--once] "
       "[--dry_run]\nExit codes (with --once): 0 ok, 1 the pass failed, 2 bad "

@@ -1,0 +1,96 @@
+#pragma once
+
+// The generic half of the `ycr` command-line client: every RPC of package
+// ycr.v1, found in the compiled-in descriptors, as `ycr <service> <method>`.
+// Requests are built as dynamic messages from --data (protobuf JSON) and
+// --set field.path=value; calls go through grpc::GenericStub; responses are
+// printed as protobuf JSON or in a human form (a table for a list, else
+// `field: value` lines).
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace ycr::cli {
+
+// The services of package ycr.v1, by name.
+std::vector<const google::protobuf::ServiceDescriptor*> Services();
+
+// "ListOverdue" -> "list-overdue", "EventStore" -> "event-store".
+std::string Kebab(const std::string& camel);
+
+// The command word of a service or method.
+std::string CommandName(const google::protobuf::ServiceDescriptor* service);
+std::string CommandName(const google::protobuf::MethodDescriptor* method);
+
+// A command line's first words resolved to a method. `consumed` is how many
+// words named it (1 for a shortcut such as `share`, 2 otherwise).
+struct Resolved {
+  const google::protobuf::ServiceDescriptor* service = nullptr;
+  const google::protobuf::MethodDescriptor* method = nullptr;
+  size_t consumed = 0;
+};
+
+// Resolves `words` (the positional arguments after the program name).
+// Returns false when words[0] names neither a service (kebab name or its
+// singular) nor a shortcut. A service without a (known) method leaves
+// `method` null, consumed 1.
+bool Resolve(const std::vector<std::string>& words, Resolved* out);
+
+// Close matches of `word` among `candidates` (all of them when none is
+// close).
+std::vector<std::string> Suggest(const std::string& word,
+                                 const std::vector<std::string>& candidates);
+
+// Every service command word and shortcut.
+std::vector<std::string> CommandWords();
+std::vector<std::string> MethodWords(
+    const google::protobuf::ServiceDescriptor* service);
+
+// Help texts.
+std::string ServicesHelp();
+std::string ServiceHelp(const google::protobuf::ServiceDescriptor* service);
+std::string MethodHelp(const google::protobuf::MethodDescriptor* method);
+
+// Merges protobuf JSON (or, with a leading '@', a file's, '@-' stdin's)
+// into `message`.
+absl::Status ApplyData(const std::string& data,
+                       google::protobuf::Message* message);
+
+// Applies "field.path=value" (or "field.path": true / select a message).
+// Paths are dotted; a repeated message segment takes an index
+// ("related[0].name"), else its last element (added when there is none);
+// repeated scalars are appended; enums by name; timestamps RFC 3339; other
+// messages as JSON.
+absl::Status ApplySet(const std::string& assignment,
+                      google::protobuf::Message* message);
+
+// Output forms.
+std::string ToJson(const google::protobuf::Message& message);
+std::string ToHuman(const google::protobuf::Message& message);
+
+struct CallSettings {
+  std::string organisation;
+  std::string user;
+  std::string role;
+  int timeout_seconds = 10;
+  bool follow = false;
+  bool json = false;
+};
+
+// Calls `method` with `request`, printing each response to `out` and a
+// failure (`ycr: CODE: message`) to `err`. Returns the exit code: 0 ok, 1
+// the server refused or failed, 2 usage.
+int Call(const std::shared_ptr<grpc::Channel>& channel,
+         const google::protobuf::MethodDescriptor* method,
+         const google::protobuf::Message& request, const CallSettings& settings,
+         std::ostream& out, std::ostream& err);
+
+}  // namespace ycr::cli

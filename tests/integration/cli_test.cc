@@ -1,0 +1,350 @@
+// The `ycr` binary as an operator runs it, against a real server: --help at
+// every level, every RPC as `ycr <service> <method>` with requests from
+// --set and --data, human tables and --json lines, streamed audit trails,
+// request ids that make retries replay, and the exit codes (1 refused, 2 bad
+// usage) with messages that say what went wrong.
+
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_server.h"
+
+namespace ycr::testing {
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+bool Has(const std::string& text, const std::string& fragment) {
+  return text.find(fragment) != std::string::npos;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+// The request id `ycr` printed to stderr.
+std::string RequestId(const std::string& err) {
+  for (const std::string& line : Lines(err)) {
+    if (line.rfind("request_id: ", 0) == 0) return line.substr(12);
+  }
+  return "";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  CliTest() : server_(dir_.path()) {}
+
+  // Runs `ycr args...` as `organisation` (role school).
+  Outcome Ycr(std::vector<std::string> args,
+              const std::string& organisation = "school-100001",
+              const std::string& role = "school") {
+    std::vector<std::string> all = {
+        YCR_CLI_BINARY,
+        "--server=127.0.0.1:" + std::to_string(server_.server().port()),
+        "--organisation=" + organisation,
+        "--user=dsl-1",
+        "--role=" + role,
+        "--timeout_seconds=20"};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunCommand(all);
+  }
+
+  Outcome RunCommand(const std::vector<std::string>& args) {
+    const std::string err_path = dir_.path() + "/stderr";
+    std::string command;
+    for (const std::string& a : args) command += Quote(a) + " ";
+    command += "2>" + Quote(err_path);
+    Outcome run;
+    FILE* pipe = popen(command.c_str(), "r");
+    EXPECT_NE(pipe, nullptr);
+    if (pipe == nullptr) return run;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.out.append(buf, n);
+    const int status = pclose(pipe);
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(err_path);
+    std::stringstream text;
+    text << err.rdbuf();
+    run.err = text.str();
+    return run;
+  }
+
+  void PutSubject(const std::string& subject_id) {
+    Outcome run = Ycr(
+        {"subjects", "put-record", "--set", "record.subject_id=" + subject_id,
+         "--set", "record.given_name=Amy", "--set", "record.family_name=Smith",
+         "--set", "record.date_of_birth=2012-03-04", "--set",
+         "record.related.person_ref=parent-1", "--set",
+         "record.related.name=Parent Person", "--set",
+         "record.related.relationship=mother", "--set",
+         "record.related.parental_responsibility=true"});
+    ASSERT_EQ(run.code, 0) << run.err;
+  }
+
+  void GrantConsent(const std::string& consent_id,
+                    const std::string& subject_id) {
+    Outcome run =
+        Ycr({"consent", "grant",
+             "--data={\"consent\":{\"consentId\":\"" + consent_id +
+                 "\",\"subjectId\":\"" + subject_id +
+                 "\",\"givenBy\":{\"parent\":{\"personRef\":\"parent-1\"}},"
+                 "\"terms\":{\"purposes\":[\"PURPOSE_REFERRAL\"],"
+                 "\"recipients\":[{\"organisation\":\"service-7\"}],"
+                 "\"categories\":[\"DATA_CATEGORY_IDENTITY\"],"
+                 "\"validFrom\":\"2020-01-01T00:00:00Z\","
+                 "\"validUntil\":\"2099-01-01T00:00:00Z\"},"
+                 "\"verification\":\"signed form\"}}"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_TRUE(Has(run.out, "position: ")) << run.out;
+  }
+
+  std::vector<std::string> SubmitArgs(const std::string& referral_id,
+                                      const std::string& subject_id,
+                                      const std::string& consent_id) {
+    return {"referral", "transition",
+            "--set",    "referral_id=" + referral_id,
+            "--set",    "submit.referral_id=" + referral_id,
+            "--set",    "submit.subject_id=" + subject_id,
+            "--set",    "submit.school=school-100001",
+            "--set",    "submit.service=service-7",
+            "--set",    "submit.disclosure.disclosure_id=" + NewUuid(),
+            "--set",    "submit.disclosure.subject_id=" + subject_id,
+            "--set",    "submit.disclosure.from.organisation=school-100001",
+            "--set",    "submit.disclosure.to.organisation=service-7",
+            "--set",    "submit.disclosure.categories=DATA_CATEGORY_IDENTITY",
+            "--set",    "submit.disclosure.purpose=REFERRAL",
+            "--set",    "submit.disclosure.consent.consent_id=" + consent_id};
+  }
+
+  TempDir dir_;
+  TestServer server_;
+};
+
+TEST_F(CliTest, HelpAtEveryLevelListsWhatIsThere) {
+  Outcome top = RunCommand({YCR_CLI_BINARY, "--help"});
+  EXPECT_EQ(top.code, 0) << top.err;
+  for (const char* service :
+       {"event-store", "subjects", "consents", "sharing", "referrals",
+        "interventions", "agreements", "correspondence", "safeguarding",
+        "deadlines", "audit", "caseloads", "projections", "list-overdue",
+        "--server", "--json", "log tail"}) {
+    EXPECT_TRUE(Has(top.out, service)) << service << " in\n" << top.out;
+  }
+
+  Outcome service = RunCommand({YCR_CLI_BINARY, "referrals", "--help"});
+  EXPECT_EQ(service.code, 0) << service.err;
+  EXPECT_TRUE(Has(service.out, "transition")) << service.out;
+  EXPECT_TRUE(Has(service.out, "ReferralTransitionRequest -> CommandResponse"))
+      << service.out;
+  // Singular alias, and a streaming method marked.
+  Outcome audit = RunCommand({YCR_CLI_BINARY, "audit", "--help"});
+  EXPECT_EQ(audit.code, 0);
+  EXPECT_TRUE(Has(audit.out, "AuditTrailRequest -> stream AuditEntry"))
+      << audit.out;
+
+  Outcome method =
+      RunCommand({YCR_CLI_BINARY, "subject", "put-record", "--help"});
+  EXPECT_EQ(method.code, 0) << method.err;
+  for (const char* field :
+       {"request_id  string", "record  SubjectRecord", "given_name  string",
+        "related  repeated RelatedPerson", "person_ref  string",
+        "updated_at  timestamp (RFC 3339)", "expected_revision  uint64"}) {
+    EXPECT_TRUE(Has(method.out, field)) << field << " in\n" << method.out;
+  }
+  Outcome shortcut = RunCommand({YCR_CLI_BINARY, "share", "--help"});
+  EXPECT_EQ(shortcut.code, 0);
+  EXPECT_TRUE(Has(shortcut.out, "ycr.v1.Sharing.RecordDisclosure"))
+      << shortcut.out;
+}
+
+TEST_F(CliTest, PutRecordWithSetThenGetRecordAsJson) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  Outcome get =
+      Ycr({"subjects", "get-record", "--set", "subject_id=s-1", "--json"});
+  ASSERT_EQ(get.code, 0) << get.err;
+  ASSERT_EQ(Lines(get.out).size(), 1u) << get.out;
+  EXPECT_TRUE(Has(get.out, "\"givenName\":\"Amy\"")) << get.out;
+  EXPECT_TRUE(Has(get.out, "\"personRef\":\"parent-1\"")) << get.out;
+  EXPECT_TRUE(Has(get.out, "\"holder\":\"school-100001\"")) << get.out;
+
+  // Human form, with a field given as its own flag.
+  Outcome human = Ycr({"subject", "get-record", "--subject-id", "s-1"});
+  ASSERT_EQ(human.code, 0) << human.err;
+  EXPECT_TRUE(Has(human.out, "given_name: Amy\n")) << human.out;
+  EXPECT_TRUE(Has(human.out, "related:\n  - person_ref: parent-1\n"))
+      << human.out;
+}
+
+TEST_F(CliTest, ConsentReferralDeadlinesAndAuditTrail) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));
+  Outcome consent = Ycr({"consents", "get", "--consent-id=c-1", "--json"});
+  ASSERT_EQ(consent.code, 0) << consent.err;
+  EXPECT_TRUE(Has(consent.out, "\"decision\":\"GRANTED\"")) << consent.out;
+
+  Outcome submit = Ycr(SubmitArgs("r-1", "s-1", "c-1"));
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  // The service receives it.
+  Outcome receive = Ycr({"referral", "transition", "--set", "referral_id=r-1",
+                         "--set", "receive"},
+                        "service-7", "service");
+  ASSERT_EQ(receive.code, 0) << receive.err;
+  Outcome referral = Ycr({"referral", "get", "--set", "referral_id=r-1"});
+  ASSERT_EQ(referral.code, 0) << referral.err;
+  EXPECT_TRUE(Has(referral.out, "state: REFERRAL_STATE_RECEIVED"))
+      << referral.out;
+
+  // The service owes a decision: overdue far in the future, as a table.
+  Outcome overdue =
+      Ycr({"deadlines", "list-overdue", "--set", "as_of=2099-01-01T00:00:00Z",
+           "--set", "organisation=service-7"},
+          "service-7", "service");
+  ASSERT_EQ(overdue.code, 0) << overdue.err;
+  std::vector<std::string> rows = Lines(overdue.out);
+  ASSERT_GE(rows.size(), 2u) << overdue.out;
+  EXPECT_EQ(rows[0].rfind("KIND", 0), 0u) << overdue.out;
+  EXPECT_TRUE(Has(rows[0], "DUE_AT")) << overdue.out;
+  EXPECT_TRUE(Has(rows[0], "OWED_BY")) << overdue.out;
+  EXPECT_TRUE(Has(rows[1], "REFERRAL_DECISION")) << overdue.out;
+  EXPECT_TRUE(Has(rows[1], "r-1")) << overdue.out;
+  EXPECT_TRUE(Has(rows[1], "service-7")) << overdue.out;
+  EXPECT_TRUE(Has(overdue.out, "as_of: 2099-01-01T00:00:00Z")) << overdue.out;
+
+  // The audit trail streams one JSON line per entry, in log order.
+  Outcome trail = Ycr({"audit", "trail", "--set", "subject_id=s-1", "--json"});
+  ASSERT_EQ(trail.code, 0) << trail.err;
+  std::vector<std::string> entries = Lines(trail.out);
+  ASSERT_EQ(entries.size(), 4u) << trail.out;
+  const char* types[] = {"subject_record_changed", "consent_granted",
+                         "referral_submitted", "referral_received"};
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_TRUE(
+        Has(entries[i], "\"position\":\"" + std::to_string(i + 1) + "\""))
+        << entries[i];
+    EXPECT_TRUE(Has(entries[i], std::string("\"eventType\":\"") + types[i]))
+        << entries[i];
+  }
+  Outcome human_trail = Ycr({"trail", "--subject-id=s-1"});
+  ASSERT_EQ(human_trail.code, 0) << human_trail.err;
+  EXPECT_TRUE(Has(human_trail.out, "event_type: referral_received"))
+      << human_trail.out;
+}
+
+TEST_F(CliTest, RefusedCallExitsOneWithTheCodeName) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));
+  ASSERT_EQ(Ycr(SubmitArgs("r-1", "s-1", "c-1")).code, 0);
+  // Only the service accepts.
+  Outcome accept = Ycr({"referrals", "transition", "--set", "referral_id=r-1",
+                        "--set", "accept"});
+  EXPECT_EQ(accept.code, 1);
+  EXPECT_TRUE(Has(accept.err, "ycr: PERMISSION_DENIED: ")) << accept.err;
+
+  Outcome missing =
+      Ycr({"subjects", "get-record", "--set", "subject_id=nobody"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(Has(missing.err, "ycr: NOT_FOUND: ")) << missing.err;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoAndSayWhatIsWrong) {
+  Outcome method = Ycr({"referrals", "transiton"});
+  EXPECT_EQ(method.code, 2);
+  EXPECT_TRUE(Has(method.err, "unknown method of referrals 'transiton'"))
+      << method.err;
+  EXPECT_TRUE(Has(method.err, "did you mean: transition")) << method.err;
+
+  Outcome service = Ycr({"referal", "get"});
+  EXPECT_EQ(service.code, 2);
+  EXPECT_TRUE(Has(service.err, "unknown command 'referal'")) << service.err;
+  EXPECT_TRUE(Has(service.err, "referrals")) << service.err;
+
+  Outcome field = Ycr({"subjects", "get-record", "--set", "subject=s-1"});
+  EXPECT_EQ(field.code, 2);
+  EXPECT_TRUE(Has(field.err, "--set subject: no field 'subject'")) << field.err;
+  EXPECT_TRUE(Has(field.err, "subject_id")) << field.err;
+
+  Outcome value =
+      Ycr({"deadlines", "list-overdue", "--set", "as_of=yesterday"});
+  EXPECT_EQ(value.code, 2);
+  EXPECT_TRUE(Has(value.err, "--set as_of: 'yesterday' is not an RFC 3339"))
+      << value.err;
+
+  Outcome number = Ycr({"audit", "trail", "--set", "page_size=many"});
+  EXPECT_EQ(number.code, 2);
+  EXPECT_TRUE(Has(number.err, "--set page_size:")) << number.err;
+
+  Outcome json =
+      Ycr({"consents", "grant", "--data={\"consent\": {\"nope\": 1}}"});
+  EXPECT_EQ(json.code, 2);
+  EXPECT_TRUE(Has(json.err, "--data")) << json.err;
+  EXPECT_TRUE(Has(json.err, "nope")) << json.err;
+}
+
+TEST_F(CliTest, PrintedRequestIdReusedReplays) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  std::vector<std::string> identify = {
+      "subjects", "identify-young-carer",
+      "--set",    "identification.subject_id=s-1",
+      "--set",    "identification.census_code=CENSUS_CODE_IDENTIFIED_BY_PARENT",
+      "--json"};
+  Outcome first = Ycr(identify);
+  ASSERT_EQ(first.code, 0) << first.err;
+  const std::string id = RequestId(first.err);
+  ASSERT_TRUE(IsUuid(id)) << first.err;
+  EXPECT_FALSE(Has(first.out, "\"replayed\":true")) << first.out;
+
+  identify.push_back("--set=request_id=" + id);
+  Outcome again = Ycr(identify);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(RequestId(again.err), id);
+  EXPECT_TRUE(Has(again.out, "\"replayed\":true")) << again.out;
+}
+
+TEST_F(CliTest, LogCommandsStillWork) {
+  Outcome append = Ycr({"log", "append", "notes-1", "test.note", "hello"});
+  ASSERT_EQ(append.code, 0) << append.err;
+  EXPECT_TRUE(Has(append.out, "appended at position 1")) << append.out;
+  Outcome head = Ycr({"head"});
+  ASSERT_EQ(head.code, 0) << head.err;
+  EXPECT_TRUE(Has(head.out, "position 1")) << head.out;
+  Outcome tail = Ycr({"log", "tail", "--json"});
+  ASSERT_EQ(tail.code, 0) << tail.err;
+  EXPECT_TRUE(Has(tail.out, "\"stream\":\"notes-1\"")) << tail.out;
+  // The same through the generic commands: a subscription stops when it
+  // has caught up, unless followed.
+  Outcome subscribe = Ycr({"event-store", "subscribe", "--json"});
+  ASSERT_EQ(subscribe.code, 0) << subscribe.err;
+  EXPECT_EQ(Lines(subscribe.out).size(), 1u) << subscribe.out;
+  Outcome read = Ycr({"event-store", "read-stream", "--stream=notes-1"});
+  ASSERT_EQ(read.code, 0) << read.err;
+  EXPECT_TRUE(Has(read.out, "POSITION")) << read.out;
+  EXPECT_TRUE(Has(read.out, "test.note")) << read.out;
+}
+
+}  // namespace
+}  // namespace ycr::testing
