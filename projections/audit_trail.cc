@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -18,18 +19,6 @@ namespace {
 
 using storage::PutBigEndian32;
 using storage::PutBigEndian64;
-
-std::string Deterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  m.ByteSizeLong();  // SerializeWithCachedSizes needs the cached sizes.
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeWithCachedSizes(&coded);
-  }
-  return out;
-}
 
 // S(x): 0x00 -> 0x00 0xFF, then 0x00 0x01.
 void PutString(std::string* out, absl::string_view s) {
@@ -257,7 +246,7 @@ absl::Status AuditTrailProjection::Apply(const v1::RecordedEvent& event,
   *entry.mutable_event() = event;
   if (a->disclosure != nullptr) *entry.mutable_disclosure() = *a->disclosure;
   entry.set_subject_id(subject);
-  const std::string value = Deterministic(entry);
+  const std::string value = DeterministicBytes(entry);
 
   batch.Put(AuditTrailKey(subject, event.position()), value);
   if (a->consent) {

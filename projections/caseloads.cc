@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/proto_bytes.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -29,16 +30,6 @@ constexpr char kWorkerPrefix[] = "worker/";
 
 constexpr uint8_t kReachedAccepted = 1;
 constexpr uint8_t kReachedRegistered = 2;
-
-std::string Serialize(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 // `tag` organisation 0x00: the prefix of one organisation's keys.
 std::string OrgPrefix(char tag, const std::string& organisation) {
@@ -121,7 +112,7 @@ std::string Encode(const StoredReferral& s) {
   std::string out;
   out.push_back(static_cast<char>(s.held_from));
   out.push_back(static_cast<char>(s.flags));
-  out.append(Serialize(s.referral));
+  out.append(DeterministicBytes(s.referral));
   return out;
 }
 
@@ -282,7 +273,7 @@ class Applier {
       }
     }
     if (is_open) {
-      const std::string value = Serialize(r);
+      const std::string value = DeterministicBytes(r);
       if (!service.empty()) batch_.Put(ListKey(service, id), value);
       if (!r.school().empty()) batch_.Put(ListKey(r.school(), id), value);
     }
@@ -326,7 +317,7 @@ class Applier {
       plan.set_school(planned.school());
       plan.set_subject_id(planned.subject_id());
       plan.set_worker(planned.worker());
-      batch_.Put(key, Serialize(plan));
+      batch_.Put(key, DeterministicBytes(plan));
       return CountIntervention(plan, +1);
     }
     // Ended.

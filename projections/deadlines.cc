@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -23,16 +24,6 @@ using Kind = v1::DeadlineItem::Kind;
 
 constexpr absl::Duration kDay = absl::Hours(24);
 constexpr int kRetentionYears = 25;
-
-std::string Serialize(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 template <typename M>
 absl::StatusOr<std::optional<M>> Load(storage::ProjectionBatch& batch,
@@ -130,7 +121,7 @@ absl::Status PutItem(storage::ProjectionBatch& batch, const Item& item,
                      const std::vector<std::string>& owners) {
   RETURN_IF_ERROR(DropItem(batch, item.kind(), item.id()));
   const std::string due = TimeKey(FromProtoTime(item.due_at()));
-  const std::string value = Serialize(item);
+  const std::string value = DeterministicBytes(item);
   batch.Put(DueKey(due, item.kind(), item.id()), value);
   std::string index = due;
   for (size_t i = 0; i < owners.size(); ++i) {
@@ -244,7 +235,7 @@ class Applier {
       if (!c.has_value() || c->has_promised_by()) continue;
       *c->mutable_due_at() = ToProtoTime(FromProtoTime(c->received_at()) +
                                          kDay * a.response_days());
-      batch_.Put("c" + id, Serialize(*c));
+      batch_.Put("c" + id, DeterministicBytes(*c));
       RETURN_IF_ERROR(PutCorrespondence(id, *c));
     }
     return absl::OkStatus();
@@ -316,7 +307,7 @@ class Applier {
       default:
         break;
     }
-    batch_.Put("a" + id, Serialize(a));
+    batch_.Put("a" + id, DeterministicBytes(a));
     return absl::OkStatus();
   }
 
@@ -351,9 +342,9 @@ class Applier {
         *c.mutable_due_at() = ToProtoTime(FromProtoTime(r.received_at()) +
                                           kDay * agreement->response_days());
         agreement->add_open_correspondence(id);
-        batch_.Put("a" + r.agreement_id(), Serialize(*agreement));
+        batch_.Put("a" + r.agreement_id(), DeterministicBytes(*agreement));
       }
-      batch_.Put("c" + id, Serialize(c));
+      batch_.Put("c" + id, DeterministicBytes(c));
       return PutCorrespondence(id, c);
     }
     if (!loaded.has_value()) return absl::OkStatus();  // Answered already.
@@ -361,7 +352,7 @@ class Applier {
     c.add_positions(e_.position());
     if (p_.has_correspondence_acknowledged()) {
       *c.mutable_promised_by() = p_.correspondence_acknowledged().promised_by();
-      batch_.Put("c" + id, Serialize(c));
+      batch_.Put("c" + id, DeterministicBytes(c));
       return PutCorrespondence(id, c);
     }
     // Answered: nothing more is owed.
@@ -372,7 +363,7 @@ class Applier {
     if (agreement.has_value()) {
       auto* open = agreement->mutable_open_correspondence();
       open->erase(std::remove(open->begin(), open->end(), id), open->end());
-      batch_.Put("a" + c.agreement_id(), Serialize(*agreement));
+      batch_.Put("a" + c.agreement_id(), DeterministicBytes(*agreement));
     }
     return absl::OkStatus();
   }
@@ -388,7 +379,7 @@ class Applier {
       r.set_service(s.service());
       r.set_subject_id(s.subject_id());
       r.add_positions(e_.position());
-      batch_.Put("r" + id, Serialize(r));
+      batch_.Put("r" + id, DeterministicBytes(r));
       ASSIGN_OR_RETURN(uint32_t days,
                        PairResponseDays(batch_, r.school(), r.service()));
       return PutItem(batch_,
@@ -402,7 +393,7 @@ class Applier {
     r.add_positions(e_.position());
     RETURN_IF_ERROR(DropItem(batch_, Item::REFERRAL_ACKNOWLEDGEMENT, id));
     if (p_.has_referral_received()) {
-      batch_.Put("r" + id, Serialize(r));
+      batch_.Put("r" + id, DeterministicBytes(r));
       ASSIGN_OR_RETURN(uint32_t days,
                        PairResponseDays(batch_, r.school(), r.service()));
       return PutItem(

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -193,22 +194,12 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
   }
 }
 
-std::string Canonical(const v1::EventPayload& payload) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  payload.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 // True when `stored` records the command `asked`.
 bool SameCommand(v1::EventPayload stored, v1::EventPayload asked) {
   ClearDecided(&stored, asked);
   v1::EventPayload asked_cleared = asked;
   ClearDecided(&asked_cleared, asked);
-  return Canonical(stored) == Canonical(asked_cleared);
+  return DeterministicBytes(stored) == DeterministicBytes(asked_cleared);
 }
 
 // Checks and completes the event's personal part: it belongs to `subject`
@@ -266,13 +257,7 @@ std::string RecordDigest(const std::string& salt, v1::SubjectRecord record) {
   record.clear_holder();
   record.clear_revision();
   record.clear_updated_at();
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  record.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return storage::Sha256(salt, bytes);
+  return storage::Sha256(salt, DeterministicBytes(record));
 }
 
 }  // namespace
