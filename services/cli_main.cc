@@ -4,6 +4,8 @@
 //   ycr log append STREAM TYPE DATA  append one opaque event
 //   ycr log read STREAM              read a stream
 //   ycr log tail [--follow|-f]       read the whole log (and follow it)
+//   ycr audit export --subject S --format jsonl|csv|html [--output FILE]
+//                                    a subject's audit trail (cli_export.h)
 //   ycr <service> <method> [--data=JSON|@file] [--set field.path=value]...
 //                                    any RPC of package ycr.v1 (cli_generic.h)
 
@@ -28,6 +30,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
+#include "services/cli_export.h"
 #include "services/cli_generic.h"
 #include "services/grpc_status.h"
 #include "ycr/v1/event_store.grpc.pb.h"
@@ -61,6 +64,8 @@ constexpr char kUsage[] =
     "  ycr log append STREAM TYPE DATA   append one opaque event\n"
     "  ycr log read STREAM               read a stream\n"
     "  ycr log tail [--follow|-f]        read the whole log, or follow it\n"
+    "  ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"
+    "                                    export a subject's audit trail\n"
     "  ycr <service> <method> [--data=JSON|@FILE] [--set field=value]...\n"
     "                                    call any RPC\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
@@ -373,10 +378,36 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
                         std::cerr);
 }
 
+// ycr audit export ... (cli_export.h)
+int AuditExport(CommandLine& line) {
+  if (line.help) {
+    std::cout << ycr::cli::ExportHelp();
+    return 0;
+  }
+  std::vector<char*> flag_argv;
+  for (std::string& f : line.flags) flag_argv.push_back(f.data());
+  (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
+                             flag_argv.data(), FullUsage().c_str());
+  if (!line.data.empty()) {
+    std::cerr << "ycr: audit export: --data is for API commands\n";
+    return 2;
+  }
+  const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
+                                           "YCR_SERVER", "127.0.0.1:7070");
+  auto channel =
+      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  return ycr::cli::Export(line.words, line.sets, channel, Settings(), std::cout,
+                          std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CommandLine line = Split(argc, argv);
+  if (line.words.size() >= 2 && line.words[0] == "audit" &&
+      line.words[1] == "export") {
+    return AuditExport(line);
+  }
   ycr::cli::Resolved resolved;
   const bool generic = !line.words.empty() && line.words[0] != "head" &&
                        line.words[0] != "log" &&

@@ -11,6 +11,7 @@ namespace ycr::services {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
+  if (options.testing_clock != nullptr) options.clock = options.testing_clock;
   // One clock for the rules and the log's recorded_at.
   if (options.log.clock == nullptr) options.log.clock = options.clock;
   ASSIGN_OR_RETURN(server->log_,
@@ -80,6 +81,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->caseloads_.get());
   builder.RegisterService(server->audit_.get());
   builder.RegisterService(server->projection_admin_.get());
+  if (options.testing_clock != nullptr) {
+    server->testing_ = std::make_unique<TestingService>(options.testing_clock);
+    builder.RegisterService(server->testing_.get());
+  }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {

@@ -15,6 +15,7 @@
 #include "services/domain_services.h"
 #include "services/event_store_service.h"
 #include "services/query_services.h"
+#include "services/testing_service.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
 
@@ -31,6 +32,9 @@ struct ServerOptions {
   int command_threads = 8;
   // Source of "now" for domain rules. Not owned. Default: SystemClock().
   Clock* clock = nullptr;
+  // End-to-end tests only: a clock the ycr.v1.Testing service moves. When
+  // set, it is the clock, and that service is served. Not owned.
+  ManualClock* testing_clock = nullptr;
   // How projections read and commit.
   projections::RunnerOptions projections;
   // Largest request a client may send. Default: 8 MiB.
@@ -77,6 +81,7 @@ class Server {
   std::unique_ptr<AgreementService> agreements_;
   std::unique_ptr<CorrespondenceService> correspondence_;
   std::unique_ptr<SafeguardingService> safeguarding_;
+  std::unique_ptr<TestingService> testing_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -33,6 +33,10 @@ ABSL_FLAG(uint64_t, stream_cache_entries, 100000,
 ABSL_FLAG(uint64_t, block_cache_mb, 64, "RocksDB block cache, in MiB.");
 ABSL_FLAG(int, reader_threads, 2, "Threads serving reads and subscriptions.");
 ABSL_FLAG(int, max_message_mb, 8, "Largest request accepted, in MiB.");
+ABSL_FLAG(bool, testing_time_control, false,
+          "END-TO-END TESTS ONLY: the server's clock starts at the real time "
+          "and moves only when a client calls ycr.v1.Testing.AdvanceTime. "
+          "Never in production.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 
@@ -112,6 +116,14 @@ int main(int argc, char** argv) {
   options.reader_threads = absl::GetFlag(FLAGS_reader_threads);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
 
+  // Lives as long as the server.
+  static ycr::ManualClock testing_clock(absl::Now());
+  if (absl::GetFlag(FLAGS_testing_time_control)) {
+    options.testing_clock = &testing_clock;
+    std::cerr << "ycr-server: WARNING: --testing_time_control is on: this "
+                 "server's clock moves only by ycr.v1.Testing.AdvanceTime. "
+                 "For end-to-end tests only, never in production.\n";
+  }
   const absl::Time start = absl::Now();
   auto server = ycr::services::Server::Start(options);
   if (!server.ok()) {

@@ -1,0 +1,366 @@
+#include "services/cli_export.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/caller_identity.h"
+#include "services/grpc_status.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kHelp[] =
+    "ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"
+    "\n"
+    "Exports a subject's audit trail (Audit.Trail), in log order, as the\n"
+    "caller (an auditor, or the organisation holding the record).\n"
+    "\n"
+    "  --subject S     the subject id (required)\n"
+    "  --format F      jsonl: one protobuf JSON AuditEntry per line, the full\n"
+    "                  entry, with \"position\" and \"hashHex\" added first "
+    "so\n"
+    "                  each line can be checked against the log;\n"
+    "                  csv: RFC 4180, columns position, recorded_at,\n"
+    "                  event_type, actor_organisation, actor_user, "
+    "actor_role,\n"
+    "                  stream, from, to, categories, purpose, basis, hash;\n"
+    "                  html: one self-contained page (no scripts), a timeline\n"
+    "                  with disclosures made without consent highlighted.\n"
+    "                  csv and html leave out the events' personal part.\n"
+    "  --output FILE   write there (default: standard output); written only\n"
+    "                  when the whole trail was read\n"
+    "\n"
+    "Server and identity: --server, --organisation, --user, --role (or\n"
+    "$YCR_SERVER, $YCR_ORGANISATION, $YCR_USER, $YCR_ROLE).\n"
+    "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
+    "printed), 2 bad usage.\n";
+
+int Bad(std::ostream& err, const std::string& problem) {
+  err << "ycr: audit export: " << problem
+      << "\nRun `ycr audit export --help` for usage.\n";
+  return 2;
+}
+
+std::string Hex(const std::string& bytes) {
+  return absl::BytesToHexString(bytes);
+}
+
+std::string Time(const google::protobuf::Timestamp& ts) {
+  return TimeUtil::ToString(ts);
+}
+
+std::string Org(const v1::Recipient& r) {
+  if (r.role().empty()) return r.organisation();
+  return absl::StrCat(r.organisation(), " (", r.role(), ")");
+}
+
+std::string Categories(const v1::DisclosureRecorded& d,
+                       const std::string& separator) {
+  std::vector<std::string> names;
+  for (int c : d.categories()) {
+    names.push_back(v1::DataCategory_Name(static_cast<v1::DataCategory>(c)));
+  }
+  return absl::StrJoin(names, separator);
+}
+
+std::string PurposeName(const v1::DisclosureRecorded& d) {
+  return v1::Purpose_Name(d.purpose());
+}
+
+std::string Basis(const v1::DisclosureRecorded& d) {
+  if (d.has_consent()) {
+    return absl::StrCat("consent ", d.consent().consent_id(), " v",
+                        d.consent().consent_version());
+  }
+  if (d.has_safeguarding()) {
+    return absl::StrCat("safeguarding: ", d.safeguarding().lawful_basis(),
+                        "; decision-maker ", d.safeguarding().decision_maker());
+  }
+  return "";
+}
+
+// ---- jsonl ----
+
+std::string JsonLine(const v1::AuditEntry& entry) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(entry, &json, options);
+  // Position and hash (hex) first; the entry's own fields follow.
+  std::string head =
+      absl::StrCat("{\"position\":\"", entry.event().position(),
+                   "\",\"hashHex\":\"", Hex(entry.event().hash()), "\"");
+  if (json.size() > 2) {
+    return absl::StrCat(head, ",", json.substr(1), "\n");
+  }
+  return head + "}\n";
+}
+
+// ---- csv ----
+
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\"", "\"\""}}), "\"");
+}
+
+constexpr char kCsvHeader[] =
+    "position,recorded_at,event_type,actor_organisation,actor_user,"
+    "actor_role,stream,from,to,categories,purpose,basis,hash\r\n";
+
+std::string CsvRow(const v1::AuditEntry& entry) {
+  const v1::RecordedEvent& e = entry.event();
+  const bool has_disclosure = entry.has_disclosure();
+  const v1::DisclosureRecorded& d = entry.disclosure();
+  std::vector<std::string> fields = {absl::StrCat(e.position()),
+                                     Time(e.recorded_at()),
+                                     e.event_type(),
+                                     e.actor().organisation(),
+                                     e.actor().user(),
+                                     e.actor().role(),
+                                     e.stream(),
+                                     has_disclosure ? Org(d.from()) : "",
+                                     has_disclosure ? Org(d.to()) : "",
+                                     has_disclosure ? Categories(d, ";") : "",
+                                     has_disclosure ? PurposeName(d) : "",
+                                     has_disclosure ? Basis(d) : "",
+                                     Hex(e.hash())};
+  std::string row;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) row += ",";
+    row += CsvField(fields[i]);
+  }
+  return row + "\r\n";
+}
+
+// ---- html ----
+
+std::string Html(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Humanise(const std::string& type) {
+  return absl::StrReplaceAll(type, {{"_", " "}});
+}
+
+std::string Short(const std::string& name, const std::string& prefix) {
+  return absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
+}
+
+constexpr char kStyle[] =
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "h1{font-size:1.4em}"
+    "table{border-collapse:collapse;width:100%}"
+    "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;"
+    "vertical-align:top;font-size:.9em}"
+    "th{background:#eee}"
+    "tr.no-consent td{background:#fde8e8}"
+    ".label{display:inline-block;background:#b00020;color:#fff;"
+    "padding:0 .4em;border-radius:3px;font-weight:bold;margin-right:.4em}"
+    "code{font-family:monospace}"
+    ".meta{color:#555}";
+
+std::string HtmlRow(const v1::AuditEntry& entry) {
+  const v1::RecordedEvent& e = entry.event();
+  const bool has_disclosure = entry.has_disclosure();
+  const v1::DisclosureRecorded& d = entry.disclosure();
+  const bool no_consent = has_disclosure && d.has_safeguarding();
+  std::string what = Html(Humanise(e.event_type()));
+  if (has_disclosure) {
+    std::vector<std::string> categories;
+    for (int c : d.categories()) {
+      categories.push_back(
+          Short(v1::DataCategory_Name(static_cast<v1::DataCategory>(c)),
+                "DATA_CATEGORY_"));
+    }
+    absl::StrAppend(&what, "<br><span class=\"meta\">shared ",
+                    Html(absl::StrJoin(categories, ", ")), " for ",
+                    Html(Short(PurposeName(d), "PURPOSE_")), "</span>");
+  }
+  std::string who = Html(e.actor().organisation());
+  if (!e.actor().user().empty()) {
+    absl::StrAppend(&who, " / ", Html(e.actor().user()));
+  }
+  if (!e.actor().role().empty()) {
+    absl::StrAppend(&who, " (", Html(e.actor().role()), ")");
+  }
+  std::string basis;
+  if (no_consent) {
+    const v1::SafeguardingBasis& s = d.safeguarding();
+    basis =
+        absl::StrCat("<span class=\"label\">without consent</span>",
+                     "lawful basis: ", Html(s.lawful_basis()),
+                     "; decision-maker ", Html(s.decision_maker()),
+                     s.family_told() ? "; family told" : "; family not told");
+  } else if (has_disclosure) {
+    basis = Html(Basis(d));
+  }
+  return absl::StrCat(
+      "<tr", no_consent ? " class=\"no-consent\"" : "", "><td>",
+      Html(Time(e.recorded_at())), "</td><td>", what, "</td><td>", who,
+      "</td><td>", has_disclosure ? Html(Org(d.to())) : "", "</td><td>", basis,
+      "</td><td>", e.position(), "</td><td><code title=\"", Hex(e.hash()),
+      "\">", Hex(e.hash()).substr(0, 12), "</code></td></tr>\n");
+}
+
+std::string HtmlPage(const std::string& subject,
+                     const std::vector<v1::AuditEntry>& entries) {
+  const std::string now = Time(TimeUtil::GetCurrentTime());
+  size_t without_consent = 0;
+  for (const v1::AuditEntry& entry : entries) {
+    if (entry.has_disclosure() && entry.disclosure().has_safeguarding()) {
+      ++without_consent;
+    }
+  }
+  std::string page = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<title>Audit trail of subject ",
+      Html(subject), " exported ", Html(now), "</title>\n<style>", kStyle,
+      "</style>\n</head>\n<body>\n<h1>Audit trail of subject ", Html(subject),
+      "</h1>\n<p class=\"meta\">Exported ", Html(now), ". ", entries.size(),
+      " entries in log order; ", without_consent,
+      " disclosure(s) made without consent. Free text about the child is "
+      "left out.</p>\n<table>\n<thead><tr><th>Time</th><th>What "
+      "happened</th><th>Who</th><th>To whom</th><th>Basis</th>"
+      "<th>Position</th><th>Hash</th></tr></thead>\n<tbody>\n");
+  for (const v1::AuditEntry& entry : entries) page += HtmlRow(entry);
+  page += "</tbody>\n</table>\n</body>\n</html>\n";
+  return page;
+}
+
+}  // namespace
+
+std::string ExportHelp() { return kHelp; }
+
+int Export(const std::vector<std::string>& words,
+           const std::vector<std::string>& options,
+           const std::shared_ptr<grpc::Channel>& channel,
+           const CallSettings& settings, std::ostream& out, std::ostream& err) {
+  if (words.size() > 2) {
+    return Bad(err, absl::StrCat("unexpected argument '", words[2], "'"));
+  }
+  std::string subject, format, output;
+  for (const std::string& option : options) {
+    const size_t eq = option.find('=');
+    const std::string name = option.substr(0, eq);
+    if (eq == std::string::npos) {
+      return Bad(err, absl::StrCat("--", name, " needs a value"));
+    }
+    const std::string value = option.substr(eq + 1);
+    if (name == "subject" || name == "subject_id") {
+      subject = value;
+    } else if (name == "format") {
+      format = value;
+    } else if (name == "output") {
+      output = value;
+    } else {
+      return Bad(err, absl::StrCat("unknown flag --", name));
+    }
+  }
+  if (subject.empty()) return Bad(err, "--subject is required");
+  if (format != "jsonl" && format != "csv" && format != "html") {
+    return Bad(err, format.empty()
+                        ? std::string("--format is required (jsonl, csv or "
+                                      "html)")
+                        : absl::StrCat("unknown --format '", format,
+                                       "' (use jsonl, csv or html)"));
+  }
+
+  auto prepare = [&settings](grpc::ClientContext* context) {
+    context->AddMetadata(services::kOrganisationMetadata,
+                         settings.organisation);
+    context->AddMetadata(services::kUserMetadata, settings.user);
+    context->AddMetadata(services::kRoleMetadata, settings.role);
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(settings.timeout_seconds));
+  };
+  // Everything recorded before the export starts is in it: the trail is
+  // read at the log's head as of now (read-your-writes).
+  v1::HeadResponse head;
+  {
+    grpc::ClientContext context;
+    prepare(&context);
+    grpc::Status status =
+        v1::EventStore::NewStub(channel)->Head(&context, {}, &head);
+    if (!status.ok()) {
+      err << "ycr: " << services::StatusCodeName(status.error_code()) << ": "
+          << status.error_message() << "\n";
+      return 1;
+    }
+  }
+  v1::AuditTrailRequest request;
+  request.set_subject_id(subject);
+  request.set_page_size(1000);
+  request.set_min_position(head.position());
+  grpc::ClientContext context;
+  prepare(&context);
+  auto stub = v1::Audit::NewStub(channel);
+  auto reader = stub->Trail(&context, request);
+  std::vector<v1::AuditEntry> entries;
+  v1::AuditEntry entry;
+  while (reader->Read(&entry)) entries.push_back(entry);
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    err << "ycr: " << services::StatusCodeName(status.error_code()) << ": "
+        << status.error_message() << "\n";
+    return 1;
+  }
+
+  std::string text;
+  if (format == "jsonl") {
+    for (const v1::AuditEntry& e : entries) text += JsonLine(e);
+  } else if (format == "csv") {
+    text = kCsvHeader;
+    for (const v1::AuditEntry& e : entries) text += CsvRow(e);
+  } else {
+    text = HtmlPage(subject, entries);
+  }
+  if (output.empty()) {
+    out << text;
+    out.flush();
+    return out ? 0 : 1;
+  }
+  std::ofstream file(output, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    err << "ycr: audit export: cannot write " << output << "\n";
+    return 1;
+  }
+  err << "wrote " << entries.size() << " entries to " << output << "\n";
+  return 0;
+}
+
+}  // namespace ycr::cli

@@ -1,0 +1,37 @@
+#include "services/testing_service.h"
+
+#include "common/proto_time.h"
+#include "services/caller_identity.h"
+#include "services/grpc_status.h"
+
+namespace ycr::services {
+
+grpc::ServerUnaryReactor* TestingService::AdvanceTime(
+    grpc::CallbackServerContext* context, const v1::AdvanceTimeRequest* request,
+    v1::TimeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = ResolveCaller(*context).status();
+  const absl::Duration by = absl::Seconds(request->by().seconds()) +
+                            absl::Nanoseconds(request->by().nanos());
+  if (status.ok() && by < absl::ZeroDuration()) {
+    status = absl::FailedPreconditionError("by: the clock only moves forwards");
+  }
+  if (status.ok()) {
+    clock_->Advance(by);
+    *response->mutable_now() = ToProtoTime(clock_->Now());
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TestingService::GetTime(
+    grpc::CallbackServerContext* context, const v1::GetTimeRequest*,
+    v1::TimeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = ResolveCaller(*context).status();
+  if (status.ok()) *response->mutable_now() = ToProtoTime(clock_->Now());
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace ycr::services

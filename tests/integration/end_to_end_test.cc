@@ -1,0 +1,232 @@
+// End to end, with the real binaries as people run them: ycr-server (with
+// its testing-only clock), the ycr CLI and ycr-scheduler. An agreement, a
+// letter received about a pupil, time passing, the scheduler flagging it
+// overdue exactly once, the answer clearing it, and the pupil's audit trail.
+// A server without the testing flag refuses to move its clock.
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_server.h"
+
+extern char** environ;
+
+namespace ycr::testing {
+namespace {
+
+// A running ycr-server binary on 127.0.0.1:<port>.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& data_dir, bool testing_clock) {
+    std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                                     "--data_dir=" + data_dir, "--sync=false"};
+    if (testing_clock) args.push_back("--testing_time_control");
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(
+        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ),
+        0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+    // The first line says where it listens: reading it is the readiness wait.
+    char line[1024] = {0};
+    if (fgets(line, sizeof(line), out_) != nullptr) {
+      const std::string text = line;
+      const size_t at = text.find("127.0.0.1:");
+      if (at != std::string::npos) port_ = std::stoi(text.substr(at + 10));
+    }
+    EXPECT_GT(port_, 0) << line;
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      char buffer[4096];
+      while (fgets(buffer, sizeof(buffer), out_) != nullptr) {
+      }
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  int port_ = 0;
+};
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+};
+
+// Runs a shell command line; stdout and stderr together.
+Outcome Shell(const std::string& command) {
+  Outcome run;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    run.out.append(buffer, n);
+  }
+  run.code = WEXITSTATUS(pclose(pipe));
+  return run;
+}
+
+// `ycr ARGS` as `organisation` / `role` against `server`.
+Outcome Ycr(const ServerProcess& server, const std::string& organisation,
+            const std::string& role, const std::string& args) {
+  return Shell(absl::StrCat(YCR_CLI_BINARY, " --server=", server.address(),
+                            " --organisation=", organisation, " --role=", role,
+                            " --user=e2e ", args));
+}
+
+std::string Quote(const std::string& json) { return "'" + json + "'"; }
+
+constexpr char kTerms[] =
+    R"("terms":{"school":{"organisation":"school-1","name":"Hill School",)"
+    R"("address":"1 Hill Road","responsibilities":["identify young carers"],)"
+    R"("leadContact":{"name":"Lead"}},"service":{"organisation":"service-1",)"
+    R"("name":"Carers Service","address":"2 Vale Road",)"
+    R"("responsibilities":["assess and support"],)"
+    R"("leadContact":{"name":"Lead"}},"responseTimeDays":14,)"
+    R"("reviewCadenceMonths":12,"closingPeriodDays":30})";
+
+TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/data", /*testing_clock=*/true);
+
+  // The pupil's record, and a Working Together Agreement signed by both.
+  Outcome r =
+      Ycr(server, "school-1", "school",
+          "subjects put-record --set record.subject_id=s-1 "
+          "--set record.given_name=Ada --set record.family_name=Lovelace "
+          "--set record.date_of_birth=2012-03-04");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Ycr(server, "school-1", "school",
+          "agreements record --data " +
+              Quote(absl::StrCat(
+                  R"({"agreementId":"a-1","draft":{"agreementId":"a-1",)",
+                  kTerms, "}}")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* party : {"school-1", "service-1"}) {
+    r = Ycr(server, party, "staff",
+            "agreements record --set agreement_id=a-1 --set sign");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+
+  // A letter from the school about the pupil, received by the service now.
+  r = Ycr(server, "service-1", "service", "testing get-time --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const size_t at = r.out.find("\"now\":\"");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string now =
+      r.out.substr(at + 7, r.out.find('"', at + 7) - at - 7);
+  r = Ycr(
+      server, "service-1", "service",
+      "correspondence record --data " +
+          Quote(absl::StrCat(
+              R"({"correspondenceId":"m-1","receive":{"correspondenceId":"m-1",)",
+              R"("agreementId":"a-1","channel":"CHANNEL_EMAIL","from":"school-1",)",
+              R"("topic":"support plan","subjectId":"s-1","receivedAt":")", now,
+              R"("}})")));
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  const std::string scheduler =
+      absl::StrCat(YCR_SCHEDULER_BINARY, " --once --server=", server.address());
+  // Not due yet.
+  r = Shell(scheduler);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 overdue"), std::string::npos) << r.out;
+
+  // Fifteen days pass: overdue, flagged once however often the scheduler runs.
+  r = Ycr(server, "ops", "admin",
+          "testing advance-time --data '{\"by\":\"1296000s\"}'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Shell(scheduler);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 flagged"), std::string::npos) << r.out;
+  r = Shell(scheduler);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 flagged"), std::string::npos) << r.out;
+  r = Ycr(server, "service-1", "service",
+          "deadlines list-overdue --set organisation=service-1 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("flaggedAt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"m-1\""), std::string::npos) << r.out;
+
+  // Answered: the flag clears with the deadline.
+  r = Ycr(server, "service-1", "service",
+          "correspondence record --set correspondence_id=m-1 --set answer");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Shell(scheduler);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 overdue"), std::string::npos) << r.out;
+  r = Ycr(server, "service-1", "service",
+          "deadlines list-overdue --set organisation=service-1 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("\"m-1\""), std::string::npos) << r.out;
+
+  // The pupil's audit trail has the letter, its answer and the record, in
+  // log order; the scheduler's flag is about the deadline, not the pupil.
+  r = Ycr(server, "auditor-1", "auditor",
+          "audit trail --set subject_id=s-1 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
+  std::vector<std::string> trail;
+  for (const std::string& line : lines) {
+    if (line.rfind("{", 0) == 0) trail.push_back(line);
+  }
+  ASSERT_EQ(trail.size(), 3u) << r.out;
+  EXPECT_NE(trail[0].find("subjectRecordChanged"), std::string::npos);
+  EXPECT_NE(trail[1].find("correspondenceReceived"), std::string::npos);
+  EXPECT_NE(trail[2].find("correspondenceAnswered"), std::string::npos);
+  EXPECT_EQ(r.out.find("Lovelace"), std::string::npos)
+      << "the log holds no names";
+
+  // The auditor's export says the same, line by line, with positions.
+  r = Ycr(server, "auditor-1", "auditor",
+          "audit export --subject s-1 --format csv");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("correspondence_received"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("correspondence_answered"), std::string::npos) << r.out;
+  r = Ycr(server, "auditor-1", "auditor",
+          "audit export --subject s-1 --format html");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("s-1"), std::string::npos);
+  EXPECT_EQ(r.out.find("<script"), std::string::npos);
+}
+
+TEST(EndToEndTest, AServerWithoutTheTestingFlagKeepsItsClock) {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/data", /*testing_clock=*/false);
+  Outcome r = Ycr(server, "ops", "admin",
+                  "testing advance-time --data '{\"by\":\"60s\"}'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("UNIMPLEMENTED"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ycr::testing
