@@ -17,29 +17,12 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/integration/command_runner.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::testing {
 namespace {
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
 
 bool Has(const std::string& text, const std::string& fragment) {
   return text.find(fragment) != std::string::npos;
@@ -70,24 +53,7 @@ class CliExportTest : public DomainFlowsTest {
   }
 
   Outcome RunCommand(const std::vector<std::string>& args) {
-    const std::string err_path = dir_.path() + "/stderr";
-    std::string command;
-    for (const std::string& a : args) command += Quote(a) + " ";
-    command += "2>" + Quote(err_path);
-    Outcome run;
-    FILE* pipe = popen(command.c_str(), "r");
-    EXPECT_NE(pipe, nullptr);
-    if (pipe == nullptr) return run;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.out.append(buf, n);
-    const int status = pclose(pipe);
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream err(err_path);
-    std::stringstream text;
-    text << err.rdbuf();
-    run.err = text.str();
-    return run;
+    return RunArgs(args, dir_.path() + "/stderr");
   }
 
   // s-1: record, consent c-1, a disclosure under it, a concern referred to
