@@ -1,17 +1,43 @@
 #include "common/command_line.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <list>
+#include <string>
 
 #include "absl/flags/internal/program_name.h"
 #include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ycr {
+
+std::string NormaliseFlagSpelling(const std::string& arg) {
+  if (arg.size() < 3 || arg[0] != '-') return arg;
+  const size_t dashes = arg[1] == '-' ? 2 : 1;
+  const size_t eq = arg.find('=');
+  std::string name = arg.substr(
+      dashes, eq == std::string::npos ? std::string::npos : eq - dashes);
+  if (name.find('-') == std::string::npos) return arg;
+  std::replace(name.begin(), name.end(), '-', '_');
+  // "--no-dry-run" -> "--nodry_run" for a boolean flag.
+  std::string lookup = name;
+  if (absl::FindCommandLineFlag(lookup) == nullptr &&
+      absl::StartsWith(lookup, "no_")) {
+    lookup = lookup.substr(3);
+    if (absl::FindCommandLineFlag(lookup) == nullptr) return arg;
+    name = "no" + lookup;
+  } else if (absl::FindCommandLineFlag(lookup) == nullptr) {
+    return arg;
+  }
+  return arg.substr(0, dashes) + name +
+         (eq == std::string::npos ? "" : arg.substr(eq));
+}
 
 std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
   // Debian's abseil is built with mutex deadlock detection on; its
@@ -29,6 +55,17 @@ std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
   absl::SetProgramUsageMessage(usage);
   // Named before --help is printed (ParseCommandLine would name it later).
   if (argc > 0) absl::flags_internal::SetProgramInvocationName(argv[0]);
+  // --dry-run for --dry_run. The rewritten spellings live as long as the
+  // process (abseil keeps pointers into argv).
+  static std::list<std::string>* spelled = new std::list<std::string>();
+  for (int i = 1; i < argc; ++i) {
+    if (absl::string_view(argv[i]) == "--") break;
+    const std::string normal = NormaliseFlagSpelling(argv[i]);
+    if (normal != argv[i]) {
+      spelled->push_back(normal);
+      argv[i] = spelled->back().data();
+    }
+  }
   // abseil exits 1 after --help; a user asking for help has not failed.
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -267,7 +268,14 @@ const FieldDescriptor* FindField(const Descriptor* d, const std::string& name) {
           d->FindFieldByLowercaseName(absl::AsciiStrToLower(name))) {
     return f;
   }
-  return d->FindFieldByCamelcaseName(name);
+  if (const FieldDescriptor* f = d->FindFieldByCamelcaseName(name)) return f;
+  // --subject for subject_id; --service and --school for organisation (the
+  // id of either).
+  if (const FieldDescriptor* f = d->FindFieldByName(name + "_id")) return f;
+  if (name == "service" || name == "school") {
+    return d->FindFieldByName("organisation");
+  }
+  return nullptr;
 }
 
 std::string FieldNames(const Descriptor* d) {
@@ -598,6 +606,46 @@ const MethodDescriptor* FindMethod(const ServiceDescriptor* s,
   return nullptr;
 }
 
+// The methods of `s` whose request has a oneof with a message field named
+// `word` (kebab or snake case), with that field's name.
+std::vector<std::pair<const MethodDescriptor*, std::string>> ActionsNamed(
+    const ServiceDescriptor* s, const std::string& word) {
+  std::string snake = word;
+  std::replace(snake.begin(), snake.end(), '-', '_');
+  std::vector<std::pair<const MethodDescriptor*, std::string>> found;
+  for (int i = 0; i < s->method_count(); ++i) {
+    const Descriptor* input = s->method(i)->input_type();
+    const FieldDescriptor* f = input->FindFieldByName(snake);
+    if (f != nullptr && f->real_containing_oneof() != nullptr &&
+        f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      found.emplace_back(s->method(i), f->name());
+    }
+  }
+  return found;
+}
+
+// Every action word of `s` (see ActionsNamed), kebab case.
+std::vector<std::string> ActionWords(const ServiceDescriptor* s) {
+  std::vector<std::string> words;
+  for (int i = 0; i < s->method_count(); ++i) {
+    const Descriptor* input = s->method(i)->input_type();
+    for (int o = 0; o < input->real_oneof_decl_count(); ++o) {
+      const google::protobuf::OneofDescriptor* oneof = input->oneof_decl(o);
+      for (int f = 0; f < oneof->field_count(); ++f) {
+        if (oneof->field(f)->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+          continue;
+        }
+        std::string word = oneof->field(f)->name();
+        std::replace(word.begin(), word.end(), '_', '-');
+        if (ActionsNamed(s, word).size() == 1 && !FindMethod(s, word)) {
+          words.push_back(word);
+        }
+      }
+    }
+  }
+  return words;
+}
+
 const ServiceDescriptor* ServiceNamed(const std::string& name) {
   for (const ServiceDescriptor* s : Services()) {
     if (s->name() == name) return s;
@@ -634,9 +682,36 @@ bool Resolve(const std::vector<std::string>& words, Resolved* out) {
     if (const MethodDescriptor* m = FindMethod(s, words[1])) {
       out->method = m;
       out->consumed = 2;
+    } else if (auto actions = ActionsNamed(s, words[1]); actions.size() == 1) {
+      out->method = actions[0].first;
+      out->presets.push_back(actions[0].second);
+      out->consumed = 2;
     }
   }
   return true;
+}
+
+bool ResolveMethodFlag(Resolved* resolved, std::vector<std::string>* sets) {
+  if (resolved->service == nullptr || resolved->method != nullptr) {
+    return resolved->method != nullptr;
+  }
+  for (auto it = sets->begin(); it != sets->end(); ++it) {
+    if (it->find('=') != std::string::npos) continue;
+    std::string word = *it;
+    std::replace(word.begin(), word.end(), '_', '-');
+    if (const MethodDescriptor* m = FindMethod(resolved->service, word)) {
+      resolved->method = m;
+    } else if (auto actions = ActionsNamed(resolved->service, word);
+               actions.size() == 1) {
+      resolved->method = actions[0].first;
+      resolved->presets.push_back(actions[0].second);
+    } else {
+      continue;
+    }
+    sets->erase(it);
+    return true;
+  }
+  return false;
 }
 
 std::vector<std::string> Suggest(const std::string& word,
@@ -714,6 +789,16 @@ std::string ServiceHelp(const ServiceDescriptor* service) {
                     Streaming(m), ShortTypeName(m->output_type()->full_name()),
                     "\n");
   }
+  if (const std::vector<std::string> actions = ActionWords(service);
+      !actions.empty()) {
+    absl::StrAppend(&out, "Actions (ycr ", CommandName(service),
+                    " <action> selects that part of a request):\n");
+    for (const std::string& a : actions) {
+      const auto named = ActionsNamed(service, a);
+      absl::StrAppend(&out, "  ", a, " = ", CommandName(named[0].first),
+                      " --set ", named[0].second, "\n");
+    }
+  }
   absl::StrAppend(&out, "Run `ycr ", CommandName(service),
                   " <method> --help` for a method's request fields.\n");
   return out;
@@ -765,6 +850,37 @@ absl::Status ApplyData(const std::string& data, Message* message) {
                      s.message()));
   }
   return absl::OkStatus();
+}
+
+void InheritIds(const std::vector<std::string>& parts, Message* request) {
+  const Descriptor* d = request->GetDescriptor();
+  const auto* r = request->GetReflection();
+  for (const std::string& name : parts) {
+    const FieldDescriptor* part = d->FindFieldByName(name);
+    if (part == nullptr || part->is_repeated() ||
+        part->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        !r->HasField(*request, part)) {
+      continue;
+    }
+    Message* inner = r->MutableMessage(request, part);
+    const auto* ir = inner->GetReflection();
+    const Descriptor* id = inner->GetDescriptor();
+    for (int i = 0; i < id->field_count(); ++i) {
+      const FieldDescriptor* f = id->field(i);
+      if (f->is_repeated() ||
+          f->cpp_type() != FieldDescriptor::CPPTYPE_STRING ||
+          !ir->GetString(*inner, f).empty()) {
+        continue;
+      }
+      const FieldDescriptor* outer = d->FindFieldByName(f->name());
+      if (outer == nullptr || outer->is_repeated() ||
+          outer->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+        continue;
+      }
+      const std::string value = r->GetString(*request, outer);
+      if (!value.empty()) ir->SetString(inner, f, value);
+    }
+  }
 }
 
 absl::Status ApplySet(const std::string& assignment, Message* message) {

@@ -36,13 +36,23 @@ struct Resolved {
   const google::protobuf::ServiceDescriptor* service = nullptr;
   const google::protobuf::MethodDescriptor* method = nullptr;
   size_t consumed = 0;
+  // Fields the command words select, applied before --set: `ycr referral
+  // submit` is `ycr referrals transition --set submit`.
+  std::vector<std::string> presets;
 };
 
 // Resolves `words` (the positional arguments after the program name).
 // Returns false when words[0] names neither a service (kebab name or its
 // singular) nor a shortcut. A service without a (known) method leaves
 // `method` null, consumed 1.
+// A second word that is no method may name a message field of a oneof in
+// exactly one method's request (an action): `ycr referral submit`.
 bool Resolve(const std::vector<std::string>& words, Resolved* out);
+
+// `ycr deadlines --overdue`: a service named without a method takes its
+// method from the first bare flag naming one (removed from `sets`).
+// Returns whether a method was found.
+bool ResolveMethodFlag(Resolved* resolved, std::vector<std::string>* sets);
 
 // Close matches of `word` among `candidates` (all of them when none is
 // close).
@@ -71,6 +81,12 @@ absl::Status ApplyData(const std::string& data,
 // messages as JSON.
 absl::Status ApplySet(const std::string& assignment,
                       google::protobuf::Message* message);
+
+// For each field named in `parts` (message fields of `request`): its empty
+// singular string fields take the value of the request's own non-empty
+// field of the same name (referral_id, agreement_id, ...).
+void InheritIds(const std::vector<std::string>& parts,
+                google::protobuf::Message* request);
 
 // Output forms.
 std::string ToJson(const google::protobuf::Message& message);

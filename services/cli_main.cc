@@ -8,6 +8,8 @@
 //                                    a subject's audit trail (cli_export.h)
 //   ycr <service> <method> [--data=JSON|@file] [--set field.path=value]...
 //                                    any RPC of package ycr.v1 (cli_generic.h)
+//   ycr <service> <action> ...       a request's oneof part, e.g.
+//                                    ycr referral submit --referral-id R ...
 
 #include <grpcpp/grpcpp.h>
 
@@ -68,6 +70,9 @@ constexpr char kUsage[] =
     "                                    export a subject's audit trail\n"
     "  ycr <service> <method> [--data=JSON|@FILE] [--set field=value]...\n"
     "                                    call any RPC\n"
+    "  ycr <service> <action> ...        one part of a request, e.g.\n"
+    "                                    ycr referral submit --referral-id R\n"
+    "  ycr <service> --<method>          e.g. ycr deadlines --overdue\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
     "printed), 2 bad usage.\n"
     "Server and identity: --server, --organisation, --user, --role or\n"
@@ -300,8 +305,11 @@ CommandLine Split(int argc, char** argv) {
       continue;
     }
     bool is_bool = false;
-    if (IsAbseilFlag(name, &is_bool)) {
-      line.flags.push_back(arg);
+    std::string flag_name = name;  // --timeout-seconds is --timeout_seconds.
+    std::replace(flag_name.begin(), flag_name.end(), '-', '_');
+    if (IsAbseilFlag(flag_name, &is_bool)) {
+      line.flags.push_back(absl::StrCat(
+          "--", flag_name, has_value ? body.substr(eq) : std::string()));
       if (!has_value && !is_bool && i + 1 < argc)
         line.flags.push_back(argv[++i]);
       continue;
@@ -349,6 +357,12 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
   google::protobuf::DynamicMessageFactory factory;
   std::unique_ptr<google::protobuf::Message> request(
       factory.GetPrototype(method->input_type())->New());
+  for (const std::string& preset : resolved.presets) {
+    if (absl::Status s = ycr::cli::ApplySet(preset, request.get()); !s.ok()) {
+      std::cerr << "ycr: " << s.message() << "\n";
+      return 2;
+    }
+  }
   for (const std::string& data : line.data) {
     if (absl::Status s = ycr::cli::ApplyData(data, request.get()); !s.ok()) {
       std::cerr << "ycr: " << s.message() << "\n";
@@ -356,7 +370,18 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
     }
   }
   for (const std::string& set : line.sets) {
-    if (absl::Status s = ycr::cli::ApplySet(set, request.get()); !s.ok()) {
+    absl::Status s = ycr::cli::ApplySet(set, request.get());
+    // `ycr referral submit --school X`: a field of the selected part.
+    for (size_t i = 0; !s.ok() && i < resolved.presets.size(); ++i) {
+      std::unique_ptr<google::protobuf::Message> attempt(request->New());
+      attempt->CopyFrom(*request);
+      if (ycr::cli::ApplySet(resolved.presets[i] + "." + set, attempt.get())
+              .ok()) {
+        request->CopyFrom(*attempt);
+        s = absl::OkStatus();
+      }
+    }
+    if (!s.ok()) {
       std::cerr << "ycr: " << s.message() << "\nRun `ycr "
                 << ycr::cli::CommandName(method->service()) << " "
                 << ycr::cli::CommandName(method)
@@ -364,6 +389,9 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
       return 2;
     }
   }
+  // `ycr referral submit --referral-id R`: the selected part takes the
+  // request's ids it leaves empty (they must agree).
+  ycr::cli::InheritIds(resolved.presets, request.get());
   // A fresh request id, printed so that a retry can reuse it.
   const auto* id = method->input_type()->FindFieldByName("request_id");
   if (id != nullptr && !id->is_repeated() &&
@@ -412,6 +440,10 @@ int main(int argc, char** argv) {
   const bool generic = !line.words.empty() && line.words[0] != "head" &&
                        line.words[0] != "log" &&
                        ycr::cli::Resolve(line.words, &resolved);
+  // ycr deadlines --overdue
+  if (generic && line.words.size() == 1) {
+    (void)ycr::cli::ResolveMethodFlag(&resolved, &line.sets);
+  }
   if (line.help && generic) {
     if (resolved.method != nullptr) {
       std::cout << ycr::cli::MethodHelp(resolved.method);

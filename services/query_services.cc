@@ -35,13 +35,18 @@ absl::Status MayListFor(const v1::Actor& caller,
 absl::Status ListDeadlines(projections::ProjectionHost& host,
                            const v1::Actor& caller, absl::Time deadline,
                            const google::protobuf::Timestamp& by, bool has_by,
-                           const char* by_field,
-                           const std::string& organisation,
+                           const char* by_field, std::string organisation,
                            uint64_t min_position, uint32_t page_size,
                            const std::string& page_token,
                            v1::ListDeadlinesResponse* response) {
   if (!has_by) {
     return absl::InvalidArgumentError(absl::StrCat(by_field, ": is required"));
+  }
+  // No organisation named: everyone's for those who may list everyone's,
+  // else the caller's own.
+  if (organisation.empty() && caller.role() != kAuditorRole &&
+      caller.role() != kSchedulerRole) {
+    organisation = caller.organisation();
   }
   RETURN_IF_ERROR(MayListFor(caller, organisation));
   ASSIGN_OR_RETURN(size_t limit, PageSize(page_size));

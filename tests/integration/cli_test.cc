@@ -221,6 +221,62 @@ TEST_F(CliTest, ConsentReferralDeadlinesAndAuditTrail) {
       << human_trail.out;
 }
 
+// The spellings people type: an action word for a part of a request, a
+// field's plain name as a flag (--subject, --service), a method as a flag
+// (--overdue), hyphens in flag names.
+TEST_F(CliTest, ActionsPlainFieldFlagsAndMethodFlags) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));
+  Outcome submit = Ycr({"referral",
+                        "submit",
+                        "--referral-id",
+                        "r-1",
+                        "--subject",
+                        "s-1",
+                        "--school",
+                        "school-100001",
+                        "--service",
+                        "service-7",
+                        "--disclosure.disclosure-id",
+                        NewUuid(),
+                        "--disclosure.subject",
+                        "s-1",
+                        "--disclosure.from.organisation=school-100001",
+                        "--disclosure.to.organisation=service-7",
+                        "--disclosure.categories=DATA_CATEGORY_IDENTITY",
+                        "--disclosure.purpose=REFERRAL",
+                        "--disclosure.consent.consent-id=c-1",
+                        "--timeout-seconds",
+                        "20"});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  Outcome receive = Ycr({"referral", "receive", "--referral-id", "r-1"},
+                        "service-7", "service");
+  ASSERT_EQ(receive.code, 0) << receive.err;
+
+  Outcome caseload = Ycr({"caseload", "--service", "service-7", "--json"},
+                         "service-7", "service");
+  ASSERT_EQ(caseload.code, 0) << caseload.err;
+  EXPECT_TRUE(Has(caseload.out, "REFERRAL_STATE_RECEIVED")) << caseload.out;
+
+  Outcome overdue = Ycr({"deadlines", "--overdue", "--as-of",
+                         "2099-01-01T00:00:00Z", "--service", "service-7"},
+                        "service-7", "service");
+  ASSERT_EQ(overdue.code, 0) << overdue.err;
+  EXPECT_TRUE(Has(overdue.out, "REFERRAL_DECISION")) << overdue.out;
+
+  Outcome trail = Ycr({"audit", "trail", "--subject", "s-1", "--json"});
+  ASSERT_EQ(trail.code, 0) << trail.err;
+  EXPECT_EQ(Lines(trail.out).size(), 4u) << trail.out;
+
+  Outcome help = RunCommand({YCR_CLI_BINARY, "referral", "--help"});
+  EXPECT_TRUE(Has(help.out, "submit = transition --set submit")) << help.out;
+
+  // A word that is neither a method nor an action is still refused.
+  Outcome wrong = Ycr({"referral", "submitt"});
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_TRUE(Has(wrong.err, "did you mean: transition")) << wrong.err;
+}
+
 TEST_F(CliTest, RefusedCallExitsOneWithTheCodeName) {
   ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
   ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));
@@ -249,9 +305,9 @@ TEST_F(CliTest, UsageErrorsExitTwoAndSayWhatIsWrong) {
   EXPECT_TRUE(Has(service.err, "unknown command 'referal'")) << service.err;
   EXPECT_TRUE(Has(service.err, "referrals")) << service.err;
 
-  Outcome field = Ycr({"subjects", "get-record", "--set", "subject=s-1"});
+  Outcome field = Ycr({"subjects", "get-record", "--set", "pupil=s-1"});
   EXPECT_EQ(field.code, 2);
-  EXPECT_TRUE(Has(field.err, "--set subject: no field 'subject'")) << field.err;
+  EXPECT_TRUE(Has(field.err, "--set pupil: no field 'pupil'")) << field.err;
   EXPECT_TRUE(Has(field.err, "subject_id")) << field.err;
 
   Outcome value =

@@ -164,6 +164,17 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
   r = Ycr(server, "ops", "admin",
           "testing advance-time --data '{\"by\":\"1296000s\"}'");
   ASSERT_EQ(r.code, 0) << r.out;
+  // A dry run (spelled as cron users type it) says what it would flag and
+  // flags nothing.
+  r = Shell(scheduler + " --dry-run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("would flag"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("m-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 flagged"), std::string::npos) << r.out;
+  r = Ycr(server, "service-1", "service", "deadlines --overdue --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"m-1\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("flaggedAt"), std::string::npos) << r.out;
   r = Shell(scheduler);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("1 flagged"), std::string::npos) << r.out;

@@ -106,6 +106,26 @@ TEST_F(QueryServicesTest, ListingIsForOwnOrganisationUnlessAuditorOrScheduler) {
     AsCaller(&context, "council-1", "sched", "scheduler");
     EXPECT_TRUE(Ok(deadlines_->ListOverdue(&context, request, &out)));
   }
+  // No organisation named: a school or service gets its own, only.
+  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms(10)));
+  v1::CommandResponse received;
+  ASSERT_TRUE(Ok(
+      Correspond(Receive("m-1", "a-1", kSchool, kStart), kService, &received)));
+  v1::ListOverdueRequest own;
+  *own.mutable_as_of() = At(kStart + 30 * kDay);
+  own.set_min_position(received.position());
+  for (const std::string& caller : {kSchool, kService}) {
+    v1::ListDeadlinesResponse mine;
+    grpc::ClientContext context;
+    AsCaller(&context, caller, "u-1", caller == kSchool ? "school" : "service");
+    ASSERT_TRUE(Ok(deadlines_->ListOverdue(&context, own, &mine))) << caller;
+    bool has_letter = false;
+    for (const v1::DeadlineItem& item : mine.items()) {
+      EXPECT_EQ(item.owed_by(), caller);
+      has_letter = has_letter || item.id() == "m-1";
+    }
+    EXPECT_EQ(has_letter, caller == kService) << caller;
+  }
   // Oversized page.
   request.set_page_size(5000);
   {
