@@ -1,16 +1,19 @@
 #include "services/cli_export.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
+#include "services/domain/consent_rules.h"
 #include "services/grpc_status.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -30,13 +33,20 @@ constexpr char kHelp[] =
     "  --format F      jsonl: one protobuf JSON AuditEntry per line, the full\n"
     "                  entry, with \"position\" and \"hashHex\" added first "
     "so\n"
-    "                  each line can be checked against the log;\n"
+    "                  each line can be checked against the log, and for a\n"
+    "                  disclosure \"consentInForce\": the consent that "
+    "covered\n"
+    "                  it when it was made, with its terms then, or why none\n"
+    "                  did;\n"
     "                  csv: RFC 4180, columns position, recorded_at,\n"
     "                  event_type, actor_organisation, actor_user, "
     "actor_role,\n"
-    "                  stream, from, to, categories, purpose, basis, hash;\n"
+    "                  stream, from, to, categories, purpose, basis,\n"
+    "                  consent_in_force, consent_terms, hash;\n"
     "                  html: one self-contained page (no scripts), a timeline\n"
-    "                  with disclosures made without consent highlighted.\n"
+    "                  with the consent terms in force at each disclosure,\n"
+    "                  and disclosures made without consent (or not covered\n"
+    "                  by the consent they name) highlighted.\n"
     "                  csv and html leave out the events' personal part.\n"
     "  --output FILE   write there (default: standard output); written only\n"
     "                  when the whole trail was read\n"
@@ -90,16 +100,191 @@ std::string Basis(const v1::DisclosureRecorded& d) {
   return "";
 }
 
+// ---- consent in force ----
+
+// What consent covered a disclosure when it was made: the subject's consents
+// folded from the trail up to the disclosure's position, checked with the
+// same rule the server applied (consent_rules.h).
+struct ConsentInForce {
+  bool covered = false;
+  std::string consent_id;
+  uint64_t consent_version = 0;
+  v1::ConsentTerms terms;
+  // When not covered: why, for each consent of the subject then.
+  std::vector<std::string> reasons;
+};
+
+class ConsentFold {
+ public:
+  // Folds a consent event; anything else is ignored.
+  void Apply(const v1::RecordedEvent& e) {
+    domain::ConsentView& view = views_[e.stream()];
+    domain::ConsentView next = view;
+    if (domain::ApplyConsentEvent(e.payload(), e.stream_version(), &next)
+            .ok()) {
+      if (view.version == 0) order_.push_back(e.stream());
+      view = next;
+    } else if (view.version == 0) {
+      views_.erase(e.stream());
+    }
+  }
+
+  // The consent in force for `d` at `at`. A disclosure naming a consent is
+  // checked against that consent; any other against each consent.
+  ConsentInForce Check(const v1::DisclosureRecorded& d, absl::Time at) const {
+    domain::ProposedDisclosure proposed;
+    proposed.subject_id = d.subject_id();
+    proposed.to = d.to();
+    proposed.purpose = d.purpose();
+    for (int c : d.categories()) {
+      proposed.categories.push_back(static_cast<v1::DataCategory>(c));
+    }
+    proposed.at = at;
+    ConsentInForce result;
+    for (const std::string& stream : order_) {
+      const domain::ConsentView& view = views_.at(stream);
+      if (d.has_consent() && view.consent_id != d.consent().consent_id()) {
+        continue;
+      }
+      absl::Status covers = domain::CheckConsentCovers(view, proposed);
+      if (covers.ok()) {
+        result.covered = true;
+        result.consent_id = view.consent_id;
+        result.consent_version = view.version;
+        result.terms = view.terms;
+        result.reasons.clear();
+        return result;
+      }
+      result.reasons.emplace_back(covers.message());
+    }
+    if (result.reasons.empty()) {
+      result.reasons.push_back(
+          d.has_consent() ? absl::StrCat("consent ", d.consent().consent_id(),
+                                         " is not in the subject's trail")
+                          : std::string("no consent recorded"));
+    }
+    return result;
+  }
+
+ private:
+  std::map<std::string, domain::ConsentView> views_;
+  std::vector<std::string> order_;
+};
+
+// The consent in force for each disclosure entry (by index), in log order.
+std::map<size_t, ConsentInForce> CheckDisclosures(
+    const std::vector<v1::AuditEntry>& entries) {
+  ConsentFold fold;
+  std::map<size_t, ConsentInForce> checks;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const v1::RecordedEvent& e = entries[i].event();
+    if (entries[i].has_disclosure()) {
+      checks[i] =
+          fold.Check(entries[i].disclosure(),
+                     absl::FromUnixNanos(
+                         TimeUtil::TimestampToNanoseconds(e.recorded_at())));
+    }
+    fold.Apply(e);
+  }
+  return checks;
+}
+
+std::string Names(const google::protobuf::RepeatedField<int>& values,
+                  const std::string& (*name)(int), const std::string& prefix,
+                  const std::string& separator) {
+  std::vector<std::string> names;
+  for (int v : values) {
+    const std::string& full = name(v);
+    names.push_back(absl::StartsWith(full, prefix) ? full.substr(prefix.size())
+                                                   : full);
+  }
+  return absl::StrJoin(names, separator);
+}
+
+const std::string& PurposeOf(int v) {
+  return v1::Purpose_Name(static_cast<v1::Purpose>(v));
+}
+const std::string& CategoryOf(int v) {
+  return v1::DataCategory_Name(static_cast<v1::DataCategory>(v));
+}
+
+// "for REFERRAL; to service-7; of IDENTITY; valid 2020-01-01T00:00:00Z to
+// 2099-01-01T00:00:00Z".
+std::string TermsText(const v1::ConsentTerms& t) {
+  std::vector<std::string> to;
+  for (const v1::Recipient& r : t.recipients()) {
+    to.push_back(r.role().empty()
+                     ? r.organisation()
+                     : absl::StrCat(r.organisation(), " (", r.role(), ")"));
+  }
+  return absl::StrCat(
+      "for ", Names(t.purposes(), PurposeOf, "PURPOSE_", ", "), "; to ",
+      absl::StrJoin(to, ", "), "; of ",
+      Names(t.categories(), CategoryOf, "DATA_CATEGORY_", ", "), "; valid ",
+      t.has_valid_from() ? TimeUtil::ToString(t.valid_from()) : "always",
+      " to ",
+      t.has_valid_until() ? TimeUtil::ToString(t.valid_until()) : "no end");
+}
+
+std::string InForceText(const ConsentInForce& c) {
+  if (c.covered) {
+    return absl::StrCat("covered by consent ", c.consent_id, " v",
+                        c.consent_version);
+  }
+  return absl::StrCat("not covered by consent: ",
+                      absl::StrJoin(c.reasons, "; "));
+}
+
 // ---- jsonl ----
 
-std::string JsonLine(const v1::AuditEntry& entry) {
+// A JSON string literal (RFC 8259): quote, backslash and control
+// characters escaped; other bytes (UTF-8) as they are.
+std::string JsonString(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", u));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// {"covered":true,"consentId":..,"consentVersion":"2","terms":{..}} or
+// {"covered":false,"reasons":[..]}.
+std::string InForceJson(const ConsentInForce& c) {
+  if (!c.covered) {
+    std::vector<std::string> reasons;
+    for (const std::string& r : c.reasons) reasons.push_back(JsonString(r));
+    return absl::StrCat("{\"covered\":false,\"reasons\":[",
+                        absl::StrJoin(reasons, ","), "]}");
+  }
+  std::string terms;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(c.terms, &terms, options);
+  return absl::StrCat(
+      "{\"covered\":true,\"consentId\":", JsonString(c.consent_id),
+      ",\"consentVersion\":\"", c.consent_version, "\",\"terms\":", terms, "}");
+}
+
+std::string JsonLine(const v1::AuditEntry& entry,
+                     const ConsentInForce* in_force) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   (void)google::protobuf::util::MessageToJsonString(entry, &json, options);
-  // Position and hash (hex) first; the entry's own fields follow.
+  // Position and hash (hex) first, then for a disclosure the consent in
+  // force when it was made; the entry's own fields follow.
   std::string head =
       absl::StrCat("{\"position\":\"", entry.event().position(),
                    "\",\"hashHex\":\"", Hex(entry.event().hash()), "\"");
+  if (in_force != nullptr) {
+    absl::StrAppend(&head, ",\"consentInForce\":", InForceJson(*in_force));
+  }
   if (json.size() > 2) {
     return absl::StrCat(head, ",", json.substr(1), "\n");
   }
@@ -115,25 +300,30 @@ std::string CsvField(const std::string& value) {
 
 constexpr char kCsvHeader[] =
     "position,recorded_at,event_type,actor_organisation,actor_user,"
-    "actor_role,stream,from,to,categories,purpose,basis,hash\r\n";
+    "actor_role,stream,from,to,categories,purpose,basis,consent_in_force,"
+    "consent_terms,hash\r\n";
 
-std::string CsvRow(const v1::AuditEntry& entry) {
+std::string CsvRow(const v1::AuditEntry& entry,
+                   const ConsentInForce* in_force) {
   const v1::RecordedEvent& e = entry.event();
   const bool has_disclosure = entry.has_disclosure();
   const v1::DisclosureRecorded& d = entry.disclosure();
-  std::vector<std::string> fields = {absl::StrCat(e.position()),
-                                     Time(e.recorded_at()),
-                                     e.event_type(),
-                                     e.actor().organisation(),
-                                     e.actor().user(),
-                                     e.actor().role(),
-                                     e.stream(),
-                                     has_disclosure ? Org(d.from()) : "",
-                                     has_disclosure ? Org(d.to()) : "",
-                                     has_disclosure ? Categories(d, ";") : "",
-                                     has_disclosure ? PurposeName(d) : "",
-                                     has_disclosure ? Basis(d) : "",
-                                     Hex(e.hash())};
+  std::vector<std::string> fields = {
+      absl::StrCat(e.position()),
+      Time(e.recorded_at()),
+      e.event_type(),
+      e.actor().organisation(),
+      e.actor().user(),
+      e.actor().role(),
+      e.stream(),
+      has_disclosure ? Org(d.from()) : "",
+      has_disclosure ? Org(d.to()) : "",
+      has_disclosure ? Categories(d, ";") : "",
+      has_disclosure ? PurposeName(d) : "",
+      has_disclosure ? Basis(d) : "",
+      in_force ? InForceText(*in_force) : "",
+      in_force && in_force->covered ? TermsText(in_force->terms) : "",
+      Hex(e.hash())};
   std::string row;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) row += ",";
@@ -192,11 +382,16 @@ constexpr char kStyle[] =
     "code{font-family:monospace}"
     ".meta{color:#555}";
 
-std::string HtmlRow(const v1::AuditEntry& entry) {
+std::string HtmlRow(const v1::AuditEntry& entry,
+                    const ConsentInForce* in_force) {
   const v1::RecordedEvent& e = entry.event();
   const bool has_disclosure = entry.has_disclosure();
   const v1::DisclosureRecorded& d = entry.disclosure();
-  const bool no_consent = has_disclosure && d.has_safeguarding();
+  // Highlighted: made without consent, or under a consent that did not
+  // cover it when it was made.
+  const bool no_consent =
+      has_disclosure &&
+      (d.has_safeguarding() || (in_force != nullptr && !in_force->covered));
   std::string what = Html(Humanise(e.event_type()));
   if (has_disclosure) {
     std::vector<std::string> categories;
@@ -217,7 +412,13 @@ std::string HtmlRow(const v1::AuditEntry& entry) {
     absl::StrAppend(&who, " (", Html(e.actor().role()), ")");
   }
   std::string basis;
-  if (no_consent) {
+  if (has_disclosure && d.has_consent() && in_force != nullptr &&
+      !in_force->covered) {
+    basis =
+        absl::StrCat("<span class=\"label\">not covered</span>", Html(Basis(d)),
+                     "<br><span class=\"meta\">",
+                     Html(absl::StrJoin(in_force->reasons, "; ")), "</span>");
+  } else if (no_consent) {
     const v1::SafeguardingBasis& s = d.safeguarding();
     basis =
         absl::StrCat("<span class=\"label\">without consent</span>",
@@ -226,6 +427,10 @@ std::string HtmlRow(const v1::AuditEntry& entry) {
                      s.family_told() ? "; family told" : "; family not told");
   } else if (has_disclosure) {
     basis = Html(Basis(d));
+    if (in_force != nullptr && in_force->covered) {
+      absl::StrAppend(&basis, "<br><span class=\"meta\">in force then: ",
+                      Html(TermsText(in_force->terms)), "</span>");
+    }
   }
   return absl::StrCat(
       "<tr", no_consent ? " class=\"no-consent\"" : "", "><td>",
@@ -238,9 +443,12 @@ std::string HtmlRow(const v1::AuditEntry& entry) {
 std::string HtmlPage(const std::string& subject,
                      const std::vector<v1::AuditEntry>& entries) {
   const std::string now = Time(TimeUtil::GetCurrentTime());
+  const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
   size_t without_consent = 0;
-  for (const v1::AuditEntry& entry : entries) {
-    if (entry.has_disclosure() && entry.disclosure().has_safeguarding()) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const v1::AuditEntry& entry = entries[i];
+    if (entry.has_disclosure() &&
+        (entry.disclosure().has_safeguarding() || !checks.at(i).covered)) {
       ++without_consent;
     }
   }
@@ -251,11 +459,16 @@ std::string HtmlPage(const std::string& subject,
       "</style>\n</head>\n<body>\n<h1>Audit trail of subject ", Html(subject),
       "</h1>\n<p class=\"meta\">Exported ", Html(now), ". ", entries.size(),
       " entries in log order; ", without_consent,
-      " disclosure(s) made without consent. Free text about the child is "
+      " disclosure(s) made without consent in force. Free text about the child "
+      "is "
       "left out.</p>\n<table>\n<thead><tr><th>Time</th><th>What "
       "happened</th><th>Who</th><th>To whom</th><th>Basis</th>"
       "<th>Position</th><th>Hash</th></tr></thead>\n<tbody>\n");
-  for (const v1::AuditEntry& entry : entries) page += HtmlRow(entry);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto check = checks.find(i);
+    page +=
+        HtmlRow(entries[i], check == checks.end() ? nullptr : &check->second);
+  }
   page += "</tbody>\n</table>\n</body>\n</html>\n";
   return page;
 }
@@ -339,11 +552,16 @@ int Export(const std::vector<std::string>& words,
   }
 
   std::string text;
-  if (format == "jsonl") {
-    for (const v1::AuditEntry& e : entries) text += JsonLine(e);
-  } else if (format == "csv") {
-    text = kCsvHeader;
-    for (const v1::AuditEntry& e : entries) text += CsvRow(e);
+  if (format == "jsonl" || format == "csv") {
+    const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
+    if (format == "csv") text = kCsvHeader;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto check = checks.find(i);
+      const ConsentInForce* in_force =
+          check == checks.end() ? nullptr : &check->second;
+      text += format == "jsonl" ? JsonLine(entries[i], in_force)
+                                : CsvRow(entries[i], in_force);
+    }
   } else {
     text = HtmlPage(subject, entries);
   }

@@ -35,8 +35,10 @@ summary() {
 trap summary EXIT
 
 begin install
+# The tests also need a real browser for the HTML audit report (chromium)
+# and libpng to read its screenshot.
 # shellcheck disable=SC2086  # word splitting of the package list is intended
-bash deploy/install-deps.sh ${YCR_TEST_PACKAGES:-}
+bash deploy/install-deps.sh chromium libpng-dev ${YCR_TEST_PACKAGES:-}
 end
 
 begin configure

@@ -2,18 +2,23 @@
 // subject's trail (a consent, a disclosure under it, a safeguarding referral
 // to social care without consent) as JSON lines, CSV and one HTML page;
 // personal text left out of csv and html; exit codes 2 (bad usage) and 1
-// (refused).
+// (refused). The HTML page is also opened in a real headless browser
+// (Debian's chromium): rendered, screenshot taken and checked, page text read.
 
+#include <png.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -125,6 +130,28 @@ TEST_F(CliExportTest, JsonLinesOnePerEntryInPositionOrder) {
   }
   // jsonl carries the full entry, personal part included.
   EXPECT_TRUE(Has(run.out, kFacts));
+  // Each disclosure names the consent in force when it was made, with its
+  // terms then, or why none covered it.
+  size_t disclosures = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!trail[i].has_disclosure()) {
+      EXPECT_FALSE(Has(lines[i], "consentInForce")) << lines[i];
+      continue;
+    }
+    ++disclosures;
+    if (trail[i].disclosure().has_consent()) {
+      EXPECT_TRUE(Has(lines[i],
+                      "\"consentInForce\":{\"covered\":true,\"consentId\":"
+                      "\"c-1\",\"consentVersion\":\"1\",\"terms\":{"))
+          << lines[i];
+    } else {
+      EXPECT_TRUE(Has(lines[i],
+                      "\"consentInForce\":{\"covered\":false,\"reasons\":["
+                      "\"consent c-1 (version 1) does not cover"))
+          << lines[i];
+    }
+  }
+  EXPECT_EQ(disclosures, 2u);
 
   // The same to a file.
   const std::string path = dir_.path() + "/trail.jsonl";
@@ -147,7 +174,8 @@ TEST_F(CliExportTest, CsvHeaderAndOneRowPerEntry) {
   ASSERT_EQ(rows.size(), trail.size() + 1) << run.out;
   EXPECT_EQ(rows[0],
             "position,recorded_at,event_type,actor_organisation,actor_user,"
-            "actor_role,stream,from,to,categories,purpose,basis,hash");
+            "actor_role,stream,from,to,categories,purpose,basis,"
+            "consent_in_force,consent_terms,hash");
   bool consent_row = false;
   bool safeguarding_row = false;
   for (size_t i = 1; i < rows.size(); ++i) {
@@ -157,7 +185,10 @@ TEST_F(CliExportTest, CsvHeaderAndOneRowPerEntry) {
         << rows[i];
     if (Has(rows[i], ",disclosure_recorded,")) {
       consent_row = true;
-      EXPECT_TRUE(Has(rows[i], ",consent c-1 v1,")) << rows[i];
+      EXPECT_TRUE(Has(rows[i], ",consent c-1 v1,covered by consent c-1 v1,"))
+          << rows[i];
+      EXPECT_TRUE(Has(rows[i], "for REFERRAL; to service-7; of IDENTITY"))
+          << rows[i];
       EXPECT_TRUE(Has(rows[i], ",DATA_CATEGORY_IDENTITY,PURPOSE_REFERRAL,"))
           << rows[i];
     }
@@ -168,6 +199,8 @@ TEST_F(CliExportTest, CsvHeaderAndOneRowPerEntry) {
                       "SITUATION"))
           << rows[i];
       EXPECT_TRUE(Has(rows[i], "decision-maker dsl-1")) << rows[i];
+      EXPECT_TRUE(Has(rows[i], "not covered by consent: consent c-1"))
+          << rows[i];
     }
   }
   EXPECT_TRUE(consent_row) << run.out;
@@ -201,8 +234,189 @@ TEST_F(CliExportTest, HtmlHighlightsDisclosuresWithoutConsentAndEscapes) {
   EXPECT_FALSE(Has(html, kFacts)) << html;
   EXPECT_FALSE(Has(html, "risk of significant harm")) << html;
   EXPECT_FALSE(Has(html, "telling the family")) << html;
-  // The consent disclosure is in the timeline, not highlighted.
+  // The consent disclosure is in the timeline, not highlighted, with the
+  // terms in force then.
   EXPECT_TRUE(Has(html, "consent c-1 v1")) << html;
+  EXPECT_TRUE(Has(html,
+                  "in force then: for REFERRAL; to service-7; of "
+                  "IDENTITY"))
+      << html;
+}
+
+// The terms shown are those in force at each disclosure, not the latest: a
+// variation between two disclosures shows on the second only.
+TEST_F(CliExportTest, ConsentTermsAreThoseInForceAtEachDisclosure) {
+  ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+  ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+                               {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                       kSchool)));
+  auto disclose = [&] {
+    v1::RecordDisclosureRequest request;
+    *request.mutable_disclosure() =
+        Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                   {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+    return Disclose(request, kSchool);
+  };
+  ASSERT_TRUE(Ok(disclose()));
+  v1::VaryConsentRequest vary;
+  vary.set_request_id(NewUuid());
+  vary.mutable_variation()->set_consent_id("c-1");
+  *vary.mutable_variation()->mutable_terms() =
+      Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_ATTENDANCE},
+              clock_.Now())
+          .consent()
+          .terms();
+  vary.mutable_variation()->set_reason("school data added");
+  {
+    auto consents = v1::Consents::NewStub(channel_);
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool, "dsl-1", "school");
+    v1::CommandResponse out;
+    ASSERT_TRUE(Ok(consents->Vary(&context, vary, &out)));
+  }
+  ASSERT_TRUE(Ok(disclose()));
+
+  Outcome run = Ycr({"audit", "export", "--subject", "s-1", "--format", "csv"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::vector<std::string> shared;
+  for (const std::string& row : Lines(run.out)) {
+    if (Has(row, ",disclosure_recorded,")) shared.push_back(row);
+  }
+  ASSERT_EQ(shared.size(), 2u) << run.out;
+  EXPECT_TRUE(Has(shared[0], "covered by consent c-1 v1,")) << shared[0];
+  EXPECT_TRUE(Has(shared[0], "; of IDENTITY; valid")) << shared[0];
+  EXPECT_TRUE(Has(shared[1], "covered by consent c-1 v2,")) << shared[1];
+  EXPECT_TRUE(Has(shared[1], "; of IDENTITY, ATTENDANCE; valid")) << shared[1];
+}
+
+// An RGB image read with libpng.
+struct Rgb {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  std::vector<uint8_t> pixels;  // 3 bytes a pixel, row by row.
+  bool ok = false;
+};
+
+Rgb ReadPng(const std::string& path) {
+  Rgb out;
+  png_image image;
+  memset(&image, 0, sizeof(image));
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str())) return out;
+  image.format = PNG_FORMAT_RGB;
+  out.pixels.resize(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
+    png_image_free(&image);
+    return out;
+  }
+  out.width = image.width;
+  out.height = image.height;
+  out.ok = true;
+  return out;
+}
+
+// Pixels within `tolerance` of (r, g, b) in each channel.
+size_t CountColour(const Rgb& image, int r, int g, int b, int tolerance) {
+  size_t count = 0;
+  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
+    if (std::abs(image.pixels[i] - r) <= tolerance &&
+        std::abs(image.pixels[i + 1] - g) <= tolerance &&
+        std::abs(image.pixels[i + 2] - b) <= tolerance) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// The text of a serialised DOM: tags dropped, the basic entities decoded.
+std::string PageText(const std::string& dom) {
+  std::string text;
+  bool in_tag = false;
+  bool in_style = false;
+  for (size_t i = 0; i < dom.size(); ++i) {
+    if (dom[i] == '<') {
+      in_tag = true;
+      if (dom.compare(i, 6, "<style") == 0) in_style = true;
+      if (dom.compare(i, 8, "</style>") == 0) in_style = false;
+      continue;
+    }
+    if (dom[i] == '>') {
+      in_tag = false;
+      text += ' ';
+      continue;
+    }
+    if (!in_tag && !in_style) text += dom[i];
+  }
+  return absl::StrReplaceAll(text, {{"&lt;", "<"},
+                                    {"&gt;", ">"},
+                                    {"&quot;", "\""},
+                                    {"&#39;", "'"},
+                                    {"&amp;", "&"}});
+}
+
+// The report as a reviewer sees it: chromium renders the exported file; the
+// screenshot shows the highlighted row, its red label and text; the page
+// text has the timeline, the escaped lawful basis as text, and no personal
+// free text. The screenshot is kept in the build tree for people to look at.
+TEST_F(CliExportTest, HtmlReportRendersInAHeadlessBrowser) {
+  const std::string chromium = YCR_CHROMIUM;
+  ASSERT_FALSE(chromium.empty())
+      << "Debian's chromium is needed (tests/run.sh installs it)";
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string html = dir_.path() + "/report.html";
+  Outcome exported = Ycr({"audit", "export", "--subject", "s-1", "--format",
+                          "html", "--output", html});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+
+  const std::vector<std::string> browser = {
+      chromium,
+      "--headless",
+      "--no-sandbox",  // Tests run as root in CI.
+      "--disable-gpu",
+      "--hide-scrollbars",
+      "--no-first-run",
+      "--user-data-dir=" + dir_.path() + "/chromium-profile",
+      "--window-size=1280,900"};
+  const std::string png = dir_.path() + "/report.png";
+  std::vector<std::string> shot = browser;
+  shot.push_back("--screenshot=" + png);
+  shot.push_back("file://" + html);
+  Outcome rendered = RunArgs(shot, dir_.path() + "/chromium.err");
+  ASSERT_EQ(rendered.code, 0) << rendered.err;
+  const Rgb image = ReadPng(png);
+  ASSERT_TRUE(image.ok) << "not a PNG: " << png;
+  EXPECT_EQ(image.width, 1280u);
+  EXPECT_EQ(image.height, 900u);
+  // The highlighted row's background (#fde8e8), the "without consent" label
+  // (#b00020), the header cells (#eee) and dark text are all on screen.
+  EXPECT_GT(CountColour(image, 0xfd, 0xe8, 0xe8, 2), 5000u);
+  EXPECT_GT(CountColour(image, 0xb0, 0x00, 0x20, 8), 100u);
+  EXPECT_GT(CountColour(image, 0xee, 0xee, 0xee, 1), 5000u);
+  EXPECT_GT(CountColour(image, 0x22, 0x22, 0x22, 40), 500u);
+  std::error_code ignored;
+  std::filesystem::create_directories(YCR_ARTIFACT_DIR, ignored);
+  std::filesystem::copy_file(
+      png, std::string(YCR_ARTIFACT_DIR) + "/audit_export.png",
+      std::filesystem::copy_options::overwrite_existing, ignored);
+
+  std::vector<std::string> dump = browser;
+  dump.push_back("--dump-dom");
+  dump.push_back("file://" + html);
+  Outcome dom = RunArgs(dump, dir_.path() + "/chromium-dom.err");
+  ASSERT_EQ(dom.code, 0) << dom.err;
+  const std::string text = PageText(dom.out);
+  for (const char* expected :
+       {"Audit trail of subject s-1", "without consent",
+        "lawful basis: DPA 2018 Sch.1 para 18 <b>urgent</b>",
+        "in force then: for REFERRAL; to service-7; of IDENTITY",
+        "consent c-1 v1", "social care referral made", "disclosure recorded",
+        "1 disclosure(s) made without consent in force"}) {
+    EXPECT_TRUE(Has(text, expected)) << expected << " in\n" << text;
+  }
+  EXPECT_FALSE(Has(text, kFacts)) << text;
+  // The basis was text, not markup: no <b> element in the rendered DOM.
+  EXPECT_FALSE(Has(dom.out, "<b>")) << dom.out;
 }
 
 TEST_F(CliExportTest, UsageErrorsExitTwoAndRefusalExitsOne) {
