@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build ycr in Release and start ycr-server on this machine.
-# Usage: deploy/quickstart.sh [--foreground | --stop | --help]
+# Usage: deploy/quickstart.sh [--demo | --foreground | --stop | --help]
 # Env:   YCR_PORT (default 7070; 0 picks a free port)
 set -euo pipefail
 
@@ -21,12 +21,15 @@ start_timeout=30
 
 usage() {
   cat <<USAGE
-Usage: deploy/quickstart.sh [--foreground | --stop | --help]
+Usage: deploy/quickstart.sh [--demo | --foreground | --stop | --help]
 
 Installs build dependencies, builds ycr (Release) into $build_dir and starts
 ycr-server on $host:\${YCR_PORT:-7070} with data in $data_dir.
 
   (no option)    start the server in the background (log: $log_file)
+  --demo         the same, then seed a small demo county (ycr demo: schools,
+                 a young carers' service, agreements, referrals, consents,
+                 interventions, correspondence, a safeguarding case)
   --foreground   run the server in the foreground instead
   --stop         stop a server started by this script
   --help         show this help
@@ -37,8 +40,10 @@ USAGE
 }
 
 mode=background
+demo=0
 for arg in "$@"; do
   case "$arg" in
+    --demo) demo=1 ;;
     --foreground) mode=foreground ;;
     --stop) mode=stop ;;
     -h | --help) usage; exit 0 ;;
@@ -112,6 +117,25 @@ if [[ "$mode" == stop ]]; then
   stop_server
   exit 0
 fi
+if [[ "$demo" == 1 && "$mode" == foreground ]]; then
+  echo "quickstart: --demo runs the server in the background; drop --foreground" >&2
+  exit 2
+fi
+
+# Seeds the demo county into the running server (ycr demo is idempotent).
+seed_demo() {
+  local p
+  p="$(read_port || echo "$port")"
+  echo "== seeding the demo county (ycr demo)"
+  "$cli_bin" demo --server="$host:$p"
+  cat <<DEMO
+
+Every view has data now, e.g.:
+  $cli_bin --server=$host:$p caseload --service service-northshire-young-carers --role service --organisation service-northshire-young-carers
+  $cli_bin --server=$host:$p deadlines list-due --by 2100-01-01T00:00:00Z --role auditor
+  $cli_bin --server=$host:$p audit export --subject p-ok-01 --format html --output p-ok-01.html --role auditor
+DEMO
+}
 
 if pid="$(running_pid)"; then
   if [[ "$mode" == foreground ]]; then
@@ -121,6 +145,12 @@ if pid="$(running_pid)"; then
   fi
   echo "quickstart: ycr-server is already running; not starting a second one"
   print_info "$pid"
+  if [[ "$demo" == 1 ]]; then
+    if [[ ! -x "$cli_bin" ]]; then
+      cmake --build "$build_dir" -j"$(nproc)" --target ycr
+    fi
+    seed_demo
+  fi
   exit 0
 fi
 
@@ -171,3 +201,6 @@ if ! read_port >/dev/null; then
 fi
 
 print_info "$pid"
+if [[ "$demo" == 1 ]]; then
+  seed_demo
+fi

@@ -729,7 +729,7 @@ std::vector<std::string> Suggest(const std::string& word,
 }
 
 std::vector<std::string> CommandWords() {
-  std::vector<std::string> words = {"head", "log"};
+  std::vector<std::string> words = {"head", "log", "demo"};
   for (const ServiceDescriptor* s : Services()) words.push_back(CommandName(s));
   for (const Shortcut& shortcut : kShortcuts) words.push_back(shortcut.word);
   return words;

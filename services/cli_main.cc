@@ -6,6 +6,7 @@
 //   ycr log tail [--follow|-f]       read the whole log (and follow it)
 //   ycr audit export --subject S --format jsonl|csv|html [--output FILE]
 //                                    a subject's audit trail (cli_export.h)
+//   ycr demo [--file F]              seed a demo county (cli_demo.h)
 //   ycr <service> <method> [--data=JSON|@file] [--set field.path=value]...
 //                                    any RPC of package ycr.v1 (cli_generic.h)
 //   ycr <service> <action> ...       a request's oneof part, e.g.
@@ -32,6 +33,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
+#include "services/cli_demo.h"
 #include "services/cli_export.h"
 #include "services/cli_generic.h"
 #include "services/grpc_status.h"
@@ -68,6 +70,7 @@ constexpr char kUsage[] =
     "  ycr log tail [--follow|-f]        read the whole log, or follow it\n"
     "  ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"
     "                                    export a subject's audit trail\n"
+    "  ycr demo [--file FILE]            seed a small demo county\n"
     "  ycr <service> <method> [--data=JSON|@FILE] [--set field=value]...\n"
     "                                    call any RPC\n"
     "  ycr <service> <action> ...        one part of a request, e.g.\n"
@@ -406,6 +409,28 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
                         std::cerr);
 }
 
+// ycr demo ... (cli_demo.h)
+int Demo(CommandLine& line) {
+  if (line.help) {
+    std::cout << ycr::cli::DemoHelp();
+    return 0;
+  }
+  std::vector<char*> flag_argv;
+  for (std::string& f : line.flags) flag_argv.push_back(f.data());
+  (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
+                             flag_argv.data(), FullUsage().c_str());
+  if (!line.data.empty()) {
+    std::cerr << "ycr: demo: --data is for API commands\n";
+    return 2;
+  }
+  const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
+                                           "YCR_SERVER", "127.0.0.1:7070");
+  auto channel =
+      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  return ycr::cli::Demo(line.words, line.sets, channel, Settings(), std::cout,
+                        std::cerr);
+}
+
 // ycr audit export ... (cli_export.h)
 int AuditExport(CommandLine& line) {
   if (line.help) {
@@ -436,6 +461,7 @@ int main(int argc, char** argv) {
       line.words[1] == "export") {
     return AuditExport(line);
   }
+  if (!line.words.empty() && line.words[0] == "demo") return Demo(line);
   ycr::cli::Resolved resolved;
   const bool generic = !line.words.empty() && line.words[0] != "head" &&
                        line.words[0] != "log" &&

@@ -277,6 +277,130 @@ TEST_F(CliTest, ActionsPlainFieldFlagsAndMethodFlags) {
   EXPECT_TRUE(Has(wrong.err, "did you mean: transition")) << wrong.err;
 }
 
+// `ycr demo` seeds a county in which every view has data; a second run
+// writes nothing.
+TEST_F(CliTest, DemoSeedsACountyWithDataInEveryView) {
+  Outcome demo = Ycr({"demo"});
+  ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
+  EXPECT_TRUE(Has(demo.out, "73 calls in")) << demo.out;
+  Outcome head = Ycr({"head", "--json"});
+  ASSERT_EQ(head.code, 0) << head.err;
+
+  const std::string service = "service-northshire-young-carers";
+  Outcome caseload =
+      Ycr({"caseload", "--service", service}, service, "service");
+  ASSERT_EQ(caseload.code, 0) << caseload.err;
+  for (const char* state :
+       {"REFERRAL_STATE_SUBMITTED", "REFERRAL_STATE_ACCEPTED",
+        "REFERRAL_STATE_REGISTERED", "worker-amber"}) {
+    EXPECT_TRUE(Has(caseload.out, state)) << state << " in\n" << caseload.out;
+  }
+  Outcome school = Ycr({"caseload", "--school", "school-hillside-primary"},
+                       "school-hillside-primary", "school");
+  ASSERT_EQ(school.code, 0) << school.err;
+  EXPECT_TRUE(Has(school.out, "identified: 3")) << school.out;
+  EXPECT_TRUE(Has(school.out, "referred: 2")) << school.out;
+
+  Outcome due = Ycr({"deadlines", "list-due", "--by", "2100-01-01T00:00:00Z"},
+                    "ico", "auditor");
+  ASSERT_EQ(due.code, 0) << due.err;
+  for (const char* kind :
+       {"CORRESPONDENCE_ANSWER", "REFERRAL_ACKNOWLEDGEMENT", "CONSENT_EXPIRY",
+        "AGREEMENT_REVIEW", "RETENTION_REVIEW"}) {
+    EXPECT_TRUE(Has(due.out, kind)) << kind << " in\n" << due.out;
+  }
+  Outcome overdue = Ycr({"deadlines", "--overdue"}, "ico", "auditor");
+  ASSERT_EQ(overdue.code, 0) << overdue.err;
+  EXPECT_TRUE(Has(overdue.out, "p-ok-99")) << overdue.out;
+
+  // The safeguarding case: the referral to social care without consent,
+  // and the decision not to share, in the pupil's trail and export.
+  Outcome trail = Ycr({"audit", "trail", "--subject", "p-ok-01", "--json"},
+                      "ico", "auditor");
+  ASSERT_EQ(trail.code, 0) << trail.err;
+  for (const char* type :
+       {"social_care_referral_made", "sharing_declined", "referral_registered",
+        "session_delivered", "correspondence_received"}) {
+    EXPECT_TRUE(Has(trail.out, type)) << type << " in\n" << trail.out;
+  }
+  Outcome outcomes = Ycr({"audit", "trail", "--subject", "p-hs-01", "--json"},
+                         "ico", "auditor");
+  EXPECT_TRUE(Has(outcomes.out, "outcomes_recorded")) << outcomes.out;
+  Outcome html =
+      Ycr({"audit", "export", "--subject", "p-ok-01", "--format", "html"},
+          "ico", "auditor");
+  ASSERT_EQ(html.code, 0) << html.err;
+  EXPECT_TRUE(Has(html.out, "without consent</span>")) << html.out;
+  Outcome consents =
+      Ycr({"audit", "export", "--subject", "p-ok-02", "--format", "csv"}, "ico",
+          "auditor");
+  ASSERT_EQ(consents.code, 0) << consents.err;
+  EXPECT_TRUE(Has(consents.out, "consent_varied")) << consents.out;
+  EXPECT_TRUE(Has(consents.out, "consent_withdrawn")) << consents.out;
+  EXPECT_TRUE(Has(consents.out, "covered by consent c-ok-02 v2"))
+      << consents.out;
+  // (--organisation is the caller's; the request's field goes in --set.)
+  Outcome disclosures = Ycr({"audit", "organisation-disclosures", "--set",
+                             "organisation=school-oakfield-high"},
+                            "ico", "auditor");
+  ASSERT_EQ(disclosures.code, 0) << disclosures.err;
+  EXPECT_TRUE(Has(disclosures.out, "la-northshire-childrens-social-care"))
+      << disclosures.out;
+
+  // Again: already there, nothing written.
+  Outcome again = Ycr({"demo"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(Has(again.out, "already has the demo county")) << again.out;
+  Outcome head_again = Ycr({"head", "--json"});
+  EXPECT_EQ(head_again.out, head.out);
+}
+
+TEST_F(CliTest, DemoScriptErrorsNameTheLine) {
+  const std::string path = dir_.path() + "/bad.jsonl";
+  {
+    std::ofstream out(path);
+    out << "# comment\n\n"
+        << R"({"as":"school-1/u/school","call":"subjects put-recrd","data":{}})"
+        << "\n";
+  }
+  Outcome unknown = Ycr({"demo", "--file", path});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_TRUE(Has(unknown.err, "line 3: unknown command 'subjects put-recrd'"))
+      << unknown.err;
+  {
+    std::ofstream out(path);
+    out << R"({"as":"school-1/u/school","call":"subjects put-record",)"
+        << R"("data":{"record":{"subject_id":"s-9","given_name":"A",)"
+        << R"("family_name":"B","date_of_birth":"@now+3x"}}})"
+        << "\n";
+  }
+  Outcome time = Ycr({"demo", "--file", path});
+  EXPECT_EQ(time.code, 2);
+  EXPECT_TRUE(Has(time.err, "bad time \"@now+3x\"")) << time.err;
+  {
+    std::ofstream out(path);
+    out << R"({"as":"school-1/school","call":"head"})"
+        << "\n";
+  }
+  Outcome as = Ycr({"demo", "--file", path});
+  EXPECT_EQ(as.code, 2);
+  EXPECT_TRUE(Has(as.err, "line 1: \"as\" must be organisation/user/role"))
+      << as.err;
+  // A refused call stops the run and names the line and the status.
+  {
+    std::ofstream out(path);
+    out << R"({"as":"school-1/u/school","call":"subjects get-record",)"
+        << R"("data":{"subject_id":"nobody"}})"
+        << "\n";
+  }
+  Outcome refused = Ycr({"demo", "--file", path});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_TRUE(Has(refused.err,
+                  "line 1 (subjects get-record as school-1/u/"
+                  "school) failed:\nycr: NOT_FOUND"))
+      << refused.err;
+}
+
 TEST_F(CliTest, RefusedCallExitsOneWithTheCodeName) {
   ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
   ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));
