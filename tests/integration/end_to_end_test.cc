@@ -4,10 +4,7 @@
 // overdue exactly once, the answer clearing it, and the pupil's audit trail.
 // A server without the testing flag refuses to move its clock.
 
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -16,63 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
 #include "tests/integration/test_server.h"
-
-extern char** environ;
 
 namespace ycr::testing {
 namespace {
 
-// A running ycr-server binary on 127.0.0.1:<port>.
-class ServerProcess {
+// The server binary, with its testing-only clock when asked.
+class TestingServer : public ServerProcess {
  public:
-  ServerProcess(const std::string& data_dir, bool testing_clock) {
-    std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
-                                     "--data_dir=" + data_dir, "--sync=false"};
-    if (testing_clock) args.push_back("--testing_time_control");
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(
-        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ),
-        0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-    // The first line says where it listens: reading it is the readiness wait.
-    char line[1024] = {0};
-    if (fgets(line, sizeof(line), out_) != nullptr) {
-      const std::string text = line;
-      const size_t at = text.find("127.0.0.1:");
-      if (at != std::string::npos) port_ = std::stoi(text.substr(at + 10));
-    }
-    EXPECT_GT(port_, 0) << line;
-  }
-
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      char buffer[4096];
-      while (fgets(buffer, sizeof(buffer), out_) != nullptr) {
-      }
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (out_ != nullptr) fclose(out_);
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-  int port_ = 0;
+  TestingServer(const std::string& data_dir, bool testing_clock)
+      : ServerProcess(YCR_SERVER_BINARY, data_dir,
+                      testing_clock
+                          ? std::vector<std::string>{"--sync=false",
+                                                     "--testing_time_control"}
+                          : std::vector<std::string>{"--sync=false"}) {}
 };
 
 struct Outcome {
@@ -95,7 +50,7 @@ Outcome Shell(const std::string& command) {
 }
 
 // `ycr ARGS` as `organisation` / `role` against `server`.
-Outcome Ycr(const ServerProcess& server, const std::string& organisation,
+Outcome Ycr(const TestingServer& server, const std::string& organisation,
             const std::string& role, const std::string& args) {
   return Shell(absl::StrCat(YCR_CLI_BINARY, " --server=", server.address(),
                             " --organisation=", organisation, " --role=", role,
@@ -115,7 +70,7 @@ constexpr char kTerms[] =
 
 TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
   TempDir dir;
-  ServerProcess server(dir.path() + "/data", /*testing_clock=*/true);
+  TestingServer server(dir.path() + "/data", /*testing_clock=*/true);
 
   // The pupil's record, and a Working Together Agreement signed by both.
   Outcome r =
@@ -232,7 +187,7 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
 
 TEST(EndToEndTest, AServerWithoutTheTestingFlagKeepsItsClock) {
   TempDir dir;
-  ServerProcess server(dir.path() + "/data", /*testing_clock=*/false);
+  TestingServer server(dir.path() + "/data", /*testing_clock=*/false);
   Outcome r = Ycr(server, "ops", "admin",
                   "testing advance-time --data '{\"by\":\"60s\"}'");
   EXPECT_EQ(r.code, 1) << r.out;

@@ -1,0 +1,89 @@
+#pragma once
+
+// A ycr-server binary running as a child process on 127.0.0.1:<port>, for
+// the tests of the binaries (end to end, crash). It is ready once it has
+// printed where it listens; it is stopped with SIGTERM (drain) or SIGKILL.
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace ycr::testing {
+
+class ServerProcess {
+ public:
+  // Starts `binary --listen=127.0.0.1:0 --data_dir=data_dir extra...` and
+  // waits for its first line ("... listening on 127.0.0.1:PORT ...").
+  ServerProcess(const std::string& binary, const std::string& data_dir,
+                const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
+                                     "--data_dir=" + data_dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(
+        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ),
+        0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+    // The first line says where it listens: reading it is the readiness wait.
+    char line[1024] = {0};
+    if (fgets(line, sizeof(line), out_) != nullptr) {
+      const std::string text = line;
+      const size_t at = text.find("127.0.0.1:");
+      if (at != std::string::npos) port_ = std::stoi(text.substr(at + 10));
+    }
+    EXPECT_GT(port_, 0) << line;
+  }
+
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  ~ServerProcess() { Stop(SIGTERM); }
+
+  // Sends `signal` and reaps the process; returns its wait status.
+  int Stop(int signal) {
+    int status = 0;
+    if (pid_ > 0) {
+      kill(pid_, signal);
+      char buffer[4096];
+      while (fgets(buffer, sizeof(buffer), out_) != nullptr) {
+      }
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    if (out_ != nullptr) {
+      fclose(out_);
+      out_ = nullptr;
+    }
+    return status;
+  }
+
+  int port() const { return port_; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace ycr::testing
