@@ -2,6 +2,8 @@
 # Build ycr with tests and run them under ctest.
 # Default: AddressSanitizer + UBSan in build/asan. YCR_SANITIZE=0: plain build/test.
 # YCR_TEST_PACKAGES: extra Debian packages the tests need (space separated).
+# YCR_FUZZ_SECONDS: seconds each fuzz target runs after the tests (default
+# 15; 0 skips fuzzing).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,10 +37,12 @@ summary() {
 trap summary EXIT
 
 begin install
-# The tests also need a real browser for the HTML audit report (chromium)
-# and libpng to read its screenshot.
+# The tests also need a real browser for the HTML audit report (chromium),
+# libpng to read its screenshot, and clang with libFuzzer for the fuzz
+# targets.
 # shellcheck disable=SC2086  # word splitting of the package list is intended
-bash deploy/install-deps.sh chromium libpng-dev ${YCR_TEST_PACKAGES:-}
+bash deploy/install-deps.sh chromium libpng-dev clang libclang-rt-14-dev \
+  ${YCR_TEST_PACKAGES:-}
 end
 
 begin configure
@@ -53,3 +57,11 @@ end
 begin test
 ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 300
 end
+
+# Each libFuzzer target briefly (tests/fuzz/run.sh SECONDS runs longer).
+fuzz_seconds="${YCR_FUZZ_SECONDS:-15}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+  begin fuzz
+  bash tests/fuzz/run.sh "$fuzz_seconds"
+  end
+fi
