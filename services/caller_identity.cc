@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/access_policy.h"
 
 namespace ycr::services {
 namespace {
@@ -40,6 +41,21 @@ absl::StatusOr<v1::Actor> ResolveCaller(
   actor.set_organisation(*std::move(organisation));
   actor.set_user(*std::move(user));
   actor.set_role(*std::move(role));
+  // The policy table's gate (access_policy.h): the method comes from the
+  // server's interceptor, never from the client.
+  const auto& metadata = context.client_metadata();
+  auto method = metadata.find(kMethodMetadata);
+  if (method == metadata.end()) {
+    return absl::PermissionDeniedError(
+        "the called method is unknown (server built without its "
+        "interceptor)");
+  }
+  if (absl::Status allowed = Authorise(
+          actor,
+          absl::string_view(method->second.data(), method->second.size()));
+      !allowed.ok()) {
+    return allowed;
+  }
   return actor;
 }
 

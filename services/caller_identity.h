@@ -17,7 +17,8 @@ inline constexpr char kUserMetadata[] = "x-ycr-user";
 inline constexpr char kRoleMetadata[] = "x-ycr-role";
 
 // UNAUTHENTICATED when any of the three is missing or malformed (empty, more
-// than 128 bytes, or not printable ASCII).
+// than 128 bytes, or not printable ASCII); PERMISSION_DENIED when the policy
+// table (access_policy.h) does not let the caller's role call this method.
 absl::StatusOr<v1::Actor> ResolveCaller(const grpc::ServerContextBase& context);
 
 }  // namespace ycr::services

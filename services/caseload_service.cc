@@ -15,19 +15,16 @@ namespace {
 
 constexpr char kCaseloads[] = "caseloads";
 
-// A caller reads its own organisation's caseload; auditors and the scheduler
-// anyone's.
+// A caller reads its own organisation's caseload; auditors anyone's (the
+// scheduler reads deadlines only: access_policy.h).
 absl::Status MayReadCaseload(const v1::Actor& caller,
                              const std::string& organisation) {
   RETURN_IF_ERROR(domain::ValidId(organisation, "organisation"));
-  if (caller.role() == kAuditorRole || caller.role() == kSchedulerRole) {
-    return absl::OkStatus();
-  }
+  if (caller.role() == kAuditorRole) return absl::OkStatus();
   if (organisation == caller.organisation()) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "organisation: a caller reads its own organisation's caseload (",
-      caller.organisation(),
-      "); only auditors and the scheduler read others'"));
+      caller.organisation(), "); only auditors read others'"));
 }
 
 }  // namespace

@@ -12,16 +12,13 @@
 
 #include "common/clock.h"
 #include "projections/host.h"
+#include "services/access_policy.h"
 #include "services/domain_commands.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::services {
-
-inline constexpr char kAuditorRole[] = "auditor";
-inline constexpr char kSchedulerRole[] = "scheduler";
-inline constexpr char kAdminRole[] = "admin";
 
 // Longest a query waits for min_position when the call has no deadline.
 inline constexpr absl::Duration kDefaultQueryWait = absl::Seconds(10);

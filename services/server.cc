@@ -6,6 +6,7 @@
 #include "projections/audit_trail.h"
 #include "projections/caseloads.h"
 #include "projections/deadlines.h"
+#include "services/access_policy.h"
 
 namespace ycr::services {
 
@@ -86,6 +87,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     builder.RegisterService(server->testing_.get());
   }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // The called method's name, for the policy table (access_policy.h).
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<MethodNameInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->projections_->Stop();

@@ -159,7 +159,7 @@ class Client {
     context_ = std::make_unique<grpc::ClientContext>();
     context_->AddMetadata(ycr::services::kOrganisationMetadata, "bench-org");
     context_->AddMetadata(ycr::services::kUserMetadata, "ycr-bench");
-    context_->AddMetadata(ycr::services::kRoleMetadata, "bench");
+    context_->AddMetadata(ycr::services::kRoleMetadata, "admin");
     context_->set_deadline(std::chrono::system_clock::now() +
                            std::chrono::seconds(30));
     if (phase_->mode == Mode::kAppend) {

@@ -108,10 +108,16 @@ void Client(const std::string& address, int id, uint64_t seed, Ledger* ledger) {
   for (int i = 0;; ++i) {
     Attempt attempt;
     grpc::ClientContext context;
-    AsCaller(&context, "school-crash", "writer", "school");
+    const bool raw = random() % 10 < 7;
+    // Raw appends are an operator's; records a school's (access_policy.h).
+    if (raw) {
+      AsCaller(&context, "ops", "writer", "admin");
+    } else {
+      AsCaller(&context, "school-crash", "writer", "school");
+    }
     SetDeadline(&context);
     grpc::Status status;
-    if (random() % 10 < 7) {
+    if (raw) {
       v1::AppendRequest request;
       request.set_stream(absl::StrCat("crash-", id));
       request.mutable_expected()->set_kind(v1::ExpectedVersion::ANY);

@@ -104,12 +104,14 @@ TEST_F(CaseloadsServiceTest, ACallerReadsOnlyItsOwnOrganisationsCaseload) {
   v1::ListCaseloadReferralsResponse listed;
   EXPECT_TRUE(Is(List(request, &listed, kService),
                  StatusCode::PERMISSION_DENIED, "organisation"));
-  // Auditors and the scheduler read anyone's.
+  // Auditors read anyone's; the scheduler reads deadlines only.
   ASSERT_TRUE(Ok(
       Counts(kService, accepted.position(), &counts, "auditor-1", "auditor")));
   EXPECT_EQ(counts.by_state().at("REFERRAL_STATE_ACCEPTED"), 1u);
-  ASSERT_TRUE(Ok(List(request, &listed, "council-1", "scheduler")));
+  ASSERT_TRUE(Ok(List(request, &listed, "auditor-1", "auditor")));
   EXPECT_EQ(listed.referrals_size(), 1);
+  EXPECT_TRUE(Is(List(request, &listed, "council-1", "scheduler"),
+                 StatusCode::PERMISSION_DENIED, "may not call"));
 }
 
 TEST_F(CaseloadsServiceTest, RequestsAreChecked) {

@@ -472,21 +472,29 @@ TEST_F(CliTest, PrintedRequestIdReusedReplays) {
 }
 
 TEST_F(CliTest, LogCommandsStillWork) {
-  Outcome append = Ycr({"log", "append", "notes-1", "test.note", "hello"});
+  // Raw appends are an operator's, raw reads an auditor's.
+  Outcome append =
+      Ycr({"log", "append", "notes-1", "test.note", "hello"}, "ops", "admin");
   ASSERT_EQ(append.code, 0) << append.err;
   EXPECT_TRUE(Has(append.out, "appended at position 1")) << append.out;
   Outcome head = Ycr({"head"});
   ASSERT_EQ(head.code, 0) << head.err;
   EXPECT_TRUE(Has(head.out, "position 1")) << head.out;
-  Outcome tail = Ycr({"log", "tail", "--json"});
+  Outcome tail = Ycr({"log", "tail", "--json"}, "auditor-1", "auditor");
   ASSERT_EQ(tail.code, 0) << tail.err;
   EXPECT_TRUE(Has(tail.out, "\"stream\":\"notes-1\"")) << tail.out;
   // The same through the generic commands: a subscription stops when it
   // has caught up, unless followed.
-  Outcome subscribe = Ycr({"event-store", "subscribe", "--json"});
+  Outcome subscribe =
+      Ycr({"event-store", "subscribe", "--json"}, "auditor-1", "auditor");
   ASSERT_EQ(subscribe.code, 0) << subscribe.err;
   EXPECT_EQ(Lines(subscribe.out).size(), 1u) << subscribe.out;
-  Outcome read = Ycr({"event-store", "read-stream", "--stream=notes-1"});
+  Outcome read = Ycr({"event-store", "read-stream", "--stream=notes-1"},
+                     "auditor-1", "auditor");
+  Outcome refused = Ycr({"log", "tail"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_TRUE(Has(refused.err, "PERMISSION_DENIED: role 'school' may not call"))
+      << refused.err;
   ASSERT_EQ(read.code, 0) << read.err;
   EXPECT_TRUE(Has(read.out, "POSITION")) << read.out;
   EXPECT_TRUE(Has(read.out, "test.note")) << read.out;

@@ -444,7 +444,7 @@ class DomainFlowsTest : public ::testing::Test {
     read.set_stream(stream);
     v1::ReadStreamResponse response;
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsCaller(&context, "auditor-1");  // The raw log is for auditors.
     grpc::Status status = server_.stub().ReadStream(&context, read, &response);
     if (!status.ok()) return {};
     return {response.events().begin(), response.events().end()};

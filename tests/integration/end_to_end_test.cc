@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -85,8 +86,10 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
                   R"({"agreementId":"a-1","draft":{"agreementId":"a-1",)",
                   kTerms, "}}")));
   ASSERT_EQ(r.code, 0) << r.out;
-  for (const char* party : {"school-1", "service-1"}) {
-    r = Ycr(server, party, "staff",
+  const std::pair<const char*, const char*> parties[] = {
+      {"school-1", "school"}, {"service-1", "service"}};
+  for (const auto& [party, role] : parties) {
+    r = Ycr(server, party, role,
             "agreements record --set agreement_id=a-1 --set sign");
     ASSERT_EQ(r.code, 0) << r.out;
   }

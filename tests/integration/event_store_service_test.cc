@@ -13,6 +13,14 @@ namespace {
 
 using v1::ExpectedVersion;
 
+// The raw log's callers (access_policy.h): operators append, auditors read.
+void AsOperator(grpc::ClientContext* context) {
+  AsCaller(context, "ops", "operator-1", services::kAdminRole);
+}
+void AsAuditor(grpc::ClientContext* context) {
+  AsCaller(context, "auditor-1", "reader-1", services::kAuditorRole);
+}
+
 class EventStoreServiceTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -21,7 +29,7 @@ class EventStoreServiceTest : public ::testing::Test {
   grpc::Status Append(const v1::AppendRequest& request,
                       v1::AppendResponse* response) {
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsOperator(&context);
     return server_.stub().Append(&context, request, response);
   }
 
@@ -43,7 +51,7 @@ TEST_F(EventStoreServiceTest, AppendThenReadBackWithActorFromMetadata) {
   EXPECT_EQ(response.first_position(), 2u);
 
   grpc::ClientContext context;
-  AsCaller(&context, "service-7", "worker-3", "young_carers_service");
+  AsCaller(&context, "auditor-1", "reader-3", "auditor");
   v1::ReadStreamRequest read;
   read.set_stream("pupil-1");
   v1::ReadStreamResponse events;
@@ -52,9 +60,9 @@ TEST_F(EventStoreServiceTest, AppendThenReadBackWithActorFromMetadata) {
   EXPECT_EQ(events.stream_version(), 2u);
   EXPECT_EQ(events.events(0).payload().opaque().data(), "first");
   EXPECT_EQ(events.events(0).event_type(), "test.note");
-  EXPECT_EQ(events.events(0).actor().organisation(), "school-100001");
-  EXPECT_EQ(events.events(0).actor().user(), "dsl-1");
-  EXPECT_EQ(events.events(0).actor().role(), "school");
+  EXPECT_EQ(events.events(0).actor().organisation(), "ops");
+  EXPECT_EQ(events.events(0).actor().user(), "operator-1");
+  EXPECT_EQ(events.events(0).actor().role(), "admin");
   EXPECT_EQ(events.events(1).prev_hash(), events.events(0).hash());
   EXPECT_EQ(events.events(0).hash().size(), 32u);
 
@@ -129,7 +137,7 @@ TEST_F(EventStoreServiceTest, VersionConflictIsAbortedWithCurrentVersion) {
   ASSERT_TRUE(Append(AppendOne("pupil-1", "b"), &response).ok());
 
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsOperator(&context);
   grpc::Status status = server_.stub().Append(
       &context, AppendOne("pupil-1", "c", ExpectedVersion::EXACT, 1),
       &response);
@@ -204,7 +212,7 @@ TEST_F(EventStoreServiceTest, ReadAllFiltersAndPages) {
   std::vector<uint64_t> positions;
   for (int page = 0; page < 10; ++page) {
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsAuditor(&context);
     v1::ReadAllResponse slice;
     ASSERT_TRUE(server_.stub().ReadAll(&context, request, &slice).ok());
     EXPECT_EQ(slice.head_position(), 10u);
@@ -225,7 +233,7 @@ TEST_F(EventStoreServiceTest, SubscribeFromStartWhileAppendingSeesEachOnce) {
     ASSERT_TRUE(Append(AppendOne("history", "h"), &response).ok());
   }
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsAuditor(&context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(120));
   v1::SubscribeRequest request;
@@ -270,7 +278,7 @@ TEST_F(EventStoreServiceTest, SlowSubscriberDoesNotStallAppends) {
       grpc::InsecureChannelCredentials(), args);
   auto slow_stub = v1::EventStore::NewStub(slow_channel);
   grpc::ClientContext slow_context;
-  AsCaller(&slow_context);
+  AsAuditor(&slow_context);
   slow_context.set_deadline(std::chrono::system_clock::now() +
                             std::chrono::seconds(120));
   auto slow = slow_stub->Subscribe(&slow_context, {});
@@ -285,7 +293,7 @@ TEST_F(EventStoreServiceTest, SlowSubscriberDoesNotStallAppends) {
   // Another subscriber is served meanwhile.
   {
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsAuditor(&context);
     v1::SubscribeRequest from_end;
     from_end.set_from_position(kEvents);
     auto reader = server_.stub().Subscribe(&context, from_end);
@@ -311,7 +319,7 @@ TEST_F(EventStoreServiceTest, SlowSubscriberDoesNotStallAppends) {
 
 TEST_F(EventStoreServiceTest, ShutdownEndsOpenSubscriptionsWithUnavailable) {
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsAuditor(&context);
   auto reader = server_.stub().Subscribe(&context, {});
   v1::SubscribeResponse message;
   ASSERT_TRUE(reader->Read(&message));  // caught_up on the empty log
@@ -332,7 +340,7 @@ TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
   size_t seen = 0;
   for (int page = 0; page < 100 && seen < 100; ++page) {
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsAuditor(&context);
     v1::ReadAllRequest request;
     request.set_from_position(from);
     v1::ReadAllResponse slice;
@@ -344,7 +352,7 @@ TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
   }
   EXPECT_EQ(seen, 100u);
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsAuditor(&context);
   v1::ReadStreamRequest read;
   read.set_stream("large");
   v1::ReadStreamResponse events;
@@ -358,7 +366,7 @@ TEST_F(EventStoreServiceTest, SubscribePastTheHeadIsOutOfRange) {
   ASSERT_TRUE(Append(AppendOne("pupil-1", "x"), &response).ok());
   {
     grpc::ClientContext context;
-    AsCaller(&context);
+    AsAuditor(&context);
     v1::SubscribeRequest request;
     request.set_from_position(1000);
     auto reader = server_.stub().Subscribe(&context, request);
@@ -370,7 +378,7 @@ TEST_F(EventStoreServiceTest, SubscribePastTheHeadIsOutOfRange) {
   }
   // From head + 1 is fine, and caught_up names the real head.
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsAuditor(&context);
   v1::SubscribeRequest request;
   request.set_from_position(2);
   auto reader = server_.stub().Subscribe(&context, request);
@@ -389,7 +397,7 @@ TEST(EventStoreRestartTest, RestartKeepsEventsAndVersions) {
     TestServer server(dir.path());
     for (int i = 0; i < 3; ++i) {
       grpc::ClientContext context;
-      AsCaller(&context);
+      AsOperator(&context);
       v1::AppendResponse response;
       ASSERT_TRUE(server.stub()
                       .Append(&context, AppendOne("pupil-1", "x"), &response)
@@ -401,7 +409,7 @@ TEST(EventStoreRestartTest, RestartKeepsEventsAndVersions) {
   EXPECT_EQ(server.server().log().GetHead().position, 3u);
   EXPECT_EQ(server.server().log().GetHead().hash, hash);
   grpc::ClientContext context;
-  AsCaller(&context);
+  AsOperator(&context);
   v1::AppendResponse response;
   ASSERT_TRUE(server.stub()
                   .Append(&context,

@@ -91,7 +91,7 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
     auto stub = v1::EventStore::NewStub(channel);
     for (int i = 0; i < 5; ++i) {
       grpc::ClientContext context;
-      AsCaller(&context);
+      AsCaller(&context, "ops");
       v1::AppendResponse response;
       ASSERT_TRUE(
           stub->Append(&context, AppendOne("pupil-1", "x"), &response).ok());

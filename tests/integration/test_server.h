@@ -12,6 +12,7 @@
 
 #include "common/ids.h"
 #include "gtest/gtest.h"
+#include "services/access_policy.h"
 #include "services/caller_identity.h"
 #include "services/server.h"
 #include "ycr/v1/event_store.grpc.pb.h"
@@ -60,14 +61,32 @@ class TestServer {
   std::unique_ptr<v1::EventStore::Stub> stub_;
 };
 
-// Sets the caller identity and a deadline on `context`.
+// The role an organisation's people have in the tests, by the id's prefix:
+// service-* a young carers' service, la-* the local authority, auditor-*
+// and ico an auditor, ops an admin; anything else a school.
+inline std::string RoleOf(const std::string& organisation) {
+  auto starts = [&](const char* prefix) {
+    return organisation.rfind(prefix, 0) == 0;
+  };
+  if (starts("service")) return services::kServiceRole;
+  if (starts("la-")) return services::kLocalAuthorityRole;
+  if (starts("auditor") || organisation == "ico") {
+    return services::kAuditorRole;
+  }
+  if (organisation == "ops") return services::kAdminRole;
+  return services::kSchoolRole;
+}
+
+// Sets the caller identity and a deadline on `context`; the role, when not
+// given, is RoleOf(organisation).
 inline void AsCaller(grpc::ClientContext* context,
                      const std::string& organisation = "school-100001",
                      const std::string& user = "dsl-1",
-                     const std::string& role = "school") {
+                     const std::string& role = "") {
   context->AddMetadata(services::kOrganisationMetadata, organisation);
   context->AddMetadata(services::kUserMetadata, user);
-  context->AddMetadata(services::kRoleMetadata, role);
+  context->AddMetadata(services::kRoleMetadata,
+                       role.empty() ? RoleOf(organisation) : role);
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(30));
 }

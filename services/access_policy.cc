@@ -1,0 +1,134 @@
+#include "services/access_policy.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace ycr::services {
+namespace {
+
+// Readers of case data: the parties themselves, the local authority and
+// auditors.
+const std::vector<std::string>& CaseReaders() {
+  static const auto* roles = new std::vector<std::string>{
+      kSchoolRole, kServiceRole, kLocalAuthorityRole, kAuditorRole};
+  return *roles;
+}
+
+std::vector<PolicyRow> BuildTable() {
+  const std::vector<std::string> parties = {kSchoolRole, kServiceRole};
+  const std::vector<std::string> everyone = AllRoles();
+  std::vector<std::string> deadline_readers = CaseReaders();
+  deadline_readers.push_back(kSchedulerRole);
+  return {
+      // The raw log: appends bypass the domain rules (operations only);
+      // reading it shows every event with its personal part (auditors).
+      {"/ycr.v1.EventStore/Append", {kAdminRole}},
+      {"/ycr.v1.EventStore/ReadStream", {kAuditorRole}},
+      {"/ycr.v1.EventStore/ReadAll", {kAuditorRole}},
+      {"/ycr.v1.EventStore/Subscribe", {kAuditorRole}},
+      {"/ycr.v1.EventStore/Head", everyone},
+      // Pupils' records: held by a school (or a service), read by the
+      // holder and the local authority.
+      {"/ycr.v1.Subjects/PutRecord", parties},
+      {"/ycr.v1.Subjects/GetRecord",
+       {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
+      {"/ycr.v1.Subjects/IdentifyYoungCarer", {kSchoolRole}},
+      {"/ycr.v1.Consents/Grant", parties},
+      {"/ycr.v1.Consents/Refuse", parties},
+      {"/ycr.v1.Consents/Vary", parties},
+      {"/ycr.v1.Consents/Withdraw", parties},
+      {"/ycr.v1.Consents/Get", CaseReaders()},
+      {"/ycr.v1.Sharing/RecordDisclosure", parties},
+      {"/ycr.v1.Sharing/RecordDecisionNotToShare", parties},
+      {"/ycr.v1.Referrals/Transition", parties},
+      {"/ycr.v1.Referrals/Get", CaseReaders()},
+      {"/ycr.v1.Interventions/Record", {kServiceRole}},
+      {"/ycr.v1.Interventions/Get", CaseReaders()},
+      {"/ycr.v1.Agreements/Record", parties},
+      {"/ycr.v1.Agreements/Get", CaseReaders()},
+      {"/ycr.v1.Correspondence/Record", parties},
+      {"/ycr.v1.Correspondence/Get", CaseReaders()},
+      {"/ycr.v1.Safeguarding/Record", parties},
+      {"/ycr.v1.Safeguarding/Get", CaseReaders()},
+      {"/ycr.v1.Audit/Trail", CaseReaders()},
+      {"/ycr.v1.Audit/OrganisationDisclosures", CaseReaders()},
+      {"/ycr.v1.Audit/ConsentInForce", CaseReaders()},
+      {"/ycr.v1.Deadlines/ListDue", deadline_readers},
+      {"/ycr.v1.Deadlines/ListOverdue", deadline_readers},
+      {"/ycr.v1.Deadlines/FlagOverdue", {kSchedulerRole}},
+      {"/ycr.v1.Caseloads/Counts", CaseReaders()},
+      {"/ycr.v1.Caseloads/ListReferrals", CaseReaders()},
+      // Operations: no personal data.
+      {"/ycr.v1.Projections/Status", {kAdminRole}},
+      {"/ycr.v1.Projections/Rebuild", {kAdminRole}},
+      // Served only by a server started with --testing_time_control.
+      {"/ycr.v1.Testing/AdvanceTime", {kAdminRole}},
+      {"/ycr.v1.Testing/GetTime", everyone},
+  };
+}
+
+class MethodNameInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit MethodNameInterceptor(const char* method) : method_(method) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* metadata = methods->GetRecvInitialMetadata();
+      if (metadata != nullptr) {
+        metadata->erase(kMethodMetadata);
+        // Both strings outlive the call: a literal and the server's method
+        // registration.
+        metadata->emplace(
+            grpc::string_ref(kMethodMetadata, std::strlen(kMethodMetadata)),
+            grpc::string_ref(method_, std::strlen(method_)));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const char* method_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& AllRoles() {
+  static const auto* roles = new std::vector<std::string>{
+      kSchoolRole,  kServiceRole,   kLocalAuthorityRole,
+      kAuditorRole, kSchedulerRole, kAdminRole};
+  return *roles;
+}
+
+const std::vector<PolicyRow>& PolicyTable() {
+  static const auto* table = new std::vector<PolicyRow>(BuildTable());
+  return *table;
+}
+
+absl::Status Authorise(const v1::Actor& caller, absl::string_view method) {
+  for (const PolicyRow& row : PolicyTable()) {
+    if (row.method != method) continue;
+    if (std::find(row.roles.begin(), row.roles.end(), caller.role()) !=
+        row.roles.end()) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("role '", caller.role(), "' may not call ", method,
+                     " (it is for: ", absl::StrJoin(row.roles, ", "), ")"));
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("no one may call ", method, ": it has no policy row"));
+}
+
+grpc::experimental::Interceptor*
+MethodNameInterceptorFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new MethodNameInterceptor(info->method());
+}
+
+}  // namespace ycr::services
