@@ -86,6 +86,11 @@ ABSL_FLAG(int, page_size, 1000,
           "trail/overdue: limit per ReadSubjectTrail/ListDue call (the "
           "service's maximum page size is 1000).");
 ABSL_FLAG(int, batch_events, 1000, "rebuild: RunnerOptions::batch_events.");
+ABSL_FLAG(int64_t, build_min_events, 10000,
+          "RunnerOptions::build_min_events (0: never catch up in build "
+          "batches, as before they existed).");
+ABSL_FLAG(int, build_batch_mb, 64, "RunnerOptions::build_batch_bytes, MiB.");
+ABSL_FLAG(int, build_cache_mb, 256, "RunnerOptions::build_cache_bytes, MiB.");
 ABSL_FLAG(bool, solo, true,
           "rebuild: after the concurrent build, rebuild each projection "
           "alone (Rebuild + AwaitRebuilt) for its own events/s.");
@@ -884,6 +889,12 @@ Host StartHost(Store& store, const std::vector<std::string>& names,
   h.names = names;
   ycr::projections::RunnerOptions options;
   options.batch_events = batch_events;
+  options.build_min_events =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_build_min_events));
+  options.build_batch_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_build_batch_mb)) << 20;
+  options.build_cache_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_build_cache_mb)) << 20;
   h.host = std::make_unique<ycr::projections::ProjectionHost>(
       store.log.get(), store.projections.get(), options);
   bool all_new = true;
