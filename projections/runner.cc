@@ -114,12 +114,22 @@ absl::Status ProjectionRunner::ApplyOne(const v1::RecordedEvent& event,
   return absl::OkStatus();
 }
 
+void ProjectionRunner::CompactIfBuilt(bool reached_head) {
+  if (!reached_head || !building_from_start_) return;
+  building_from_start_ = false;
+  // An optimisation: a failure leaves the files to background compaction.
+  if (options_.compact_after_build) {
+    store_->CompactGeneration(projection_->name(), generation_).IgnoreError();
+  }
+}
+
 absl::Status ProjectionRunner::BuildStep(bool* idle) {
   const uint64_t from = applied() + 1;
   if (build_batch_ == nullptr) {
     build_batch_ = store_->NewBuildBatch(projection_->name(), generation_,
                                          options_.build_cache_bytes);
   }
+  if (from == 1) building_from_start_ = true;
   uint64_t last = from - 1;
   // Set when the run ends before the head: the batch is full or the runner
   // is stopping.
@@ -156,6 +166,7 @@ absl::Status ProjectionRunner::BuildStep(bool* idle) {
     build_batch_ = nullptr;
     return s;
   }
+  CompactIfBuilt(reached_end);
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;
@@ -197,6 +208,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
   RETURN_IF_ERROR(store_->Commit(
       *batch,
       storage::ProjectionCheckpoint{last, projection_->code_version()}));
+  CompactIfBuilt(whole_slice && slice.reached_end);
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;

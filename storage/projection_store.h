@@ -74,6 +74,12 @@ class ProjectionStore {
   virtual absl::Status Commit(ProjectionBatch& batch,
                               const ProjectionCheckpoint& checkpoint) = 0;
 
+  // Compacts the state of one generation (after building it in bulk: its
+  // commits leave overlapping files that every read would otherwise visit
+  // until background compaction catches up). Only an optimisation.
+  virtual absl::Status CompactGeneration(absl::string_view projection,
+                                         uint32_t generation) = 0;
+
   // Makes `generation` the active one (durably). Other generations stay
   // until dropped, so readers of the old one can finish.
   virtual absl::Status Activate(absl::string_view projection,

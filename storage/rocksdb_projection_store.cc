@@ -396,6 +396,24 @@ absl::Status RocksDbProjectionStore::Commit(
   return s;
 }
 
+absl::Status RocksDbProjectionStore::CompactGeneration(
+    absl::string_view projection, uint32_t generation) {
+  if (absl::Status s = CheckName(projection); !s.ok()) return s;
+  const std::string begin = ProjectionStatePrefix(projection, generation);
+  const std::string end =
+      EndOfGeneration(&ProjectionStatePrefix, projection, generation);
+  const rocksdb::Slice begin_slice = Slice(begin);
+  const rocksdb::Slice end_slice = Slice(end);
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForceOptimized;
+  absl::ReaderMutexLock lock(db_.mu);
+  if (*db_.closed) return Closed();
+  return FromRocks(
+      db_.db->CompactRange(options, db_.projections, &begin_slice, &end_slice),
+      "cannot compact projection state");
+}
+
 absl::Status RocksDbProjectionStore::Activate(absl::string_view projection,
                                               uint32_t generation) {
   if (absl::Status s = CheckName(projection); !s.ok()) return s;

@@ -31,6 +31,8 @@ class RocksDbProjectionStore : public ProjectionStore {
                                                  size_t cache_bytes) override;
   absl::Status Commit(ProjectionBatch& batch,
                       const ProjectionCheckpoint& checkpoint) override;
+  absl::Status CompactGeneration(absl::string_view projection,
+                                 uint32_t generation) override;
   absl::Status Activate(absl::string_view projection,
                         uint32_t generation) override;
   absl::Status DropGeneration(absl::string_view projection,

@@ -192,6 +192,18 @@ class FaultyStore : public ProjectionStore {
     }
     return inner_->Commit(batch, checkpoint);
   }
+  absl::Status CompactGeneration(absl::string_view projection,
+                                 uint32_t generation) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++compactions_;
+    }
+    return inner_->CompactGeneration(projection, generation);
+  }
+  uint64_t compactions() {
+    absl::MutexLock lock(&mu_);
+    return compactions_;
+  }
   absl::Status Activate(absl::string_view projection,
                         uint32_t generation) override {
     {
@@ -240,6 +252,7 @@ class FaultyStore : public ProjectionStore {
   ProjectionStore* const inner_;
   absl::Mutex mu_;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t fail_commit_from_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_commits_ ABSL_GUARDED_BY(mu_) = 0;
   int activate_failures_left_ ABSL_GUARDED_BY(mu_) = 0;
@@ -776,6 +789,7 @@ TEST_F(ProjectionHostTest, CatchesUpALongWayInBuildBatches) {
   RunnerOptions options = SmallBatches();
   options.build_min_events = 1000;
   options.build_batch_bytes = 1 << 20;
+  options.compact_after_build = true;
   FaultyStore counting(store_.get());
   auto host =
       NewHost(std::make_unique<CountingProjection>(), &counting, options);
@@ -785,6 +799,8 @@ TEST_F(ProjectionHostTest, CatchesUpALongWayInBuildBatches) {
   EXPECT_EQ(CheckpointOf(1).position, head);
   // 2,500 events in batches of 100 would take 25 commits.
   EXPECT_EQ(counting.commits(), 1u);
+  // Built from position 1: compacted once at the head.
+  EXPECT_EQ(counting.compactions(), 1u);
 
   // 500 more, under build_min_events: small commits.
   const uint64_t more = AppendSpread(500, 3, &tally, "more-");
@@ -792,6 +808,7 @@ TEST_F(ProjectionHostTest, CatchesUpALongWayInBuildBatches) {
   EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
   EXPECT_GE(counting.commits(), 1u + 5u);
   host->Stop();
+  EXPECT_EQ(counting.compactions(), 1u);
 
   // A rebuild goes the same way and gives the same bytes.
   FaultyStore counting2(store_.get());
@@ -802,6 +819,20 @@ TEST_F(ProjectionHostTest, CatchesUpALongWayInBuildBatches) {
   ASSERT_TRUE(host2->AwaitRebuilt(kCounts, Deadline()).ok());
   EXPECT_EQ(ScanAll(*store_, kCounts, 2), ExpectedCounts(tally));
   EXPECT_EQ(counting2.commits(), 1u);
+  EXPECT_EQ(counting2.compactions(), 1u);
+
+  // Catching up a long way from a checkpoint (not from position 1): build
+  // batches, but no compaction of the whole generation.
+  host2->Stop();
+  const uint64_t last = AppendSpread(1500, 5, &tally, "late-");
+  FaultyStore counting3(store_.get());
+  auto host3 =
+      NewHost(std::make_unique<CountingProjection>(), &counting3, options);
+  ASSERT_TRUE(host3->Start().ok());
+  ASSERT_TRUE(host3->Await(kCounts, last, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 2), ExpectedCounts(tally));
+  EXPECT_EQ(counting3.commits(), 1u);
+  EXPECT_EQ(counting3.compactions(), 0u);
 }
 
 TEST_F(ProjectionHostTest, CommitsAreBoundedByBatchEvents) {
