@@ -103,8 +103,87 @@ void ProjectionRunner::Run() {
   running_ = false;
 }
 
+absl::Status ProjectionRunner::ApplyOne(const v1::RecordedEvent& event,
+                                        storage::ProjectionBatch& batch) {
+  if (absl::Status s = projection_->Apply(event, batch); !s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("projection ", projection_->name(),
+                               " cannot apply position ", event.position(),
+                               ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::CompactIfBuilt(bool reached_head) {
+  if (!reached_head || !building_from_start_) return;
+  building_from_start_ = false;
+  // An optimisation: a failure leaves the files to background compaction.
+  if (options_.compact_after_build) {
+    store_->CompactGeneration(projection_->name(), generation_).IgnoreError();
+  }
+}
+
+absl::Status ProjectionRunner::BuildStep(bool* idle) {
+  const uint64_t from = applied() + 1;
+  if (build_batch_ == nullptr) {
+    build_batch_ = store_->NewBuildBatch(projection_->name(), generation_,
+                                         options_.build_cache_bytes);
+  }
+  if (from == 1) building_from_start_ = true;
+  uint64_t last = from - 1;
+  // Set when the run ends before the head: the batch is full or the runner
+  // is stopping.
+  bool cut = false;
+  uint64_t next = from;
+  absl::Status read = log_->ForEach(
+      from, 0,
+      [&](const v1::RecordedEvent& event) -> absl::Status {
+        RETURN_IF_ERROR(ApplyOne(event, *build_batch_));
+        last = event.position();
+        cut = build_batch_->staged_bytes() >= options_.build_batch_bytes;
+        if (!cut && (last - from) % 4096 == 4095) {
+          absl::MutexLock lock(&mu_);
+          cut = stop_;
+        }
+        // Ends the read; not an error.
+        return cut ? absl::CancelledError() : absl::OkStatus();
+      },
+      &next);
+  if (!read.ok() && !cut) {
+    build_batch_ = nullptr;
+    return read;
+  }
+  const bool reached_end = !cut;
+  if (last == from - 1) {
+    *idle = true;
+    if (on_commit_) on_commit_(last, true);
+    return absl::OkStatus();
+  }
+  if (absl::Status s = store_->Commit(
+          *build_batch_,
+          storage::ProjectionCheckpoint{last, projection_->code_version()});
+      !s.ok()) {
+    build_batch_ = nullptr;
+    return s;
+  }
+  CompactIfBuilt(reached_end);
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = last;
+  }
+  if (on_commit_) on_commit_(last, reached_end);
+  return absl::OkStatus();
+}
+
 absl::Status ProjectionRunner::Step(bool* idle) {
   const uint64_t from = applied() + 1;
+  const uint64_t head = log_->GetHead().position;
+  if (options_.build_min_events > 0 && head >= from &&
+      head - from + 1 >= options_.build_min_events) {
+    return BuildStep(idle);
+  }
+  // Near the head: small commits, reading the store directly.
+  build_batch_ = nullptr;
   ASSIGN_OR_RETURN(
       storage::LogSlice slice,
       log_->ReadAll(from, options_.batch_events, storage::LogFilter()));
@@ -118,12 +197,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
   uint64_t last = from - 1;
   bool whole_slice = true;
   for (const v1::RecordedEvent& event : slice.events) {
-    if (absl::Status s = projection_->Apply(event, *batch); !s.ok()) {
-      return absl::Status(
-          s.code(), absl::StrCat("projection ", projection_->name(),
-                                 " cannot apply position ", event.position(),
-                                 ": ", s.message()));
-    }
+    RETURN_IF_ERROR(ApplyOne(event, *batch));
     last = event.position();
     if (batch->staged_bytes() >= options_.max_batch_bytes &&
         last != slice.events.back().position()) {
@@ -134,6 +208,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
   RETURN_IF_ERROR(store_->Commit(
       *batch,
       storage::ProjectionCheckpoint{last, projection_->code_version()}));
+  CompactIfBuilt(whole_slice && slice.reached_end);
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;

@@ -55,4 +55,27 @@ absl::StatusOr<AppendResult> EventLog::Append(AppendRequest request) {
   return *std::move(out);
 }
 
+absl::Status EventLog::ForEach(
+    uint64_t from_position, uint64_t limit,
+    absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+    uint64_t* next_position) {
+  uint64_t next = std::max<uint64_t>(from_position, 1);
+  *next_position = next;
+  uint64_t visited = 0;
+  while (limit == 0 || visited < limit) {
+    const uint64_t left = limit == 0 ? 0 : limit - visited;
+    absl::StatusOr<LogSlice> slice = ReadAll(
+        next, static_cast<uint32_t>(std::min<uint64_t>(left, 1000)), {});
+    if (!slice.ok()) return slice.status();
+    for (const v1::RecordedEvent& event : slice->events) {
+      if (absl::Status s = visit(event); !s.ok()) return s;
+      ++visited;
+      *next_position = event.position() + 1;
+    }
+    next = slice->next_position;
+    if (slice->events.empty() || slice->reached_end) break;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace ycr::storage

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ycr/v1/event.pb.h"
@@ -180,6 +181,19 @@ class EventLog {
   virtual absl::StatusOr<LogSlice> ReadAll(uint64_t from_position,
                                            uint32_t limit,
                                            const LogFilter& filter) = 0;
+
+  // Calls `visit` with the events from `from_position` (0 = 1) in log
+  // order, at most `limit` of them (0: to the end as the read finds it),
+  // until `visit` returns an error, which is returned. Made for long
+  // sequential reads (building projections): no page limits, and the
+  // implementation may reuse the event passed to `visit` between calls.
+  // `visit` may call the log's other read methods. *next_position is the
+  // position after the last event visited (from_position if none).
+  // Thread-safe. The default pages through ReadAll.
+  virtual absl::Status ForEach(
+      uint64_t from_position, uint64_t limit,
+      absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+      uint64_t* next_position);
 
   // The position of the event with this id (a UUID), or nullopt if no such
   // event was appended. INVALID_ARGUMENT for a malformed id. Thread-safe.

@@ -57,10 +57,28 @@ class ProjectionStore {
   virtual std::unique_ptr<ProjectionBatch> NewBatch(
       absl::string_view projection, uint32_t generation) = 0;
 
+  // A batch for a long run of events (catching up, or building a
+  // generation from position 1): it keeps the state it reads or writes in
+  // memory, up to about `cache_bytes`, across commits, so a run reads the
+  // store only for keys it has not seen. Commit writes only what changed
+  // since the last commit, in bulk, together with the checkpoint in one
+  // atomic, durable write, like any commit.
+  virtual std::unique_ptr<ProjectionBatch> NewBuildBatch(
+      absl::string_view projection, uint32_t generation,
+      size_t cache_bytes) = 0;
+
   // Writes the batch's changes and `checkpoint` in one atomic, durable
-  // write. On error nothing of it is written. `batch` is spent either way.
+  // write. On error nothing of it is written. A NewBatch batch is spent
+  // either way; a build batch stays usable after a successful commit (and
+  // must be dropped after a failed one).
   virtual absl::Status Commit(ProjectionBatch& batch,
                               const ProjectionCheckpoint& checkpoint) = 0;
+
+  // Compacts the state of one generation (after building it in bulk: its
+  // commits leave overlapping files that every read would otherwise visit
+  // until background compaction catches up). Only an optimisation.
+  virtual absl::Status CompactGeneration(absl::string_view projection,
+                                         uint32_t generation) = 0;
 
   // Makes `generation` the active one (durably). Other generations stay
   // until dropped, so readers of the old one can finish.

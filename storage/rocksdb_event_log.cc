@@ -124,6 +124,10 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<std::optional<std::string>> GetRecord(absl::string_view key);
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id);
+  absl::Status ForEach(
+      uint64_t from, uint64_t limit,
+      absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+      uint64_t* next_position);
   Head GetHead();
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
@@ -647,6 +651,56 @@ absl::StatusOr<LogSlice> RocksDbEventLog::Impl::ReadAll(
   return slice;
 }
 
+absl::Status RocksDbEventLog::Impl::ForEach(
+    uint64_t from, uint64_t limit,
+    absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+    uint64_t* next_position) {
+  // Raw records are copied out under the lock (`visit` may read the store,
+  // which takes the lock again), a chunk at a time.
+  constexpr size_t kChunkBytes = 4 << 20;
+  from = std::max<uint64_t>(from, 1);
+  *next_position = from;
+  uint64_t visited = 0;
+  std::string chunk;
+  std::vector<size_t> ends;
+  v1::RecordedEvent record;
+  for (;;) {
+    chunk.clear();
+    ends.clear();
+    bool at_end = false;
+    {
+      absl::ReaderMutexLock lock(&db_mu_);
+      if (db_closed_) return absl::UnavailableError("the event log is closed");
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+      for (it->Seek(LogKey(*next_position));
+           it->Valid() && chunk.size() < kChunkBytes &&
+           (limit == 0 || visited + ends.size() < limit);
+           it->Next()) {
+        chunk.append(it->value().data(), it->value().size());
+        ends.push_back(chunk.size());
+      }
+      RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the log"));
+      at_end = !it->Valid();
+    }
+    size_t begin = 0;
+    for (size_t end : ends) {
+      RETURN_IF_ERROR(DecodeRecord(
+          absl::string_view(chunk.data() + begin, end - begin), &record));
+      begin = end;
+      if (record.position() != *next_position) {
+        return absl::DataLossError(absl::StrCat("log record at position ",
+                                                *next_position, " is missing"));
+      }
+      RETURN_IF_ERROR(visit(record));
+      ++visited;
+      *next_position = record.position() + 1;
+    }
+    if (at_end || ends.empty() || (limit != 0 && visited >= limit)) break;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::Impl::LookupEventId(
     absl::string_view event_id) {
   if (!IsUuid(event_id)) {
@@ -809,6 +863,13 @@ absl::StatusOr<LogSlice> RocksDbEventLog::ReadAll(uint64_t from_position,
                                                   uint32_t limit,
                                                   const LogFilter& filter) {
   return impl_->ReadAll(from_position, limit, filter);
+}
+
+absl::Status RocksDbEventLog::ForEach(
+    uint64_t from_position, uint64_t limit,
+    absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+    uint64_t* next_position) {
+  return impl_->ForEach(from_position, limit, visit, next_position);
 }
 
 absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LookupEventId(

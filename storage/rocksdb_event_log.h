@@ -52,6 +52,12 @@ class RocksDbEventLog : public EventLog {
       absl::string_view stream, const ReadStreamOptions& options) override;
   absl::StatusOr<LogSlice> ReadAll(uint64_t from_position, uint32_t limit,
                                    const LogFilter& filter) override;
+  // Reads raw records in chunks of a few MiB with one iterator each and
+  // decodes them into one reused event, outside the store's lock.
+  absl::Status ForEach(
+      uint64_t from_position, uint64_t limit,
+      absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
+      uint64_t* next_position) override;
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) override;
   absl::StatusOr<std::optional<std::string>> GetRecord(

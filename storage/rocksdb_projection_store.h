@@ -7,7 +7,9 @@
 // Commits are written without syncing the WAL: a projection is derived from
 // the log, and a state and its checkpoint are in one write, so after a crash
 // a projection is at most behind (never torn) and catches up from its
-// checkpoint. The log's own synced writes flush them too.
+// checkpoint. The log's own synced writes flush them too. A build batch's
+// commit is written as SST files (state and checkpoint), ingested in one
+// atomic ingestion: durable, and neither memtable nor WAL.
 
 #include "storage/projection_store.h"
 #include "storage/rocksdb_internal.h"
@@ -24,8 +26,13 @@ class RocksDbProjectionStore : public ProjectionStore {
       absl::string_view projection, uint32_t generation) override;
   std::unique_ptr<ProjectionBatch> NewBatch(absl::string_view projection,
                                             uint32_t generation) override;
+  std::unique_ptr<ProjectionBatch> NewBuildBatch(absl::string_view projection,
+                                                 uint32_t generation,
+                                                 size_t cache_bytes) override;
   absl::Status Commit(ProjectionBatch& batch,
                       const ProjectionCheckpoint& checkpoint) override;
+  absl::Status CompactGeneration(absl::string_view projection,
+                                 uint32_t generation) override;
   absl::Status Activate(absl::string_view projection,
                         uint32_t generation) override;
   absl::Status DropGeneration(absl::string_view projection,

@@ -86,12 +86,22 @@ ABSL_FLAG(int, page_size, 1000,
           "trail/overdue: limit per ReadSubjectTrail/ListDue call (the "
           "service's maximum page size is 1000).");
 ABSL_FLAG(int, batch_events, 1000, "rebuild: RunnerOptions::batch_events.");
+ABSL_FLAG(int64_t, build_min_events, 10000,
+          "RunnerOptions::build_min_events (0: never catch up in build "
+          "batches, as before they existed).");
+ABSL_FLAG(int, build_batch_mb, 64, "RunnerOptions::build_batch_bytes, MiB.");
+ABSL_FLAG(int, build_cache_mb, 256, "RunnerOptions::build_cache_bytes, MiB.");
+ABSL_FLAG(bool, compact_after_build, false,
+          "RunnerOptions::compact_after_build.");
 ABSL_FLAG(bool, solo, true,
           "rebuild: after the concurrent build, rebuild each projection "
           "alone (Rebuild + AwaitRebuilt) for its own events/s.");
 ABSL_FLAG(int, block_cache_mb, 64,
           "RocksDB block cache (the server's default is 64 MiB).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated logs and the samples.");
+ABSL_FLAG(bool, settle, false,
+          "trail: compact the audit trail's generation before the queries "
+          "(the store as it is once background compaction has caught up).");
 ABSL_FLAG(bool, json, false, "Also print one JSON line with the results.");
 
 namespace {
@@ -884,6 +894,13 @@ Host StartHost(Store& store, const std::vector<std::string>& names,
   h.names = names;
   ycr::projections::RunnerOptions options;
   options.batch_events = batch_events;
+  options.build_min_events =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_build_min_events));
+  options.build_batch_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_build_batch_mb)) << 20;
+  options.build_cache_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_build_cache_mb)) << 20;
+  options.compact_after_build = absl::GetFlag(FLAGS_compact_after_build);
   h.host = std::make_unique<ycr::projections::ProjectionHost>(
       store.log.get(), store.projections.get(), options);
   bool all_new = true;
@@ -956,6 +973,15 @@ TrailResult RunTrail(Host& h, Store& store, int samples, int warmup,
                              absl::InfiniteFuture());
   if (!lease.ok()) Die("Await audit_trail", lease.status());
   const uint32_t generation = (*lease)->generation();
+  if (absl::GetFlag(FLAGS_settle)) {
+    const auto start = SteadyClock::now();
+    absl::Status s = store.projections->CompactGeneration(
+        ycr::projections::kAuditTrailName, generation);
+    if (!s.ok()) Die("CompactGeneration", s);
+    std::cerr << absl::StrFormat("settled (compacted) in %.1f s",
+                                 SecondsSince(start))
+              << std::endl;
+  }
   std::mt19937_64 rng(seed ^ 0x7a11);
   std::uniform_int_distribution<uint64_t> pick(0, store.subjects - 1);
   TrailResult r;
@@ -1148,6 +1174,27 @@ int main(int argc, char** argv) {
     Host h = StartHost(*store, names, absl::GetFlag(FLAGS_batch_events),
                        &initial);
     if (do_rebuild) {
+      // The floor under any build: reading and decoding the log once
+      // (EventLog::ForEach), applying nothing.
+      {
+        const auto start = SteadyClock::now();
+        uint64_t seen = 0, next = 0;
+        absl::Status s = store->log->ForEach(
+            1, 0,
+            [&](const v1::RecordedEvent&) {
+              ++seen;
+              return absl::OkStatus();
+            },
+            &next);
+        if (!s.ok()) Die("ForEach", s);
+        const double secs = SecondsSince(start);
+        std::cout << absl::StrFormat(
+            "\nread and decode the log once (ForEach, no projection): %d "
+            "events in %.2f s, %.0f events/s\n",
+            seen, secs, seen / secs);
+        absl::StrAppend(
+            &json, ",\"read_floor\":", absl::StrFormat("%.1f", seen / secs));
+      }
       // The concurrent build: the initial build if the state was empty,
       // else a Rebuild of every projection at once.
       BuildResult all = initial.has_value() ? *initial

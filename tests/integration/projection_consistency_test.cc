@@ -34,6 +34,12 @@ services::ServerOptions Options(ManualClock* clock) {
   services::ServerOptions options;
   options.clock = clock;
   options.projections.batch_events = 64;  // Many commits, small batches.
+  // Live, the projections follow the appends in small commits; the rebuild
+  // goes through build batches (several commits of a few KiB, and a cache
+  // too small to keep anything), so the test compares the two paths.
+  options.projections.build_min_events = 200;
+  options.projections.build_batch_bytes = 16 << 10;
+  options.projections.build_cache_bytes = 4 << 10;
   return options;
 }
 

@@ -175,6 +175,11 @@ class FaultyStore : public ProjectionStore {
                                             uint32_t generation) override {
     return inner_->NewBatch(projection, generation);
   }
+  std::unique_ptr<ProjectionBatch> NewBuildBatch(absl::string_view projection,
+                                                 uint32_t generation,
+                                                 size_t cache_bytes) override {
+    return inner_->NewBuildBatch(projection, generation, cache_bytes);
+  }
   absl::Status Commit(ProjectionBatch& batch,
                       const ProjectionCheckpoint& checkpoint) override {
     {
@@ -186,6 +191,18 @@ class FaultyStore : public ProjectionStore {
       }
     }
     return inner_->Commit(batch, checkpoint);
+  }
+  absl::Status CompactGeneration(absl::string_view projection,
+                                 uint32_t generation) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++compactions_;
+    }
+    return inner_->CompactGeneration(projection, generation);
+  }
+  uint64_t compactions() {
+    absl::MutexLock lock(&mu_);
+    return compactions_;
   }
   absl::Status Activate(absl::string_view projection,
                         uint32_t generation) override {
@@ -235,6 +252,7 @@ class FaultyStore : public ProjectionStore {
   ProjectionStore* const inner_;
   absl::Mutex mu_;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t fail_commit_from_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_commits_ ABSL_GUARDED_BY(mu_) = 0;
   int activate_failures_left_ ABSL_GUARDED_BY(mu_) = 0;
@@ -426,6 +444,62 @@ TEST_F(ProjectionHostTest, BatchReadsStagedWritesOverCommittedState) {
   EXPECT_EQ(*store.Get("p", 1, "c"), std::nullopt);
   ASSERT_TRUE(store.Commit(*batch, {20, 3}).ok());
   EXPECT_EQ(ScanAll(store, "p", 1), (State{{"a", "11"}, {"c", "33"}}));
+}
+
+// A build batch: reads see its writes and the committed state; a commit
+// writes only what changed, with the checkpoint, and the batch goes on
+// (entries it dropped from memory are read back from the store).
+TEST_F(ProjectionHostTest, BuildBatchCommitsRunsOverCommittedState) {
+  ProjectionStore& store = *store_;
+  auto checkpoint = [&store](uint32_t generation) {
+    absl::StatusOr<std::optional<ProjectionCheckpoint>> cp =
+        store.ReadCheckpoint("p", generation);
+    EXPECT_TRUE(cp.ok() && cp->has_value());
+    return cp.ok() && cp->has_value() ? **cp : ProjectionCheckpoint{};
+  };
+  {
+    std::unique_ptr<ProjectionBatch> before = store.NewBatch("p", 1);
+    before->Put("old", "o");
+    before->Put("gone", "g");
+    ASSERT_TRUE(store.Commit(*before, {1, 1}).ok());
+  }
+  // 0 bytes of cache: nothing stays in memory past a commit.
+  for (size_t cache_bytes : {size_t{0}, size_t{1} << 20}) {
+    SCOPED_TRACE(cache_bytes);
+    ASSERT_TRUE(store.DropGeneration("p", 2).ok());
+    std::unique_ptr<ProjectionBatch> batch =
+        store.NewBuildBatch("p", 2, cache_bytes);
+    EXPECT_EQ(*batch->Get("old"), std::nullopt);  // another generation's
+    batch->Put("a", "1");
+    batch->Put("b", "2");
+    batch->Put("b", "22");
+    EXPECT_EQ(*batch->Get("b"), std::optional<std::string>("22"));
+    EXPECT_GT(batch->staged_bytes(), 0u);
+    EXPECT_EQ(*store.Get("p", 2, "a"), std::nullopt);  // not yet committed
+    ASSERT_TRUE(store.Commit(*batch, {10, 4}).ok());
+    EXPECT_EQ(batch->staged_bytes(), 0u);
+    EXPECT_EQ(ScanAll(store, "p", 2), (State{{"a", "1"}, {"b", "22"}}));
+    EXPECT_EQ(checkpoint(2).position, 10u);
+    EXPECT_EQ(checkpoint(2).code_version, 4u);
+
+    // "a" was never read: it is read back from the store.
+    EXPECT_EQ(*batch->Get("a"), std::optional<std::string>("1"));
+    batch->Put("a", "11");
+    batch->Delete("b");
+    batch->Put("c", "3");
+    EXPECT_EQ(*batch->Get("b"), std::nullopt);
+    ASSERT_TRUE(store.Commit(*batch, {20, 4}).ok());
+    EXPECT_EQ(ScanAll(store, "p", 2), (State{{"a", "11"}, {"c", "3"}}));
+    EXPECT_EQ(checkpoint(2).position, 20u);
+    // Nothing changed: only the checkpoint moves.
+    EXPECT_EQ(*batch->Get("c"), std::optional<std::string>("3"));
+    ASSERT_TRUE(store.Commit(*batch, {30, 4}).ok());
+    EXPECT_EQ(ScanAll(store, "p", 2), (State{{"a", "11"}, {"c", "3"}}));
+    EXPECT_EQ(checkpoint(2).position, 30u);
+  }
+  // The other generation is untouched.
+  EXPECT_EQ(ScanAll(store, "p", 1), (State{{"gone", "g"}, {"old", "o"}}));
+  EXPECT_EQ(checkpoint(1).position, 1u);
 }
 
 TEST_F(ProjectionHostTest, CommitWritesStateAndCheckpointTogether) {
@@ -704,6 +778,61 @@ TEST_F(ProjectionHostTest, CatchesUpFromEmptyInManyCommits) {
   host->Stop();
   // batch_events = 100: 2,500 events take at least 25 commits.
   EXPECT_GE(counting.commits(), 25u);
+}
+
+// Far enough behind the head, a runner catches up in build batches: large
+// commits (here all of it in one) rather than one per batch_events; near
+// the head it commits per batch_events again.
+TEST_F(ProjectionHostTest, CatchesUpALongWayInBuildBatches) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t head = AppendSpread(2500, 7, &tally);
+  RunnerOptions options = SmallBatches();
+  options.build_min_events = 1000;
+  options.build_batch_bytes = 1 << 20;
+  options.compact_after_build = true;
+  FaultyStore counting(store_.get());
+  auto host =
+      NewHost(std::make_unique<CountingProjection>(), &counting, options);
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_EQ(CheckpointOf(1).position, head);
+  // 2,500 events in batches of 100 would take 25 commits.
+  EXPECT_EQ(counting.commits(), 1u);
+  // Built from position 1: compacted once at the head.
+  EXPECT_EQ(counting.compactions(), 1u);
+
+  // 500 more, under build_min_events: small commits.
+  const uint64_t more = AppendSpread(500, 3, &tally, "more-");
+  ASSERT_TRUE(host->Await(kCounts, more, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_GE(counting.commits(), 1u + 5u);
+  host->Stop();
+  EXPECT_EQ(counting.compactions(), 1u);
+
+  // A rebuild goes the same way and gives the same bytes.
+  FaultyStore counting2(store_.get());
+  auto host2 =
+      NewHost(std::make_unique<CountingProjection>(), &counting2, options);
+  ASSERT_TRUE(host2->Start().ok());
+  ASSERT_TRUE(host2->Rebuild(kCounts).ok());
+  ASSERT_TRUE(host2->AwaitRebuilt(kCounts, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 2), ExpectedCounts(tally));
+  EXPECT_EQ(counting2.commits(), 1u);
+  EXPECT_EQ(counting2.compactions(), 1u);
+
+  // Catching up a long way from a checkpoint (not from position 1): build
+  // batches, but no compaction of the whole generation.
+  host2->Stop();
+  const uint64_t last = AppendSpread(1500, 5, &tally, "late-");
+  FaultyStore counting3(store_.get());
+  auto host3 =
+      NewHost(std::make_unique<CountingProjection>(), &counting3, options);
+  ASSERT_TRUE(host3->Start().ok());
+  ASSERT_TRUE(host3->Await(kCounts, last, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 2), ExpectedCounts(tally));
+  EXPECT_EQ(counting3.commits(), 1u);
+  EXPECT_EQ(counting3.compactions(), 0u);
 }
 
 TEST_F(ProjectionHostTest, CommitsAreBoundedByBatchEvents) {
@@ -994,6 +1123,39 @@ TEST_F(ProjectionHostTest, RestartDuringRebuildKeepsTheActiveGeneration) {
   ASSERT_TRUE(lease.ok());
   EXPECT_EQ((*lease)->generation(), 1u);
   EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+}
+
+// A runner stopped inside a build-batch run commits what it applied, with
+// its checkpoint (it looks at the stop every 4,096 events), and a restart
+// goes on from there: nothing is counted twice or skipped.
+TEST_F(ProjectionHostTest, StopInsideABuildRunKeepsStateAndCheckpointTogether) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t head = AppendSpread(20000, 7, &tally);
+  RunnerOptions options = SmallBatches();
+  options.build_min_events = 100;
+  Gate gate;
+  {
+    auto host = NewHost(std::make_unique<CountingProjection>(1, 1, &gate),
+                        nullptr, options);
+    gate.Close();
+    ASSERT_TRUE(host->Start().ok());
+    ASSERT_TRUE(gate.AwaitBlocked());
+    // Held at its first event, inside its first build run. Let go and stop
+    // at once: it looks at the stop 4,095 events later, and every 4,096
+    // after, well before the head.
+    gate.Open();
+    host->Stop();
+  }
+  const uint64_t partial = CheckpointOf(1).position;
+  EXPECT_GT(partial, 0u);
+  EXPECT_LT(partial, head);
+  EXPECT_EQ(*store_->Get(kCounts, 1, "total"),
+            std::optional<std::string>(absl::StrCat(partial)));
+  auto host = NewHost(std::make_unique<CountingProjection>(), nullptr, options);
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_EQ(CheckpointOf(1).position, head);
 }
 
 // ---------------------------------------------------------------------------

@@ -691,6 +691,70 @@ TEST_F(RocksDbEventLogTest, ReadStreamRecordsMatchReadAllRecords) {
   EXPECT_EQ(b[0].SerializeAsString(), all[1].SerializeAsString());
 }
 
+// ForEach visits the same events as ReadAll, in order, from any position,
+// up to a limit, across the chunks it reads (4 MiB each), and stops at the
+// first error `visit` returns.
+TEST_F(RocksDbEventLogTest, ForEachVisitsWhatReadAllReads) {
+  auto log = OpenLog();
+  const std::string big(60 * 1024, 'x');
+  for (int i = 0; i < 12; ++i) {
+    std::vector<v1::ProposedEvent> events;
+    for (int j = 0; j < 10; ++j) {
+      events.push_back(OpaqueEvent(j % 3 == 0 ? big : "small"));
+    }
+    ASSERT_TRUE(log->Append(Request(absl::StrCat("s-", i % 4),
+                                    ExpectedVersion::Any(), std::move(events)))
+                    .ok());
+  }
+  const std::vector<v1::RecordedEvent> all = ReadEverything(*log);
+  ASSERT_EQ(all.size(), 120u);
+  for (uint64_t from : {uint64_t{0}, uint64_t{1}, uint64_t{57}}) {
+    for (uint64_t limit : {uint64_t{0}, uint64_t{1}, uint64_t{50}}) {
+      SCOPED_TRACE(absl::StrCat("from ", from, " limit ", limit));
+      std::vector<std::string> seen;
+      uint64_t next = 0;
+      ASSERT_TRUE(log->ForEach(
+                         from, limit,
+                         [&](const v1::RecordedEvent& e) {
+                           seen.push_back(e.SerializeAsString());
+                           return absl::OkStatus();
+                         },
+                         &next)
+                      .ok());
+      const uint64_t first = std::max<uint64_t>(from, 1);
+      const uint64_t count = limit == 0 ? 121 - first : limit;
+      ASSERT_EQ(seen.size(), count);
+      for (uint64_t i = 0; i < count; ++i) {
+        EXPECT_EQ(seen[i], all[first - 1 + i].SerializeAsString()) << i;
+      }
+      EXPECT_EQ(next, first + count);
+    }
+  }
+  // Past the head: nothing.
+  uint64_t next = 0;
+  int visits = 0;
+  ASSERT_TRUE(log->ForEach(
+                     121, 0,
+                     [&](const v1::RecordedEvent&) {
+                       ++visits;
+                       return absl::OkStatus();
+                     },
+                     &next)
+                  .ok());
+  EXPECT_EQ(visits, 0);
+  EXPECT_EQ(next, 121u);
+  // An error from `visit` ends the read and is returned.
+  absl::Status s = log->ForEach(
+      1, 0,
+      [&](const v1::RecordedEvent& e) {
+        return e.position() == 30 ? absl::CancelledError("enough")
+                                  : absl::OkStatus();
+      },
+      &next);
+  EXPECT_TRUE(StatusIs(s, absl::StatusCode::kCancelled, {"enough"}));
+  EXPECT_EQ(next, 30u);
+}
+
 // --- Concurrency. ---
 
 TEST_F(RocksDbEventLogTest, ConcurrentAppendsStayGaplessPerLogAndPerStream) {
