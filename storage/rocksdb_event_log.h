@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 
@@ -35,6 +36,10 @@ struct RocksDbEventLogOptions {
   uint64_t verify_tail_records = 1000;
   // RocksDB block cache. Default: 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // Where the writer records appends, their latency, group-commit sizes and
+  // synced-write time (ycr_log_*). Not owned; must outlive the log.
+  // Default: none.
+  MetricRegistry* metrics = nullptr;
 };
 
 class RocksDbEventLog : public EventLog {
