@@ -56,6 +56,15 @@ class CallCounterFactory
 
 }  // namespace
 
+std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
+    storage::EventLog* log) {
+  std::vector<std::unique_ptr<projections::Projection>> all;
+  all.push_back(std::make_unique<projections::DeadlinesProjection>(log));
+  all.push_back(std::make_unique<projections::AuditTrailProjection>());
+  all.push_back(std::make_unique<projections::CaseloadsProjection>());
+  return all;
+}
+
 void Server::AddGauges() {
   metrics_->AddGaugeFamily(
       "ycr_log_head_position", "Position of the last event in the log.",
@@ -93,12 +102,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->projection_store_ = server->log_->NewProjectionStore();
   server->projections_ = std::make_unique<projections::ProjectionHost>(
       server->log_.get(), server->projection_store_.get(), options.projections);
-  server->projections_->Add(
-      std::make_unique<projections::DeadlinesProjection>(server->log_.get()));
-  server->projections_->Add(
-      std::make_unique<projections::AuditTrailProjection>());
-  server->projections_->Add(
-      std::make_unique<projections::CaseloadsProjection>());
+  for (auto& projection : ServerProjections(server->log_.get())) {
+    server->projections_->Add(std::move(projection));
+  }
   if (absl::Status s = server->projections_->Start(); !s.ok()) {
     server->projections_->Stop();
     server->log_->Close();
@@ -111,6 +117,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
+  server->admin_ = std::make_unique<AdminService>(
+      server->log_.get(), server->readers_.get(), options.backup_dir);
   server->event_store_ = std::make_unique<EventStoreService>(
       server->log_.get(), server->readers_.get(), options.event_store);
 
@@ -161,6 +169,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->caseloads_.get());
   builder.RegisterService(server->audit_.get());
   builder.RegisterService(server->projection_admin_.get());
+  builder.RegisterService(server->admin_.get());
   if (options.testing_clock != nullptr) {
     server->testing_ = std::make_unique<TestingService>(options.testing_clock);
     builder.RegisterService(server->testing_.get());

@@ -8,9 +8,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "services/admin_service.h"
 #include "services/caseload_service.h"
 #include "services/domain_commands.h"
 #include "services/domain_services.h"
@@ -41,10 +43,18 @@ struct ServerOptions {
   projections::RunnerOptions projections;
   // Largest request a client may send. Default: 8 MiB.
   int max_receive_message_bytes = 8 << 20;
+  // Where ycr.v1.Admin.Backup writes copies of the store (best on the same
+  // filesystem as the store). Default: "" (backups off).
+  std::string backup_dir;
   // host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free
   // one. Default: "" (no endpoint; metrics are still kept).
   std::string metrics_listen;
 };
+
+// Every projection the server runs, in the order it adds them. `log` must
+// outlive them.
+std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
+    storage::EventLog* log);
 
 class Server {
  public:
@@ -103,6 +113,7 @@ class Server {
   std::unique_ptr<CorrespondenceService> correspondence_;
   std::unique_ptr<SafeguardingService> safeguarding_;
   std::unique_ptr<TestingService> testing_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;

@@ -6,12 +6,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/command_line.h"
 #include "common/log_flags.h"
+#include "services/data_dir.h"
 #include "services/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
@@ -27,6 +30,11 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the metrics endpoint's bound port is written here once it "
           "listens.");
+ABSL_FLAG(std::string, backup_dir, "",
+          "If set, ycr.v1.Admin.Backup writes copies of the store here (best "
+          "on the same filesystem as --data_dir: files are hard-linked).");
+ABSL_FLAG(std::string, from, "",
+          "restore: the backup directory to copy into --data_dir.");
 ABSL_FLAG(bool, sync, true,
           "Sync the write-ahead log before acknowledging an append. Turn off "
           "only for throwaway benchmarks: acknowledged appends can then be "
@@ -69,13 +77,47 @@ bool WritePortFile(const std::string& path, int port) {
 
 }  // namespace
 
+// `ycr-server verify` and `ycr-server restore`: 0 when the store verifies,
+// 1 when it does not or cannot be restored.
+int RunDataDirCommand(const std::string& command) {
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<ycr::services::VerifyReport> report =
+      command == "verify"
+          ? ycr::services::VerifyDataDir(data_dir)
+          : ycr::services::RestoreDataDir(absl::GetFlag(FLAGS_from), data_dir);
+  if (!report.ok()) {
+    std::cerr << "ycr-server " << command << ": " << report.status() << "\n";
+    return 1;
+  }
+  if (command == "restore") {
+    std::cout << "restored " << absl::GetFlag(FLAGS_from) << " into "
+              << data_dir << "\n";
+  }
+  for (const std::string& line : report->lines) std::cout << line << "\n";
+  std::cout << data_dir << ": verified, log head " << report->head << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  ycr::InitCommandLine(
+  std::vector<char*> args = ycr::InitCommandLine(
       argc, argv,
       "Serves the ycr event store over gRPC, on an embedded RocksDB store.\n"
       "Usage: ycr-server [--listen=HOST:PORT] [--data_dir=DIR] [flags]\n"
+      "       ycr-server verify --data_dir=DIR\n"
+      "       ycr-server restore --from=BACKUP --data_dir=NEW_DIR\n"
       "Stops cleanly on SIGTERM or SIGINT: in-flight calls finish, the store "
-      "is flushed and closed.\nLogs one line per event on standard output.");
+      "is flushed and closed.\nLogs one line per event on standard output.\n"
+      "verify checks the whole hash chain and the projections' checkpoints "
+      "of a store no server is running on; restore copies a backup (from "
+      "ycr.v1.Admin.Backup) into a new directory and verifies it. Both exit "
+      "0 when the store verifies, 1 when not.");
+  if (args.size() > 2 ||
+      (args.size() == 2 && std::string(args[1]) != "verify" &&
+       std::string(args[1]) != "restore")) {
+    std::cerr << "ycr-server: expected no command, verify or restore\n";
+    return 2;
+  }
+  if (args.size() == 2) return RunDataDirCommand(args[1]);
   auto logger = ycr::LoggerFromFlags(&std::cout);
   if (!logger.ok()) {
     std::cerr << "ycr-server: " << logger.status().message() << "\n";
@@ -146,6 +188,7 @@ int main(int argc, char** argv) {
   options.reader_threads = absl::GetFlag(FLAGS_reader_threads);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
 
   // Lives as long as the server.
   static ycr::ManualClock testing_clock(absl::Now());

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
@@ -171,6 +172,7 @@ class RocksDbEventLog::Impl {
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
   absl::Status VerifyChain(uint64_t from, uint64_t to);
+  absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
   void Close();
 
  private:
@@ -774,6 +776,28 @@ absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
   return VerifyChainLocked(from, to);
 }
 
+absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
+    const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("backup directory ", dir, " already exists"));
+  }
+  const uint64_t head = GetHead().position;
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw),
+                            "cannot start a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: memtables are flushed first, and the live WAL is
+  // copied too, so the copy is whole and consistent across column families.
+  RETURN_IF_ERROR(
+      FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                absl::StrCat("cannot write a checkpoint to ", dir)));
+  return head;
+}
+
 absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
                                                       uint64_t to) {
   from = std::max<uint64_t>(from, 1);
@@ -897,6 +921,10 @@ bool RocksDbEventLog::CancelWatch(uint64_t id) {
 
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
+}
+
+absl::StatusOr<uint64_t> RocksDbEventLog::Checkpoint(const std::string& dir) {
+  return impl_->Checkpoint(dir);
 }
 
 void RocksDbEventLog::Close() { impl_->Close(); }

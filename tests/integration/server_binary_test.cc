@@ -223,6 +223,12 @@ TEST(ServerBinaryTest, JsonLogsAreOneObjectPerLineAtTheChosenLevel) {
   EXPECT_EQ(Wait(quiet.pid), 0);
 }
 
+TEST(ServerBinaryTest, UnknownCommandIsRefused) {
+  Child child = Spawn({YCR_SERVER_BINARY, "frobnicate"});
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
+}
+
 TEST(ServerBinaryTest, UnknownLogLevelIsRefused) {
   Child child = Spawn({YCR_SERVER_BINARY, "--log_level=loud"});
   fclose(child.out);
