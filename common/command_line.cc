@@ -13,6 +13,8 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ycr {
@@ -48,8 +50,17 @@ std::vector<char*> InitCommandLine(int argc, char** argv, const char* usage) {
     return absl::StrContains(file, YCR_SOURCE_DIR);
   };
   config.contains_helpshort_flags = config.contains_help_flags;
+  // A build through ccache with CCACHE_BASEDIR compiles our files under
+  // relative names ("../../services/x.cc"): those are ours too, abseil's own
+  // ("./absl/...") excepted.
   config.normalize_filename = [](absl::string_view file) {
-    return std::string(file);
+    if (absl::StartsWith(file, "/")) return std::string(file);
+    absl::string_view rest = file;
+    while (absl::ConsumePrefix(&rest, "./") ||
+           absl::ConsumePrefix(&rest, "../")) {
+    }
+    if (absl::StartsWith(rest, "absl/")) return std::string(file);
+    return absl::StrCat(YCR_SOURCE_DIR, rest);
   };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);

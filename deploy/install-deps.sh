@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   g++ make cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librocksdb-dev libabsl-dev libgtest-dev libssl-dev
+  librocksdb-dev libabsl-dev libgtest-dev libssl-dev libmicrohttpd-dev
+  libcurl4-openssl-dev
 )
 packages+=("$@")
 

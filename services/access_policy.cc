@@ -61,7 +61,9 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Deadlines/FlagOverdue", {kSchedulerRole}},
       {"/ycr.v1.Caseloads/Counts", CaseReaders()},
       {"/ycr.v1.Caseloads/ListReferrals", CaseReaders()},
-      // Operations: no personal data.
+      // Operations: no personal data (a backup is the store's files, taken
+      // and kept by the operator).
+      {"/ycr.v1.Admin/Backup", {kAdminRole}},
       {"/ycr.v1.Projections/Status", {kAdminRole}},
       {"/ycr.v1.Projections/Rebuild", {kAdminRole}},
       // Served only by a server started with --testing_time_control.

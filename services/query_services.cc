@@ -191,6 +191,26 @@ grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
       });
 }
 
+DeadlineService::DeadlineService(projections::ProjectionHost* host,
+                                 WorkQueue* pool, Clock* clock,
+                                 DomainCommands* commands,
+                                 WorkQueue* command_pool,
+                                 MetricRegistry* metrics)
+    : host_(host),
+      pool_(pool),
+      clock_(clock),
+      commands_(commands),
+      command_pool_(command_pool) {
+  if (metrics == nullptr) return;
+  constexpr char kHelp[] =
+      "Missed deadlines flagged through Deadlines.FlagOverdue (by the "
+      "scheduler): recorded, or replayed (flagged before, nothing written).";
+  flags_recorded_ = metrics->GetCounter("ycr_overdue_flags_total", kHelp,
+                                        {{"result", "recorded"}});
+  flags_replayed_ = metrics->GetCounter("ycr_overdue_flags_total", kHelp,
+                                        {{"result", "replayed"}});
+}
+
 grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
     grpc::CallbackServerContext* context, const v1::FlagOverdueRequest* request,
     v1::CommandResponse* response) {
@@ -246,6 +266,10 @@ grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
           response->set_position(result->last_position);
           response->set_stream_version(result->stream_version);
           response->set_replayed(result->replayed);
+          if (Counter* c = result->replayed ? flags_replayed_ : flags_recorded_;
+              c != nullptr) {
+            c->Increment();
+          }
         }
         reactor->Finish(ToGrpcStatus(result.status(), context));
       });

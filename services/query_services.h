@@ -11,6 +11,7 @@
 // Rebuilding a projection is for role "admin".
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "projections/host.h"
 #include "services/access_policy.h"
 #include "services/domain_commands.h"
@@ -26,15 +27,11 @@ inline constexpr absl::Duration kDefaultQueryWait = absl::Seconds(10);
 class DeadlineService final : public v1::Deadlines::CallbackService {
  public:
   // All must outlive the service. `clock` gives ListOverdue's default as_of
-  // and decides what is past; `commands` records flags (on `command_pool`).
+  // and decides what is past; `commands` records flags (on `command_pool`);
+  // flags are counted in `metrics` (ycr_overdue_flags_total) unless null.
   DeadlineService(projections::ProjectionHost* host, WorkQueue* pool,
                   Clock* clock, DomainCommands* commands,
-                  WorkQueue* command_pool)
-      : host_(host),
-        pool_(pool),
-        clock_(clock),
-        commands_(commands),
-        command_pool_(command_pool) {}
+                  WorkQueue* command_pool, MetricRegistry* metrics = nullptr);
 
   grpc::ServerUnaryReactor* ListDue(
       grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
@@ -53,6 +50,9 @@ class DeadlineService final : public v1::Deadlines::CallbackService {
   Clock* const clock_;
   DomainCommands* const commands_;
   WorkQueue* const command_pool_;
+  // Flags recorded, and flags replayed (recorded before); null: not counted.
+  Counter* flags_recorded_ = nullptr;
+  Counter* flags_replayed_ = nullptr;
 };
 
 class AuditService final : public v1::Audit::CallbackService {

@@ -1,6 +1,8 @@
 #include "services/scheduler.h"
 
+#include <initializer_list>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,13 +20,18 @@ absl::Status FromGrpc(const grpc::Status& s) {
                       s.error_message());
 }
 
-std::string Describe(const v1::DeadlineItem& item) {
-  return absl::StrCat(
-      v1::DeadlineItem::Kind_Name(item.kind()), " ", item.id(), " due ",
-      absl::FormatTime(absl::RFC3339_sec, FromProtoTime(item.due_at()),
-                       absl::UTCTimeZone()),
-      " owed by ", item.owed_by(),
-      item.owed_to().empty() ? "" : absl::StrCat(" to ", item.owed_to()));
+// Logs `event` with the fields that name `item`, then `extra`.
+void LogItem(Logger* log, absl::string_view event, const v1::DeadlineItem& item,
+             std::initializer_list<LogField> extra = {}) {
+  std::vector<LogField> fields = {
+      {"kind", v1::DeadlineItem::Kind_Name(item.kind())},
+      {"id", item.id()},
+      {"due", absl::FormatTime(absl::RFC3339_sec, FromProtoTime(item.due_at()),
+                               absl::UTCTimeZone())},
+      {"owed_by", item.owed_by()},
+      {"owed_to", item.owed_to()}};
+  fields.insert(fields.end(), extra.begin(), extra.end());
+  log->Log(LogLevel::kInfo, event, fields);
 }
 
 }  // namespace
@@ -47,7 +54,7 @@ std::string FlagRequestId(const v1::DeadlineItem& item, bool escalated) {
 }
 
 Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
-                     SchedulerOptions options, std::ostream* log)
+                     SchedulerOptions options, Logger* log)
     : stub_(v1::Deadlines::NewStub(channel)),
       log_stub_(v1::EventStore::NewStub(channel)),
       options_(std::move(options)),
@@ -93,9 +100,10 @@ absl::StatusOr<PassResult> Scheduler::RunOnce() {
             FromProtoTime(item.flagged_at()) + options_.escalate_after <= now;
         if (!escalate) continue;
       }
-      const char* what = escalate ? "escalate" : "flag";
       if (options_.dry_run) {
-        *log_ << "would " << what << " " << Describe(item) << "\n";
+        LogItem(log_,
+                escalate ? "scheduler.would_escalate" : "scheduler.would_flag",
+                item);
         continue;
       }
       v1::FlagOverdueRequest flag;
@@ -111,8 +119,8 @@ absl::StatusOr<PassResult> Scheduler::RunOnce() {
       grpc::Status s = stub_->FlagOverdue(&flag_context, flag, &done);
       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
         ++result.skipped;  // Answered or moved since it was listed.
-        *log_ << "skipped " << Describe(item) << ": " << s.error_message()
-              << "\n";
+        LogItem(log_, "scheduler.skipped", item,
+                {{"reason", s.error_message()}});
         continue;
       }
       if (!s.ok()) return FromGrpc(s);
@@ -123,13 +131,26 @@ absl::StatusOr<PassResult> Scheduler::RunOnce() {
       } else {
         ++result.flagged;
       }
-      *log_ << (done.replayed() ? "already " : "")
-            << (escalate ? "escalated " : "flagged ") << Describe(item)
-            << " (log position " << done.position() << ")\n";
+      LogItem(log_,
+              done.replayed()
+                  ? (escalate ? "scheduler.already_escalated"
+                              : "scheduler.already_flagged")
+                  : (escalate ? "scheduler.escalated" : "scheduler.flagged"),
+              item, {{"position", absl::StrCat(done.position())}});
     }
     token = page.next_page_token();
   } while (!token.empty());
   return result;
+}
+
+void LogPass(Logger* log, const PassResult& pass, absl::Duration took) {
+  log->Log(LogLevel::kInfo, "scheduler.pass",
+           {{"overdue", absl::StrCat(pass.overdue)},
+            {"flagged", absl::StrCat(pass.flagged)},
+            {"escalated", absl::StrCat(pass.escalated)},
+            {"already_flagged", absl::StrCat(pass.replayed)},
+            {"skipped", absl::StrCat(pass.skipped)},
+            {"took", absl::FormatDuration(took)}});
 }
 
 void Scheduler::Run(const std::atomic<bool>* stop) {
@@ -140,18 +161,14 @@ void Scheduler::Run(const std::atomic<bool>* stop) {
     absl::StatusOr<PassResult> pass = RunOnce();
     if (pass.ok()) {
       backoff = absl::Seconds(1);
-      *log_ << absl::StrFormat(
-          "pass: %d overdue, %d flagged, %d escalated, %d already flagged, "
-          "%d skipped, in %s\n",
-          pass->overdue, pass->flagged, pass->escalated, pass->replayed,
-          pass->skipped, absl::FormatDuration(absl::Now() - started));
+      LogPass(log_, *pass, absl::Now() - started);
     } else {
-      *log_ << "pass failed: " << pass.status() << "; retrying in "
-            << absl::FormatDuration(backoff) << "\n";
+      log_->Log(LogLevel::kWarning, "scheduler.pass_failed",
+                {{"error", pass.status().ToString()},
+                 {"retry_in", absl::FormatDuration(backoff)}});
       wait = backoff;
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
-    log_->flush();
     // Sleep in short steps so that a stop is seen promptly.
     const absl::Time until = absl::Now() + wait;
     while (!stop->load() && absl::Now() < until) {

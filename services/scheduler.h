@@ -12,11 +12,11 @@
 
 #include <atomic>
 #include <memory>
-#include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -52,15 +52,19 @@ struct PassResult {
 // deadline's kind, id, due date and escalation.
 std::string FlagRequestId(const v1::DeadlineItem& item, bool escalated);
 
+// One "scheduler.pass" event with the pass's counts.
+void LogPass(Logger* log, const PassResult& pass, absl::Duration took);
+
 class Scheduler {
  public:
-  // Logs one line per action to `log`, which must outlive it.
+  // Logs one event per action to `log`, which must outlive it.
   Scheduler(std::shared_ptr<grpc::Channel> channel, SchedulerOptions options,
-            std::ostream* log);
+            Logger* log);
 
   // One pass: every overdue item now (by the server's clock, as of the log's
-  // head when the pass starts), flagged if it is not yet, escalated if due. The first failed call ends the pass with
-  // its status (nothing is flagged twice by trying again).
+  // head when the pass starts), flagged if it is not yet, escalated if due. The
+  // first failed call ends the pass with its status (nothing is flagged twice
+  // by trying again).
   absl::StatusOr<PassResult> RunOnce();
 
   // Passes every `interval` until `stop` is set; a failed pass is retried
@@ -73,7 +77,7 @@ class Scheduler {
   std::unique_ptr<v1::Deadlines::Stub> stub_;
   std::unique_ptr<v1::EventStore::Stub> log_stub_;
   const SchedulerOptions options_;
-  std::ostream* const log_;
+  Logger* const log_;
 };
 
 }  // namespace ycr::services

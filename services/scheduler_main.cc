@@ -7,7 +7,9 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "absl/time/clock.h"
 #include "common/command_line.h"
+#include "common/log_flags.h"
 #include "services/scheduler.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Server address host:port.");
@@ -36,7 +38,12 @@ int main(int argc, char** argv) {
       "flag per missed deadline (a second scheduler, or a restart, never "
       "flags twice).\nUsage: ycr-scheduler [--server=HOST:PORT] [--once] "
       "[--dry_run]\nExit codes (with --once): 0 ok, 1 the pass failed, 2 bad "
-      "usage.");
+      "usage.\nLogs one line per event on standard output.");
+  auto logger = ycr::LoggerFromFlags(&std::cout);
+  if (!logger.ok()) {
+    std::cerr << "ycr-scheduler: " << logger.status().message() << "\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_interval_seconds) < 1 ||
       absl::GetFlag(FLAGS_call_timeout_seconds) < 1 ||
       absl::GetFlag(FLAGS_escalate_after_hours) < 0) {
@@ -56,16 +63,16 @@ int main(int argc, char** argv) {
   ycr::services::Scheduler scheduler(
       grpc::CreateChannel(absl::GetFlag(FLAGS_server),
                           grpc::InsecureChannelCredentials()),
-      options, &std::cout);
+      options, logger->get());
   if (absl::GetFlag(FLAGS_once)) {
+    const absl::Time started = absl::Now();
     absl::StatusOr<ycr::services::PassResult> pass = scheduler.RunOnce();
     if (!pass.ok()) {
-      std::cerr << "ycr-scheduler: " << pass.status() << "\n";
+      (*logger)->Log(ycr::LogLevel::kError, "scheduler.pass_failed",
+                     {{"error", pass.status().ToString()}});
       return 1;
     }
-    std::cout << pass->overdue << " overdue, " << pass->flagged << " flagged, "
-              << pass->escalated << " escalated, " << pass->replayed
-              << " already flagged, " << pass->skipped << " skipped\n";
+    ycr::services::LogPass(logger->get(), *pass, absl::Now() - started);
     return 0;
   }
   std::signal(SIGTERM, OnSignal);

@@ -1,5 +1,8 @@
 #include "services/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -7,11 +10,91 @@
 #include "projections/caseloads.h"
 #include "projections/deadlines.h"
 #include "services/access_policy.h"
+#include "services/grpc_status.h"
 
 namespace ycr::services {
+namespace {
+
+// Counts every call the server answers by method and status code
+// (ycr_grpc_server_handled_total), errors included.
+class CallCounter : public grpc::experimental::Interceptor {
+ public:
+  CallCounter(std::string method, MetricRegistry* metrics)
+      : method_(std::move(method)), metrics_(metrics) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      metrics_
+          ->GetCounter(
+              "ycr_grpc_server_handled_total",
+              "Calls answered, by full method name and gRPC status code.",
+              {{"method", method_},
+               {"code", StatusCodeName(methods->GetSendStatus().error_code())}})
+          ->Increment();
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+  MetricRegistry* const metrics_;
+};
+
+class CallCounterFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallCounterFactory(MetricRegistry* metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallCounter(info->method(), metrics_);
+  }
+
+ private:
+  MetricRegistry* const metrics_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
+    storage::EventLog* log) {
+  std::vector<std::unique_ptr<projections::Projection>> all;
+  all.push_back(std::make_unique<projections::DeadlinesProjection>(log));
+  all.push_back(std::make_unique<projections::AuditTrailProjection>());
+  all.push_back(std::make_unique<projections::CaseloadsProjection>());
+  return all;
+}
+
+void Server::AddGauges() {
+  metrics_->AddGaugeFamily(
+      "ycr_log_head_position", "Position of the last event in the log.",
+      [this] {
+        return std::vector<GaugeSample>{
+            {{}, static_cast<double>(log_->GetHead().position)}};
+      });
+  metrics_->AddGaugeFamily(
+      "ycr_projection_lag_events",
+      "Events in the log that a projection has not applied yet (log head "
+      "minus its checkpoint).",
+      [this] {
+        // The head first: a projection cannot be ahead of it, so the lag
+        // read this way is never negative.
+        const uint64_t head = log_->GetHead().position;
+        std::vector<GaugeSample> samples;
+        for (const projections::ProjectionStatus& s : projections_->Status()) {
+          samples.push_back(
+              {{{"projection", s.name}},
+               static_cast<double>(head > s.applied ? head - s.applied : 0)});
+        }
+        return samples;
+      });
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   std::unique_ptr<Server> server(new Server());
+  server->metrics_ = std::make_unique<MetricRegistry>();
+  options.log.metrics = server->metrics_.get();
   if (options.testing_clock != nullptr) options.clock = options.testing_clock;
   // One clock for the rules and the log's recorded_at.
   if (options.log.clock == nullptr) options.log.clock = options.clock;
@@ -20,12 +103,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->projection_store_ = server->log_->NewProjectionStore();
   server->projections_ = std::make_unique<projections::ProjectionHost>(
       server->log_.get(), server->projection_store_.get(), options.projections);
-  server->projections_->Add(
-      std::make_unique<projections::DeadlinesProjection>(server->log_.get()));
-  server->projections_->Add(
-      std::make_unique<projections::AuditTrailProjection>());
-  server->projections_->Add(
-      std::make_unique<projections::CaseloadsProjection>());
+  for (auto& projection : ServerProjections(server->log_.get())) {
+    server->projections_->Add(std::move(projection));
+  }
   if (absl::Status s = server->projections_->Start(); !s.ok()) {
     server->projections_->Stop();
     server->log_->Close();
@@ -38,6 +118,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
+  server->admin_ = std::make_unique<AdminService>(
+      server->log_.get(), server->readers_.get(), options.backup_dir);
   server->event_store_ = std::make_unique<EventStoreService>(
       server->log_.get(), server->readers_.get(), options.event_store);
 
@@ -48,7 +130,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->deadlines_ = std::make_unique<DeadlineService>(
       server->projections_.get(), server->readers_.get(),
       options.clock != nullptr ? options.clock : &SystemClock(),
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(),
+      server->metrics_.get());
   server->consents_ = std::make_unique<ConsentService>(
       server->commands_.get(), server->command_pool_.get());
   server->sharing_ = std::make_unique<SharingService>(
@@ -66,6 +149,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->safeguarding_ = std::make_unique<SafeguardingService>(
       server->commands_.get(), server->command_pool_.get());
 
+  // grpc.health.v1 (for load balancers and probes) and server reflection
+  // (for grpcurl and the like). Both are process-wide switches read by every
+  // ServerBuilder built afterwards.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
@@ -82,16 +170,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->caseloads_.get());
   builder.RegisterService(server->audit_.get());
   builder.RegisterService(server->projection_admin_.get());
+  builder.RegisterService(server->admin_.get());
   if (options.testing_clock != nullptr) {
     server->testing_ = std::make_unique<TestingService>(options.testing_clock);
     builder.RegisterService(server->testing_.get());
   }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  // The called method's name, for the policy table (access_policy.h).
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
+  // The called method's name, for the policy table (access_policy.h).
   interceptors.push_back(std::make_unique<MethodNameInterceptorFactory>());
+  interceptors.push_back(
+      std::make_unique<CallCounterFactory>(server->metrics_.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
@@ -101,19 +192,40 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use or malformed?)"));
   }
+  server->AddGauges();
+  if (!options.metrics_listen.empty()) {
+    auto http = MetricsHttpServer::Start(options.metrics_listen,
+                                         server->metrics_.get());
+    if (!http.ok()) {
+      server->Shutdown(absl::ZeroDuration());
+      return http.status();
+    }
+    server->metrics_http_ = *std::move(http);
+  }
   return server;
 }
 
 Server::~Server() { Shutdown(absl::Seconds(1)); }
 
+void Server::BeginDrain() {
+  if (grpc_server_ == nullptr) return;
+  // Every service, and the whole server (""), is NOT_SERVING from now on.
+  if (auto* health = grpc_server_->GetHealthCheckService(); health != nullptr) {
+    health->SetServingStatus(false);
+  }
+}
+
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (grpc_server_ != nullptr) {
+    BeginDrain();
     event_store_->BeginShutdown();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     grpc_server_->Wait();
   }
+  // Served through the drain; stopped before what its gauges read closes.
+  metrics_http_.reset();
   if (command_pool_ != nullptr) command_pool_->Stop();
   if (projections_ != nullptr) projections_->Stop();
   if (log_ != nullptr) log_->Close();

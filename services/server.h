@@ -8,12 +8,16 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/metrics.h"
+#include "services/admin_service.h"
 #include "services/caseload_service.h"
 #include "services/domain_commands.h"
 #include "services/domain_services.h"
 #include "services/event_store_service.h"
+#include "services/metrics_http.h"
 #include "services/query_services.h"
 #include "services/testing_service.h"
 #include "services/work_queue.h"
@@ -39,7 +43,18 @@ struct ServerOptions {
   projections::RunnerOptions projections;
   // Largest request a client may send. Default: 8 MiB.
   int max_receive_message_bytes = 8 << 20;
+  // Where ycr.v1.Admin.Backup writes copies of the store (best on the same
+  // filesystem as the store). Default: "" (backups off).
+  std::string backup_dir;
+  // host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free
+  // one. Default: "" (no endpoint; metrics are still kept).
+  std::string metrics_listen;
 };
+
+// Every projection the server runs, in the order it adds them. `log` must
+// outlive them.
+std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
+    storage::EventLog* log);
 
 class Server {
  public:
@@ -52,16 +67,32 @@ class Server {
 
   // The bound port (useful with port 0).
   int port() const { return port_; }
+  // The metrics endpoint's bound port; 0 when it is off.
+  int metrics_port() const {
+    return metrics_http_ != nullptr ? metrics_http_->port() : 0;
+  }
+  // Every metric of this server: the log's writer, calls by method and code,
+  // overdue flags, the log head and each projection's lag.
+  MetricRegistry& metrics() { return *metrics_; }
   storage::EventLog& log() { return *log_; }
   projections::ProjectionHost& projections() { return *projections_; }
 
-  // Ends subscriptions, lets in-flight calls finish (up to `grace`, then
-  // cancels them), closes the log. Idempotent.
+  // grpc.health.v1 answers NOT_SERVING from now on, for the server ("") and
+  // every service, while calls are still served: load balancers and probes
+  // stop sending new work before Shutdown() refuses it. Idempotent.
+  void BeginDrain();
+
+  // Drains (as BeginDrain), ends subscriptions, lets in-flight calls finish
+  // (up to `grace`, then cancels them); new calls are refused. Then closes
+  // the log. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
  private:
   Server() = default;
+  void AddGauges();
 
+  // Declared first: destroyed last, after everything that records into it.
+  std::unique_ptr<MetricRegistry> metrics_;
   std::unique_ptr<storage::RocksDbEventLog> log_;
   std::unique_ptr<storage::ProjectionStore> projection_store_;
   std::unique_ptr<projections::ProjectionHost> projections_;
@@ -82,7 +113,9 @@ class Server {
   std::unique_ptr<CorrespondenceService> correspondence_;
   std::unique_ptr<SafeguardingService> safeguarding_;
   std::unique_ptr<TestingService> testing_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -6,11 +6,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/command_line.h"
+#include "common/log_flags.h"
+#include "services/data_dir.h"
 #include "services/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
@@ -19,6 +23,18 @@ ABSL_FLAG(std::string, data_dir, "./var/data",
           "Directory of the RocksDB store; created if missing.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written here once the server listens.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "If set, host:port of the Prometheus endpoint (GET /metrics), e.g. "
+          "127.0.0.1:9464; port 0 picks a free port. Plain HTTP: keep it on "
+          "loopback or a private network.");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "If set, the metrics endpoint's bound port is written here once it "
+          "listens.");
+ABSL_FLAG(std::string, backup_dir, "",
+          "If set, ycr.v1.Admin.Backup writes copies of the store here (best "
+          "on the same filesystem as --data_dir: files are hard-linked).");
+ABSL_FLAG(std::string, from, "",
+          "restore: the backup directory to copy into --data_dir.");
 ABSL_FLAG(bool, sync, true,
           "Sync the write-ahead log before acknowledging an append. Turn off "
           "only for throwaway benchmarks: acknowledged appends can then be "
@@ -37,8 +53,13 @@ ABSL_FLAG(bool, testing_time_control, false,
           "END-TO-END TESTS ONLY: the server's clock starts at the real time "
           "and moves only when a client calls ycr.v1.Testing.AdvanceTime. "
           "Never in production.");
+ABSL_FLAG(int, drain_delay_seconds, 0,
+          "On SIGTERM/SIGINT, how long to keep serving while grpc.health.v1 "
+          "already answers NOT_SERVING, so that load balancers stop sending "
+          "work first. A second signal ends the wait.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
-          "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
+          "After the drain delay, how long in-flight calls may take to "
+          "finish; new calls are refused meanwhile.");
 
 namespace {
 
@@ -56,13 +77,56 @@ bool WritePortFile(const std::string& path, int port) {
 
 }  // namespace
 
+// `ycr-server verify` and `ycr-server restore`: 0 when the store verifies,
+// 1 when it does not or cannot be restored.
+int RunDataDirCommand(const std::string& command) {
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<ycr::services::VerifyReport> report =
+      command == "verify"
+          ? ycr::services::VerifyDataDir(data_dir)
+          : ycr::services::RestoreDataDir(absl::GetFlag(FLAGS_from), data_dir);
+  if (!report.ok()) {
+    std::cerr << "ycr-server " << command << ": " << report.status() << "\n";
+    return 1;
+  }
+  if (command == "restore") {
+    std::cout << "restored " << absl::GetFlag(FLAGS_from) << " into "
+              << data_dir << "\n";
+  }
+  for (const std::string& line : report->lines) std::cout << line << "\n";
+  std::cout << data_dir << ": verified, log head " << report->head << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  ycr::InitCommandLine(
+  std::vector<char*> args = ycr::InitCommandLine(
       argc, argv,
       "Serves the ycr event store over gRPC, on an embedded RocksDB store.\n"
       "Usage: ycr-server [--listen=HOST:PORT] [--data_dir=DIR] [flags]\n"
+      "       ycr-server verify --data_dir=DIR\n"
+      "       ycr-server restore --from=BACKUP --data_dir=NEW_DIR\n"
       "Stops cleanly on SIGTERM or SIGINT: in-flight calls finish, the store "
-      "is flushed and closed.");
+      "is flushed and closed.\nLogs one line per event on standard output.\n"
+      "verify checks the whole hash chain and the projections' checkpoints "
+      "of a store no server is running on; restore copies a backup (from "
+      "ycr.v1.Admin.Backup) into a new directory and verifies it. Both exit "
+      "0 when the store verifies, 1 when not.");
+  if (args.size() > 2 ||
+      (args.size() == 2 && std::string(args[1]) != "verify" &&
+       std::string(args[1]) != "restore")) {
+    std::cerr << "ycr-server: expected no command, verify or restore\n";
+    return 2;
+  }
+  if (args.size() == 2) return RunDataDirCommand(args[1]);
+  auto logger = ycr::LoggerFromFlags(&std::cout);
+  if (!logger.ok()) {
+    std::cerr << "ycr-server: " << logger.status().message() << "\n";
+    return 2;
+  }
+  ycr::Logger& log = **logger;
+  // A log reader that goes away must not take the server with it.
+  signal(SIGPIPE, SIG_IGN);
+  using ycr::LogLevel;
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -92,11 +156,19 @@ int main(int argc, char** argv) {
        static_cast<uint64_t>(absl::GetFlag(FLAGS_reader_threads)), 1, 256},
       {"max_message_mb",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_max_message_mb)), 1, 1024},
+      {"drain_delay_seconds",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_drain_delay_seconds)), 0,
+       3600},
+      {"shutdown_grace_seconds",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_shutdown_grace_seconds)), 0,
+       3600},
   };
   for (const auto& check : kChecks) {
     if (check.value < check.min || check.value > check.max) {
-      std::cerr << "ycr-server: --" << check.flag << " must be in " << check.min
-                << ".." << check.max << "\n";
+      log.Log(
+          LogLevel::kError, "server.bad_flag",
+          {{"flag", check.flag},
+           {"error", absl::StrCat("must be in ", check.min, "..", check.max)}});
       return 2;
     }
   }
@@ -115,44 +187,73 @@ int main(int argc, char** argv) {
   options.log.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
   options.reader_threads = absl::GetFlag(FLAGS_reader_threads);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
 
   // Lives as long as the server.
   static ycr::ManualClock testing_clock(absl::Now());
   if (absl::GetFlag(FLAGS_testing_time_control)) {
     options.testing_clock = &testing_clock;
-    std::cerr << "ycr-server: WARNING: --testing_time_control is on: this "
-                 "server's clock moves only by ycr.v1.Testing.AdvanceTime. "
-                 "For end-to-end tests only, never in production.\n";
+    log.Log(LogLevel::kWarning, "server.testing_time_control",
+            {{"note",
+              "this server's clock moves only by ycr.v1.Testing.AdvanceTime; "
+              "for end-to-end tests only, never in production"}});
   }
   const absl::Time start = absl::Now();
   auto server = ycr::services::Server::Start(options);
   if (!server.ok()) {
-    std::cerr << "ycr-server: " << server.status() << "\n";
+    log.Log(LogLevel::kError, "server.start_failed",
+            {{"error", server.status().ToString()}});
     return 1;
+  }
+  // Port files first: whoever reads the "listening" line may read them next.
+  for (const auto& [path, port] :
+       {std::pair{absl::GetFlag(FLAGS_port_file), (*server)->port()},
+        std::pair{absl::GetFlag(FLAGS_metrics_port_file),
+                  (*server)->metrics_port()}}) {
+    if (!path.empty() && port != 0 && !WritePortFile(path, port)) {
+      log.Log(LogLevel::kError, "server.port_file_failed", {{"path", path}});
+      (*server)->Shutdown();
+      return 1;
+    }
   }
   const auto head = (*server)->log().GetHead();
-  std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::cout << "ycr-server listening on " << host << ":" << (*server)->port()
-            << " (data " << options.log.path << ", log head " << head.position
-            << ", opened in " << absl::FormatDuration(absl::Now() - start)
-            << (options.log.sync ? "" : ", WAL sync OFF") << ")" << std::endl;
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty() && !WritePortFile(port_file, (*server)->port())) {
-    std::cerr << "ycr-server: cannot write port file " << port_file << "\n";
-    (*server)->Shutdown();
-    return 1;
-  }
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  const std::string& m = options.metrics_listen;
+  log.Log(
+      LogLevel::kInfo, "server.listening",
+      {{"addr", absl::StrCat(host, ":", (*server)->port())},
+       {"data_dir", options.log.path},
+       {"head", absl::StrCat(head.position)},
+       {"opened_in", absl::FormatDuration(absl::Now() - start)},
+       {"wal_sync", options.log.sync ? "on" : "OFF"},
+       {"metrics", (*server)->metrics_port() == 0
+                       ? "off"
+                       : absl::StrCat("http://", m.substr(0, m.rfind(':')), ":",
+                                      (*server)->metrics_port(), "/metrics")}});
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cout << "ycr-server: "
-            << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ", draining"
-            << std::endl;
+  const int delay = absl::GetFlag(FLAGS_drain_delay_seconds);
+  log.Log(LogLevel::kInfo, "server.draining",
+          {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+           {"health", "NOT_SERVING"},
+           {"delay", absl::FormatDuration(absl::Seconds(delay))}});
+  (*server)->BeginDrain();
+  if (delay > 0) {
+    const timespec timeout{delay, 0};
+    // Returns early on a second signal; EAGAIN once the delay is over.
+    sigtimedwait(&stop_signals, nullptr, &timeout);
+  }
+  const absl::Duration grace =
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  log.Log(LogLevel::kInfo, "server.shutting_down",
+          {{"note", "refusing new calls, finishing in-flight ones"},
+           {"grace", absl::FormatDuration(grace)}});
   const absl::Time stop = absl::Now();
-  (*server)->Shutdown(
-      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
-  std::cout << "ycr-server: stopped in "
-            << absl::FormatDuration(absl::Now() - stop) << ", log head "
-            << (*server)->log().GetHead().position << std::endl;
+  (*server)->Shutdown(grace);
+  log.Log(LogLevel::kInfo, "server.stopped",
+          {{"took", absl::FormatDuration(absl::Now() - stop)},
+           {"head", absl::StrCat((*server)->log().GetHead().position)}});
   return 0;
 }

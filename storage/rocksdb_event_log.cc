@@ -4,8 +4,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -76,7 +78,48 @@ struct Pending {
   AppendCallback done;
   // Serialised size of the events, for the queue's byte limits.
   size_t bytes;
+  std::chrono::steady_clock::time_point queued_at;
 };
+
+// The writer's metrics; every pointer is null when none are kept.
+struct WriterMetrics {
+  explicit WriterMetrics(MetricRegistry* registry) {
+    if (registry == nullptr) return;
+    constexpr char kAppendsHelp[] =
+        "Append requests the writer answered, by outcome (error: refused by "
+        "a version check or idempotency, or the write failed).";
+    appends_ok = registry->GetCounter("ycr_log_appends_total", kAppendsHelp,
+                                      {{"outcome", "ok"}});
+    appends_error = registry->GetCounter("ycr_log_appends_total", kAppendsHelp,
+                                         {{"outcome", "error"}});
+    events = registry->GetCounter("ycr_log_events_appended_total",
+                                  "Events written to the log.");
+    latency = registry->GetHistogram(
+        "ycr_log_append_seconds",
+        "Time from an append being queued to its answer (queueing, group "
+        "commit and the synced write).",
+        ExponentialBuckets(0.0001, 2, 16));
+    batch_appends = registry->GetHistogram("ycr_log_commit_batch_appends",
+                                           "Append requests per group commit.",
+                                           ExponentialBuckets(1, 2, 11));
+    sync_write = registry->GetHistogram(
+        "ycr_log_sync_write_seconds",
+        "Duration of one group commit's write: the WriteBatch and the WAL "
+        "fsync (when --sync is on).",
+        ExponentialBuckets(0.00005, 2, 16));
+  }
+  Counter* appends_ok = nullptr;
+  Counter* appends_error = nullptr;
+  Counter* events = nullptr;
+  Histogram* latency = nullptr;
+  Histogram* batch_appends = nullptr;
+  Histogram* sync_write = nullptr;
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 // What one group commit has decided so far, before it is durable.
 struct BatchState {
@@ -107,6 +150,7 @@ class RocksDbEventLog::Impl {
   explicit Impl(RocksDbEventLogOptions options)
       : options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : &SystemClock()),
+        metrics_(options_.metrics),
         versions_(options_.stream_cache_entries) {}
 
   ~Impl() { Close(); }
@@ -132,6 +176,7 @@ class RocksDbEventLog::Impl {
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
   absl::Status VerifyChain(uint64_t from, uint64_t to);
+  absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
   void Close();
 
  private:
@@ -154,6 +199,7 @@ class RocksDbEventLog::Impl {
 
   const RocksDbEventLogOptions options_;
   Clock* const clock_;
+  const WriterMetrics metrics_;
 
   // Set by Open(); the handles live until Close() under db_mu_.
   std::unique_ptr<rocksdb::DB> db_;
@@ -324,7 +370,8 @@ void RocksDbEventLog::Impl::AppendAsync(AppendRequest request,
           " bytes of appends queued); retry shortly with the same event ids"));
     } else {
       queued_bytes_ += bytes;
-      queue_.push_back(Pending{std::move(request), std::move(done), bytes});
+      queue_.push_back(Pending{std::move(request), std::move(done), bytes,
+                               std::chrono::steady_clock::now()});
       queue_cv_.Signal();
       return;
     }
@@ -367,11 +414,15 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
   if (state.next_position != next_position_) {
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
+    const auto write_start = std::chrono::steady_clock::now();
     absl::Status written =
         FromRocks(db_->Write(write_options, &write_batch),
                   "the store could not write; the outcome of this commit is "
                   "unknown: retry with the same event ids (a retry is "
                   "idempotent)");
+    if (metrics_.sync_write != nullptr) {
+      metrics_.sync_write->Observe(SecondsSince(write_start));
+    }
     if (!written.ok()) {
       // The decisions above assumed this batch would land; none of them hold.
       for (auto& result : results) result = written;
@@ -379,9 +430,20 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
       for (auto& [stream, version] : state.versions) {
         versions_.Put(stream, version);
       }
+      if (metrics_.events != nullptr) {
+        metrics_.events->Increment(state.next_position - next_position_);
+      }
       next_position_ = state.next_position;
       last_hash_ = state.last_hash;
       PublishHead(next_position_ - 1, last_hash_);
+    }
+  }
+  if (metrics_.latency != nullptr) {
+    metrics_.batch_appends->Observe(static_cast<double>(batch.size()));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      (results[i].ok() ? metrics_.appends_ok : metrics_.appends_error)
+          ->Increment();
+      metrics_.latency->Observe(SecondsSince(batch[i].queued_at));
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -768,6 +830,28 @@ absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
   return VerifyChainLocked(from, to);
 }
 
+absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
+    const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("backup directory ", dir, " already exists"));
+  }
+  const uint64_t head = GetHead().position;
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw),
+                            "cannot start a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: memtables are flushed first, and the live WAL is
+  // copied too, so the copy is whole and consistent across column families.
+  RETURN_IF_ERROR(
+      FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                absl::StrCat("cannot write a checkpoint to ", dir)));
+  return head;
+}
+
 absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
                                                       uint64_t to) {
   from = std::max<uint64_t>(from, 1);
@@ -898,6 +982,10 @@ bool RocksDbEventLog::CancelWatch(uint64_t id) {
 
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
+}
+
+absl::StatusOr<uint64_t> RocksDbEventLog::Checkpoint(const std::string& dir) {
+  return impl_->Checkpoint(dir);
 }
 
 void RocksDbEventLog::Close() { impl_->Close(); }

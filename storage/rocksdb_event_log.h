@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 
@@ -35,6 +36,10 @@ struct RocksDbEventLogOptions {
   uint64_t verify_tail_records = 1000;
   // RocksDB block cache. Default: 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // Where the writer records appends, their latency, group-commit sizes and
+  // synced-write time (ycr_log_*). Not owned; must outlive the log.
+  // Default: none.
+  MetricRegistry* metrics = nullptr;
 };
 
 class RocksDbEventLog : public EventLog {
@@ -71,6 +76,16 @@ class RocksDbEventLog : public EventLog {
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;
   absl::Status VerifyChain(uint64_t from, uint64_t to) override;
+
+  // Writes a consistent copy of the whole store (log, indexes, records,
+  // projections and their checkpoints) into `dir`, which must not exist,
+  // while appends and reads go on. Files are hard-linked where the
+  // filesystem allows, so `dir` should be on the same filesystem as the
+  // store and then moved off the machine. Returns the head just before the
+  // copy began: the copy holds at least that much of the log.
+  // ALREADY_EXISTS when `dir` exists; UNAVAILABLE after Close().
+  absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
+
   void Close() override;
 
   class Impl;

@@ -25,8 +25,9 @@ class SchedulerTest : public DomainFlowsTest {
   absl::StatusOr<services::PassResult> Pass(services::SchedulerOptions options,
                                             std::ostream* log = nullptr) {
     std::ostringstream sink;
-    services::Scheduler scheduler(channel_, options,
-                                  log != nullptr ? log : &sink);
+    Logger logger(log != nullptr ? log : &sink, LogFormat::kText,
+                  LogLevel::kInfo);
+    services::Scheduler scheduler(channel_, options, &logger);
     return scheduler.RunOnce();
   }
 
@@ -82,8 +83,10 @@ TEST_F(SchedulerTest, DryRunWritesNothing) {
   EXPECT_EQ(pass->overdue, 2);
   EXPECT_EQ(pass->flagged, 0);
   EXPECT_EQ(Head(), head);
-  EXPECT_NE(log.str().find("would flag CORRESPONDENCE_ANSWER m-1"),
-            std::string::npos)
+  EXPECT_NE(
+      log.str().find(
+          " INFO scheduler.would_flag kind=CORRESPONDENCE_ANSWER id=m-1 "),
+      std::string::npos)
       << log.str();
 }
 
@@ -132,7 +135,8 @@ TEST_F(SchedulerTest, AMovedDeadlineIsANewDeadline) {
 TEST_F(SchedulerTest, AnUnreachableServerFailsThePassWithoutCrashing) {
   services::SchedulerOptions options = Options();
   options.call_timeout = absl::Milliseconds(300);
-  std::ostringstream log;
+  std::ostringstream out;
+  Logger log(&out, LogFormat::kText, LogLevel::kInfo);
   services::Scheduler scheduler(
       grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
       options, &log);
@@ -174,6 +178,7 @@ TEST_F(SchedulerTest, TheBinaryHelpsAndRunsOnce) {
       RunBinary(std::string(YCR_SCHEDULER_BINARY) + " --help", &code);
   EXPECT_EQ(code, 0) << help;
   EXPECT_NE(help.find("--once"), std::string::npos) << help;
+  EXPECT_NE(help.find("--log_format"), std::string::npos) << help;
 
   ASSERT_NO_FATAL_FAILURE(TwoLetters());
   clock_.Advance(11 * kDay);
@@ -182,11 +187,16 @@ TEST_F(SchedulerTest, TheBinaryHelpsAndRunsOnce) {
                    " --once --server=127.0.0.1:", server_.server().port());
   std::string out = RunBinary(once, &code);
   EXPECT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("2 flagged"), std::string::npos) << out;
+  EXPECT_NE(out.find(" flagged=2 "), std::string::npos) << out;
   out = RunBinary(once, &code);
   EXPECT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("0 flagged"), std::string::npos) << out;
+  EXPECT_NE(out.find(" flagged=0 "), std::string::npos) << out;
   EXPECT_EQ(Flags("m-1"), 1u);
+  // The server counts the flags the scheduler recorded.
+  const std::string metrics = server_.server().metrics().Render();
+  EXPECT_NE(metrics.find("ycr_overdue_flags_total{result=\"recorded\"} 2\n"),
+            std::string::npos)
+      << metrics;
 
   out = RunBinary(std::string(YCR_SCHEDULER_BINARY) +
                       " --once --server=127.0.0.1:1 --call_timeout_seconds=1",

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_event_log.h"
+#include "tests/integration/http_get.h"
 #include "tests/integration/test_server.h"
 
 extern char** environ;
@@ -58,6 +61,13 @@ std::string ReadAll(FILE* f) {
   return all;
 }
 
+// The gRPC port from the server's "server.listening" log line.
+int ListeningPort(const std::string& line) {
+  const size_t at = line.find("addr=127.0.0.1:");
+  EXPECT_NE(at, std::string::npos) << line;
+  return at == std::string::npos ? 0 : std::stoi(line.substr(at + 15));
+}
+
 int Wait(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
@@ -71,6 +81,9 @@ TEST(ServerBinaryTest, HelpListsFlagsAndExitsZero) {
   EXPECT_EQ(Wait(child.pid), 0);
   EXPECT_NE(text.find("--listen"), std::string::npos) << text;
   EXPECT_NE(text.find("--data_dir"), std::string::npos) << text;
+  // Listed as a flag, not only named in the usage line.
+  EXPECT_NE(text.find("--shutdown_grace_seconds"), std::string::npos) << text;
+  EXPECT_NE(text.find("--metrics_listen"), std::string::npos) << text;
 }
 
 TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
@@ -80,8 +93,8 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
       Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0", "--data_dir=" + data});
   // The first line says where it listens; reading it is the readiness wait.
   std::string line = ReadLine(child.out);
-  ASSERT_NE(line.find("listening on 127.0.0.1:"), std::string::npos) << line;
-  int port = std::stoi(line.substr(line.find("127.0.0.1:") + 10));
+  ASSERT_NE(line.find(" INFO server.listening "), std::string::npos) << line;
+  int port = ListeningPort(line);
 
   {
     // Closed before SIGTERM: an idle connection whose client does not poll
@@ -110,6 +123,116 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ((*log)->GetHead().position, 5u);
   EXPECT_TRUE((*log)->VerifyChain(1, 0).ok());
+}
+
+TEST(ServerBinaryTest, SigtermFlipsHealthFirstAndSecondSignalEndsTheDelay) {
+  TempDir dir;
+  Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.path() + "/data",
+                       "--drain_delay_seconds=600"});
+  std::string line = ReadLine(child.out);
+  ASSERT_NE(line.find(" INFO server.listening "), std::string::npos) << line;
+  int port = ListeningPort(line);
+  {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                       grpc::InsecureChannelCredentials());
+    auto health = grpc::health::v1::Health::NewStub(channel);
+    grpc::ClientContext watch_context;
+    auto watch =
+        health->Watch(&watch_context, grpc::health::v1::HealthCheckRequest());
+    grpc::health::v1::HealthCheckResponse seen;
+    ASSERT_TRUE(watch->Read(&seen));
+    EXPECT_EQ(seen.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+    ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+    ASSERT_TRUE(watch->Read(&seen));
+    EXPECT_EQ(seen.status(),
+              grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    EXPECT_NE(ReadLine(child.out).find("server.draining"), std::string::npos);
+    watch_context.TryCancel();
+    watch->Finish().IgnoreError();
+
+    // Within the drain delay, calls are still served.
+    auto stub = v1::EventStore::NewStub(channel);
+    grpc::ClientContext context;
+    AsCaller(&context, "ops");
+    v1::AppendResponse response;
+    EXPECT_TRUE(
+        stub->Append(&context, AppendOne("pupil-1", "x"), &response).ok());
+  }
+  // The second signal cuts the 600 s delay short.
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  std::string rest = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 0);
+  EXPECT_NE(rest.find("stopped"), std::string::npos) << rest;
+}
+
+TEST(ServerBinaryTest, MetricsEndpointOnPortZeroWritesItsPortFile) {
+  TempDir dir;
+  const std::string port_file = dir.path() + "/metrics.port";
+  Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.path() + "/data",
+                       "--metrics_listen=127.0.0.1:0",
+                       "--metrics_port_file=" + port_file});
+  std::string line = ReadLine(child.out);
+  ASSERT_NE(line.find("/metrics"), std::string::npos) << line;
+  int port = 0;
+  std::ifstream(port_file) >> port;
+  ASSERT_GT(port, 0);
+  HttpReply reply =
+      Get("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  EXPECT_EQ(reply.code, 200);
+  EXPECT_TRUE(HasLine(reply.body, "ycr_log_head_position 0")) << reply.body;
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 0);
+}
+
+TEST(ServerBinaryTest, JsonLogsAreOneObjectPerLineAtTheChosenLevel) {
+  TempDir dir;
+  Child child =
+      Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+             "--data_dir=" + dir.path() + "/data", "--log_format=json"});
+  std::string line = ReadLine(child.out);
+  EXPECT_EQ(line.rfind("{\"time\":\"", 0), 0u) << line;
+  EXPECT_NE(line.find("\"level\":\"INFO\",\"event\":\"server.listening\""),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.substr(line.size() - 2), "}\n") << line;
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  std::string rest = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 0);
+  EXPECT_NE(rest.find("\"event\":\"server.stopped\""), std::string::npos)
+      << rest;
+
+  // At --log_level=warning only warnings and errors remain: here the
+  // testing clock's warning (logged once the stop signals are blocked).
+  Child quiet = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.path() + "/data",
+                       "--log_level=warning", "--testing_time_control"});
+  line = ReadLine(quiet.out);
+  EXPECT_NE(line.find(" WARNING server.testing_time_control "),
+            std::string::npos)
+      << line;
+  ASSERT_EQ(kill(quiet.pid, SIGTERM), 0);
+  EXPECT_EQ(ReadAll(quiet.out), "");
+  fclose(quiet.out);
+  EXPECT_EQ(Wait(quiet.pid), 0);
+}
+
+TEST(ServerBinaryTest, UnknownCommandIsRefused) {
+  Child child = Spawn({YCR_SERVER_BINARY, "frobnicate"});
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
+}
+
+TEST(ServerBinaryTest, UnknownLogLevelIsRefused) {
+  Child child = Spawn({YCR_SERVER_BINARY, "--log_level=loud"});
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
 }
 
 TEST(ServerBinaryTest, NonsenseLimitIsRefusedBeforeStarting) {

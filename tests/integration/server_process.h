@@ -23,7 +23,7 @@ namespace ycr::testing {
 class ServerProcess {
  public:
   // Starts `binary --listen=127.0.0.1:0 --data_dir=data_dir extra...` and
-  // waits for its first line ("... listening on 127.0.0.1:PORT ...").
+  // waits for its "server.listening addr=127.0.0.1:PORT" log line.
   ServerProcess(const std::string& binary, const std::string& data_dir,
                 const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
@@ -44,12 +44,16 @@ class ServerProcess {
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     out_ = fdopen(fds[0], "r");
-    // The first line says where it listens: reading it is the readiness wait.
+    // The "server.listening" line says where it listens: reading it is the
+    // readiness wait (warnings, e.g. the testing clock's, come before it).
     char line[1024] = {0};
-    if (fgets(line, sizeof(line), out_) != nullptr) {
+    constexpr char kListening[] = " server.listening addr=127.0.0.1:";
+    while (port_ == 0 && fgets(line, sizeof(line), out_) != nullptr) {
       const std::string text = line;
-      const size_t at = text.find("127.0.0.1:");
-      if (at != std::string::npos) port_ = std::stoi(text.substr(at + 10));
+      const size_t at = text.find(kListening);
+      if (at != std::string::npos) {
+        port_ = std::stoi(text.substr(at + sizeof(kListening) - 1));
+      }
     }
     EXPECT_GT(port_, 0) << line;
   }

@@ -25,6 +25,7 @@
 #include "storage/event_log.h"
 #include "storage/key_format.h"
 #include "storage/log_follower.h"
+#include "tests/unit/raw_store.h"
 #include "tests/unit/test_util.h"
 
 namespace ycr::storage {
@@ -43,46 +44,6 @@ constexpr absl::Duration kFailureTimeout = absl::Seconds(10);
 
 // 2023-11-14T22:13:20.123456789Z.
 constexpr int64_t kStartNanos = int64_t{1700000000} * 1000000000 + 123456789;
-
-// The raw RocksDB store under a log, opened with all of its column families,
-// for tests that tamper with it.
-class RawStore {
- public:
-  static constexpr int kDefault = 0;
-  static constexpr int kLog = 1;
-
-  explicit RawStore(const std::string& path) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name :
-         {rocksdb::kDefaultColumnFamilyName, std::string(kLogColumnFamily),
-          std::string(kStreamsColumnFamily), std::string(kEventIdsColumnFamily),
-          std::string(kProjectionsColumnFamily),
-          std::string(kCheckpointsColumnFamily),
-          std::string(kRecordsColumnFamily)}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* db = nullptr;
-    status_ =
-        rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles_, &db);
-    db_.reset(db);
-  }
-  ~RawStore() {
-    if (db_ == nullptr) return;
-    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-      db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    }
-    db_->Close().PermitUncheckedError();
-  }
-
-  const rocksdb::Status& status() const { return status_; }
-  rocksdb::DB* db() { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* cf(int index) { return handles_[index]; }
-
- private:
-  rocksdb::Status status_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::unique_ptr<rocksdb::DB> db_;
-};
 
 class RocksDbEventLogTest : public ::testing::Test {
  protected:

@@ -1,0 +1,32 @@
+#pragma once
+
+// ycr.v1.Admin: online backup (a RocksDB checkpoint under --backup_dir),
+// for role "admin". The copy runs on a worker, never on a gRPC thread.
+
+#include <string>
+
+#include "services/work_queue.h"
+#include "storage/rocksdb_event_log.h"
+#include "ycr/v1/admin_service.grpc.pb.h"
+
+namespace ycr::services {
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  // `log` and `pool` must outlive the service. `backup_dir` empty: backups
+  // are off (FAILED_PRECONDITION).
+  AdminService(storage::RocksDbEventLog* log, WorkQueue* pool,
+               std::string backup_dir)
+      : log_(log), pool_(pool), backup_dir_(std::move(backup_dir)) {}
+
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
+                                   const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
+
+ private:
+  storage::RocksDbEventLog* const log_;
+  WorkQueue* const pool_;
+  const std::string backup_dir_;
+};
+
+}  // namespace ycr::services

@@ -1,0 +1,106 @@
+// The metrics endpoint as Prometheus scrapes it: real HTTP (libcurl) against
+// a real server on 127.0.0.1:0, after real appends.
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/http_get.h"
+#include "tests/integration/test_server.h"
+
+namespace ycr::testing {
+namespace {
+
+class MetricsEndpointTest : public ::testing::Test {
+ protected:
+  MetricsEndpointTest() : server_(dir_.path(), WithMetrics()) {}
+
+  static services::ServerOptions WithMetrics() {
+    services::ServerOptions options;
+    options.metrics_listen = "127.0.0.1:0";
+    return options;
+  }
+
+  grpc::Status Append(const v1::AppendRequest& request) {
+    grpc::ClientContext context;
+    AsCaller(&context, "ops");
+    v1::AppendResponse response;
+    return server_.stub().Append(&context, request, &response);
+  }
+
+  std::string Url(const std::string& path) {
+    return "http://127.0.0.1:" +
+           std::to_string(server_.server().metrics_port()) + path;
+  }
+
+  TempDir dir_;
+  TestServer server_;
+};
+
+TEST_F(MetricsEndpointTest, ScrapeCountsAppendsLatencyHeadLagAndCodes) {
+  ASSERT_GT(server_.server().metrics_port(), 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Append(AppendOne("pupil-1", "note")).ok());
+  }
+  // Stale expected version: refused by the writer, answered ABORTED.
+  EXPECT_EQ(Append(AppendOne("pupil-1", "late", v1::ExpectedVersion::EXACT, 1))
+                .error_code(),
+            grpc::StatusCode::ABORTED);
+  // Every projection has applied the head, so each lag is exactly 0.
+  for (const char* name : {"audit_trail", "caseloads", "deadlines"}) {
+    ASSERT_TRUE(server_.server()
+                    .projections()
+                    .Await(name, 3, absl::Now() + absl::Seconds(10))
+                    .ok())
+        << name;
+  }
+
+  HttpReply reply = Get(Url("/metrics"));
+  ASSERT_EQ(reply.code, 200);
+  EXPECT_EQ(reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& body = reply.body;
+  for (const std::string line : {
+           "# TYPE ycr_log_appends_total counter",
+           "ycr_log_appends_total{outcome=\"ok\"} 3",
+           "ycr_log_appends_total{outcome=\"error\"} 1",
+           "ycr_log_events_appended_total 3",
+           "# TYPE ycr_log_append_seconds histogram",
+           "ycr_log_append_seconds_count 4",
+           "ycr_log_append_seconds_bucket{le=\"+Inf\"} 4",
+           "ycr_log_head_position 3",
+           "# TYPE ycr_projection_lag_events gauge",
+           "ycr_projection_lag_events{projection=\"audit_trail\"} 0",
+           "ycr_projection_lag_events{projection=\"caseloads\"} 0",
+           "ycr_projection_lag_events{projection=\"deadlines\"} 0",
+           "ycr_grpc_server_handled_total{method=\"/ycr.v1.EventStore/"
+           "Append\",code=\"OK\"} 3",
+           "ycr_grpc_server_handled_total{method=\"/ycr.v1.EventStore/"
+           "Append\",code=\"ABORTED\"} 1",
+           "ycr_overdue_flags_total{result=\"recorded\"} 0",
+       }) {
+    EXPECT_TRUE(HasLine(body, line)) << "missing: " << line << "\n" << body;
+  }
+  // Group commits: at least one, and never more than the appends.
+  EXPECT_TRUE(absl::StrContains(body, "# TYPE ycr_log_commit_batch_appends"));
+  EXPECT_TRUE(absl::StrContains(body, "ycr_log_sync_write_seconds_count "));
+}
+
+TEST_F(MetricsEndpointTest, OtherPathsAreNotFound) {
+  EXPECT_EQ(Get(Url("/")).code, 404);
+  EXPECT_EQ(Get(Url("/metrics/x")).code, 404);
+}
+
+TEST(MetricsEndpointStartTest, MalformedAddressFailsTheStart) {
+  TempDir dir;
+  services::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.log.path = dir.path();
+  options.metrics_listen = "no-port-here";
+  auto server = services::Server::Start(std::move(options));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+      << server.status();
+}
+
+}  // namespace
+}  // namespace ycr::testing
