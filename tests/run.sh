@@ -37,11 +37,12 @@ summary() {
 trap summary EXIT
 
 begin install
-# The tests also need a real browser for the HTML audit report (chromium),
+# The tests also need a real browser for the HTML audit report (chromium,
+# with a font to render text),
 # libpng to read its screenshot, and clang with libFuzzer for the fuzz
 # targets.
 # shellcheck disable=SC2086  # word splitting of the package list is intended
-bash deploy/install-deps.sh chromium libpng-dev clang libclang-rt-14-dev \
+bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev \
   ${YCR_TEST_PACKAGES:-}
 end
 
