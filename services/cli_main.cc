@@ -409,32 +409,19 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
                         std::cerr);
 }
 
-// ycr demo ... (cli_demo.h)
-int Demo(CommandLine& line) {
-  if (line.help) {
-    std::cout << ycr::cli::DemoHelp();
-    return 0;
-  }
-  std::vector<char*> flag_argv;
-  for (std::string& f : line.flags) flag_argv.push_back(f.data());
-  (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
-                             flag_argv.data(), FullUsage().c_str());
-  if (!line.data.empty()) {
-    std::cerr << "ycr: demo: --data is for API commands\n";
-    return 2;
-  }
-  const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
-                                           "YCR_SERVER", "127.0.0.1:7070");
-  auto channel =
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-  return ycr::cli::Demo(line.words, line.sets, channel, Settings(), std::cout,
-                        std::cerr);
-}
+// The signature of ycr demo's and ycr audit export's entry points.
+using Subcommand = int (*)(const std::vector<std::string>& words,
+                           const std::vector<std::string>& options,
+                           const std::shared_ptr<grpc::Channel>& channel,
+                           const ycr::cli::CallSettings& settings,
+                           std::ostream& out, std::ostream& err);
 
-// ycr audit export ... (cli_export.h)
-int AuditExport(CommandLine& line) {
+// ycr demo ... (cli_demo.h) and ycr audit export ... (cli_export.h): their
+// help, the common flags, and a channel to the server.
+int RunSubcommand(CommandLine& line, const std::string& name,
+                  const std::string& help, Subcommand run) {
   if (line.help) {
-    std::cout << ycr::cli::ExportHelp();
+    std::cout << help;
     return 0;
   }
   std::vector<char*> flag_argv;
@@ -442,15 +429,14 @@ int AuditExport(CommandLine& line) {
   (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
                              flag_argv.data(), FullUsage().c_str());
   if (!line.data.empty()) {
-    std::cerr << "ycr: audit export: --data is for API commands\n";
+    std::cerr << "ycr: " << name << ": --data is for API commands\n";
     return 2;
   }
   const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
                                            "YCR_SERVER", "127.0.0.1:7070");
   auto channel =
       grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-  return ycr::cli::Export(line.words, line.sets, channel, Settings(), std::cout,
-                          std::cerr);
+  return run(line.words, line.sets, channel, Settings(), std::cout, std::cerr);
 }
 
 }  // namespace
@@ -459,9 +445,12 @@ int main(int argc, char** argv) {
   CommandLine line = Split(argc, argv);
   if (line.words.size() >= 2 && line.words[0] == "audit" &&
       line.words[1] == "export") {
-    return AuditExport(line);
+    return RunSubcommand(line, "audit export", ycr::cli::ExportHelp(),
+                         &ycr::cli::Export);
   }
-  if (!line.words.empty() && line.words[0] == "demo") return Demo(line);
+  if (!line.words.empty() && line.words[0] == "demo") {
+    return RunSubcommand(line, "demo", ycr::cli::DemoHelp(), &ycr::cli::Demo);
+  }
   ycr::cli::Resolved resolved;
   const bool generic = !line.words.empty() && line.words[0] != "head" &&
                        line.words[0] != "log" &&
