@@ -43,9 +43,15 @@ else:
     if not spec.get("volumeClaimTemplates"):
         errors.append("StatefulSet has no volumeClaimTemplates")
     c = spec["template"]["spec"]["containers"][0]
+    # The gRPC port wants a client certificate: probes read /healthz.
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        if "grpc" not in c.get(probe, {}):
-            errors.append(f"{probe} is not a gRPC probe")
+        if c.get(probe, {}).get("httpGet", {}).get("path") != "/healthz":
+            errors.append(f"{probe} does not read /healthz")
+    for flag in ("--tls_cert=", "--tls_key=", "--tls_client_ca="):
+        if not any(a.startswith(flag) for a in c.get("args", [])):
+            errors.append(f"the server has no {flag}")
+    if any(a == "--insecure" for a in c.get("args", [])):
+        errors.append("the server runs --insecure")
     mounts = {m["name"] for m in c.get("volumeMounts", [])}
     claims = {t["metadata"]["name"] for t in spec["volumeClaimTemplates"]}
     if not claims <= mounts:

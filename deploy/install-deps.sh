@@ -9,6 +9,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libssl-dev libmicrohttpd-dev
   libcurl4-openssl-dev
+  # deploy/dev-ca.sh makes development certificates with the openssl tool.
+  openssl
 )
 packages+=("$@")
 

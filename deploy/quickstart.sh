@@ -15,6 +15,9 @@ data_dir="$var_dir/data"
 port_file="$var_dir/ycr-server.port"
 pid_file="$var_dir/ycr-server.pid"
 log_file="$var_dir/ycr-server.log"
+# Development certificates (deploy/dev-ca.sh): mutual TLS is the default.
+tls_dir="$var_dir/tls"
+env_file="$var_dir/ycr.env"
 host=127.0.0.1
 port="${YCR_PORT:-7070}"
 start_timeout=30
@@ -23,8 +26,10 @@ usage() {
   cat <<USAGE
 Usage: deploy/quickstart.sh [--demo | --foreground | --stop | --help]
 
-Installs build dependencies, builds ycr (Release) into $build_dir and starts
-ycr-server on $host:\${YCR_PORT:-7070} with data in $data_dir.
+Installs build dependencies, builds ycr (Release) into $build_dir, makes a
+development CA and certificates in $tls_dir (deploy/dev-ca.sh) and starts
+ycr-server on $host:\${YCR_PORT:-7070} over mutual TLS, with data in
+$data_dir. $env_file then sets up the ycr CLI as the admin.
 
   (no option)    start the server in the background (log: $log_file)
   --demo         the same, then seed a small demo county (ycr demo: schools,
@@ -86,9 +91,28 @@ ycr-server is running (pid $pid)
   log           $root/${log_file#./}
   stop with     deploy/quickstart.sh --stop
 
-Try:
-  $cli_bin head --server=$host:$p
+  TLS           mutual; CA and certificates in $root/${tls_dir#./}
+
+Try (the CLI's server and certificate come from $env_file; the admin sees
+no personal data):
+  source $env_file
+  $cli_bin head
+  $cli_bin head --tls_cert $tls_dir/clients/auditor-county/auditor-1.crt --tls_key $tls_dir/clients/auditor-county/auditor-1.key
 INFO
+}
+
+# The CLI's environment: this server, its CA, and the admin's certificate.
+write_env() {
+  local p
+  p="$(read_port || echo "$port")"
+  cat >"$env_file" <<ENV
+# Written by deploy/quickstart.sh: the ycr CLI as this machine's admin.
+export YCR_SERVER=$host:$p
+export YCR_TLS_CA=$root/${tls_dir#./}/ca.crt
+export YCR_TLS_CERT=$root/${tls_dir#./}/clients/ops/ycr-admin.crt
+export YCR_TLS_KEY=$root/${tls_dir#./}/clients/ops/ycr-admin.key
+export YCR_TLS_IDENTITIES=$root/${tls_dir#./}/clients
+ENV
 }
 
 stop_server() {
@@ -126,15 +150,10 @@ fi
 seed_demo() {
   local p
   p="$(read_port || echo "$port")"
-  echo "== seeding the demo county (ycr demo)"
-  "$cli_bin" demo --server="$host:$p"
-  cat <<DEMO
-
-Every view has data now, e.g.:
-  $cli_bin --server=$host:$p caseload --service service-northshire-young-carers --role service --organisation service-northshire-young-carers
-  $cli_bin --server=$host:$p deadlines list-due --by 2100-01-01T00:00:00Z --role auditor
-  $cli_bin --server=$host:$p audit export --subject p-ok-01 --format html --output p-ok-01.html --role auditor
-DEMO
+  echo "== seeding the demo county (ycr demo, each call with its own certificate)"
+  write_env
+  # shellcheck disable=SC1090  # written just above
+  (source "$env_file" && "$cli_bin" demo --server="$host:$p")
 }
 
 if pid="$(running_pid)"; then
@@ -144,6 +163,7 @@ if pid="$(running_pid)"; then
     exit 1
   fi
   echo "quickstart: ycr-server is already running; not starting a second one"
+  write_env
   print_info "$pid"
   if [[ "$demo" == 1 ]]; then
     if [[ ! -x "$cli_bin" ]]; then
@@ -165,9 +185,14 @@ cmake --build "$build_dir" -j"$(nproc)"
 
 [[ -x "$server_bin" ]] || { echo "quickstart: $server_bin was not built" >&2; exit 1; }
 
+echo "== development certificates in $tls_dir"
+bash deploy/dev-ca.sh "$tls_dir"
+
 mkdir -p "$data_dir"
 rm -f "$port_file" "$pid_file"
-server_args=(--listen="$host:$port" --data_dir="$data_dir" --port_file="$port_file")
+server_args=(--listen="$host:$port" --data_dir="$data_dir" --port_file="$port_file"
+  --tls_cert="$tls_dir/server.crt" --tls_key="$tls_dir/server.key"
+  --tls_client_ca="$tls_dir/ca.crt")
 
 if [[ "$mode" == foreground ]]; then
   echo "== starting ycr-server in the foreground (Ctrl-C to stop)"
@@ -200,6 +225,7 @@ if ! read_port >/dev/null; then
   fail_start "ycr-server did not write $port_file within ${start_timeout}s (stopped it)"
 fi
 
+write_env
 print_info "$pid"
 if [[ "$demo" == 1 ]]; then
   seed_demo

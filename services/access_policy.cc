@@ -1,7 +1,6 @@
 #include "services/access_policy.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -72,32 +71,6 @@ std::vector<PolicyRow> BuildTable() {
   };
 }
 
-class MethodNameInterceptor : public grpc::experimental::Interceptor {
- public:
-  explicit MethodNameInterceptor(const char* method) : method_(method) {}
-
-  void Intercept(
-      grpc::experimental::InterceptorBatchMethods* methods) override {
-    using grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(
-            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      auto* metadata = methods->GetRecvInitialMetadata();
-      if (metadata != nullptr) {
-        metadata->erase(kMethodMetadata);
-        // Both strings outlive the call: a literal and the server's method
-        // registration.
-        metadata->emplace(
-            grpc::string_ref(kMethodMetadata, std::strlen(kMethodMetadata)),
-            grpc::string_ref(method_, std::strlen(method_)));
-      }
-    }
-    methods->Proceed();
-  }
-
- private:
-  const char* method_;
-};
-
 }  // namespace
 
 const std::vector<std::string>& AllRoles() {
@@ -125,12 +98,6 @@ absl::Status Authorise(const v1::Actor& caller, absl::string_view method) {
   }
   return absl::PermissionDeniedError(
       absl::StrCat("no one may call ", method, ": it has no policy row"));
-}
-
-grpc::experimental::Interceptor*
-MethodNameInterceptorFactory::CreateServerInterceptor(
-    grpc::experimental::ServerRpcInfo* info) {
-  return new MethodNameInterceptor(info->method());
 }
 
 }  // namespace ycr::services

@@ -8,12 +8,11 @@
 // agreements it is party to) is decided by the domain rules and queries,
 // always from the caller's organisation.
 //
-// The method reaches ResolveCaller through MethodNameInterceptor, which
-// writes the called method's name (from gRPC, not from the client) into the
-// call's metadata under kMethodMetadata.
+// The method reaches ResolveCaller through the server's CallerInterceptor
+// (caller_identity.h), which writes the called method's name (from gRPC, not
+// from the client) into the call's metadata under kMethodMetadata.
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/server_interceptor.h>
 
 #include <string>
 #include <vector>
@@ -51,13 +50,5 @@ const std::vector<PolicyRow>& PolicyTable();
 // OK when `caller`'s role may call `method`; PERMISSION_DENIED ("role R may
 // not call M; it is for ...") otherwise, and for a method without a row.
 absl::Status Authorise(const v1::Actor& caller, absl::string_view method);
-
-// Puts the called method's name into every call's metadata (see above).
-class MethodNameInterceptorFactory
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override;
-};
 
 }  // namespace ycr::services

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/struct.pb.h"
@@ -37,7 +38,9 @@ constexpr char kHelp[] =
     "\n"
     "A server that already has the county (its first pupil's record) is left\n"
     "as it is. Server: --server or $YCR_SERVER. The calls carry the script's\n"
-    "identities, not --organisation/--user/--role.\n"
+    "identities, not --organisation/--user/--role: over mutual TLS each one's\n"
+    "certificate from --tls_identities DIR ($YCR_TLS_IDENTITIES), laid out\n"
+    "by deploy/dev-ca.sh as DIR/<organisation>/<user>.crt and .key.\n"
     "Exit codes: 0 seeded (or already there), 1 a call failed, 2 bad usage.\n";
 
 int Bad(std::ostream& err, const std::string& problem) {
@@ -169,8 +172,7 @@ absl::StatusOr<std::string> ExpandTimes(const std::string& text,
 }
 
 int Demo(const std::vector<std::string>& words,
-         const std::vector<std::string>& options,
-         const std::shared_ptr<grpc::Channel>& channel,
+         const std::vector<std::string>& options, Channels& channels,
          const CallSettings& settings, std::ostream& out, std::ostream& err) {
   if (words.size() > 1) {
     return Bad(err, absl::StrCat("unexpected argument '", words[1], "'"));
@@ -190,11 +192,9 @@ int Demo(const std::vector<std::string>& words,
   }
   std::string script = kCountyScript;
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) return Bad(err, absl::StrCat("cannot read ", file));
-    std::stringstream text;
-    text << in.rdbuf();
-    script = text.str();
+    absl::StatusOr<std::string> text = ReadFile(file);
+    if (!text.ok()) return Bad(err, std::string(text.status().message()));
+    script = *std::move(text);
   }
   absl::StatusOr<std::vector<Line>> lines = Parse(script);
   if (!lines.ok()) return Bad(err, std::string(lines.status().message()));
@@ -247,7 +247,13 @@ int Demo(const std::vector<std::string>& words,
     as.role = line.role;
     as.follow = false;
     as.json = true;
-    return Call(channel, resolved.method, *request, as, call_out, call_err);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        channels.As(line.organisation, line.user);
+    if (!channel.ok()) {
+      call_err << channel.status().message() << "\n";
+      return 2;
+    }
+    return Call(*channel, resolved.method, *request, as, call_out, call_err);
   };
 
   // Already seeded: the first record put is there.
@@ -307,17 +313,34 @@ int Demo(const std::vector<std::string>& words,
   for (const auto& [what, n] : per_method) {
     out << "  " << n << " x " << what << "\n";
   }
+  // How to act as someone: their certificate, or (plain text) their name.
+  auto acting_as = [&](const std::string& organisation, const std::string& user,
+                       const std::string& role) {
+    if (!channels.identities().empty() && !settings.identity_metadata) {
+      const std::string stem =
+          absl::StrCat(channels.identities(), "/", organisation, "/", user);
+      return absl::StrCat(" --tls_cert ", stem, ".crt --tls_key ", stem,
+                          ".key");
+    }
+    return absl::StrCat(" --organisation ", organisation, " --user ", user,
+                        " --role ", role);
+  };
+  const std::string service =
+      acting_as("service-northshire-young-carers", "manager-1", "service");
+  const std::string auditor =
+      acting_as("auditor-county", "auditor-1", "auditor");
   out << "Look around (as an auditor sees everything):\n"
-         "  ycr caseload --service service-northshire-young-carers "
-         "--role service --organisation service-northshire-young-carers\n"
-         "  ycr caseloads list-referrals --service "
-         "service-northshire-young-carers --role service --organisation "
-         "service-northshire-young-carers\n"
-         "  ycr deadlines list-due --by 2100-01-01T00:00:00Z --role auditor\n"
-         "  ycr deadlines --overdue --role auditor\n"
-         "  ycr audit trail --subject p-ok-01 --role auditor\n"
-         "  ycr audit export --subject p-ok-01 --format html --output "
-         "p-ok-01.html --role auditor\n";
+      << "  ycr caseload --service service-northshire-young-carers" << service
+      << "\n"
+      << "  ycr caseloads list-referrals --service "
+         "service-northshire-young-carers"
+      << service << "\n"
+      << "  ycr deadlines list-due --by 2100-01-01T00:00:00Z" << auditor << "\n"
+      << "  ycr deadlines --overdue" << auditor << "\n"
+      << "  ycr audit trail --subject p-ok-01" << auditor << "\n"
+      << "  ycr audit export --subject p-ok-01 --format html --output "
+         "p-ok-01.html"
+      << auditor << "\n";
   return 0;
 }
 

@@ -37,8 +37,7 @@ absl::StatusOr<std::string> ExpandTimes(const std::string& text,
 // seeded), 1 a call failed (the line and the gRPC status are printed), 2
 // bad usage or a malformed script.
 int Demo(const std::vector<std::string>& words,
-         const std::vector<std::string>& options,
-         const std::shared_ptr<grpc::Channel>& channel,
+         const std::vector<std::string>& options, Channels& channels,
          const CallSettings& settings, std::ostream& out, std::ostream& err);
 
 }  // namespace ycr::cli

@@ -51,8 +51,9 @@ constexpr char kHelp[] =
     "  --output FILE   write there (default: standard output); written only\n"
     "                  when the whole trail was read\n"
     "\n"
-    "Server and identity: --server, --organisation, --user, --role (or\n"
-    "$YCR_SERVER, $YCR_ORGANISATION, $YCR_USER, $YCR_ROLE).\n"
+    "Server and identity: as for every ycr command (ycr --help): --server,\n"
+    "and the client certificate (--tls_cert ...) or, with --insecure,\n"
+    "--organisation, --user, --role.\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
     "printed), 2 bad usage.\n";
 
@@ -478,9 +479,9 @@ std::string HtmlPage(const std::string& subject,
 std::string ExportHelp() { return kHelp; }
 
 int Export(const std::vector<std::string>& words,
-           const std::vector<std::string>& options,
-           const std::shared_ptr<grpc::Channel>& channel,
+           const std::vector<std::string>& options, Channels& channels,
            const CallSettings& settings, std::ostream& out, std::ostream& err) {
+  const std::shared_ptr<grpc::Channel>& channel = channels.Own();
   if (words.size() > 2) {
     return Bad(err, absl::StrCat("unexpected argument '", words[2], "'"));
   }
@@ -512,12 +513,7 @@ int Export(const std::vector<std::string>& words,
   }
 
   auto prepare = [&settings](grpc::ClientContext* context) {
-    context->AddMetadata(services::kOrganisationMetadata,
-                         settings.organisation);
-    context->AddMetadata(services::kUserMetadata, settings.user);
-    context->AddMetadata(services::kRoleMetadata, settings.role);
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(settings.timeout_seconds));
+    PrepareContext(context, settings);
   };
   // Everything recorded before the export starts is in it: the trail is
   // read at the log's head as of now (read-your-writes).

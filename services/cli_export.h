@@ -23,8 +23,7 @@ std::string ExportHelp();
 // --output file) and problems to `err`. Returns the exit code: 0 ok, 1 the
 // server refused or failed, 2 bad usage.
 int Export(const std::vector<std::string>& words,
-           const std::vector<std::string>& options,
-           const std::shared_ptr<grpc::Channel>& channel,
+           const std::vector<std::string>& options, Channels& channels,
            const CallSettings& settings, std::ostream& out, std::ostream& err);
 
 }  // namespace ycr::cli

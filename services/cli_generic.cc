@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/dynamic_message.h"
@@ -833,12 +834,12 @@ absl::Status ApplyData(const std::string& data, Message* message) {
     if (path == "-") {
       buffer << std::cin.rdbuf();
     } else {
-      std::ifstream in(path);
-      if (!in) {
+      absl::StatusOr<std::string> text = ReadFile(path);
+      if (!text.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--data: cannot read ", path));
+            absl::StrCat("--data: ", text.status().message()));
       }
-      buffer << in.rdbuf();
+      buffer << *text;
     }
     json = buffer.str();
   }
@@ -1000,6 +1001,49 @@ std::string ToHuman(const Message& message) {
   return out;
 }
 
+void PrepareContext(grpc::ClientContext* context, const CallSettings& settings,
+                    bool deadline) {
+  if (settings.identity_metadata) {
+    context->AddMetadata(services::kOrganisationMetadata,
+                         settings.organisation);
+    context->AddMetadata(services::kUserMetadata, settings.user);
+    context->AddMetadata(services::kRoleMetadata, settings.role);
+  }
+  if (deadline) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(settings.timeout_seconds));
+  }
+}
+
+Channels::Channels(std::string target, services::ClientSecurity security,
+                   std::string identities)
+    : target_(std::move(target)),
+      security_(std::move(security)),
+      identities_(std::move(identities)),
+      own_(services::OpenChannel(target_, security_)) {}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Channels::As(
+    const std::string& organisation, const std::string& user) {
+  if (security_.insecure) return own_;
+  if (identities_.empty()) {
+    return absl::InvalidArgumentError(
+        "acting as other organisations over mutual TLS needs their "
+        "certificates: give --tls_identities DIR (deploy/dev-ca.sh makes "
+        "them)");
+  }
+  const std::string key = absl::StrCat(organisation, "/", user);
+  auto it = by_identity_.find(key);
+  if (it != by_identity_.end()) return it->second;
+  absl::StatusOr<services::ClientSecurity> security =
+      services::IdentityFromDirectory(security_, identities_, organisation,
+                                      user);
+  if (!security.ok()) return security.status();
+  std::shared_ptr<grpc::Channel> channel =
+      services::OpenChannel(target_, *security);
+  by_identity_.emplace(key, channel);
+  return channel;
+}
+
 int Call(const std::shared_ptr<grpc::Channel>& channel,
          const MethodDescriptor* method, const Message& request,
          const CallSettings& settings, std::ostream& out, std::ostream& err) {
@@ -1009,14 +1053,8 @@ int Call(const std::shared_ptr<grpc::Channel>& channel,
     return 2;
   }
   grpc::ClientContext context;
-  context.AddMetadata(services::kOrganisationMetadata, settings.organisation);
-  context.AddMetadata(services::kUserMetadata, settings.user);
-  context.AddMetadata(services::kRoleMetadata, settings.role);
   const bool streaming = method->server_streaming();
-  if (!(streaming && settings.follow)) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(settings.timeout_seconds));
-  }
+  PrepareContext(&context, settings, !(streaming && settings.follow));
   std::string bytes;
   if (!request.SerializeToString(&bytes)) {
     err << "ycr: the request could not be serialised\n";

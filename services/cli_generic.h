@@ -14,9 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "services/client_security.h"
 
 namespace ycr::cli {
 
@@ -93,12 +96,50 @@ std::string ToJson(const google::protobuf::Message& message);
 std::string ToHuman(const google::protobuf::Message& message);
 
 struct CallSettings {
+  // Who the caller says it is, sent as metadata when `identity_metadata`
+  // (to a server started with --insecure; over mutual TLS the identity is
+  // the client certificate's and these are not sent).
   std::string organisation;
   std::string user;
   std::string role;
+  bool identity_metadata = true;
   int timeout_seconds = 10;
   bool follow = false;
   bool json = false;
+};
+
+// Puts the identity metadata (when `settings` sends it) and, when
+// `deadline`, the call's deadline on `context`.
+void PrepareContext(grpc::ClientContext* context, const CallSettings& settings,
+                    bool deadline = true);
+
+// Channels to one server: the caller's own, and, for `ycr demo`, one per
+// identity it acts as. Not thread-safe.
+class Channels {
+ public:
+  // `identities`: a directory of client certificates laid out by
+  // deploy/dev-ca.sh (DIR/<organisation>/<user>.crt, .key); "" for none.
+  Channels(std::string target, services::ClientSecurity security,
+           std::string identities);
+
+  // The caller's own channel (its certificate, or plain text).
+  const std::shared_ptr<grpc::Channel>& Own() const { return own_; }
+  // The identities directory ("" for none).
+  const std::string& identities() const { return identities_; }
+
+  // A channel that acts as `organisation`/`user`: plain text (the identity
+  // goes as metadata), or TLS with that identity's certificate from the
+  // identities directory. INVALID_ARGUMENT over TLS without a directory;
+  // NOT_FOUND when it has no certificate for them.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> As(
+      const std::string& organisation, const std::string& user);
+
+ private:
+  const std::string target_;
+  const services::ClientSecurity security_;
+  const std::string identities_;
+  std::shared_ptr<grpc::Channel> own_;
+  absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> by_identity_;
 };
 
 // Calls `method` with `request`, printing each response to `out` and a

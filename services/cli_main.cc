@@ -36,6 +36,7 @@
 #include "services/cli_demo.h"
 #include "services/cli_export.h"
 #include "services/cli_generic.h"
+#include "services/client_security.h"
 #include "services/grpc_status.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
@@ -43,11 +44,18 @@ ABSL_FLAG(std::string, server, "",
           "Server address host:port. Default: $YCR_SERVER, else "
           "127.0.0.1:7070.");
 ABSL_FLAG(std::string, organisation, "",
-          "Caller organisation. Default: $YCR_ORGANISATION, else 'local'.");
+          "With --insecure: caller organisation. Default: $YCR_ORGANISATION, "
+          "else 'local'. (Over TLS the certificate's O.)");
 ABSL_FLAG(std::string, user, "",
-          "Caller user. Default: $YCR_USER, else $USER, else 'operator'.");
+          "With --insecure: caller user. Default: $YCR_USER, else $USER, else "
+          "'operator'. (Over TLS the certificate's CN.)");
 ABSL_FLAG(std::string, role, "",
-          "Caller role. Default: $YCR_ROLE, else 'admin'.");
+          "With --insecure: caller role. Default: $YCR_ROLE, else 'admin'. "
+          "(Over TLS the certificate's OU.)");
+ABSL_FLAG(std::string, tls_identities, "",
+          "ycr demo over mutual TLS: directory of the certificates of the "
+          "people the demo acts as, DIR/<organisation>/<user>.crt and .key "
+          "(deploy/dev-ca.sh makes them). Default: $YCR_TLS_IDENTITIES.");
 ABSL_FLAG(bool, json, false, "Print protobuf JSON, one object per line.");
 ABSL_FLAG(int, timeout_seconds, 10, "Deadline of each call.");
 ABSL_FLAG(std::string, expected, "any",
@@ -78,8 +86,11 @@ constexpr char kUsage[] =
     "  ycr <service> --<method>          e.g. ycr deadlines --overdue\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
     "printed), 2 bad usage.\n"
-    "Server and identity: --server, --organisation, --user, --role or\n"
-    "$YCR_SERVER, $YCR_ORGANISATION, $YCR_USER, $YCR_ROLE.";
+    "Server: --server or $YCR_SERVER. Mutual TLS: --tls_ca, --tls_cert,\n"
+    "--tls_key (or $YCR_TLS_CA, $YCR_TLS_CERT, $YCR_TLS_KEY); the caller is\n"
+    "the certificate's subject. A development server started with\n"
+    "--insecure: --insecure ($YCR_INSECURE=1) and --organisation, --user,\n"
+    "--role (or $YCR_ORGANISATION, $YCR_USER, $YCR_ROLE).";
 
 // The usage text: the fixed commands and every API command.
 const std::string& FullUsage() {
@@ -118,23 +129,10 @@ int Failed(const grpc::Status& status) {
   return 1;
 }
 
+ycr::cli::CallSettings Settings();
+
 void Prepare(grpc::ClientContext* context, bool deadline = true) {
-  const char* user_env = std::getenv("USER");
-  context->AddMetadata(ycr::services::kOrganisationMetadata,
-                       FromFlagOrEnv(absl::GetFlag(FLAGS_organisation),
-                                     "YCR_ORGANISATION", "local"));
-  context->AddMetadata(
-      ycr::services::kUserMetadata,
-      FromFlagOrEnv(absl::GetFlag(FLAGS_user), "YCR_USER",
-                    user_env != nullptr ? user_env : "operator"));
-  context->AddMetadata(
-      ycr::services::kRoleMetadata,
-      FromFlagOrEnv(absl::GetFlag(FLAGS_role), "YCR_ROLE", "admin"));
-  if (deadline) {
-    context->set_deadline(
-        std::chrono::system_clock::now() +
-        std::chrono::seconds(absl::GetFlag(FLAGS_timeout_seconds)));
-  }
+  ycr::cli::PrepareContext(context, Settings(), deadline);
 }
 
 void PrintJson(const google::protobuf::Message& m) {
@@ -332,6 +330,41 @@ CommandLine Split(int argc, char** argv) {
   return line;
 }
 
+// How to reach the server, from the TLS flags; exits with usage status 2
+// when they are unusable.
+const ycr::services::ClientSecurity& Security() {
+  static const ycr::services::ClientSecurity* security = [] {
+    absl::StatusOr<ycr::services::ClientSecurity> s =
+        ycr::services::ClientSecurityFromFlags();
+    if (!s.ok()) {
+      std::cerr << "ycr: " << s.status().message() << "\n";
+      std::exit(2);
+    }
+    if (!s->insecure) {
+      for (const char* flag : {"organisation", "user", "role"}) {
+        if (!absl::FindCommandLineFlag(flag)->CurrentValue().empty()) {
+          std::cerr << "ycr: --" << flag
+                    << ": over mutual TLS the caller is the client "
+                       "certificate's subject (O, OU, CN); act as someone "
+                       "else with their --tls_cert and --tls_key (--"
+                    << flag << " is for --insecure)\n";
+          std::exit(2);
+        }
+      }
+    }
+    return new ycr::services::ClientSecurity(*std::move(s));
+  }();
+  return *security;
+}
+
+ycr::cli::Channels OpenChannels() {
+  return ycr::cli::Channels(FromFlagOrEnv(absl::GetFlag(FLAGS_server),
+                                          "YCR_SERVER", "127.0.0.1:7070"),
+                            Security(),
+                            FromFlagOrEnv(absl::GetFlag(FLAGS_tls_identities),
+                                          "YCR_TLS_IDENTITIES", ""));
+}
+
 ycr::cli::CallSettings Settings() {
   const char* user_env = std::getenv("USER");
   ycr::cli::CallSettings settings;
@@ -340,6 +373,7 @@ ycr::cli::CallSettings Settings() {
   settings.user = FromFlagOrEnv(absl::GetFlag(FLAGS_user), "YCR_USER",
                                 user_env != nullptr ? user_env : "operator");
   settings.role = FromFlagOrEnv(absl::GetFlag(FLAGS_role), "YCR_ROLE", "admin");
+  settings.identity_metadata = Security().insecure;
   settings.timeout_seconds = absl::GetFlag(FLAGS_timeout_seconds);
   settings.follow = absl::GetFlag(FLAGS_follow);
   settings.json = absl::GetFlag(FLAGS_json);
@@ -412,7 +446,7 @@ int Generic(const CommandLine& line, const ycr::cli::Resolved& resolved,
 // The signature of ycr demo's and ycr audit export's entry points.
 using Subcommand = int (*)(const std::vector<std::string>& words,
                            const std::vector<std::string>& options,
-                           const std::shared_ptr<grpc::Channel>& channel,
+                           ycr::cli::Channels& channels,
                            const ycr::cli::CallSettings& settings,
                            std::ostream& out, std::ostream& err);
 
@@ -432,11 +466,8 @@ int RunSubcommand(CommandLine& line, const std::string& name,
     std::cerr << "ycr: " << name << ": --data is for API commands\n";
     return 2;
   }
-  const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
-                                           "YCR_SERVER", "127.0.0.1:7070");
-  auto channel =
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-  return run(line.words, line.sets, channel, Settings(), std::cout, std::cerr);
+  ycr::cli::Channels channels = OpenChannels();
+  return run(line.words, line.sets, channels, Settings(), std::cout, std::cerr);
 }
 
 }  // namespace
@@ -481,12 +512,10 @@ int main(int argc, char** argv) {
   for (std::string& f : line.flags) flag_argv.push_back(f.data());
   (void)ycr::InitCommandLine(static_cast<int>(flag_argv.size()),
                              flag_argv.data(), FullUsage().c_str());
-  const std::string server = FromFlagOrEnv(absl::GetFlag(FLAGS_server),
-                                           "YCR_SERVER", "127.0.0.1:7070");
-  auto channel =
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
   const std::vector<std::string>& words = line.words;
   if (words.empty()) return Usage("no command given");
+  ycr::cli::Channels channels = OpenChannels();
+  const std::shared_ptr<grpc::Channel>& channel = channels.Own();
   if (generic) {
     if (resolved.method == nullptr) {
       if (words.size() < 2) {

@@ -29,13 +29,15 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
                   const char* method, const char* /*version*/,
                   const char* /*upload_data*/, size_t* upload_data_size,
                   void** /*request_state*/) {
-  const auto* registry = static_cast<const MetricRegistry*>(cls);
+  const auto* server = static_cast<const MetricsHttpServer*>(cls);
   if (*upload_data_size != 0) {
     *upload_data_size = 0;  // A body is not expected; it is ignored.
     return MHD_YES;
   }
-  if (std::strcmp(url, "/metrics") != 0) {
-    return Respond(connection, MHD_HTTP_NOT_FOUND, "not found; try /metrics\n",
+  const bool metrics = std::strcmp(url, "/metrics") == 0;
+  if (!metrics && std::strcmp(url, "/healthz") != 0) {
+    return Respond(connection, MHD_HTTP_NOT_FOUND,
+                   "not found; try /metrics or /healthz\n",
                    "text/plain; charset=utf-8");
   }
   if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -43,13 +45,22 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
     return Respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n",
                    "text/plain; charset=utf-8");
   }
-  return Respond(connection, MHD_HTTP_OK, registry->Render(), kContentType);
+  if (!metrics) {
+    const bool serving =
+        server->serving() == nullptr || server->serving()->load();
+    return Respond(
+        connection, serving ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+        serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain; charset=utf-8");
+  }
+  return Respond(connection, MHD_HTTP_OK, server->registry()->Render(),
+                 kContentType);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& listen, const MetricRegistry* registry) {
+    const std::string& listen, const MetricRegistry* registry,
+    const std::atomic<bool>* serving) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -76,13 +87,14 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   server->registry_ = registry;
+  server->serving_ = serving;
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (found->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-  server->daemon_ = MHD_start_daemon(
-      flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer,
-      const_cast<MetricRegistry*>(registry), MHD_OPTION_SOCK_ADDR,
-      found->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-      MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_END);
+  server->daemon_ =
+      MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr,
+                       &Answer, server.get(), MHD_OPTION_SOCK_ADDR,
+                       found->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                       MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_END);
   freeaddrinfo(found);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(

@@ -61,9 +61,11 @@ Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
       log_(log) {}
 
 void Scheduler::Prepare(grpc::ClientContext* context) const {
-  context->AddMetadata(kOrganisationMetadata, options_.organisation);
-  context->AddMetadata(kUserMetadata, options_.user);
-  context->AddMetadata(kRoleMetadata, "scheduler");
+  if (options_.identity_metadata) {
+    context->AddMetadata(kOrganisationMetadata, options_.organisation);
+    context->AddMetadata(kUserMetadata, options_.user);
+    context->AddMetadata(kRoleMetadata, "scheduler");
+  }
   context->set_deadline(
       absl::ToChronoTime(absl::Now() + options_.call_timeout));
 }

@@ -23,9 +23,12 @@
 namespace ycr::services {
 
 struct SchedulerOptions {
-  // The scheduler's identity (role is always "scheduler").
+  // The scheduler's identity (role is always "scheduler"), sent as metadata
+  // when `identity_metadata` (to a server started with --insecure; over
+  // mutual TLS it is the client certificate's).
   std::string organisation = "scheduler";
   std::string user = "ycr-scheduler";
+  bool identity_metadata = true;
   // Print what would be flagged; flag nothing.
   bool dry_run = false;
   // Flag again, as escalated, once a flag is this old (0: never).

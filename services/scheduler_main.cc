@@ -10,12 +10,15 @@
 #include "absl/time/clock.h"
 #include "common/command_line.h"
 #include "common/log_flags.h"
+#include "services/client_security.h"
 #include "services/scheduler.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Server address host:port.");
 ABSL_FLAG(std::string, organisation, "scheduler",
-          "The scheduler's organisation (its role is always 'scheduler').");
-ABSL_FLAG(std::string, user, "ycr-scheduler", "The scheduler's user id.");
+          "With --insecure: the scheduler's organisation (its role is always "
+          "'scheduler'). Over mutual TLS its certificate says who it is.");
+ABSL_FLAG(std::string, user, "ycr-scheduler",
+          "With --insecure: the scheduler's user id.");
 ABSL_FLAG(bool, once, false, "One pass, then exit (for cron).");
 ABSL_FLAG(bool, dry_run, false, "Print what would be flagged; flag nothing.");
 ABSL_FLAG(int, interval_seconds, 60, "Seconds between passes.");
@@ -37,7 +40,10 @@ int main(int argc, char** argv) {
       "lists what is overdue on a ycr server and records one "
       "flag per missed deadline (a second scheduler, or a restart, never "
       "flags twice).\nUsage: ycr-scheduler [--server=HOST:PORT] [--once] "
-      "[--dry_run]\nExit codes (with --once): 0 ok, 1 the pass failed, 2 bad "
+      "[--dry_run]\nMutual TLS by default: --tls_ca, --tls_cert, --tls_key "
+      "(a certificate whose OU is 'scheduler'); --insecure for a development "
+      "server started with --insecure.\nExit codes (with --once): 0 ok, 1 the "
+      "pass failed, 2 bad "
       "usage.\nLogs one line per event on standard output.");
   auto logger = ycr::LoggerFromFlags(&std::cout);
   if (!logger.ok()) {
@@ -51,7 +57,14 @@ int main(int argc, char** argv) {
                  "least 1, --escalate_after_hours not negative\n";
     return 2;
   }
+  absl::StatusOr<ycr::services::ClientSecurity> security =
+      ycr::services::ClientSecurityFromFlags();
+  if (!security.ok()) {
+    std::cerr << "ycr-scheduler: " << security.status().message() << "\n";
+    return 2;
+  }
   ycr::services::SchedulerOptions options;
+  options.identity_metadata = security->insecure;
   options.organisation = absl::GetFlag(FLAGS_organisation);
   options.user = absl::GetFlag(FLAGS_user);
   options.dry_run = absl::GetFlag(FLAGS_dry_run);
@@ -61,8 +74,7 @@ int main(int argc, char** argv) {
   options.escalate_after =
       absl::Hours(absl::GetFlag(FLAGS_escalate_after_hours));
   ycr::services::Scheduler scheduler(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_server),
-                          grpc::InsecureChannelCredentials()),
+      ycr::services::OpenChannel(absl::GetFlag(FLAGS_server), *security),
       options, logger->get());
   if (absl::GetFlag(FLAGS_once)) {
     const absl::Time started = absl::Now();

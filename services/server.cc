@@ -92,6 +92,9 @@ void Server::AddGauges() {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  // Checked before anything is opened.
+  ASSIGN_OR_RETURN(ListeningSecurity security,
+                   PrepareSecurity(options.listen, options.security));
   std::unique_ptr<Server> server(new Server());
   server->metrics_ = std::make_unique<MetricRegistry>();
   options.log.metrics = server->metrics_.get();
@@ -155,7 +158,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options.listen, security.credentials,
                            &server->port_);
   builder.RegisterService(server->event_store_.get());
   builder.RegisterService(server->consents_.get());
@@ -179,8 +182,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  // The called method's name, for the policy table (access_policy.h).
-  interceptors.push_back(std::make_unique<MethodNameInterceptorFactory>());
+  // The caller's identity (caller_identity.h) and the called method's name,
+  // for the policy table (access_policy.h).
+  interceptors.push_back(
+      std::make_unique<CallerInterceptorFactory>(security.identities));
   interceptors.push_back(
       std::make_unique<CallCounterFactory>(server->metrics_.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -194,8 +199,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->AddGauges();
   if (!options.metrics_listen.empty()) {
-    auto http = MetricsHttpServer::Start(options.metrics_listen,
-                                         server->metrics_.get());
+    auto http = MetricsHttpServer::Start(
+        options.metrics_listen, server->metrics_.get(), &server->serving_);
     if (!http.ok()) {
       server->Shutdown(absl::ZeroDuration());
       return http.status();
@@ -208,6 +213,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 Server::~Server() { Shutdown(absl::Seconds(1)); }
 
 void Server::BeginDrain() {
+  serving_.store(false);
   if (grpc_server_ == nullptr) return;
   // Every service, and the whole server (""), is NOT_SERVING from now on.
   if (auto* health = grpc_server_->GetHealthCheckService(); health != nullptr) {

@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "services/event_store_service.h"
 #include "services/metrics_http.h"
 #include "services/query_services.h"
+#include "services/server_security.h"
 #include "services/testing_service.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
@@ -28,6 +30,8 @@ namespace ycr::services {
 struct ServerOptions {
   // host:port; port 0 picks a free one. Default: 127.0.0.1:7070.
   std::string listen = "127.0.0.1:7070";
+  // Mutual TLS (the default) or, on loopback only, plain text.
+  ServerSecurity security;
   storage::RocksDbEventLogOptions log;
   EventStoreServiceOptions event_store;
   // Threads serving reads and subscriptions. Default: 2.
@@ -58,7 +62,8 @@ std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
 
 class Server {
  public:
-  // Opens the log and starts serving. Errors from the log's Open, or
+  // Opens the log and starts serving. INVALID_ARGUMENT for unusable
+  // security settings (server_security.h), errors from the log's Open, or
   // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
@@ -118,6 +123,8 @@ class Server {
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   bool shut_down_ = false;
+  // False from BeginDrain on (the metrics endpoint's /healthz).
+  std::atomic<bool> serving_{true};
 };
 
 }  // namespace ycr::services

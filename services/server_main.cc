@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/command_line.h"
+#include "common/files.h"
 #include "common/log_flags.h"
 #include "services/data_dir.h"
 #include "services/server.h"
@@ -21,6 +22,20 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "Address to serve on, host:port (port 0 picks a free port).");
 ABSL_FLAG(std::string, data_dir, "./var/data",
           "Directory of the RocksDB store; created if missing.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM file of the server's certificate (chain). Mutual TLS is the "
+          "default: --tls_cert, --tls_key and --tls_client_ca are required "
+          "unless --insecure. deploy/dev-ca.sh makes a development set.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM file of the server certificate's private key (unencrypted; "
+          "keep it readable by the server's user only).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM file of the CA that signs callers' certificates. A caller's "
+          "organisation, role and user are its certificate's O, OU and CN.");
+ABSL_FLAG(bool, insecure, false,
+          "DEVELOPMENT ONLY: plain text, no TLS, and callers name themselves "
+          "in request metadata (x-ycr-organisation, x-ycr-user, x-ycr-role). "
+          "Refused unless --listen is a loopback address.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written here once the server listens.");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -62,6 +77,23 @@ ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "finish; new calls are refused meanwhile.");
 
 namespace {
+
+// The whole of a file, or the error naming the flag that gave it.
+absl::StatusOr<std::string> ReadFlagFile(const char* flag,
+                                         const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag,
+                     " is required for mutual TLS (or give --insecure to "
+                     "serve plain text on loopback, for development)"));
+  }
+  absl::StatusOr<std::string> text = ycr::ReadFile(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", text.status().message()));
+  }
+  return text;
+}
 
 bool WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
@@ -175,6 +207,43 @@ int main(int argc, char** argv) {
 
   ycr::services::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.security.insecure = absl::GetFlag(FLAGS_insecure);
+  const struct {
+    const char* flag;
+    std::string path;
+    std::string* pem;
+  } kTlsFiles[] = {
+      {"tls_cert", absl::GetFlag(FLAGS_tls_cert),
+       &options.security.certificate_chain},
+      {"tls_key", absl::GetFlag(FLAGS_tls_key), &options.security.private_key},
+      {"tls_client_ca", absl::GetFlag(FLAGS_tls_client_ca),
+       &options.security.client_ca},
+  };
+  for (const auto& file : kTlsFiles) {
+    if (options.security.insecure) {
+      if (!file.path.empty()) {
+        log.Log(LogLevel::kError, "server.bad_flag",
+                {{"flag", file.flag},
+                 {"error", "give either --insecure or the TLS files"}});
+        return 2;
+      }
+      continue;
+    }
+    absl::StatusOr<std::string> pem = ReadFlagFile(file.flag, file.path);
+    if (!pem.ok()) {
+      log.Log(LogLevel::kError, "server.bad_flag",
+              {{"flag", file.flag}, {"error", std::string(pem.status().message())}});
+      return 2;
+    }
+    *file.pem = *std::move(pem);
+  }
+  if (options.security.insecure) {
+    log.Log(LogLevel::kWarning, "server.insecure",
+            {{"note",
+              "PLAIN TEXT, NO TLS: callers name themselves and nothing is "
+              "encrypted; for development on this machine only"},
+             {"listen", options.listen}});
+  }
   options.log.path = absl::GetFlag(FLAGS_data_dir);
   options.log.sync = absl::GetFlag(FLAGS_sync);
   options.log.limits.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
@@ -227,6 +296,7 @@ int main(int argc, char** argv) {
        {"head", absl::StrCat(head.position)},
        {"opened_in", absl::FormatDuration(absl::Now() - start)},
        {"wal_sync", options.log.sync ? "on" : "OFF"},
+       {"tls", options.security.insecure ? "OFF" : "mutual"},
        {"metrics", (*server)->metrics_port() == 0
                        ? "off"
                        : absl::StrCat("http://", m.substr(0, m.rfind(':')), ":",

@@ -46,15 +46,8 @@ class CliExportTest : public DomainFlowsTest {
   Outcome Ycr(std::vector<std::string> args,
               const std::string& organisation = kSchool,
               const std::string& role = "school") {
-    std::vector<std::string> all = {
-        YCR_CLI_BINARY,
-        "--server=127.0.0.1:" + std::to_string(server_.server().port()),
-        "--organisation=" + organisation,
-        "--user=dsl-1",
-        "--role=" + role,
-        "--timeout_seconds=20"};
-    all.insert(all.end(), args.begin(), args.end());
-    return RunCommand(all);
+    return RunCommand(CliAs(YCR_CLI_BINARY, server_.server().port(),
+                            organisation, role, args));
   }
 
   Outcome RunCommand(const std::vector<std::string>& args) {

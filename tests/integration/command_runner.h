@@ -55,4 +55,21 @@ inline Outcome RunArgs(const std::vector<std::string>& args,
   return run;
 }
 
+// The command line of `cli` (the ycr binary) calling the plain-text test
+// server on 127.0.0.1:`port` as organisation/dsl-1/role, then `args`.
+inline std::vector<std::string> CliAs(const std::string& cli, int port,
+                                      const std::string& organisation,
+                                      const std::string& role,
+                                      const std::vector<std::string>& args) {
+  std::vector<std::string> all = {cli,
+                                  "--server=127.0.0.1:" + std::to_string(port),
+                                  "--insecure",
+                                  "--organisation=" + organisation,
+                                  "--user=dsl-1",
+                                  "--role=" + role,
+                                  "--timeout_seconds=20"};
+  all.insert(all.end(), args.begin(), args.end());
+  return all;
+}
+
 }  // namespace ycr::testing

@@ -2,7 +2,9 @@
 // its testing-only clock), the ycr CLI and ycr-scheduler. An agreement, a
 // letter received about a pupil, time passing, the scheduler flagging it
 // overdue exactly once, the answer clearing it, and the pupil's audit trail.
-// A server without the testing flag refuses to move its clock.
+// A server without the testing flag refuses to move its clock. Everything
+// goes over mutual TLS, with certificates from deploy/dev-ca.sh: the secure
+// path is the one tested.
 
 #include <sys/wait.h>
 
@@ -12,23 +14,38 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/integration/dev_ca.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_server.h"
 
 namespace ycr::testing {
 namespace {
 
-// The server binary, with its testing-only clock when asked.
+// The server binary over mutual TLS (certificates in DIR/tls), with its
+// testing-only clock when asked; its store in DIR/data.
 class TestingServer : public ServerProcess {
  public:
-  TestingServer(const std::string& data_dir, bool testing_clock)
-      : ServerProcess(YCR_SERVER_BINARY, data_dir,
-                      testing_clock
-                          ? std::vector<std::string>{"--sync=false",
-                                                     "--testing_time_control"}
-                          : std::vector<std::string>{"--sync=false"}) {}
+  TestingServer(const std::string& dir, bool testing_clock)
+      : ServerProcess(YCR_SERVER_BINARY, dir + "/data",
+                      Flags(dir, testing_clock)),
+        tls_(dir + "/tls") {}
+
+  const std::string& tls() const { return tls_; }
+
+ private:
+  static std::vector<std::string> Flags(const std::string& dir,
+                                        bool testing_clock) {
+    RunDevCa(dir + "/tls");
+    std::vector<std::string> flags = ServerTlsFlags(dir + "/tls");
+    flags.push_back("--sync=false");
+    if (testing_clock) flags.push_back("--testing_time_control");
+    return flags;
+  }
+
+  const std::string tls_;
 };
 
 struct Outcome {
@@ -50,12 +67,15 @@ Outcome Shell(const std::string& command) {
   return run;
 }
 
-// `ycr ARGS` as `organisation` / `role` against `server`.
+// `ycr ARGS` as `organisation` / `role` (user e2e, with a certificate made
+// for them) against `server`.
 Outcome Ycr(const TestingServer& server, const std::string& organisation,
             const std::string& role, const std::string& args) {
-  return Shell(absl::StrCat(YCR_CLI_BINARY, " --server=", server.address(),
-                            " --organisation=", organisation, " --role=", role,
-                            " --user=e2e ", args));
+  AddIdentity(server.tls(), organisation, "e2e", role);
+  return Shell(absl::StrCat(
+      YCR_CLI_BINARY, " --server=", server.address(), " ",
+      absl::StrJoin(ClientTlsFlags(server.tls(), organisation, "e2e"), " "),
+      " ", args));
 }
 
 std::string Quote(const std::string& json) { return "'" + json + "'"; }
@@ -71,7 +91,7 @@ constexpr char kTerms[] =
 
 TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
   TempDir dir;
-  TestingServer server(dir.path() + "/data", /*testing_clock=*/true);
+  TestingServer server(dir.path(), /*testing_clock=*/true);
 
   // The pupil's record, and a Working Together Agreement signed by both.
   Outcome r =
@@ -111,8 +131,10 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
               R"("}})")));
   ASSERT_EQ(r.code, 0) << r.out;
 
-  const std::string scheduler =
-      absl::StrCat(YCR_SCHEDULER_BINARY, " --once --server=", server.address());
+  const std::string scheduler = absl::StrCat(
+      YCR_SCHEDULER_BINARY, " --once --server=", server.address(), " ",
+      absl::StrJoin(ClientTlsFlags(server.tls(), "scheduler", "ycr-scheduler"),
+                    " "));
   // Not due yet.
   r = Shell(scheduler);
   ASSERT_EQ(r.code, 0) << r.out;
@@ -192,7 +214,7 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
 
 TEST(EndToEndTest, AServerWithoutTheTestingFlagKeepsItsClock) {
   TempDir dir;
-  TestingServer server(dir.path() + "/data", /*testing_clock=*/false);
+  TestingServer server(dir.path(), /*testing_clock=*/false);
   Outcome r = Ycr(server, "ops", "admin",
                   "testing advance-time --data '{\"by\":\"60s\"}'");
   EXPECT_EQ(r.code, 1) << r.out;

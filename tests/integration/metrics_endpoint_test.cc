@@ -86,6 +86,17 @@ TEST_F(MetricsEndpointTest, ScrapeCountsAppendsLatencyHeadLagAndCodes) {
   EXPECT_TRUE(absl::StrContains(body, "ycr_log_sync_write_seconds_count "));
 }
 
+// The probe for orchestrators that cannot present a client certificate.
+TEST_F(MetricsEndpointTest, HealthzIsServingUntilTheDrainBegins) {
+  HttpReply reply = Get(Url("/healthz"));
+  EXPECT_EQ(reply.code, 200);
+  EXPECT_EQ(reply.body, "SERVING\n");
+  server_.server().BeginDrain();
+  reply = Get(Url("/healthz"));
+  EXPECT_EQ(reply.code, 503);
+  EXPECT_EQ(reply.body, "NOT_SERVING\n");
+}
+
 TEST_F(MetricsEndpointTest, OtherPathsAreNotFound) {
   EXPECT_EQ(Get(Url("/")).code, 404);
   EXPECT_EQ(Get(Url("/metrics/x")).code, 404);
@@ -95,6 +106,7 @@ TEST(MetricsEndpointStartTest, MalformedAddressFailsTheStart) {
   TempDir dir;
   services::ServerOptions options;
   options.listen = "127.0.0.1:0";
+  options.security.insecure = true;
   options.log.path = dir.path();
   options.metrics_listen = "no-port-here";
   auto server = services::Server::Start(std::move(options));

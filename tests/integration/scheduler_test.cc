@@ -182,9 +182,9 @@ TEST_F(SchedulerTest, TheBinaryHelpsAndRunsOnce) {
 
   ASSERT_NO_FATAL_FAILURE(TwoLetters());
   clock_.Advance(11 * kDay);
-  const std::string once =
-      absl::StrCat(YCR_SCHEDULER_BINARY,
-                   " --once --server=127.0.0.1:", server_.server().port());
+  const std::string once = absl::StrCat(
+      YCR_SCHEDULER_BINARY,
+      " --once --insecure --server=127.0.0.1:", server_.server().port());
   std::string out = RunBinary(once, &code);
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(" flagged=2 "), std::string::npos) << out;
@@ -199,7 +199,8 @@ TEST_F(SchedulerTest, TheBinaryHelpsAndRunsOnce) {
       << metrics;
 
   out = RunBinary(std::string(YCR_SCHEDULER_BINARY) +
-                      " --once --server=127.0.0.1:1 --call_timeout_seconds=1",
+                      " --once --insecure --server=127.0.0.1:1 "
+                      "--call_timeout_seconds=1",
                   &code);
   EXPECT_EQ(code, 1) << out;
 }

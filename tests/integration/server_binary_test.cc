@@ -27,7 +27,16 @@ struct Child {
   FILE* out = nullptr;  // The child's stdout.
 };
 
-Child Spawn(std::vector<std::string> args) {
+// Starts `args`; a server that listens is plain text (--insecure) unless
+// `args` say otherwise (--tls_... or --insecure already there) or
+// `plain_text` is false.
+Child Spawn(std::vector<std::string> args, bool plain_text = true) {
+  bool listens = false, chosen = false;
+  for (const std::string& a : args) {
+    listens = listens || a.rfind("--listen", 0) == 0;
+    chosen = chosen || a.rfind("--tls_", 0) == 0 || a == "--insecure";
+  }
+  if (plain_text && listens && !chosen) args.push_back("--insecure");
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   posix_spawn_file_actions_t actions;
@@ -51,6 +60,15 @@ std::string ReadLine(FILE* f) {
   char buf[1024];
   if (fgets(buf, sizeof(buf), f) == nullptr) return "";
   return buf;
+}
+
+// The first line containing `needle` (the lines before it are skipped), or
+// "" at the end of the output.
+std::string ReadUntil(FILE* f, const std::string& needle) {
+  for (std::string line = ReadLine(f); !line.empty(); line = ReadLine(f)) {
+    if (line.find(needle) != std::string::npos) return line;
+  }
+  return "";
 }
 
 std::string ReadAll(FILE* f) {
@@ -92,7 +110,7 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
   Child child =
       Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0", "--data_dir=" + data});
   // The first line says where it listens; reading it is the readiness wait.
-  std::string line = ReadLine(child.out);
+  std::string line = ReadUntil(child.out, "server.listening");
   ASSERT_NE(line.find(" INFO server.listening "), std::string::npos) << line;
   int port = ListeningPort(line);
 
@@ -130,7 +148,7 @@ TEST(ServerBinaryTest, SigtermFlipsHealthFirstAndSecondSignalEndsTheDelay) {
   Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
                        "--data_dir=" + dir.path() + "/data",
                        "--drain_delay_seconds=600"});
-  std::string line = ReadLine(child.out);
+  std::string line = ReadUntil(child.out, "server.listening");
   ASSERT_NE(line.find(" INFO server.listening "), std::string::npos) << line;
   int port = ListeningPort(line);
   {
@@ -175,7 +193,7 @@ TEST(ServerBinaryTest, MetricsEndpointOnPortZeroWritesItsPortFile) {
                        "--data_dir=" + dir.path() + "/data",
                        "--metrics_listen=127.0.0.1:0",
                        "--metrics_port_file=" + port_file});
-  std::string line = ReadLine(child.out);
+  std::string line = ReadUntil(child.out, "server.listening");
   ASSERT_NE(line.find("/metrics"), std::string::npos) << line;
   int port = 0;
   std::ifstream(port_file) >> port;
@@ -195,7 +213,7 @@ TEST(ServerBinaryTest, JsonLogsAreOneObjectPerLineAtTheChosenLevel) {
   Child child =
       Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
              "--data_dir=" + dir.path() + "/data", "--log_format=json"});
-  std::string line = ReadLine(child.out);
+  std::string line = ReadUntil(child.out, "server.listening");
   EXPECT_EQ(line.rfind("{\"time\":\"", 0), 0u) << line;
   EXPECT_NE(line.find("\"level\":\"INFO\",\"event\":\"server.listening\""),
             std::string::npos)
@@ -213,7 +231,7 @@ TEST(ServerBinaryTest, JsonLogsAreOneObjectPerLineAtTheChosenLevel) {
   Child quiet = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
                        "--data_dir=" + dir.path() + "/data",
                        "--log_level=warning", "--testing_time_control"});
-  line = ReadLine(quiet.out);
+  line = ReadUntil(quiet.out, "server.testing_time_control");
   EXPECT_NE(line.find(" WARNING server.testing_time_control "),
             std::string::npos)
       << line;
@@ -248,6 +266,55 @@ TEST(ServerBinaryTest, UnusableDataDirectoryFailsWithMessage) {
                        "--data_dir=/proc/ycr-cannot-exist"});
   fclose(child.out);
   EXPECT_EQ(Wait(child.pid), 1);
+}
+
+TEST(ServerBinaryTest, WithoutCertificatesOrInsecureItRefusesToStart) {
+  TempDir dir;
+  Child child = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.path() + "/data"},
+                      /*plain_text=*/false);
+  const std::string out = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
+  EXPECT_NE(out.find("--tls_cert is required for mutual TLS"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+}
+
+TEST(ServerBinaryTest, InsecureIsRefusedOffLoopbackAndLoudOnIt) {
+  TempDir dir;
+  Child everywhere = Spawn({YCR_SERVER_BINARY, "--listen=0.0.0.0:0",
+                            "--insecure", "--data_dir=" + dir.path() + "/a"});
+  std::string out = ReadAll(everywhere.out);
+  fclose(everywhere.out);
+  EXPECT_EQ(Wait(everywhere.pid), 1);
+  EXPECT_NE(out.find("only on a loopback address"), std::string::npos) << out;
+
+  Child local = Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0", "--insecure",
+                       "--data_dir=" + dir.path() + "/b"});
+  // The warning comes before the line that says it listens.
+  std::string lines = ReadLine(local.out);
+  lines += ReadUntil(local.out, "server.listening");
+  kill(local.pid, SIGTERM);
+  ReadAll(local.out);
+  fclose(local.out);
+  EXPECT_EQ(Wait(local.pid), 0);
+  EXPECT_NE(lines.find("WARNING server.insecure"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("PLAIN TEXT, NO TLS"), std::string::npos) << lines;
+  EXPECT_NE(lines.find(" tls=OFF"), std::string::npos) << lines;
+}
+
+TEST(ServerBinaryTest, InsecureAndCertificatesTogetherAreRefused) {
+  TempDir dir;
+  Child child =
+      Spawn({YCR_SERVER_BINARY, "--listen=127.0.0.1:0", "--insecure",
+             "--tls_cert=/nonexistent", "--data_dir=" + dir.path() + "/data"});
+  const std::string out = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2);
+  EXPECT_NE(out.find("either --insecure or the TLS files"), std::string::npos)
+      << out;
 }
 
 }  // namespace

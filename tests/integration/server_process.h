@@ -23,12 +23,17 @@ namespace ycr::testing {
 class ServerProcess {
  public:
   // Starts `binary --listen=127.0.0.1:0 --data_dir=data_dir extra...` and
-  // waits for its "server.listening addr=127.0.0.1:PORT" log line.
+  // waits for its "server.listening addr=127.0.0.1:PORT" log line. Plain
+  // text (--insecure) unless `extra` gives TLS files (--tls_...).
   ServerProcess(const std::string& binary, const std::string& data_dir,
                 const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir};
     args.insert(args.end(), extra.begin(), extra.end());
+    bool tls = false;
+    for (const std::string& arg : extra)
+      tls = tls || arg.rfind("--tls_", 0) == 0;
+    if (!tls) args.push_back("--insecure");
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     posix_spawn_file_actions_t actions;

@@ -41,11 +41,17 @@ class TestServer {
   explicit TestServer(const std::string& data_dir,
                       services::ServerOptions options = {}) {
     options.listen = "127.0.0.1:0";
+    // Plain text with identities in metadata, unless the test brings
+    // certificates (tls_test.cc).
+    if (options.security.certificate_chain.empty()) {
+      options.security.insecure = true;
+    }
     options.log.path = data_dir;
     options.log.sync = false;  // Durability is covered by the storage tests.
     auto server = services::Server::Start(std::move(options));
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
+    if (server_ == nullptr) return;
     channel_ =
         grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                             grpc::InsecureChannelCredentials());

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Makes a DEVELOPMENT certificate authority and certificates for ycr's mutual
+# TLS (openssl). Not for production: there, certificates come from the
+# organisation's own CA, with the same subject convention.
+#
+# Usage:
+#   deploy/dev-ca.sh DIR                          the CA, the server's
+#                                                 certificate and the standard
+#                                                 identities (below)
+#   deploy/dev-ca.sh DIR client ORG USER ROLE     one more client identity
+#
+# Layout:
+#   DIR/ca.crt, DIR/ca.key                 the CA (clients and server trust it)
+#   DIR/server.crt, DIR/server.key         the server (subjectAltName:
+#                                          127.0.0.1, ::1, localhost and any
+#                                          names in $YCR_TLS_HOSTS, comma
+#                                          separated, e.g. "ycr.internal,10.0.0.5")
+#   DIR/clients/ORG/USER.crt, .key         a caller: subject O=ORG, OU=ROLE,
+#                                          CN=USER (ycr reads its identity
+#                                          from exactly these fields)
+#
+# Standard identities: ops/ycr-admin (admin), scheduler/ycr-scheduler
+# (scheduler), auditor-county/auditor-1 (auditor), and everyone the demo
+# county acts as (deploy/demo/county.jsonl), so that `ycr demo` runs over TLS.
+# Files that exist are kept: running it again only adds what is missing.
+set -euo pipefail
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+[[ $# -ge 1 && "$1" != -h && "$1" != --help ]] || usage
+dir="$1"
+shift
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+command -v openssl >/dev/null || {
+  echo "dev-ca.sh: openssl is needed (apt-get install openssl)" >&2
+  exit 1
+}
+umask 077
+mkdir -p "$dir/clients"
+
+days=825
+newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+
+# Signs DIR/NAME.csr with the CA into NAME.crt, with the extensions given.
+sign() {
+  local name="$1" extensions="$2"
+  openssl x509 -req -in "$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days "$days" -out "$name.crt" \
+    -extfile <(printf '%b' "$extensions") 2>/dev/null
+  rm -f "$name.csr"
+}
+
+ca() {
+  [[ -s "$dir/ca.crt" && -s "$dir/ca.key" ]] && return
+  openssl req -x509 "${newkey[@]}" -keyout "$dir/ca.key" -out "$dir/ca.crt" \
+    -days 3650 -subj "/O=ycr development/CN=ycr development CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  chmod 0644 "$dir/ca.crt"
+  echo "dev-ca: made the CA $dir/ca.crt"
+}
+
+server() {
+  [[ -s "$dir/server.crt" && -s "$dir/server.key" ]] && return
+  local names="IP:127.0.0.1,IP:::1,DNS:localhost" host
+  IFS=, read -ra hosts <<<"${YCR_TLS_HOSTS:-}"
+  for host in "${hosts[@]}"; do
+    [[ -z "$host" ]] && continue
+    if [[ "$host" =~ ^[0-9.]+$ || "$host" == *:* ]]; then
+      names+=",IP:$host"
+    else
+      names+=",DNS:$host"
+    fi
+  done
+  openssl req -new "${newkey[@]}" -keyout "$dir/server.key" \
+    -out "$dir/server.csr" -subj "/O=ycr/OU=server/CN=localhost" 2>/dev/null
+  sign "$dir/server" "subjectAltName=$names\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n"
+  echo "dev-ca: made the server's certificate $dir/server.crt ($names)"
+}
+
+# One caller: O=organisation, OU=role, CN=user.
+client() {
+  local organisation="$1" user="$2" role="$3" part
+  for part in "$organisation" "$user" "$role"; do
+    if [[ ! "$part" =~ ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$ ]]; then
+      echo "dev-ca.sh: '$part': use letters, digits and . _ @ - (1..128)" >&2
+      exit 2
+    fi
+  done
+  local stem="$dir/clients/$organisation/$user"
+  [[ -s "$stem.crt" && -s "$stem.key" ]] && return
+  mkdir -p "$dir/clients/$organisation"
+  openssl req -new "${newkey[@]}" -keyout "$stem.key" -out "$stem.csr" \
+    -subj "/O=$organisation/OU=$role/CN=$user" 2>/dev/null
+  sign "$stem" "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n"
+  made=$((made + 1))
+}
+
+made=0
+ca
+if [[ $# -gt 0 ]]; then
+  [[ "$1" == client && $# -eq 4 ]] || usage
+  client "$2" "$3" "$4"
+  echo "dev-ca: $dir/clients/$2/$3.crt (O=$2, OU=$4, CN=$3)"
+  exit 0
+fi
+server
+client ops ycr-admin admin
+client scheduler ycr-scheduler scheduler
+client auditor-county auditor-1 auditor
+# Everyone the demo county acts as ("as":"organisation/user/role").
+if [[ -f "$here/demo/county.jsonl" ]]; then
+  while IFS=/ read -r organisation user role; do
+    client "$organisation" "$user" "$role"
+  done < <(grep -o '"as": *"[^"]*"' "$here/demo/county.jsonl" |
+    sed -E 's/"as": *"([^"]*)"/\1/' | sort -u)
+fi
+echo "dev-ca: $made client certificate(s) made under $dir/clients"

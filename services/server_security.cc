@@ -1,0 +1,116 @@
+#include "services/server_security.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/security/server_credentials.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace ycr::services {
+namespace {
+
+// Every certificate in a PEM text; at least one is needed.
+absl::Status CheckCertificates(absl::string_view pem, absl::string_view what,
+                               X509** first = nullptr) {
+  if (pem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": missing"));
+  }
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    if (count++ == 0 && first != nullptr) {
+      *first = cert;
+    } else {
+      X509_free(cert);
+    }
+  }
+  BIO_free(bio);
+  if (count == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": no PEM certificate in it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKeyPair(const ServerSecurity& security) {
+  X509* cert = nullptr;
+  if (absl::Status s = CheckCertificates(security.certificate_chain,
+                                         "server certificate", &cert);
+      !s.ok()) {
+    return s;
+  }
+  if (security.private_key.empty()) {
+    X509_free(cert);
+    return absl::InvalidArgumentError("server private key: missing");
+  }
+  BIO* bio = BIO_new_mem_buf(security.private_key.data(),
+                             static_cast<int>(security.private_key.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  absl::Status status = absl::OkStatus();
+  if (key == nullptr) {
+    status = absl::InvalidArgumentError(
+        "server private key: not a readable, unencrypted PEM key");
+  } else if (X509_check_private_key(cert, key) != 1) {
+    status = absl::InvalidArgumentError(
+        "server private key: does not belong to the server certificate");
+  }
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  return status;
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(absl::string_view listen) {
+  absl::string_view host = listen;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost") return true;
+  const std::string text(host);
+  in_addr v4;
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+absl::StatusOr<ListeningSecurity> PrepareSecurity(
+    absl::string_view listen, const ServerSecurity& security) {
+  if (security.insecure) {
+    if (!IsLoopbackAddress(listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "insecure (plain text) serving is allowed only on a loopback "
+          "address, not on ",
+          listen, "; use mutual TLS"));
+    }
+    return ListeningSecurity{grpc::InsecureServerCredentials(),
+                             IdentitySource::kMetadata};
+  }
+  if (absl::Status s = CheckKeyPair(security); !s.ok()) return s;
+  if (absl::Status s = CheckCertificates(security.client_ca, "client CA");
+      !s.ok()) {
+    return s;
+  }
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = security.client_ca;
+  options.pem_key_cert_pairs.push_back(
+      {security.private_key, security.certificate_chain});
+  return ListeningSecurity{grpc::SslServerCredentials(options),
+                           IdentitySource::kCertificate};
+}
+
+}  // namespace ycr::services

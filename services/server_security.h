@@ -1,0 +1,46 @@
+#pragma once
+
+// Transport security of the server: mutual TLS by default, plain text only
+// when asked for and only on a loopback address.
+
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/caller_identity.h"
+
+namespace ycr::services {
+
+struct ServerSecurity {
+  // Mutual TLS: PEM texts of the server's certificate (chain), its private
+  // key, and the CA certificate(s) that sign callers' certificates. Callers
+  // without a certificate from that CA are refused in the handshake; the
+  // identity of the others is their certificate's subject
+  // (caller_identity.h). All three are required unless `insecure`.
+  std::string certificate_chain;
+  std::string private_key;
+  std::string client_ca;
+  // Plain text, and callers name themselves in metadata: for development
+  // and tests on one machine only, so only on a loopback address.
+  // Default: false.
+  bool insecure = false;
+};
+
+// True for 127.0.0.0/8, ::1 and localhost ("host:port" or "[::1]:port").
+bool IsLoopbackAddress(absl::string_view listen);
+
+// The credentials to listen on `listen` with, and where identities come
+// from. INVALID_ARGUMENT, naming the part, when a PEM text is missing or
+// unreadable, the key does not belong to the certificate, or `insecure` is
+// asked for on an address other than loopback.
+struct ListeningSecurity {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  IdentitySource identities;
+};
+absl::StatusOr<ListeningSecurity> PrepareSecurity(
+    absl::string_view listen, const ServerSecurity& security);
+
+}  // namespace ycr::services

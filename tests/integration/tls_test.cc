@@ -1,0 +1,277 @@
+// Mutual TLS: the caller is its certificate's subject, and nothing else.
+// A real server on 127.0.0.1:0 with certificates from deploy/dev-ca.sh.
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "services/client_security.h"
+#include "services/server_security.h"
+#include "tests/integration/dev_ca.h"
+#include "tests/integration/domain_flows_fixture.h"
+#include "tests/integration/test_server.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+#include "ycr/v1/subject_service.grpc.pb.h"
+
+namespace ycr::testing {
+namespace {
+
+using grpc::StatusCode;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = dir_.path() + "/tls";
+    RunDevCa(ca_);
+    AddIdentity(ca_, "school-1", "dsl-1", "school");
+    services::ServerOptions options;
+    options.security.certificate_chain = Pem(ca_ + "/server.crt");
+    options.security.private_key = Pem(ca_ + "/server.key");
+    options.security.client_ca = Pem(ca_ + "/ca.crt");
+    server_ =
+        std::make_unique<TestServer>(dir_.path() + "/data", std::move(options));
+  }
+
+  std::string Address() const {
+    return "127.0.0.1:" + std::to_string(server_->server().port());
+  }
+
+  // A channel presenting `dir`'s certificate for organisation/user.
+  std::shared_ptr<grpc::Channel> As(const std::string& organisation,
+                                    const std::string& user,
+                                    const std::string& dir = "") {
+    const std::string from = dir.empty() ? ca_ : dir;
+    services::ClientSecurity security;
+    security.ca = Pem(ca_ + "/ca.crt");
+    security.certificate =
+        Pem(from + "/clients/" + organisation + "/" + user + ".crt");
+    security.private_key =
+        Pem(from + "/clients/" + organisation + "/" + user + ".key");
+    return services::OpenChannel(Address(), security);
+  }
+
+  static void Deadline(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(20));
+  }
+
+  grpc::Status PutRecord(const std::shared_ptr<grpc::Channel>& channel,
+                         grpc::ClientContext* context,
+                         const std::string& subject,
+                         v1::CommandResponse* response) {
+    v1::PutSubjectRecordRequest request;
+    request.set_request_id(NewUuid());
+    *request.mutable_record() = Record(subject);
+    return v1::Subjects::NewStub(channel)->PutRecord(context, request,
+                                                     response);
+  }
+
+  // PutRecord of s-1 over `channel`, with no identity metadata.
+  grpc::Status Put(const std::shared_ptr<grpc::Channel>& channel) {
+    grpc::ClientContext context;
+    Deadline(&context);
+    v1::CommandResponse response;
+    return PutRecord(channel, &context, "s-1", &response);
+  }
+
+  // The event at `position`, read by the auditor.
+  v1::RecordedEvent EventAt(uint64_t position) {
+    grpc::ClientContext context;
+    Deadline(&context);
+    v1::ReadAllRequest request;
+    request.set_from_position(position);
+    request.set_limit(1);
+    v1::ReadAllResponse response;
+    grpc::Status status =
+        v1::EventStore::NewStub(As("auditor-county", "auditor-1"))
+            ->ReadAll(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.events_size() == 1 ? response.events(0)
+                                       : v1::RecordedEvent();
+  }
+
+  uint64_t Head() { return server_->server().log().GetHead().position; }
+
+  TempDir dir_;
+  std::string ca_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(TlsTest, TheCallerIsTheCertificatesSubject) {
+  grpc::ClientContext context;
+  Deadline(&context);
+  v1::CommandResponse response;
+  ASSERT_TRUE(
+      PutRecord(As("school-1", "dsl-1"), &context, "s-1", &response).ok());
+  const v1::RecordedEvent event = EventAt(response.position());
+  EXPECT_EQ(event.actor().organisation(), "school-1");
+  EXPECT_EQ(event.actor().user(), "dsl-1");
+  EXPECT_EQ(event.actor().role(), "school");
+}
+
+TEST_F(TlsTest, IdentityMetadataFromTheClientIsIgnored) {
+  // A school claims, in metadata, to be another organisation's auditor.
+  auto claim = [](grpc::ClientContext* context) {
+    context->AddMetadata(services::kOrganisationMetadata, "auditor-county");
+    context->AddMetadata(services::kUserMetadata, "auditor-1");
+    context->AddMetadata(services::kRoleMetadata, "auditor");
+    context->AddMetadata(services::kIdentitySourceMetadata, "metadata");
+    Deadline(context);
+  };
+  grpc::ClientContext put;
+  claim(&put);
+  v1::CommandResponse response;
+  ASSERT_TRUE(PutRecord(As("school-1", "dsl-1"), &put, "s-1", &response).ok());
+  EXPECT_EQ(EventAt(response.position()).actor().organisation(), "school-1");
+
+  grpc::ClientContext trail;
+  claim(&trail);
+  v1::ReadAllRequest request;
+  v1::ReadAllResponse all;
+  grpc::Status status = v1::EventStore::NewStub(As("school-1", "dsl-1"))
+                            ->ReadAll(&trail, request, &all);
+  EXPECT_EQ(status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(status.error_message().find("role 'school'"), std::string::npos)
+      << status.error_message();
+}
+
+TEST_F(TlsTest, NoClientCertificateIsRefusedInTheHandshake) {
+  services::ClientSecurity security;
+  security.ca = Pem(ca_ + "/ca.crt");
+  EXPECT_EQ(Put(services::OpenChannel(Address(), security)).error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Head(), 0u);
+}
+
+TEST_F(TlsTest, ACertificateFromAnotherCaIsRefused) {
+  const std::string other = dir_.path() + "/other-ca";
+  RunDevCa(other);
+  AddIdentity(other, "school-1", "dsl-1", "school");
+  EXPECT_EQ(Put(As("school-1", "dsl-1", other)).error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Head(), 0u);
+}
+
+TEST_F(TlsTest, PlainTextIsRefused) {
+  services::ClientSecurity security;
+  security.insecure = true;
+  EXPECT_EQ(Put(services::OpenChannel(Address(), security)).error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Head(), 0u);
+}
+
+TEST_F(TlsTest, ACertificateWithoutARoleIsUnauthenticated) {
+  // Signed by the right CA, but its subject has no OU.
+  const std::string stem = ca_ + "/clients/school-9/no-role";
+  Outcome made = RunArgs(
+      {"bash", "-c",
+       "set -e; mkdir -p " + ca_ + "/clients/school-9; cd " + ca_ +
+           "; openssl req -new -newkey ec -pkeyopt "
+           "ec_paramgen_curve:P-256 -nodes -keyout " +
+           stem + ".key -out " + stem +
+           ".csr -subj /O=school-9/CN=no-role 2>/dev/null; openssl x509 "
+           "-req -in " +
+           stem + ".csr -CA ca.crt -CAkey ca.key -set_serial 9 -days 2 -out " +
+           stem + ".crt"},
+      dir_.path() + "/openssl.err");
+  ASSERT_EQ(made.code, 0) << made.err;
+  grpc::Status status = Put(As("school-9", "no-role"));
+  EXPECT_EQ(status.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(status.error_message().find("role (OU)"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(Head(), 0u);
+}
+
+TEST_F(TlsTest, AnUnknownRoleIsPermissionDenied) {
+  AddIdentity(ca_, "school-1", "someone", "intruder");
+  grpc::Status status = Put(As("school-1", "someone"));
+  EXPECT_EQ(status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Head(), 0u);
+}
+
+// Server::Start refuses what would be unsafe or cannot work, naming it.
+TEST(ServerSecurityTest, StartRefusesUnusableSettings) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  auto start = [&](services::ServerSecurity security,
+                   const std::string& listen = "127.0.0.1:0") {
+    services::ServerOptions options;
+    options.listen = listen;
+    options.log.path = dir.path() + "/data";
+    options.security = std::move(security);
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  services::ServerSecurity good;
+  good.certificate_chain = Pem(ca + "/server.crt");
+  good.private_key = Pem(ca + "/server.key");
+  good.client_ca = Pem(ca + "/ca.crt");
+
+  absl::Status none = start({});
+  EXPECT_TRUE(absl::IsInvalidArgument(none)) << none;
+  EXPECT_NE(none.message().find("server certificate: missing"),
+            std::string::npos)
+      << none;
+
+  services::ServerSecurity wrong_key = good;
+  wrong_key.private_key = Pem(ca + "/clients/ops/ycr-admin.key");
+  absl::Status mismatched = start(wrong_key);
+  EXPECT_NE(mismatched.message().find("does not belong"), std::string::npos)
+      << mismatched;
+
+  services::ServerSecurity no_ca = good;
+  no_ca.client_ca = "not a certificate";
+  EXPECT_NE(start(no_ca).message().find("client CA"), std::string::npos);
+
+  services::ServerSecurity insecure;
+  insecure.insecure = true;
+  absl::Status everywhere = start(insecure, "0.0.0.0:0");
+  EXPECT_TRUE(absl::IsInvalidArgument(everywhere)) << everywhere;
+  EXPECT_NE(everywhere.message().find("loopback"), std::string::npos);
+
+  EXPECT_TRUE(start(good).ok());
+  EXPECT_TRUE(start(insecure).ok());
+}
+
+TEST(ServerSecurityTest, LoopbackAddresses) {
+  for (const char* yes :
+       {"127.0.0.1:7070", "127.1.2.3:0", "localhost:1", "[::1]:7070"}) {
+    EXPECT_TRUE(services::IsLoopbackAddress(yes)) << yes;
+  }
+  for (const char* no : {"0.0.0.0:7070", "10.0.0.1:1", "[::]:7070",
+                         "example.org:1", "128.0.0.1:1", ""}) {
+    EXPECT_FALSE(services::IsLoopbackAddress(no)) << no;
+  }
+}
+
+TEST(ServerSecurityTest, IdentityNeedsExactlyOneOfEachField) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  absl::StatusOr<v1::Actor> ops =
+      services::IdentityFromCertificate(Pem(ca + "/clients/ops/ycr-admin.crt"));
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  EXPECT_EQ(ops->organisation(), "ops");
+  EXPECT_EQ(ops->role(), "admin");
+  EXPECT_EQ(ops->user(), "ycr-admin");
+
+  Outcome made =
+      RunArgs({"bash", "-c",
+               "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+               "-nodes -keyout /dev/null -days 1 -subj "
+               "'/O=school-1/OU=school/OU=admin/CN=two-roles' 2>/dev/null"},
+              dir.path() + "/openssl.err");
+  ASSERT_EQ(made.code, 0) << made.err;
+  absl::StatusOr<v1::Actor> two = services::IdentityFromCertificate(made.out);
+  EXPECT_TRUE(absl::IsUnauthenticated(two.status())) << two.status();
+  EXPECT_NE(two.status().message().find("more than one role"),
+            std::string::npos);
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      services::IdentityFromCertificate("garbage").status()));
+}
+
+}  // namespace
+}  // namespace ycr::testing
