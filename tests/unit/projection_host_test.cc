@@ -145,6 +145,12 @@ class FaultyStore : public ProjectionStore {
     absl::MutexLock lock(&mu_);
     fail_commit_from_ = relative ? commits_ + n : n;
   }
+  // What failing commits return. Default: DATA_LOSS, an error that stops
+  // the runner (UNAVAILABLE or RESOURCE_EXHAUSTED are retried).
+  void SetCommitError(absl::Status error) {
+    absl::MutexLock lock(&mu_);
+    commit_error_ = std::move(error);
+  }
   void FailActivates(int times) {
     absl::MutexLock lock(&mu_);
     activate_failures_left_ = times;
@@ -187,7 +193,7 @@ class FaultyStore : public ProjectionStore {
       ++commits_;
       if (fail_commit_from_ != 0 && commits_ >= fail_commit_from_) {
         ++failed_commits_;
-        return absl::UnavailableError("injected commit failure");
+        return commit_error_;
       }
     }
     return inner_->Commit(batch, checkpoint);
@@ -254,6 +260,8 @@ class FaultyStore : public ProjectionStore {
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t fail_commit_from_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status commit_error_ ABSL_GUARDED_BY(mu_) =
+      absl::DataLossError("injected commit failure");
   int failed_commits_ ABSL_GUARDED_BY(mu_) = 0;
   int activate_failures_left_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_activates_ ABSL_GUARDED_BY(mu_) = 0;
@@ -954,7 +962,7 @@ TEST_F(ProjectionHostTest, FailedCommitStopsTheRunnerAndARestartCatchesUp) {
                          {"injected commit failure"}))
         << lease.status();
     ProjectionStatus status = StatusOf(*host, kCounts);
-    EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kUnavailable,
+    EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kDataLoss,
                          {"injected commit failure"}));
     EXPECT_EQ(status.applied, 400u);
     // What was applied before is still readable.
@@ -976,6 +984,37 @@ TEST_F(ProjectionHostTest, FailedCommitStopsTheRunnerAndARestartCatchesUp) {
   ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
   EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
   EXPECT_EQ(CheckpointOf(1).position, head);
+}
+
+// A full disk: commits fail with RESOURCE_EXHAUSTED for a while. The runner
+// retries from its checkpoint, the error and the lag show in Status, and
+// once commits succeed it catches up with neither a skip nor a repeat.
+TEST_F(ProjectionHostTest, TransientCommitFailureIsRetriedFromTheCheckpoint) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t head = AppendSpread(2500, 7, &tally);
+  FaultyStore faulty(store_.get());
+  faulty.SetCommitError(absl::ResourceExhaustedError("injected: disk full"));
+  faulty.FailCommitsFrom(5);
+  RunnerOptions options = SmallBatches();
+  options.retry_delay = absl::Milliseconds(1);
+  auto host = NewHost(std::make_unique<CountingProjection>(), &faulty, options);
+  ASSERT_TRUE(host->Start().ok());
+  // Retried, not stopped.
+  ASSERT_TRUE(faulty.AwaitFailedCommits(3));
+  ProjectionStatus status = StatusOf(*host, kCounts);
+  EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kResourceExhausted,
+                       {"disk full"}));
+  EXPECT_EQ(status.applied, 400u);
+  EXPECT_EQ(CheckpointOf(1).position, 400u);
+  EXPECT_EQ(*store_->Get(kCounts, 1, "total"),
+            std::optional<std::string>("400"));
+
+  faulty.FailCommitsFrom(0);
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_EQ(CheckpointOf(1).position, head);
+  EXPECT_TRUE(StatusOf(*host, kCounts).error.ok());
+  host->Stop();
 }
 
 TEST_F(ProjectionHostTest, FailedApplyCommitsNothingOfItsBatch) {
