@@ -197,6 +197,7 @@ absl::Status ProjectionRunner::BuildStep(bool* idle) {
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;
+    retrying_ = absl::OkStatus();  // Committed: no longer failing.
   }
   if (on_commit_) on_commit_(last, reached_end);
   return absl::OkStatus();
@@ -239,6 +240,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;
+    retrying_ = absl::OkStatus();  // Committed: no longer failing.
   }
   if (on_commit_) on_commit_(last, whole_slice && slice.reached_end);
   return absl::OkStatus();

@@ -157,13 +157,27 @@ class RocksInfoLog : public rocksdb::Logger {
 // one thread, and a resume never races an append. (RocksDB would otherwise
 // poll free space every few seconds and answer Resume() with Busy while it
 // does.)
+//
+// It also tells the writer of every background error, whoever's write
+// failed (a projection's commit, a flush): writes stop, and the writer's
+// timer resumes the store, which the projections' retries need too.
 class ManualRecovery : public rocksdb::EventListener {
  public:
+  explicit ManualRecovery(std::function<void(const rocksdb::Status&)> on_error)
+      : on_error_(std::move(on_error)) {}
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* bg_error) override {
+    on_error_(*bg_error);
+  }
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
                             rocksdb::Status /*bg_error*/,
                             bool* auto_recovery) override {
     *auto_recovery = false;
   }
+
+ private:
+  const std::function<void(const rocksdb::Status&)> on_error_;
 };
 
 // Warnings and errors on standard error, when the options name no logger.
@@ -275,6 +289,11 @@ class RocksDbEventLog::Impl {
   // While writes are stopped: resumes RocksDB and re-reads the head, chain
   // tail and versions from the store. OK when writes may go on.
   absl::Status TryResume();
+  // Whether the store's filesystem can take writes again: enough free space
+  // and a small file written and synced. Resuming RocksDB on a disk that
+  // still fails makes its error fatal (only a restart clears it), so the
+  // writer probes first.
+  rocksdb::Status ProbeWritable();
   void SetWriteState(const absl::Status& state);
   void CommitBatch(std::vector<Pending>& batch);
   absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
@@ -311,6 +330,8 @@ class RocksDbEventLog::Impl {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // A background error RocksDB reported, for the writer to stop writes on.
+  std::optional<rocksdb::Status> background_error_ ABSL_GUARDED_BY(queue_mu_);
   std::thread writer_;
 
   // Owned by the writer thread (and by Open() before it starts).
@@ -354,7 +375,14 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   db_options.IncreaseParallelism(2);
   info_log_ = std::make_shared<RocksInfoLog>(logger_);
   db_options.info_log = info_log_;
-  db_options.listeners.push_back(std::make_shared<ManualRecovery>());
+  // Called on RocksDB's threads, maybe under its lock: only hands the
+  // error to the writer.
+  db_options.listeners.push_back(
+      std::make_shared<ManualRecovery>([this](const rocksdb::Status& error) {
+        absl::MutexLock lock(&queue_mu_);
+        background_error_ = error;
+        queue_cv_.Signal();
+      }));
   if (options_.file_system != nullptr) {
     env_ = rocksdb::NewCompositeEnv(options_.file_system);
     db_options.env = env_.get();
@@ -490,21 +518,26 @@ void RocksDbEventLog::Impl::WriterLoop() {
   std::vector<Pending> batch;
   for (;;) {
     bool try_resume = false;
+    std::optional<rocksdb::Status> background_error;
     {
       absl::MutexLock lock(&queue_mu_);
       if (write_error_.ok()) {
-        while (queue_.empty() && !stopping_) queue_cv_.Wait(&queue_mu_);
+        while (queue_.empty() && !stopping_ && !background_error_) {
+          queue_cv_.Wait(&queue_mu_);
+        }
+        background_error.swap(background_error_);
       } else if (queue_.empty() && !stopping_) {
         // Writes are stopped: wake to try resuming even without appends.
         queue_cv_.WaitWithTimeout(&queue_mu_, options_.resume_interval);
         try_resume = queue_.empty() && !stopping_;
       }
-      if (queue_.empty() && !try_resume) {
+      if (queue_.empty() && !try_resume && !background_error.has_value()) {
         return;  // Stopping, and every append is answered.
       }
       // Everything queued, up to max_batch_bytes (at least one append).
+      // After a background error, appends wait for the next round.
       size_t taken = 0;
-      while (!queue_.empty() &&
+      while (!background_error.has_value() && !queue_.empty() &&
              (batch.empty() || taken + queue_.front().bytes <=
                                    options_.limits.max_batch_bytes)) {
         taken += queue_.front().bytes;
@@ -512,6 +545,10 @@ void RocksDbEventLog::Impl::WriterLoop() {
         queue_.pop_front();
       }
       queued_bytes_ -= taken;
+    }
+    if (background_error.has_value()) {
+      StopWrites(*background_error);
+      continue;
     }
     if (try_resume) {
       TryResume().IgnoreError();  // Logged; appends see it when they come.
@@ -548,6 +585,15 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   // memtable to new files, so the WAL that failed is no longer needed and is
   // never replayed over what is written after this (the reopen in
   // write_fault_test checks it).
+  if (rocksdb::Status probe = ProbeWritable(); !probe.ok()) {
+    StopWrites(probe);
+    return write_error_;
+  }
+  {
+    // Errors reported from here on are new: they stop writes again.
+    absl::MutexLock lock(&queue_mu_);
+    background_error_.reset();
+  }
   rocksdb::Status s = db_->Resume();
   if (!s.ok()) {
     if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
@@ -602,6 +648,32 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   if (head->position != before) PublishHead(head->position, head->hash);
   SetWriteState(absl::OkStatus());
   return absl::OkStatus();
+}
+
+rocksdb::Status RocksDbEventLog::Impl::ProbeWritable() {
+  rocksdb::FileSystem* fs = options_.file_system != nullptr
+                                ? options_.file_system.get()
+                                : rocksdb::FileSystem::Default().get();
+  uint64_t free_bytes = 0;
+  rocksdb::IOStatus s = fs->GetFreeSpace(options_.path, rocksdb::IOOptions(),
+                                         &free_bytes, nullptr);
+  if (s.ok() && free_bytes < options_.resume_min_free_bytes) {
+    return rocksdb::Status::NoSpace(
+        absl::StrCat("only ", free_bytes, " bytes free, ",
+                     options_.resume_min_free_bytes, " needed to resume"));
+  }
+  const std::string probe = options_.path + "/ycr-write-probe";
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  s = fs->NewWritableFile(probe, rocksdb::FileOptions(), &file, nullptr);
+  if (s.ok()) {
+    const std::string block(4096, '\0');
+    s = file->Append(block, rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = file->Sync(rocksdb::IOOptions(), nullptr);
+    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = closed;
+  }
+  fs->DeleteFile(probe, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  return s;
 }
 
 void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {

@@ -65,6 +65,9 @@ struct RocksDbEventLogOptions {
   // after space returns succeeds at once; the timer brings health back
   // (and projections' commits) when no client is writing. Default: 5 s.
   absl::Duration resume_interval = absl::Seconds(5);
+  // Free bytes the store's filesystem must have before the writer resumes
+  // (RocksDB first flushes its memtables to new files). Default: 64 MiB.
+  uint64_t resume_min_free_bytes = 64 << 20;
   // Called on the writer thread when writes stop (with the error) and when
   // they resume (OK), e.g. to set the health service. Must not call into
   // the log's writes. Default: none.

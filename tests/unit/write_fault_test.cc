@@ -213,6 +213,22 @@ TEST_F(WriteFaultTest, StoppedLogResumesOnItsTimerWithoutAppends) {
   EXPECT_TRUE(log->Append(OneEvent("s")).ok());
 }
 
+// The writer does not resume on a disk that is still nearly full (RocksDB
+// would escalate a failed resume to an error only a restart clears).
+TEST_F(WriteFaultTest, NoResumeUntilEnoughSpaceIsFree) {
+  RocksDbEventLogOptions options = Options();
+  options.resume_min_free_bytes = UINT64_MAX;
+  auto log = Open(std::move(options));
+  ASSERT_NE(log, nullptr);
+  fs_->Fail(Mode::kFailSyncs);
+  EXPECT_FALSE(log->Append(OneEvent("s")).ok());
+  fs_->Heal();
+  EXPECT_TRUE(StatusIs(log->Append(OneEvent("s")).status(),
+                       absl::StatusCode::kResourceExhausted,
+                       {"bytes free", "needed to resume"}));
+  EXPECT_EQ(log->GetHead().position, 0u);
+}
+
 // A failed sync and then the process goes away: whether the append landed
 // is unknown, and after a reopen its retry gives exactly one copy.
 TEST_F(WriteFaultTest, RetryAfterFailedSyncAndReopenGivesOneCopy) {
