@@ -294,7 +294,9 @@ class RocksDbEventLog::Impl {
   // still fails makes its error fatal (only a restart clears it), so the
   // writer probes first.
   rocksdb::Status ProbeWritable();
-  void SetWriteState(const absl::Status& state);
+  // Publishes the writer's state (WriteState, on_write_state). False when
+  // it was already that.
+  bool SetWriteState(const absl::Status& state);
   void CommitBatch(std::vector<Pending>& batch);
   absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
                                       BatchState* state,
@@ -569,22 +571,18 @@ void RocksDbEventLog::Impl::StopWrites(const rocksdb::Status& error) {
   SetWriteState(write_error_);
 }
 
-void RocksDbEventLog::Impl::SetWriteState(const absl::Status& state) {
+bool RocksDbEventLog::Impl::SetWriteState(const absl::Status& state) {
   {
     absl::MutexLock lock(&head_mu_);
-    if (write_state_ == state) return;
+    if (write_state_ == state) return false;
     write_state_ = state;
   }
   if (options_.on_write_state) options_.on_write_state(state);
+  return true;
 }
 
 absl::Status RocksDbEventLog::Impl::TryResume() {
   if (write_error_.ok()) return absl::OkStatus();
-  // Clears RocksDB's background error (a failed WAL write or sync makes the
-  // store read-only) once it can write again. Resume() flushes every
-  // memtable to new files, so the WAL that failed is no longer needed and is
-  // never replayed over what is written after this (the reopen in
-  // write_fault_test checks it).
   if (rocksdb::Status probe = ProbeWritable(); !probe.ok()) {
     StopWrites(probe);
     return write_error_;
@@ -594,6 +592,10 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
     absl::MutexLock lock(&queue_mu_);
     background_error_.reset();
   }
+  // Clears RocksDB's background error (a failed WAL write or sync makes the
+  // store read-only). Resume() flushes every memtable to new files, so the
+  // WAL that failed is no longer needed and is never replayed over what is
+  // written after this (the reopen in write_fault_test checks it).
   rocksdb::Status s = db_->Resume();
   if (!s.ok()) {
     if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
@@ -604,7 +606,10 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
           "from (",
           s.ToString(), "); check the disk under ", options_.path,
           " and restart ycr-server; reads go on meanwhile; ", kRetryAdvice));
-      SetWriteState(write_error_);
+      if (SetWriteState(write_error_)) {
+        logger_->Log(LogLevel::kError, "log.resume_impossible",
+                     {{"error", std::string(write_error_.message())}});
+      }
       return write_error_;
     }
     StopWrites(s);
