@@ -4,6 +4,8 @@
 // verifying log and idempotent retries (tests/unit/fault_fs.h injects the
 // faults).
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -250,6 +252,65 @@ TEST_F(WriteFaultTest, RetryAfterFailedSyncAndReopenGivesOneCopy) {
   EXPECT_EQ(retried->first_position, 2u);
   ExpectWhole(*log, 2);
   EXPECT_EQ(CountEventId(*log, unsure.events[0].event_id()), 1u);
+}
+
+// A really full filesystem, when YCR_SMALL_FS_DIR names an empty directory
+// on a small one (as root: mount -t tmpfs -o size=6m tmpfs DIR). Skipped
+// otherwise: mounting needs root.
+TEST(SmallFilesystemTest, FillingTheDiskStopsWritesAndFreeingItResumes) {
+  const char* small = std::getenv("YCR_SMALL_FS_DIR");
+  if (small == nullptr || *small == '\0') {
+    GTEST_SKIP() << "YCR_SMALL_FS_DIR is not set";
+  }
+  const std::string path = std::string(small) + "/store";
+  const std::string filler = std::string(small) + "/filler";
+  ManualClock clock(absl::FromUnixSeconds(1700000000));
+  RocksDbEventLogOptions options;
+  options.path = path;
+  options.clock = &clock;
+  options.block_cache_bytes = 1 << 20;
+  options.resume_interval = absl::Hours(1);
+  options.resume_min_free_bytes = 1 << 20;
+  absl::StatusOr<std::unique_ptr<RocksDbEventLog>> log =
+      RocksDbEventLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  {
+    // Fill the filesystem but for a little, then append until it is full.
+    std::FILE* f = std::fopen(filler.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string block(64 << 10, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() &&
+           std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+    std::filesystem::resize_file(
+        filler, std::filesystem::file_size(filler) - (256 << 10));
+  }
+  const std::string data(4 << 10, 'd');
+  AppendRequest failed;
+  absl::Status status;
+  uint64_t acknowledged = 0;
+  for (int i = 0; i < 10000 && status.ok(); ++i) {
+    failed = Request("s", ExpectedVersion::Any(), {OpaqueEvent(data)});
+    absl::StatusOr<AppendResult> r = (*log)->Append(failed);
+    status = r.status();
+    if (r.ok()) acknowledged = r->last_position;
+  }
+  EXPECT_TRUE(StatusIs(status, absl::StatusCode::kResourceExhausted, {"full"}));
+  EXPECT_EQ((*log)->GetHead().position, acknowledged);
+  EXPECT_TRUE((*log)->ReadStream("s", {}).ok());
+  EXPECT_TRUE((*log)->VerifyChain(1, 0).ok());
+
+  std::filesystem::remove(filler);
+  absl::StatusOr<AppendResult> retried = (*log)->Append(failed);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->first_position, acknowledged + 1);
+  EXPECT_TRUE((*log)->VerifyChain(1, 0).ok());
+  (*log)->Close();
+  log = RocksDbEventLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->GetHead().position, acknowledged + 1);
+  EXPECT_TRUE((*log)->VerifyChain(1, 0).ok());
 }
 
 }  // namespace
