@@ -221,11 +221,17 @@ std::vector<ProjectionStatus> ProjectionHost::Status() {
     s.generation = slot->lease != nullptr ? slot->lease->generation() : 0;
     s.applied =
         slot->active != nullptr ? slot->active->applied() : slot->frozen_at;
-    if (slot->active != nullptr) s.error = slot->active->status();
+    if (slot->active != nullptr) {
+      s.error = slot->active->status();
+      if (s.error.ok()) s.error = slot->active->retrying();
+    }
     if (slot->building != nullptr) {
       s.building_generation = slot->building->generation();
       s.building_applied = slot->building->applied();
       s.building_error = slot->building->status();
+      if (s.building_error.ok()) {
+        s.building_error = slot->building->retrying();
+      }
     }
   }
   return out;

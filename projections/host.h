@@ -42,7 +42,8 @@ struct ProjectionStatus {
   // Set while a rebuild runs.
   uint32_t building_generation = 0;
   uint64_t building_applied = 0;
-  // What stopped the active runner, or the rebuild, if anything.
+  // What stopped the active runner, or the rebuild, if anything; while one
+  // retries a failed read or commit (a full disk), that error.
   absl::Status error;
   absl::Status building_error;
 };

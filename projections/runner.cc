@@ -66,6 +66,18 @@ absl::Status ProjectionRunner::status() const {
   return status_;
 }
 
+absl::Status ProjectionRunner::retrying() const {
+  absl::MutexLock lock(&mu_);
+  return retrying_;
+}
+
+void ProjectionRunner::WaitToRetry() {
+  absl::MutexLock lock(&wake_->mu);
+  Wake* w = wake_.get();
+  auto stopping = [w]() ABSL_SHARED_LOCKS_REQUIRED(w->mu) { return w->stop; };
+  wake_->mu.AwaitWithTimeout(absl::Condition(&stopping), options_.retry_delay);
+}
+
 absl::Status ProjectionRunner::WaitFor(uint64_t position,
                                        absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
@@ -92,10 +104,25 @@ void ProjectionRunner::Run() {
     }
     bool idle = false;
     absl::Status s = Step(&idle);
+    if (absl::IsUnavailable(s) || absl::IsResourceExhausted(s)) {
+      // The store cannot read or write for now (a full disk): nothing of
+      // the failed run is committed, so try again from the checkpoint.
+      build_batch_ = nullptr;
+      {
+        absl::MutexLock lock(&mu_);
+        retrying_ = s;
+      }
+      WaitToRetry();
+      continue;
+    }
     if (!s.ok()) {
       absl::MutexLock lock(&mu_);
       status_ = s;
       break;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      retrying_ = absl::OkStatus();
     }
     if (idle) WaitForAppend();
   }
@@ -170,6 +197,7 @@ absl::Status ProjectionRunner::BuildStep(bool* idle) {
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;
+    retrying_ = absl::OkStatus();  // Committed: no longer failing.
   }
   if (on_commit_) on_commit_(last, reached_end);
   return absl::OkStatus();
@@ -212,6 +240,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
   {
     absl::MutexLock lock(&mu_);
     applied_ = last;
+    retrying_ = absl::OkStatus();  // Committed: no longer failing.
   }
   if (on_commit_) on_commit_(last, whole_slice && slice.reached_end);
   return absl::OkStatus();

@@ -5,7 +5,10 @@
 // of events, and commits their state changes with the new checkpoint in one
 // write; once at the head it waits for the next append (EventLog::WatchHead).
 // A crash (or a failed commit) leaves state and checkpoint together, so a new
-// runner neither skips nor repeats an event.
+// runner neither skips nor repeats an event. A read or commit that fails with
+// UNAVAILABLE or RESOURCE_EXHAUSTED (a full or failing disk) is retried from
+// the checkpoint every retry_delay, the error showing in retrying() and the
+// lag growing meanwhile; any other error stops the runner.
 
 #include <cstdint>
 #include <functional>
@@ -43,6 +46,10 @@ struct RunnerOptions {
   // once background compaction has caught up. It nearly doubles the time
   // of a rebuild. Default: false.
   bool compact_after_build = false;
+  // After a read or commit fails with UNAVAILABLE or RESOURCE_EXHAUSTED,
+  // how long the runner waits before trying again from its checkpoint.
+  // Default: 1 s.
+  absl::Duration retry_delay = absl::Seconds(1);
 };
 
 class ProjectionRunner {
@@ -81,6 +88,10 @@ class ProjectionRunner {
   // OK while running or stopped cleanly; otherwise what stopped it.
   absl::Status status() const;
 
+  // While the runner waits to retry a failed read or commit: that error.
+  // OK once a step succeeds again.
+  absl::Status retrying() const;
+
  private:
   void Run();
   // One read-apply-commit round. Sets *idle when there was nothing to read.
@@ -92,6 +103,8 @@ class ProjectionRunner {
   absl::Status ApplyOne(const v1::RecordedEvent& event,
                         storage::ProjectionBatch& batch);
   void WaitForAppend();
+  // Waits retry_delay, or less when stopping.
+  void WaitToRetry();
 
   storage::EventLog* const log_;
   storage::ProjectionStore* const store_;
@@ -112,6 +125,7 @@ class ProjectionRunner {
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  absl::Status retrying_ ABSL_GUARDED_BY(mu_);
 
   // Where the runner sleeps at the head. Shared with the head watch's
   // callback, which may run on the log's writer thread after the runner has

@@ -68,6 +68,14 @@ std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
 
 void Server::AddGauges() {
   metrics_->AddGaugeFamily(
+      "ycr_log_writes_stopped",
+      "1 while a failed write (disk full, I/O error) stops appends; reads go "
+      "on. The writer resumes by itself once the store can write.",
+      [this] {
+        return std::vector<GaugeSample>{
+            {{}, log_->WriteState().ok() ? 0.0 : 1.0}};
+      });
+  metrics_->AddGaugeFamily(
       "ycr_log_head_position", "Position of the last event in the log.",
       [this] {
         return std::vector<GaugeSample>{
@@ -101,6 +109,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (options.testing_clock != nullptr) options.clock = options.testing_clock;
   // One clock for the rules and the log's recorded_at.
   if (options.log.clock == nullptr) options.log.clock = options.clock;
+  Server* raw = server.get();
+  options.log.on_write_state =
+      [raw, chained = options.log.on_write_state](const absl::Status& state) {
+        raw->OnWriteState(state);
+        if (chained) chained(state);
+      };
   ASSIGN_OR_RETURN(server->log_,
                    storage::RocksDbEventLog::Open(std::move(options.log)));
   server->projection_store_ = server->log_->NewProjectionStore();
@@ -198,6 +212,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                      " (address in use or malformed?)"));
   }
   server->AddGauges();
+  {
+    absl::MutexLock lock(&server->health_mu_);
+    server->health_ready_ = true;
+  }
+  server->OnWriteState(server->log_->WriteState());
   if (!options.metrics_listen.empty()) {
     auto http = MetricsHttpServer::Start(
         options.metrics_listen, server->metrics_.get(), &server->serving_);
@@ -212,9 +231,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
 Server::~Server() { Shutdown(absl::Seconds(1)); }
 
+void Server::OnWriteState(const absl::Status& state) {
+  absl::MutexLock lock(&health_mu_);
+  if (!health_ready_ || draining_) return;
+  if (auto* health = grpc_server_->GetHealthCheckService(); health != nullptr) {
+    health->SetServingStatus(kWritesHealthService, state.ok());
+  }
+}
+
 void Server::BeginDrain() {
   serving_.store(false);
   if (grpc_server_ == nullptr) return;
+  absl::MutexLock lock(&health_mu_);
+  draining_ = true;
   // Every service, and the whole server (""), is NOT_SERVING from now on.
   if (auto* health = grpc_server_->GetHealthCheckService(); health != nullptr) {
     health->SetServingStatus(false);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "services/admin_service.h"
 #include "services/caseload_service.h"
@@ -26,6 +27,13 @@
 #include "storage/rocksdb_event_log.h"
 
 namespace ycr::services {
+
+// The grpc.health.v1 service name of the write path. It answers NOT_SERVING
+// while the log's writes are stopped by a failed write (a full disk), and
+// SERVING once they resume; the server ("") and every gRPC service stay
+// SERVING meanwhile, because reads, queries and subscriptions keep working.
+// A probe that must only send writes checks this name.
+inline constexpr char kWritesHealthService[] = "ycr.v1.writes";
 
 struct ServerOptions {
   // host:port; port 0 picks a free one. Default: 127.0.0.1:7070.
@@ -87,6 +95,9 @@ class Server {
   // stop sending new work before Shutdown() refuses it. Idempotent.
   void BeginDrain();
 
+  // OK while the log accepts appends; otherwise why writes are stopped.
+  absl::Status WriteState() { return log_->WriteState(); }
+
   // Drains (as BeginDrain), ends subscriptions, lets in-flight calls finish
   // (up to `grace`, then cancels them); new calls are refused. Then closes
   // the log. Idempotent.
@@ -95,6 +106,9 @@ class Server {
  private:
   Server() = default;
   void AddGauges();
+  // The log's writes stopped (error) or resumed (OK): sets the write path's
+  // health (kWritesHealthService), unless draining.
+  void OnWriteState(const absl::Status& state);
 
   // Declared first: destroyed last, after everything that records into it.
   std::unique_ptr<MetricRegistry> metrics_;
@@ -125,6 +139,11 @@ class Server {
   bool shut_down_ = false;
   // False from BeginDrain on (the metrics endpoint's /healthz).
   std::atomic<bool> serving_{true};
+  // Orders health changes from the log's writer thread against the start
+  // and the drain.
+  absl::Mutex health_mu_;
+  bool health_ready_ ABSL_GUARDED_BY(health_mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(health_mu_) = false;
 };
 
 }  // namespace ycr::services

@@ -246,6 +246,7 @@ int main(int argc, char** argv) {
   }
   options.log.path = absl::GetFlag(FLAGS_data_dir);
   options.log.sync = absl::GetFlag(FLAGS_sync);
+  options.log.logger = &log;
   options.log.limits.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
   options.log.limits.max_events_per_append =
       absl::GetFlag(FLAGS_max_events_per_append);

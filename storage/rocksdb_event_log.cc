@@ -2,14 +2,20 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <thread>
@@ -116,6 +122,91 @@ struct WriterMetrics {
   Histogram* sync_write = nullptr;
 };
 
+// RocksDB's info log, sent to our structured log instead of a LOG file in
+// the data directory: a full disk must not be able to fail (or abort) the
+// process through it.
+class RocksInfoLog : public rocksdb::Logger {
+ public:
+  explicit RocksInfoLog(ycr::Logger* log)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), log_(log) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    const LogLevel ours =
+        level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? LogLevel::kError
+        : level >= rocksdb::InfoLogLevel::WARN_LEVEL ? LogLevel::kWarning
+                                                     : LogLevel::kInfo;
+    if (!log_->Enabled(ours)) return;
+    char buffer[1024];
+    std::vsnprintf(buffer, sizeof(buffer), format, ap);
+    log_->Log(ours, "rocksdb.log", {{"message", buffer}});
+  }
+
+ private:
+  ycr::Logger* const log_;
+};
+
+// Turns RocksDB's own recovery from background errors off: the writer
+// resumes the store itself (TryResume), so that RocksDB's state and the
+// writer's in-memory head, chain tail and versions are reset together, on
+// one thread, and a resume never races an append. (RocksDB would otherwise
+// poll free space every few seconds and answer Resume() with Busy while it
+// does.)
+//
+// It also tells the writer of every background error, whoever's write
+// failed (a projection's commit, a flush): writes stop, and the writer's
+// timer resumes the store, which the projections' retries need too.
+class ManualRecovery : public rocksdb::EventListener {
+ public:
+  explicit ManualRecovery(std::function<void(const rocksdb::Status&)> on_error)
+      : on_error_(std::move(on_error)) {}
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* bg_error) override {
+    on_error_(*bg_error);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+
+ private:
+  const std::function<void(const rocksdb::Status&)> on_error_;
+};
+
+// Warnings and errors on standard error, when the options name no logger.
+Logger& DefaultLogger() {
+  static Logger* const logger =
+      new Logger(&std::cerr, LogFormat::kText, LogLevel::kWarning);
+  return *logger;
+}
+
+// What every refused append is told about itself.
+constexpr char kRetryAdvice[] =
+    "the outcome of an unacknowledged append is unknown: retry it with the "
+    "same event ids (a retry is idempotent)";
+
+// A failed write, as appends see it while writes are stopped.
+absl::Status WriteError(const rocksdb::Status& s, absl::string_view path) {
+  if (s.IsNoSpace()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("writes are stopped: the store's filesystem is full (",
+                     s.ToString(), "); free space under ", path,
+                     " and writes resume by themselves; ", kRetryAdvice));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "writes are stopped: the store could not write (", s.ToString(),
+      "); check the disk under ", path,
+      "; writes resume by themselves once the store can write again; ",
+      kRetryAdvice));
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -150,6 +241,8 @@ class RocksDbEventLog::Impl {
   explicit Impl(RocksDbEventLogOptions options)
       : options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : &SystemClock()),
+        logger_(options_.logger != nullptr ? options_.logger
+                                           : &DefaultLogger()),
         metrics_(options_.metrics),
         versions_(options_.stream_cache_entries) {}
 
@@ -176,6 +269,7 @@ class RocksDbEventLog::Impl {
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
   absl::Status VerifyChain(uint64_t from, uint64_t to);
+  absl::Status WriteState();
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
   void Close();
 
@@ -183,11 +277,26 @@ class RocksDbEventLog::Impl {
   absl::Status OpenDb();
   absl::Status CheckFormatVersion();
   absl::Status RecoverHead();
+  // The last record of the log as stored: its position and hash.
+  absl::StatusOr<Head> ReadStoredHead();
   absl::Status VerifyChainLocked(uint64_t from, uint64_t to)
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
   uint32_t ClampLimit(uint32_t limit) const;
 
   void WriterLoop();
+  // Writes stop after a failed write (`error`, from RocksDB).
+  void StopWrites(const rocksdb::Status& error);
+  // While writes are stopped: resumes RocksDB and re-reads the head, chain
+  // tail and versions from the store. OK when writes may go on.
+  absl::Status TryResume();
+  // Whether the store's filesystem can take writes again: enough free space
+  // and a small file written and synced. Resuming RocksDB on a disk that
+  // still fails makes its error fatal (only a restart clears it), so the
+  // writer probes first.
+  rocksdb::Status ProbeWritable();
+  // Publishes the writer's state (WriteState, on_write_state). False when
+  // it was already that.
+  bool SetWriteState(const absl::Status& state);
   void CommitBatch(std::vector<Pending>& batch);
   absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
                                       BatchState* state,
@@ -199,8 +308,12 @@ class RocksDbEventLog::Impl {
 
   const RocksDbEventLogOptions options_;
   Clock* const clock_;
+  Logger* const logger_;
   const WriterMetrics metrics_;
 
+  // Set by OpenDb() from options_.file_system; outlives db_.
+  std::unique_ptr<rocksdb::Env> env_;
+  std::shared_ptr<rocksdb::Logger> info_log_;
   // Set by Open(); the handles live until Close() under db_mu_.
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -219,16 +332,22 @@ class RocksDbEventLog::Impl {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // A background error RocksDB reported, for the writer to stop writes on.
+  std::optional<rocksdb::Status> background_error_ ABSL_GUARDED_BY(queue_mu_);
   std::thread writer_;
 
   // Owned by the writer thread (and by Open() before it starts).
   StreamVersionCache versions_;
   uint64_t next_position_ = 1;
   std::string last_hash_;
+  // Not OK while writes are stopped: what appends get.
+  absl::Status write_error_;
 
   absl::Mutex head_mu_;
   Head head_ ABSL_GUARDED_BY(head_mu_);
   bool watches_closed_ ABSL_GUARDED_BY(head_mu_) = false;
+  // write_error_, for other threads.
+  absl::Status write_state_ ABSL_GUARDED_BY(head_mu_);
   uint64_t next_watch_id_ ABSL_GUARDED_BY(head_mu_) = 1;
   // (position, id) -> callback; fired in position order.
   std::map<std::pair<uint64_t, uint64_t>, WatchCallback> watches_
@@ -256,6 +375,20 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  info_log_ = std::make_shared<RocksInfoLog>(logger_);
+  db_options.info_log = info_log_;
+  // Called on RocksDB's threads, maybe under its lock: only hands the
+  // error to the writer.
+  db_options.listeners.push_back(
+      std::make_shared<ManualRecovery>([this](const rocksdb::Status& error) {
+        absl::MutexLock lock(&queue_mu_);
+        background_error_ = error;
+        queue_cv_.Signal();
+      }));
+  if (options_.file_system != nullptr) {
+    env_ = rocksdb::NewCompositeEnv(options_.file_system);
+    db_options.env = env_.get();
+  }
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(options_.block_cache_bytes);
@@ -320,7 +453,7 @@ absl::Status RocksDbEventLog::Impl::CheckFormatVersion() {
   return absl::OkStatus();
 }
 
-absl::Status RocksDbEventLog::Impl::RecoverHead() {
+absl::StatusOr<Head> RocksDbEventLog::Impl::ReadStoredHead() {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
   it->SeekToLast();
@@ -334,7 +467,11 @@ absl::Status RocksDbEventLog::Impl::RecoverHead() {
     head.position = *position;
     head.hash = std::string(it->value().data(), kHashBytes);
   }
-  it.reset();
+  return head;
+}
+
+absl::Status RocksDbEventLog::Impl::RecoverHead() {
+  ASSIGN_OR_RETURN(Head head, ReadStoredHead());
   if (head.position > 0 && options_.verify_tail_records > 0) {
     uint64_t from = head.position > options_.verify_tail_records
                         ? head.position - options_.verify_tail_records + 1
@@ -382,13 +519,27 @@ void RocksDbEventLog::Impl::AppendAsync(AppendRequest request,
 void RocksDbEventLog::Impl::WriterLoop() {
   std::vector<Pending> batch;
   for (;;) {
+    bool try_resume = false;
+    std::optional<rocksdb::Status> background_error;
     {
       absl::MutexLock lock(&queue_mu_);
-      while (queue_.empty() && !stopping_) queue_cv_.Wait(&queue_mu_);
-      if (queue_.empty()) return;  // Stopping, and every append is answered.
+      if (write_error_.ok()) {
+        while (queue_.empty() && !stopping_ && !background_error_) {
+          queue_cv_.Wait(&queue_mu_);
+        }
+        background_error.swap(background_error_);
+      } else if (queue_.empty() && !stopping_) {
+        // Writes are stopped: wake to try resuming even without appends.
+        queue_cv_.WaitWithTimeout(&queue_mu_, options_.resume_interval);
+        try_resume = queue_.empty() && !stopping_;
+      }
+      if (queue_.empty() && !try_resume && !background_error.has_value()) {
+        return;  // Stopping, and every append is answered.
+      }
       // Everything queued, up to max_batch_bytes (at least one append).
+      // After a background error, appends wait for the next round.
       size_t taken = 0;
-      while (!queue_.empty() &&
+      while (!background_error.has_value() && !queue_.empty() &&
              (batch.empty() || taken + queue_.front().bytes <=
                                    options_.limits.max_batch_bytes)) {
         taken += queue_.front().bytes;
@@ -397,12 +548,150 @@ void RocksDbEventLog::Impl::WriterLoop() {
       }
       queued_bytes_ -= taken;
     }
+    if (background_error.has_value()) {
+      StopWrites(*background_error);
+      continue;
+    }
+    if (try_resume) {
+      TryResume().IgnoreError();  // Logged; appends see it when they come.
+      continue;
+    }
     CommitBatch(batch);
     batch.clear();
   }
 }
 
+void RocksDbEventLog::Impl::StopWrites(const rocksdb::Status& error) {
+  const bool was_stopped = !write_error_.ok();
+  write_error_ = WriteError(error, options_.path);
+  if (was_stopped) return;
+  logger_->Log(LogLevel::kError, "log.writes_stopped",
+               {{"error", std::string(write_error_.message())},
+                {"head", absl::StrCat(next_position_ - 1)}});
+  SetWriteState(write_error_);
+}
+
+bool RocksDbEventLog::Impl::SetWriteState(const absl::Status& state) {
+  {
+    absl::MutexLock lock(&head_mu_);
+    if (write_state_ == state) return false;
+    write_state_ = state;
+  }
+  if (options_.on_write_state) options_.on_write_state(state);
+  return true;
+}
+
+absl::Status RocksDbEventLog::Impl::TryResume() {
+  if (write_error_.ok()) return absl::OkStatus();
+  if (rocksdb::Status probe = ProbeWritable(); !probe.ok()) {
+    StopWrites(probe);
+    return write_error_;
+  }
+  {
+    // Errors reported from here on are new: they stop writes again.
+    absl::MutexLock lock(&queue_mu_);
+    background_error_.reset();
+  }
+  // Clears RocksDB's background error (a failed WAL write or sync makes the
+  // store read-only). Resume() flushes every memtable to new files, so the
+  // WAL that failed is no longer needed and is never replayed over what is
+  // written after this (the reopen in write_fault_test checks it).
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
+      // RocksDB 7.8 will not resume after a failed WAL write that is not
+      // for lack of space: only reopening the store (a restart) clears it.
+      write_error_ = absl::UnavailableError(absl::StrCat(
+          "writes are stopped: the store failed a write it cannot resume "
+          "from (",
+          s.ToString(), "); check the disk under ", options_.path,
+          " and restart ycr-server; reads go on meanwhile; ", kRetryAdvice));
+      if (SetWriteState(write_error_)) {
+        logger_->Log(LogLevel::kError, "log.resume_impossible",
+                     {{"error", std::string(write_error_.message())}});
+      }
+      return write_error_;
+    }
+    StopWrites(s);
+    return write_error_;
+  }
+  // The failed batch may or may not be stored: take the head, the chain and
+  // the versions from the store, not from memory.
+  absl::StatusOr<Head> head = ReadStoredHead();
+  absl::Status verified = head.status();
+  if (verified.ok() && head->position + 1 < next_position_) {
+    verified = absl::DataLossError(absl::StrCat(
+        "the log ends at position ", head->position, " but position ",
+        next_position_ - 1, " was acknowledged"));
+  }
+  if (verified.ok()) {
+    absl::ReaderMutexLock lock(&db_mu_);
+    // From the last record known to be stored: it links what followed.
+    verified = VerifyChainLocked(next_position_ > 1 ? next_position_ - 1 : 1,
+                                 head->position);
+  }
+  if (!verified.ok()) {
+    // Not expected after a failed write; stay stopped rather than write
+    // past a chain that does not verify.
+    write_error_ = absl::UnavailableError(absl::StrCat(
+        "writes are stopped: after a failed write the stored log does not "
+        "verify: ",
+        verified.message(), "; run ycr-server verify on ", options_.path));
+    logger_->Log(LogLevel::kError, "log.resume_failed",
+                 {{"error", std::string(write_error_.message())}});
+    SetWriteState(write_error_);
+    return write_error_;
+  }
+  versions_.Clear();
+  const uint64_t before = next_position_ - 1;
+  next_position_ = head->position + 1;
+  last_hash_ = head->hash;
+  write_error_ = absl::OkStatus();
+  logger_->Log(LogLevel::kWarning, "log.writes_resumed",
+               {{"head", absl::StrCat(head->position)},
+                {"head_before", absl::StrCat(before)}});
+  if (head->position != before) PublishHead(head->position, head->hash);
+  SetWriteState(absl::OkStatus());
+  return absl::OkStatus();
+}
+
+rocksdb::Status RocksDbEventLog::Impl::ProbeWritable() {
+  rocksdb::FileSystem* fs = options_.file_system != nullptr
+                                ? options_.file_system.get()
+                                : rocksdb::FileSystem::Default().get();
+  uint64_t free_bytes = 0;
+  rocksdb::IOStatus s = fs->GetFreeSpace(options_.path, rocksdb::IOOptions(),
+                                         &free_bytes, nullptr);
+  if (s.ok() && free_bytes < options_.resume_min_free_bytes) {
+    return rocksdb::Status::NoSpace(
+        absl::StrCat("only ", free_bytes, " bytes free, ",
+                     options_.resume_min_free_bytes, " needed to resume"));
+  }
+  const std::string probe = options_.path + "/ycr-write-probe";
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  s = fs->NewWritableFile(probe, rocksdb::FileOptions(), &file, nullptr);
+  if (s.ok()) {
+    const std::string block(4096, '\0');
+    s = file->Append(block, rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = file->Sync(rocksdb::IOOptions(), nullptr);
+    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = closed;
+  }
+  fs->DeleteFile(probe, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  return s;
+}
+
 void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
+  if (!write_error_.ok() && !TryResume().ok()) {
+    for (Pending& pending : batch) {
+      if (metrics_.appends_error != nullptr) {
+        metrics_.appends_error->Increment();
+        metrics_.latency->Observe(SecondsSince(pending.queued_at));
+      }
+      std::move(pending.done)(write_error_);
+    }
+    return;
+  }
   BatchState state{next_position_, last_hash_, {}, {}};
   rocksdb::WriteBatch write_batch;
   const absl::Time now = clock_->Now();
@@ -415,17 +704,16 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
     const auto write_start = std::chrono::steady_clock::now();
-    absl::Status written =
-        FromRocks(db_->Write(write_options, &write_batch),
-                  "the store could not write; the outcome of this commit is "
-                  "unknown: retry with the same event ids (a retry is "
-                  "idempotent)");
+    const rocksdb::Status written = db_->Write(write_options, &write_batch);
     if (metrics_.sync_write != nullptr) {
       metrics_.sync_write->Observe(SecondsSince(write_start));
     }
     if (!written.ok()) {
-      // The decisions above assumed this batch would land; none of them hold.
-      for (auto& result : results) result = written;
+      // The decisions above assumed this batch would land; none of them
+      // hold, and memory may no longer match the store: stop writing until
+      // TryResume() has re-read it.
+      StopWrites(written);
+      for (auto& result : results) result = write_error_;
     } else {
       for (auto& [stream, version] : state.versions) {
         versions_.Put(stream, version);
@@ -830,6 +1118,11 @@ absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
   return VerifyChainLocked(from, to);
 }
 
+absl::Status RocksDbEventLog::Impl::WriteState() {
+  absl::MutexLock lock(&head_mu_);
+  return write_state_;
+}
+
 absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
     const std::string& dir) {
   std::error_code ec;
@@ -983,6 +1276,8 @@ bool RocksDbEventLog::CancelWatch(uint64_t id) {
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
 }
+
+absl::Status RocksDbEventLog::WriteState() { return impl_->WriteState(); }
 
 absl::StatusOr<uint64_t> RocksDbEventLog::Checkpoint(const std::string& dir) {
   return impl_->Checkpoint(dir);

@@ -6,15 +6,30 @@
 // writer takes everything queued, checks idempotency and versions against an
 // in-memory stream-version cache, assigns positions, chains hashes, writes
 // ONE WriteBatch with a synced WAL, then completes every caller.
+//
+// A failed write (disk full, I/O error) stops writes: every append of the
+// failed batch, and every append after it, gets RESOURCE_EXHAUSTED (no
+// space) or UNAVAILABLE (other errors), while reads go on. Before writing
+// again the writer resumes RocksDB (DB::Resume) and re-reads the head, the
+// chain tail and stream versions from the store, so that positions follow
+// what is really stored. It tries on every batch of appends and, with none
+// arriving, every `resume_interval`; see RocksDbEventLogOptions.
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
+
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
 
 namespace ycr::storage {
 
@@ -40,6 +55,26 @@ struct RocksDbEventLogOptions {
   // synced-write time (ycr_log_*). Not owned; must outlive the log.
   // Default: none.
   MetricRegistry* metrics = nullptr;
+  // Where RocksDB's own messages (warnings and errors; it keeps no LOG file
+  // in the data directory, so a full disk cannot fail through it) and the
+  // writer's stop/resume lines go. Not owned; must outlive the log.
+  // Default: warnings and errors as text on standard error.
+  Logger* logger = nullptr;
+  // While writes are stopped and no append arrives, how often the writer
+  // tries to resume. Appends also try, each batch, so a client retrying
+  // after space returns succeeds at once; the timer brings health back
+  // (and projections' commits) when no client is writing. Default: 5 s.
+  absl::Duration resume_interval = absl::Seconds(5);
+  // Free bytes the store's filesystem must have before the writer resumes
+  // (RocksDB first flushes its memtables to new files). Default: 64 MiB.
+  uint64_t resume_min_free_bytes = 64 << 20;
+  // Called on the writer thread when writes stop (with the error) and when
+  // they resume (OK), e.g. to set the health service. Must not call into
+  // the log's writes. Default: none.
+  std::function<void(const absl::Status&)> on_write_state;
+  // Tests only: the filesystem RocksDB writes through (to inject faults).
+  // Default: the operating system's.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 class RocksDbEventLog : public EventLog {
@@ -76,6 +111,10 @@ class RocksDbEventLog : public EventLog {
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;
   absl::Status VerifyChain(uint64_t from, uint64_t to) override;
+
+  // OK while appends are accepted; while writes are stopped by a failed
+  // write, the error appends get (RESOURCE_EXHAUSTED or UNAVAILABLE).
+  absl::Status WriteState();
 
   // Writes a consistent copy of the whole store (log, indexes, records,
   // projections and their checkpoints) into `dir`, which must not exist,

@@ -23,6 +23,12 @@ class StreamVersionCache {
   std::optional<uint64_t> Get(absl::string_view stream);
   void Put(absl::string_view stream, uint64_t version);
   size_t size() const { return young_.size() + old_.size(); }
+  // Forgets every version (after a failed write, when memory may not match
+  // the store).
+  void Clear() {
+    young_.clear();
+    old_.clear();
+  }
 
  private:
   size_t half_;

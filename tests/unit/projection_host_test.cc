@@ -29,6 +29,7 @@
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 #include "storage/rocksdb_event_log.h"
+#include "tests/unit/fault_fs.h"
 #include "tests/unit/test_util.h"
 
 namespace ycr::projections {
@@ -37,6 +38,7 @@ namespace {
 using ::ycr::storage::ProjectionBatch;
 using ::ycr::storage::ProjectionCheckpoint;
 using ::ycr::storage::ProjectionStore;
+using ::ycr::test::OneEvent;
 using ::ycr::test::OpaqueEvent;
 using ::ycr::test::Request;
 using ::ycr::test::StatusIs;
@@ -145,6 +147,12 @@ class FaultyStore : public ProjectionStore {
     absl::MutexLock lock(&mu_);
     fail_commit_from_ = relative ? commits_ + n : n;
   }
+  // What failing commits return. Default: DATA_LOSS, an error that stops
+  // the runner (UNAVAILABLE or RESOURCE_EXHAUSTED are retried).
+  void SetCommitError(absl::Status error) {
+    absl::MutexLock lock(&mu_);
+    commit_error_ = std::move(error);
+  }
   void FailActivates(int times) {
     absl::MutexLock lock(&mu_);
     activate_failures_left_ = times;
@@ -187,7 +195,7 @@ class FaultyStore : public ProjectionStore {
       ++commits_;
       if (fail_commit_from_ != 0 && commits_ >= fail_commit_from_) {
         ++failed_commits_;
-        return absl::UnavailableError("injected commit failure");
+        return commit_error_;
       }
     }
     return inner_->Commit(batch, checkpoint);
@@ -254,6 +262,8 @@ class FaultyStore : public ProjectionStore {
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t fail_commit_from_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status commit_error_ ABSL_GUARDED_BY(mu_) =
+      absl::DataLossError("injected commit failure");
   int failed_commits_ ABSL_GUARDED_BY(mu_) = 0;
   int activate_failures_left_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_activates_ ABSL_GUARDED_BY(mu_) = 0;
@@ -954,7 +964,7 @@ TEST_F(ProjectionHostTest, FailedCommitStopsTheRunnerAndARestartCatchesUp) {
                          {"injected commit failure"}))
         << lease.status();
     ProjectionStatus status = StatusOf(*host, kCounts);
-    EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kUnavailable,
+    EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kDataLoss,
                          {"injected commit failure"}));
     EXPECT_EQ(status.applied, 400u);
     // What was applied before is still readable.
@@ -976,6 +986,121 @@ TEST_F(ProjectionHostTest, FailedCommitStopsTheRunnerAndARestartCatchesUp) {
   ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
   EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
   EXPECT_EQ(CheckpointOf(1).position, head);
+}
+
+// A full disk: commits fail with RESOURCE_EXHAUSTED for a while. The runner
+// retries from its checkpoint, the error and the lag show in Status, and
+// once commits succeed it catches up with neither a skip nor a repeat.
+TEST_F(ProjectionHostTest, TransientCommitFailureIsRetriedFromTheCheckpoint) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t head = AppendSpread(2500, 7, &tally);
+  FaultyStore faulty(store_.get());
+  faulty.SetCommitError(absl::ResourceExhaustedError("injected: disk full"));
+  faulty.FailCommitsFrom(5);
+  RunnerOptions options = SmallBatches();
+  options.retry_delay = absl::Milliseconds(1);
+  auto host = NewHost(std::make_unique<CountingProjection>(), &faulty, options);
+  ASSERT_TRUE(host->Start().ok());
+  // Retried, not stopped.
+  ASSERT_TRUE(faulty.AwaitFailedCommits(3));
+  ProjectionStatus status = StatusOf(*host, kCounts);
+  EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kResourceExhausted,
+                       {"disk full"}));
+  EXPECT_EQ(status.applied, 400u);
+  EXPECT_EQ(CheckpointOf(1).position, 400u);
+  EXPECT_EQ(*store_->Get(kCounts, 1, "total"),
+            std::optional<std::string>("400"));
+
+  faulty.FailCommitsFrom(0);
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_EQ(CheckpointOf(1).position, head);
+  EXPECT_TRUE(StatusOf(*host, kCounts).error.ok());
+  host->Stop();
+}
+
+// The same on a real store whose disk fills: the projection's commit fails
+// (RESOURCE_EXHAUSTED), which stops the log's writes too; once space returns
+// the log's writer resumes the store on its timer and the runner catches up.
+class DiskFullProjectionTest : public ProjectionHostTest {
+ protected:
+  void SetUp() override {
+    ProjectionHostTest::SetUp();
+    store_.reset();
+    log_->Close();
+    log_.reset();
+    storage::RocksDbEventLogOptions options;
+    options.path = dir_.path();
+    options.clock = &clock_;
+    options.sync = false;
+    options.block_cache_bytes = 1 << 20;
+    options.file_system = fs_;
+    options.resume_interval = absl::Milliseconds(5);
+    options.on_write_state = [this](const absl::Status& state) {
+      absl::MutexLock lock(&state_mu_);
+      write_state_ = state.code();
+    };
+    absl::StatusOr<std::unique_ptr<storage::RocksDbEventLog>> log =
+        storage::RocksDbEventLog::Open(std::move(options));
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    store_ = log_->NewProjectionStore();
+  }
+
+  // Until the log reports writes in state `code`.
+  bool AwaitWriteState(absl::StatusCode code) {
+    absl::MutexLock lock(&state_mu_);
+    auto reached = [this, code]() ABSL_SHARED_LOCKS_REQUIRED(state_mu_) {
+      return write_state_ == code;
+    };
+    return state_mu_.AwaitWithTimeout(absl::Condition(&reached),
+                                      kFailureTimeout);
+  }
+
+  std::shared_ptr<::ycr::test::FaultFileSystem> fs_ =
+      std::make_shared<::ycr::test::FaultFileSystem>();
+  absl::Mutex state_mu_;
+  absl::StatusCode write_state_ ABSL_GUARDED_BY(state_mu_) =
+      absl::StatusCode::kOk;
+};
+
+TEST_F(DiskFullProjectionTest, CommitOnAFullDiskIsRetriedOnceSpaceReturns) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t first = AppendSpread(50, 3, &tally);
+  Gate gate;
+  RunnerOptions options = SmallBatches();
+  options.retry_delay = absl::Milliseconds(1);
+  auto host = NewHost(std::make_unique<CountingProjection>(1, 1, &gate),
+                      nullptr, options);
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, first, Deadline()).ok());
+
+  // The runner holds new events in hand when the disk fills.
+  gate.Close();
+  const uint64_t head = AppendSpread(50, 3, &tally, "more-");
+  ASSERT_TRUE(gate.AwaitBlocked());
+  fs_->Fail(::ycr::test::FaultFileSystem::Mode::kFailWrites, /*no_space=*/true);
+  gate.Open();
+  ASSERT_TRUE(AwaitWriteState(absl::StatusCode::kResourceExhausted));
+  // Every Apply from now on is a retry's.
+  gate.Close();
+  ASSERT_TRUE(gate.AwaitBlocked());
+  ProjectionStatus status = StatusOf(*host, kCounts);
+  EXPECT_TRUE(StatusIs(status.error, absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(status.applied, first);
+  EXPECT_EQ(CheckpointOf(1).position, first);
+  EXPECT_TRUE(StatusIs(log_->Append(OneEvent("refused")).status(),
+                       absl::StatusCode::kResourceExhausted));
+
+  fs_->Heal();
+  gate.Open();
+  ASSERT_TRUE(AwaitWriteState(absl::StatusCode::kOk));
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+  EXPECT_EQ(ScanAll(*store_, kCounts, 1), ExpectedCounts(tally));
+  EXPECT_EQ(CheckpointOf(1).position, head);
+  EXPECT_TRUE(StatusOf(*host, kCounts).error.ok());
+  EXPECT_TRUE(log_->VerifyChain(1, 0).ok());
+  host->Stop();
 }
 
 TEST_F(ProjectionHostTest, FailedApplyCommitsNothingOfItsBatch) {

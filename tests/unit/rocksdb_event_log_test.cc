@@ -66,17 +66,7 @@ class RocksDbEventLogTest : public ::testing::Test {
 
   // Every event of the log, paging through ReadAll.
   static std::vector<v1::RecordedEvent> ReadEverything(EventLog& log) {
-    std::vector<v1::RecordedEvent> out;
-    uint64_t from = 1;
-    for (;;) {
-      absl::StatusOr<LogSlice> slice = log.ReadAll(from, 0, LogFilter());
-      EXPECT_TRUE(slice.ok()) << slice.status();
-      if (!slice.ok()) return out;
-      for (auto& e : slice->events) out.push_back(std::move(e));
-      if (slice->reached_end) return out;
-      EXPECT_GT(slice->next_position, from);
-      from = slice->next_position;
-    }
+    return ::ycr::test::ReadWholeLog(log);
   }
 
   // Every event of `stream`, paging forwards through ReadStream.

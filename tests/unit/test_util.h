@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "common/ids.h"
@@ -105,6 +106,23 @@ inline ::testing::AssertionResult StatusIs(
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+// Every event of `log`, paging through ReadAll (expecting each read to
+// succeed).
+inline std::vector<v1::RecordedEvent> ReadWholeLog(storage::EventLog& log) {
+  std::vector<v1::RecordedEvent> out;
+  uint64_t from = 1;
+  for (;;) {
+    absl::StatusOr<storage::LogSlice> slice =
+        log.ReadAll(from, 0, storage::LogFilter());
+    EXPECT_TRUE(slice.ok()) << slice.status();
+    if (!slice.ok()) return out;
+    for (auto& e : slice->events) out.push_back(std::move(e));
+    if (slice->reached_end) return out;
+    EXPECT_GT(slice->next_position, from);
+    from = slice->next_position;
+  }
 }
 
 }  // namespace ycr::test
