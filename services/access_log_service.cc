@@ -99,15 +99,17 @@ grpc::ServerUnaryReactor* AccessLogService::ListByReader(
   return RunQuery(
       context, pool_,
       [this, request, response](const v1::Actor&) -> absl::Status {
-        RETURN_IF_ERROR(ReaderField(request->organisation(), "organisation"));
-        RETURN_IF_ERROR(ReaderField(request->user(), "user"));
+        RETURN_IF_ERROR(
+            ReaderField(request->reader_organisation(), "reader_organisation"));
+        RETURN_IF_ERROR(ReaderField(request->reader_user(), "reader_user"));
         return ListPage(
             *request,
             [&](const storage::AccessTimeRange& range,
                 const std::optional<storage::AccessCursor>& start,
                 size_t limit) {
-              return store_->ListByReader(request->organisation(),
-                                          request->user(), range, start, limit);
+              return store_->ListByReader(request->reader_organisation(),
+                                          request->reader_user(), range, start,
+                                          limit);
             },
             response);
       });

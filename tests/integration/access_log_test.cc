@@ -103,8 +103,8 @@ class AccessLogTest : public ::testing::Test {
                                            uint32_t page_size = 0) {
     std::vector<v1::AccessLogEntry> all;
     v1::ListAccessByReaderRequest request;
-    request.set_organisation(organisation);
-    request.set_user(user);
+    request.set_reader_organisation(organisation);
+    request.set_reader_user(user);
     request.set_page_size(page_size);
     do {
       grpc::ClientContext context;
@@ -298,8 +298,8 @@ TEST_F(AccessLogTest, PerSubjectAndPerReaderListingsAreInTimeOrderAndPage) {
 
   // A time range: [minute 2, minute 4) holds reads 2 and 3.
   v1::ListAccessByReaderRequest ranged;
-  ranged.set_organisation("school-100001");
-  ranged.set_user("dsl-1");
+  ranged.set_reader_organisation("school-100001");
+  ranged.set_reader_user("dsl-1");
   *ranged.mutable_range()->mutable_from() =
       ToProtoTime(kStart + absl::Minutes(2));
   *ranged.mutable_range()->mutable_to() =
