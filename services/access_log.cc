@@ -185,6 +185,8 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
     return written;
   }
   if (written_ != nullptr) written_->Increment(batch.size());
+  absl::MutexLock lock(&mu_);
+  written_total_ += batch.size();
   return absl::OkStatus();
 }
 
@@ -218,6 +220,15 @@ void AccessRecorder::Stop() {
 size_t AccessRecorder::queued() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
+}
+
+bool AccessRecorder::AwaitWritten(uint64_t entries,
+                                  absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto written = [this, entries]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return written_total_ >= entries;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&written), timeout);
 }
 
 // --- ReadAccess ---

@@ -107,6 +107,10 @@ class AccessRecorder {
   // Entries waiting. Thread-safe.
   size_t queued() const;
 
+  // Waits until `entries` entries in all have been written, or `timeout`
+  // passes (real time); whether they have. Thread-safe.
+  bool AwaitWritten(uint64_t entries, absl::Duration timeout) const;
+
  private:
   void WriterLoop();
   absl::Status FlushIf(bool only_when_due);
@@ -130,6 +134,7 @@ class AccessRecorder {
   // When the oldest queued entry was queued (flush clock).
   absl::Time oldest_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t written_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread writer_;
 };
 

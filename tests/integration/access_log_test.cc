@@ -372,6 +372,18 @@ TEST_F(AccessLogTest, TickFlushesOnceTheIntervalHasPassed) {
   EXPECT_EQ(BySubject("s-1").size(), 1u);
 }
 
+TEST_F(AccessLogTest, BackgroundWriterFlushesWhenTheFlushClockSaysItIsDue) {
+  access_options_.background = true;
+  Start();
+  PutRecord("s-1");
+  ASSERT_TRUE(GetRecord("s-1").ok());
+  // The flush clock has not moved: the writer polls but holds the entry.
+  EXPECT_FALSE(recorder().AwaitWritten(1, absl::Milliseconds(600)));
+  flush_clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(recorder().AwaitWritten(1, absl::Seconds(30)));
+  EXPECT_EQ(BySubject("s-1").size(), 1u);
+}
+
 TEST_F(AccessLogTest, TickFlushesAtOnceWhenEnoughEntriesWait) {
   access_options_.flush_entries = 2;
   Start();
