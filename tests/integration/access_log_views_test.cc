@@ -1,7 +1,8 @@
 // Each view of PersonalDataViews() other than those access_log_test.cc
-// covers leaves one access log entry per subject it shows, with its view
-// name; views without personal data (Agreements.Get, Caseloads.Counts)
-// leave none. The domain-flow fixture's real server and store.
+// covers (all but Correspondence.Get, whose setup needs an agreement) leaves
+// one access log entry per subject it shows, with its view name; views without
+// personal data (Caseloads.Counts here) leave none. The domain-flow
+// fixture's real server and store.
 
 #include "services/access_log.h"
 #include "tests/integration/domain_flows_fixture.h"
@@ -82,6 +83,20 @@ TEST_F(AccessLogViewsTest, EachDomainGetLeavesOneEntryNamedForItsView) {
   ASSERT_TRUE(Ok(Query(audit.get(), &v1::Audit::Stub::ConsentInForce, in_force,
                        &in_force_out)));
 
+  {
+    v1::OrganisationDisclosuresRequest disclosures;
+    disclosures.set_organisation(kSchool);
+    disclosures.set_min_position(referred.position());
+    grpc::ClientContext context;
+    AsCaller(&context);
+    auto reader = audit->OrganisationDisclosures(&context, disclosures);
+    v1::AuditEntry entry;
+    int read = 0;
+    while (reader->Read(&entry)) ++read;
+    ASSERT_TRUE(Ok(reader->Finish()));
+    ASSERT_GE(read, 1);
+  }
+
   auto caseloads = v1::Caseloads::NewStub(channel_);
   v1::ListCaseloadReferralsRequest list;
   list.set_organisation(kSchool);
@@ -97,9 +112,10 @@ TEST_F(AccessLogViewsTest, EachDomainGetLeavesOneEntryNamedForItsView) {
   ASSERT_TRUE(Ok(Query(caseloads.get(), &v1::Caseloads::Stub::Counts, counts,
                        &counts_out)));
 
-  EXPECT_EQ(ViewsBy(kSchool), (std::vector<std::string>{
-                                  "consent", "referral", "intervention",
-                                  "concern", "consent_in_force", "caseload"}));
+  EXPECT_EQ(ViewsBy(kSchool),
+            (std::vector<std::string>{"consent", "referral", "intervention",
+                                      "concern", "consent_in_force",
+                                      "disclosures", "caseload"}));
 }
 
 TEST_F(AccessLogViewsTest, RawStreamReadsAndSubscriptionsLogTheirSubjects) {
