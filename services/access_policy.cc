@@ -60,6 +60,10 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Deadlines/FlagOverdue", {kSchedulerRole}},
       {"/ycr.v1.Caseloads/Counts", CaseReaders()},
       {"/ycr.v1.Caseloads/ListReferrals", CaseReaders()},
+      // The access log: who read which subject's data. Personal data of
+      // the readers: auditors only.
+      {"/ycr.v1.AccessLog/ListBySubject", {kAuditorRole}},
+      {"/ycr.v1.AccessLog/ListByReader", {kAuditorRole}},
       // Operations: no personal data (a backup is the store's files, taken
       // and kept by the operator).
       {"/ycr.v1.Admin/Backup", {kAdminRole}},

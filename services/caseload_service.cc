@@ -53,10 +53,10 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
     const v1::ListCaseloadReferralsRequest* request,
     v1::ListCaseloadReferralsResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunQuery(
-      context, pool_,
-      [this, request, response,
-       deadline](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response, deadline](const v1::Actor& caller,
+                                          ReadAccess* read) -> absl::Status {
         RETURN_IF_ERROR(MayReadCaseload(caller, request->organisation()));
         ASSIGN_OR_RETURN(size_t limit, PageSize(request->page_size()));
         ASSIGN_OR_RETURN(
@@ -68,6 +68,7 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
             host_->store(), lease->generation(), request->organisation(),
             request->page_token(), limit, &referrals, &next));
         for (v1::CaseloadReferral& referral : referrals) {
+          read->Saw(referral.subject_id());
           *response->add_referrals() = std::move(referral);
         }
         response->set_next_page_token(next);

@@ -10,6 +10,7 @@
 // "auditor" and "scheduler" may read anyone's.
 
 #include "projections/host.h"
+#include "services/access_log.h"
 #include "services/work_queue.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -17,9 +18,11 @@ namespace ycr::services {
 
 class CaseloadService final : public v1::Caseloads::CallbackService {
  public:
-  // Both must outlive the service.
-  CaseloadService(projections::ProjectionHost* host, WorkQueue* pool)
-      : host_(host), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  CaseloadService(projections::ProjectionHost* host, WorkQueue* pool,
+                  AccessRecorder* access = nullptr)
+      : host_(host), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Counts(grpc::CallbackServerContext* context,
                                    const v1::CaseloadCountsRequest* request,
@@ -32,6 +35,7 @@ class CaseloadService final : public v1::Caseloads::CallbackService {
  private:
   projections::ProjectionHost* const host_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 }  // namespace ycr::services

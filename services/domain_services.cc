@@ -157,11 +157,12 @@ grpc::ServerUnaryReactor* ConsentService::Withdraw(
 grpc::ServerUnaryReactor* ConsentService::Get(
     grpc::CallbackServerContext* context, const v1::GetConsentRequest* request,
     v1::Consent* response) {
-  return RunQuery(
-      context, pool_,
+  return RunPersonalQuery(
+      context, pool_, access_,
       // Any authenticated caller: a consent's terms carry no personal data,
       // and who may see which consent belongs to the access policy.
-      [this, request, response](const v1::Actor&) -> absl::Status {
+      [this, request, response](const v1::Actor&,
+                                ReadAccess* read) -> absl::Status {
         if (request->consent_id().empty()) {
           return absl::InvalidArgumentError("consent_id: is required");
         }
@@ -172,6 +173,7 @@ grpc::ServerUnaryReactor* ConsentService::Get(
           return absl::NotFoundError("consent " + request->consent_id() +
                                      " does not exist");
         }
+        read->Saw(view->subject_id);
         response->set_consent_id(view->consent_id);
         response->set_subject_id(view->subject_id);
         response->set_decision(view->decision ==
@@ -220,9 +222,10 @@ grpc::ServerUnaryReactor* ReferralService::Transition(
 grpc::ServerUnaryReactor* ReferralService::Get(
     grpc::CallbackServerContext* context, const v1::GetReferralRequest* request,
     v1::Referral* response) {
-  return RunQuery(
-      context, pool_,
-      [this, request, response](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
         if (request->referral_id().empty()) {
           return absl::InvalidArgumentError("referral_id: is required");
         }
@@ -233,6 +236,7 @@ grpc::ServerUnaryReactor* ReferralService::Get(
           return absl::NotFoundError("referral " + request->referral_id() +
                                      " does not exist");
         }
+        read->Saw(view->subject_id);
         RETURN_IF_ERROR(
             ReadableBy(caller, {view->school, view->service}, "the referral"));
         response->set_referral_id(view->referral_id);
@@ -261,9 +265,10 @@ grpc::ServerUnaryReactor* SubjectService::PutRecord(
 grpc::ServerUnaryReactor* SubjectService::GetRecord(
     grpc::CallbackServerContext* context,
     const v1::GetSubjectRecordRequest* request, v1::SubjectRecord* response) {
-  return RunQuery(
-      context, pool_,
-      [this, request, response](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
         if (absl::Status s =
                 domain::ValidId(request->subject_id(), "subject_id");
             !s.ok()) {
@@ -276,6 +281,7 @@ grpc::ServerUnaryReactor* SubjectService::GetRecord(
           return absl::NotFoundError(absl::StrCat(
               "subject ", request->subject_id(), " does not exist"));
         }
+        read->Saw(request->subject_id());
         RETURN_IF_ERROR(ReadableBy(caller, {(*record)->holder()},
                                    "the subject record (its holder)"));
         *response = **record;
@@ -309,9 +315,10 @@ grpc::ServerUnaryReactor* InterventionService::Record(
 grpc::ServerUnaryReactor* InterventionService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetInterventionRequest* request, v1::Intervention* response) {
-  return RunQuery(
-      context, pool_,
-      [this, request, response](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
         const std::string& id = request->intervention_id();
         if (absl::Status s = domain::ValidId(id, "intervention_id"); !s.ok()) {
           return s;
@@ -323,6 +330,7 @@ grpc::ServerUnaryReactor* InterventionService::Get(
           return absl::NotFoundError(
               absl::StrCat("intervention ", id, " does not exist"));
         }
+        read->Saw(view->plan.subject_id());
         RETURN_IF_ERROR(ReadableBy(caller,
                                    {view->plan.service(), view->plan.school()},
                                    "the intervention"));
@@ -429,9 +437,10 @@ grpc::ServerUnaryReactor* CorrespondenceService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetCorrespondenceRequest* request,
     v1::CorrespondenceItem* response) {
-  return RunQuery(
-      context, pool_,
-      [this, request, response](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
         const std::string& id = request->correspondence_id();
         if (absl::Status s = domain::ValidId(id, "correspondence_id");
             !s.ok()) {
@@ -444,6 +453,7 @@ grpc::ServerUnaryReactor* CorrespondenceService::Get(
           return absl::NotFoundError(
               absl::StrCat("correspondence ", id, " does not exist"));
         }
+        read->Saw(view->received.subject_id());
         RETURN_IF_ERROR(ReadableBy(caller,
                                    {view->received.from(), view->received.to()},
                                    "the correspondence"));
@@ -483,9 +493,10 @@ grpc::ServerUnaryReactor* SafeguardingService::Record(
 grpc::ServerUnaryReactor* SafeguardingService::Get(
     grpc::CallbackServerContext* context, const v1::GetConcernRequest* request,
     v1::Concern* response) {
-  return RunQuery(
-      context, pool_,
-      [this, request, response](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
         const std::string& id = request->concern_id();
         if (absl::Status s = domain::ValidId(id, "concern_id"); !s.ok())
           return s;
@@ -495,6 +506,7 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
           return absl::NotFoundError(
               absl::StrCat("concern ", id, " does not exist"));
         }
+        read->Saw(view->raised.subject_id());
         RETURN_IF_ERROR(ReadableBy(caller, {view->raised.organisation()},
                                    "the concern (who raised it)"));
         *response->mutable_raised() = view->raised;

@@ -5,6 +5,7 @@
 // over DomainCommands. Each call resolves the caller, then runs the command
 // on the command pool (commands wait for the log) and finishes from there.
 
+#include "services/access_log.h"
 #include "services/domain_commands.h"
 #include "services/work_queue.h"
 #include "ycr/v1/agreement_service.grpc.pb.h"
@@ -21,8 +22,11 @@ namespace ycr::services {
 class ConsentService final : public v1::Consents::CallbackService {
  public:
   // Both must outlive the service.
-  ConsentService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  ConsentService(DomainCommands* commands, WorkQueue* pool,
+                 AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Grant(grpc::CallbackServerContext* context,
                                   const v1::GrantConsentRequest* request,
@@ -43,6 +47,7 @@ class ConsentService final : public v1::Consents::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class SharingService final : public v1::Sharing::CallbackService {
@@ -66,8 +71,11 @@ class SharingService final : public v1::Sharing::CallbackService {
 
 class ReferralService final : public v1::Referrals::CallbackService {
  public:
-  ReferralService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  ReferralService(DomainCommands* commands, WorkQueue* pool,
+                  AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Transition(
       grpc::CallbackServerContext* context,
@@ -80,12 +88,16 @@ class ReferralService final : public v1::Referrals::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class SubjectService final : public v1::Subjects::CallbackService {
  public:
-  SubjectService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  SubjectService(DomainCommands* commands, WorkQueue* pool,
+                 AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* PutRecord(
       grpc::CallbackServerContext* context,
@@ -103,12 +115,16 @@ class SubjectService final : public v1::Subjects::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class InterventionService final : public v1::Interventions::CallbackService {
  public:
-  InterventionService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  InterventionService(DomainCommands* commands, WorkQueue* pool,
+                      AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
                                    const v1::InterventionCommand* request,
@@ -120,6 +136,7 @@ class InterventionService final : public v1::Interventions::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class AgreementService final : public v1::Agreements::CallbackService {
@@ -141,8 +158,11 @@ class AgreementService final : public v1::Agreements::CallbackService {
 
 class CorrespondenceService final : public v1::Correspondence::CallbackService {
  public:
-  CorrespondenceService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  CorrespondenceService(DomainCommands* commands, WorkQueue* pool,
+                        AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
                                    const v1::CorrespondenceCommand* request,
@@ -154,12 +174,16 @@ class CorrespondenceService final : public v1::Correspondence::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class SafeguardingService final : public v1::Safeguarding::CallbackService {
  public:
-  SafeguardingService(DomainCommands* commands, WorkQueue* pool)
-      : commands_(commands), pool_(pool) {}
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
+  SafeguardingService(DomainCommands* commands, WorkQueue* pool,
+                      AccessRecorder* access = nullptr)
+      : commands_(commands), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
                                    const v1::SafeguardingCommand* request,
@@ -171,6 +195,7 @@ class SafeguardingService final : public v1::Safeguarding::CallbackService {
  private:
   DomainCommands* const commands_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 }  // namespace ycr::services

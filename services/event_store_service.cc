@@ -77,6 +77,17 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Names, to `read`, each subject whose personal part is in `events`.
+void SeePersonal(
+    const google::protobuf::RepeatedPtrField<v1::RecordedEvent>& events,
+    ReadAccess* read) {
+  for (const v1::RecordedEvent& event : events) {
+    if (event.payload().has_personal()) {
+      read->Saw(event.payload().personal().subject_id());
+    }
+  }
+}
+
 }  // namespace
 
 // One Subscribe call. Exactly one party at a time "drives" the call (reads,
@@ -95,6 +106,11 @@ class EventStoreService::Subscription
         filter_(std::move(filter)),
         next_position_(from_position == 0 ? 1 : from_position) {}
 
+  // Before Start(): who reads, for the access log.
+  void SetReader(v1::Actor caller, ReadAccess read) {
+    caller_ = std::move(caller);
+    read_ = std::move(read);
+  }
   void Start(Reactor* reactor);
   // Ends the call with `status` as soon as the driver allows.
   void Stop(const grpc::Status& status);
@@ -117,6 +133,8 @@ class EventStoreService::Subscription
   const storage::LogFilter filter_;
 
   // Touched only by the driver.
+  v1::Actor caller_;
+  std::optional<ReadAccess> read_;
   uint64_t next_position_;
   bool caught_up_sent_ = false;
   std::deque<v1::SubscribeResponse> pending_;
@@ -200,7 +218,22 @@ void EventStoreService::Subscription::Pump() {
   }
   next_position_ = slice->next_position;
   for (v1::RecordedEvent& event : slice->events) {
+    if (read_.has_value() && event.payload().has_personal()) {
+      read_->Saw(event.payload().personal().subject_id());
+    }
     *pending_.emplace_back().mutable_event() = std::move(event);
+  }
+  if (read_.has_value()) {
+    // This batch's subjects are logged before it is sent.
+    if (absl::Status logged = read_->Commit(caller_, absl::OkStatus());
+        !logged.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        phase_ = Phase::kFinished;
+      }
+      FinishCall(ToGrpcStatus(logged));
+      return;
+    }
   }
   if (pending_.empty() && !slice->reached_end) {
     // A filtered scan stopped early: read on, without hogging the pool.
@@ -306,8 +339,9 @@ void EventStoreService::Subscription::OnDone() {
 // --- EventStoreService ---
 
 EventStoreService::EventStoreService(storage::EventLog* log, WorkQueue* readers,
-                                     EventStoreServiceOptions options)
-    : log_(log), readers_(readers), options_(options) {}
+                                     EventStoreServiceOptions options,
+                                     AccessRecorder* access)
+    : log_(log), readers_(readers), options_(options), access_(access) {}
 
 EventStoreService::~EventStoreService() = default;
 
@@ -356,11 +390,13 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
 grpc::ServerUnaryReactor* EventStoreService::ReadStream(
     grpc::CallbackServerContext* context, const v1::ReadStreamRequest* request,
     v1::ReadStreamResponse* response) {
-  if (absl::Status s = ResolveCaller(*context).status(); !s.ok()) {
-    return FinishNow(context, s);
-  }
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
+  if (!read.ok()) return FinishNow(context, read.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post([this, reactor, request, response] {
+  readers_->Post([this, reactor, request, response, caller = *caller,
+                  read = *std::move(read)]() mutable {
     storage::ReadStreamOptions options;
     options.from_version = request->from_version();
     options.backwards = request->backwards();
@@ -373,8 +409,9 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
       }
       response->set_stream_version(slice->stream_version);
       response->set_next_version(slice->next_version);
+      SeePersonal(response->events(), &read);
     }
-    reactor->Finish(ToGrpcStatus(slice.status()));
+    reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
   });
   return reactor;
 }
@@ -382,32 +419,41 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
 grpc::ServerUnaryReactor* EventStoreService::ReadAll(
     grpc::CallbackServerContext* context, const v1::ReadAllRequest* request,
     v1::ReadAllResponse* response) {
-  if (absl::Status s = ResolveCaller(*context).status(); !s.ok()) {
-    return FinishNow(context, s);
-  }
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
+  if (!read.ok()) return FinishNow(context, read.status());
   absl::StatusOr<storage::LogFilter> filter =
       FromProto(request->filter(), options_);
   if (!filter.ok()) return FinishNow(context, filter.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post(
-      [this, reactor, request, response, filter = *std::move(filter)] {
-        absl::StatusOr<storage::LogSlice> slice =
-            log_->ReadAll(request->from_position(), request->limit(), filter);
-        if (slice.ok()) {
-          for (v1::RecordedEvent& event : slice->events) {
-            *response->add_events() = std::move(event);
-          }
-          response->set_next_position(slice->next_position);
-          response->set_head_position(log_->GetHead().position);
-        }
-        reactor->Finish(ToGrpcStatus(slice.status()));
-      });
+  readers_->Post([this, reactor, request, response, filter = *std::move(filter),
+                  caller = *caller, read = *std::move(read)]() mutable {
+    absl::StatusOr<storage::LogSlice> slice =
+        log_->ReadAll(request->from_position(), request->limit(), filter);
+    if (slice.ok()) {
+      for (v1::RecordedEvent& event : slice->events) {
+        *response->add_events() = std::move(event);
+      }
+      response->set_next_position(slice->next_position);
+      response->set_head_position(log_->GetHead().position);
+      SeePersonal(response->events(), &read);
+    }
+    reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
+  });
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  absl::Status status = ResolveCaller(*context).status();
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::Status status = caller.status();
+  std::optional<ReadAccess> read;
+  if (status.ok()) {
+    absl::StatusOr<ReadAccess> begun = ReadAccess::Begin(access_, *context);
+    status = begun.status();
+    if (begun.ok()) read = *std::move(begun);
+  }
   absl::StatusOr<storage::LogFilter> filter;
   if (status.ok()) {
     filter = FromProto(request->filter(), options_);
@@ -437,6 +483,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
+  subscription->SetReader(*std::move(caller), *std::move(read));
   subscription->Start(reactor);
   return reactor;
 }

@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "services/access_log.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
 #include "ycr/v1/event_store.grpc.pb.h"
@@ -25,9 +26,12 @@ struct EventStoreServiceOptions {
 
 class EventStoreService final : public v1::EventStore::CallbackService {
  public:
-  // `log` and `readers` must outlive the service. Thread-safe.
+  // `log`, `readers` and `access` (may be null: no access log; it records
+  // raw reads of events' personal parts) must outlive the service.
+  // Thread-safe.
   EventStoreService(storage::EventLog* log, WorkQueue* readers,
-                    EventStoreServiceOptions options = {});
+                    EventStoreServiceOptions options = {},
+                    AccessRecorder* access = nullptr);
   ~EventStoreService() override;
 
   // Ends every open Subscribe with UNAVAILABLE and refuses new ones, so that
@@ -61,6 +65,7 @@ class EventStoreService final : public v1::EventStore::CallbackService {
   storage::EventLog* const log_;
   WorkQueue* const readers_;
   const EventStoreServiceOptions options_;
+  AccessRecorder* const access_;
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -332,20 +332,27 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
       !s.ok()) {
     return Refuse(s);
   }
+  absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
+  if (!read.ok()) return Refuse(read.status());
   const absl::Time deadline = QueryDeadline(*context);
   struct State {
     bool checked = false;
     uint32_t generation = 0;
     uint64_t after = 0;
+    std::optional<ReadAccess> read;
   };
   auto state = std::make_shared<State>();
   state->after = request->after_position();
+  state->read = *std::move(read);
   return new PagedStream(
       pool_,
       [this, request, caller = *caller, deadline, limit = *limit, state](
           std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
         if (!state->checked) {
-          RETURN_IF_ERROR(MayAudit(*log_, caller, request->subject_id()));
+          // One entry per call, before the first page is shown.
+          state->read->Saw(request->subject_id());
+          RETURN_IF_ERROR(state->read->Commit(
+              caller, MayAudit(*log_, caller, request->subject_id())));
           ASSIGN_OR_RETURN(
               auto lease,
               host_->Await("audit_trail", request->min_position(), deadline));
@@ -383,16 +390,20 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   const absl::Time to =
       request->has_to() ? FromProtoTime(request->to()) : absl::InfiniteFuture();
   const absl::Time deadline = QueryDeadline(*context);
+  absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
+  if (!read.ok()) return Refuse(read.status());
   struct State {
     bool started = false;
     uint32_t generation = 0;
     projections::DisclosureCursor cursor;
+    std::optional<ReadAccess> read;
   };
   auto state = std::make_shared<State>();
+  state->read = *std::move(read);
   return new PagedStream(
       pool_,
-      [this, request, deadline, limit = *limit, from, to, state](
-          std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
+      [this, request, caller = *caller, deadline, limit = *limit, from, to,
+       state](std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
         if (!state->started) {
           ASSIGN_OR_RETURN(
               auto lease,
@@ -406,7 +417,11 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
             to, state->cursor, limit, page, &next));
         state->cursor = next;
         *more = !next.done();
-        return absl::OkStatus();
+        // Every subject on the page, before the page is shown.
+        for (const v1::AuditEntry& entry : *page) {
+          state->read->Saw(entry.subject_id());
+        }
+        return state->read->Commit(caller, absl::OkStatus());
       });
 }
 
@@ -415,11 +430,12 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
     const v1::ConsentInForceRequest* request,
     v1::ConsentInForceResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunQuery(
-      context, pool_,
-      [this, request, response,
-       deadline](const v1::Actor& caller) -> absl::Status {
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response, deadline](const v1::Actor& caller,
+                                          ReadAccess* read) -> absl::Status {
         RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
+        read->Saw(request->subject_id());
         RETURN_IF_ERROR(MayAudit(*log_, caller, request->subject_id()));
         ASSIGN_OR_RETURN(
             auto lease,

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "projections/host.h"
+#include "services/access_log.h"
 #include "services/access_policy.h"
 #include "services/domain_commands.h"
 #include "services/work_queue.h"
@@ -57,9 +58,11 @@ class DeadlineService final : public v1::Deadlines::CallbackService {
 
 class AuditService final : public v1::Audit::CallbackService {
  public:
+  // All must outlive the service; `access` (may be null: none) records
+  // reads of personal data.
   AuditService(projections::ProjectionHost* host, storage::EventLog* log,
-               WorkQueue* pool)
-      : host_(host), log_(log), pool_(pool) {}
+               WorkQueue* pool, AccessRecorder* access = nullptr)
+      : host_(host), log_(log), pool_(pool), access_(access) {}
 
   grpc::ServerWriteReactor<v1::AuditEntry>* Trail(
       grpc::CallbackServerContext* context,
@@ -76,6 +79,7 @@ class AuditService final : public v1::Audit::CallbackService {
   projections::ProjectionHost* const host_;
   storage::EventLog* const log_;
   WorkQueue* const pool_;
+  AccessRecorder* const access_;
 };
 
 class ProjectionAdminService final : public v1::Projections::CallbackService {

@@ -129,16 +129,34 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return s;
   }
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
+  absl::StatusOr<std::unique_ptr<storage::AccessLogStore>> access_store =
+      server->log_->NewAccessLogStore();
+  if (!access_store.ok()) {
+    server->projections_->Stop();
+    server->log_->Close();
+    return access_store.status();
+  }
+  server->access_log_store_ = *std::move(access_store);
+  if (options.access_log.enabled) {
+    server->access_recorder_ = std::make_unique<AccessRecorder>(
+        server->access_log_store_.get(),
+        options.clock != nullptr ? options.clock : &SystemClock(),
+        options.access_log, server->metrics_.get());
+  }
+  AccessRecorder* const access = server->access_recorder_.get();
+  server->access_log_service_ = std::make_unique<AccessLogService>(
+      server->access_log_store_.get(), server->readers_.get());
   server->caseloads_ = std::make_unique<CaseloadService>(
-      server->projections_.get(), server->readers_.get());
+      server->projections_.get(), server->readers_.get(), access);
   server->audit_ = std::make_unique<AuditService>(
-      server->projections_.get(), server->log_.get(), server->readers_.get());
+      server->projections_.get(), server->log_.get(), server->readers_.get(),
+      access);
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
       server->log_.get(), server->readers_.get(), options.backup_dir);
   server->event_store_ = std::make_unique<EventStoreService>(
-      server->log_.get(), server->readers_.get(), options.event_store);
+      server->log_.get(), server->readers_.get(), options.event_store, access);
 
   server->command_pool_ = std::make_unique<WorkQueue>(options.command_threads);
   server->commands_ = std::make_unique<DomainCommands>(
@@ -150,21 +168,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->commands_.get(), server->command_pool_.get(),
       server->metrics_.get());
   server->consents_ = std::make_unique<ConsentService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
   server->sharing_ = std::make_unique<SharingService>(
       server->commands_.get(), server->command_pool_.get());
   server->referrals_ = std::make_unique<ReferralService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
   server->subjects_ = std::make_unique<SubjectService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
   server->interventions_ = std::make_unique<InterventionService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
   server->agreements_ = std::make_unique<AgreementService>(
       server->commands_.get(), server->command_pool_.get());
   server->correspondence_ = std::make_unique<CorrespondenceService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
   server->safeguarding_ = std::make_unique<SafeguardingService>(
-      server->commands_.get(), server->command_pool_.get());
+      server->commands_.get(), server->command_pool_.get(), access);
 
   // grpc.health.v1 (for load balancers and probes) and server reflection
   // (for grpcurl and the like). Both are process-wide switches read by every
@@ -188,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->audit_.get());
   builder.RegisterService(server->projection_admin_.get());
   builder.RegisterService(server->admin_.get());
+  builder.RegisterService(server->access_log_service_.get());
   if (options.testing_clock != nullptr) {
     server->testing_ = std::make_unique<TestingService>(options.testing_clock);
     builder.RegisterService(server->testing_.get());
@@ -262,6 +281,9 @@ void Server::Shutdown(absl::Duration grace) {
   // Served through the drain; stopped before what its gauges read closes.
   metrics_http_.reset();
   if (command_pool_ != nullptr) command_pool_->Stop();
+  // Every call has finished: whatever they logged is queued; written before
+  // the store closes.
+  if (access_recorder_ != nullptr) access_recorder_->Stop();
   if (projections_ != nullptr) projections_->Stop();
   if (log_ != nullptr) log_->Close();
   if (readers_ != nullptr) readers_->Stop();

@@ -14,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
+#include "services/access_log.h"
+#include "services/access_log_service.h"
 #include "services/admin_service.h"
 #include "services/caseload_service.h"
 #include "services/domain_commands.h"
@@ -61,6 +63,8 @@ struct ServerOptions {
   // host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free
   // one. Default: "" (no endpoint; metrics are still kept).
   std::string metrics_listen;
+  // The access log of reads of personal data (services/access_log.h).
+  AccessLogOptions access_log;
 };
 
 // Every projection the server runs, in the order it adds them. `log` must
@@ -89,6 +93,9 @@ class Server {
   MetricRegistry& metrics() { return *metrics_; }
   storage::EventLog& log() { return *log_; }
   projections::ProjectionHost& projections() { return *projections_; }
+  // The access log's recorder (tests flush it by hand); null when
+  // options.access_log.enabled is false.
+  AccessRecorder* access_recorder() { return access_recorder_.get(); }
 
   // grpc.health.v1 answers NOT_SERVING from now on, for the server ("") and
   // every service, while calls are still served: load balancers and probes
@@ -114,6 +121,9 @@ class Server {
   std::unique_ptr<MetricRegistry> metrics_;
   std::unique_ptr<storage::RocksDbEventLog> log_;
   std::unique_ptr<storage::ProjectionStore> projection_store_;
+  std::unique_ptr<storage::AccessLogStore> access_log_store_;
+  std::unique_ptr<AccessRecorder> access_recorder_;
+  std::unique_ptr<AccessLogService> access_log_service_;
   std::unique_ptr<projections::ProjectionHost> projections_;
   std::unique_ptr<DeadlineService> deadlines_;
   std::unique_ptr<CaseloadService> caseloads_;

@@ -63,6 +63,10 @@ ABSL_FLAG(uint64_t, stream_cache_entries, 100000,
           "Stream versions kept in memory for append checks.");
 ABSL_FLAG(uint64_t, block_cache_mb, 64, "RocksDB block cache, in MiB.");
 ABSL_FLAG(int, reader_threads, 2, "Threads serving reads and subscriptions.");
+ABSL_FLAG(uint64_t, access_log_capacity, 65536,
+          "Access log entries (reads of personal data) held in memory before "
+          "they are written (at least every second); when full, reads of "
+          "personal data are refused with UNAVAILABLE.");
 ABSL_FLAG(int, max_message_mb, 8, "Largest request accepted, in MiB.");
 ABSL_FLAG(bool, testing_time_control, false,
           "END-TO-END TESTS ONLY: the server's clock starts at the real time "
@@ -184,6 +188,8 @@ int main(int argc, char** argv) {
       {"stream_cache_entries", absl::GetFlag(FLAGS_stream_cache_entries), 1,
        1ull << 32},
       {"block_cache_mb", absl::GetFlag(FLAGS_block_cache_mb), 1, 1 << 20},
+      {"access_log_capacity", absl::GetFlag(FLAGS_access_log_capacity), 16,
+       1ull << 24},
       {"reader_threads",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_reader_threads)), 1, 256},
       {"max_message_mb",
@@ -259,6 +265,7 @@ int main(int argc, char** argv) {
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  options.access_log.capacity = absl::GetFlag(FLAGS_access_log_capacity);
 
   // Lives as long as the server.
   static ycr::ManualClock testing_clock(absl::Now());

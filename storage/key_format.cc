@@ -170,4 +170,59 @@ std::optional<EventIdEntry> DecodeEventIdEntry(absl::string_view value) {
                       std::string(value.substr(16))};
 }
 
+std::string AccessLogStateKey() {
+  return std::string(1, Prefix(KeyPrefix::kAccessLogState));
+}
+
+std::string EncodeAccessLogState(uint32_t format_version,
+                                 uint64_t next_sequence) {
+  std::string out;
+  PutBigEndian32(&out, format_version);
+  PutBigEndian64(&out, next_sequence);
+  return out;
+}
+
+std::optional<AccessLogState> DecodeAccessLogState(absl::string_view value) {
+  if (value.size() != 12) return std::nullopt;
+  return AccessLogState{GetBigEndian32(value.data()),
+                        GetBigEndian64(value.data() + 4)};
+}
+
+std::string AccessBySubjectPrefix(absl::string_view subject) {
+  std::string key(1, Prefix(KeyPrefix::kAccessBySubject));
+  key.append(subject.data(), subject.size());
+  key.push_back('\0');
+  return key;
+}
+
+std::string AccessByReaderPrefix(absl::string_view organisation,
+                                 absl::string_view user) {
+  std::string key(1, Prefix(KeyPrefix::kAccessByReader));
+  key.append(organisation.data(), organisation.size());
+  key.push_back('\0');
+  key.append(user.data(), user.size());
+  key.push_back('\0');
+  return key;
+}
+
+std::string AccessKey(absl::string_view prefix, uint64_t at_micros,
+                      uint64_t sequence) {
+  std::string key(prefix);
+  PutBigEndian64(&key, at_micros);
+  PutBigEndian64(&key, sequence);
+  return key;
+}
+
+std::string AccessPrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  end.back() = '\1';
+  return end;
+}
+
+std::optional<AccessKeySuffix> DecodeAccessKeySuffix(absl::string_view key) {
+  if (key.size() < 2 + 16) return std::nullopt;
+  const char* p = key.data() + key.size() - 16;
+  return AccessKeySuffix{GetBigEndian64(p), GetBigEndian64(p + 8)};
+}
+
 }  // namespace ycr::storage

@@ -18,6 +18,22 @@
 //                  kActiveGeneration name                  generation (u32)
 //   records        kRecord key                              value
 //                  (the record store: see RecordWrite)
+//   default        kAccessLogState                          u32 access-log
+//                                                           format version
+//                                                           u64 next sequence
+//   access_by_subject
+//                  kAccessBySubject subject 0x00 at seq      AccessLogEntry
+//   access_by_reader
+//                  kAccessByReader org 0x00 user 0x00 at seq AccessLogEntry
+//
+// The access log (who read which subject's personal data): `at` is the
+// read's server time in microseconds since the Unix epoch (u64; earlier
+// times are 0), `seq` a u64 unique across the store (kAccessLogState keeps
+// the next one), so that one subject's, or one reader's, entries are one
+// range in time order. Both column families hold the whole entry (canonical
+// bytes of a ycr.v1.AccessLogEntry): either question is one range scan.
+// Subject ids, organisations and users never contain 0x00 (validation
+// allows printable ASCII only).
 //
 // `record` is the canonical bytes of a ycr.v1.RecordedEvent (see
 // record_codec.h). Stream ids never contain 0x00 (validation forbids it), so
@@ -47,7 +63,14 @@ enum class KeyPrefix : uint8_t {
   kCheckpoint = 0x50,
   kActiveGeneration = 0x51,
   kRecord = 0x60,
+  kAccessBySubject = 0x70,
+  kAccessByReader = 0x71,
+  kAccessLogState = 0x72,
 };
+
+// The access log's own format (its keys and values), kept beside the next
+// sequence number in kAccessLogState.
+inline constexpr uint32_t kAccessLogFormatVersion = 1;
 
 inline constexpr char kLogColumnFamily[] = "log";
 inline constexpr char kStreamsColumnFamily[] = "streams";
@@ -55,6 +78,8 @@ inline constexpr char kEventIdsColumnFamily[] = "event_ids";
 inline constexpr char kProjectionsColumnFamily[] = "projections";
 inline constexpr char kCheckpointsColumnFamily[] = "checkpoints";
 inline constexpr char kRecordsColumnFamily[] = "records";
+inline constexpr char kAccessBySubjectColumnFamily[] = "access_by_subject";
+inline constexpr char kAccessByReaderColumnFamily[] = "access_by_reader";
 
 inline constexpr size_t kHashBytes = 32;
 
@@ -102,5 +127,34 @@ struct EventIdEntry {
 };
 std::string EncodeEventIdEntry(const EventIdEntry& entry);
 std::optional<EventIdEntry> DecodeEventIdEntry(absl::string_view value);
+
+// The access log (see the grammar above). `at_micros` and `sequence` order
+// entries within one subject's, or one reader's, range.
+std::string AccessLogStateKey();
+std::string EncodeAccessLogState(uint32_t format_version,
+                                 uint64_t next_sequence);
+struct AccessLogState {
+  uint32_t format_version;
+  uint64_t next_sequence;
+};
+std::optional<AccessLogState> DecodeAccessLogState(absl::string_view value);
+// kAccessBySubject subject 0x00: the prefix of every key of `subject`.
+std::string AccessBySubjectPrefix(absl::string_view subject);
+// kAccessByReader organisation 0x00 user 0x00.
+std::string AccessByReaderPrefix(absl::string_view organisation,
+                                 absl::string_view user);
+// `prefix` (one of the two above) then at_micros and sequence, big-endian.
+std::string AccessKey(absl::string_view prefix, uint64_t at_micros,
+                      uint64_t sequence);
+// The first key after every key starting with `prefix` (whose last byte is
+// the 0x00 terminator).
+std::string AccessPrefixEnd(absl::string_view prefix);
+struct AccessKeySuffix {
+  uint64_t at_micros;
+  uint64_t sequence;
+};
+// The time and sequence at the end of an access key; nullopt when `key` is
+// shorter than a prefix byte, a terminator and 16 bytes.
+std::optional<AccessKeySuffix> DecodeAccessKeySuffix(absl::string_view key);
 
 }  // namespace ycr::storage

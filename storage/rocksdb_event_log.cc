@@ -33,6 +33,7 @@
 #include "storage/append_validation.h"
 #include "storage/key_format.h"
 #include "storage/record_codec.h"
+#include "storage/rocksdb_access_log_store.h"
 #include "storage/rocksdb_internal.h"
 #include "storage/rocksdb_projection_store.h"
 #include "storage/stream_version_cache.h"
@@ -251,7 +252,8 @@ class RocksDbEventLog::Impl {
   absl::Status Open();
   // The store's handles for the projection store (valid after Open()).
   internal::OpenDb Handles() {
-    return {db_.get(), handles_[4], handles_[5], &db_mu_, &db_closed_};
+    return {db_.get(),   handles_[4], handles_[5], &db_mu_,
+            &db_closed_, handles_[0], handles_[7], handles_[8]};
   }
   void AppendAsync(AppendRequest request, AppendCallback done);
   absl::StatusOr<StreamSlice> ReadStream(absl::string_view stream,
@@ -408,6 +410,8 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kProjectionsColumnFamily, cf_options(true)},
       {kCheckpointsColumnFamily, cf_options(false)},
       {kRecordsColumnFamily, cf_options(true)},
+      {kAccessBySubjectColumnFamily, cf_options(false)},
+      {kAccessByReaderColumnFamily, cf_options(false)},
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
@@ -1263,6 +1267,11 @@ Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }
 
 std::unique_ptr<ProjectionStore> RocksDbEventLog::NewProjectionStore() {
   return std::make_unique<RocksDbProjectionStore>(impl_->Handles());
+}
+
+absl::StatusOr<std::unique_ptr<AccessLogStore>>
+RocksDbEventLog::NewAccessLogStore() {
+  return OpenRocksDbAccessLogStore(impl_->Handles());
 }
 
 uint64_t RocksDbEventLog::WatchHead(uint64_t position, WatchCallback ready) {

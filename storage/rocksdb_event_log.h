@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "storage/access_log_store.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 
@@ -108,6 +109,11 @@ class RocksDbEventLog : public EventLog {
   // "projections" and "checkpoints"). It must not outlive this log; after
   // Close() its calls return UNAVAILABLE.
   std::unique_ptr<ProjectionStore> NewProjectionStore();
+  // The access log in the same RocksDB instance (column families
+  // "access_by_subject" and "access_by_reader"), so that backups hold it.
+  // The same lifetime rule as NewProjectionStore(). FAILED_PRECONDITION when
+  // the store's access log has an unknown format version.
+  absl::StatusOr<std::unique_ptr<AccessLogStore>> NewAccessLogStore();
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;
   absl::Status VerifyChain(uint64_t from, uint64_t to) override;

@@ -33,6 +33,10 @@ struct OpenDb {
   rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
   absl::Mutex* mu = nullptr;
   const bool* closed = nullptr;
+  // For the access log store (RocksDbEventLog::NewAccessLogStore).
+  rocksdb::ColumnFamilyHandle* default_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* access_by_subject = nullptr;
+  rocksdb::ColumnFamilyHandle* access_by_reader = nullptr;
 };
 
 }  // namespace ycr::storage::internal

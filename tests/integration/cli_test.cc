@@ -159,6 +159,27 @@ TEST_F(CliTest, PutRecordWithSetThenGetRecordAsJson) {
       << human.out;
 }
 
+TEST_F(CliTest, AccessLogListsWhoReadASubject) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  ASSERT_EQ(Ycr({"subjects", "get-record", "--subject-id", "s-1"}).code, 0);
+  ASSERT_TRUE(server_.server().access_recorder()->Flush().ok());
+  Outcome list =
+      Ycr({"access-log", "list-by-subject", "--subject-id", "s-1", "--json"},
+          "auditor-1", "auditor");
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_TRUE(Has(list.out, "\"view\":\"subject_record\"")) << list.out;
+  EXPECT_TRUE(Has(list.out, "\"organisation\":\"school-100001\"")) << list.out;
+  Outcome by_reader =
+      Ycr({"access-log", "list-by-reader", "--reader-organisation",
+           "school-100001", "--reader-user", "dsl-1"},
+          "auditor-1", "auditor");
+  ASSERT_EQ(by_reader.code, 0) << by_reader.err;
+  EXPECT_TRUE(Has(by_reader.out, "s-1")) << by_reader.out;
+  // Not for a school.
+  EXPECT_EQ(Ycr({"access-log", "list-by-subject", "--subject-id", "s-1"}).code,
+            1);
+}
+
 TEST_F(CliTest, ConsentReferralDeadlinesAndAuditTrail) {
   ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
   ASSERT_NO_FATAL_FAILURE(GrantConsent("c-1", "s-1"));

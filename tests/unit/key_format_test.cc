@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -228,6 +229,51 @@ TEST(KeyFormatTest, KeyPrefixesAreDistinctAndOrdered) {
   EXPECT_LT(LogKey(kMax), StreamKey("a", 0));
   EXPECT_LT(StreamKeyEnd("zzzz"),
             EventIdKey("00000000-0000-0000-0000-000000000000"));
+}
+
+TEST(KeyFormatTest, AccessKeysOfOneSubjectSortByTimeThenSequence) {
+  const std::string prefix = AccessBySubjectPrefix("s-1");
+  std::vector<std::string> keys;
+  for (uint64_t at : BoundaryValues()) {
+    keys.push_back(AccessKey(prefix, at, 2));
+    keys.push_back(AccessKey(prefix, at, 1));
+  }
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    std::optional<AccessKeySuffix> a = DecodeAccessKeySuffix(sorted[i - 1]);
+    std::optional<AccessKeySuffix> b = DecodeAccessKeySuffix(sorted[i]);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_LT(std::make_pair(a->at_micros, a->sequence),
+              std::make_pair(b->at_micros, b->sequence));
+  }
+}
+
+TEST(KeyFormatTest, AccessKeysStayInsideTheirSubjectOrReaderRange) {
+  // "s-1" is a prefix of "s-10": the terminator keeps them apart.
+  const std::string s1 = AccessBySubjectPrefix("s-1");
+  const std::string s10 = AccessBySubjectPrefix("s-10");
+  EXPECT_LT(AccessKey(s1, kMax, kMax), AccessPrefixEnd(s1));
+  EXPECT_FALSE(AccessKey(s10, 0, 0) >= s1 &&
+               AccessKey(s10, 0, 0) < AccessPrefixEnd(s1));
+  // Organisation "a" user "bc" is not organisation "ab" user "c".
+  EXPECT_NE(AccessByReaderPrefix("a", "bc"), AccessByReaderPrefix("ab", "c"));
+  const std::string reader = AccessByReaderPrefix("school-1", "dsl");
+  const std::string other = AccessByReaderPrefix("school-1", "dsl-2");
+  EXPECT_FALSE(AccessKey(other, 5, 5) >= reader &&
+               AccessKey(other, 5, 5) < AccessPrefixEnd(reader));
+  // Subject and reader keys never share a prefix byte.
+  EXPECT_NE(s1[0], reader[0]);
+}
+
+TEST(KeyFormatTest, AccessLogStateRoundTripsAndRejectsWrongSizes) {
+  std::optional<AccessLogState> state =
+      DecodeAccessLogState(EncodeAccessLogState(1, kMax - 1));
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->format_version, 1u);
+  EXPECT_EQ(state->next_sequence, kMax - 1);
+  EXPECT_FALSE(DecodeAccessLogState("short").has_value());
+  EXPECT_FALSE(DecodeAccessKeySuffix("x").has_value());
 }
 
 }  // namespace

@@ -25,7 +25,9 @@ class RawStore {
           std::string(kStreamsColumnFamily), std::string(kEventIdsColumnFamily),
           std::string(kProjectionsColumnFamily),
           std::string(kCheckpointsColumnFamily),
-          std::string(kRecordsColumnFamily)}) {
+          std::string(kRecordsColumnFamily),
+          std::string(kAccessBySubjectColumnFamily),
+          std::string(kAccessByReaderColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;

@@ -1,0 +1,173 @@
+#pragma once
+
+// The access log's write side: every read of a subject's personal data
+// leaves one entry (who, role, organisation, which subject, which view,
+// when, purpose if given, outcome). PersonalDataViews() is the one list of
+// the views that count.
+//
+// Reads must not wait for a disk: a handler enqueues its entries in memory
+// (AccessRecorder::Record) and a background writer flushes them to the
+// store in one synced write at least every flush_interval, or sooner when
+// flush_entries are waiting; so an entry is durable within flush_interval
+// (1 s) of its read. A system of record does not drop entries: when the
+// queue is full the read is refused with UNAVAILABLE (the data is not
+// shown) and counted, and a failed write keeps its entries queued and is
+// retried. Stop() (graceful shutdown) writes everything queued.
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "storage/access_log_store.h"
+#include "ycr/v1/event.pb.h"
+
+namespace ycr::services {
+
+// Request metadata naming why the caller reads: at most kMaxPurposeBytes of
+// printable ASCII. Optional.
+inline constexpr char kPurposeMetadata[] = "x-ycr-purpose";
+inline constexpr size_t kMaxPurposeBytes = 200;
+
+// One RPC that shows a subject's personal data.
+struct PersonalDataView {
+  // "/ycr.v1.Subjects/GetRecord".
+  std::string method;
+  // Short name written in each entry ("subject_record").
+  std::string view;
+};
+
+// Every RPC that reads a subject's personal data; each of them records one
+// entry per subject it reached (see access_log.cc for what each counts and
+// for the reads that do not count).
+const std::vector<PersonalDataView>& PersonalDataViews();
+
+// The view name of `method`; "" when it is not in PersonalDataViews().
+absl::string_view PersonalViewName(absl::string_view method);
+
+struct AccessLogOptions {
+  // Off: no entries are recorded (benchmarks compare with and without).
+  // Default: true.
+  bool enabled = true;
+  // Entries waiting to be written; a read whose entries do not fit is
+  // refused with UNAVAILABLE. Default: 65536.
+  size_t capacity = 65536;
+  // A flush starts as soon as this many entries wait. Default: 1024.
+  size_t flush_entries = 1024;
+  // No entry waits longer than this before its flush starts. Default: 1 s.
+  absl::Duration flush_interval = absl::Seconds(1);
+  // Decides when a flush is due (not the entries' times, which come from
+  // the server's clock). Not owned. Default: SystemClock().
+  Clock* flush_clock = nullptr;
+  // Run the background writer. Tests turn it off and call Tick() or Flush()
+  // themselves. Default: true.
+  bool background = true;
+};
+
+class AccessRecorder {
+ public:
+  // `store` must outlive the recorder; `clock` stamps entries; `metrics`
+  // (may be null) gets ycr_access_log_* counters, the queue-depth gauge and
+  // the flush-time histogram. Starts the writer when options.background.
+  AccessRecorder(storage::AccessLogStore* store, Clock* clock,
+                 AccessLogOptions options, MetricRegistry* metrics);
+  // Stop().
+  ~AccessRecorder();
+
+  // Queues one entry per subject in `subjects`, all or none. UNAVAILABLE
+  // (counted in ycr_access_log_refused_total) when they do not fit or the
+  // recorder has stopped. Thread-safe; never waits for the disk.
+  absl::Status Record(const v1::Actor& caller, absl::string_view method,
+                      absl::string_view purpose,
+                      const std::vector<std::string>& subjects,
+                      absl::StatusCode outcome);
+
+  // Flushes if one is due: flush_entries waiting, or the oldest entry queued
+  // flush_interval ago or more by the flush clock (a poll interval less
+  // with the background writer on, so that it is never late). The store's error
+  // when the write fails (the entries stay queued). Thread-safe.
+  absl::Status Tick();
+
+  // Writes everything queued now. Thread-safe.
+  absl::Status Flush();
+
+  // Stops the writer and writes everything queued; later Record() calls are
+  // refused. Idempotent.
+  void Stop();
+
+  // Entries waiting. Thread-safe.
+  size_t queued() const;
+
+  // Waits until `entries` entries in all have been written, or `timeout`
+  // passes (real time); whether they have. Thread-safe.
+  bool AwaitWritten(uint64_t entries, absl::Duration timeout) const;
+
+ private:
+  void WriterLoop();
+  absl::Status FlushIf(bool only_when_due);
+  bool DueLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  storage::AccessLogStore* const store_;
+  Clock* const clock_;
+  const AccessLogOptions options_;
+  Clock* const flush_clock_;
+  // Age of the oldest entry at which a flush is due.
+  const absl::Duration due_after_;
+  Counter* written_ = nullptr;
+  Counter* refused_ = nullptr;
+  Counter* write_errors_ = nullptr;
+  Histogram* flush_seconds_ = nullptr;
+
+  // Held by the one flush running, so entries reach the store in order.
+  absl::Mutex flush_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  std::deque<v1::AccessLogEntry> queue_ ABSL_GUARDED_BY(mu_);
+  // When the oldest queued entry was queued (flush clock).
+  absl::Time oldest_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t written_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread writer_;
+};
+
+// One call's reads of personal data: the handler names each subject it
+// reached (Saw), then Commit records them with the call's outcome. With no
+// recorder it records nothing.
+class ReadAccess {
+ public:
+  // Takes the method from the call (set by the server's interceptor) and the
+  // purpose from kPurposeMetadata: INVALID_ARGUMENT when the purpose is too
+  // long or not printable. `recorder` may be null; it must outlive this.
+  static absl::StatusOr<ReadAccess> Begin(
+      AccessRecorder* recorder, const grpc::ServerContextBase& context);
+
+  void Saw(const std::string& subject_id);
+
+  // Records one entry per subject seen since the last Commit, with
+  // `result`'s code as the outcome, and returns `result`; UNAVAILABLE instead
+  // when the access log refused them (the caller must not then show the
+  // data). Nothing is recorded when no subject was seen.
+  absl::Status Commit(const v1::Actor& caller, absl::Status result);
+
+ private:
+  ReadAccess(AccessRecorder* recorder, std::string method, std::string purpose)
+      : recorder_(recorder),
+        method_(std::move(method)),
+        purpose_(std::move(purpose)) {}
+
+  AccessRecorder* recorder_;
+  std::string method_;
+  std::string purpose_;
+  std::vector<std::string> seen_;
+  absl::flat_hash_set<std::string> seen_set_;
+};
+
+}  // namespace ycr::services
