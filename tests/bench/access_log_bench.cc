@@ -47,6 +47,7 @@ RunResult Run(bool access_log, int calls, int clients) {
   const std::string dir = mkdtemp(pattern.data());
   ycr::services::ServerOptions options;
   options.listen = "127.0.0.1:0";
+  options.security.insecure = true;  // The figures are the read's, not TLS's.
   options.log.path = dir;
   options.access_log.enabled = access_log;
   auto server = ycr::services::Server::Start(std::move(options));
