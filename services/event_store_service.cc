@@ -106,10 +106,12 @@ class EventStoreService::Subscription
         filter_(std::move(filter)),
         next_position_(from_position == 0 ? 1 : from_position) {}
 
-  // Before Start(): who reads, for the access log.
-  void SetReader(v1::Actor caller, ReadAccess read) {
+  // Before Start(): who reads, for the access log, and the caller's stream
+  // slot, held until the subscription is gone.
+  void SetReader(v1::Actor caller, ReadAccess read, StreamQuota::Lease slot) {
     caller_ = std::move(caller);
     read_ = std::move(read);
+    slot_ = std::move(slot);
   }
   void Start(Reactor* reactor);
   // Ends the call with `status` as soon as the driver allows.
@@ -135,6 +137,7 @@ class EventStoreService::Subscription
   // Touched only by the driver.
   v1::Actor caller_;
   std::optional<ReadAccess> read_;
+  StreamQuota::Lease slot_;
   uint64_t next_position_;
   bool caught_up_sent_ = false;
   std::deque<v1::SubscribeResponse> pending_;
@@ -340,8 +343,13 @@ void EventStoreService::Subscription::OnDone() {
 
 EventStoreService::EventStoreService(storage::EventLog* log, WorkQueue* readers,
                                      EventStoreServiceOptions options,
-                                     AccessRecorder* access)
-    : log_(log), readers_(readers), options_(options), access_(access) {}
+                                     AccessRecorder* access,
+                                     StreamQuota* streams)
+    : log_(log),
+      readers_(readers),
+      options_(options),
+      access_(access),
+      streams_(streams) {}
 
 EventStoreService::~EventStoreService() = default;
 
@@ -449,6 +457,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
   absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
   absl::Status status = caller.status();
   std::optional<ReadAccess> read;
+  StreamQuota::Lease slot;
+  if (status.ok() && streams_ != nullptr) {
+    absl::StatusOr<StreamQuota::Lease> acquired = streams_->Acquire(*caller);
+    status = acquired.status();
+    if (acquired.ok()) slot = *std::move(acquired);
+  }
   if (status.ok()) {
     absl::StatusOr<ReadAccess> begun = ReadAccess::Begin(access_, *context);
     status = begun.status();
@@ -483,7 +497,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
-  subscription->SetReader(*std::move(caller), *std::move(read));
+  subscription->SetReader(*std::move(caller), *std::move(read),
+                          std::move(slot));
   subscription->Start(reactor);
   return reactor;
 }

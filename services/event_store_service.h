@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "services/access_log.h"
+#include "services/stream_quota.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
 #include "ycr/v1/event_store.grpc.pb.h"
@@ -29,9 +30,12 @@ class EventStoreService final : public v1::EventStore::CallbackService {
   // `log`, `readers` and `access` (may be null: no access log; it records
   // raw reads of events' personal parts) must outlive the service.
   // Thread-safe.
+  // `streams` (not owned; null: no limit) caps each caller's open
+  // subscriptions.
   EventStoreService(storage::EventLog* log, WorkQueue* readers,
                     EventStoreServiceOptions options = {},
-                    AccessRecorder* access = nullptr);
+                    AccessRecorder* access = nullptr,
+                    StreamQuota* streams = nullptr);
   ~EventStoreService() override;
 
   // Ends every open Subscribe with UNAVAILABLE and refuses new ones, so that
@@ -66,6 +70,7 @@ class EventStoreService final : public v1::EventStore::CallbackService {
   WorkQueue* const readers_;
   const EventStoreServiceOptions options_;
   AccessRecorder* const access_;
+  StreamQuota* const streams_;
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

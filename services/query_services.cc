@@ -129,6 +129,13 @@ grpc::ServerWriteReactor<v1::AuditEntry>* Refuse(const absl::Status& status) {
   return new Refused(ToGrpcStatus(status));
 }
 
+// A stream slot for `caller` (no limit without a quota).
+absl::StatusOr<StreamQuota::Lease> Slot(StreamQuota* streams,
+                                        const v1::Actor& caller) {
+  if (streams == nullptr) return StreamQuota::Lease();
+  return streams->Acquire(caller);
+}
+
 // Audit data about a subject is for the record's holder and for auditors.
 absl::Status MayAudit(storage::EventLog& log, const v1::Actor& caller,
                       const std::string& subject_id) {
@@ -332,6 +339,8 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
       !s.ok()) {
     return Refuse(s);
   }
+  absl::StatusOr<StreamQuota::Lease> slot = Slot(streams_, *caller);
+  if (!slot.ok()) return Refuse(slot.status());
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return Refuse(read.status());
   const absl::Time deadline = QueryDeadline(*context);
@@ -340,10 +349,12 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
     uint32_t generation = 0;
     uint64_t after = 0;
     std::optional<ReadAccess> read;
+    StreamQuota::Lease slot;
   };
   auto state = std::make_shared<State>();
   state->after = request->after_position();
   state->read = *std::move(read);
+  state->slot = *std::move(slot);
   return new PagedStream(
       pool_,
       [this, request, caller = *caller, deadline, limit = *limit, state](
@@ -390,6 +401,8 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   const absl::Time to =
       request->has_to() ? FromProtoTime(request->to()) : absl::InfiniteFuture();
   const absl::Time deadline = QueryDeadline(*context);
+  absl::StatusOr<StreamQuota::Lease> slot = Slot(streams_, *caller);
+  if (!slot.ok()) return Refuse(slot.status());
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return Refuse(read.status());
   struct State {
@@ -397,9 +410,11 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
     uint32_t generation = 0;
     projections::DisclosureCursor cursor;
     std::optional<ReadAccess> read;
+    StreamQuota::Lease slot;
   };
   auto state = std::make_shared<State>();
   state->read = *std::move(read);
+  state->slot = *std::move(slot);
   return new PagedStream(
       pool_,
       [this, request, caller = *caller, deadline, limit = *limit, from, to,

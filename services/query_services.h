@@ -16,6 +16,7 @@
 #include "services/access_log.h"
 #include "services/access_policy.h"
 #include "services/domain_commands.h"
+#include "services/stream_quota.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -60,9 +61,16 @@ class AuditService final : public v1::Audit::CallbackService {
  public:
   // All must outlive the service; `access` (may be null: none) records
   // reads of personal data.
+  // `streams` (not owned; null: no limit) caps each caller's open
+  // streams.
   AuditService(projections::ProjectionHost* host, storage::EventLog* log,
-               WorkQueue* pool, AccessRecorder* access = nullptr)
-      : host_(host), log_(log), pool_(pool), access_(access) {}
+               WorkQueue* pool, AccessRecorder* access = nullptr,
+               StreamQuota* streams = nullptr)
+      : host_(host),
+        log_(log),
+        pool_(pool),
+        access_(access),
+        streams_(streams) {}
 
   grpc::ServerWriteReactor<v1::AuditEntry>* Trail(
       grpc::CallbackServerContext* context,
@@ -80,6 +88,7 @@ class AuditService final : public v1::Audit::CallbackService {
   storage::EventLog* const log_;
   WorkQueue* const pool_;
   AccessRecorder* const access_;
+  StreamQuota* const streams_;
 };
 
 class ProjectionAdminService final : public v1::Projections::CallbackService {

@@ -148,15 +148,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->access_log_store_.get(), server->readers_.get());
   server->caseloads_ = std::make_unique<CaseloadService>(
       server->projections_.get(), server->readers_.get(), access);
+  server->streams_ =
+      std::make_unique<StreamQuota>(options.max_streams_per_caller);
   server->audit_ = std::make_unique<AuditService>(
       server->projections_.get(), server->log_.get(), server->readers_.get(),
-      access);
+      access, server->streams_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
       server->log_.get(), server->readers_.get(), options.backup_dir);
   server->event_store_ = std::make_unique<EventStoreService>(
-      server->log_.get(), server->readers_.get(), options.event_store, access);
+      server->log_.get(), server->readers_.get(), options.event_store, access,
+      server->streams_.get());
 
   server->command_pool_ = std::make_unique<WorkQueue>(options.command_threads);
   server->commands_ = std::make_unique<DomainCommands>(

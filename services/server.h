@@ -24,6 +24,7 @@
 #include "services/metrics_http.h"
 #include "services/query_services.h"
 #include "services/server_security.h"
+#include "services/stream_quota.h"
 #include "services/testing_service.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
@@ -55,6 +56,10 @@ struct ServerOptions {
   ManualClock* testing_clock = nullptr;
   // How projections read and commit.
   projections::RunnerOptions projections;
+  // Server streams (Subscribe, Audit.Trail, Audit.OrganisationDisclosures)
+  // one caller (organisation and user) may hold open at once; more are
+  // RESOURCE_EXHAUSTED. 0: no limit. Default: 16.
+  int max_streams_per_caller = 16;
   // Largest request a client may send. Default: 8 MiB.
   int max_receive_message_bytes = 8 << 20;
   // Where ycr.v1.Admin.Backup writes copies of the store (best on the same
@@ -130,6 +135,7 @@ class Server {
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<ProjectionAdminService> projection_admin_;
   std::unique_ptr<WorkQueue> readers_;
+  std::unique_ptr<StreamQuota> streams_;
   std::unique_ptr<EventStoreService> event_store_;
   std::unique_ptr<WorkQueue> command_pool_;
   std::unique_ptr<DomainCommands> commands_;

@@ -68,6 +68,10 @@ ABSL_FLAG(uint64_t, access_log_capacity, 65536,
           "they are written (at least every second); when full, reads of "
           "personal data are refused with UNAVAILABLE.");
 ABSL_FLAG(int, max_message_mb, 8, "Largest request accepted, in MiB.");
+ABSL_FLAG(int, max_streams_per_caller, 16,
+          "Server streams (Subscribe, Audit.Trail, "
+          "Audit.OrganisationDisclosures) one caller (organisation and user) "
+          "may hold open at once; more are RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, testing_time_control, false,
           "END-TO-END TESTS ONLY: the server's clock starts at the real time "
           "and moves only when a client calls ycr.v1.Testing.AdvanceTime. "
@@ -194,6 +198,9 @@ int main(int argc, char** argv) {
        static_cast<uint64_t>(absl::GetFlag(FLAGS_reader_threads)), 1, 256},
       {"max_message_mb",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_max_message_mb)), 1, 1024},
+      {"max_streams_per_caller",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_streams_per_caller)), 1,
+       100000},
       {"drain_delay_seconds",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_drain_delay_seconds)), 0,
        3600},
@@ -238,7 +245,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> pem = ReadFlagFile(file.flag, file.path);
     if (!pem.ok()) {
       log.Log(LogLevel::kError, "server.bad_flag",
-              {{"flag", file.flag}, {"error", std::string(pem.status().message())}});
+              {{"flag", file.flag},
+               {"error", std::string(pem.status().message())}});
       return 2;
     }
     *file.pem = *std::move(pem);
@@ -263,6 +271,7 @@ int main(int argc, char** argv) {
   options.log.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
   options.reader_threads = absl::GetFlag(FLAGS_reader_threads);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  options.max_streams_per_caller = absl::GetFlag(FLAGS_max_streams_per_caller);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
   options.access_log.capacity = absl::GetFlag(FLAGS_access_log_capacity);
