@@ -21,20 +21,9 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 # Phase timings, printed on exit whatever the outcome.
-phases=()
-phase_start=0
-current=""
-begin() { current="$1"; phase_start=$SECONDS; echo "== $1"; }
-end() { phases+=("$(printf '%-10s %4ds' "$current" $((SECONDS - phase_start)))"); current=""; }
-summary() {
-  local rc=$?
-  [[ -n "$current" ]] && phases+=("$(printf '%-10s %4ds (failed)' "$current" $((SECONDS - phase_start)))")
-  echo "== timings ($build_dir, sanitize=$sanitize)"
-  local line
-  for line in "${phases[@]}"; do echo "  $line"; done
-  echo "== exit status $rc"
-}
-trap summary EXIT
+# shellcheck source=tests/phases.sh
+source tests/phases.sh
+trap 'phases_summary "$build_dir, sanitize=$sanitize"' EXIT
 
 begin install
 # The tests also need a real browser for the HTML audit report (chromium,
