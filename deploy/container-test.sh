@@ -129,13 +129,21 @@ mkdir -p "$volume"
 chown "${user%%:*}" "$volume"
 chmod 0700 "$volume"
 server_log="$work/server.log"
+# Development certificates, readable by the image's user, mounted at
+# /etc/ycr/tls where the image's command looks for them.
+tls="$work/tls"
+rm -rf "$tls"
+bash deploy/dev-ca.sh "$tls" >/dev/null
+bash deploy/dev-ca.sh "$tls" client school-1 container-test school >/dev/null
+chown -R "$user" "$tls"
 
 # start_server; signal_server SIG; wait_server -> exit status; in_image CMD...
 if [[ "$runner" == podman ]]; then
   name="ycr-container-test-$$"
   start_server() {
     podman run -d --name "$name" --network host --read-only \
-      -v "$volume:/var/lib/ycr" --entrypoint "${command[0]}" "$image" \
+      -v "$volume:/var/lib/ycr" -v "$tls:/etc/ycr/tls:ro" \
+      --entrypoint "${command[0]}" "$image" \
       "${command[@]:1}" >/dev/null
     cleanup_steps+=("podman rm -f $name >/dev/null")
   }
@@ -148,7 +156,7 @@ if [[ "$runner" == podman ]]; then
   }
   in_image() {
     podman run --rm --network host --read-only -v "$volume:/var/lib/ycr" \
-      --entrypoint "$1" "$image" "${@:2}"
+      -v "$tls:/etc/ycr/tls:ro" --entrypoint "$1" "$image" "${@:2}"
   }
 else
   container="$(buildah from --pull=never "$image")"
@@ -157,18 +165,19 @@ else
   # Mounts live in the new mount namespace only and vanish with it.
   # shellcheck disable=SC2016  # expanded by the inner sh
   enter='set -e
-    root=$1; volume=$2; user=$3; shift 3
+    root=$1; volume=$2; user=$3; tls=$4; shift 4
     mount --bind "$root" "$root"
     mount -o remount,bind,ro "$root"
     mount --rbind /dev "$root/dev"
     mount -t proc proc "$root/proc"
     mount -t tmpfs tmpfs "$root/tmp"
     mount --bind "$volume" "$root/var/lib/ycr"
+    mount --bind "$tls" "$root/etc/ycr/tls"
     exec chroot --userspec="$user" "$root" \
       env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/var/lib/ycr "$@"'
   start_server() {
     unshare --pid --fork --kill-child --mount --uts --ipc \
-      sh -c "$enter" sh "$rootfs" "$volume" "$user" "${command[@]}" \
+      sh -c "$enter" sh "$rootfs" "$volume" "$user" "$tls" "${command[@]}" \
       >"$server_log" 2>&1 &
     unshare_pid=$!
     cleanup_steps+=("kill -KILL $unshare_pid 2>/dev/null")
@@ -183,17 +192,23 @@ else
   wait_server() { wait "$unshare_pid"; }
   in_image() {
     unshare --pid --fork --kill-child --mount --uts --ipc \
-      sh -c "$enter" sh "$rootfs" "$volume" "$user" "$@"
+      sh -c "$enter" sh "$rootfs" "$volume" "$user" "$tls" "$@"
   }
 fi
 
-# grpc.health.v1.Health/Check for the whole server (service ""), with no
-# generated code: the request is empty, the answer's field 1 is the status.
+# grpc.health.v1.Health/Check for the whole server (service ""), over mutual
+# TLS as the admin, with no generated code: the request is empty, the
+# answer's field 1 is the status.
 health() {
-  "$py" - "127.0.0.1:$grpc_port" <<'EOF'
+  "$py" - "127.0.0.1:$grpc_port" "$tls" <<'EOF'
 import sys
 import grpc
-channel = grpc.insecure_channel(sys.argv[1])
+def read(name):
+    return open(sys.argv[2] + "/" + name, "rb").read()
+credentials = grpc.ssl_channel_credentials(
+    read("ca.crt"), read("clients/ops/ycr-admin.key"),
+    read("clients/ops/ycr-admin.crt"))
+channel = grpc.secure_channel(sys.argv[1], credentials)
 try:
     answer = channel.unary_unary("/grpc.health.v1.Health/Check")(b"", timeout=2)
 except grpc.RpcError as error:
@@ -221,8 +236,10 @@ echo "health: SERVING after $((SECONDS - phase_start))s"
 end
 
 begin call
-cli=(env YCR_SERVER="127.0.0.1:$grpc_port" YCR_ORGANISATION=school-1
-  YCR_USER=container-test YCR_ROLE=school /usr/local/bin/ycr)
+cli=(env YCR_SERVER="127.0.0.1:$grpc_port" YCR_TLS_CA=/etc/ycr/tls/ca.crt
+  YCR_TLS_CERT=/etc/ycr/tls/clients/school-1/container-test.crt
+  YCR_TLS_KEY=/etc/ycr/tls/clients/school-1/container-test.key
+  /usr/local/bin/ycr)
 in_image "${cli[@]}" subjects put-record --set record.subject_id=s-ct-1 \
   --set record.given_name=Ada --set record.family_name=Lovelace \
   --set record.date_of_birth=2012-03-04
