@@ -190,6 +190,12 @@ void EventStoreService::Subscription::Pump() {
   }
   absl::StatusOr<storage::LogSlice> slice = service_->log_->ReadAll(
       next_position_, service_->options_.subscribe_batch, filter_);
+  if (slice.ok()) {
+    if (absl::Status s = storage::RevealAll(*service_->log_, slice->events);
+        !s.ok()) {
+      slice = s;
+    }
+  }
   if (!slice.ok()) {
     {
       absl::MutexLock lock(&mu_);
@@ -368,6 +374,11 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
     absl::StatusOr<storage::StreamSlice> slice =
         log_->ReadStream(request->stream(), options);
     if (slice.ok()) {
+      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
+        slice = s;
+      }
+    }
+    if (slice.ok()) {
       for (v1::RecordedEvent& event : slice->events) {
         *response->add_events() = std::move(event);
       }
@@ -389,19 +400,24 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
       FromProto(request->filter(), options_);
   if (!filter.ok()) return FinishNow(context, filter.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post(
-      [this, reactor, request, response, filter = *std::move(filter)] {
-        absl::StatusOr<storage::LogSlice> slice =
-            log_->ReadAll(request->from_position(), request->limit(), filter);
-        if (slice.ok()) {
-          for (v1::RecordedEvent& event : slice->events) {
-            *response->add_events() = std::move(event);
-          }
-          response->set_next_position(slice->next_position);
-          response->set_head_position(log_->GetHead().position);
-        }
-        reactor->Finish(ToGrpcStatus(slice.status()));
-      });
+  readers_->Post([this, reactor, request, response,
+                  filter = *std::move(filter)] {
+    absl::StatusOr<storage::LogSlice> slice =
+        log_->ReadAll(request->from_position(), request->limit(), filter);
+    if (slice.ok()) {
+      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
+        slice = s;
+      }
+    }
+    if (slice.ok()) {
+      for (v1::RecordedEvent& event : slice->events) {
+        *response->add_events() = std::move(event);
+      }
+      response->set_next_position(slice->next_position);
+      response->set_head_position(log_->GetHead().position);
+    }
+    reactor->Finish(ToGrpcStatus(slice.status()));
+  });
   return reactor;
 }
 

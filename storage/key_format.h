@@ -18,6 +18,17 @@
 //                  kActiveGeneration name                  generation (u32)
 //   records        kRecord key                              value
 //                  (the record store: see RecordWrite)
+//                  kSealedRecord key                        EncryptedPersonal
+//                  (a record sealed under a subject's key, RecordWrite::
+//                  seal_subject; ciphertext = the value sealed)
+//   subject_keys   kSubjectKey subject-id                   key_version(u32)
+//                                                           key[32]
+//                  kSubjectErased subject-id                position(u64) of
+//                                                           the erasure event
+//
+// Subject keys have a column family of their own so that destroying one
+// (crypto erasure) is a delete and a compaction of one small range, away
+// from the log's large files.
 //
 // `record` is the canonical bytes of a ycr.v1.RecordedEvent (see
 // record_codec.h). Stream ids never contain 0x00 (validation forbids it), so
@@ -47,6 +58,9 @@ enum class KeyPrefix : uint8_t {
   kCheckpoint = 0x50,
   kActiveGeneration = 0x51,
   kRecord = 0x60,
+  kSealedRecord = 0x61,
+  kSubjectKey = 0x70,
+  kSubjectErased = 0x71,
 };
 
 inline constexpr char kLogColumnFamily[] = "log";
@@ -55,6 +69,7 @@ inline constexpr char kEventIdsColumnFamily[] = "event_ids";
 inline constexpr char kProjectionsColumnFamily[] = "projections";
 inline constexpr char kCheckpointsColumnFamily[] = "checkpoints";
 inline constexpr char kRecordsColumnFamily[] = "records";
+inline constexpr char kSubjectKeysColumnFamily[] = "subject_keys";
 
 inline constexpr size_t kHashBytes = 32;
 
@@ -70,6 +85,9 @@ std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
 
 std::string LogKey(uint64_t position);
 std::string RecordKey(absl::string_view key);
+std::string SealedRecordKey(absl::string_view key);
+std::string SubjectKeyKey(absl::string_view subject_id);
+std::string SubjectErasedKey(absl::string_view subject_id);
 
 // Projection names are [a-z0-9_], 1..32 characters (no 0x00).
 bool IsProjectionName(absl::string_view name);

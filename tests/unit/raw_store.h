@@ -17,6 +17,7 @@ class RawStore {
  public:
   static constexpr int kDefault = 0;
   static constexpr int kLog = 1;
+  static constexpr int kSubjectKeys = 7;
 
   explicit RawStore(const std::string& path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -25,7 +26,8 @@ class RawStore {
           std::string(kStreamsColumnFamily), std::string(kEventIdsColumnFamily),
           std::string(kProjectionsColumnFamily),
           std::string(kCheckpointsColumnFamily),
-          std::string(kRecordsColumnFamily)}) {
+          std::string(kRecordsColumnFamily),
+          std::string(kSubjectKeysColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;
