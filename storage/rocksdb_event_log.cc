@@ -260,6 +260,7 @@ absl::Status RocksDbEventLog::Impl::Open() {
   RETURN_IF_ERROR(OpenDb());
   RETURN_IF_ERROR(CheckFormatVersion());
   RETURN_IF_ERROR(RecoverHead());
+  RETURN_IF_ERROR(subject_keys_->ScrubOnOpen(handles_));
   writer_ = std::thread([this] { WriterLoop(); });
   return absl::OkStatus();
 }

@@ -85,10 +85,30 @@ absl::Status SubjectKeys::Scrub(
   return CompactKey(db_, cf_, SubjectKeyKey(subject));
 }
 
+absl::Status SubjectKeys::ScrubOnOpen(
+    const std::vector<rocksdb::ColumnFamilyHandle*>& all) const {
+  const std::string erased = SubjectErasedKey("");
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf_));
+  it->Seek(erased);
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read subject keys"));
+  const bool any = it->Valid() && it->key().starts_with(erased);
+  it.reset();
+  if (!any) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), all),
+                            "cannot flush after an erasure"));
+  // Every key row: [kSubjectKey, kSubjectErased).
+  return CompactRange(db_, cf_, SubjectKeyKey(""), erased);
+}
+
 absl::Status CompactKey(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                         const std::string& key) {
-  const std::string end = key + std::string(1, '\0');
-  rocksdb::Slice begin_slice(key);
+  return CompactRange(db, cf, key, key + std::string(1, '\0'));
+}
+
+absl::Status CompactRange(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                          const std::string& begin, const std::string& end) {
+  rocksdb::Slice begin_slice(begin);
   rocksdb::Slice end_slice(end);
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction =

@@ -15,10 +15,11 @@
 // Crypto erasure: Erase() deletes the key row and writes an erased marker in
 // the caller's batch; Scrub() then flushes every column family (so no live
 // WAL file still holds the key) and compacts the key's range down to the
-// last level (so no table file holds it). What remains, by design, outside
-// this store: backups and checkpoints taken before the erasure (they hold
-// the key: they must expire on their own schedule), and freed disk blocks of
-// deleted files until the filesystem reuses them.
+// last level (so no table file holds it). A crash between the erasure's
+// write and its scrub is covered by ScrubOnOpen. What remains, by design,
+// outside this store: backups and checkpoints taken before the erasure (they
+// hold the key: they must expire on their own schedule), and freed disk
+// blocks of deleted files until the filesystem reuses them.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -72,6 +73,13 @@ class SubjectKeys {
   absl::Status Scrub(const std::vector<rocksdb::ColumnFamilyHandle*>& all,
                      absl::string_view subject) const;
 
+  // On open: when any subject was ever erased, flushes `all` and compacts
+  // the whole range of key rows, so a key whose erasure was written but not
+  // scrubbed (a crash in between) leaves the files too. Costs one compaction
+  // of the key rows (about 40 bytes a subject) per open. Blocking.
+  absl::Status ScrubOnOpen(
+      const std::vector<rocksdb::ColumnFamilyHandle*>& all) const;
+
   // Seals event->payload.personal into payload.encrypted_personal (and
   // clears personal) with `key`. `event_id` is the event's id.
   static absl::Status SealEvent(absl::string_view key,
@@ -90,5 +98,8 @@ class SubjectKeys {
 // bytes leave the table files. Blocking.
 absl::Status CompactKey(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                         const std::string& key);
+// Compacts [begin, end) of `cf` to the last level. Blocking.
+absl::Status CompactRange(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                          const std::string& begin, const std::string& end);
 
 }  // namespace ycr::storage::internal

@@ -2,6 +2,7 @@
 // erasure: what is on disk, what readers see, and the hash chain.
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include "gtest/gtest.h"
 #include "storage/key_format.h"
@@ -155,6 +156,32 @@ TEST_F(CryptoErasureTest, ErasureDestroysTheKeyAndKeepsTheChain) {
   ASSERT_TRUE(log->RevealPersonal(&event).ok());
   EXPECT_TRUE(event.payload().personal().erased());
   EXPECT_TRUE(log->VerifyChain(1, 0).ok());
+}
+
+TEST_F(CryptoErasureTest, AnErasureCutShortBeforeItsScrubIsScrubbedOnOpen) {
+  auto log = OpenLog(dir_.path());
+  WriteSubject(*log);
+  log->Close();
+  const std::string key = StoredKey(dir_.path(), "pupil-1");
+  ASSERT_EQ(key.size(), 32u);
+  {
+    // The erasure's write as the log makes it, then a crash: no scrub.
+    RawStore raw(dir_.path());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(
+        batch.Delete(raw.cf(RawStore::kSubjectKeys), SubjectKeyKey("pupil-1"))
+            .ok());
+    ASSERT_TRUE(batch
+                    .Put(raw.cf(RawStore::kSubjectKeys),
+                         SubjectErasedKey("pupil-1"), EncodePosition(2))
+                    .ok());
+    ASSERT_TRUE(raw.db()->Write(rocksdb::WriteOptions(), &batch).ok());
+  }
+  ASSERT_TRUE(FilesContain(dir_.path(), key));
+  log = OpenLog(dir_.path());
+  log->Close();
+  EXPECT_FALSE(FilesContain(dir_.path(), key));
 }
 
 TEST_F(CryptoErasureTest, OtherSubjectsKeepTheirData) {
