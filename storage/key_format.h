@@ -59,8 +59,8 @@ enum class KeyPrefix : uint8_t {
   kActiveGeneration = 0x51,
   kRecord = 0x60,
   kSealedRecord = 0x61,
-  kSubjectKey = 0x70,
-  kSubjectErased = 0x71,
+  kSubjectKey = 0x80,
+  kSubjectErased = 0x81,
 };
 
 inline constexpr char kLogColumnFamily[] = "log";

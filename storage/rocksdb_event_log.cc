@@ -308,7 +308,10 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   streams_cf_ = handles_[2];
   ids_cf_ = handles_[3];
   records_cf_ = handles_[6];
-  keys_cf_ = handles_[7];
+  // By name: other column families may be added before it.
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    if (handle->GetName() == kSubjectKeysColumnFamily) keys_cf_ = handle;
+  }
   subject_keys_ = std::make_unique<internal::SubjectKeys>(db, keys_cf_);
   return absl::OkStatus();
 }
