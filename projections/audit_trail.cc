@@ -144,6 +144,18 @@ std::optional<Attribution> Attribute(const v1::EventPayload& p) {
     case K::kYoungCarerIdentified:
       a.subject = p.young_carer_identified().subject_id();
       break;
+    case K::kSubjectErased:
+      a.subject = p.subject_erased().subject_id();
+      break;
+    case K::kErasureRefused:
+      a.subject = p.erasure_refused().subject_id();
+      break;
+    case K::kLegalHoldPlaced:
+      a.subject = p.legal_hold_placed().subject_id();
+      break;
+    case K::kLegalHoldLifted:
+      a.subject = p.legal_hold_lifted().subject_id();
+      break;
     case K::kInterventionPlanned:
       // Empty for whole-school work: about no one subject.
       a.subject = p.intervention_planned().subject_id();

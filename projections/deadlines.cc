@@ -197,6 +197,10 @@ class Applier {
         return Consent();
       case v1::EventPayload::kSubjectRecordChanged:
         return Retention();
+      case v1::EventPayload::kSubjectErased:
+        // Nothing left to review: the record's personal data is gone.
+        return DropItem(batch_, Item::RETENTION_REVIEW,
+                        p_.subject_erased().subject_id());
       case v1::EventPayload::kOverdueFlagged:
         return Flag();
       default:
@@ -457,8 +461,9 @@ class Applier {
   absl::Status Retention() {
     const auto& changed = p_.subject_record_changed();
     const std::string& subject = changed.subject_id();
+    // The date of birth is among the record's personal fields.
     ASSIGN_OR_RETURN(std::optional<std::string> bytes,
-                     log_->GetRecord(domain::SubjectRecordKey(subject)));
+                     log_->GetRecord(domain::SubjectPersonalKey(subject)));
     v1::SubjectRecord record;
     absl::CivilDay dob;
     if (!bytes.has_value() || !record.ParseFromString(*bytes) ||

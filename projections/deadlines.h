@@ -50,8 +50,9 @@ namespace ycr::projections {
 
 class DeadlinesProjection : public Projection {
  public:
-  // 2: overdue flags.
-  static constexpr uint32_t kCodeVersion = 2;
+  // 2: overdue flags. 3: dates of birth from the sealed personal record;
+  // erasure drops the retention review.
+  static constexpr uint32_t kCodeVersion = 3;
 
   // `log` (for subject records' dates of birth) must outlive it.
   explicit DeadlinesProjection(storage::EventLog* log) : log_(log) {}

@@ -35,6 +35,14 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Subjects/GetRecord",
        {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
       {"/ycr.v1.Subjects/IdentifyYoungCarer", {kSchoolRole}},
+      // Erasure is decided by the record's holder (a school or a service;
+      // the domain rule checks it is the holder). A legal hold is placed by
+      // the local authority or the holder.
+      {"/ycr.v1.Subjects/Erase", parties},
+      {"/ycr.v1.Subjects/PlaceLegalHold",
+       {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
+      {"/ycr.v1.Subjects/LiftLegalHold",
+       {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
       {"/ycr.v1.Consents/Grant", parties},
       {"/ycr.v1.Consents/Refuse", parties},
       {"/ycr.v1.Consents/Vary", parties},

@@ -84,6 +84,7 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
   auto clear_consent_version = [](v1::DisclosureRecorded* d) {
     if (d->has_consent()) d->mutable_consent()->clear_consent_version();
   };
+  p->clear_encrypted_personal();  // The stored form of `personal`.
   if (p->has_personal()) {
     if (!HasText(p->personal())) {
       p->clear_personal();  // Nothing personal: the command drops it.
@@ -169,6 +170,25 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
       p->mutable_overdue_flagged()->clear_owed_by();
       p->mutable_overdue_flagged()->clear_owed_to();
       break;
+    case v1::EventPayload::kSubjectErased:
+      p->mutable_subject_erased()->clear_holder();
+      break;
+    case v1::EventPayload::kErasureRefused:
+      if (asked.has_subject_erased()) {
+        // The server refused what was asked as an erasure.
+        v1::SubjectErased as_asked;
+        as_asked.set_subject_id(p->erasure_refused().subject_id());
+        as_asked.set_request_ref(p->erasure_refused().request_ref());
+        *p->mutable_subject_erased() = std::move(as_asked);
+      } else {
+        p->mutable_erasure_refused()->clear_hold_ids();
+      }
+      break;
+    case v1::EventPayload::kLegalHoldPlaced:
+      if (asked.legal_hold_placed().organisation().empty()) {
+        p->mutable_legal_hold_placed()->clear_organisation();
+      }
+      break;
     case v1::EventPayload::kConcernRaised:
       if (asked.concern_raised().organisation().empty()) {
         p->mutable_concern_raised()->clear_organisation();
@@ -196,6 +216,11 @@ void ClearDecided(v1::EventPayload* p, const v1::EventPayload& asked) {
 
 // True when `stored` records the command `asked`.
 bool SameCommand(v1::EventPayload stored, v1::EventPayload asked) {
+  if (stored.personal().erased()) {
+    // Erased since: what the text was can no longer be compared.
+    stored.clear_personal();
+    asked.clear_personal();
+  }
   ClearDecided(&stored, asked);
   v1::EventPayload asked_cleared = asked;
   ClearDecided(&asked_cleared, asked);
@@ -307,6 +332,12 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
         "subject ", subject_id,
         " does not exist (create its record with Subjects.PutRecord)"));
   }
+  v1::SubjectRecord skeleton;
+  if (skeleton.ParseFromString(*record) && skeleton.erased()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("erasure rule: subject ", subject_id,
+                     " was erased; nothing more is recorded about them"));
+  }
   return absl::OkStatus();
 }
 
@@ -382,7 +413,8 @@ absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
     return absl::DataLossError(
         absl::StrCat("event at position ", *position, " is missing"));
   }
-  const v1::RecordedEvent& stored = slice.events[0];
+  v1::RecordedEvent stored = std::move(slice.events[0]);
+  RETURN_IF_ERROR(log_->RevealPersonal(&stored));
   if (stored.stream() != request.stream ||
       !SameCommand(stored.payload(), asked.payload()) ||
       stored.actor().SerializeAsString() != request.actor.SerializeAsString()) {
@@ -448,6 +480,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
                            : storage::ExpectedVersion::Exact(version);
     request.conditions = std::move(attempt.conditions());
     request.records = std::move(attempt.records());
+    request.erase_subjects = std::move(attempt.erase_subjects());
     absl::StatusOr<storage::AppendResult> result = log_->Append(request);
     if (absl::IsAlreadyExists(result.status())) {
       // The same request, sent again while its first copy was in flight,
@@ -518,6 +551,16 @@ DomainCommands::LoadSubjectRecord(const std::string& subject_id) {
   if (!record.ParseFromString(*bytes)) {
     return absl::DataLossError(
         absl::StrCat("the record of subject ", subject_id, " is malformed"));
+  }
+  if (record.erased()) return std::optional<v1::SubjectRecord>(record);
+  // The personal fields, opened from their sealed record (a record written
+  // before they were kept apart has them in place, and no sealed part).
+  ASSIGN_OR_RETURN(std::optional<std::string> personal,
+                   log_->GetRecord(domain::SubjectPersonalKey(subject_id)));
+  if (personal.has_value() && !record.MergeFromString(*personal)) {
+    return absl::DataLossError(
+        absl::StrCat("the personal part of the record of subject ", subject_id,
+                     " is malformed"));
   }
   return std::optional<v1::SubjectRecord>(std::move(record));
 }
@@ -683,6 +726,11 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
         const v1::SubjectRecord* before =
             current.has_value() ? &*current : nullptr;
         RETURN_IF_ERROR(domain::CheckSubjectRecordPut(before, caller));
+        if (view.erased) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("erasure rule: subject ", record.subject_id(),
+                           " was erased; its record cannot be written again"));
+        }
         const uint64_t revision = before != nullptr ? before->revision() : 0;
         if (expected_revision.has_value() && *expected_revision != revision) {
           return absl::AbortedError(
@@ -709,8 +757,14 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
         for (std::string& part : domain::ChangedParts(before, record)) {
           changed->add_changed(std::move(part));
         }
+        // The skeleton in plain, the personal fields sealed under the
+        // subject's key.
+        domain::SplitRecord split = domain::SplitSubjectRecord(stored);
         attempt.records().push_back({SubjectRecordKey(record.subject_id()),
-                                     stored.SerializeAsString()});
+                                     split.skeleton.SerializeAsString()});
+        attempt.records().push_back(
+            {domain::SubjectPersonalKey(record.subject_id()),
+             split.personal.SerializeAsString(), record.subject_id()});
         return absl::OkStatus();
       });
 }
@@ -866,6 +920,9 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
         if (e->has_concern_raised()) {
           subject = e->concern_raised().subject_id();
           RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          // A child-protection record exists: erasure must keep it.
+          attempt.records().push_back(
+              {domain::SubjectChildProtectionKey(subject), concern_id});
         }
         if (e->has_social_care_referral_made()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(
@@ -895,5 +952,16 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordOverdueFlag(
         return absl::OkStatus();
       });
 }
+
+}  // namespace ycr::services
+
+namespace ycr::services {
+
+// Erasure commands (erasure_commands.cc) run on the subject stream.
+template absl::StatusOr<storage::AppendResult>
+DomainCommands::Execute<domain::SubjectView>(
+    const v1::Actor& caller, const std::string& request_id,
+    const Target& target, v1::EventPayload event,
+    Apply<domain::SubjectView> apply, Decide<domain::SubjectView> decide);
 
 }  // namespace ycr::services

@@ -92,6 +92,31 @@ class DomainCommands {
       const v1::Actor& caller, const std::string& request_id,
       v1::EventPayload event);
 
+  // An erasure request on a subject, decided by the record's holder (rules:
+  // services/domain/erasure_rules.h). Erasure appends SubjectErased, reduces
+  // the record to its skeleton, and destroys the subject's key, in one
+  // atomic write; a refusal appends ErasureRefused with its ground.
+  // `refuse_on` (UNSPECIFIED: erase if the law allows) is the holder's own
+  // refusal ground.
+  struct ErasureOutcome {
+    storage::AppendResult append;
+    bool erased = false;
+    v1::ErasureGround refused_on = v1::ERASURE_GROUND_UNSPECIFIED;
+  };
+  absl::StatusOr<ErasureOutcome> EraseSubject(const v1::Actor& caller,
+                                              const std::string& request_id,
+                                              const std::string& subject_id,
+                                              const std::string& request_ref,
+                                              v1::ErasureGround refuse_on);
+
+  // Legal holds on a subject (stream "subject-<id>").
+  absl::StatusOr<storage::AppendResult> PlaceLegalHold(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::LegalHoldPlaced hold);
+  absl::StatusOr<storage::AppendResult> LiftLegalHold(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& subject_id, const std::string& hold_id);
+
   // Interventions, agreements, correspondence and safeguarding concerns:
   // stream "<kind>-<id>" for kind intervention, agreement, correspondence,
   // safeguarding; `event` is one of that kind's events (with its personal
@@ -228,6 +253,8 @@ class CommandAttempt {
 
  public:
   std::vector<storage::RecordWrite>& records() { return records_; }
+  // Subjects whose keys the append destroys (AppendRequest::erase_subjects).
+  std::vector<std::string>& erase_subjects() { return erase_subjects_; }
 
  private:
   storage::EventLog* const log_;
@@ -236,6 +263,7 @@ class CommandAttempt {
   std::string personal_subject_;
   std::vector<storage::StreamCondition> conditions_;
   std::vector<storage::RecordWrite> records_;
+  std::vector<std::string> erase_subjects_;
 };
 
 }  // namespace ycr::services

@@ -301,6 +301,43 @@ grpc::ServerUnaryReactor* SubjectService::IdentifyYoungCarer(
   });
 }
 
+grpc::ServerUnaryReactor* SubjectService::Erase(
+    grpc::CallbackServerContext* context,
+    const v1::EraseSubjectRequest* request,
+    v1::EraseSubjectResponse* response) {
+  return RunCommand(context, pool_, response->mutable_command(),
+                    [this, request, response](
+                        auto& caller) -> absl::StatusOr<storage::AppendResult> {
+                      absl::StatusOr<DomainCommands::ErasureOutcome> outcome =
+                          commands_->EraseSubject(caller, request->request_id(),
+                                                  request->subject_id(),
+                                                  request->request_ref(),
+                                                  request->refuse_on());
+                      if (!outcome.ok()) return outcome.status();
+                      response->set_erased(outcome->erased);
+                      response->set_refused_on(outcome->refused_on);
+                      return outcome->append;
+                    });
+}
+
+grpc::ServerUnaryReactor* SubjectService::PlaceLegalHold(
+    grpc::CallbackServerContext* context,
+    const v1::PlaceLegalHoldRequest* request, v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response, [this, request](auto& caller) {
+    return commands_->PlaceLegalHold(caller, request->request_id(),
+                                     request->hold());
+  });
+}
+
+grpc::ServerUnaryReactor* SubjectService::LiftLegalHold(
+    grpc::CallbackServerContext* context,
+    const v1::LiftLegalHoldRequest* request, v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response, [this, request](auto& caller) {
+    return commands_->LiftLegalHold(caller, request->request_id(),
+                                    request->subject_id(), request->hold_id());
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Interventions
 

@@ -111,6 +111,17 @@ class SubjectService final : public v1::Subjects::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::IdentifyYoungCarerRequest* request,
       v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Erase(grpc::CallbackServerContext* context,
+                                  const v1::EraseSubjectRequest* request,
+                                  v1::EraseSubjectResponse* response) override;
+  grpc::ServerUnaryReactor* PlaceLegalHold(
+      grpc::CallbackServerContext* context,
+      const v1::PlaceLegalHoldRequest* request,
+      v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* LiftLegalHold(
+      grpc::CallbackServerContext* context,
+      const v1::LiftLegalHoldRequest* request,
+      v1::CommandResponse* response) override;
 
  private:
   DomainCommands* const commands_;

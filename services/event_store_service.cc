@@ -211,6 +211,12 @@ void EventStoreService::Subscription::Pump() {
   }
   absl::StatusOr<storage::LogSlice> slice = service_->log_->ReadAll(
       next_position_, service_->options_.subscribe_batch, filter_);
+  if (slice.ok()) {
+    if (absl::Status s = storage::RevealAll(*service_->log_, slice->events);
+        !s.ok()) {
+      slice = s;
+    }
+  }
   if (!slice.ok()) {
     {
       absl::MutexLock lock(&mu_);
@@ -412,6 +418,11 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
     absl::StatusOr<storage::StreamSlice> slice =
         log_->ReadStream(request->stream(), options);
     if (slice.ok()) {
+      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
+        slice = s;
+      }
+    }
+    if (slice.ok()) {
       for (v1::RecordedEvent& event : slice->events) {
         *response->add_events() = std::move(event);
       }
@@ -439,6 +450,11 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
                   caller = *caller, read = *std::move(read)]() mutable {
     absl::StatusOr<storage::LogSlice> slice =
         log_->ReadAll(request->from_position(), request->limit(), filter);
+    if (slice.ok()) {
+      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
+        slice = s;
+      }
+    }
     if (slice.ok()) {
       for (v1::RecordedEvent& event : slice->events) {
         *response->add_events() = std::move(event);

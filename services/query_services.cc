@@ -151,6 +151,16 @@ absl::Status MayAudit(storage::EventLog& log, const v1::Actor& caller,
       "a subject's audit trail is for its record's holder and for auditors");
 }
 
+// The entries' events as a reader sees them: the personal part opened, or
+// marked erased.
+absl::Status RevealEntries(storage::EventLog& log,
+                           std::vector<v1::AuditEntry>& page) {
+  for (v1::AuditEntry& entry : page) {
+    RETURN_IF_ERROR(log.RevealPersonal(entry.mutable_event()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Time QueryDeadline(const grpc::CallbackServerContext& context) {
@@ -374,6 +384,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
         RETURN_IF_ERROR(projections::ReadSubjectTrail(
             host_->store(), state->generation, request->subject_id(),
             state->after, limit, page, &next));
+        RETURN_IF_ERROR(RevealEntries(*log_, *page));
         state->after = next;
         *more = next != 0;
         return absl::OkStatus();
@@ -430,6 +441,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
         RETURN_IF_ERROR(projections::ReadOrganisationDisclosures(
             host_->store(), state->generation, request->organisation(), from,
             to, state->cursor, limit, page, &next));
+        RETURN_IF_ERROR(RevealEntries(*log_, *page));
         state->cursor = next;
         *more = !next.done();
         // Every subject on the page, before the page is shown.

@@ -126,6 +126,26 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
           "records[", i, "].value: ", r.value.size(),
           " bytes, more than the limit of ", limits.max_payload_bytes));
     }
+    if (r.remove && (!r.value.empty() || !r.seal_subject.empty())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records[", i, "]: a removal has no value and is not sealed"));
+    }
+    if (r.seal_subject.size() > limits.max_stream_id_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("records[", i, "].seal_subject: at most ",
+                       limits.max_stream_id_bytes, " bytes"));
+    }
+  }
+  if (request->erase_subjects.size() > limits.max_conditions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "erase_subjects: more than the limit of ", limits.max_conditions));
+  }
+  for (const std::string& subject : request->erase_subjects) {
+    if (subject.empty() || subject.size() > limits.max_stream_id_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("erase_subjects: a subject id of 1 to ",
+                       limits.max_stream_id_bytes, " bytes"));
+    }
   }
   if (request->events.empty()) {
     return absl::InvalidArgumentError("events: at least one event is needed");
@@ -149,6 +169,25 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
           field, ".event_id: ", e.event_id(), " appears twice in this append"));
     }
     RETURN_IF_ERROR(EventTypeOf(e.payload(), field + ".payload").status());
+    // The personal part is sealed by the log under its subject's key.
+    if (e.payload().has_encrypted_personal()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".payload.encrypted_personal: set by the server only"));
+    }
+    if (e.payload().has_personal()) {
+      const std::string& subject = e.payload().personal().subject_id();
+      if (subject.empty() || subject.size() > limits.max_stream_id_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".payload.personal.subject_id: required (1 to ",
+            limits.max_stream_id_bytes,
+            " bytes): it names the subject whose key seals the personal "
+            "part"));
+      }
+      if (e.payload().personal().erased()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".payload.personal.erased: set by the server only"));
+      }
+    }
     size_t payload_bytes = e.payload().ByteSizeLong();
     if (payload_bytes > limits.max_payload_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -23,6 +23,18 @@ bool ExpectedVersion::Allows(uint64_t current_version) const {
   return false;
 }
 
+absl::Status EventLog::RevealPersonal(v1::RecordedEvent* event) {
+  if (!event->payload().has_encrypted_personal()) return absl::OkStatus();
+  return absl::UnimplementedError("this log cannot open sealed personal data");
+}
+
+absl::Status RevealAll(EventLog& log, std::vector<v1::RecordedEvent>& events) {
+  for (v1::RecordedEvent& event : events) {
+    if (absl::Status s = log.RevealPersonal(&event); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 std::string ExpectedVersion::ToString() const {
   switch (kind) {
     case Kind::kAny:

@@ -77,10 +77,25 @@ struct LogLimits {
 // history). Written only together with an append, in the same atomic write,
 // so a record never changes without the event that says so.
 struct RecordWrite {
+  RecordWrite() = default;
+  RecordWrite(std::string key, std::string value, std::string seal_subject = "",
+              bool remove = false)
+      : key(std::move(key)),
+        value(std::move(value)),
+        seal_subject(std::move(seal_subject)),
+        remove(remove) {}
+
   // 1..LogLimits::max_stream_id_bytes bytes.
   std::string key;
   // At most LogLimits::max_payload_bytes.
   std::string value;
+  // When set, the value is stored sealed under this subject's data key
+  // (created with the subject's first personal write); GetRecord opens it.
+  // Refused (FAILED_PRECONDITION) for an erased subject.
+  std::string seal_subject;
+  // Deletes the record (plain or sealed) instead; `value` must be empty. The
+  // deleted bytes are compacted out of the store's files after the write.
+  bool remove = false;
 };
 
 struct AppendRequest {
@@ -93,6 +108,12 @@ struct AppendRequest {
   // Written if and only if the events are (at most max_conditions). An
   // idempotent retry writes nothing.
   std::vector<RecordWrite> records;
+  // Crypto erasure: destroys these subjects' data keys in the same atomic
+  // write as the events (which should say so: SubjectErased), and marks
+  // them erased, so every personal part sealed under them reads as erased
+  // and no new one can be written. After the write the keys' range is
+  // compacted so the key bytes leave the store's table files.
+  std::vector<std::string> erase_subjects;
 };
 
 struct AppendResult {
@@ -200,9 +221,21 @@ class EventLog {
   virtual absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) = 0;
 
-  // The record stored under `key`, or nullopt. Thread-safe.
+  // The record stored under `key`, or nullopt. A sealed record is returned
+  // opened. DATA_LOSS when a sealed record does not open. Thread-safe.
   virtual absl::StatusOr<std::optional<std::string>> GetRecord(
       absl::string_view key) = 0;
+
+  // Gives `event` (as read from this log) its personal part back: sets
+  // payload.personal from payload.encrypted_personal, opened with the
+  // subject's key, or to a PersonalData with only subject_id and erased set
+  // once the subject was erased. payload.encrypted_personal is kept, so the
+  // stored form (and the hash) can still be checked by clearing `personal`.
+  // No-op for an event without one. DATA_LOSS when the sealed part does not
+  // open, or the key is missing although the subject was never erased.
+  // Thread-safe. The default handles events without a sealed part only
+  // (UNIMPLEMENTED otherwise).
+  virtual absl::Status RevealPersonal(v1::RecordedEvent* event);
 
   // The last durable position and its hash. Thread-safe.
   virtual Head GetHead() = 0;
@@ -226,5 +259,8 @@ class EventLog {
   // calls return UNAVAILABLE. Idempotent. Thread-safe.
   virtual void Close() = 0;
 };
+
+// RevealPersonal on each of `events` (read from `log`); the first error.
+absl::Status RevealAll(EventLog& log, std::vector<v1::RecordedEvent>& events);
 
 }  // namespace ycr::storage

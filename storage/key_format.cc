@@ -59,10 +59,30 @@ std::string LogKey(uint64_t position) {
   return key;
 }
 
-std::string RecordKey(absl::string_view key) {
-  std::string out(1, Prefix(KeyPrefix::kRecord));
-  out.append(key.data(), key.size());
+namespace {
+
+std::string Prefixed(KeyPrefix prefix, absl::string_view rest) {
+  std::string out(1, Prefix(prefix));
+  out.append(rest.data(), rest.size());
   return out;
+}
+
+}  // namespace
+
+std::string RecordKey(absl::string_view key) {
+  return Prefixed(KeyPrefix::kRecord, key);
+}
+
+std::string SealedRecordKey(absl::string_view key) {
+  return Prefixed(KeyPrefix::kSealedRecord, key);
+}
+
+std::string SubjectKeyKey(absl::string_view subject_id) {
+  return Prefixed(KeyPrefix::kSubjectKey, subject_id);
+}
+
+std::string SubjectErasedKey(absl::string_view subject_id) {
+  return Prefixed(KeyPrefix::kSubjectErased, subject_id);
 }
 
 bool IsProjectionName(absl::string_view name) {

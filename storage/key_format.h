@@ -34,6 +34,17 @@
 // bytes of a ycr.v1.AccessLogEntry): either question is one range scan.
 // Subject ids, organisations and users never contain 0x00 (validation
 // allows printable ASCII only).
+//                  kSealedRecord key                        EncryptedPersonal
+//                  (a record sealed under a subject's key, RecordWrite::
+//                  seal_subject; ciphertext = the value sealed)
+//   subject_keys   kSubjectKey subject-id                   key_version(u32)
+//                                                           key[32]
+//                  kSubjectErased subject-id                position(u64) of
+//                                                           the erasure event
+//
+// Subject keys have a column family of their own so that destroying one
+// (crypto erasure) is a delete and a compaction of one small range, away
+// from the log's large files.
 //
 // `record` is the canonical bytes of a ycr.v1.RecordedEvent (see
 // record_codec.h). Stream ids never contain 0x00 (validation forbids it), so
@@ -66,6 +77,9 @@ enum class KeyPrefix : uint8_t {
   kAccessBySubject = 0x70,
   kAccessByReader = 0x71,
   kAccessLogState = 0x72,
+  kSealedRecord = 0x61,
+  kSubjectKey = 0x80,
+  kSubjectErased = 0x81,
 };
 
 // The access log's own format (its keys and values), kept beside the next
@@ -80,6 +94,7 @@ inline constexpr char kCheckpointsColumnFamily[] = "checkpoints";
 inline constexpr char kRecordsColumnFamily[] = "records";
 inline constexpr char kAccessBySubjectColumnFamily[] = "access_by_subject";
 inline constexpr char kAccessByReaderColumnFamily[] = "access_by_reader";
+inline constexpr char kSubjectKeysColumnFamily[] = "subject_keys";
 
 inline constexpr size_t kHashBytes = 32;
 
@@ -95,6 +110,9 @@ std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
 
 std::string LogKey(uint64_t position);
 std::string RecordKey(absl::string_view key);
+std::string SealedRecordKey(absl::string_view key);
+std::string SubjectKeyKey(absl::string_view subject_id);
+std::string SubjectErasedKey(absl::string_view subject_id);
 
 // Projection names are [a-z0-9_], 1..32 characters (no 0x00).
 bool IsProjectionName(absl::string_view name);

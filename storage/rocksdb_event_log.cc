@@ -28,15 +28,18 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/ids.h"
+#include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "storage/append_validation.h"
 #include "storage/key_format.h"
+#include "storage/personal_crypto.h"
 #include "storage/record_codec.h"
 #include "storage/rocksdb_access_log_store.h"
 #include "storage/rocksdb_internal.h"
 #include "storage/rocksdb_projection_store.h"
 #include "storage/stream_version_cache.h"
+#include "storage/subject_keys.h"
 
 namespace ycr::storage {
 namespace {
@@ -215,10 +218,15 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 // What one group commit has decided so far, before it is durable.
 struct BatchState {
-  uint64_t next_position;
+  uint64_t next_position = 1;
   std::string last_hash;
   absl::flat_hash_map<std::string, uint64_t> versions;
   absl::flat_hash_map<std::string, EventIdEntry> event_ids;
+  // Subject keys created or destroyed by this commit.
+  internal::SubjectKeys::Pending keys;
+  // Subjects erased and records removed: scrubbed once durable.
+  std::vector<std::string> erased;
+  std::vector<std::string> removed_records;
 };
 
 }  // namespace
@@ -261,6 +269,7 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<LogSlice> ReadAll(uint64_t from, uint32_t limit,
                                    const LogFilter& filter);
   absl::StatusOr<std::optional<std::string>> GetRecord(absl::string_view key);
+  absl::Status RevealPersonal(v1::RecordedEvent* event);
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id);
   absl::Status ForEach(
@@ -306,6 +315,14 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<uint64_t> CurrentVersion(const std::string& stream,
                                           const BatchState& state);
   absl::StatusOr<uint64_t> LastStreamVersion(absl::string_view stream);
+  // The idempotency digest of event `i`: ContentDigest, with the personal
+  // part folded in under the subject's key (KeyedDigest), never as a plain
+  // hash of the text.
+  absl::StatusOr<std::string> Digest(const AppendRequest& request, size_t i,
+                                     BatchState* state,
+                                     rocksdb::WriteBatch* batch);
+  // Removes the bytes of erased keys and removed records from the files.
+  void Scrub(const BatchState& state);
   void PublishHead(uint64_t position, const std::string& hash);
 
   const RocksDbEventLogOptions options_;
@@ -324,6 +341,8 @@ class RocksDbEventLog::Impl {
   rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* ids_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
+  std::unique_ptr<internal::SubjectKeys> subject_keys_;
 
   // Readers hold it shared; Close() takes it exclusively to close the store.
   absl::Mutex db_mu_;
@@ -362,6 +381,7 @@ absl::Status RocksDbEventLog::Impl::Open() {
   RETURN_IF_ERROR(OpenDb());
   RETURN_IF_ERROR(CheckFormatVersion());
   RETURN_IF_ERROR(RecoverHead());
+  RETURN_IF_ERROR(subject_keys_->ScrubOnOpen(handles_));
   writer_ = std::thread([this] { WriterLoop(); });
   return absl::OkStatus();
 }
@@ -412,6 +432,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kRecordsColumnFamily, cf_options(true)},
       {kAccessBySubjectColumnFamily, cf_options(false)},
       {kAccessByReaderColumnFamily, cf_options(false)},
+      {kSubjectKeysColumnFamily, cf_options(true)},
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
@@ -424,6 +445,11 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   streams_cf_ = handles_[2];
   ids_cf_ = handles_[3];
   records_cf_ = handles_[6];
+  // By name: other column families may be added before it.
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    if (handle->GetName() == kSubjectKeysColumnFamily) keys_cf_ = handle;
+  }
+  subject_keys_ = std::make_unique<internal::SubjectKeys>(db, keys_cf_);
   return absl::OkStatus();
 }
 
@@ -696,7 +722,9 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
     }
     return;
   }
-  BatchState state{next_position_, last_hash_, {}, {}};
+  BatchState state;
+  state.next_position = next_position_;
+  state.last_hash = last_hash_;
   rocksdb::WriteBatch write_batch;
   const absl::Time now = clock_->Now();
   std::vector<absl::StatusOr<AppendResult>> results;
@@ -728,6 +756,7 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
       next_position_ = state.next_position;
       last_hash_ = state.last_hash;
       PublishHead(next_position_ - 1, last_hash_);
+      Scrub(state);
     }
   }
   if (metrics_.latency != nullptr) {
@@ -758,8 +787,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
   size_t found_count = 0;
   for (size_t i = 0; i < n; ++i) {
     keys[i] = EventIdKey(request.events[i].event_id());
-    digests[i] =
-        ContentDigest(request.stream, request.events[i], request.actor);
+    ASSIGN_OR_RETURN(digests[i], Digest(request, i, state, batch));
     if (auto it = state->event_ids.find(keys[i]);
         it != state->event_ids.end()) {
       found[i] = it->second;
@@ -827,6 +855,32 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
                                  absl::StrCat("events[", i, "].payload")));
   }
 
+  // Personal parts and sealed records are sealed before anything of this
+  // append is in the batch but the subject keys they need (a key written
+  // for an append that then fails is simply the subject's key from then on).
+  for (size_t i = 0; i < n; ++i) {
+    v1::ProposedEvent& e = request.events[i];
+    if (!e.payload().has_personal()) continue;
+    ASSIGN_OR_RETURN(std::string key, subject_keys_->KeyForWrite(
+                                          e.payload().personal().subject_id(),
+                                          &state->keys, batch));
+    RETURN_IF_ERROR(internal::SubjectKeys::SealEvent(key, e.event_id(),
+                                                     e.mutable_payload()));
+  }
+  for (RecordWrite& r : request.records) {
+    if (r.seal_subject.empty()) continue;
+    ASSIGN_OR_RETURN(std::string key, subject_keys_->KeyForWrite(
+                                          r.seal_subject, &state->keys, batch));
+    ASSIGN_OR_RETURN(Sealed sealed,
+                     Seal(key, RecordAad(r.seal_subject, r.key), r.value));
+    v1::EncryptedPersonal stored;
+    stored.set_subject_id(r.seal_subject);
+    stored.set_key_version(kDataKeyVersion);
+    stored.set_nonce(std::move(sealed.nonce));
+    stored.set_ciphertext(std::move(sealed.ciphertext));
+    r.value = stored.SerializeAsString();
+  }
+
   // The records, chained.
   const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
   AppendResult result{state->next_position, 0, 0, false};
@@ -858,12 +912,54 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     ++state->next_position;
   }
   for (RecordWrite& r : request.records) {
-    batch->Put(records_cf_, RecordKey(r.key), r.value);
+    if (r.remove) {
+      batch->Delete(records_cf_, RecordKey(r.key));
+      batch->Delete(records_cf_, SealedRecordKey(r.key));
+      state->removed_records.push_back(std::move(r.key));
+    } else if (!r.seal_subject.empty()) {
+      batch->Put(records_cf_, SealedRecordKey(r.key), r.value);
+    } else {
+      batch->Put(records_cf_, RecordKey(r.key), r.value);
+    }
+  }
+  for (const std::string& subject : request.erase_subjects) {
+    subject_keys_->Erase(subject, result.first_position, &state->keys, batch);
+    state->erased.push_back(subject);
   }
   result.last_position = state->next_position - 1;
   result.stream_version = current + n;
   state->versions[request.stream] = result.stream_version;
   return result;
+}
+
+absl::StatusOr<std::string> RocksDbEventLog::Impl::Digest(
+    const AppendRequest& request, size_t i, BatchState* state,
+    rocksdb::WriteBatch* batch) {
+  const v1::ProposedEvent& e = request.events[i];
+  if (!e.payload().has_personal()) {
+    return ContentDigest(request.stream, e, request.actor);
+  }
+  const v1::PersonalData& personal = e.payload().personal();
+  ASSIGN_OR_RETURN(
+      std::string key,
+      subject_keys_->KeyForWrite(personal.subject_id(), &state->keys, batch));
+  v1::ProposedEvent without = e;
+  without.mutable_payload()->clear_personal();
+  return Sha256(ContentDigest(request.stream, without, request.actor),
+                KeyedDigest(key, DeterministicBytes(personal)));
+}
+
+void RocksDbEventLog::Impl::Scrub(const BatchState& state) {
+  // The append is durable whatever happens here: a failure leaves the
+  // deleted bytes in the files until RocksDB compacts them on its own.
+  for (const std::string& subject : state.erased) {
+    subject_keys_->Scrub(handles_, subject).IgnoreError();
+  }
+  for (const std::string& key : state.removed_records) {
+    internal::CompactKey(db_.get(), records_cf_, RecordKey(key)).IgnoreError();
+    internal::CompactKey(db_.get(), records_cf_, SealedRecordKey(key))
+        .IgnoreError();
+  }
 }
 
 absl::StatusOr<uint64_t> RocksDbEventLog::Impl::CurrentVersion(
@@ -1081,9 +1177,33 @@ absl::StatusOr<std::optional<std::string>> RocksDbEventLog::Impl::GetRecord(
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), records_cf_, RecordKey(key), &value);
+  if (s.ok()) return std::optional<std::string>(std::move(value));
+  if (!s.IsNotFound()) return FromRocks(s, "cannot read the record store");
+  s = db_->Get(rocksdb::ReadOptions(), records_cf_, SealedRecordKey(key),
+               &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(s, "cannot read the record store"));
-  return std::optional<std::string>(std::move(value));
+  v1::EncryptedPersonal sealed;
+  if (!sealed.ParseFromString(value)) {
+    return absl::DataLossError("a sealed record is malformed");
+  }
+  ASSIGN_OR_RETURN(internal::SubjectKey k,
+                   subject_keys_->Read(sealed.subject_id()));
+  if (k.state != internal::SubjectKey::State::kPresent) {
+    return absl::DataLossError(
+        absl::StrCat("the key of the sealed record of subject ",
+                     sealed.subject_id(), " is gone"));
+  }
+  ASSIGN_OR_RETURN(std::string plain,
+                   Unseal(k.key, RecordAad(sealed.subject_id(), key),
+                          sealed.nonce(), sealed.ciphertext()));
+  return std::optional<std::string>(std::move(plain));
+}
+
+absl::Status RocksDbEventLog::Impl::RevealPersonal(v1::RecordedEvent* event) {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  return subject_keys_->Reveal(event);
 }
 
 Head RocksDbEventLog::Impl::GetHead() {
@@ -1261,6 +1381,10 @@ absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LookupEventId(
 absl::StatusOr<std::optional<std::string>> RocksDbEventLog::GetRecord(
     absl::string_view key) {
   return impl_->GetRecord(key);
+}
+
+absl::Status RocksDbEventLog::RevealPersonal(v1::RecordedEvent* event) {
+  return impl_->RevealPersonal(event);
 }
 
 Head RocksDbEventLog::GetHead() { return impl_->GetHead(); }

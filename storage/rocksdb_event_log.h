@@ -103,6 +103,7 @@ class RocksDbEventLog : public EventLog {
       absl::string_view event_id) override;
   absl::StatusOr<std::optional<std::string>> GetRecord(
       absl::string_view key) override;
+  absl::Status RevealPersonal(v1::RecordedEvent* event) override;
   Head GetHead() override;
 
   // The projection store in the same RocksDB instance (column families

@@ -50,6 +50,30 @@ std::string SubjectSaltKey(const std::string& subject_id) {
   return "subject-salt/" + subject_id;
 }
 
+std::string SubjectPersonalKey(const std::string& subject_id) {
+  return "subject-personal/" + subject_id;
+}
+
+std::string SubjectChildProtectionKey(const std::string& subject_id) {
+  return "subject-cp/" + subject_id;
+}
+
+SplitRecord SplitSubjectRecord(const v1::SubjectRecord& record) {
+  SplitRecord out;
+  out.personal = record;
+  out.personal.clear_subject_id();
+  out.personal.clear_holder();
+  out.personal.clear_revision();
+  out.personal.clear_updated_at();
+  out.personal.clear_erased();
+  out.skeleton.set_subject_id(record.subject_id());
+  out.skeleton.set_holder(record.holder());
+  out.skeleton.set_revision(record.revision());
+  *out.skeleton.mutable_updated_at() = record.updated_at();
+  out.skeleton.set_erased(record.erased());
+  return out;
+}
+
 absl::Status ValidateSubjectRecord(const v1::SubjectRecord& r, absl::Time now) {
   if (absl::Status s = ValidId(r.subject_id(), "record.subject_id"); !s.ok()) {
     return s;
@@ -162,6 +186,11 @@ absl::Status DecideIdentification(const v1::SubjectRecord* record,
     return s;
   }
   if (record == nullptr) return NotFound("subject");
+  if (record->erased()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("erasure rule: subject ", record->subject_id(),
+                     " was erased; nothing more is recorded about them"));
+  }
   if (!e->cares_for_ref().empty()) {
     bool known = false;
     for (const v1::RelatedPerson& p : record->related()) {
@@ -186,6 +215,18 @@ absl::Status ApplySubjectEvent(const v1::RecordedEvent& recorded,
     case v1::EventPayload::kYoungCarerIdentified:
       view->census_code = event.young_carer_identified().census_code();
       view->identified_by = event.young_carer_identified().school();
+      break;
+    case v1::EventPayload::kLegalHoldPlaced:
+      view->holds[event.legal_hold_placed().hold_id()] =
+          event.legal_hold_placed().organisation();
+      break;
+    case v1::EventPayload::kLegalHoldLifted:
+      view->holds.erase(event.legal_hold_lifted().hold_id());
+      break;
+    case v1::EventPayload::kSubjectErased:
+      view->erased = true;
+      break;
+    case v1::EventPayload::kErasureRefused:
       break;
     default:
       return absl::InvalidArgumentError("payload: is not a subject event");

@@ -5,6 +5,7 @@
 // carer identified).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,14 @@ namespace ycr::domain {
 // that tie a Subjects.PutRecord request id to its record.
 std::string SubjectRecordKey(const std::string& subject_id);
 std::string SubjectSaltKey(const std::string& subject_id);
+// The record's personal fields (names, date of birth, contacts, related
+// people), stored sealed under the subject's key apart from the skeleton at
+// SubjectRecordKey (id, holder, revision, updated_at, erased), so erasure
+// removes them and leaves the skeleton.
+std::string SubjectPersonalKey(const std::string& subject_id);
+// Marks a subject as having a child-protection record (a concern raised
+// about them); the value is the first such concern's id.
+std::string SubjectChildProtectionKey(const std::string& subject_id);
 
 // Largest subject record, serialised.
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
@@ -29,8 +38,20 @@ struct SubjectView {
   // The latest census code recorded, and by which school.
   v1::CensusCode census_code = v1::CENSUS_CODE_UNSPECIFIED;
   std::string identified_by;
+  // Legal holds in force: hold id -> the organisation that placed it.
+  std::map<std::string, std::string> holds;
+  // SubjectErased was recorded.
+  bool erased = false;
   uint64_t version = 0;
 };
+
+// The record split for storage: the skeleton (what survives erasure) and
+// the personal fields (sealed under the subject's key).
+struct SplitRecord {
+  v1::SubjectRecord skeleton;
+  v1::SubjectRecord personal;
+};
+SplitRecord SplitSubjectRecord(const v1::SubjectRecord& record);
 
 // INVALID_ARGUMENT naming the field: subject_id an id; given and family
 // name; date_of_birth a real YYYY-MM-DD date, not after `now`; contacts with

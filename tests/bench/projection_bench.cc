@@ -130,16 +130,16 @@ double SecondsSince(SteadyClock::time_point t) {
 // ---------------------------------------------------------------- payloads
 
 constexpr const char* kWords[] = {
-    "school",    "attendance", "support",  "mother",    "father",
-    "sibling",   "caring",     "evening",  "homework",  "tired",
-    "session",   "worker",     "group",    "respite",   "club",
-    "progress",  "wellbeing",  "medical",  "appointment", "transport",
-    "meals",     "shopping",   "medication", "anxiety", "friends",
-    "teacher",   "pastoral",   "lead",     "weekly",    "review",
-    "agreed",    "plan",       "needs",    "young",     "carer",
-    "family",    "assessment", "goals",    "improved",  "confidence",
-    "lunchtime", "mentoring",  "referral", "outcome",   "term",
-    "holiday",   "activity",   "break",    "visit",     "home"};
+    "school",    "attendance", "support",    "mother",      "father",
+    "sibling",   "caring",     "evening",    "homework",    "tired",
+    "session",   "worker",     "group",      "respite",     "club",
+    "progress",  "wellbeing",  "medical",    "appointment", "transport",
+    "meals",     "shopping",   "medication", "anxiety",     "friends",
+    "teacher",   "pastoral",   "lead",       "weekly",      "review",
+    "agreed",    "plan",       "needs",      "young",       "carer",
+    "family",    "assessment", "goals",      "improved",    "confidence",
+    "lunchtime", "mentoring",  "referral",   "outcome",     "term",
+    "holiday",   "activity",   "break",      "visit",       "home"};
 
 class Gen {
  public:
@@ -179,7 +179,9 @@ struct Planned {
   std::vector<ycr::storage::RecordWrite> records;
 };
 
-std::string SchoolId(uint64_t i) { return absl::StrFormat("urn-%06d", 100000 + i); }
+std::string SchoolId(uint64_t i) {
+  return absl::StrFormat("urn-%06d", 100000 + i);
+}
 std::string ServiceId(uint64_t i) { return absl::StrFormat("ycs-%04d", i); }
 std::string SubjectId(uint64_t i) { return absl::StrFormat("subj-%08d", i); }
 
@@ -286,8 +288,8 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     record.set_subject_id(s);
     record.set_given_name(g.Text(1, 1));
     record.set_family_name(g.Text(1, 1));
-    record.set_date_of_birth(absl::StrFormat(
-        "%04d-%02d-%02d", 2008 + g.U(0, 9), g.U(1, 12), g.U(1, 28)));
+    record.set_date_of_birth(absl::StrFormat("%04d-%02d-%02d", 2008 + g.U(0, 9),
+                                             g.U(1, 12), g.U(1, 28)));
     auto* rel = record.add_related();
     rel->set_person_ref("p1");
     rel->set_name(g.Text(2, 2));
@@ -296,8 +298,13 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     rel->set_cared_for(true);
     record.set_holder(school);
     record.set_revision(1);
+    // As Subjects.PutRecord stores it: the skeleton, and the personal
+    // fields sealed under the subject's key.
+    ycr::domain::SplitRecord split = ycr::domain::SplitSubjectRecord(record);
     p.records.push_back(
-        {ycr::domain::SubjectRecordKey(s), record.SerializeAsString()});
+        {ycr::domain::SubjectRecordKey(s), split.skeleton.SerializeAsString()});
+    p.records.push_back({ycr::domain::SubjectPersonalKey(s),
+                         split.personal.SerializeAsString(), s});
   }
   {
     Planned& p = add("subject-" + s, school);
@@ -334,14 +341,11 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     r->set_subject_id(s);
     r->set_school(school);
     r->set_service(service);
-    disclosure(r->mutable_disclosure(), school, service,
-               v1::PURPOSE_REFERRAL);
+    disclosure(r->mutable_disclosure(), school, service, v1::PURPOSE_REFERRAL);
     personal(p)->set_notes(g.Text(20, 40));
   }
-  add("referral-" + referral_id, service)
-      .payload.mutable_referral_received();
-  add("referral-" + referral_id, service)
-      .payload.mutable_referral_accepted();
+  add("referral-" + referral_id, service).payload.mutable_referral_received();
+  add("referral-" + referral_id, service).payload.mutable_referral_accepted();
   {
     Planned& p = add("referral-" + referral_id, service);
     *p.payload.mutable_assessment_scheduled()->mutable_scheduled_for() =
@@ -355,8 +359,7 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     d->add_recommendations_in_school(g.Text(10, 20));
     d->add_recommendations_outside_school(g.Text(10, 20));
   }
-  add("referral-" + referral_id, service)
-      .payload.mutable_referral_registered();
+  add("referral-" + referral_id, service).payload.mutable_referral_registered();
   {
     Planned& p = add("intervention-" + intervention_id, service);
     auto* plan = p.payload.mutable_intervention_planned();
@@ -499,9 +502,8 @@ class Loader {
 
   void Finish() {
     absl::MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return in_flight_ == 0;
-    };
+    auto idle = [this]()
+                    ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
     mu_.Await(absl::Condition(&idle));
     if (!error_.ok()) Die("append", error_);
   }
@@ -570,11 +572,13 @@ GenerationReport GenerateMixed(ycr::storage::EventLog* log, uint64_t events,
   const double mean = static_cast<double>(rest) / subjects;
   int64_t sum = 0;
   for (auto& b : budget) {
-    b = static_cast<uint32_t>(g.U(std::max<uint64_t>(1, std::llround(mean / 3)),
-                                  std::max<uint64_t>(1, std::llround(mean * 5 / 3))));
+    b = static_cast<uint32_t>(
+        g.U(std::max<uint64_t>(1, std::llround(mean / 3)),
+            std::max<uint64_t>(1, std::llround(mean * 5 / 3))));
     sum += b;
   }
-  for (size_t i = 0; sum != static_cast<int64_t>(rest); i = (i + 1) % subjects) {
+  for (size_t i = 0; sum != static_cast<int64_t>(rest);
+       i = (i + 1) % subjects) {
     if (sum < static_cast<int64_t>(rest)) {
       ++budget[i];
       ++sum;
@@ -647,10 +651,9 @@ GenerationReport GenerateDeadlines(ycr::storage::EventLog* log, uint64_t open,
   std::vector<uint32_t> days(agreements);
   for (uint64_t a = 0; a < agreements; ++a) {
     days[a] = static_cast<uint32_t>(10 + a % 51);
-    std::vector<Planned> plan =
-        AgreementPlan(g, "agr-" + SchoolId(a), SchoolId(a),
-                      ServiceId(a % services), days[a],
-                      t0 - absl::Hours(24 * 400));
+    std::vector<Planned> plan = AgreementPlan(
+        g, "agr-" + SchoolId(a), SchoolId(a), ServiceId(a % services), days[a],
+        t0 - absl::Hours(24 * 400));
     loader.Append(plan.begin(), plan.end());
   }
   // Which items are overdue: one in each of `due` equal slices of the log.
@@ -784,9 +787,8 @@ std::unique_ptr<Store> OpenOrGenerate(
         t0_line.c_str() + std::string("t0_unix_micros=").size(), nullptr, 10));
     const uint64_t head = store->log->GetHead().position;
     if (head != expected_events) {
-      Die(store->path,
-          absl::DataLossError(absl::StrCat("head is ", head, ", expected ",
-                                           expected_events)));
+      Die(store->path, absl::DataLossError(absl::StrCat(
+                           "head is ", head, ", expected ", expected_events)));
     }
     std::cerr << "reusing " << store->path << " (" << shape << ", " << head
               << " events)" << std::endl;
@@ -797,9 +799,10 @@ std::unique_ptr<Store> OpenOrGenerate(
     store->generation = generate(store->log.get(), store->t0);
     const uint64_t head = store->log->GetHead().position;
     if (head != expected_events) {
-      Die(store->path,
-          absl::InternalError(absl::StrCat("generated ", head, " events, "
-                                           "expected ", expected_events)));
+      Die(store->path, absl::InternalError(absl::StrCat("generated ", head,
+                                                        " events, "
+                                                        "expected ",
+                                                        expected_events)));
     }
     std::ofstream out(shape_path);
     out << shape << "\nt0_unix_micros=" << absl::ToUnixMicros(store->t0)
@@ -827,7 +830,8 @@ std::vector<std::unique_ptr<ycr::projections::Projection>> MakeProjections(
     if (name == "audit_trail") {
       out.push_back(std::make_unique<ycr::projections::AuditTrailProjection>());
     } else if (name == "deadlines") {
-      out.push_back(std::make_unique<ycr::projections::DeadlinesProjection>(log));
+      out.push_back(
+          std::make_unique<ycr::projections::DeadlinesProjection>(log));
 #ifdef YCR_BENCH_HAS_CASELOADS
     } else if (name == "caseloads") {
       out.push_back(std::make_unique<ycr::projections::CaseloadsProjection>());
@@ -935,9 +939,9 @@ BuildResult RebuildAll(Host& h, uint64_t head,
   for (const std::string& name : names) {
     if (absl::Status s = h.host->Rebuild(name); !s.ok()) Die("Rebuild", s);
   }
-  BuildResult r = WaitBuilt(*h.host, names, head, start,
-                            names.size() == 1 ? "rebuild " + names[0]
-                                              : "rebuild all");
+  BuildResult r =
+      WaitBuilt(*h.host, names, head, start,
+                names.size() == 1 ? "rebuild " + names[0] : "rebuild all");
   r.how = "Rebuild + AwaitRebuilt";
   return r;
 }
@@ -1003,9 +1007,9 @@ TrailResult RunTrail(Host& h, Store& store, int samples, int warmup,
       entries += page.size();
       after = next;
     } while (after != 0);
-    const double us = std::chrono::duration<double, std::micro>(
-                          SteadyClock::now() - start)
-                          .count();
+    const double us =
+        std::chrono::duration<double, std::micro>(SteadyClock::now() - start)
+            .count();
     if (entries == 0) {
       Die("ReadSubjectTrail",
           absl::InternalError(absl::StrCat("empty trail for ", subject)));
@@ -1046,16 +1050,16 @@ OverdueResult RunOverdue(Host& h, Store& store, int samples, int warmup,
     const double cpu0 = ThreadCpuMicros();
     const auto start = SteadyClock::now();
     do {
-      absl::Status s = ycr::projections::ListDue(
-          *store.projections, generation, store.t0, "", token, page_size,
-          &items, &token);
+      absl::Status s =
+          ycr::projections::ListDue(*store.projections, generation, store.t0,
+                                    "", token, page_size, &items, &token);
       if (!s.ok()) Die("ListDue", s);
       n += items.size();
       items.clear();
     } while (!token.empty());
-    const double us = std::chrono::duration<double, std::micro>(
-                          SteadyClock::now() - start)
-                          .count();
+    const double us =
+        std::chrono::duration<double, std::micro>(SteadyClock::now() - start)
+            .count();
     if (n != expected) {
       Die("ListDue", absl::InternalError(absl::StrCat(
                          "listed ", n, " due items, expected ", expected)));
@@ -1139,10 +1143,10 @@ int main(int argc, char** argv) {
 
   std::string json = absl::StrCat("{\"mode\":", Json(mode));
   std::cout << absl::StrFormat(
-                   "ycr-projection-bench: %d cores online, data %s, block "
-                   "cache %d MiB, projections:",
-                   std::thread::hardware_concurrency(), dir,
-                   absl::GetFlag(FLAGS_block_cache_mb));
+      "ycr-projection-bench: %d cores online, data %s, block "
+      "cache %d MiB, projections:",
+      std::thread::hardware_concurrency(), dir,
+      absl::GetFlag(FLAGS_block_cache_mb));
   for (const auto& n : AllProjectionNames()) std::cout << " " << n;
   std::cout << "\n" << std::endl;
 
@@ -1168,11 +1172,12 @@ int main(int argc, char** argv) {
     absl::StrAppend(&json, ",\"mixed_log\":{\"events\":", head,
                     ",\"subjects\":", subjects, "}");
     const std::vector<std::string> names =
-        do_rebuild ? AllProjectionNames()
-                   : std::vector<std::string>{ycr::projections::kAuditTrailName};
+        do_rebuild
+            ? AllProjectionNames()
+            : std::vector<std::string>{ycr::projections::kAuditTrailName};
     std::optional<BuildResult> initial;
-    Host h = StartHost(*store, names, absl::GetFlag(FLAGS_batch_events),
-                       &initial);
+    Host h =
+        StartHost(*store, names, absl::GetFlag(FLAGS_batch_events), &initial);
     if (do_rebuild) {
       // The floor under any build: reading and decoding the log once
       // (EventLog::ForEach), applying nothing.
@@ -1197,8 +1202,8 @@ int main(int argc, char** argv) {
       }
       // The concurrent build: the initial build if the state was empty,
       // else a Rebuild of every projection at once.
-      BuildResult all = initial.has_value() ? *initial
-                                            : RebuildAll(h, head, names);
+      BuildResult all =
+          initial.has_value() ? *initial : RebuildAll(h, head, names);
       std::cout << absl::StrFormat(
           "\nrebuild of all projections from position 1 to %d (%s; runners "
           "concurrent, one thread each):\n",
@@ -1210,8 +1215,8 @@ int main(int argc, char** argv) {
       for (const auto& [name, s] : all.seconds) {
         std::cout << absl::StrFormat("  %-22s %9.2f %12.0f\n", name, s,
                                      head / s);
-        absl::StrAppend(&json, Json(name), ":", absl::StrFormat("%.1f", head / s),
-                        ",");
+        absl::StrAppend(&json, Json(name), ":",
+                        absl::StrFormat("%.1f", head / s), ",");
       }
       std::cout << absl::StrFormat("  %-22s %9.2f %12.0f   <- wall time\n",
                                    "ALL (together)", all.wall_seconds,
@@ -1271,9 +1276,9 @@ int main(int argc, char** argv) {
   }
 
   if (do_overdue) {
-    const std::string shape = absl::StrFormat(
-        "deadlines v1 open=%d due=%d agreements=%d seed=%d", open, due,
-        agreements, seed);
+    const std::string shape =
+        absl::StrFormat("deadlines v1 open=%d due=%d agreements=%d seed=%d",
+                        open, due, agreements, seed);
     const uint64_t log_events = open + 3 * agreements;
     auto store = OpenOrGenerate(
         dir, absl::StrCat("deadlines-", open), shape, log_events, 0, cache,
@@ -1292,8 +1297,7 @@ int main(int argc, char** argv) {
           "  deadlines projection built in %.1f s (%.0f events/s)\n",
           initial->wall_seconds, log_events / initial->wall_seconds);
     }
-    OverdueResult o =
-        RunOverdue(h, *store, samples, warmup, page_size, due);
+    OverdueResult o = RunOverdue(h, *store, samples, warmup, page_size, due);
     std::cout << absl::StrFormat(
         "ListDue(as_of = generation time, everyone's, page size %d) with %d "
         "open items, %d due: %d samples\n"

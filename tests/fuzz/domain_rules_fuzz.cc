@@ -15,6 +15,7 @@
 #include "services/domain/agreement_rules.h"
 #include "services/domain/consent_rules.h"
 #include "services/domain/correspondence_rules.h"
+#include "services/domain/erasure_rules.h"
 #include "services/domain/intervention_rules.h"
 #include "services/domain/referral_rules.h"
 #include "services/domain/safeguarding_rules.h"
@@ -174,6 +175,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           Must(domain::ApplySubjectEvent(
                    Recorded(decided, caller, now, view.version + 1), &view)
                    .ok());
+        }
+        // Erasure and holds: an accepted decision folds.
+        domain::ErasureFacts facts;
+        for (const auto& [id, organisation] : view.holds) {
+          facts.holds.push_back(id);
+        }
+        facts.child_protection = !chunks.Next().empty();
+        absl::CivilDay dob;
+        if (absl::ParseCivilTime(record.date_of_birth(), &dob)) {
+          facts.date_of_birth = dob;
+        }
+        (void)domain::ErasureRefusalGround(facts, now);
+        for (int kind = 0; kind < 3; ++kind) {
+          v1::EventPayload e = command;
+          absl::Status s =
+              kind == 0
+                  ? domain::DecideErasure(&record, view, facts, caller, now, &e)
+              : kind == 1 ? domain::DecidePlaceHold(&record, view, caller, &e)
+                          : domain::DecideLiftHold(view, caller, e);
+          if (s.ok()) {
+            domain::SubjectView folded = view;
+            Must(domain::ApplySubjectEvent(
+                     Recorded(e, caller, now, view.version + 1), &folded)
+                     .ok());
+          }
         }
       }
       break;

@@ -163,6 +163,9 @@ class InterleavingLog : public storage::EventLog {
       absl::string_view key) override {
     return log_->GetRecord(key);
   }
+  absl::Status RevealPersonal(v1::RecordedEvent* event) override {
+    return log_->RevealPersonal(event);
+  }
   storage::Head GetHead() override { return log_->GetHead(); }
   uint64_t WatchHead(uint64_t position, storage::WatchCallback ready) override {
     return log_->WatchHead(position, std::move(ready));
@@ -204,6 +207,8 @@ class DomainCommandsTest : public ::testing::Test {
   std::vector<v1::RecordedEvent> Stream(const std::string& stream) {
     auto slice = log_->ReadStream(stream, {});
     if (!slice.ok()) return {};
+    // As readers see them: the personal part opened.
+    EXPECT_TRUE(storage::RevealAll(*log_, slice->events).ok());
     return slice->events;
   }
 

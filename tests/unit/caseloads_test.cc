@@ -115,6 +115,8 @@ class CaseloadsTest : public ::testing::Test {
           ToProtoTime(kT0 + absl::Hours(48));
     } else if (transition == "complete") {
       p.mutable_assessment_completed();
+      // The log seals a personal part under its subject's key.
+      p.mutable_personal()->set_subject_id("subject-of-" + id);
       p.mutable_personal()->add_needs("respite");
     } else if (transition == "register") {
       p.mutable_referral_registered();

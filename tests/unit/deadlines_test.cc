@@ -300,12 +300,32 @@ TEST_F(DeadlinesTest, RecordsComeDueForReviewAtDateOfBirthPlus25Years) {
   v1::EventPayload changed;
   changed.mutable_subject_record_changed()->set_subject_id("s-1");
   changed.mutable_subject_record_changed()->set_holder(kSchool);
-  Append("subject-s-1", changed, kSchool,
-         {{domain::SubjectRecordKey("s-1"), record.SerializeAsString()}});
+  // The date of birth is in the record's sealed personal part.
+  Append(
+      "subject-s-1", changed, kSchool,
+      {{domain::SubjectPersonalKey("s-1"), record.SerializeAsString(), "s-1"}});
   Item item = Find(Item::RETENTION_REVIEW, "s-1");
   EXPECT_EQ(FromProtoTime(item.due_at()),
             absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone()));
   EXPECT_EQ(item.owed_by(), kSchool);
+}
+
+TEST_F(DeadlinesTest, AnErasedSubjectHasNoReviewLeft) {
+  v1::SubjectRecord record;
+  record.set_date_of_birth("2012-03-04");
+  v1::EventPayload changed;
+  changed.mutable_subject_record_changed()->set_subject_id("s-1");
+  changed.mutable_subject_record_changed()->set_holder(kSchool);
+  Append(
+      "subject-s-1", changed, kSchool,
+      {{domain::SubjectPersonalKey("s-1"), record.SerializeAsString(), "s-1"}});
+  ASSERT_EQ(Due(absl::InfiniteFuture()).size(), 1u);
+  v1::EventPayload erased;
+  erased.mutable_subject_erased()->set_subject_id("s-1");
+  erased.mutable_subject_erased()->set_holder(kSchool);
+  Append("subject-s-1", erased, kSchool,
+         {{domain::SubjectPersonalKey("s-1"), "", "", true}});
+  EXPECT_TRUE(Due(absl::InfiniteFuture()).empty());
 }
 
 TEST_F(DeadlinesTest, ListsAreInDueOrderPerOrganisationAndPaged) {

@@ -17,6 +17,7 @@ class RawStore {
  public:
   static constexpr int kDefault = 0;
   static constexpr int kLog = 1;
+  static constexpr int kSubjectKeys = 9;
 
   explicit RawStore(const std::string& path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -27,7 +28,8 @@ class RawStore {
           std::string(kCheckpointsColumnFamily),
           std::string(kRecordsColumnFamily),
           std::string(kAccessBySubjectColumnFamily),
-          std::string(kAccessByReaderColumnFamily)}) {
+          std::string(kAccessByReaderColumnFamily),
+          std::string(kSubjectKeysColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;

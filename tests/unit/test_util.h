@@ -7,7 +7,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -49,6 +51,19 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// True when some file under `dir` holds `needle` (to check that bytes never
+// reached, or have left, a store's files).
+inline bool FilesContain(const std::string& dir, const std::string& needle) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
 
 inline v1::Actor TestActor() {
   v1::Actor actor;

@@ -1,0 +1,152 @@
+// Erasure and legal holds: DomainCommands::EraseSubject, PlaceLegalHold and
+// LiftLegalHold (declared in domain_commands.h), on the subject stream.
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "services/domain/erasure_rules.h"
+#include "services/domain/field_checks.h"
+#include "services/domain_commands.h"
+
+namespace ycr::services {
+namespace {
+
+// True when the subject's sharing journal holds a disclosure made on a
+// safeguarding basis (a child-protection record).
+absl::StatusOr<bool> SharedForSafeguarding(storage::EventLog& log,
+                                           const std::string& subject) {
+  storage::ReadStreamOptions options;
+  options.from_version = 1;
+  for (;;) {
+    absl::StatusOr<storage::StreamSlice> slice =
+        log.ReadStream("sharing-" + subject, options);
+    if (absl::IsNotFound(slice.status())) return false;
+    RETURN_IF_ERROR(slice.status());
+    for (const v1::RecordedEvent& e : slice->events) {
+      if (e.payload().disclosure_recorded().has_safeguarding() ||
+          !e.payload().sharing_declined().concern_id().empty()) {
+        return true;
+      }
+    }
+    if (slice->next_version == 0) return false;
+    options.from_version = slice->next_version;
+  }
+}
+
+absl::StatusOr<domain::ErasureFacts> LoadErasureFacts(
+    storage::EventLog& log, const domain::SubjectView& view,
+    const v1::SubjectRecord* record, const std::string& subject) {
+  domain::ErasureFacts facts;
+  for (const auto& [id, organisation] : view.holds) facts.holds.push_back(id);
+  ASSIGN_OR_RETURN(std::optional<std::string> concern,
+                   log.GetRecord(domain::SubjectChildProtectionKey(subject)));
+  facts.child_protection = concern.has_value();
+  if (!facts.child_protection) {
+    ASSIGN_OR_RETURN(facts.child_protection,
+                     SharedForSafeguarding(log, subject));
+  }
+  absl::CivilDay dob;
+  if (record != nullptr &&
+      absl::ParseCivilTime(record->date_of_birth(), &dob)) {
+    facts.date_of_birth = dob;
+  }
+  return facts;
+}
+
+}  // namespace
+
+absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& subject_id, const std::string& request_ref,
+    v1::ErasureGround refuse_on) {
+  v1::EventPayload event;
+  if (refuse_on == v1::ERASURE_GROUND_UNSPECIFIED) {
+    event.mutable_subject_erased()->set_subject_id(subject_id);
+    event.mutable_subject_erased()->set_request_ref(request_ref);
+  } else {
+    event.mutable_erasure_refused()->set_subject_id(subject_id);
+    event.mutable_erasure_refused()->set_request_ref(request_ref);
+    event.mutable_erasure_refused()->set_ground(refuse_on);
+  }
+  Target target{"subject", subject_id, false, false, std::nullopt};
+  ASSIGN_OR_RETURN(
+      storage::AppendResult append,
+      Execute<domain::SubjectView>(
+          caller, request_id, target, std::move(event),
+          domain::ApplySubjectEvent,
+          [&](const domain::SubjectView& view, CommandAttempt& attempt,
+              v1::EventPayload* e) -> absl::Status {
+            ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
+                             LoadSubjectRecord(subject_id));
+            const v1::SubjectRecord* current =
+                record.has_value() ? &*record : nullptr;
+            ASSIGN_OR_RETURN(
+                domain::ErasureFacts facts,
+                LoadErasureFacts(*log_, view, current, subject_id));
+            RETURN_IF_ERROR(domain::DecideErasure(current, view, facts, caller,
+                                                  attempt.now(), e));
+            if (!e->has_subject_erased()) return absl::OkStatus();
+            // The skeleton stays (holder, revision: the audit trail's
+            // access rule needs the holder); the personal fields, the salt
+            // of the request digests and the key go.
+            v1::SubjectRecord skeleton =
+                domain::SplitSubjectRecord(*current).skeleton;
+            skeleton.set_erased(true);
+            skeleton.set_revision(view.version + 1);
+            *skeleton.mutable_updated_at() = ToProtoTime(attempt.now());
+            auto& records = attempt.records();
+            records.push_back({domain::SubjectRecordKey(subject_id),
+                               skeleton.SerializeAsString()});
+            records.push_back(
+                {domain::SubjectPersonalKey(subject_id), "", "", true});
+            records.push_back(
+                {domain::SubjectSaltKey(subject_id), "", "", true});
+            attempt.erase_subjects().push_back(subject_id);
+            return absl::OkStatus();
+          }));
+  // What was decided (also for a retry): the recorded event says.
+  ASSIGN_OR_RETURN(storage::LogSlice slice,
+                   log_->ReadAll(append.first_position, 1, {}));
+  ErasureOutcome outcome{append, false, v1::ERASURE_GROUND_UNSPECIFIED};
+  if (!slice.events.empty()) {
+    const v1::EventPayload& p = slice.events[0].payload();
+    outcome.erased = p.has_subject_erased();
+    outcome.refused_on = p.erasure_refused().ground();
+  }
+  return outcome;
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::LegalHoldPlaced hold) {
+  const std::string subject = hold.subject_id();
+  RETURN_IF_ERROR(domain::ValidId(subject, "hold.subject_id"));
+  v1::EventPayload event;
+  *event.mutable_legal_hold_placed() = std::move(hold);
+  Target target{"subject", subject, false, false, std::nullopt};
+  return Execute<domain::SubjectView>(
+      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+      [&](const domain::SubjectView& view, CommandAttempt&,
+          v1::EventPayload* e) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
+                         LoadSubjectRecord(subject));
+        return domain::DecidePlaceHold(record.has_value() ? &*record : nullptr,
+                                       view, caller, e);
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::LiftLegalHold(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& subject_id, const std::string& hold_id) {
+  RETURN_IF_ERROR(domain::ValidId(subject_id, "subject_id"));
+  v1::EventPayload event;
+  event.mutable_legal_hold_lifted()->set_subject_id(subject_id);
+  event.mutable_legal_hold_lifted()->set_hold_id(hold_id);
+  Target target{"subject", subject_id, false, false, std::nullopt};
+  return Execute<domain::SubjectView>(
+      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+      [&](const domain::SubjectView& view, CommandAttempt&, v1::EventPayload* e)
+          -> absl::Status { return domain::DecideLiftHold(view, caller, *e); });
+}
+
+}  // namespace ycr::services

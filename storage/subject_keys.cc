@@ -1,0 +1,159 @@
+#include "storage/subject_keys.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "storage/key_format.h"
+#include "storage/personal_crypto.h"
+#include "storage/rocksdb_internal.h"
+
+namespace ycr::storage::internal {
+namespace {
+
+std::string EncodeKey(absl::string_view key) {
+  std::string out;
+  PutBigEndian32(&out, kDataKeyVersion);
+  out.append(key.data(), key.size());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SubjectKey> SubjectKeys::Read(absl::string_view subject) const {
+  SubjectKey out;
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_, SubjectKeyKey(subject), &value);
+  if (s.ok()) {
+    if (value.size() != 4 + kDataKeyBytes ||
+        GetBigEndian32(value.data()) != kDataKeyVersion) {
+      return absl::DataLossError(
+          absl::StrCat("the data key of subject ", subject, " is malformed"));
+    }
+    out.state = SubjectKey::State::kPresent;
+    out.key = value.substr(4);
+    return out;
+  }
+  if (!s.IsNotFound()) return FromRocks(s, "cannot read subject keys");
+  s = db_->Get(rocksdb::ReadOptions(), cf_, SubjectErasedKey(subject), &value);
+  if (s.ok()) {
+    out.state = SubjectKey::State::kErased;
+    return out;
+  }
+  if (!s.IsNotFound()) return FromRocks(s, "cannot read subject keys");
+  return out;
+}
+
+absl::StatusOr<std::string> SubjectKeys::KeyForWrite(
+    const std::string& subject, Pending* pending,
+    rocksdb::WriteBatch* batch) const {
+  auto it = pending->find(subject);
+  if (it == pending->end()) {
+    ASSIGN_OR_RETURN(SubjectKey stored, Read(subject));
+    it = pending->emplace(subject, std::move(stored)).first;
+  }
+  SubjectKey& k = it->second;
+  switch (k.state) {
+    case SubjectKey::State::kPresent:
+      return k.key;
+    case SubjectKey::State::kErased:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "erasure rule: subject ", subject,
+          " was erased; no personal data about them can be written"));
+    case SubjectKey::State::kAbsent:
+      break;
+  }
+  ASSIGN_OR_RETURN(k.key, NewDataKey());
+  k.state = SubjectKey::State::kPresent;
+  batch->Put(cf_, SubjectKeyKey(subject), EncodeKey(k.key));
+  return k.key;
+}
+
+void SubjectKeys::Erase(const std::string& subject, uint64_t position,
+                        Pending* pending, rocksdb::WriteBatch* batch) const {
+  batch->Delete(cf_, SubjectKeyKey(subject));
+  batch->Put(cf_, SubjectErasedKey(subject), EncodePosition(position));
+  (*pending)[subject] = SubjectKey{SubjectKey::State::kErased, ""};
+}
+
+absl::Status SubjectKeys::Scrub(
+    const std::vector<rocksdb::ColumnFamilyHandle*>& all,
+    absl::string_view subject) const {
+  // Flushing every family lets RocksDB drop the WAL files that logged the
+  // key's creation; the compaction drops the key row from the table files.
+  RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), all),
+                            "cannot flush after an erasure"));
+  return CompactKey(db_, cf_, SubjectKeyKey(subject));
+}
+
+absl::Status SubjectKeys::ScrubOnOpen(
+    const std::vector<rocksdb::ColumnFamilyHandle*>& all) const {
+  const std::string erased = SubjectErasedKey("");
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf_));
+  it->Seek(erased);
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read subject keys"));
+  const bool any = it->Valid() && it->key().starts_with(erased);
+  it.reset();
+  if (!any) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), all),
+                            "cannot flush after an erasure"));
+  // Every key row: [kSubjectKey, kSubjectErased).
+  return CompactRange(db_, cf_, SubjectKeyKey(""), erased);
+}
+
+absl::Status CompactKey(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                        const std::string& key) {
+  return CompactRange(db, cf, key, key + std::string(1, '\0'));
+}
+
+absl::Status CompactRange(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                          const std::string& begin, const std::string& end) {
+  rocksdb::Slice begin_slice(begin);
+  rocksdb::Slice end_slice(end);
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db->CompactRange(options, cf, &begin_slice, &end_slice),
+                   "cannot compact after an erasure");
+}
+
+absl::Status SubjectKeys::SealEvent(absl::string_view key,
+                                    absl::string_view event_id,
+                                    v1::EventPayload* payload) {
+  ASSIGN_OR_RETURN(*payload->mutable_encrypted_personal(),
+                   SealPersonal(key, event_id, payload->personal()));
+  payload->clear_personal();
+  return absl::OkStatus();
+}
+
+absl::Status SubjectKeys::Reveal(v1::RecordedEvent* event) const {
+  if (!event->payload().has_encrypted_personal()) return absl::OkStatus();
+  const v1::EncryptedPersonal& sealed = event->payload().encrypted_personal();
+  ASSIGN_OR_RETURN(SubjectKey k, Read(sealed.subject_id()));
+  v1::PersonalData* personal = event->mutable_payload()->mutable_personal();
+  switch (k.state) {
+    case SubjectKey::State::kErased:
+      personal->Clear();
+      personal->set_subject_id(sealed.subject_id());
+      personal->set_erased(true);
+      return absl::OkStatus();
+    case SubjectKey::State::kAbsent:
+      event->mutable_payload()->clear_personal();
+      return absl::DataLossError(absl::StrCat(
+          "position ", event->position(), ": the key of subject ",
+          sealed.subject_id(), " is missing, and it was never erased"));
+    case SubjectKey::State::kPresent:
+      break;
+  }
+  absl::StatusOr<v1::PersonalData> opened =
+      UnsealPersonal(k.key, event->event_id(), sealed);
+  if (!opened.ok()) {
+    event->mutable_payload()->clear_personal();
+    return absl::DataLossError(absl::StrCat("position ", event->position(),
+                                            ": ", opened.status().message()));
+  }
+  *personal = *std::move(opened);
+  return absl::OkStatus();
+}
+
+}  // namespace ycr::storage::internal

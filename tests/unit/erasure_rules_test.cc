@@ -1,0 +1,210 @@
+#include "services/domain/erasure_rules.h"
+
+#include "gtest/gtest.h"
+
+namespace ycr::domain {
+namespace {
+
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilDay(2026, 11, 1), absl::UTCTimeZone());
+
+v1::Actor Caller(const std::string& organisation,
+                 const std::string& role = "school") {
+  v1::Actor a;
+  a.set_organisation(organisation);
+  a.set_user("u");
+  a.set_role(role);
+  return a;
+}
+
+v1::SubjectRecord Record() {
+  v1::SubjectRecord r;
+  r.set_subject_id("pupil-1");
+  r.set_holder("school-a");
+  r.set_date_of_birth("2012-03-04");
+  return r;
+}
+
+v1::EventPayload EraseAsked() {
+  v1::EventPayload e;
+  e.mutable_subject_erased()->set_subject_id("pupil-1");
+  e.mutable_subject_erased()->set_request_ref("SAR-17");
+  return e;
+}
+
+ErasureFacts Facts() {
+  ErasureFacts f;
+  f.date_of_birth = absl::CivilDay(2012, 3, 4);
+  return f;
+}
+
+TEST(ErasureRulesTest, WithoutHoldOrChildProtectionTheLawAllowsErasure) {
+  EXPECT_EQ(ErasureRefusalGround(Facts(), kNow), std::nullopt);
+}
+
+TEST(ErasureRulesTest, ALegalHoldRefusesFirst) {
+  ErasureFacts f = Facts();
+  f.holds = {"hold-1"};
+  f.child_protection = true;
+  EXPECT_EQ(ErasureRefusalGround(f, kNow), v1::ERASURE_GROUND_LEGAL_HOLD);
+}
+
+TEST(ErasureRulesTest, ChildProtectionRecordsAreKeptUntilBirthPlus25Years) {
+  ErasureFacts f = Facts();
+  f.child_protection = true;
+  EXPECT_EQ(ErasureRefusalGround(f, kNow), v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  const absl::Time day_before =
+      absl::FromCivil(absl::CivilDay(2037, 3, 3), absl::UTCTimeZone());
+  const absl::Time that_day =
+      absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone());
+  EXPECT_EQ(ErasureRefusalGround(f, day_before),
+            v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  EXPECT_EQ(ErasureRefusalGround(f, that_day), std::nullopt);
+  f.date_of_birth.reset();  // Unknown: the period is taken as running.
+  EXPECT_EQ(ErasureRefusalGround(f, that_day),
+            v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+}
+
+TEST(ErasureRulesTest, TheHolderErases) {
+  v1::SubjectRecord r = Record();
+  v1::EventPayload e = EraseAsked();
+  ASSERT_TRUE(
+      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
+          .ok());
+  ASSERT_TRUE(e.has_subject_erased());
+  EXPECT_EQ(e.subject_erased().holder(), "school-a");
+}
+
+TEST(ErasureRulesTest, OnlyTheHolderDecides) {
+  v1::SubjectRecord r = Record();
+  v1::EventPayload e = EraseAsked();
+  EXPECT_EQ(
+      DecideErasure(&r, SubjectView(), Facts(), Caller("school-b"), kNow, &e)
+          .code(),
+      absl::StatusCode::kPermissionDenied);
+}
+
+TEST(ErasureRulesTest, TheServersGroundTurnsAnErasureIntoARefusal) {
+  v1::SubjectRecord r = Record();
+  SubjectView view;
+  view.holds["hold-1"] = "council";
+  ErasureFacts f = Facts();
+  f.holds = {"hold-1"};
+  v1::EventPayload e = EraseAsked();
+  ASSERT_TRUE(DecideErasure(&r, view, f, Caller("school-a"), kNow, &e).ok());
+  ASSERT_TRUE(e.has_erasure_refused());
+  EXPECT_EQ(e.erasure_refused().ground(), v1::ERASURE_GROUND_LEGAL_HOLD);
+  EXPECT_EQ(e.erasure_refused().request_ref(), "SAR-17");
+  ASSERT_EQ(e.erasure_refused().hold_ids_size(), 1);
+  EXPECT_EQ(e.erasure_refused().hold_ids(0), "hold-1");
+}
+
+TEST(ErasureRulesTest, TheHolderRefusesOnlyOnItsOwnGrounds) {
+  v1::SubjectRecord r = Record();
+  v1::EventPayload e;
+  e.mutable_erasure_refused()->set_subject_id("pupil-1");
+  e.mutable_erasure_refused()->set_request_ref("SAR-17");
+  e.mutable_erasure_refused()->set_ground(v1::ERASURE_GROUND_PUBLIC_TASK);
+  EXPECT_TRUE(
+      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
+          .ok());
+  e.mutable_erasure_refused()->set_ground(v1::ERASURE_GROUND_LEGAL_HOLD);
+  EXPECT_EQ(
+      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ErasureRulesTest, AnErasedSubjectOrOneWithoutARecordIsRefused) {
+  v1::SubjectRecord r = Record();
+  SubjectView erased;
+  erased.erased = true;
+  v1::EventPayload e = EraseAsked();
+  EXPECT_EQ(
+      DecideErasure(&r, erased, Facts(), Caller("school-a"), kNow, &e).code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DecideErasure(nullptr, SubjectView(), Facts(), Caller("school-a"),
+                          kNow, &e)
+                .code(),
+            absl::StatusCode::kNotFound);
+  e.mutable_subject_erased()->clear_request_ref();
+  EXPECT_EQ(
+      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+v1::EventPayload Hold(const std::string& id) {
+  v1::EventPayload e;
+  e.mutable_legal_hold_placed()->set_subject_id("pupil-1");
+  e.mutable_legal_hold_placed()->set_hold_id(id);
+  e.mutable_legal_hold_placed()->set_reason("serious case review");
+  return e;
+}
+
+TEST(ErasureRulesTest, TheLocalAuthorityOrTheHolderPlacesAHold) {
+  v1::SubjectRecord r = Record();
+  v1::EventPayload e = Hold("hold-1");
+  ASSERT_TRUE(DecidePlaceHold(&r, SubjectView(),
+                              Caller("council", "local_authority"), &e)
+                  .ok());
+  EXPECT_EQ(e.legal_hold_placed().organisation(), "council");
+  e = Hold("hold-2");
+  EXPECT_TRUE(DecidePlaceHold(&r, SubjectView(), Caller("school-a"), &e).ok());
+  e = Hold("hold-3");
+  EXPECT_EQ(
+      DecidePlaceHold(&r, SubjectView(), Caller("service-b", "service"), &e)
+          .code(),
+      absl::StatusCode::kPermissionDenied);
+}
+
+TEST(ErasureRulesTest, AHoldInForceCannotBePlacedTwiceAndNeedsAReason) {
+  v1::SubjectRecord r = Record();
+  SubjectView view;
+  view.holds["hold-1"] = "council";
+  v1::EventPayload e = Hold("hold-1");
+  EXPECT_EQ(DecidePlaceHold(&r, view, Caller("school-a"), &e).code(),
+            absl::StatusCode::kAlreadyExists);
+  e = Hold("hold-2");
+  e.mutable_legal_hold_placed()->clear_reason();
+  EXPECT_EQ(DecidePlaceHold(&r, view, Caller("school-a"), &e).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ErasureRulesTest, OnlyThePlacerLiftsAHold) {
+  SubjectView view;
+  view.holds["hold-1"] = "council";
+  v1::EventPayload e;
+  e.mutable_legal_hold_lifted()->set_subject_id("pupil-1");
+  e.mutable_legal_hold_lifted()->set_hold_id("hold-1");
+  EXPECT_EQ(DecideLiftHold(view, Caller("school-a"), e).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(
+      DecideLiftHold(view, Caller("council", "local_authority"), e).ok());
+  e.mutable_legal_hold_lifted()->set_hold_id("hold-9");
+  EXPECT_EQ(
+      DecideLiftHold(view, Caller("council", "local_authority"), e).code(),
+      absl::StatusCode::kNotFound);
+}
+
+TEST(ErasureRulesTest, TheSubjectViewFollowsHoldsAndErasure) {
+  SubjectView view;
+  v1::RecordedEvent e;
+  e.set_stream_version(1);
+  *e.mutable_payload() = Hold("hold-1");
+  e.mutable_payload()->mutable_legal_hold_placed()->set_organisation("council");
+  ASSERT_TRUE(ApplySubjectEvent(e, &view).ok());
+  EXPECT_EQ(view.holds.at("hold-1"), "council");
+  e.set_stream_version(2);
+  e.mutable_payload()->mutable_legal_hold_lifted()->set_hold_id("hold-1");
+  ASSERT_TRUE(ApplySubjectEvent(e, &view).ok());
+  EXPECT_TRUE(view.holds.empty());
+  e.set_stream_version(3);
+  *e.mutable_payload() = EraseAsked();
+  ASSERT_TRUE(ApplySubjectEvent(e, &view).ok());
+  EXPECT_TRUE(view.erased);
+  EXPECT_EQ(view.version, 3u);
+}
+
+}  // namespace
+}  // namespace ycr::domain
