@@ -45,6 +45,7 @@ const std::vector<PersonalDataView>& PersonalDataViews() {
       {"/ycr.v1.Safeguarding/Get", "concern"},
       {"/ycr.v1.Audit/Trail", "audit_trail"},
       {"/ycr.v1.Audit/ConsentInForce", "consent_in_force"},
+      {"/ycr.v1.Audit/SubjectAccessPack", "subject_access_pack"},
       {"/ycr.v1.Audit/OrganisationDisclosures", "disclosures"},
       {"/ycr.v1.Caseloads/ListReferrals", "caseload"},
       {"/ycr.v1.EventStore/ReadStream", "raw_events"},

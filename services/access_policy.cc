@@ -63,6 +63,10 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Audit/Trail", CaseReaders()},
       {"/ycr.v1.Audit/OrganisationDisclosures", CaseReaders()},
       {"/ycr.v1.Audit/ConsentInForce", CaseReaders()},
+      // A subject access request: the record's holder answers it (checked
+      // in the handler), auditors may compile it.
+      {"/ycr.v1.Audit/SubjectAccessPack",
+       {kSchoolRole, kServiceRole, kAuditorRole}},
       {"/ycr.v1.Deadlines/ListDue", deadline_readers},
       {"/ycr.v1.Deadlines/ListOverdue", deadline_readers},
       {"/ycr.v1.Deadlines/FlagOverdue", {kSchedulerRole}},

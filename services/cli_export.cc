@@ -24,10 +24,12 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr char kHelp[] =
-    "ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"
+    "ycr audit export --subject S --format jsonl|csv|html|sar [--output FILE]\n"
     "\n"
     "Exports a subject's audit trail (Audit.Trail), in log order, as the\n"
-    "caller (an auditor, or the organisation holding the record).\n"
+    "caller (an auditor, or the organisation holding the record); or, with\n"
+    "--format sar, everything held about the subject for a subject access\n"
+    "request.\n"
     "\n"
     "  --subject S     the subject id (required)\n"
     "  --format F      jsonl: one protobuf JSON AuditEntry per line, the full\n"
@@ -47,7 +49,11 @@ constexpr char kHelp[] =
     "                  with the consent terms in force at each disclosure,\n"
     "                  and disclosures made without consent (or not covered\n"
     "                  by the consent they name) highlighted.\n"
-    "                  csv and html leave out the events' personal part.\n"
+    "                  csv and html leave out the events' personal part;\n"
+    "                  sar: the subject access request pack, one JSON\n"
+    "                  document from one call (Audit.SubjectAccessPack): the\n"
+    "                  record, the whole trail with personal parts (or their\n"
+    "                  erasure), and every recorded read of their data.\n"
     "  --output FILE   write there (default: standard output); written only\n"
     "                  when the whole trail was read\n"
     "\n"
@@ -504,17 +510,61 @@ int Export(const std::vector<std::string>& words,
     }
   }
   if (subject.empty()) return Bad(err, "--subject is required");
-  if (format != "jsonl" && format != "csv" && format != "html") {
+  if (format != "jsonl" && format != "csv" && format != "html" &&
+      format != "sar") {
     return Bad(err, format.empty()
-                        ? std::string("--format is required (jsonl, csv or "
-                                      "html)")
+                        ? std::string("--format is required (jsonl, csv, "
+                                      "html or sar)")
                         : absl::StrCat("unknown --format '", format,
-                                       "' (use jsonl, csv or html)"));
+                                       "' (use jsonl, csv, html or sar)"));
   }
 
   auto prepare = [&settings](grpc::ClientContext* context) {
     PrepareContext(context, settings);
   };
+  // Writes `text` to --output (or standard output); `what` for the note.
+  auto emit = [&](const std::string& text, const std::string& what) {
+    if (output.empty()) {
+      out << text;
+      out.flush();
+      return out ? 0 : 1;
+    }
+    std::ofstream file(output, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) {
+      err << "ycr: audit export: cannot write " << output << "\n";
+      return 1;
+    }
+    err << "wrote " << what << " to " << output << "\n";
+    return 0;
+  };
+  if (format == "sar") {
+    v1::SubjectAccessPackRequest request;
+    request.set_subject_id(subject);
+    v1::SubjectAccessPack pack;
+    grpc::ClientContext context;
+    prepare(&context);
+    grpc::Status status = v1::Audit::NewStub(channel)->SubjectAccessPack(
+        &context, request, &pack);
+    if (!status.ok()) {
+      err << "ycr: " << services::StatusCodeName(status.error_code()) << ": "
+          << status.error_message() << "\n";
+      return 1;
+    }
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(pack, &json, options)
+             .ok()) {
+      err << "ycr: audit export: the pack could not be printed as JSON\n";
+      return 1;
+    }
+    return emit(json, absl::StrCat("the subject access pack (",
+                                   pack.trail_size(), " trail entries, ",
+                                   pack.reads_size(), " recorded reads)"));
+  }
   // Everything recorded before the export starts is in it: the trail is
   // read at the log's head as of now (read-your-writes).
   v1::HeadResponse head;
@@ -561,20 +611,7 @@ int Export(const std::vector<std::string>& words,
   } else {
     text = HtmlPage(subject, entries);
   }
-  if (output.empty()) {
-    out << text;
-    out.flush();
-    return out ? 0 : 1;
-  }
-  std::ofstream file(output, std::ios::binary | std::ios::trunc);
-  file << text;
-  file.close();
-  if (!file) {
-    err << "ycr: audit export: cannot write " << output << "\n";
-    return 1;
-  }
-  err << "wrote " << entries.size() << " entries to " << output << "\n";
-  return 0;
+  return emit(text, absl::StrCat(entries.size(), " entries"));
 }
 
 }  // namespace ycr::cli

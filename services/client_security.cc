@@ -100,14 +100,20 @@ absl::StatusOr<ClientSecurity> IdentityFromDirectory(
 
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& target,
                                            const ClientSecurity& security) {
+  // Answers as big as the server sends (a subject access pack can pass
+  // gRPC's default 4 MiB).
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(256 << 20);
   if (security.insecure) {
-    return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     arguments);
   }
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = security.ca;
   options.pem_cert_chain = security.certificate;
   options.pem_private_key = security.private_key;
-  return grpc::CreateChannel(target, grpc::SslCredentials(options));
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(options),
+                                   arguments);
 }
 
 }  // namespace ycr::services

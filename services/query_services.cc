@@ -1,5 +1,7 @@
 #include "services/query_services.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
@@ -470,6 +472,76 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
         ASSIGN_OR_RETURN(*response,
                          projections::ConsentInForce(
                              host_->store(), lease->generation(), *request));
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
+    grpc::CallbackServerContext* context,
+    const v1::SubjectAccessPackRequest* request,
+    v1::SubjectAccessPack* response) {
+  // A pack bigger than this is refused rather than built in memory.
+  constexpr size_t kMaxEntries = 50000;
+  const absl::Time deadline = QueryDeadline(*context);
+  return RunPersonalQuery(
+      context, pool_, access_,
+      [this, request, response, deadline](const v1::Actor& caller,
+                                          ReadAccess* read) -> absl::Status {
+        const std::string& subject = request->subject_id();
+        RETURN_IF_ERROR(domain::ValidId(subject, "subject_id"));
+        read->Saw(subject);
+        RETURN_IF_ERROR(MayAudit(*log_, caller, subject));
+        // Everything recorded before the pack was asked for is in it.
+        const uint64_t as_of =
+            std::max(request->min_position(), log_->GetHead().position);
+        ASSIGN_OR_RETURN(auto lease,
+                         host_->Await("audit_trail", as_of, deadline));
+        response->set_subject_id(subject);
+        response->set_as_of_position(as_of);
+        const absl::Time now = absl::Now();
+        response->mutable_compiled_at()->set_seconds(absl::ToUnixSeconds(now));
+        if (records_ != nullptr) {
+          ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
+                           records_(subject));
+          if (record.has_value()) *response->mutable_record() = *record;
+        }
+        const auto too_many = [](const char* what) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "the pack would hold more than ", kMaxEntries, " ", what,
+              "; read them in pages with Audit.Trail and AccessLog"));
+        };
+        uint64_t after = 0;
+        do {
+          std::vector<v1::AuditEntry> page;
+          uint64_t next = 0;
+          RETURN_IF_ERROR(projections::ReadSubjectTrail(
+              host_->store(), lease->generation(), subject, after, kMaxPageSize,
+              &page, &next));
+          RETURN_IF_ERROR(RevealEntries(*log_, page));
+          for (v1::AuditEntry& entry : page) {
+            *response->add_trail() = std::move(entry);
+          }
+          if (static_cast<size_t>(response->trail_size()) > kMaxEntries) {
+            return too_many("trail entries");
+          }
+          after = next;
+        } while (after != 0);
+        if (access_store_ != nullptr) {
+          std::optional<storage::AccessCursor> start;
+          do {
+            ASSIGN_OR_RETURN(
+                storage::AccessPage page,
+                access_store_->ListBySubject(
+                    subject, storage::AccessTimeRange(), start, kMaxPageSize));
+            for (v1::AccessLogEntry& entry : page.entries) {
+              *response->add_reads() = std::move(entry);
+            }
+            if (static_cast<size_t>(response->reads_size()) > kMaxEntries) {
+              return too_many("recorded reads");
+            }
+            start = page.next;
+          } while (start.has_value());
+        }
         return absl::OkStatus();
       });
 }

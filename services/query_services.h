@@ -18,6 +18,7 @@
 #include "services/domain_commands.h"
 #include "services/stream_quota.h"
 #include "services/work_queue.h"
+#include "storage/access_log_store.h"
 #include "storage/event_log.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -63,14 +64,23 @@ class AuditService final : public v1::Audit::CallbackService {
   // reads of personal data.
   // `streams` (not owned; null: no limit) caps each caller's open
   // streams.
+  // `records` (may be null: the pack then has no record) loads a subject's
+  // record with its personal part opened; `access_store` (may be null: no
+  // reads in the pack) is where the access log is kept.
+  using LoadRecord =
+      std::function<absl::StatusOr<std::optional<v1::SubjectRecord>>(
+          const std::string& subject_id)>;
   AuditService(projections::ProjectionHost* host, storage::EventLog* log,
                WorkQueue* pool, AccessRecorder* access = nullptr,
-               StreamQuota* streams = nullptr)
+               StreamQuota* streams = nullptr, LoadRecord records = nullptr,
+               storage::AccessLogStore* access_store = nullptr)
       : host_(host),
         log_(log),
         pool_(pool),
         access_(access),
-        streams_(streams) {}
+        streams_(streams),
+        records_(std::move(records)),
+        access_store_(access_store) {}
 
   grpc::ServerWriteReactor<v1::AuditEntry>* Trail(
       grpc::CallbackServerContext* context,
@@ -82,6 +92,10 @@ class AuditService final : public v1::Audit::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ConsentInForceRequest* request,
       v1::ConsentInForceResponse* response) override;
+  grpc::ServerUnaryReactor* SubjectAccessPack(
+      grpc::CallbackServerContext* context,
+      const v1::SubjectAccessPackRequest* request,
+      v1::SubjectAccessPack* response) override;
 
  private:
   projections::ProjectionHost* const host_;
@@ -89,6 +103,8 @@ class AuditService final : public v1::Audit::CallbackService {
   WorkQueue* const pool_;
   AccessRecorder* const access_;
   StreamQuota* const streams_;
+  const LoadRecord records_;
+  storage::AccessLogStore* const access_store_;
 };
 
 class ProjectionAdminService final : public v1::Projections::CallbackService {

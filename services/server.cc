@@ -150,9 +150,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->projections_.get(), server->readers_.get(), access);
   server->streams_ =
       std::make_unique<StreamQuota>(options.max_streams_per_caller);
+  server->commands_ = std::make_unique<DomainCommands>(
+      server->log_.get(),
+      options.clock != nullptr ? options.clock : &SystemClock());
   server->audit_ = std::make_unique<AuditService>(
       server->projections_.get(), server->log_.get(), server->readers_.get(),
-      access, server->streams_.get());
+      access, server->streams_.get(),
+      [commands = server->commands_.get()](const std::string& subject_id) {
+        return commands->LoadSubjectRecord(subject_id);
+      },
+      server->access_log_store_.get());
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
@@ -162,9 +169,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->streams_.get());
 
   server->command_pool_ = std::make_unique<WorkQueue>(options.command_threads);
-  server->commands_ = std::make_unique<DomainCommands>(
-      server->log_.get(),
-      options.clock != nullptr ? options.clock : &SystemClock());
   server->deadlines_ = std::make_unique<DeadlineService>(
       server->projections_.get(), server->readers_.get(),
       options.clock != nullptr ? options.clock : &SystemClock(),

@@ -412,6 +412,50 @@ TEST_F(CliExportTest, HtmlReportRendersInAHeadlessBrowser) {
   EXPECT_FALSE(Has(dom.out, "<b>")) << dom.out;
 }
 
+// A subject access request: everything held about s-1, in one call.
+TEST_F(CliExportTest, TheSarPackHoldsTheRecordTheWholeTrailAndTheReads) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::vector<v1::AuditEntry> trail = Trail("s-1");  // A recorded read.
+  ASSERT_TRUE(server_.server().access_recorder()->Flush().ok());
+
+  Outcome run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::SubjectAccessPack pack;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &pack).ok())
+      << run.out;
+  EXPECT_EQ(pack.subject_id(), "s-1");
+  EXPECT_GE(pack.as_of_position(), Head());
+  // The record with its personal part opened.
+  EXPECT_EQ(pack.record().subject_id(), "s-1");
+  EXPECT_EQ(pack.record().given_name(), "Given");
+  EXPECT_EQ(pack.record().holder(), kSchool);
+  // The whole trail, in log order, with the concern's facts.
+  ASSERT_EQ(pack.trail_size(), static_cast<int>(trail.size()));
+  for (size_t i = 0; i < trail.size(); ++i) {
+    EXPECT_EQ(pack.trail(i).event().position(), trail[i].event().position());
+  }
+  EXPECT_TRUE(Has(run.out, kFacts)) << run.out;
+  // Who read their data: at least the trail read above.
+  bool trail_read = false;
+  for (const v1::AccessLogEntry& read : pack.reads()) {
+    trail_read = trail_read || (read.method() == "/ycr.v1.Audit/Trail" &&
+                                read.organisation() == kSchool);
+  }
+  EXPECT_TRUE(trail_read) << run.out;
+
+  // Written to a file too; another school may not have it.
+  const std::string file = dir_.path() + "/s-1.sar.json";
+  run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar",
+             "--output", file});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(Has(run.err, "the subject access pack")) << run.err;
+  EXPECT_TRUE(std::filesystem::exists(file));
+  run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar"},
+            "school-other");
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(Has(run.err, "PERMISSION_DENIED")) << run.err;
+}
+
 TEST_F(CliExportTest, UsageErrorsExitTwoAndRefusalExitsOne) {
   ASSERT_NO_FATAL_FAILURE(MakeHistory());
   Outcome format = Ycr({"audit", "export", "--subject", "s-1", "--format=pdf"});
