@@ -162,6 +162,12 @@ absl::Status DecideIdentification(const v1::SubjectRecord* record,
     return s;
   }
   if (record == nullptr) return NotFound("subject");
+  if (absl::Status s =
+          ActsFor(caller.organisation(), record->holder(),
+                  "the record's holder", "identify the pupil as a young carer");
+      !s.ok()) {
+    return s;
+  }
   if (!e->cares_for_ref().empty()) {
     bool known = false;
     for (const v1::RelatedPerson& p : record->related()) {
