@@ -37,6 +37,9 @@ absl::StatusOr<View> Fold(storage::EventLog& log, const std::string& stream,
 
 absl::Status ApplyConsent(const v1::RecordedEvent& e,
                           domain::ConsentView* view) {
+  if (e.payload().has_consent_granted() || e.payload().has_consent_refused()) {
+    view->recorded_by = e.actor().organisation();
+  }
   return domain::ApplyConsentEvent(e.payload(), e.stream_version(), view);
 }
 
@@ -586,6 +589,14 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
       caller, request_id, target, std::move(event), ApplyConsent,
       [&](const domain::ConsentView& view, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
+        // Tenancy: a consent is varied or withdrawn by the organisation
+        // that recorded it, never by another.
+        if (!creates) {
+          RETURN_IF_ERROR(
+              domain::ActsFor(caller.organisation(), view.recorded_by,
+                              "the organisation that recorded the consent",
+                              "vary or withdraw it"));
+        }
         if (effective_now) {
           *e->mutable_consent_withdrawn()->mutable_effective_at() =
               ToProtoTime(attempt.now());

@@ -1,5 +1,9 @@
 #include "services/domain_services.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -40,7 +44,7 @@ grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
 // PERMISSION_DENIED unless the caller acts for one of `organisations`: a
 // caller reads only what its organisation is part of.
 absl::Status ReadableBy(const v1::Actor& caller,
-                        std::initializer_list<std::string> organisations,
+                        const std::vector<std::string>& organisations,
                         absl::string_view what) {
   for (const std::string& organisation : organisations) {
     if (caller.organisation() == organisation) return absl::OkStatus();
@@ -159,9 +163,9 @@ grpc::ServerUnaryReactor* ConsentService::Get(
     v1::Consent* response) {
   return RunPersonalQuery(
       context, pool_, access_,
-      // Any authenticated caller: a consent's terms carry no personal data,
-      // and who may see which consent belongs to the access policy.
-      [this, request, response](const v1::Actor&,
+      // The parties to a consent: the organisation that recorded it, the
+      // holder of its subject's record and the recipients it names.
+      [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         if (request->consent_id().empty()) {
           return absl::InvalidArgumentError("consent_id: is required");
@@ -174,6 +178,14 @@ grpc::ServerUnaryReactor* ConsentService::Get(
                                      " does not exist");
         }
         read->Saw(view->subject_id);
+        std::vector<std::string> parties = {view->recorded_by};
+        ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
+                         commands_->LoadSubjectRecord(view->subject_id));
+        if (record.has_value()) parties.push_back(record->holder());
+        for (const v1::Recipient& r : view->terms.recipients()) {
+          parties.push_back(r.organisation());
+        }
+        RETURN_IF_ERROR(ReadableBy(caller, parties, "the consent"));
         response->set_consent_id(view->consent_id);
         response->set_subject_id(view->subject_id);
         response->set_decision(view->decision ==

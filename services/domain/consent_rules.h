@@ -19,6 +19,10 @@ struct ConsentView {
   Decision decision = Decision::kNone;
   std::string consent_id;
   std::string subject_id;
+  // The organisation that recorded the grant or refusal: the only one that
+  // may vary or withdraw it (set by the caller of ApplyConsentEvent, from
+  // the recorded event's actor).
+  std::string recorded_by;
   // The terms in force since the last grant or variation.
   v1::ConsentTerms terms;
   // Set once withdrawn: sharing at or after this instant is not covered.

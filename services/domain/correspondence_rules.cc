@@ -89,7 +89,12 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
           "caller acts for ",
           own));
     }
-    if (!agreement.IsParty(own) || agreement.OtherParty(own) != e->from() ||
+    if (!agreement.IsParty(own)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "correspondence rule: only a party to agreement ", e->agreement_id(),
+          " may record correspondence under it; the caller acts for ", own));
+    }
+    if (agreement.OtherParty(own) != e->from() ||
         !agreement.InForceAt(received_at)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "correspondence rule: no agreement in force between ", own, " and ",

@@ -191,6 +191,12 @@ absl::Status DecideIdentification(const v1::SubjectRecord* record,
         absl::StrCat("erasure rule: subject ", record->subject_id(),
                      " was erased; nothing more is recorded about them"));
   }
+  if (absl::Status s =
+          ActsFor(caller.organisation(), record->holder(),
+                  "the record's holder", "identify the pupil as a young carer");
+      !s.ok()) {
+    return s;
+  }
   if (!e->cares_for_ref().empty()) {
     bool known = false;
     for (const v1::RelatedPerson& p : record->related()) {

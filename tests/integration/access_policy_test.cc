@@ -9,8 +9,6 @@
 
 #include "services/access_policy.h"
 
-#include <grpcpp/generic/generic_stub.h>
-
 #include <algorithm>
 #include <set>
 #include <string>
@@ -21,6 +19,7 @@
 #include "common/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "tests/integration/every_rpc.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/event_store.pb.h"
 
@@ -29,71 +28,10 @@ namespace {
 
 using google::protobuf::MethodDescriptor;
 
-// Every method of every service of package ycr.v1 compiled in (the test
-// links every generated descriptor, so a new service is found here too).
-std::vector<const MethodDescriptor*> AllMethods() {
-  std::vector<std::string> files;
-  google::protobuf::DescriptorPool::internal_generated_database()
-      ->FindAllFileNames(&files);
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  std::vector<const MethodDescriptor*> methods;
-  for (const std::string& name : files) {
-    const google::protobuf::FileDescriptor* file = pool->FindFileByName(name);
-    if (file == nullptr || file->package() != "ycr.v1") continue;
-    for (int s = 0; s < file->service_count(); ++s) {
-      for (int m = 0; m < file->service(s)->method_count(); ++m) {
-        methods.push_back(file->service(s)->method(m));
-      }
-    }
-  }
-  return methods;
-}
-
-std::string Path(const MethodDescriptor* m) {
-  return absl::StrCat("/", m->service()->full_name(), "/", m->name());
-}
-
-// Calls `path` with an empty request as `role` (no identity when empty);
-// a streaming call is cancelled after its first message.
+// Calls `path` with an empty request as `role` (no identity when empty).
 grpc::Status CallEmpty(const std::shared_ptr<grpc::Channel>& channel,
                        const std::string& path, const std::string& role) {
-  grpc::ClientContext context;
-  if (!role.empty()) {
-    AsCaller(&context, "org-1", "u-1", role);
-  } else {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-  }
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&context, path, &cq);
-  auto await = [&cq](void* tag) {
-    void* got = nullptr;
-    bool ok = false;
-    return cq.Next(&got, &ok) && ok && got == tag;
-  };
-  int tag = 0;
-  call->StartCall(&tag);
-  if (await(&tag)) {
-    grpc::ByteBuffer empty;
-    grpc::Slice nothing("");
-    empty = grpc::ByteBuffer(&nothing, 1);
-    call->WriteLast(empty, grpc::WriteOptions(), &tag);
-    if (await(&tag)) {
-      grpc::ByteBuffer response;
-      call->Read(&response, &tag);
-      if (await(&tag)) context.TryCancel();
-    }
-  }
-  grpc::Status status;
-  call->Finish(&status, &tag);
-  void* got = nullptr;
-  bool ok = false;
-  (void)cq.Next(&got, &ok);
-  cq.Shutdown();
-  while (cq.Next(&got, &ok)) {
-  }
-  return status;
+  return CallRaw(channel, path, "", "org-1", "u-1", role);
 }
 
 bool IsGateRefusal(const grpc::Status& status) {

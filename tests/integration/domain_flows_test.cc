@@ -369,7 +369,7 @@ TEST_F(DomainFlowsTest, CorrespondenceNeedsAnAgreementInForceBetweenParties) {
   // Received by an organisation that is no party.
   EXPECT_TRUE(
       Is(Correspond(Receive("k-1", "a-1", kService, in_force), kOtherSchool),
-         StatusCode::FAILED_PRECONDITION, "no agreement in force"));
+         StatusCode::PERMISSION_DENIED, "only a party to agreement a-1"));
   // Received before the agreement came into force.
   EXPECT_TRUE(Is(
       Correspond(Receive("k-1", "a-1", kService, in_force - absl::Seconds(1)),

@@ -269,11 +269,13 @@ TEST(CorrespondenceRulesTest, TheReceiverIsTheCaller) {
 }
 
 TEST(CorrespondenceRulesTest, OnlyBetweenThePartiesOfTheAgreement) {
-  // A caller that is not a party.
+  // A caller that is not a party: refused as another organisation's
+  // agreement, not as a broken precondition.
   ExpectStatus(
       Decide(CorrespondenceView(), Agreement(), Receive(kSchool), kStranger),
-      absl::StatusCode::kFailedPrecondition,
-      "no agreement in force between service-8 and school-100001");
+      absl::StatusCode::kPermissionDenied,
+      "correspondence rule: only a party to agreement a-1 may record "
+      "correspondence under it; the caller acts for service-8");
   // A sender that is not the other party.
   ExpectStatus(Decide(CorrespondenceView(), Agreement(), Receive(kStranger)),
                absl::StatusCode::kFailedPrecondition,

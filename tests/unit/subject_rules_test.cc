@@ -300,11 +300,15 @@ TEST(IdentificationTest, TheSchoolIsFilledInFromTheCaller) {
   EXPECT_EQ(p.young_carer_identified().school(), kSchool);
 }
 
-TEST(IdentificationTest, ASchoolIdentifiesOnlyForItself) {
-  // Any school, not only the record's holder, identifies its pupil.
+TEST(IdentificationTest, ASchoolIdentifiesOnlyItsOwnPupilsForItself) {
+  // Only the record's holder identifies its pupil (tenancy: another school
+  // would write into a pupil record it does not hold).
   const v1::SubjectRecord record = Record();
   EventPayload p = Identify();
-  EXPECT_TRUE(DecideIdentification(&record, As(kOtherSchool), &p).ok());
+  ExpectStatus(DecideIdentification(&record, As(kOtherSchool), &p),
+               absl::StatusCode::kPermissionDenied,
+               "only the record's holder (school-100001) may identify the "
+               "pupil as a young carer; the caller acts for school-100002");
   p = Identify(kSchool);
   ExpectStatus(DecideIdentification(&record, As(kOtherSchool), &p),
                absl::StatusCode::kPermissionDenied,

@@ -1,0 +1,94 @@
+#pragma once
+
+// Every RPC of ycr.v1, found from the compiled-in descriptors (a test that
+// uses this links ycr_proto whole-archive, so a service no code references
+// is found too), and a way to call any of them with raw request bytes.
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "tests/integration/test_server.h"
+
+namespace ycr::testing {
+
+// Every method of every service of package ycr.v1 compiled in.
+inline std::vector<const google::protobuf::MethodDescriptor*> AllMethods() {
+  std::vector<std::string> files;
+  google::protobuf::DescriptorPool::internal_generated_database()
+      ->FindAllFileNames(&files);
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  std::vector<const google::protobuf::MethodDescriptor*> methods;
+  for (const std::string& name : files) {
+    const google::protobuf::FileDescriptor* file = pool->FindFileByName(name);
+    if (file == nullptr || file->package() != "ycr.v1") continue;
+    for (int s = 0; s < file->service_count(); ++s) {
+      for (int m = 0; m < file->service(s)->method_count(); ++m) {
+        methods.push_back(file->service(s)->method(m));
+      }
+    }
+  }
+  return methods;
+}
+
+// The gRPC path of `m`: "/package.Service/Method".
+inline std::string Path(const google::protobuf::MethodDescriptor* m) {
+  return absl::StrCat("/", m->service()->full_name(), "/", m->name());
+}
+
+// Calls `path` with the serialized `request` as (organisation, user, role),
+// or with no identity (only a deadline) when `role` is empty. A stream is
+// cancelled after its first message, which counts as OK.
+inline grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& path, const std::string& request,
+                            const std::string& organisation,
+                            const std::string& user, const std::string& role) {
+  grpc::ClientContext context;
+  if (!role.empty()) {
+    AsCaller(&context, organisation, user, role);
+  } else {
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+  }
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(&context, path, &cq);
+  auto await = [&cq](void* tag) {
+    void* got = nullptr;
+    bool ok = false;
+    return cq.Next(&got, &ok) && ok && got == tag;
+  };
+  int tag = 0;
+  bool got_message = false;
+  call->StartCall(&tag);
+  if (await(&tag)) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->WriteLast(buffer, grpc::WriteOptions(), &tag);
+    if (await(&tag)) {
+      grpc::ByteBuffer response;
+      call->Read(&response, &tag);
+      got_message = await(&tag);
+      if (got_message) context.TryCancel();
+    }
+  }
+  grpc::Status status;
+  call->Finish(&status, &tag);
+  void* got = nullptr;
+  bool ok = false;
+  (void)cq.Next(&got, &ok);
+  cq.Shutdown();
+  while (cq.Next(&got, &ok)) {
+  }
+  if (got_message && status.error_code() == grpc::StatusCode::CANCELLED) {
+    return grpc::Status::OK;
+  }
+  return status;
+}
+
+}  // namespace ycr::testing
