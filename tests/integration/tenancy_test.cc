@@ -360,6 +360,44 @@ std::map<std::string, Row> TenancyTest::Rows() {
                "CENSUS_CODE_IDENTIFIED_BY_PARENT }"),
       {{kSchoolRole, OwnOnly("only the record's holder")}}};
 
+  // Erasure and legal holds. Erase is asked to refuse (on the holder's own
+  // ground), so that it leaves A's pupil in place for the other rows.
+  const std::string holder_decides = "only the record's holder";
+  rows["/ycr.v1.Subjects/Erase"] = {
+      [](const std::string&, const std::string& id) {
+        return absl::StrCat("subject_id: \"s-a\" request_ref: \"sar-", id,
+                            "\" refuse_on: ERASURE_GROUND_PUBLIC_TASK");
+      },
+      {{kSchoolRole, OwnOnly(holder_decides)},
+       {kServiceRole, Neither(holder_decides)}}};
+  const std::string placed_by = "placed by the local authority or by the";
+  auto hold = [](const std::string&, const std::string& id) {
+    return absl::StrCat("hold { subject_id: \"s-a\" hold_id: \"h-", id,
+                        "\" reason: \"an inquiry\" }");
+  };
+  rows["/ycr.v1.Subjects/PlaceLegalHold"] = {
+      hold,
+      // The local authority has no area (see the header): any may place one.
+      {{kSchoolRole, OwnOnly(placed_by)},
+       {kServiceRole, Neither(placed_by)},
+       {kLocalAuthorityRole, Both()}}};
+  rows["/ycr.v1.Subjects/LiftLegalHold"] = {
+      [](const std::string&, const std::string& id) {
+        return absl::StrCat("subject_id: \"s-a\" hold_id: \"h-", id, "\"");
+      },
+      {{kSchoolRole, OwnOnly("which placed it")},
+       {kServiceRole, Neither("which placed it")},
+       {kLocalAuthorityRole, Neither("which placed it")}},
+      // Placed by the record's holder (school A): only it lifts it.
+      [this](const std::string&, const std::string& id) {
+        v1::PlaceLegalHoldRequest place;
+        place.set_request_id(NewUuid());
+        place.mutable_hold()->set_subject_id("s-a");
+        place.mutable_hold()->set_hold_id("h-" + id);
+        place.mutable_hold()->set_reason("an inquiry");
+        Must("/ycr.v1.Subjects/PlaceLegalHold", place, kSchool);
+      }};
+
   // Consents: each party records its own (the service records consents
   // given to it, e.g. to report outcomes back).
   auto grant = [=](const std::string&, const std::string& id) {
@@ -525,6 +563,10 @@ std::map<std::string, Row> TenancyTest::Rows() {
         return absl::StrCat("organisation: \"", org_of(role), "\"");
       },
       by_organisation("for itself and for auditors", false)};
+  rows["/ycr.v1.Audit/SubjectAccessPack"] = {constant("subject_id: \"s-a\""),
+                                             {{kSchoolRole, OwnOnly(holder)},
+                                              {kServiceRole, Neither(holder)},
+                                              {kAuditorRole, Both()}}};
   rows["/ycr.v1.Audit/ConsentInForce"] = {
       constant(absl::StrCat("subject_id: \"s-a\" recipient { organisation: \"",
                             kService,
