@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/access_policy.h"
 #include "services/domain/field_checks.h"
 #include "services/domain/sharing_rules.h"
 #include "storage/record_codec.h"
@@ -326,7 +327,8 @@ void CommandAttempt::Depend(const std::string& stream, uint64_t version) {
   conditions_.push_back({stream, storage::ExpectedVersion::Exact(version)});
 }
 
-absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
+absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
+                                            const v1::Actor& caller) {
   RETURN_IF_ERROR(domain::ValidId(subject_id, "subject_id"));
   ASSIGN_OR_RETURN(std::optional<std::string> record,
                    log_->GetRecord(SubjectRecordKey(subject_id)));
@@ -340,6 +342,16 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id) {
     return absl::FailedPreconditionError(
         absl::StrCat("erasure rule: subject ", subject_id,
                      " was erased; nothing more is recorded about them"));
+  }
+  // A school records only about its own pupils: those whose record it
+  // holds. (A service's part in a pupil comes through referrals, which no
+  // index yet maps from the pupil; see the tenancy test.)
+  if (caller.role() == kSchoolRole &&
+      skeleton.holder() != caller.organisation()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "school rule: a school records only about its own pupils; subject ",
+        subject_id, "'s record is held by ", skeleton.holder(),
+        ", the caller acts for ", caller.organisation()));
   }
   return absl::OkStatus();
 }
@@ -607,7 +619,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordConsent(
           subject = e->consent_granted().subject_id();
         if (e->has_consent_refused())
           subject = e->consent_refused().subject_id();
-        if (creates) RETURN_IF_ERROR(attempt.RequireSubject(subject));
+        if (creates) RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
         attempt.set_personal_subject(subject);
         return absl::OkStatus();
       });
@@ -636,7 +648,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
         }
         RETURN_IF_ERROR(domain::ValidateReferralDisclosure(view, *e, caller));
         if (e->has_referral_submitted()) {
-          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
           RETURN_IF_ERROR(attempt.CoverDisclosure(
               e->mutable_referral_submitted()->mutable_disclosure(), caller));
         }
@@ -663,7 +675,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
       [&](const NoView&, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         auto* d = e->mutable_disclosure_recorded();
-        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
+        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id(), caller));
         RETURN_IF_ERROR(attempt.CoverDisclosure(d, caller));
         attempt.set_personal_subject(d->subject_id());
         return absl::OkStatus();
@@ -691,7 +703,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
       [&](const NoView&, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         auto* d = e->mutable_sharing_declined();
-        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id()));
+        RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id(), caller));
         RETURN_IF_ERROR(attempt.CheckConcern(d->concern_id(), d->subject_id(),
                                              caller, "decision.concern_id"));
         d->set_organisation(caller.organisation());
@@ -828,7 +840,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
           const auto& plan = e->intervention_planned();
           subject = plan.subject_id();
           if (!subject.empty())
-            RETURN_IF_ERROR(attempt.RequireSubject(subject));
+            RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
           if (!plan.referral_id().empty()) {
             ASSIGN_OR_RETURN(domain::ReferralView referral,
                              attempt.DependOnReferral(plan.referral_id()));
@@ -902,7 +914,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordCorrespondence(
         RETURN_IF_ERROR(domain::DecideCorrespondenceCommand(
             view, agreement, caller, attempt.now(), e));
         if (e->has_correspondence_received() && !subject.empty()) {
-          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();
@@ -930,7 +942,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
         std::string subject = view.raised.subject_id();
         if (e->has_concern_raised()) {
           subject = e->concern_raised().subject_id();
-          RETURN_IF_ERROR(attempt.RequireSubject(subject));
+          RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
           // A child-protection record exists: erasure must keep it.
           attempt.records().push_back(
               {domain::SubjectChildProtectionKey(subject), concern_id});

@@ -220,8 +220,11 @@ class CommandAttempt {
       const std::string& id);
   absl::StatusOr<domain::ReferralView> DependOnReferral(const std::string& id);
 
-  // NOT_FOUND unless the subject has a record.
-  absl::Status RequireSubject(const std::string& subject_id);
+  // NOT_FOUND unless the subject has a record; FAILED_PRECONDITION once it
+  // is erased; PERMISSION_DENIED when `caller` is a school that does not
+  // hold the record.
+  absl::Status RequireSubject(const std::string& subject_id,
+                              const v1::Actor& caller);
 
   // A disclosure with a consent basis must be covered by the consent, now;
   // records the version that covered it (and depends on it). NOT_FOUND for

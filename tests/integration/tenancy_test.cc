@@ -406,12 +406,13 @@ std::map<std::string, Row> TenancyTest::Rows() {
                         "person_ref: \"parent-1\" } } ",
                         terms, " verification: \"signed form\" }");
   };
+  const std::string own_pupils = "a school records only about its own pupils";
   rows["/ycr.v1.Consents/Grant"] = {
       grant,
-      // HOLE: any school or service may record a consent about any pupil
-      // (no rule ties the recorder to the pupil: the service records
-      // consents about pupils it has no record of). Asserted as it is.
-      {{kSchoolRole, Both()}, {kServiceRole, Both()}}};
+      // A school records only about its own pupils. HOLE: any service may
+      // record a consent about any pupil (its part in a pupil comes through
+      // referrals, which no index maps from the pupil). Asserted as it is.
+      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, Both()}}};
   rows["/ycr.v1.Consents/Refuse"] = {
       [=](const std::string&, const std::string& id) {
         return absl::StrCat("consent { consent_id: \"c-", id,
@@ -419,8 +420,8 @@ std::map<std::string, Row> TenancyTest::Rows() {
                             "person_ref: \"parent-1\" } } ",
                             terms, " }");
       },
-      // HOLE: as Grant.
-      {{kSchoolRole, Both()}, {kServiceRole, Both()}}};
+      // HOLE (services only): as Grant.
+      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, Both()}}};
   auto grant_first = [this](const std::string& role, const std::string& id) {
     GrantConsent("c-" + id, "s-a", kService, Own(role));
   };
@@ -741,26 +742,32 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
          DENIED, "only the record's holder (school-100001)"));
   EXPECT_EQ(Head(), head);
 
-  // HOLE: commands about a subject check only that its record exists, not
-  // that the caller has a part in it (holds the record, or is the service
-  // of one of its referrals): there is no index from a subject to the
-  // organisations party to it. Each of these writes into A's pupil's
-  // streams and audit trail; asserted as they are, to be turned round when
-  // that rule exists.
+  // A school records only about its own pupils: another school's consent,
+  // disclosure and concern about A's pupil are refused, and write nothing.
+  const std::string own_pupils = "a school records only about its own pupils";
   v1::GrantConsentRequest grant =
       Consent("c-b", "s-a", kServiceB, {v1::PURPOSE_REFERRAL},
               {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
   grant.set_request_id(NewUuid());
-  EXPECT_TRUE(Ok(send("/ycr.v1.Consents/Grant", grant, kSchoolB)));
+  EXPECT_TRUE(
+      Is(send("/ycr.v1.Consents/Grant", grant, kSchoolB), DENIED, own_pupils));
   v1::RecordDisclosureRequest disclose;
   disclose.set_request_id(NewUuid());
   *disclose.mutable_disclosure() =
       Disclosure("s-a", kSchoolB, kServiceB, v1::PURPOSE_REFERRAL,
                  {v1::DATA_CATEGORY_IDENTITY}, "c-b");
-  EXPECT_TRUE(Ok(send("/ycr.v1.Sharing/RecordDisclosure", disclose, kSchoolB)));
+  EXPECT_TRUE(Is(send("/ycr.v1.Sharing/RecordDisclosure", disclose, kSchoolB),
+                 DENIED, own_pupils));
   v1::SafeguardingCommand raise = Raise("sc-b", "s-a", "heard in town");
   raise.set_request_id(NewUuid());
-  EXPECT_TRUE(Ok(send("/ycr.v1.Safeguarding/Record", raise, kSchoolB)));
+  EXPECT_TRUE(Is(send("/ycr.v1.Safeguarding/Record", raise, kSchoolB), DENIED,
+                 own_pupils));
+  EXPECT_EQ(Head(), head);
+
+  // HOLE: a service's commands about a pupil check only that its record
+  // exists, not that the service has a part in it (a referral addressed to
+  // it): there is no index from a pupil to its referrals. Asserted as it
+  // is, to be turned round when that rule exists.
   v1::InterventionCommand plan =
       Plan("i-b", "s-a", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
   plan.set_request_id(NewUuid());  // For school A's pupil, by service B.
