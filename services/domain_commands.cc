@@ -1,5 +1,6 @@
 #include "services/domain_commands.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/proto_bytes.h"
@@ -13,6 +14,14 @@
 #include "storage/record_codec.h"
 
 namespace ycr::services {
+
+std::string SubjectServiceKey(const std::string& subject_id,
+                              const std::string& service) {
+  return absl::StrCat(
+      "subject-service/",
+      absl::BytesToHexString(storage::Sha256(subject_id, "/" + service)));
+}
+
 namespace {
 
 // Folds every event of `stream` with `apply`; a missing stream folds to the
@@ -328,7 +337,8 @@ void CommandAttempt::Depend(const std::string& stream, uint64_t version) {
 }
 
 absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
-                                            const v1::Actor& caller) {
+                                            const v1::Actor& caller,
+                                            const std::string& holder_partner) {
   RETURN_IF_ERROR(domain::ValidId(subject_id, "subject_id"));
   ASSIGN_OR_RETURN(std::optional<std::string> record,
                    log_->GetRecord(SubjectRecordKey(subject_id)));
@@ -343,15 +353,29 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
         absl::StrCat("erasure rule: subject ", subject_id,
                      " was erased; nothing more is recorded about them"));
   }
+  if (skeleton.holder() == caller.organisation()) return absl::OkStatus();
   // A school records only about its own pupils: those whose record it
-  // holds. (A service's part in a pupil comes through referrals, which no
-  // index yet maps from the pupil; see the tenancy test.)
-  if (caller.role() == kSchoolRole &&
-      skeleton.holder() != caller.organisation()) {
+  // holds.
+  if (caller.role() == kSchoolRole) {
     return absl::PermissionDeniedError(absl::StrCat(
         "school rule: a school records only about its own pupils; subject ",
         subject_id, "'s record is held by ", skeleton.holder(),
         ", the caller acts for ", caller.organisation()));
+  }
+  // A service records only about young carers referred to it (or whose
+  // record it holds itself). A referral is never unsent, so the mark needs
+  // no condition: once written it stays.
+  if (caller.role() == kServiceRole &&
+      (holder_partner.empty() || skeleton.holder() != holder_partner)) {
+    ASSIGN_OR_RETURN(
+        std::optional<std::string> referred,
+        log_->GetRecord(SubjectServiceKey(subject_id, caller.organisation())));
+    if (!referred.has_value()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "service rule: a service records only about young carers referred "
+          "to it; no referral of subject ",
+          subject_id, " was sent to ", caller.organisation()));
+    }
   }
   return absl::OkStatus();
 }
@@ -651,6 +675,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
           RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
           RETURN_IF_ERROR(attempt.CoverDisclosure(
               e->mutable_referral_submitted()->mutable_disclosure(), caller));
+          // The service now has a part in the young carer (the first
+          // referral's id is kept).
+          const std::string key =
+              SubjectServiceKey(subject, e->referral_submitted().service());
+          ASSIGN_OR_RETURN(std::optional<std::string> earlier,
+                           log_->GetRecord(key));
+          if (!earlier.has_value()) {
+            attempt.records().push_back({key, referral_id});
+          }
         }
         if (e->has_referral_transferred()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(
@@ -914,7 +947,11 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordCorrespondence(
         RETURN_IF_ERROR(domain::DecideCorrespondenceCommand(
             view, agreement, caller, attempt.now(), e));
         if (e->has_correspondence_received() && !subject.empty()) {
-          RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
+          // A service records letters about the pupils of the school it
+          // has the agreement with (the letter is that school's to send),
+          // besides those referred to it.
+          RETURN_IF_ERROR(attempt.RequireSubject(
+              subject, caller, agreement.terms.school().organisation()));
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();

@@ -39,6 +39,13 @@ namespace ycr::services {
 using domain::SubjectRecordKey;
 using domain::SubjectSaltKey;
 
+// Record-store key marking that a referral of `subject_id` was submitted to
+// `service` (the value is that referral's id): the service's part in the
+// young carer. Hashed, so that two ids of the longest length still make a
+// key within the store's limit.
+std::string SubjectServiceKey(const std::string& subject_id,
+                              const std::string& service);
+
 // What one attempt of a command read besides its own stream, and what it
 // writes besides its event.
 class CommandAttempt;
@@ -222,9 +229,13 @@ class CommandAttempt {
 
   // NOT_FOUND unless the subject has a record; FAILED_PRECONDITION once it
   // is erased; PERMISSION_DENIED when `caller` is a school that does not
-  // hold the record.
+  // hold the record, or a service that neither holds it nor was sent a
+  // referral of the subject (SubjectServiceKey). `holder_partner`, when
+  // set, is one more organisation whose pupils the service may record about
+  // here: the school of the agreement a correspondence runs under.
   absl::Status RequireSubject(const std::string& subject_id,
-                              const v1::Actor& caller);
+                              const v1::Actor& caller,
+                              const std::string& holder_partner = "");
 
   // A disclosure with a consent basis must be covered by the consent, now;
   // records the version that covered it (and depends on it). NOT_FOUND for

@@ -464,6 +464,18 @@ class DomainFlowsTest : public ::testing::Test {
     ASSERT_TRUE(Ok(Put(put, kSchool)));
   }
 
+  // The school refers `subject_id` to the service, with a consent for it:
+  // the service then has a part in the young carer.
+  void ReferToService(const std::string& subject_id) {
+    const std::string consent_id = "c-ref-" + subject_id;
+    ASSERT_TRUE(Ok(
+        Grant(Consent(consent_id, subject_id, kService, {v1::PURPOSE_REFERRAL},
+                      {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+              kSchool)));
+    ASSERT_TRUE(Ok(
+        Refer(Submit("r-ref-" + subject_id, subject_id, consent_id), kSchool)));
+  }
+
   // Drafted by the school, signed by both: in force from now.
   void MakeInForce(const std::string& id, const v1::AgreementTerms& terms) {
     ASSERT_TRUE(Ok(Agree(Draft(id, terms), kSchool)));

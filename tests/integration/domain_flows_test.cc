@@ -550,6 +550,11 @@ TEST_F(DomainFlowsTest, ServicePlansDeliversAndEndsAnIntervention) {
       Plan("i-1", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, starts);
   EXPECT_TRUE(Is(Intervene(plan, kService), StatusCode::NOT_FOUND, "s-1"));
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+  // A service works only with young carers referred to it.
+  EXPECT_TRUE(Is(Intervene(plan, kService), StatusCode::PERMISSION_DENIED,
+                 "service rule: a service records only about young carers "
+                 "referred to it"));
+  ASSERT_NO_FATAL_FAILURE(ReferToService("s-1"));
   // The school cannot plan as the delivering service.
   v1::InterventionCommand as_service = plan;
   as_service.mutable_plan()->set_service(kService);
@@ -613,6 +618,7 @@ class OutcomeReportTest : public DomainFlowsTest {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+    ASSERT_NO_FATAL_FAILURE(ReferToService("s-1"));
     ASSERT_TRUE(Ok(Intervene(
         Plan("i-1", "s-1", v1::INTERVENTION_TYPE_MENTORING, clock_.Now()),
         kService)));

@@ -407,12 +407,13 @@ std::map<std::string, Row> TenancyTest::Rows() {
                         terms, " verification: \"signed form\" }");
   };
   const std::string own_pupils = "a school records only about its own pupils";
+  const std::string referred =
+      "a service records only about young carers referred to it";
   rows["/ycr.v1.Consents/Grant"] = {
       grant,
-      // A school records only about its own pupils. HOLE: any service may
-      // record a consent about any pupil (its part in a pupil comes through
-      // referrals, which no index maps from the pupil). Asserted as it is.
-      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, Both()}}};
+      // A school records only about its own pupils; a service only about
+      // those referred to it (s-a was referred to service A).
+      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, OwnOnly(referred)}}};
   rows["/ycr.v1.Consents/Refuse"] = {
       [=](const std::string&, const std::string& id) {
         return absl::StrCat("consent { consent_id: \"c-", id,
@@ -420,8 +421,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
                             "person_ref: \"parent-1\" } } ",
                             terms, " }");
       },
-      // HOLE (services only): as Grant.
-      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, Both()}}};
+      {{kSchoolRole, OwnOnly(own_pupils)}, {kServiceRole, OwnOnly(referred)}}};
   auto grant_first = [this](const std::string& role, const std::string& id) {
     GrantConsent("c-" + id, "s-a", kService, Own(role));
   };
@@ -764,13 +764,56 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
                  own_pupils));
   EXPECT_EQ(Head(), head);
 
-  // HOLE: a service's commands about a pupil check only that its record
-  // exists, not that the service has a part in it (a referral addressed to
-  // it): there is no index from a pupil to its referrals. Asserted as it
-  // is, to be turned round when that rule exists.
+  // A service records only about young carers referred to it: service B's
+  // intervention, consent, disclosure, concern and letter about A's pupil
+  // (referred to service A only) are refused, and write nothing.
+  const std::string referred =
+      "a service records only about young carers referred to it";
   v1::InterventionCommand plan =
       Plan("i-b", "s-a", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
-  plan.set_request_id(NewUuid());  // For school A's pupil, by service B.
+  plan.set_request_id(NewUuid());
+  EXPECT_TRUE(Is(send("/ycr.v1.Interventions/Record", plan, kServiceB), DENIED,
+                 referred));
+  v1::GrantConsentRequest service_grant =
+      Consent("c-sb", "s-a", kSchoolB, {v1::PURPOSE_IMPACT_REPORTING},
+              {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+  service_grant.set_request_id(NewUuid());
+  EXPECT_TRUE(Is(send("/ycr.v1.Consents/Grant", service_grant, kServiceB),
+                 DENIED, referred));
+  v1::RecordDisclosureRequest service_disclose = disclose;
+  service_disclose.set_request_id(NewUuid());
+  *service_disclose.mutable_disclosure() =
+      Disclosure("s-a", kServiceB, kSchoolB, v1::PURPOSE_REFERRAL,
+                 {v1::DATA_CATEGORY_IDENTITY}, "c-sb");
+  EXPECT_TRUE(
+      Is(send("/ycr.v1.Sharing/RecordDisclosure", service_disclose, kServiceB),
+         DENIED, referred));
+  raise.set_request_id(NewUuid());
+  EXPECT_TRUE(Is(send("/ycr.v1.Safeguarding/Record", raise, kServiceB), DENIED,
+                 referred));
+  // A letter about A's pupil under B's own agreement (with school B).
+  v1::CorrespondenceCommand letter =
+      Receive("co-b", "ag-b", kSchoolB, clock_.Now());
+  letter.mutable_receive()->set_subject_id("s-a");
+  letter.set_request_id(NewUuid());
+  EXPECT_TRUE(Is(send("/ycr.v1.Correspondence/Record", letter, kServiceB),
+                 DENIED, referred));
+  EXPECT_EQ(Head(), head);
+
+  // Once school A refers its pupil to service B as well, B records about
+  // them.
+  v1::GrantConsentRequest to_b =
+      Consent("c-to-b", "s-a", kServiceB, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+  to_b.set_request_id(NewUuid());
+  Must("/ycr.v1.Consents/Grant", to_b, kSchool);
+  v1::ReferralTransitionRequest submit = Submit("r-b", "s-a", "c-to-b");
+  submit.set_request_id(NewUuid());
+  submit.mutable_submit()->set_service(kServiceB);
+  submit.mutable_submit()->mutable_disclosure()->mutable_to()->set_organisation(
+      kServiceB);
+  Must("/ycr.v1.Referrals/Transition", submit, kSchool);
+  plan.set_request_id(NewUuid());
   EXPECT_TRUE(Ok(send("/ycr.v1.Interventions/Record", plan, kServiceB)));
 
   // But B reads none of A's: the reads check the record's parties.
