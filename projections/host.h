@@ -55,6 +55,9 @@ class ProjectionHost {
                  RunnerOptions options = {});
   ~ProjectionHost();
 
+  // The log the projections follow.
+  storage::EventLog& log() { return *log_; }
+
   // Before Start(). Names must be unique.
   void Add(std::unique_ptr<Projection> projection);
 

@@ -54,6 +54,10 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Referrals/Get", CaseReaders()},
       {"/ycr.v1.Interventions/Record", {kServiceRole}},
       {"/ycr.v1.Interventions/Get", CaseReaders()},
+      // Which local authority's area a school or service is in: set by
+      // the operator who registers organisations; no personal data.
+      {"/ycr.v1.Areas/Assign", {kAdminRole}},
+      {"/ycr.v1.Areas/Get", everyone},
       {"/ycr.v1.Agreements/Record", parties},
       {"/ycr.v1.Agreements/Get", CaseReaders()},
       {"/ycr.v1.Correspondence/Record", parties},

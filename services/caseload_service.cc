@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "projections/caseloads.h"
+#include "services/area_access.h"
 #include "services/domain/field_checks.h"
 #include "services/query_services.h"
 #include "services/run_query.h"
@@ -15,16 +16,20 @@ namespace {
 
 constexpr char kCaseloads[] = "caseloads";
 
-// A caller reads its own organisation's caseload; auditors anyone's (the
-// scheduler reads deadlines only: access_policy.h).
-absl::Status MayReadCaseload(const v1::Actor& caller,
+// A caller reads its own organisation's caseload, a local authority those
+// of its area's organisations; auditors anyone's (the scheduler reads
+// deadlines only: access_policy.h).
+absl::Status MayReadCaseload(storage::EventLog& log, const v1::Actor& caller,
                              const std::string& organisation) {
   RETURN_IF_ERROR(domain::ValidId(organisation, "organisation"));
   if (caller.role() == kAuditorRole) return absl::OkStatus();
   if (organisation == caller.organisation()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool covered, CoversArea(log, caller, organisation));
+  if (covered) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "organisation: a caller reads its own organisation's caseload (",
-      caller.organisation(), "); only auditors read others'"));
+      caller.organisation(),
+      "), a local authority its area's; only auditors read others'"));
 }
 
 }  // namespace
@@ -37,7 +42,8 @@ grpc::ServerUnaryReactor* CaseloadService::Counts(
       context, pool_,
       [this, request, response,
        deadline](const v1::Actor& caller) -> absl::Status {
-        RETURN_IF_ERROR(MayReadCaseload(caller, request->organisation()));
+        RETURN_IF_ERROR(
+            MayReadCaseload(host_->log(), caller, request->organisation()));
         ASSIGN_OR_RETURN(
             auto lease,
             host_->Await(kCaseloads, request->min_position(), deadline));
@@ -57,7 +63,8 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
       context, pool_, access_,
       [this, request, response, deadline](const v1::Actor& caller,
                                           ReadAccess* read) -> absl::Status {
-        RETURN_IF_ERROR(MayReadCaseload(caller, request->organisation()));
+        RETURN_IF_ERROR(
+            MayReadCaseload(host_->log(), caller, request->organisation()));
         ASSIGN_OR_RETURN(size_t limit, PageSize(request->page_size()));
         ASSIGN_OR_RETURN(
             auto lease,

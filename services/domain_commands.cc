@@ -331,6 +331,16 @@ absl::StatusOr<domain::ReferralView> CommandAttempt::DependOnReferral(
   return view;
 }
 
+absl::StatusOr<domain::AreaView> CommandAttempt::DependOnArea(
+    const std::string& organisation) {
+  const std::string stream = "area-" + organisation;
+  ASSIGN_OR_RETURN(
+      domain::AreaView view,
+      Fold<domain::AreaView>(*log_, stream, domain::ApplyAreaEvent));
+  Depend(stream, view.version);
+  return view;
+}
+
 void CommandAttempt::Depend(const std::string& stream, uint64_t version) {
   if (stream == own_stream_) return;
   conditions_.push_back({stream, storage::ExpectedVersion::Exact(version)});
@@ -602,6 +612,12 @@ DomainCommands::LoadSubjectRecord(const std::string& subject_id) {
                      " is malformed"));
   }
   return std::optional<v1::SubjectRecord>(std::move(record));
+}
+
+absl::StatusOr<domain::AreaView> DomainCommands::LoadArea(
+    const std::string& organisation) {
+  return Fold<domain::AreaView>(*log_, "area-" + organisation,
+                                domain::ApplyAreaEvent);
 }
 
 // ---------------------------------------------------------------------------
@@ -990,6 +1006,30 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
               caller));
         }
         attempt.set_personal_subject(subject);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::AssignArea(
+    const v1::Actor& caller, const std::string& request_id,
+    v1::AreaAssigned assignment) {
+  RETURN_IF_ERROR(
+      domain::ValidId(assignment.organisation(), "assignment.organisation"));
+  v1::EventPayload event;
+  Target target{"area", assignment.organisation(), true, false, std::nullopt};
+  *event.mutable_area_assigned() = std::move(assignment);
+  return Execute<domain::AreaView>(
+      caller, request_id, target, std::move(event), domain::ApplyAreaEvent,
+      [](const domain::AreaView& view, CommandAttempt& attempt,
+         v1::EventPayload* e) -> absl::Status {
+        const v1::AreaAssigned& a = e->area_assigned();
+        RETURN_IF_ERROR(domain::DecideAreaAssignment(view, a));
+        const std::string key = domain::AreaKey(a.organisation());
+        if (a.local_authority().empty()) {
+          attempt.records().push_back({key, "", "", /*remove=*/true});
+        } else {
+          attempt.records().push_back({key, a.local_authority()});
+        }
         return absl::OkStatus();
       });
 }

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "services/domain/agreement_rules.h"
+#include "services/domain/area_rules.h"
 #include "services/domain/consent_rules.h"
 #include "services/domain/correspondence_rules.h"
 #include "services/domain/intervention_rules.h"
@@ -168,6 +169,15 @@ class DomainCommands {
   // nullopt when there is no record.
   absl::StatusOr<std::optional<v1::SubjectRecord>> LoadSubjectRecord(
       const std::string& subject_id);
+  absl::StatusOr<domain::AreaView> LoadArea(const std::string& organisation);
+
+  // Places an organisation in a local authority's area (or in none): stream
+  // "area-<organisation>", and the record AreaKey(organisation) with it.
+  absl::StatusOr<storage::AppendResult> AssignArea(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::AreaAssigned assignment);
+
+  storage::EventLog& log() { return *log_; }
 
   Clock& clock() { return *clock_; }
 
@@ -226,6 +236,9 @@ class CommandAttempt {
   absl::StatusOr<domain::AgreementView> DependOnAgreement(
       const std::string& id);
   absl::StatusOr<domain::ReferralView> DependOnReferral(const std::string& id);
+  // The area `organisation` is in (which may not move until the append).
+  absl::StatusOr<domain::AreaView> DependOnArea(
+      const std::string& organisation);
 
   // NOT_FOUND unless the subject has a record; FAILED_PRECONDITION once it
   // is erased; PERMISSION_DENIED when `caller` is a school that does not

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "services/area_access.h"
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
 #include "services/grpc_status.h"
@@ -39,19 +40,6 @@ grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(result.status(), context));
   });
   return reactor;
-}
-
-// PERMISSION_DENIED unless the caller acts for one of `organisations`: a
-// caller reads only what its organisation is part of.
-absl::Status ReadableBy(const v1::Actor& caller,
-                        const std::vector<std::string>& organisations,
-                        absl::string_view what) {
-  for (const std::string& organisation : organisations) {
-    if (caller.organisation() == organisation) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "only the organisations party to ", what,
-      " may read it; the caller acts for ", caller.organisation()));
 }
 
 // The EventPayload case whose message type is that of the request's set
@@ -185,7 +173,8 @@ grpc::ServerUnaryReactor* ConsentService::Get(
         for (const v1::Recipient& r : view->terms.recipients()) {
           parties.push_back(r.organisation());
         }
-        RETURN_IF_ERROR(ReadableBy(caller, parties, "the consent"));
+        RETURN_IF_ERROR(
+            MayReadAsParty(commands_->log(), caller, parties, "the consent"));
         response->set_consent_id(view->consent_id);
         response->set_subject_id(view->subject_id);
         response->set_decision(view->decision ==
@@ -249,8 +238,9 @@ grpc::ServerUnaryReactor* ReferralService::Get(
                                      " does not exist");
         }
         read->Saw(view->subject_id);
-        RETURN_IF_ERROR(
-            ReadableBy(caller, {view->school, view->service}, "the referral"));
+        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
+                                       {view->school, view->service},
+                                       "the referral"));
         response->set_referral_id(view->referral_id);
         response->set_subject_id(view->subject_id);
         response->set_school(view->school);
@@ -294,8 +284,9 @@ grpc::ServerUnaryReactor* SubjectService::GetRecord(
               "subject ", request->subject_id(), " does not exist"));
         }
         read->Saw(request->subject_id());
-        RETURN_IF_ERROR(ReadableBy(caller, {(*record)->holder()},
-                                   "the subject record (its holder)"));
+        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
+                                       {(*record)->holder()},
+                                       "the subject record (its holder)"));
         *response = **record;
         return absl::OkStatus();
       });
@@ -380,9 +371,9 @@ grpc::ServerUnaryReactor* InterventionService::Get(
               absl::StrCat("intervention ", id, " does not exist"));
         }
         read->Saw(view->plan.subject_id());
-        RETURN_IF_ERROR(ReadableBy(caller,
-                                   {view->plan.service(), view->plan.school()},
-                                   "the intervention"));
+        RETURN_IF_ERROR(MayReadAsParty(
+            commands_->log(), caller,
+            {view->plan.service(), view->plan.school()}, "the intervention"));
         response->set_intervention_id(id);
         *response->mutable_plan() = view->plan;
         response->set_state(view->state ==
@@ -429,10 +420,10 @@ grpc::ServerUnaryReactor* AgreementService::Get(
           return absl::NotFoundError(
               absl::StrCat("agreement ", id, " does not exist"));
         }
-        RETURN_IF_ERROR(ReadableBy(caller,
-                                   {view->terms.school().organisation(),
-                                    view->terms.service().organisation()},
-                                   "the agreement"));
+        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
+                                       {view->terms.school().organisation(),
+                                        view->terms.service().organisation()},
+                                       "the agreement"));
         using State = domain::AgreementView::State;
         response->set_agreement_id(id);
         switch (view->state) {
@@ -473,6 +464,33 @@ grpc::ServerUnaryReactor* AgreementService::Get(
 // ---------------------------------------------------------------------------
 // Correspondence
 
+grpc::ServerUnaryReactor* AreaService::Assign(
+    grpc::CallbackServerContext* context, const v1::AssignAreaRequest* request,
+    v1::CommandResponse* response) {
+  return RunCommand(context, pool_, response,
+                    [this, request](const v1::Actor& caller) {
+                      return commands_->AssignArea(
+                          caller, request->request_id(), request->assignment());
+                    });
+}
+
+grpc::ServerUnaryReactor* AreaService::Get(grpc::CallbackServerContext* context,
+                                           const v1::GetAreaRequest* request,
+                                           v1::Area* response) {
+  return RunQuery(
+      context, pool_,
+      [this, request, response](const v1::Actor&) -> absl::Status {
+        RETURN_IF_ERROR(
+            domain::ValidId(request->organisation(), "organisation"));
+        ASSIGN_OR_RETURN(domain::AreaView view,
+                         commands_->LoadArea(request->organisation()));
+        response->set_organisation(request->organisation());
+        response->set_local_authority(view.local_authority);
+        response->set_version(view.version);
+        return absl::OkStatus();
+      });
+}
+
 grpc::ServerUnaryReactor* CorrespondenceService::Record(
     grpc::CallbackServerContext* context,
     const v1::CorrespondenceCommand* request, v1::CommandResponse* response) {
@@ -503,9 +521,10 @@ grpc::ServerUnaryReactor* CorrespondenceService::Get(
               absl::StrCat("correspondence ", id, " does not exist"));
         }
         read->Saw(view->received.subject_id());
-        RETURN_IF_ERROR(ReadableBy(caller,
-                                   {view->received.from(), view->received.to()},
-                                   "the correspondence"));
+        RETURN_IF_ERROR(
+            MayReadAsParty(commands_->log(), caller,
+                           {view->received.from(), view->received.to()},
+                           "the correspondence"));
         absl::StatusOr<domain::AgreementView> agreement =
             commands_->LoadAgreement(view->received.agreement_id());
         if (!agreement.ok()) return agreement.status();
@@ -556,8 +575,9 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
               absl::StrCat("concern ", id, " does not exist"));
         }
         read->Saw(view->raised.subject_id());
-        RETURN_IF_ERROR(ReadableBy(caller, {view->raised.organisation()},
-                                   "the concern (who raised it)"));
+        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
+                                       {view->raised.organisation()},
+                                       "the concern (who raised it)"));
         *response->mutable_raised() = view->raised;
         response->set_state(view->state == domain::ConcernView::State::kClosed
                                 ? v1::Concern::CLOSED

@@ -9,6 +9,7 @@
 #include "services/domain_commands.h"
 #include "services/work_queue.h"
 #include "ycr/v1/agreement_service.grpc.pb.h"
+#include "ycr/v1/area_service.grpc.pb.h"
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/correspondence_service.grpc.pb.h"
 #include "ycr/v1/intervention_service.grpc.pb.h"
@@ -161,6 +162,24 @@ class AgreementService final : public v1::Agreements::CallbackService {
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetAgreementRequest* request,
                                 v1::Agreement* response) override;
+
+ private:
+  DomainCommands* const commands_;
+  WorkQueue* const pool_;
+};
+
+// Local authority areas: assigned by operators, read by anyone.
+class AreaService final : public v1::Areas::CallbackService {
+ public:
+  AreaService(DomainCommands* commands, WorkQueue* pool)
+      : commands_(commands), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
+                                   const v1::AssignAreaRequest* request,
+                                   v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetAreaRequest* request,
+                                v1::Area* response) override;
 
  private:
   DomainCommands* const commands_;

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "services/access_policy.h"
 #include "services/domain/erasure_rules.h"
 #include "services/domain/field_checks.h"
 #include "services/domain_commands.h"
@@ -126,12 +127,20 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
   Target target{"subject", subject, false, false, std::nullopt};
   return Execute<domain::SubjectView>(
       caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
-      [&](const domain::SubjectView& view, CommandAttempt&,
+      [&](const domain::SubjectView& view, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
                          LoadSubjectRecord(subject));
+        // A local authority's hold depends on the holder's area (which may
+        // not move until the hold is recorded).
+        std::string holder_area;
+        if (record.has_value() && caller.role() == kLocalAuthorityRole) {
+          ASSIGN_OR_RETURN(domain::AreaView area,
+                           attempt.DependOnArea(record->holder()));
+          holder_area = area.local_authority;
+        }
         return domain::DecidePlaceHold(record.has_value() ? &*record : nullptr,
-                                       view, caller, e);
+                                       holder_area, view, caller, e);
       });
 }
 

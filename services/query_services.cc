@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "projections/audit_trail.h"
 #include "projections/deadlines.h"
+#include "services/area_access.h"
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
 #include "services/domain/subject_rules.h"
@@ -20,18 +21,22 @@ namespace {
 constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kMaxPageSize = 1000;
 
-// What `caller` may list: its own organisation's deadlines; auditors and the
-// scheduler anyone's (an empty `organisation`: everyone's).
-absl::Status MayListFor(const v1::Actor& caller,
+// What `caller` may list: its own organisation's deadlines, and a local
+// authority those of its area's organisations; auditors and the scheduler
+// anyone's (an empty `organisation`: everyone's).
+absl::Status MayListFor(storage::EventLog& log, const v1::Actor& caller,
                         const std::string& organisation) {
   if (caller.role() == kAuditorRole || caller.role() == kSchedulerRole) {
     return absl::OkStatus();
   }
   if (organisation == caller.organisation()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool covered, CoversArea(log, caller, organisation));
+  if (covered) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "organisation: a caller lists what its own organisation owes (",
       caller.organisation(),
-      "); only auditors and the scheduler list others'"));
+      "), a local authority its area's; only auditors and the scheduler list "
+      "others'"));
 }
 
 absl::Status ListDeadlines(projections::ProjectionHost& host,
@@ -50,7 +55,7 @@ absl::Status ListDeadlines(projections::ProjectionHost& host,
       caller.role() != kSchedulerRole) {
     organisation = caller.organisation();
   }
-  RETURN_IF_ERROR(MayListFor(caller, organisation));
+  RETURN_IF_ERROR(MayListFor(host.log(), caller, organisation));
   ASSIGN_OR_RETURN(size_t limit, PageSize(page_size));
   ASSIGN_OR_RETURN(auto lease, host.Await("deadlines", min_position, deadline));
   std::vector<v1::DeadlineItem> items;
@@ -138,19 +143,22 @@ absl::StatusOr<StreamQuota::Lease> Slot(StreamQuota* streams,
   return streams->Acquire(caller);
 }
 
-// Audit data about a subject is for the record's holder and for auditors.
+// Audit data about a subject is for the record's holder, the local
+// authority of the holder's area, and auditors.
 absl::Status MayAudit(storage::EventLog& log, const v1::Actor& caller,
                       const std::string& subject_id) {
   if (caller.role() == kAuditorRole) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                    log.GetRecord(domain::SubjectRecordKey(subject_id)));
   v1::SubjectRecord record;
-  if (bytes.has_value() && record.ParseFromString(*bytes) &&
-      record.holder() == caller.organisation()) {
-    return absl::OkStatus();
+  if (bytes.has_value() && record.ParseFromString(*bytes)) {
+    if (record.holder() == caller.organisation()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(bool covered, CoversArea(log, caller, record.holder()));
+    if (covered) return absl::OkStatus();
   }
   return absl::PermissionDeniedError(
-      "a subject's audit trail is for its record's holder and for auditors");
+      "a subject's audit trail is for its record's holder, the local "
+      "authority of the holder's area, and auditors");
 }
 
 // The entries' events as a reader sees them: the personal part opened, or
@@ -406,8 +414,14 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   }
   if (caller->role() != kAuditorRole &&
       caller->organisation() != request->organisation()) {
-    return Refuse(absl::PermissionDeniedError(
-        "an organisation's disclosures are for itself and for auditors"));
+    absl::StatusOr<bool> covered =
+        CoversArea(*log_, *caller, request->organisation());
+    if (!covered.ok()) return Refuse(covered.status());
+    if (!*covered) {
+      return Refuse(absl::PermissionDeniedError(
+          "an organisation's disclosures are for itself, the local authority "
+          "of its area, and auditors"));
+    }
   }
   const absl::Time from = request->has_from() ? FromProtoTime(request->from())
                                               : absl::InfinitePast();

@@ -186,6 +186,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->commands_.get(), server->command_pool_.get(), access);
   server->agreements_ = std::make_unique<AgreementService>(
       server->commands_.get(), server->command_pool_.get());
+  server->areas_ = std::make_unique<AreaService>(server->commands_.get(),
+                                                 server->command_pool_.get());
   server->correspondence_ = std::make_unique<CorrespondenceService>(
       server->commands_.get(), server->command_pool_.get(), access);
   server->safeguarding_ = std::make_unique<SafeguardingService>(
@@ -206,6 +208,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(server->subjects_.get());
   builder.RegisterService(server->interventions_.get());
   builder.RegisterService(server->agreements_.get());
+  builder.RegisterService(server->areas_.get());
   builder.RegisterService(server->correspondence_.get());
   builder.RegisterService(server->safeguarding_.get());
   builder.RegisterService(server->deadlines_.get());

@@ -145,6 +145,7 @@ class Server {
   std::unique_ptr<SubjectService> subjects_;
   std::unique_ptr<InterventionService> interventions_;
   std::unique_ptr<AgreementService> agreements_;
+  std::unique_ptr<AreaService> areas_;
   std::unique_ptr<CorrespondenceService> correspondence_;
   std::unique_ptr<SafeguardingService> safeguarding_;
   std::unique_ptr<TestingService> testing_;

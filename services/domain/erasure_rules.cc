@@ -90,6 +90,7 @@ absl::Status DecideErasure(const v1::SubjectRecord* record,
 }
 
 absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
+                             const std::string& holder_area,
                              const SubjectView& view, const v1::Actor& caller,
                              v1::EventPayload* event) {
   v1::LegalHoldPlaced* hold = event->mutable_legal_hold_placed();
@@ -109,11 +110,19 @@ absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
         "hold.organisation: must be the caller's organisation (or empty)");
   }
   if (record == nullptr) return NoRecord(hold->subject_id());
-  if (caller.role() != kLocalAuthorityRole &&
-      record->holder() != caller.organisation()) {
+  if (caller.role() == kLocalAuthorityRole) {
+    if (holder_area != caller.organisation()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "legal hold rule: a local authority places holds on the records of "
+          "its area only; the record's holder ",
+          record->holder(), " is in ",
+          holder_area.empty() ? std::string("no area")
+                              : absl::StrCat("the area of ", holder_area)));
+    }
+  } else if (record->holder() != caller.organisation()) {
     return absl::PermissionDeniedError(
-        "legal hold rule: a hold is placed by the local authority or by the "
-        "record's holder");
+        "legal hold rule: a hold is placed by the local authority of the "
+        "record's area or by the record's holder");
   }
   if (absl::Status s = RequireNotErased(view, hold->subject_id()); !s.ok()) {
     return s;

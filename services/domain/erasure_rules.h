@@ -63,9 +63,13 @@ absl::Status DecideErasure(const v1::SubjectRecord* record,
 
 // Places a hold (`event` a legal_hold_placed; organisation filled in).
 // NOT_FOUND without a record; PERMISSION_DENIED unless the caller is the
-// local authority or the record's holder; ALREADY_EXISTS for a hold id in
-// force; FAILED_PRECONDITION once erased; INVALID_ARGUMENT naming the field.
+// local authority of the holder's area or the record's holder; ALREADY_EXISTS
+// for a hold id in force; FAILED_PRECONDITION once erased; INVALID_ARGUMENT
+// naming the field. `holder_area` is the local authority whose area the
+// record's holder is in
+// ("" for none): a local authority places holds only on its area's records.
 absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
+                             const std::string& holder_area,
                              const SubjectView& view, const v1::Actor& caller,
                              v1::EventPayload* event);
 

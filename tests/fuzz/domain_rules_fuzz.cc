@@ -192,8 +192,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           absl::Status s =
               kind == 0
                   ? domain::DecideErasure(&record, view, facts, caller, now, &e)
-              : kind == 1 ? domain::DecidePlaceHold(&record, view, caller, &e)
-                          : domain::DecideLiftHold(view, caller, e);
+              : kind == 1
+                  ? domain::DecidePlaceHold(&record, caller.organisation(),
+                                            view, caller, &e)
+                  : domain::DecideLiftHold(view, caller, e);
           if (s.ok()) {
             domain::SubjectView folded = view;
             Must(domain::ApplySubjectEvent(

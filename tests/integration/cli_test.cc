@@ -296,7 +296,7 @@ TEST_F(CliTest, ActionsPlainFieldFlagsAndMethodFlags) {
 TEST_F(CliTest, DemoSeedsACountyWithDataInEveryView) {
   Outcome demo = Ycr({"demo"});
   ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
-  EXPECT_TRUE(Has(demo.out, "73 calls in")) << demo.out;
+  EXPECT_TRUE(Has(demo.out, "77 calls in")) << demo.out;
   Outcome head = Ycr({"head", "--json"});
   ASSERT_EQ(head.code, 0) << head.err;
 
@@ -309,6 +309,11 @@ TEST_F(CliTest, DemoSeedsACountyWithDataInEveryView) {
         "REFERRAL_STATE_REGISTERED", "worker-amber"}) {
     EXPECT_TRUE(Has(caseload.out, state)) << state << " in\n" << caseload.out;
   }
+  // The county's social care reads the caseloads of its area.
+  Outcome area = Ycr({"caseload", "--service", service},
+                     "la-northshire-childrens-social-care", "local_authority");
+  ASSERT_EQ(area.code, 0) << area.err;
+  EXPECT_TRUE(Has(area.out, "worker-amber")) << area.out;
   Outcome school = Ycr({"caseload", "--school", "school-hillside-primary"},
                        "school-hillside-primary", "school");
   ASSERT_EQ(school.code, 0) << school.err;

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/agreement_service.grpc.pb.h"
+#include "ycr/v1/area_service.grpc.pb.h"
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/correspondence_service.grpc.pb.h"
 #include "ycr/v1/intervention_service.grpc.pb.h"
@@ -462,6 +463,17 @@ class DomainFlowsTest : public ::testing::Test {
     v1::PutSubjectRecordRequest put;
     *put.mutable_record() = Record(subject_id);
     ASSERT_TRUE(Ok(Put(put, kSchool)));
+  }
+
+  // The operator ("ops") places `organisation` in `local_authority`'s area.
+  void PutInArea(const std::string& organisation,
+                 const std::string& local_authority) {
+    v1::Areas::Stub areas(channel_);
+    v1::AssignAreaRequest assign;
+    assign.mutable_assignment()->set_organisation(organisation);
+    assign.mutable_assignment()->set_local_authority(local_authority);
+    ASSERT_TRUE(
+        Ok(Send(&areas, &v1::Areas::Stub::Assign, assign, "ops", nullptr)));
   }
 
   // The school refers `subject_id` to the service, with a consent for it:

@@ -27,8 +27,9 @@ std::string Skeleton(v1::AuditEntry entry) {
 class ErasureTest : public DomainFlowsTest {
  protected:
   // pupil-e: a record, an identification with notes, a consent and a
-  // disclosure under it.
+  // disclosure under it. The school is in the council's area.
   void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kSchool, kCouncil));
     v1::PutSubjectRecordRequest put;
     *put.mutable_record() = Record("pupil-e", kGiven);
     ASSERT_TRUE(Ok(Put(put, kSchool)));

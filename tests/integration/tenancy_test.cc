@@ -19,11 +19,11 @@
 //   they may read a thing, they read A's as "other" too (auditor-b reads
 //   school A's audit trail). The record reads (Referrals.Get etc.) are for
 //   the parties only: the auditor's path to them is the audit trail.
-// - The local authority: the code has no notion of an authority's area (no
-//   organisation records one), so a local authority reads only what is
-//   addressed to it (its own deadlines, caseload and disclosures); every
-//   read of a school's or service's record is PERMISSION_DENIED, own area
-//   or not (a known gap: the role's record reads are dead today).
+// - The local authority: school A and service A are in la-a's area, B's in
+//   la-b's (Areas.Assign, by the operator). "Own" for a local authority is
+//   la-a reading A's data; "other" is la-b. It reads what its area's
+//   organisations are party to (records, trails, deadlines, caseloads,
+//   disclosures) and places legal holds on its area's records.
 // - Every refused write leaves the log head unchanged.
 //
 // Where a row asserts behaviour that is a known gap rather than the rule,
@@ -46,6 +46,7 @@
 #include "services/access_policy.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/every_rpc.h"
+#include "ycr/v1/area_service.grpc.pb.h"
 
 namespace ycr::testing {
 namespace {
@@ -189,6 +190,17 @@ class TenancyTest : public ::testing::Test {
     Must("/ycr.v1.Subjects/PutRecord", put, holder);
   }
 
+  void AssignArea(const std::string& organisation, const std::string& area) {
+    v1::AssignAreaRequest assign;
+    assign.set_request_id(NewUuid());
+    assign.mutable_assignment()->set_organisation(organisation);
+    assign.mutable_assignment()->set_local_authority(area);
+    const grpc::Status status =
+        Call(channel_, "/ycr.v1.Areas/Assign", assign.SerializeAsString(),
+             "ops-a", kAdminRole);
+    ASSERT_TRUE(Ok(status)) << organisation << " to " << area;
+  }
+
   void GrantConsent(const std::string& id, const std::string& subject,
                     const std::string& recipient, const std::string& by) {
     v1::GrantConsentRequest grant =
@@ -239,6 +251,14 @@ class TenancyTest : public ::testing::Test {
     SubmitReferral("r-a");
     Agreement("ag-a", kSchool, kService);
     Agreement("ag-b", kSchoolB, kServiceB);
+    for (const auto& [organisation, area] :
+         std::vector<std::pair<std::string, std::string>>{
+             {kSchool, "la-a"},
+             {kService, "la-a"},
+             {kSchoolB, "la-b"},
+             {kServiceB, "la-b"}}) {
+      AssignArea(organisation, area);
+    }
     v1::CorrespondenceCommand receive =
         Receive("co-a", "ag-a", kSchool, clock_.Now());
     receive.set_request_id(NewUuid());
@@ -286,14 +306,14 @@ std::map<std::string, Row> TenancyTest::Rows() {
   auto subject_of = [](const std::string& role) {
     return role == kSchoolRole ? std::string("s-a") : std::string("s-sa");
   };
-  // Reads of A's records: the parties, never the local authority (no
-  // area) nor the auditor (the audit trail is its path).
+  // Reads of A's records: the parties and the local authority of their
+  // area, never the auditor (the audit trail is its path).
   auto party_read = [&](const std::string& school_fragment,
                         const std::string& service_fragment) {
     std::map<std::string, std::pair<Outcome, Outcome>> m{
         {kSchoolRole, OwnOnly(school_fragment)},
         {kServiceRole, OwnOnly(service_fragment)},
-        {kLocalAuthorityRole, Neither(school_fragment)},
+        {kLocalAuthorityRole, OwnOnly(school_fragment)},
         {kAuditorRole, Neither(school_fragment)}};
     return m;
   };
@@ -309,9 +329,12 @@ std::map<std::string, Row> TenancyTest::Rows() {
     return m;
   };
   // The organisation field: A's organisation of the caller's role; the
-  // auditor and scheduler ask about school A.
+  // auditor, the scheduler and the local authority ask about school A.
   auto org_of = [](const std::string& role) {
-    return role == kAuditorRole || role == kSchedulerRole ? kSchool : Own(role);
+    return role == kAuditorRole || role == kSchedulerRole ||
+                   role == kLocalAuthorityRole
+               ? kSchool
+               : Own(role);
   };
   std::map<std::string, Row> rows;
   const auto everyone = [] {
@@ -353,7 +376,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
       },
       {{kSchoolRole, OwnOnly(not_party)},
        {kServiceRole, OwnOnly(not_party)},
-       {kLocalAuthorityRole, Neither(not_party)}}};
+       {kLocalAuthorityRole, OwnOnly(not_party)}}};
   rows["/ycr.v1.Subjects/IdentifyYoungCarer"] = {
       // The school field left to default to the caller's own.
       constant("identification { subject_id: \"s-a\" census_code: "
@@ -370,17 +393,19 @@ std::map<std::string, Row> TenancyTest::Rows() {
       },
       {{kSchoolRole, OwnOnly(holder_decides)},
        {kServiceRole, Neither(holder_decides)}}};
-  const std::string placed_by = "placed by the local authority or by the";
+  const std::string placed_by = "placed by the local authority of the";
   auto hold = [](const std::string&, const std::string& id) {
     return absl::StrCat("hold { subject_id: \"s-a\" hold_id: \"h-", id,
                         "\" reason: \"an inquiry\" }");
   };
   rows["/ycr.v1.Subjects/PlaceLegalHold"] = {
       hold,
-      // The local authority has no area (see the header): any may place one.
+      // The local authority of the holder's area (la-a), or the holder.
       {{kSchoolRole, OwnOnly(placed_by)},
        {kServiceRole, Neither(placed_by)},
-       {kLocalAuthorityRole, Both()}}};
+       {kLocalAuthorityRole,
+        OwnOnly("a local authority places holds on the records of its area "
+                "only")}}};
   rows["/ycr.v1.Subjects/LiftLegalHold"] = {
       [](const std::string&, const std::string& id) {
         return absl::StrCat("subject_id: \"s-a\" hold_id: \"h-", id, "\"");
@@ -507,6 +532,17 @@ std::map<std::string, Row> TenancyTest::Rows() {
   rows["/ycr.v1.Interventions/Get"] = {constant("intervention_id: \"i-a\""),
                                        party_read(not_party, not_party)};
 
+  // Areas: the operator places organisations (no organisation of its own:
+  // the same for both); anyone reads them.
+  rows["/ycr.v1.Areas/Assign"] = {
+      [](const std::string&, const std::string& id) {
+        return absl::StrCat("assignment { organisation: \"school-", id,
+                            "\" local_authority: \"la-a\" }");
+      },
+      {{kAdminRole, Both()}}};
+  rows["/ycr.v1.Areas/Get"] = {
+      constant(absl::StrCat("organisation: \"", kSchool, "\"")), everyone};
+
   // Agreements: either party reviews ag-a.
   rows["/ycr.v1.Agreements/Record"] = {
       constant("agreement_id: \"ag-a\" review { outcome: \"working\" }"),
@@ -546,16 +582,17 @@ std::map<std::string, Row> TenancyTest::Rows() {
       constant("concern_id: \"sc-a\""),
       {{kSchoolRole, OwnOnly(not_party)},
        {kServiceRole, Neither(not_party)},
-       {kLocalAuthorityRole, Neither(not_party)},
+       {kLocalAuthorityRole, OwnOnly(not_party)},
        {kAuditorRole, Neither(not_party)}}};
 
-  // Audit: a subject's for its record's holder (school A holds s-a) and
-  // auditors; an organisation's disclosures for itself and auditors.
-  const std::string holder = "for its record's holder and for auditors";
+  // Audit: a subject's for its record's holder (school A holds s-a), the
+  // local authority of the holder's area, and auditors; an organisation's
+  // disclosures for itself, its local authority and auditors.
+  const std::string holder = "for its record's holder, the local authority";
   const std::map<std::string, std::pair<Outcome, Outcome>> subject_audit{
       {kSchoolRole, OwnOnly(holder)},
       {kServiceRole, Neither(holder)},
-      {kLocalAuthorityRole, Neither(holder)},
+      {kLocalAuthorityRole, OwnOnly(holder)},
       {kAuditorRole, Both()}};
   rows["/ycr.v1.Audit/Trail"] = {constant("subject_id: \"s-a\""),
                                  subject_audit};
@@ -563,7 +600,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
       [=](const std::string& role, const std::string&) {
         return absl::StrCat("organisation: \"", org_of(role), "\"");
       },
-      by_organisation("for itself and for auditors", false)};
+      by_organisation("for itself, the local authority of its area", false)};
   rows["/ycr.v1.Audit/SubjectAccessPack"] = {constant("subject_id: \"s-a\""),
                                              {{kSchoolRole, OwnOnly(holder)},
                                               {kServiceRole, Neither(holder)},
@@ -821,6 +858,96 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   get.set_subject_id("s-a");
   EXPECT_TRUE(Is(send("/ycr.v1.Subjects/GetRecord", get, kSchoolB), DENIED,
                  "only the organisations party to the subject record"));
+}
+
+}  // namespace
+}  // namespace ycr::testing
+
+namespace ycr::testing {
+namespace {
+
+// A local authority reads by area, and the area is the operator's to move:
+// what it reads follows the assignment as it stands when it reads.
+TEST_F(TenancyTest, ALocalAuthorityReadsWhatItsAreaIsPartyToWhileItIsItsArea) {
+  BuildWorld();
+  if (HasFatalFailure()) return;
+  auto as = [this](const std::string& path,
+                   const google::protobuf::Message& request,
+                   const std::string& organisation, const std::string& role) {
+    return Call(channel_, path, request.SerializeAsString(), organisation,
+                role);
+  };
+  const std::string la = kLocalAuthorityRole;
+  v1::GetSubjectRecordRequest record;
+  record.set_subject_id("s-a");
+  v1::GetReferralRequest referral;
+  referral.set_referral_id("r-a");
+  v1::PlaceLegalHoldRequest hold;
+  hold.mutable_hold()->set_subject_id("s-a");
+  hold.mutable_hold()->set_reason("an inquiry");
+  EXPECT_TRUE(Ok(as("/ycr.v1.Subjects/GetRecord", record, "la-a", la)));
+  EXPECT_TRUE(Is(as("/ycr.v1.Subjects/GetRecord", record, "la-b", la), DENIED,
+                 "or the local authority of their area"));
+
+  // School A moves to la-b's area; service A stays in la-a's.
+  AssignArea(kSchool, "la-b");
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(Is(as("/ycr.v1.Subjects/GetRecord", record, "la-a", la), DENIED,
+                 "or the local authority of their area"));
+  EXPECT_TRUE(Ok(as("/ycr.v1.Subjects/GetRecord", record, "la-b", la)));
+  // The referral has both for parties: each authority reads it.
+  EXPECT_TRUE(Ok(as("/ycr.v1.Referrals/Get", referral, "la-a", la)));
+  EXPECT_TRUE(Ok(as("/ycr.v1.Referrals/Get", referral, "la-b", la)));
+  const uint64_t head = Head();
+  hold.set_request_id(NewUuid());
+  hold.mutable_hold()->set_hold_id("h-1");
+  EXPECT_TRUE(Is(as("/ycr.v1.Subjects/PlaceLegalHold", hold, "la-a", la),
+                 DENIED, "is in the area of la-b"));
+  EXPECT_EQ(Head(), head);
+  hold.set_request_id(NewUuid());
+  EXPECT_TRUE(Ok(as("/ycr.v1.Subjects/PlaceLegalHold", hold, "la-b", la)));
+
+  v1::GetAreaRequest get;
+  get.set_organisation(kSchool);
+  v1::Area area;
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, "la-a", "user-1", la);
+    v1::Areas::Stub stub(channel_);
+    ASSERT_TRUE(Ok(stub.Get(&context, get, &area)));
+  }
+  EXPECT_EQ(area.local_authority(), "la-b");
+  EXPECT_EQ(area.version(), 2u);
+
+  // Assignments that are refused write nothing.
+  const uint64_t before = Head();
+  auto assign = [&](const std::string& organisation,
+                    const std::string& authority) {
+    v1::AssignAreaRequest a;
+    a.set_request_id(NewUuid());
+    a.mutable_assignment()->set_organisation(organisation);
+    a.mutable_assignment()->set_local_authority(authority);
+    return as("/ycr.v1.Areas/Assign", a, "ops-a", kAdminRole);
+  };
+  EXPECT_TRUE(Is(assign(kSchool, "la-b"), StatusCode::FAILED_PRECONDITION,
+                 "already in the area of la-b"));
+  EXPECT_TRUE(Is(assign(kSchool, kSchool), StatusCode::INVALID_ARGUMENT,
+                 "assignment.local_authority"));
+  EXPECT_TRUE(Is(assign("", "la-a"), StatusCode::INVALID_ARGUMENT,
+                 "assignment.organisation"));
+  EXPECT_TRUE(Is(assign(kSchool, "la b"), StatusCode::INVALID_ARGUMENT,
+                 "assignment.local_authority"));
+  EXPECT_TRUE(
+      Is(as("/ycr.v1.Areas/Assign", v1::AssignAreaRequest(), "la-b", la),
+         DENIED, "may not call"));
+  EXPECT_EQ(Head(), before);
+
+  // Out of every area: no authority reads the school's records.
+  EXPECT_TRUE(Ok(assign(kSchool, "")));
+  EXPECT_TRUE(Is(as("/ycr.v1.Subjects/GetRecord", record, "la-b", la), DENIED,
+                 "or the local authority of their area"));
+  EXPECT_TRUE(Is(assign(kSchool, ""), StatusCode::FAILED_PRECONDITION,
+                 "already in no area"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "services/domain/erasure_rules.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace ycr::domain {
@@ -142,20 +143,35 @@ v1::EventPayload Hold(const std::string& id) {
   return e;
 }
 
-TEST(ErasureRulesTest, TheLocalAuthorityOrTheHolderPlacesAHold) {
+TEST(ErasureRulesTest, TheLocalAuthorityOfTheAreaOrTheHolderPlacesAHold) {
   v1::SubjectRecord r = Record();
   v1::EventPayload e = Hold("hold-1");
-  ASSERT_TRUE(DecidePlaceHold(&r, SubjectView(),
+  // The holder (school-a) is in the council's area.
+  ASSERT_TRUE(DecidePlaceHold(&r, "council", SubjectView(),
                               Caller("council", "local_authority"), &e)
                   .ok());
   EXPECT_EQ(e.legal_hold_placed().organisation(), "council");
   e = Hold("hold-2");
-  EXPECT_TRUE(DecidePlaceHold(&r, SubjectView(), Caller("school-a"), &e).ok());
+  EXPECT_TRUE(
+      DecidePlaceHold(&r, "council", SubjectView(), Caller("school-a"), &e)
+          .ok());
   e = Hold("hold-3");
-  EXPECT_EQ(
-      DecidePlaceHold(&r, SubjectView(), Caller("service-b", "service"), &e)
-          .code(),
-      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(DecidePlaceHold(&r, "council", SubjectView(),
+                            Caller("service-b", "service"), &e)
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // Another local authority, or any while the holder is in no area.
+  e = Hold("hold-4");
+  absl::Status s =
+      DecidePlaceHold(&r, "council", SubjectView(),
+                      Caller("other-council", "local_authority"), &e);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(s.message(), "the area of council")) << s;
+  e = Hold("hold-5");
+  s = DecidePlaceHold(&r, "", SubjectView(),
+                      Caller("council", "local_authority"), &e);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(s.message(), "is in no area")) << s;
 }
 
 TEST(ErasureRulesTest, AHoldInForceCannotBePlacedTwiceAndNeedsAReason) {
@@ -163,11 +179,11 @@ TEST(ErasureRulesTest, AHoldInForceCannotBePlacedTwiceAndNeedsAReason) {
   SubjectView view;
   view.holds["hold-1"] = "council";
   v1::EventPayload e = Hold("hold-1");
-  EXPECT_EQ(DecidePlaceHold(&r, view, Caller("school-a"), &e).code(),
+  EXPECT_EQ(DecidePlaceHold(&r, "", view, Caller("school-a"), &e).code(),
             absl::StatusCode::kAlreadyExists);
   e = Hold("hold-2");
   e.mutable_legal_hold_placed()->clear_reason();
-  EXPECT_EQ(DecidePlaceHold(&r, view, Caller("school-a"), &e).code(),
+  EXPECT_EQ(DecidePlaceHold(&r, "", view, Caller("school-a"), &e).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
