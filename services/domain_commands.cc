@@ -2,6 +2,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "common/proto_bytes.h"
 #include "common/proto_time.h"
@@ -23,6 +25,9 @@ std::string SubjectServiceKey(const std::string& subject_id,
 }
 
 namespace {
+
+// Referrals of one young carer to one service listed in its mark.
+constexpr size_t kMaxMarkedReferrals = 64;
 
 // Folds every event of `stream` with `apply`; a missing stream folds to the
 // empty view.
@@ -373,19 +378,30 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
         ", the caller acts for ", caller.organisation()));
   }
   // A service records only about young carers referred to it (or whose
-  // record it holds itself). A referral is never unsent, so the mark needs
-  // no condition: once written it stays.
+  // record it holds itself): one of the referrals the mark lists must not
+  // have been entered in error (and may not be, until the append).
   if (caller.role() == kServiceRole &&
       (holder_partner.empty() || skeleton.holder() != holder_partner)) {
     ASSIGN_OR_RETURN(
         std::optional<std::string> referred,
         log_->GetRecord(SubjectServiceKey(subject_id, caller.organisation())));
-    if (!referred.has_value()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "service rule: a service records only about young carers referred "
-          "to it; no referral of subject ",
-          subject_id, " was sent to ", caller.organisation()));
+    if (referred.has_value()) {
+      for (absl::string_view id : absl::StrSplit(*referred, ',')) {
+        const std::string stream = absl::StrCat("referral-", id);
+        ASSIGN_OR_RETURN(
+            domain::ReferralView referral,
+            Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
+        if (referral.state != v1::REFERRAL_STATE_ENTERED_IN_ERROR) {
+          Depend(stream, referral.version);
+          return absl::OkStatus();
+        }
+      }
     }
+    return absl::PermissionDeniedError(absl::StrCat(
+        "service rule: a service records only about young carers referred "
+        "to it; no referral of subject ",
+        subject_id, " was sent to ", caller.organisation(),
+        referred.has_value() ? " (but in error)" : ""));
   }
   return absl::OkStatus();
 }
@@ -691,14 +707,18 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
           RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
           RETURN_IF_ERROR(attempt.CoverDisclosure(
               e->mutable_referral_submitted()->mutable_disclosure(), caller));
-          // The service now has a part in the young carer (the first
-          // referral's id is kept).
+          // The service now has a part in the young carer: the mark lists
+          // the referrals of the young carer to it (up to
+          // kMaxMarkedReferrals; any one not in error will do).
           const std::string key =
               SubjectServiceKey(subject, e->referral_submitted().service());
           ASSIGN_OR_RETURN(std::optional<std::string> earlier,
                            log_->GetRecord(key));
-          if (!earlier.has_value()) {
-            attempt.records().push_back({key, referral_id});
+          std::vector<std::string> ids;
+          if (earlier.has_value()) ids = absl::StrSplit(*earlier, ',');
+          if (ids.size() < kMaxMarkedReferrals) {
+            ids.push_back(referral_id);
+            attempt.records().push_back({key, absl::StrJoin(ids, ",")});
           }
         }
         if (e->has_referral_transferred()) {
@@ -902,6 +922,26 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
               return absl::FailedPreconditionError(absl::StrCat(
                   "intervention rule: referral ", plan.referral_id(),
                   " is not this service's referral of this young carer"));
+            }
+            if (referral.school != plan.school()) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "intervention rule: plan.school must be the referral's "
+                  "school, ",
+                  referral.school));
+            }
+          } else if (!subject.empty()) {
+            // The young carer's own school (the record's holder), unless
+            // the service holds the record itself.
+            ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                             log_->GetRecord(SubjectRecordKey(subject)));
+            v1::SubjectRecord skeleton;
+            if (bytes.has_value() && skeleton.ParseFromString(*bytes) &&
+                skeleton.holder() != caller.organisation() &&
+                skeleton.holder() != plan.school()) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "intervention rule: plan.school must be the young carer's "
+                  "school, ",
+                  skeleton.holder(), " (the record's holder)"));
             }
           }
         }

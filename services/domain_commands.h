@@ -41,8 +41,9 @@ using domain::SubjectRecordKey;
 using domain::SubjectSaltKey;
 
 // Record-store key marking that a referral of `subject_id` was submitted to
-// `service` (the value is that referral's id): the service's part in the
-// young carer. Hashed, so that two ids of the longest length still make a
+// `service` (the value lists those referrals' ids, comma-separated): the
+// service's part in the young carer, while one of them is not entered in
+// error. Hashed, so that two ids of the longest length still make a
 // key within the store's limit.
 std::string SubjectServiceKey(const std::string& subject_id,
                               const std::string& service);

@@ -835,7 +835,47 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   letter.set_request_id(NewUuid());
   EXPECT_TRUE(Is(send("/ycr.v1.Correspondence/Record", letter, kServiceB),
                  DENIED, referred));
+  v1::RecordDecisionNotToShareRequest decline;
+  decline.set_request_id(NewUuid());
+  decline.mutable_decision()->set_subject_id("s-a");
+  decline.mutable_decision()->mutable_to()->set_organisation(kSchoolB);
+  decline.mutable_decision()->set_decision_maker("manager-1");
+  decline.mutable_decision()->set_reason("not needed");
+  EXPECT_TRUE(
+      Is(send("/ycr.v1.Sharing/RecordDecisionNotToShare", decline, kServiceB),
+         DENIED, referred));
   EXPECT_EQ(Head(), head);
+
+  // A letter may be about a pupil of the school the agreement is with, even
+  // one not referred (school A's s-a2, under ag-a); a consent about them may
+  // not.
+  PutSubject("s-a2", kSchool);
+  v1::CorrespondenceCommand about_a2 =
+      Receive("co-a2", "ag-a", kSchool, clock_.Now());
+  about_a2.mutable_receive()->set_subject_id("s-a2");
+  about_a2.set_request_id(NewUuid());
+  EXPECT_TRUE(Ok(send("/ycr.v1.Correspondence/Record", about_a2, kService)));
+  v1::GrantConsentRequest a2_grant =
+      Consent("c-a2", "s-a2", kSchool, {v1::PURPOSE_IMPACT_REPORTING},
+              {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+  a2_grant.set_request_id(NewUuid());
+  EXPECT_TRUE(
+      Is(send("/ycr.v1.Consents/Grant", a2_grant, kService), DENIED, referred));
+
+  // An intervention names the young carer's own school: the referral's, or
+  // the record's holder.
+  v1::InterventionCommand elsewhere =
+      Plan("i-x", "s-a", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
+  elsewhere.set_request_id(NewUuid());
+  elsewhere.mutable_plan()->set_school(kSchoolB);
+  EXPECT_TRUE(Is(send("/ycr.v1.Interventions/Record", elsewhere, kService),
+                 StatusCode::FAILED_PRECONDITION,
+                 "plan.school must be the young carer's school, " + kSchool));
+  elsewhere.set_request_id(NewUuid());
+  elsewhere.mutable_plan()->set_referral_id("r-a");
+  EXPECT_TRUE(Is(send("/ycr.v1.Interventions/Record", elsewhere, kService),
+                 StatusCode::FAILED_PRECONDITION,
+                 "plan.school must be the referral's school, " + kSchool));
 
   // Once school A refers its pupil to service B as well, B records about
   // them.
@@ -852,6 +892,19 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   Must("/ycr.v1.Referrals/Transition", submit, kSchool);
   plan.set_request_id(NewUuid());
   EXPECT_TRUE(Ok(send("/ycr.v1.Interventions/Record", plan, kServiceB)));
+
+  // A referral entered in error gives the service no part: B's second plan
+  // is refused once school A says r-b was a mistake.
+  v1::ReferralTransitionRequest error;
+  error.set_request_id(NewUuid());
+  error.set_referral_id("r-b");
+  error.mutable_entered_in_error()->set_reason("sent to the wrong service");
+  Must("/ycr.v1.Referrals/Transition", error, kSchool);
+  v1::InterventionCommand again =
+      Plan("i-b2", "s-a", v1::INTERVENTION_TYPE_MENTORING, clock_.Now());
+  again.set_request_id(NewUuid());
+  EXPECT_TRUE(Is(send("/ycr.v1.Interventions/Record", again, kServiceB), DENIED,
+                 "(but in error)"));
 
   // But B reads none of A's: the reads check the record's parties.
   v1::GetSubjectRecordRequest get;
