@@ -89,6 +89,10 @@ ABSL_FLAG(std::string, tls_dir, "",
           "and, for --mode=domain, bench-school/dsl-bench (deploy/dev-ca.sh "
           "DIR client bench-school dsl-bench school). Required with --target; "
           "default for the in-process server: made afresh.");
+ABSL_FLAG(int, command_threads, 0,
+          "In-process server only: threads running domain commands (each "
+          "waits for its own append). 0: the server's default "
+          "(ServerOptions::command_threads).");
 ABSL_FLAG(std::string, dev_ca_script, YCR_DEV_CA_SCRIPT,
           "deploy/dev-ca.sh, which makes the certificates for --tls.");
 ABSL_FLAG(int, channels, 4,
@@ -856,6 +860,10 @@ int main(int argc, char** argv) {
     }
     options.log.path = data_dir.path() + "/data";
     options.log.sync = sync;
+    if (const int threads = absl::GetFlag(FLAGS_command_threads); threads > 0) {
+      options.command_threads = threads;
+    }
+    const int command_threads = options.command_threads;
     auto started = ycr::services::Server::Start(std::move(options));
     if (!started.ok()) {
       std::cerr << "ycr-bench: cannot start the server: " << started.status()
@@ -867,7 +875,8 @@ int main(int argc, char** argv) {
     server_description =
         absl::StrCat("in-process at ", target, ", data ", data_dir.path(),
                      ", WAL sync ", sync ? "ON (durable)" : "OFF (not durable)",
-                     tls ? ", mutual TLS" : ", plain text");
+                     tls ? ", mutual TLS" : ", plain text", ", ",
+                     command_threads, " command threads");
   } else {
     server_description = absl::StrCat(
         "target ", target, " (WAL sync is the server's own --sync setting)");
