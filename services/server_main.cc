@@ -63,6 +63,9 @@ ABSL_FLAG(uint64_t, stream_cache_entries, 100000,
           "Stream versions kept in memory for append checks.");
 ABSL_FLAG(uint64_t, block_cache_mb, 64, "RocksDB block cache, in MiB.");
 ABSL_FLAG(int, reader_threads, 2, "Threads serving reads and subscriptions.");
+ABSL_FLAG(int, command_threads, 64,
+          "Threads running domain commands. Each waits for its own durable "
+          "append, so this bounds how many commands share one WAL sync.");
 ABSL_FLAG(uint64_t, access_log_capacity, 65536,
           "Access log entries (reads of personal data) held in memory before "
           "they are written (at least every second); when full, reads of "
@@ -196,6 +199,8 @@ int main(int argc, char** argv) {
        1ull << 24},
       {"reader_threads",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_reader_threads)), 1, 256},
+      {"command_threads",
+       static_cast<uint64_t>(absl::GetFlag(FLAGS_command_threads)), 1, 1024},
       {"max_message_mb",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_max_message_mb)), 1, 1024},
       {"max_streams_per_caller",
@@ -270,6 +275,7 @@ int main(int argc, char** argv) {
   options.log.stream_cache_entries = absl::GetFlag(FLAGS_stream_cache_entries);
   options.log.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
   options.reader_threads = absl::GetFlag(FLAGS_reader_threads);
+  options.command_threads = absl::GetFlag(FLAGS_command_threads);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.max_streams_per_caller = absl::GetFlag(FLAGS_max_streams_per_caller);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
