@@ -397,11 +397,16 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
         }
       }
     }
-    return absl::PermissionDeniedError(absl::StrCat(
-        "service rule: a service records only about young carers referred "
-        "to it; no referral of subject ",
-        subject_id, " was sent to ", caller.organisation(),
-        referred.has_value() ? " (but in error)" : ""));
+    const std::string why =
+        referred.has_value()
+            ? absl::StrCat("every referral of subject ", subject_id, " to ",
+                           caller.organisation(), " was entered in error")
+            : absl::StrCat("no referral of subject ", subject_id,
+                           " was sent to ", caller.organisation());
+    return absl::PermissionDeniedError(
+        absl::StrCat("service rule: a service records only about young "
+                     "carers referred to it; ",
+                     why));
   }
   return absl::OkStatus();
 }

@@ -27,7 +27,7 @@
 // - Every refused write leaves the log head unchanged.
 //
 // Where a row asserts behaviour that is a known gap rather than the rule,
-// it says `HOLE:`.
+// it says `HOLE:` (none today).
 
 #include <algorithm>
 #include <functional>
@@ -904,7 +904,8 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
       Plan("i-b2", "s-a", v1::INTERVENTION_TYPE_MENTORING, clock_.Now());
   again.set_request_id(NewUuid());
   EXPECT_TRUE(Is(send("/ycr.v1.Interventions/Record", again, kServiceB), DENIED,
-                 "(but in error)"));
+                 "every referral of subject s-a to service-8 was entered in "
+                 "error"));
 
   // But B reads none of A's: the reads check the record's parties.
   v1::GetSubjectRecordRequest get;
