@@ -52,8 +52,12 @@ constexpr char kHelp[] =
     "                  csv and html leave out the events' personal part;\n"
     "                  sar: the subject access request pack, one JSON\n"
     "                  document from one call (Audit.SubjectAccessPack): the\n"
-    "                  record, the whole trail with personal parts (or their\n"
-    "                  erasure), and every recorded read of their data.\n"
+    "                  record and the trail as the subject may see them\n"
+    "                  (third parties' names and other organisations' staff\n"
+    "                  redacted; personal parts opened or marked erased).\n"
+    "                  Every format shows what the caller may see (README,\n"
+    "                  \"Who sees what\"): each entry says how much\n"
+    "                  (\"shown\" in jsonl).\n"
     "  --output FILE   write there (default: standard output); written only\n"
     "                  when the whole trail was read\n"
     "\n"
@@ -562,8 +566,7 @@ int Export(const std::vector<std::string>& words,
       return 1;
     }
     return emit(json, absl::StrCat("the subject access pack (",
-                                   pack.trail_size(), " trail entries, ",
-                                   pack.reads_size(), " recorded reads)"));
+                                   pack.trail_size(), " trail entries)"));
   }
   // Everything recorded before the export starts is in it: the trail is
   // read at the log's head as of now (read-your-writes).

@@ -1,5 +1,6 @@
 #include "services/domain_services.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "services/area_access.h"
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/visibility.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
 
@@ -386,7 +388,25 @@ grpc::ServerUnaryReactor* InterventionService::Get(
           *response->mutable_last_session_at() =
               ToProtoTime(*view->last_session_at);
         }
-        *response->mutable_latest_outcomes() = view->latest_outcomes;
+        // Outcomes are the service's, shown to the school only as reported
+        // to it (README, "Who sees what").
+        std::vector<domain::Relation> relations;
+        if (caller.organisation() == view->plan.service()) {
+          relations.push_back(domain::Relation::kRecorder);
+        }
+        const std::vector<std::string> addressees = domain::AddresseesOf([&] {
+          v1::EventPayload p;
+          *p.mutable_outcomes_recorded() = view->latest_outcomes;
+          return p;
+        }());
+        if (std::find(addressees.begin(), addressees.end(),
+                      caller.organisation()) != addressees.end()) {
+          relations.push_back(domain::Relation::kAddressee);
+        }
+        if (domain::VisibilityFor(v1::EventPayload::kOutcomesRecorded,
+                                  relations) >= domain::Visibility::kCodes) {
+          *response->mutable_latest_outcomes() = view->latest_outcomes;
+        }
         response->set_version(view->version);
         return absl::OkStatus();
       });
@@ -575,9 +595,24 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
               absl::StrCat("concern ", id, " does not exist"));
         }
         read->Saw(view->raised.subject_id());
-        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
-                                       {view->raised.organisation()},
-                                       "the concern (who raised it)"));
+        // A concern is confidential: for who raised it and whom it was
+        // referred to (README, "Who sees what"); auditors read the trail.
+        std::vector<domain::Relation> relations;
+        if (caller.organisation() == view->raised.organisation()) {
+          relations.push_back(domain::Relation::kRecorder);
+        }
+        if (std::find(view->referred_to.begin(), view->referred_to.end(),
+                      caller.organisation()) != view->referred_to.end()) {
+          relations.push_back(domain::Relation::kParty);
+        }
+        if (domain::VisibilityFor(v1::EventPayload::kConcernRaised, relations) <
+            domain::Visibility::kCodes) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "only the organisations party to the concern (who raised it, "
+              "and those it was referred to) may read it; the caller acts "
+              "for ",
+              caller.organisation()));
+        }
         *response->mutable_raised() = view->raised;
         response->set_state(view->state == domain::ConcernView::State::kClosed
                                 ? v1::Concern::CLOSED

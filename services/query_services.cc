@@ -14,6 +14,7 @@
 #include "services/domain/subject_rules.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
+#include "services/visibility.h"
 
 namespace ycr::services {
 namespace {
@@ -159,16 +160,6 @@ absl::Status MayAudit(storage::EventLog& log, const v1::Actor& caller,
   return absl::PermissionDeniedError(
       "a subject's audit trail is for its record's holder, the local "
       "authority of the holder's area, and auditors");
-}
-
-// The entries' events as a reader sees them: the personal part opened, or
-// marked erased.
-absl::Status RevealEntries(storage::EventLog& log,
-                           std::vector<v1::AuditEntry>& page) {
-  for (v1::AuditEntry& entry : page) {
-    RETURN_IF_ERROR(log.RevealPersonal(entry.mutable_event()));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -370,6 +361,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
     uint64_t after = 0;
     std::optional<ReadAccess> read;
     StreamQuota::Lease slot;
+    std::optional<ReaderView> view;
   };
   auto state = std::make_shared<State>();
   state->after = request->after_position();
@@ -394,7 +386,8 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
         RETURN_IF_ERROR(projections::ReadSubjectTrail(
             host_->store(), state->generation, request->subject_id(),
             state->after, limit, page, &next));
-        RETURN_IF_ERROR(RevealEntries(*log_, *page));
+        if (!state->view.has_value()) state->view.emplace(*log_, caller);
+        RETURN_IF_ERROR(state->view->Show(page));
         state->after = next;
         *more = next != 0;
         return absl::OkStatus();
@@ -438,6 +431,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
     projections::DisclosureCursor cursor;
     std::optional<ReadAccess> read;
     StreamQuota::Lease slot;
+    std::optional<ReaderView> view;
   };
   auto state = std::make_shared<State>();
   state->read = *std::move(read);
@@ -457,7 +451,8 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
         RETURN_IF_ERROR(projections::ReadOrganisationDisclosures(
             host_->store(), state->generation, request->organisation(), from,
             to, state->cursor, limit, page, &next));
-        RETURN_IF_ERROR(RevealEntries(*log_, *page));
+        if (!state->view.has_value()) state->view.emplace(*log_, caller);
+        RETURN_IF_ERROR(state->view->Show(page));
         state->cursor = next;
         *more = !next.done();
         // Every subject on the page, before the page is shown.
@@ -517,8 +512,12 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
         if (records_ != nullptr) {
           ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
                            records_(subject));
-          if (record.has_value()) *response->mutable_record() = *record;
+          if (record.has_value()) {
+            *response->mutable_record() = *record;
+            domain::RedactForDataSubject(response->mutable_record());
+          }
         }
+        ReaderView view(*log_, caller);
         const auto too_many = [](const char* what) {
           return absl::ResourceExhaustedError(absl::StrCat(
               "the pack would hold more than ", kMaxEntries, " ", what,
@@ -531,7 +530,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
           RETURN_IF_ERROR(projections::ReadSubjectTrail(
               host_->store(), lease->generation(), subject, after, kMaxPageSize,
               &page, &next));
-          RETURN_IF_ERROR(RevealEntries(*log_, page));
+          RETURN_IF_ERROR(view.ShowInPack(&page));
           for (v1::AuditEntry& entry : page) {
             *response->add_trail() = std::move(entry);
           }
@@ -540,22 +539,8 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
           }
           after = next;
         } while (after != 0);
-        if (access_store_ != nullptr) {
-          std::optional<storage::AccessCursor> start;
-          do {
-            ASSIGN_OR_RETURN(
-                storage::AccessPage page,
-                access_store_->ListBySubject(
-                    subject, storage::AccessTimeRange(), start, kMaxPageSize));
-            for (v1::AccessLogEntry& entry : page.entries) {
-              *response->add_reads() = std::move(entry);
-            }
-            if (static_cast<size_t>(response->reads_size()) > kMaxEntries) {
-              return too_many("recorded reads");
-            }
-            start = page.next;
-          } while (start.has_value());
-        }
+        // No access log: it names other organisations' staff, and stays
+        // for auditors (AccessLog.ListBySubject).
         return absl::OkStatus();
       });
 }

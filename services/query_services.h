@@ -65,22 +65,19 @@ class AuditService final : public v1::Audit::CallbackService {
   // `streams` (not owned; null: no limit) caps each caller's open
   // streams.
   // `records` (may be null: the pack then has no record) loads a subject's
-  // record with its personal part opened; `access_store` (may be null: no
-  // reads in the pack) is where the access log is kept.
+  // record with its personal part opened.
   using LoadRecord =
       std::function<absl::StatusOr<std::optional<v1::SubjectRecord>>(
           const std::string& subject_id)>;
   AuditService(projections::ProjectionHost* host, storage::EventLog* log,
                WorkQueue* pool, AccessRecorder* access = nullptr,
-               StreamQuota* streams = nullptr, LoadRecord records = nullptr,
-               storage::AccessLogStore* access_store = nullptr)
+               StreamQuota* streams = nullptr, LoadRecord records = nullptr)
       : host_(host),
         log_(log),
         pool_(pool),
         access_(access),
         streams_(streams),
-        records_(std::move(records)),
-        access_store_(access_store) {}
+        records_(std::move(records)) {}
 
   grpc::ServerWriteReactor<v1::AuditEntry>* Trail(
       grpc::CallbackServerContext* context,
@@ -104,7 +101,6 @@ class AuditService final : public v1::Audit::CallbackService {
   AccessRecorder* const access_;
   StreamQuota* const streams_;
   const LoadRecord records_;
-  storage::AccessLogStore* const access_store_;
 };
 
 class ProjectionAdminService final : public v1::Projections::CallbackService {

@@ -158,8 +158,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       access, server->streams_.get(),
       [commands = server->commands_.get()](const std::string& subject_id) {
         return commands->LoadSubjectRecord(subject_id);
-      },
-      server->access_log_store_.get());
+      });
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(

@@ -1,5 +1,7 @@
 #include "services/domain/safeguarding_rules.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
@@ -149,9 +151,17 @@ absl::Status ApplySafeguardingEvent(const v1::RecordedEvent& recorded,
     case v1::EventPayload::kDslNotified:
       view->dsl_notified = event.dsl_notified().dsl();
       break;
-    case v1::EventPayload::kSocialCareReferralMade:
+    case v1::EventPayload::kSocialCareReferralMade: {
       view->referred_to_social_care = true;
+      const std::string& to =
+          event.social_care_referral_made().disclosure().to().organisation();
+      if (!to.empty() &&
+          std::find(view->referred_to.begin(), view->referred_to.end(), to) ==
+              view->referred_to.end()) {
+        view->referred_to.push_back(to);
+      }
       break;
+    }
     case v1::EventPayload::kConcernClosed:
       view->state = State::kClosed;
       break;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -18,6 +19,8 @@ struct ConcernView {
   v1::ConcernRaised raised;
   std::string dsl_notified;
   bool referred_to_social_care = false;
+  // The organisations the concern was referred to (each once).
+  std::vector<std::string> referred_to;
   uint64_t version = 0;
 };
 

@@ -577,12 +577,14 @@ std::map<std::string, Row> TenancyTest::Rows() {
       [this](const std::string& role, const std::string& id) {
         RaiseConcern("sc-" + id, Own(role));
       }};
-  // sc-a: raised by school A; the service is not a party to it.
+  // sc-a: raised by school A and referred to no one; the service is not a
+  // party to it, and a concern is confidential: the local authority of the
+  // area reads it only once it is referred to it.
   rows["/ycr.v1.Safeguarding/Get"] = {
       constant("concern_id: \"sc-a\""),
       {{kSchoolRole, OwnOnly(not_party)},
        {kServiceRole, Neither(not_party)},
-       {kLocalAuthorityRole, OwnOnly(not_party)},
+       {kLocalAuthorityRole, Neither(not_party)},
        {kAuditorRole, Neither(not_party)}}};
 
   // Audit: a subject's for its record's holder (school A holds s-a), the

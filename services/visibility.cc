@@ -1,0 +1,166 @@
+#include "services/visibility.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "common/status_macros.h"
+#include "services/access_policy.h"
+#include "services/area_access.h"
+#include "services/domain/subject_rules.h"
+#include "ycr/v1/subject.pb.h"
+
+namespace ycr::services {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+void AddOnce(const std::string& s, std::vector<std::string>* list) {
+  if (!s.empty() && !Contains(*list, s)) list->push_back(s);
+}
+
+}  // namespace
+
+bool IsCaseStream(const std::string& stream) {
+  for (const char* prefix :
+       {"consent-", "referral-", "intervention-", "correspondence-",
+        "safeguarding-", "agreement-"}) {
+    if (absl::StartsWith(stream, prefix)) return true;
+  }
+  return false;
+}
+
+ReaderView::ReaderView(storage::EventLog& log, const v1::Actor& reader)
+    : log_(log), reader_(reader) {}
+
+absl::StatusOr<std::optional<std::string>> ReaderView::HolderOf(
+    const std::string& subject_id) {
+  if (auto it = holders_.find(subject_id); it != holders_.end()) {
+    return it->second;
+  }
+  std::optional<std::string> holder;
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   log_.GetRecord(domain::SubjectRecordKey(subject_id)));
+  v1::SubjectRecord record;
+  if (bytes.has_value() && record.ParseFromString(*bytes)) {
+    holder = record.holder();
+  }
+  holders_.emplace(subject_id, holder);
+  return holder;
+}
+
+absl::StatusOr<bool> ReaderView::InArea(const std::string& organisation) {
+  if (auto it = areas_.find(organisation); it != areas_.end()) {
+    return it->second;
+  }
+  ASSIGN_OR_RETURN(bool covered, CoversArea(log_, reader_, organisation));
+  areas_.emplace(organisation, covered);
+  return covered;
+}
+
+absl::StatusOr<const std::vector<std::string>*> ReaderView::PartiesOf(
+    const std::string& stream) {
+  if (auto it = parties_.find(stream); it != parties_.end()) {
+    return &it->second;
+  }
+  std::vector<std::string> parties;
+  storage::ReadStreamOptions options;
+  options.from_version = 1;
+  while (true) {
+    absl::StatusOr<storage::StreamSlice> slice =
+        log_.ReadStream(stream, options);
+    if (absl::IsNotFound(slice.status())) break;
+    if (!slice.ok()) return slice.status();
+    for (const v1::RecordedEvent& event : slice->events) {
+      AddOnce(event.actor().organisation(), &parties);
+      for (const std::string& org :
+           domain::OrganisationsNamedBy(event.payload())) {
+        AddOnce(org, &parties);
+      }
+    }
+    if (slice->next_version == 0) break;
+    options.from_version = slice->next_version;
+  }
+  return &parties_.emplace(stream, std::move(parties)).first->second;
+}
+
+absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
+    const v1::RecordedEvent& event, const std::string& subject_id) {
+  using domain::Relation;
+  std::vector<Relation> relations;
+  const std::string& org = reader_.organisation();
+  if (reader_.role() == kAuditorRole) relations.push_back(Relation::kAuditor);
+  if (event.actor().organisation() == org) {
+    relations.push_back(Relation::kRecorder);
+  }
+  if (Contains(domain::AddresseesOf(event.payload()), org)) {
+    relations.push_back(Relation::kAddressee);
+  }
+  if (IsCaseStream(event.stream())) {
+    ASSIGN_OR_RETURN(const std::vector<std::string>* parties,
+                     PartiesOf(event.stream()));
+    if (Contains(*parties, org)) relations.push_back(Relation::kParty);
+  } else if (Contains(domain::OrganisationsNamedBy(event.payload()), org)) {
+    relations.push_back(Relation::kParty);
+  }
+  std::optional<std::string> holder;
+  if (!subject_id.empty()) {
+    ASSIGN_OR_RETURN(holder, HolderOf(subject_id));
+    if (holder.has_value() && *holder == org) {
+      relations.push_back(Relation::kHolder);
+    }
+  }
+  if (reader_.role() == kLocalAuthorityRole) {
+    ASSIGN_OR_RETURN(bool recorder_in_area,
+                     InArea(event.actor().organisation()));
+    bool holder_in_area = false;
+    if (!recorder_in_area && holder.has_value()) {
+      ASSIGN_OR_RETURN(holder_in_area, InArea(*holder));
+    }
+    if (recorder_in_area || holder_in_area) {
+      relations.push_back(Relation::kAreaAuthority);
+    }
+  }
+  if (relations.empty()) relations.push_back(Relation::kStranger);
+  return relations;
+}
+
+absl::StatusOr<domain::Visibility> ReaderView::LevelOf(
+    const v1::RecordedEvent& event, const std::string& subject_id) {
+  ASSIGN_OR_RETURN(std::vector<domain::Relation> relations,
+                   RelationsTo(event, subject_id));
+  return domain::VisibilityFor(event.payload().kind_case(), relations);
+}
+
+absl::Status ReaderView::Show(std::vector<v1::AuditEntry>* page) {
+  return ShowAt(/*pack=*/false, page);
+}
+
+absl::Status ReaderView::ShowInPack(std::vector<v1::AuditEntry>* page) {
+  return ShowAt(/*pack=*/true, page);
+}
+
+absl::Status ReaderView::ShowAt(bool pack, std::vector<v1::AuditEntry>* page) {
+  std::vector<v1::AuditEntry> shown;
+  shown.reserve(page->size());
+  for (v1::AuditEntry& entry : *page) {
+    ASSIGN_OR_RETURN(std::vector<domain::Relation> relations,
+                     RelationsTo(entry.event(), entry.subject_id()));
+    const v1::EventPayload::KindCase kind = entry.event().payload().kind_case();
+    const domain::Visibility level =
+        pack ? domain::PackVisibility(kind, relations)
+             : domain::VisibilityFor(kind, relations);
+    if (level == domain::Visibility::kNone) continue;
+    if (level == domain::Visibility::kFull) {
+      RETURN_IF_ERROR(log_.RevealPersonal(entry.mutable_event()));
+    }
+    domain::Redact(level, &entry);
+    if (pack) domain::RedactForDataSubject(reader_.organisation(), &entry);
+    shown.push_back(std::move(entry));
+  }
+  *page = std::move(shown);
+  return absl::OkStatus();
+}
+
+}  // namespace ycr::services

@@ -1,0 +1,66 @@
+#pragma once
+
+// The read side of "who sees what": works out a reader's relations to the
+// events it asks for (domain/visibility.h), from the log and the record
+// store, and shows each event at the level the rule gives.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/domain/visibility.h"
+#include "storage/event_log.h"
+#include "ycr/v1/read_models.pb.h"
+
+namespace ycr::services {
+
+// One reader's view of the log, for one call. Caches what it reads (record
+// holders, areas, the parties of each case stream), so a page of entries
+// costs a few point reads. Not thread-safe; `log` must outlive it.
+class ReaderView {
+ public:
+  ReaderView(storage::EventLog& log, const v1::Actor& reader);
+
+  // The reader's relations to `event`, an event about `subject_id` (empty:
+  // about no subject).
+  absl::StatusOr<std::vector<domain::Relation>> RelationsTo(
+      const v1::RecordedEvent& event, const std::string& subject_id);
+
+  // The level the reader sees `event` at.
+  absl::StatusOr<domain::Visibility> LevelOf(const v1::RecordedEvent& event,
+                                             const std::string& subject_id);
+
+  // Shows each entry of `page` (events as read from the log, sealed) at the
+  // reader's level: drops those it may not see, opens the personal part of
+  // those it sees in full, redacts the rest.
+  absl::Status Show(std::vector<v1::AuditEntry>* page);
+
+  // The same for a subject access pack compiled by the reader: each entry
+  // at domain::PackVisibility, and other organisations' staff names
+  // redacted.
+  absl::Status ShowInPack(std::vector<v1::AuditEntry>* page);
+
+ private:
+  absl::Status ShowAt(bool pack, std::vector<v1::AuditEntry>* page);
+  absl::StatusOr<std::optional<std::string>> HolderOf(
+      const std::string& subject_id);
+  absl::StatusOr<bool> InArea(const std::string& organisation);
+  absl::StatusOr<const std::vector<std::string>*> PartiesOf(
+      const std::string& stream);
+
+  storage::EventLog& log_;
+  const v1::Actor reader_;
+  std::map<std::string, std::optional<std::string>> holders_;
+  std::map<std::string, bool> areas_;
+  std::map<std::string, std::vector<std::string>> parties_;
+};
+
+// True for the streams that hold one case each (a consent, a referral, an
+// intervention, a letter, a concern, an agreement): every organisation
+// named by one of its events is a party to all of them.
+bool IsCaseStream(const std::string& stream);
+
+}  // namespace ycr::services
