@@ -31,13 +31,20 @@ begin install
 # libpng to read its screenshot, and clang with libFuzzer for the fuzz
 # targets.
 # shellcheck disable=SC2086  # word splitting of the package list is intended
-bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev \
+bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev ccache \
   ${YCR_TEST_PACKAGES:-}
 end
 
 begin configure
+# A compiler cache (Debian's ccache, installed above) keyed on paths relative
+# to the checkout, so any clone of the repository reuses what another built.
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DYCR_SANITIZE="$sanitize" -DYCR_BUILD_TESTS=ON
+  -DYCR_SANITIZE="$sanitize" -DYCR_BUILD_TESTS=ON "${launcher[@]}"
 end
 
 begin build
