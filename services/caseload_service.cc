@@ -50,6 +50,12 @@ grpc::ServerUnaryReactor* CaseloadService::Counts(
         ASSIGN_OR_RETURN(
             *response, projections::Counts(host_->store(), lease->generation(),
                                            request->organisation()));
+        // Workers are the organisation's staff: named to itself and to
+        // auditors, not to its local authority (README, "Who sees what").
+        if (caller.organisation() != request->organisation() &&
+            caller.role() != kAuditorRole) {
+          response->clear_by_worker();
+        }
         return absl::OkStatus();
       });
 }

@@ -189,7 +189,9 @@ std::map<size_t, ConsentInForce> CheckDisclosures(
   std::map<size_t, ConsentInForce> checks;
   for (size_t i = 0; i < entries.size(); ++i) {
     const v1::RecordedEvent& e = entries[i].event();
-    if (entries[i].has_disclosure()) {
+    // A skeleton has no purpose or basis to check: no verdict on it.
+    if (entries[i].has_disclosure() &&
+        entries[i].shown() != v1::AuditEntry::SHOWN_SKELETON) {
       checks[i] =
           fold.Check(entries[i].disclosure(),
                      absl::FromUnixNanos(

@@ -168,15 +168,21 @@ grpc::ServerUnaryReactor* ConsentService::Get(
                                      " does not exist");
         }
         read->Saw(view->subject_id);
-        std::vector<std::string> parties = {view->recorded_by};
+        // Its parties read it; a local authority only that of the area of
+        // who recorded it or of the record's holder, not of every recipient
+        // named (README, "Who sees what").
+        std::vector<std::string> answerable = {view->recorded_by};
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
                          commands_->LoadSubjectRecord(view->subject_id));
-        if (record.has_value()) parties.push_back(record->holder());
+        if (record.has_value()) answerable.push_back(record->holder());
+        bool party = false;
         for (const v1::Recipient& r : view->terms.recipients()) {
-          parties.push_back(r.organisation());
+          party = party || r.organisation() == caller.organisation();
         }
-        RETURN_IF_ERROR(
-            MayReadAsParty(commands_->log(), caller, parties, "the consent"));
+        if (!party) {
+          RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, answerable,
+                                         "the consent"));
+        }
         response->set_consent_id(view->consent_id);
         response->set_subject_id(view->subject_id);
         response->set_decision(view->decision ==
@@ -407,6 +413,10 @@ grpc::ServerUnaryReactor* InterventionService::Get(
                                   relations) >= domain::Visibility::kCodes) {
           *response->mutable_latest_outcomes() = view->latest_outcomes;
         }
+        // The worker is the service's staff: named to the service only.
+        if (caller.organisation() != view->plan.service()) {
+          response->mutable_plan()->clear_worker();
+        }
         response->set_version(view->version);
         return absl::OkStatus();
       });
@@ -463,6 +473,17 @@ grpc::ServerUnaryReactor* AgreementService::Get(
             break;
         }
         *response->mutable_terms() = view->terms;
+        // Contacts are the parties' staff: named to the parties, not to a
+        // local authority overseeing them (README, "Who sees what").
+        if (caller.organisation() != view->terms.school().organisation() &&
+            caller.organisation() != view->terms.service().organisation()) {
+          for (v1::Party* party :
+               {response->mutable_terms()->mutable_school(),
+                response->mutable_terms()->mutable_service()}) {
+            party->clear_lead_contact();
+            party->clear_alternative_contact();
+          }
+        }
         response->set_terms_version(view->terms_version);
         for (const std::string& party : view->signed_by) {
           response->add_signed_by(party);
@@ -617,7 +638,10 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
         response->set_state(view->state == domain::ConcernView::State::kClosed
                                 ? v1::Concern::CLOSED
                                 : v1::Concern::OPEN);
-        response->set_dsl_notified(view->dsl_notified);
+        // The DSL is the raiser's staff: named to the raiser only.
+        if (caller.organisation() == view->raised.organisation()) {
+          response->set_dsl_notified(view->dsl_notified);
+        }
         response->set_referred_to_social_care(view->referred_to_social_care);
         response->set_version(view->version);
         return absl::OkStatus();

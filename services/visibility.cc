@@ -130,7 +130,7 @@ absl::StatusOr<domain::Visibility> ReaderView::LevelOf(
     const v1::RecordedEvent& event, const std::string& subject_id) {
   ASSIGN_OR_RETURN(std::vector<domain::Relation> relations,
                    RelationsTo(event, subject_id));
-  return domain::VisibilityFor(event.payload().kind_case(), relations);
+  return domain::VisibilityFor(event.payload(), relations);
 }
 
 absl::Status ReaderView::Show(std::vector<v1::AuditEntry>* page) {
@@ -147,10 +147,10 @@ absl::Status ReaderView::ShowAt(bool pack, std::vector<v1::AuditEntry>* page) {
   for (v1::AuditEntry& entry : *page) {
     ASSIGN_OR_RETURN(std::vector<domain::Relation> relations,
                      RelationsTo(entry.event(), entry.subject_id()));
-    const v1::EventPayload::KindCase kind = entry.event().payload().kind_case();
+    const v1::EventPayload& payload = entry.event().payload();
     const domain::Visibility level =
-        pack ? domain::PackVisibility(kind, relations)
-             : domain::VisibilityFor(kind, relations);
+        pack ? domain::PackVisibility(payload, relations)
+             : domain::VisibilityFor(payload, relations);
     if (level == domain::Visibility::kNone) continue;
     if (level == domain::Visibility::kFull) {
       RETURN_IF_ERROR(log_.RevealPersonal(entry.mutable_event()));

@@ -164,6 +164,24 @@ Visibility VisibilityFor(v1::EventPayload::KindCase kind, Relation relation) {
   return kTable[static_cast<int>(ClassOf(kind))][static_cast<int>(relation)];
 }
 
+EventClass ClassOf(const v1::EventPayload& payload) {
+  if (payload.has_disclosure_recorded() &&
+      payload.disclosure_recorded().has_safeguarding()) {
+    return EventClass::kConfidential;
+  }
+  return ClassOf(payload.kind_case());
+}
+
+Visibility VisibilityFor(const v1::EventPayload& payload,
+                         const std::vector<Relation>& relations) {
+  const int row = static_cast<int>(ClassOf(payload));
+  Visibility best = Visibility::kNone;
+  for (Relation r : relations) {
+    best = std::max(best, kTable[row][static_cast<int>(r)]);
+  }
+  return best;
+}
+
 Visibility VisibilityFor(v1::EventPayload::KindCase kind,
                          const std::vector<Relation>& relations) {
   Visibility best = Visibility::kNone;
@@ -171,10 +189,10 @@ Visibility VisibilityFor(v1::EventPayload::KindCase kind,
   return best;
 }
 
-Visibility PackVisibility(v1::EventPayload::KindCase kind,
+Visibility PackVisibility(const v1::EventPayload& payload,
                           const std::vector<Relation>& compiler) {
-  return std::min(VisibilityFor(kind, Relation::kDataSubject),
-                  VisibilityFor(kind, compiler));
+  return std::min(VisibilityFor(payload, {Relation::kDataSubject}),
+                  VisibilityFor(payload, compiler));
 }
 
 std::vector<std::string> OrganisationsNamedBy(const v1::EventPayload& p) {

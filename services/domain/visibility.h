@@ -90,6 +90,15 @@ enum class EventClass {
 
 EventClass ClassOf(v1::EventPayload::KindCase kind);
 
+// The family of one event: as ClassOf(kind), except that a disclosure made
+// for safeguarding (a safeguarding basis, or naming a concern) is
+// confidential like the concern it belongs to.
+EventClass ClassOf(const v1::EventPayload& payload);
+
+// The level of one event for `relations` (by ClassOf(payload)).
+Visibility VisibilityFor(const v1::EventPayload& payload,
+                         const std::vector<Relation>& relations);
+
 // The level of one relation alone.
 Visibility VisibilityFor(v1::EventPayload::KindCase kind, Relation relation);
 
@@ -100,7 +109,7 @@ Visibility VisibilityFor(v1::EventPayload::KindCase kind,
 // What a subject access pack compiled by a reader with `compiler` relations
 // shows: the data subject's level, capped by the compiler's own (a pack
 // never shows its compiler what it could not read itself).
-Visibility PackVisibility(v1::EventPayload::KindCase kind,
+Visibility PackVisibility(const v1::EventPayload& payload,
                           const std::vector<Relation>& compiler);
 
 // Organisations the payload names as parties (recipients, school and

@@ -204,23 +204,45 @@ TEST(VisibilityTest, TheMostGenerousRelationWinsAndNoneShowsNothing) {
             Visibility::kNone);
 }
 
+// A payload of `kind`, its message empty.
+K Payload(K::KindCase kind) {
+  K payload;
+  payload.GetReflection()->MutableMessage(
+      &payload, K::descriptor()->FindFieldByNumber(kind));
+  return payload;
+}
+
 TEST(VisibilityTest, APackNeverShowsItsCompilerMoreThanItMayRead) {
   // The holder compiles: another organisation's concern stays out, its
   // consent shows as codes, the holder's own records in full.
-  EXPECT_EQ(PackVisibility(K::kConcernRaised, {Relation::kHolder}),
+  EXPECT_EQ(PackVisibility(Payload(K::kConcernRaised), {Relation::kHolder}),
             Visibility::kNone);
-  EXPECT_EQ(PackVisibility(K::kConsentWithdrawn,
+  EXPECT_EQ(PackVisibility(Payload(K::kConsentWithdrawn),
                            {Relation::kHolder, Relation::kParty}),
             Visibility::kCodes);
-  EXPECT_EQ(PackVisibility(K::kConcernRaised,
+  EXPECT_EQ(PackVisibility(Payload(K::kConcernRaised),
                            {Relation::kHolder, Relation::kRecorder}),
             Visibility::kFull);
   // An auditor compiles: everything about the child, nothing about
   // organisations.
-  EXPECT_EQ(PackVisibility(K::kConcernRaised, {Relation::kAuditor}),
+  EXPECT_EQ(PackVisibility(Payload(K::kConcernRaised), {Relation::kAuditor}),
             Visibility::kFull);
-  EXPECT_EQ(PackVisibility(K::kAgreementSigned, {Relation::kAuditor}),
+  EXPECT_EQ(PackVisibility(Payload(K::kAgreementSigned), {Relation::kAuditor}),
             Visibility::kNone);
+}
+
+TEST(VisibilityTest, ADisclosureForSafeguardingIsConfidential) {
+  K disclosure = Payload(K::kDisclosureRecorded);
+  EXPECT_EQ(ClassOf(disclosure), EventClass::kReported);
+  EXPECT_EQ(VisibilityFor(disclosure, {Relation::kHolder}),
+            Visibility::kSkeleton);
+  disclosure.mutable_disclosure_recorded()->mutable_safeguarding();
+  EXPECT_EQ(ClassOf(disclosure), EventClass::kConfidential);
+  EXPECT_EQ(VisibilityFor(disclosure, {Relation::kHolder}), Visibility::kNone);
+  EXPECT_EQ(VisibilityFor(disclosure, {Relation::kAreaAuthority}),
+            Visibility::kNone);
+  EXPECT_EQ(VisibilityFor(disclosure, {Relation::kAddressee}),
+            Visibility::kFull);
 }
 
 TEST(VisibilityTest, ADecisionNotToShareNamesNoPartyButItsMaker) {
