@@ -517,6 +517,14 @@ TEST_F(CliTest, LogCommandsStillWork) {
   ASSERT_EQ(read.code, 0) << read.err;
   EXPECT_TRUE(Has(read.out, "POSITION")) << read.out;
   EXPECT_TRUE(Has(read.out, "test.note")) << read.out;
+  // A domain stream is not the raw log's to write, even for an operator.
+  Outcome domain =
+      Ycr({"log", "append", "consent-c-1", "test.note", "x"}, "ops", "admin");
+  EXPECT_EQ(domain.code, 1);
+  EXPECT_TRUE(Has(domain.err,
+                  "INVALID_ARGUMENT: stream: raw appends touch only "
+                  "streams named \"ops-<name>\""))
+      << domain.err;
 }
 
 }  // namespace

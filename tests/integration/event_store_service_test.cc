@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "services/grpc_status.h"
 #include "tests/integration/test_server.h"
@@ -129,6 +130,81 @@ TEST_F(EventStoreServiceTest, BadInputsAreInvalidArgumentAndWriteNothing) {
         << c.name << ": " << status.error_message();
   }
   EXPECT_EQ(HeadPosition(), 0u);
+}
+
+// The status is INVALID_ARGUMENT and its message starts with "`field`:".
+::testing::AssertionResult RefusedNaming(const grpc::Status& status,
+                                         const std::string& field) {
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+      status.error_message().rfind(field + ":", 0) == 0) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "got " << status.error_code() << " \"" << status.error_message()
+         << "\"; want INVALID_ARGUMENT naming " << field;
+}
+
+// Domain events only through commands: every typed case of the payload
+// (found from the descriptor, so a new kind is covered without a new row) is
+// refused on the raw path, also behind an opaque event, even on an ops-
+// stream; nothing is written.
+TEST_F(EventStoreServiceTest, RawAppendRefusesEveryTypedPayload) {
+  const google::protobuf::OneofDescriptor* kind =
+      v1::EventPayload::descriptor()->FindOneofByName("kind");
+  ASSERT_NE(kind, nullptr);
+  int typed = 0;
+  for (int f = 0; f < kind->field_count(); ++f) {
+    const google::protobuf::FieldDescriptor* field = kind->field(f);
+    if (field->number() == v1::EventPayload::kOpaque) continue;
+    ++typed;
+    v1::AppendRequest request = AppendOne("ops-notes-1", "first");
+    *request.add_events() = NoteEvent("second");
+    v1::EventPayload* payload = request.mutable_events(1)->mutable_payload();
+    payload->GetReflection()->MutableMessage(payload, field);
+    ASSERT_EQ(payload->kind_case(), field->number());
+    v1::AppendResponse response;
+    EXPECT_TRUE(RefusedNaming(Append(request, &response),
+                              "events[1].payload." + field->name()));
+  }
+  EXPECT_GE(typed, 40);
+  EXPECT_EQ(HeadPosition(), 0u);
+}
+
+// The raw log writes only the reserved namespace: no domain stream (nor
+// anything else outside "ops-<name>") as the stream or as a condition.
+TEST_F(EventStoreServiceTest, RawAppendWritesOnlyTheOpsNamespace) {
+  const std::vector<std::string> outside = {"consent-c-1",
+                                            "referral-r-1",
+                                            "intervention-i-1",
+                                            "agreement-a-1",
+                                            "correspondence-m-1",
+                                            "safeguarding-g-1",
+                                            "sharing-s-1",
+                                            "subject-s-1",
+                                            "area-school-1",
+                                            "overdue-correspondence-m-1",
+                                            "pupil-42",
+                                            "ops",
+                                            "ops-",
+                                            "OPS-1",
+                                            "xops-1",
+                                            "ops/1"};
+  for (const std::string& stream : outside) {
+    v1::AppendResponse response;
+    EXPECT_TRUE(
+        RefusedNaming(Append(AppendOne(stream, "x"), &response), "stream"))
+        << stream;
+    v1::AppendRequest conditioned = AppendOne("ops-notes-1", "x");
+    auto* condition = conditioned.add_conditions();
+    condition->set_stream(stream);
+    condition->mutable_expected()->set_kind(ExpectedVersion::ANY);
+    EXPECT_TRUE(
+        RefusedNaming(Append(conditioned, &response), "conditions[0].stream"))
+        << stream;
+  }
+  EXPECT_EQ(HeadPosition(), 0u);
+  v1::AppendResponse response;
+  EXPECT_TRUE(Append(AppendOne("ops-1", "x"), &response).ok());
 }
 
 TEST_F(EventStoreServiceTest, VersionConflictIsAbortedWithCurrentVersion) {
