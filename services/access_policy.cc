@@ -22,7 +22,8 @@ std::vector<PolicyRow> BuildTable() {
   std::vector<std::string> deadline_readers = CaseReaders();
   deadline_readers.push_back(kSchedulerRole);
   return {
-      // The raw log: appends bypass the domain rules (operations only);
+      // The raw log: operators append their own opaque events, on ops-
+      // streams only, never a domain event (event_store_service.cc);
       // reading it shows every event with its personal part (auditors).
       {"/ycr.v1.EventStore/Append", {kAdminRole}},
       {"/ycr.v1.EventStore/ReadStream", {kAuditorRole}},

@@ -1,7 +1,8 @@
 // ycr: command-line client of the ycr gRPC API.
 //
 //   ycr head                         the log head (position and hash)
-//   ycr log append STREAM TYPE DATA  append one opaque event
+//   ycr log append STREAM TYPE DATA  append one opaque event to an operator's
+//                                    stream ops-<name> (the raw log's only)
 //   ycr log read STREAM              read a stream
 //   ycr log tail [--follow|-f]       read the whole log (and follow it)
 //   ycr audit export --subject S --format jsonl|csv|html [--output FILE]
@@ -73,7 +74,8 @@ constexpr char kUsage[] =
     "command-line client of the ycr gRPC API.\n"
     "Usage:\n"
     "  ycr head                          the log head (position and hash)\n"
-    "  ycr log append STREAM TYPE DATA   append one opaque event\n"
+    "  ycr log append STREAM TYPE DATA   append one opaque event to an\n"
+    "                                    operator's stream ops-<name>\n"
     "  ycr log read STREAM               read a stream\n"
     "  ycr log tail [--follow|-f]        read the whole log, or follow it\n"
     "  ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"

@@ -3,12 +3,63 @@
 #include <deque>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/raw_log.h"
 
 namespace ycr::services {
 namespace {
+
+// OK when `stream` is "<kRawStreamPrefix><name>"; else INVALID_ARGUMENT
+// naming `field`.
+absl::Status CheckRawStream(absl::string_view stream, absl::string_view field) {
+  if (stream.size() > sizeof(kRawStreamPrefix) - 1 &&
+      absl::StartsWith(stream, kRawStreamPrefix)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": raw appends touch only streams named \"", kRawStreamPrefix,
+      "<name>\"; the domain's streams are written only by its commands"));
+}
+
+// Domain events only through commands. Every domain view is folded from
+// typed events on the domain's streams and trusts them, so an event the raw
+// path wrote would be believed: a consent_granted that no one gave would be
+// cited by a disclosure, a second referral_submitted would move a
+// referral's trail to another child, an opaque event on consent-<id> would
+// stop its fold, a subject_erased would claim an erasure that destroyed no
+// key. So raw appends are held to an allow-list rather than kept off a list
+// of the domain's names: only opaque payloads, only on streams (and
+// conditions, which would tell the caller a domain stream's version) in the
+// reserved namespace kRawStreamPrefix. A new domain stream or event kind is
+// then out of the raw path's reach without anyone updating this check.
+// INVALID_ARGUMENT names the first offending field; nothing is written.
+absl::Status CheckRawAppend(const v1::AppendRequest& request) {
+  RETURN_IF_ERROR(CheckRawStream(request.stream(), "stream"));
+  for (int i = 0; i < request.conditions_size(); ++i) {
+    RETURN_IF_ERROR(CheckRawStream(request.conditions(i).stream(),
+                                   absl::StrCat("conditions[", i, "].stream")));
+  }
+  for (int i = 0; i < request.events_size(); ++i) {
+    const v1::EventPayload& payload = request.events(i).payload();
+    // No payload at all is storage::ValidateAppend's to name.
+    if (payload.kind_case() == v1::EventPayload::kOpaque ||
+        payload.kind_case() == v1::EventPayload::KIND_NOT_SET) {
+      continue;
+    }
+    const google::protobuf::FieldDescriptor* kind =
+        payload.GetDescriptor()->FindFieldByNumber(payload.kind_case());
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events[", i, "].payload.", kind->name(),
+        ": a domain event, written only by its domain command; the raw log "
+        "takes opaque payloads only"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<storage::ExpectedVersion> FromProto(
     const v1::ExpectedVersion& expected, absl::string_view field) {
@@ -383,6 +434,9 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
     v1::AppendResponse* response) {
   absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
   if (!caller.ok()) return FinishNow(context, caller.status());
+  if (absl::Status raw = CheckRawAppend(*request); !raw.ok()) {
+    return FinishNow(context, raw);
+  }
   absl::StatusOr<storage::AppendRequest> append =
       FromProto(*request, *std::move(caller));
   if (!append.ok()) return FinishNow(context, append.status());

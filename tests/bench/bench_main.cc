@@ -480,7 +480,8 @@ Result RunPhase(Mode mode, const Stubs& stubs, const Identity* identity,
     const BenchSubject no_subject;
     all.push_back(std::make_unique<Client>(
         &phase, identity, stubs.store[channel].get(),
-        stubs.sharing[channel].get(), absl::StrCat("bench-", run_id, "-", i),
+        stubs.sharing[channel].get(),
+        absl::StrCat("ops-bench-", run_id, "-", i),
         subjects.empty() ? no_subject : subjects[i % subjects.size()],
         payload_bytes, seed));
   }

@@ -119,7 +119,7 @@ void Client(const std::string& address, int id, uint64_t seed, Ledger* ledger) {
     grpc::Status status;
     if (raw) {
       v1::AppendRequest request;
-      request.set_stream(absl::StrCat("crash-", id));
+      request.set_stream(absl::StrCat("ops-crash-", id));
       request.mutable_expected()->set_kind(v1::ExpectedVersion::ANY);
       const int n = 1 + static_cast<int>(random() % 5);
       for (int e = 0; e < n; ++e) {

@@ -226,7 +226,7 @@ TEST_F(AccessLogTest, TrailIsOneEntryPerCallWhateverItsPages) {
 }
 
 TEST_F(AccessLogTest, RawReadLogsEachSubjectWhosePersonalPartItReturns) {
-  v1::AppendRequest append = AppendOne("notes-1", "a");
+  v1::AppendRequest append = AppendOne("ops-notes-1", "a");
   append.mutable_events(0)
       ->mutable_payload()
       ->mutable_personal()

@@ -72,13 +72,9 @@ TEST_F(AccessLogViewsTest, EachDomainGetLeavesOneEntryNamedForItsView) {
                        concern, &concern_out)));
 
   auto audit = v1::Audit::NewStub(channel_);
-  v1::ConsentInForceRequest in_force;
-  in_force.set_subject_id("s-1");
-  in_force.mutable_recipient()->set_organisation(kService);
-  in_force.set_purpose(v1::PURPOSE_REFERRAL);
-  in_force.set_category(v1::DATA_CATEGORY_IDENTITY);
-  *in_force.mutable_at() = At(clock_.Now());
-  in_force.set_min_position(referred.position());
+  const v1::ConsentInForceRequest in_force =
+      InForce("s-1", kService, v1::PURPOSE_REFERRAL, v1::DATA_CATEGORY_IDENTITY,
+              clock_.Now(), referred.position());
   v1::ConsentInForceResponse in_force_out;
   ASSERT_TRUE(Ok(Query(audit.get(), &v1::Audit::Stub::ConsentInForce, in_force,
                        &in_force_out)));

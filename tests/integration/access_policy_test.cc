@@ -109,7 +109,7 @@ TEST(AccessPolicyTest, AClientCannotClaimAnotherMethod) {
   grpc::ClientContext context;
   AsCaller(&context, "org-1", "u-1", "school");
   context.AddMetadata(services::kMethodMetadata, "/ycr.v1.EventStore/Head");
-  v1::AppendRequest request = AppendOne("s-1", "hello");
+  v1::AppendRequest request = AppendOne("ops-notes-1", "hello");
   v1::AppendResponse response;
   const grpc::Status status =
       server.stub().Append(&context, request, &response);

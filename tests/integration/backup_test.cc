@@ -67,13 +67,13 @@ class BackupTest : public ::testing::Test {
 };
 
 TEST_F(BackupTest, BackupWhileServingRestoresVerifiesAndServes) {
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(AppendNote("pupil-1"));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(AppendNote("ops-notes-1"));
   // Appends go on during the backup.
   std::atomic<bool> stop{false};
   std::atomic<int> during{0};
   std::thread appender([&] {
     while (!stop.load()) {
-      if (AppendNote("pupil-2")) ++during;
+      if (AppendNote("ops-notes-2")) ++during;
     }
   });
   // The appender is under way before the backup starts.
@@ -212,8 +212,9 @@ TEST(VerifyTest, FindsAProjectionCheckpointPastTheHead) {
     grpc::ClientContext context;
     AsCaller(&context, "ops");
     v1::AppendResponse response;
-    ASSERT_TRUE(
-        server.stub().Append(&context, AppendOne("p", "x"), &response).ok());
+    ASSERT_TRUE(server.stub()
+                    .Append(&context, AppendOne("ops-p", "x"), &response)
+                    .ok());
     ASSERT_TRUE(server.server()
                     .projections()
                     .Await("audit_trail", 1, absl::Now() + absl::Seconds(10))

@@ -492,8 +492,8 @@ TEST_F(CliTest, PrintedRequestIdReusedReplays) {
 
 TEST_F(CliTest, LogCommandsStillWork) {
   // Raw appends are an operator's, raw reads an auditor's.
-  Outcome append =
-      Ycr({"log", "append", "notes-1", "test.note", "hello"}, "ops", "admin");
+  Outcome append = Ycr({"log", "append", "ops-notes-1", "test.note", "hello"},
+                       "ops", "admin");
   ASSERT_EQ(append.code, 0) << append.err;
   EXPECT_TRUE(Has(append.out, "appended at position 1")) << append.out;
   Outcome head = Ycr({"head"});
@@ -501,14 +501,14 @@ TEST_F(CliTest, LogCommandsStillWork) {
   EXPECT_TRUE(Has(head.out, "position 1")) << head.out;
   Outcome tail = Ycr({"log", "tail", "--json"}, "auditor-1", "auditor");
   ASSERT_EQ(tail.code, 0) << tail.err;
-  EXPECT_TRUE(Has(tail.out, "\"stream\":\"notes-1\"")) << tail.out;
+  EXPECT_TRUE(Has(tail.out, "\"stream\":\"ops-notes-1\"")) << tail.out;
   // The same through the generic commands: a subscription stops when it
   // has caught up, unless followed.
   Outcome subscribe =
       Ycr({"event-store", "subscribe", "--json"}, "auditor-1", "auditor");
   ASSERT_EQ(subscribe.code, 0) << subscribe.err;
   EXPECT_EQ(Lines(subscribe.out).size(), 1u) << subscribe.out;
-  Outcome read = Ycr({"event-store", "read-stream", "--stream=notes-1"},
+  Outcome read = Ycr({"event-store", "read-stream", "--stream=ops-notes-1"},
                      "auditor-1", "auditor");
   Outcome refused = Ycr({"log", "tail"});
   EXPECT_EQ(refused.code, 1);
@@ -517,6 +517,14 @@ TEST_F(CliTest, LogCommandsStillWork) {
   ASSERT_EQ(read.code, 0) << read.err;
   EXPECT_TRUE(Has(read.out, "POSITION")) << read.out;
   EXPECT_TRUE(Has(read.out, "test.note")) << read.out;
+  // A domain stream is not the raw log's to write, even for an operator.
+  Outcome domain =
+      Ycr({"log", "append", "consent-c-1", "test.note", "x"}, "ops", "admin");
+  EXPECT_EQ(domain.code, 1);
+  EXPECT_TRUE(Has(domain.err,
+                  "INVALID_ARGUMENT: stream: raw appends touch only "
+                  "streams named \"ops-<name>\""))
+      << domain.err;
 }
 
 }  // namespace

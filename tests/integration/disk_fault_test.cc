@@ -70,12 +70,12 @@ class DiskFaultTest : public ::testing::Test {
 
 TEST_F(DiskFaultTest, FullDiskRefusesAppendsKeepsReadsAndRecovers) {
   v1::AppendResponse response;
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "first"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "first"), &response).ok());
   EXPECT_EQ(CheckHealth(services::kWritesHealthService).value(),
             HealthCheckResponse::SERVING);
 
   fs_->Fail(FaultFileSystem::Mode::kFailWrites, /*no_space=*/true);
-  const v1::AppendRequest second = AppendOne("pupil-1", "second");
+  const v1::AppendRequest second = AppendOne("ops-notes-1", "second");
   grpc::Status refused = Append(second, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << refused.error_message();
@@ -91,7 +91,7 @@ TEST_F(DiskFaultTest, FullDiskRefusesAppendsKeepsReadsAndRecovers) {
     grpc::ClientContext context;
     AsCaller(&context, "auditor-1", "reader-1", services::kAuditorRole);
     v1::ReadStreamRequest read;
-    read.set_stream("pupil-1");
+    read.set_stream("ops-notes-1");
     v1::ReadStreamResponse events;
     grpc::Status status = server_.stub().ReadStream(&context, read, &events);
     ASSERT_TRUE(status.ok()) << status.error_message();

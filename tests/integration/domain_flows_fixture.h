@@ -19,6 +19,7 @@
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/correspondence_service.grpc.pb.h"
 #include "ycr/v1/intervention_service.grpc.pb.h"
+#include "ycr/v1/queries_service.pb.h"
 #include "ycr/v1/referral_service.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
@@ -195,6 +196,23 @@ inline v1::GrantConsentRequest Consent(const std::string& consent_id,
   *t->mutable_valid_from() = At(now - absl::Hours(1));
   *t->mutable_valid_until() = At(now + 365 * kDay);
   c->set_verification("signed form");
+  return request;
+}
+
+// Audit.ConsentInForce: would sharing `category` of `subject_id` with
+// `recipient` for `purpose` have been covered at `at`?
+inline v1::ConsentInForceRequest InForce(const std::string& subject_id,
+                                         const std::string& recipient,
+                                         v1::Purpose purpose,
+                                         v1::DataCategory category,
+                                         absl::Time at, uint64_t min_position) {
+  v1::ConsentInForceRequest request;
+  request.set_subject_id(subject_id);
+  request.mutable_recipient()->set_organisation(recipient);
+  request.set_purpose(purpose);
+  request.set_category(category);
+  *request.mutable_at() = At(at);
+  request.set_min_position(min_position);
   return request;
 }
 

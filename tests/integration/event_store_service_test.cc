@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "services/grpc_status.h"
 #include "tests/integration/test_server.h"
@@ -44,16 +45,16 @@ class EventStoreServiceTest : public ::testing::Test {
 
 TEST_F(EventStoreServiceTest, AppendThenReadBackWithActorFromMetadata) {
   v1::AppendResponse response;
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "first"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "first"), &response).ok());
   EXPECT_EQ(response.first_position(), 1u);
   EXPECT_EQ(response.stream_version(), 1u);
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "second"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "second"), &response).ok());
   EXPECT_EQ(response.first_position(), 2u);
 
   grpc::ClientContext context;
   AsCaller(&context, "auditor-1", "reader-3", "auditor");
   v1::ReadStreamRequest read;
-  read.set_stream("pupil-1");
+  read.set_stream("ops-notes-1");
   v1::ReadStreamResponse events;
   ASSERT_TRUE(server_.stub().ReadStream(&context, read, &events).ok());
   ASSERT_EQ(events.events_size(), 2);
@@ -79,7 +80,7 @@ TEST_F(EventStoreServiceTest, CallWithoutIdentityIsUnauthenticated) {
   context.AddMetadata(services::kOrganisationMetadata, "school-1");
   v1::AppendResponse response;
   grpc::Status status =
-      server_.stub().Append(&context, AppendOne("pupil-1", "x"), &response);
+      server_.stub().Append(&context, AppendOne("ops-notes-1", "x"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_NE(status.error_message().find(services::kUserMetadata),
             std::string::npos);
@@ -95,28 +96,28 @@ TEST_F(EventStoreServiceTest, BadInputsAreInvalidArgumentAndWriteNothing) {
   std::vector<Case> cases;
   cases.push_back({"empty stream", AppendOne("", "x"), "stream"});
   {
-    v1::AppendRequest r = AppendOne("pupil-1", "");
+    v1::AppendRequest r = AppendOne("ops-notes-1", "");
     r.mutable_events(0)->mutable_payload()->mutable_opaque()->set_data(
         std::string(70 * 1024, 'x'));
     cases.push_back({"oversized payload", r, "events[0].payload"});
   }
   {
-    v1::AppendRequest r = AppendOne("pupil-1", "x");
+    v1::AppendRequest r = AppendOne("ops-notes-1", "x");
     r.mutable_expected()->set_kind(ExpectedVersion::KIND_UNSPECIFIED);
     cases.push_back({"unspecified expected version", r, "expected.kind"});
   }
   {
-    v1::AppendRequest r = AppendOne("pupil-1", "x");
+    v1::AppendRequest r = AppendOne("ops-notes-1", "x");
     r.mutable_expected()->set_kind(static_cast<ExpectedVersion::Kind>(42));
     cases.push_back({"unknown expected version", r, "expected.kind"});
   }
   {
-    v1::AppendRequest r = AppendOne("pupil-1", "x");
+    v1::AppendRequest r = AppendOne("ops-notes-1", "x");
     r.mutable_events(0)->set_event_id("not-a-uuid");
     cases.push_back({"bad event id", r, "events[0].event_id"});
   }
   {
-    v1::AppendRequest r = AppendOne("pupil-1", "x");
+    v1::AppendRequest r = AppendOne("ops-notes-1", "x");
     r.clear_events();
     cases.push_back({"no events", r, "events"});
   }
@@ -131,18 +132,93 @@ TEST_F(EventStoreServiceTest, BadInputsAreInvalidArgumentAndWriteNothing) {
   EXPECT_EQ(HeadPosition(), 0u);
 }
 
+// The status is INVALID_ARGUMENT and its message starts with "`field`:".
+::testing::AssertionResult RefusedNaming(const grpc::Status& status,
+                                         const std::string& field) {
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+      status.error_message().rfind(field + ":", 0) == 0) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "got " << status.error_code() << " \"" << status.error_message()
+         << "\"; want INVALID_ARGUMENT naming " << field;
+}
+
+// Domain events only through commands: every typed case of the payload
+// (found from the descriptor, so a new kind is covered without a new row) is
+// refused on the raw path, also behind an opaque event, even on an ops-
+// stream; nothing is written.
+TEST_F(EventStoreServiceTest, RawAppendRefusesEveryTypedPayload) {
+  const google::protobuf::OneofDescriptor* kind =
+      v1::EventPayload::descriptor()->FindOneofByName("kind");
+  ASSERT_NE(kind, nullptr);
+  int typed = 0;
+  for (int f = 0; f < kind->field_count(); ++f) {
+    const google::protobuf::FieldDescriptor* field = kind->field(f);
+    if (field->number() == v1::EventPayload::kOpaque) continue;
+    ++typed;
+    v1::AppendRequest request = AppendOne("ops-notes-1", "first");
+    *request.add_events() = NoteEvent("second");
+    v1::EventPayload* payload = request.mutable_events(1)->mutable_payload();
+    payload->GetReflection()->MutableMessage(payload, field);
+    ASSERT_EQ(payload->kind_case(), field->number());
+    v1::AppendResponse response;
+    EXPECT_TRUE(RefusedNaming(Append(request, &response),
+                              "events[1].payload." + field->name()));
+  }
+  EXPECT_GE(typed, 40);
+  EXPECT_EQ(HeadPosition(), 0u);
+}
+
+// The raw log writes only the reserved namespace: no domain stream (nor
+// anything else outside "ops-<name>") as the stream or as a condition.
+TEST_F(EventStoreServiceTest, RawAppendWritesOnlyTheOpsNamespace) {
+  const std::vector<std::string> outside = {"consent-c-1",
+                                            "referral-r-1",
+                                            "intervention-i-1",
+                                            "agreement-a-1",
+                                            "correspondence-m-1",
+                                            "safeguarding-g-1",
+                                            "sharing-s-1",
+                                            "subject-s-1",
+                                            "area-school-1",
+                                            "overdue-correspondence-m-1",
+                                            "pupil-42",
+                                            "ops",
+                                            "ops-",
+                                            "OPS-1",
+                                            "xops-1",
+                                            "ops/1"};
+  for (const std::string& stream : outside) {
+    v1::AppendResponse response;
+    EXPECT_TRUE(
+        RefusedNaming(Append(AppendOne(stream, "x"), &response), "stream"))
+        << stream;
+    v1::AppendRequest conditioned = AppendOne("ops-notes-1", "x");
+    auto* condition = conditioned.add_conditions();
+    condition->set_stream(stream);
+    condition->mutable_expected()->set_kind(ExpectedVersion::ANY);
+    EXPECT_TRUE(
+        RefusedNaming(Append(conditioned, &response), "conditions[0].stream"))
+        << stream;
+  }
+  EXPECT_EQ(HeadPosition(), 0u);
+  v1::AppendResponse response;
+  EXPECT_TRUE(Append(AppendOne("ops-1", "x"), &response).ok());
+}
+
 TEST_F(EventStoreServiceTest, VersionConflictIsAbortedWithCurrentVersion) {
   v1::AppendResponse response;
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "a"), &response).ok());
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "b"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "a"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "b"), &response).ok());
 
   grpc::ClientContext context;
   AsOperator(&context);
   grpc::Status status = server_.stub().Append(
-      &context, AppendOne("pupil-1", "c", ExpectedVersion::EXACT, 1),
+      &context, AppendOne("ops-notes-1", "c", ExpectedVersion::EXACT, 1),
       &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_NE(status.error_message().find("'pupil-1' is at version 2"),
+  EXPECT_NE(status.error_message().find("'ops-notes-1' is at version 2"),
             std::string::npos)
       << status.error_message();
   const auto& trailers = context.GetServerTrailingMetadata();
@@ -151,21 +227,22 @@ TEST_F(EventStoreServiceTest, VersionConflictIsAbortedWithCurrentVersion) {
   ASSERT_NE(stream, trailers.end());
   ASSERT_NE(version, trailers.end());
   EXPECT_EQ(std::string(stream->second.data(), stream->second.size()),
-            "pupil-1");
+            "ops-notes-1");
   EXPECT_EQ(std::string(version->second.data(), version->second.size()), "2");
   EXPECT_EQ(HeadPosition(), 2u);
 }
 
 TEST_F(EventStoreServiceTest, CrossStreamConditionBlocksStaleAppend) {
   v1::AppendResponse response;
-  ASSERT_TRUE(Append(AppendOne("consent-9", "granted"), &response).ok());
-  v1::AppendRequest share = AppendOne("disclosure-1", "shared");
+  ASSERT_TRUE(Append(AppendOne("ops-gate", "granted"), &response).ok());
+  v1::AppendRequest share = AppendOne("ops-guarded", "shared");
   auto* condition = share.add_conditions();
-  condition->set_stream("consent-9");
+  condition->set_stream("ops-gate");
   condition->mutable_expected()->set_kind(ExpectedVersion::EXACT);
   condition->mutable_expected()->set_version(1);
-  // The consent changes between the check and the share.
-  ASSERT_TRUE(Append(AppendOne("consent-9", "withdrawn"), &response).ok());
+  // The gate moves between the check and the append (as a consent stream
+  // does between a disclosure's check and its append).
+  ASSERT_TRUE(Append(AppendOne("ops-gate", "withdrawn"), &response).ok());
   grpc::Status status = Append(share, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_NE(status.error_message().find("conditions[0]"), std::string::npos);
@@ -177,7 +254,7 @@ TEST_F(EventStoreServiceTest, CrossStreamConditionBlocksStaleAppend) {
 }
 
 TEST_F(EventStoreServiceTest, RetryIsIdempotentAndConflictingRetryFails) {
-  v1::AppendRequest request = AppendOne("pupil-1", "once");
+  v1::AppendRequest request = AppendOne("ops-notes-1", "once");
   *request.add_events() = NoteEvent("twice");
   v1::AppendResponse first;
   ASSERT_TRUE(Append(request, &first).ok());
@@ -201,14 +278,13 @@ TEST_F(EventStoreServiceTest, ReadAllFiltersAndPages) {
   v1::AppendResponse response;
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(
-        Append(AppendOne("consent-" + std::to_string(i), "c"), &response).ok());
+        Append(AppendOne("ops-a-" + std::to_string(i), "c"), &response).ok());
     ASSERT_TRUE(
-        Append(AppendOne("referral-" + std::to_string(i), "r"), &response)
-            .ok());
+        Append(AppendOne("ops-b-" + std::to_string(i), "r"), &response).ok());
   }
   v1::ReadAllRequest request;
   request.set_limit(2);
-  request.mutable_filter()->set_stream_prefix("referral-");
+  request.mutable_filter()->set_stream_prefix("ops-b-");
   std::vector<uint64_t> positions;
   for (int page = 0; page < 10; ++page) {
     grpc::ClientContext context;
@@ -230,7 +306,7 @@ TEST_F(EventStoreServiceTest, SubscribeFromStartWhileAppendingSeesEachOnce) {
   // Some history first, so the subscription starts in catch-up.
   v1::AppendResponse response;
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(Append(AppendOne("history", "h"), &response).ok());
+    ASSERT_TRUE(Append(AppendOne("ops-history", "h"), &response).ok());
   }
   grpc::ClientContext context;
   AsAuditor(&context);
@@ -245,7 +321,7 @@ TEST_F(EventStoreServiceTest, SubscribeFromStartWhileAppendingSeesEachOnce) {
       for (int i = 0; i < kPerWriter; ++i) {
         v1::AppendResponse r;
         ASSERT_TRUE(
-            Append(AppendOne("writer-" + std::to_string(w), "x"), &r).ok());
+            Append(AppendOne("ops-writer-" + std::to_string(w), "x"), &r).ok());
       }
     });
   }
@@ -287,7 +363,7 @@ TEST_F(EventStoreServiceTest, SlowSubscriberDoesNotStallAppends) {
   constexpr int kEvents = 600;  // ~10 MB, far past any flow-control window.
   for (int i = 0; i < kEvents; ++i) {
     v1::AppendResponse response;
-    v1::AppendRequest request = AppendOne("bulk", big);
+    v1::AppendRequest request = AppendOne("ops-bulk", big);
     ASSERT_TRUE(Append(request, &response).ok()) << i;
   }
   // Another subscriber is served meanwhile.
@@ -334,7 +410,7 @@ TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
   const std::string payload(60 * 1024, 'z');
   for (int i = 0; i < 100; ++i) {
     v1::AppendResponse response;
-    ASSERT_TRUE(Append(AppendOne("large", payload), &response).ok());
+    ASSERT_TRUE(Append(AppendOne("ops-large", payload), &response).ok());
   }
   uint64_t from = 1;
   size_t seen = 0;
@@ -354,7 +430,7 @@ TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
   grpc::ClientContext context;
   AsAuditor(&context);
   v1::ReadStreamRequest read;
-  read.set_stream("large");
+  read.set_stream("ops-large");
   v1::ReadStreamResponse events;
   grpc::Status status = server_.stub().ReadStream(&context, read, &events);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -363,7 +439,7 @@ TEST_F(EventStoreServiceTest, LargeEventsReadBackWithinTheClientsMessageLimit) {
 
 TEST_F(EventStoreServiceTest, SubscribePastTheHeadIsOutOfRange) {
   v1::AppendResponse response;
-  ASSERT_TRUE(Append(AppendOne("pupil-1", "x"), &response).ok());
+  ASSERT_TRUE(Append(AppendOne("ops-notes-1", "x"), &response).ok());
   {
     grpc::ClientContext context;
     AsAuditor(&context);
@@ -399,9 +475,10 @@ TEST(EventStoreRestartTest, RestartKeepsEventsAndVersions) {
       grpc::ClientContext context;
       AsOperator(&context);
       v1::AppendResponse response;
-      ASSERT_TRUE(server.stub()
-                      .Append(&context, AppendOne("pupil-1", "x"), &response)
-                      .ok());
+      ASSERT_TRUE(
+          server.stub()
+              .Append(&context, AppendOne("ops-notes-1", "x"), &response)
+              .ok());
     }
     hash = server.server().log().GetHead().hash;
   }
@@ -411,11 +488,12 @@ TEST(EventStoreRestartTest, RestartKeepsEventsAndVersions) {
   grpc::ClientContext context;
   AsOperator(&context);
   v1::AppendResponse response;
-  ASSERT_TRUE(server.stub()
-                  .Append(&context,
-                          AppendOne("pupil-1", "y", ExpectedVersion::EXACT, 3),
-                          &response)
-                  .ok());
+  ASSERT_TRUE(
+      server.stub()
+          .Append(&context,
+                  AppendOne("ops-notes-1", "y", ExpectedVersion::EXACT, 3),
+                  &response)
+          .ok());
   EXPECT_EQ(response.first_position(), 4u);
   EXPECT_EQ(response.stream_version(), 4u);
 }

@@ -41,12 +41,13 @@ class MetricsEndpointTest : public ::testing::Test {
 TEST_F(MetricsEndpointTest, ScrapeCountsAppendsLatencyHeadLagAndCodes) {
   ASSERT_GT(server_.server().metrics_port(), 0);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(Append(AppendOne("pupil-1", "note")).ok());
+    ASSERT_TRUE(Append(AppendOne("ops-notes-1", "note")).ok());
   }
   // Stale expected version: refused by the writer, answered ABORTED.
-  EXPECT_EQ(Append(AppendOne("pupil-1", "late", v1::ExpectedVersion::EXACT, 1))
-                .error_code(),
-            grpc::StatusCode::ABORTED);
+  EXPECT_EQ(
+      Append(AppendOne("ops-notes-1", "late", v1::ExpectedVersion::EXACT, 1))
+          .error_code(),
+      grpc::StatusCode::ABORTED);
   // Every projection has applied the head, so each lag is exactly 0.
   for (const char* name : {"audit_trail", "caseloads", "deadlines"}) {
     ASSERT_TRUE(server_.server()

@@ -145,7 +145,7 @@ TEST(OperationsTest, DrainingReportsNotServingButStillServesCalls) {
   AsCaller(&context, "ops");
   v1::AppendResponse response;
   EXPECT_TRUE(server.stub()
-                  .Append(&context, AppendOne("pupil-1", "late"), &response)
+                  .Append(&context, AppendOne("ops-notes-1", "late"), &response)
                   .ok());
 }
 

@@ -125,7 +125,8 @@ TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
       AsCaller(&context, "ops");
       v1::AppendResponse response;
       ASSERT_TRUE(
-          stub->Append(&context, AppendOne("pupil-1", "x"), &response).ok());
+          stub->Append(&context, AppendOne("ops-notes-1", "x"), &response)
+              .ok());
     }
   }
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);
@@ -176,7 +177,7 @@ TEST(ServerBinaryTest, SigtermFlipsHealthFirstAndSecondSignalEndsTheDelay) {
     AsCaller(&context, "ops");
     v1::AppendResponse response;
     EXPECT_TRUE(
-        stub->Append(&context, AppendOne("pupil-1", "x"), &response).ok());
+        stub->Append(&context, AppendOne("ops-notes-1", "x"), &response).ok());
   }
   // The second signal cuts the 600 s delay short.
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);

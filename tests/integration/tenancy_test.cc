@@ -346,7 +346,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
   // The raw log: names no organisation.
   rows["/ycr.v1.EventStore/Append"] = {
       [](const std::string&, const std::string& id) {
-        return absl::StrCat("stream: \"note-", id,
+        return absl::StrCat("stream: \"ops-note-", id,
                             "\" expected { kind: ANY } events { event_id: \"",
                             NewUuid(),
                             "\" payload { opaque { type: \"test.note\" data: "
