@@ -460,8 +460,9 @@ std::string HtmlPage(const std::string& subject,
   size_t without_consent = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     const v1::AuditEntry& entry = entries[i];
-    if (entry.has_disclosure() &&
-        (entry.disclosure().has_safeguarding() || !checks.at(i).covered)) {
+    auto check = checks.find(i);
+    if (check != checks.end() && (entry.disclosure().has_safeguarding() ||
+                                  !check->second.covered)) {
       ++without_consent;
     }
   }

@@ -246,8 +246,13 @@ grpc::ServerUnaryReactor* ReferralService::Get(
                                      " does not exist");
         }
         read->Saw(view->subject_id);
-        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
-                                       {view->school, view->service},
+        // A referral entered in error gives its service no part in the
+        // child (as for its commands): the service reads it no more.
+        std::vector<std::string> parties = {view->school};
+        if (view->state != v1::REFERRAL_STATE_ENTERED_IN_ERROR) {
+          parties.push_back(view->service);
+        }
+        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, parties,
                                        "the referral"));
         response->set_referral_id(view->referral_id);
         response->set_subject_id(view->subject_id);

@@ -440,12 +440,15 @@ class DomainFlowsTest : public ::testing::Test {
         Query(correspondence_.get(), &v1::Correspondence::Stub::Get, r, &out)));
     return out;
   }
-  v1::Intervention GetIntervention(const std::string& id) {
+  // The intervention as `org` (by default the school) reads it.
+  v1::Intervention GetIntervention(const std::string& id,
+                                   const std::string& org = "school-100001") {
     v1::GetInterventionRequest r;
     r.set_intervention_id(id);
     v1::Intervention out;
-    EXPECT_TRUE(Ok(
-        Query(interventions_.get(), &v1::Interventions::Stub::Get, r, &out)));
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    EXPECT_TRUE(Ok(interventions_->Get(&context, r, &out)));
     return out;
   }
   v1::Concern GetConcern(const std::string& id) {

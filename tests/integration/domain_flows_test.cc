@@ -609,9 +609,11 @@ TEST_F(DomainFlowsTest, ServicePlansDeliversAndEndsAnIntervention) {
   EXPECT_EQ(intervention.sessions_delivered(), 2u);
   EXPECT_EQ(intervention.sessions_attended(), 1u);
   EXPECT_EQ(TimeOf(intervention.last_session_at()), starts + 6 * kDay);
-  EXPECT_EQ(intervention.latest_outcomes().attendance(),
-            v1::OUTCOME_CHANGE_IMPROVED);
+  // Outcomes not reported to the school stay with the service.
+  EXPECT_FALSE(intervention.has_latest_outcomes());
   EXPECT_EQ(intervention.version(), 5u);
+  EXPECT_EQ(GetIntervention("i-1", kService).latest_outcomes().attendance(),
+            v1::OUTCOME_CHANGE_IMPROVED);
 }
 
 class OutcomeReportTest : public DomainFlowsTest {
