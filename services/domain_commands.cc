@@ -421,15 +421,18 @@ absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
   ASSIGN_OR_RETURN(
       domain::ConcernView concern,
       Fold<domain::ConcernView>(*log_, stream, domain::ApplySafeguardingEvent));
-  if (concern.version == 0) {
-    return absl::NotFoundError(
-        absl::StrCat(field, ": concern ", concern_id, " does not exist"));
-  }
-  if (concern.raised.subject_id() != subject_id ||
+  // Another organisation's concern answers as a missing one: its
+  // existence is confidential (README, "Who sees what").
+  if (concern.version == 0 ||
       concern.raised.organisation() != caller.organisation()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "safeguarding rule: concern ", concern_id,
-        " is not one the caller's organisation raised about ", subject_id));
+    return absl::NotFoundError(
+        absl::StrCat(field, ": no concern ", concern_id,
+                     " raised by the caller's organisation"));
+  }
+  if (concern.raised.subject_id() != subject_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("safeguarding rule: concern ", concern_id,
+                     " is not about ", subject_id));
   }
   Depend(stream, concern.version);
   return absl::OkStatus();
@@ -1027,6 +1030,16 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
       event.concern_raised().concern_id() != concern_id) {
     return absl::InvalidArgumentError(
         "raise.concern_id: differs from concern_id");
+  }
+  if (expected_version.has_value() && !event.has_concern_raised()) {
+    // The version check would otherwise answer before the raiser rule and
+    // tell another organisation the concern exists, and at what version.
+    ASSIGN_OR_RETURN(domain::ConcernView view, LoadConcern(concern_id));
+    if (view.version == 0 ||
+        view.raised.organisation() != caller.organisation()) {
+      return absl::NotFoundError(
+          absl::StrCat("safeguarding ", concern_id, " does not exist"));
+    }
   }
   Target target{"safeguarding", concern_id, event.has_concern_raised(), false,
                 expected_version};

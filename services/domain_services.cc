@@ -252,8 +252,8 @@ grpc::ServerUnaryReactor* ReferralService::Get(
         if (view->state != v1::REFERRAL_STATE_ENTERED_IN_ERROR) {
           parties.push_back(view->service);
         }
-        RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, parties,
-                                       "the referral"));
+        RETURN_IF_ERROR(
+            MayReadAsParty(commands_->log(), caller, parties, "the referral"));
         response->set_referral_id(view->referral_id);
         response->set_subject_id(view->subject_id);
         response->set_school(view->school);
@@ -616,10 +616,13 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
           return s;
         absl::StatusOr<domain::ConcernView> view = commands_->LoadConcern(id);
         if (!view.ok()) return view.status();
-        if (view->version == 0) {
-          return absl::NotFoundError(
-              absl::StrCat("concern ", id, " does not exist"));
-        }
+        // A concern's existence is confidential: one the caller may not
+        // read answers exactly as one that does not exist.
+        const absl::Status missing = absl::NotFoundError(absl::StrCat(
+            "no concern ", id,
+            " that the caller's organisation raised or was referred"));
+        if (view->version == 0) return missing;
+        // The attempt is logged for auditors, with its outcome.
         read->Saw(view->raised.subject_id());
         // A concern is confidential: for who raised it and whom it was
         // referred to (README, "Who sees what"); auditors read the trail.
@@ -633,11 +636,7 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
         }
         if (domain::VisibilityFor(v1::EventPayload::kConcernRaised, relations) <
             domain::Visibility::kCodes) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "only the organisations party to the concern (who raised it, "
-              "and those it was referred to) may read it; the caller acts "
-              "for ",
-              caller.organisation()));
+          return missing;
         }
         *response->mutable_raised() = view->raised;
         response->set_state(view->state == domain::ConcernView::State::kClosed

@@ -1,6 +1,7 @@
 #include "services/visibility.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "common/status_macros.h"
@@ -59,12 +60,37 @@ absl::StatusOr<bool> ReaderView::InArea(const std::string& organisation) {
   return covered;
 }
 
-absl::StatusOr<const std::vector<std::string>*> ReaderView::PartiesOf(
+bool ReaderView::StreamParties::Away(const std::string& organisation,
+                                     uint64_t version) const {
+  auto it = away.find(organisation);
+  if (it == away.end()) return false;
+  for (const auto& [left, back] : it->second) {
+    if (version > left && version < back) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<const ReaderView::StreamParties*> ReaderView::PartiesOf(
     const std::string& stream) {
   if (auto it = parties_.find(stream); it != parties_.end()) {
     return &it->second;
   }
-  std::vector<std::string> parties;
+  StreamParties out;
+  constexpr uint64_t kStill = std::numeric_limits<uint64_t>::max();
+  auto leave = [&](const std::string& org, uint64_t version) {
+    if (org.empty()) return;
+    auto& stretches = out.away[org];
+    if (stretches.empty() || stretches.back().second != kStill) {
+      stretches.push_back({version, kStill});
+    }
+  };
+  auto come_back = [&](const std::string& org, uint64_t version) {
+    auto it = out.away.find(org);
+    if (it != out.away.end() && it->second.back().second == kStill) {
+      it->second.back().second = version;
+    }
+  };
+  std::string school;  // The referral's school as of the event read.
   storage::ReadStreamOptions options;
   options.from_version = 1;
   while (true) {
@@ -73,16 +99,30 @@ absl::StatusOr<const std::vector<std::string>*> ReaderView::PartiesOf(
     if (absl::IsNotFound(slice.status())) break;
     if (!slice.ok()) return slice.status();
     for (const v1::RecordedEvent& event : slice->events) {
-      AddOnce(event.actor().organisation(), &parties);
+      AddOnce(event.actor().organisation(), &out.parties);
       for (const std::string& org :
            domain::OrganisationsNamedBy(event.payload())) {
-        AddOnce(org, &parties);
+        AddOnce(org, &out.parties);
+      }
+      const v1::EventPayload& p = event.payload();
+      if (p.has_referral_submitted()) {
+        school = p.referral_submitted().school();
+      } else if (p.has_referral_transferred()) {
+        const std::string& to = p.referral_transferred().to_school();
+        leave(school, event.stream_version());
+        come_back(to, event.stream_version());
+        school = to;
+      } else if (p.has_referral_entered_in_error()) {
+        // The service has no part in the child any more (README, tenancy).
+        for (const std::string& org : out.parties) {
+          if (org != school) leave(org, event.stream_version());
+        }
       }
     }
     if (slice->next_version == 0) break;
     options.from_version = slice->next_version;
   }
-  return &parties_.emplace(stream, std::move(parties)).first->second;
+  return &parties_.emplace(stream, std::move(out)).first->second;
 }
 
 absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
@@ -97,17 +137,20 @@ absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
   if (Contains(domain::AddresseesOf(event.payload()), org)) {
     relations.push_back(Relation::kAddressee);
   }
+  bool away = false;  // From a case it had left (StreamParties).
   if (IsCaseStream(event.stream())) {
-    ASSIGN_OR_RETURN(const std::vector<std::string>* parties,
-                     PartiesOf(event.stream()));
-    if (Contains(*parties, org)) relations.push_back(Relation::kParty);
+    ASSIGN_OR_RETURN(const StreamParties* parties, PartiesOf(event.stream()));
+    away = parties->Away(org, event.stream_version());
+    if (!away && Contains(parties->parties, org)) {
+      relations.push_back(Relation::kParty);
+    }
   } else if (Contains(domain::OrganisationsNamedBy(event.payload()), org)) {
     relations.push_back(Relation::kParty);
   }
   std::optional<std::string> holder;
   if (!subject_id.empty()) {
     ASSIGN_OR_RETURN(holder, HolderOf(subject_id));
-    if (holder.has_value() && *holder == org) {
+    if (holder.has_value() && *holder == org && !away) {
       relations.push_back(Relation::kHolder);
     }
   }

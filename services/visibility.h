@@ -48,14 +48,23 @@ class ReaderView {
   absl::StatusOr<std::optional<std::string>> HolderOf(
       const std::string& subject_id);
   absl::StatusOr<bool> InArea(const std::string& organisation);
-  absl::StatusOr<const std::vector<std::string>*> PartiesOf(
-      const std::string& stream);
+  // The organisations party to a case stream, and the stretches of it in
+  // which one had left: a school after the referral moved to another school
+  // and until it came back, a service after its referral was entered in
+  // error. Events in such a stretch are not that organisation's case.
+  struct StreamParties {
+    std::vector<std::string> parties;
+    // Organisation -> [left after version, came back at version) stretches.
+    std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> away;
+    bool Away(const std::string& organisation, uint64_t version) const;
+  };
+  absl::StatusOr<const StreamParties*> PartiesOf(const std::string& stream);
 
   storage::EventLog& log_;
   const v1::Actor reader_;
   std::map<std::string, std::optional<std::string>> holders_;
   std::map<std::string, bool> areas_;
-  std::map<std::string, std::vector<std::string>> parties_;
+  std::map<std::string, StreamParties> parties_;
 };
 
 // True for the streams that hold one case each (a consent, a referral, an

@@ -64,12 +64,13 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
     e->set_organisation(own);
     return absl::OkStatus();
   }
-  if (view.state == State::kNone) return NotFound("concern");
-  if (absl::Status s = ActsFor(own, view.raised.organisation(),
-                               "the organisation that raised the concern",
-                               "record its handling");
-      !s.ok()) {
-    return s;
+  // A concern's existence is itself confidential (README, "Who sees
+  // what"): to any organisation but the one that raised it, another's
+  // concern answers as one that does not exist, naming no one.
+  // (The same words as a command on a concern id never raised.)
+  if (view.state == State::kNone || view.raised.organisation() != own) {
+    return absl::NotFoundError(absl::StrCat(
+        "safeguarding ", view.raised.concern_id(), " does not exist"));
   }
   switch (event->kind_case()) {
     case v1::EventPayload::kDslNotified: {

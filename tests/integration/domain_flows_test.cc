@@ -771,15 +771,16 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
   EXPECT_EQ(events[0].payload().personal().subject_id(), "s-1");
   EXPECT_EQ(events[0].payload().personal().facts(), "bruise on left arm");
 
-  // Only the raising organisation records its handling.
-  EXPECT_TRUE(
-      Is(Safeguard(NotifyDsl("g-1"), kService), StatusCode::PERMISSION_DENIED));
+  // Only the raising organisation records its handling; to anyone else the
+  // concern answers as one that does not exist.
+  EXPECT_TRUE(Is(Safeguard(NotifyDsl("g-1"), kService), StatusCode::NOT_FOUND,
+                 "does not exist"));
   EXPECT_TRUE(Is(Safeguard(ReferToSocialCare("g-1", "s-1"), kOtherSchool),
-                 StatusCode::PERMISSION_DENIED));
+                 StatusCode::NOT_FOUND, "does not exist"));
   v1::SafeguardingCommand close;
   close.set_concern_id("g-1");
   close.mutable_close()->set_outcome("no further action");
-  EXPECT_TRUE(Is(Safeguard(close, kService), StatusCode::PERMISSION_DENIED));
+  EXPECT_TRUE(Is(Safeguard(close, kService), StatusCode::NOT_FOUND));
   EXPECT_TRUE(
       Is(Safeguard(NotifyDsl("g-missing"), kSchool), StatusCode::NOT_FOUND));
 

@@ -11,7 +11,10 @@
 //   NOT_FOUND is never expected for another organisation's record: the
 //   services do not hide existence (a missing record is NOT_FOUND to
 //   everyone, another organisation's is PERMISSION_DENIED naming the rule;
-//   ids are not secrets), so the rows expect PERMISSION_DENIED throughout.
+//   ids are not secrets), so the rows expect PERMISSION_DENIED throughout,
+//   but for one kind: a safeguarding concern, whose existence is itself
+//   confidential, answers another organisation as a missing one does
+//   (NOT_FOUND naming no one; README, "Who sees what").
 // - RPCs that name no organisation (EventStore.*, Testing.*, Admin.Backup,
 //   Projections.*, Deadlines.FlagOverdue) and the auditors' AccessLog.*
 //   are "own" for both callers: their rows expect the same for both.
@@ -147,6 +150,14 @@ std::pair<Outcome, Outcome> Both() { return {kOk, kOk}; }
 // this record).
 std::pair<Outcome, Outcome> Neither(const std::string& fragment) {
   return {{DENIED, fragment}, {DENIED, fragment}};
+}
+// A confidential record (a concern): own succeeds; another organisation
+// gets the answer for a missing one.
+std::pair<Outcome, Outcome> OwnOnlyHidden(const std::string& fragment) {
+  return {kOk, {StatusCode::NOT_FOUND, fragment}};
+}
+std::pair<Outcome, Outcome> NeitherHidden(const std::string& fragment) {
+  return {{StatusCode::NOT_FOUND, fragment}, {StatusCode::NOT_FOUND, fragment}};
 }
 
 class TenancyTest : public ::testing::Test {
@@ -572,20 +583,22 @@ std::map<std::string, Row> TenancyTest::Rows() {
         return absl::StrCat("concern_id: \"sc-", id,
                             "\" notify_dsl { dsl: \"dsl-1\" }");
       },
-      {{kSchoolRole, OwnOnly("only the organisation that raised")},
-       {kServiceRole, OwnOnly("only the organisation that raised")}},
+      {{kSchoolRole, OwnOnlyHidden("does not exist")},
+       {kServiceRole, OwnOnlyHidden("does not exist")}},
       [this](const std::string& role, const std::string& id) {
         RaiseConcern("sc-" + id, Own(role));
       }};
   // sc-a: raised by school A and referred to no one; the service is not a
   // party to it, and a concern is confidential: the local authority of the
   // area reads it only once it is referred to it.
+  const std::string hidden_concern =
+      "no concern sc-a that the caller's organisation raised or was referred";
   rows["/ycr.v1.Safeguarding/Get"] = {
       constant("concern_id: \"sc-a\""),
-      {{kSchoolRole, OwnOnly(not_party)},
-       {kServiceRole, Neither(not_party)},
-       {kLocalAuthorityRole, Neither(not_party)},
-       {kAuditorRole, Neither(not_party)}}};
+      {{kSchoolRole, OwnOnlyHidden(hidden_concern)},
+       {kServiceRole, NeitherHidden(hidden_concern)},
+       {kLocalAuthorityRole, NeitherHidden(hidden_concern)},
+       {kAuditorRole, NeitherHidden(hidden_concern)}}};
 
   // Audit: a subject's for its record's holder (school A holds s-a), the
   // local authority of the holder's area, and auditors; an organisation's

@@ -274,16 +274,16 @@ TEST_F(VisibilityTest, AConcernIsForItsRaiserAndWhomItWasReferredTo) {
   EXPECT_TRUE(concern.referred_to_social_care());
   for (const std::string& org : {kSchool, kLa, kOtherSchool}) {
     v1::Concern refused;
-    EXPECT_TRUE(Is(ConcernAs(org, "g-1", &refused),
-                   StatusCode::PERMISSION_DENIED, "party to the concern"))
+    // A concern's existence is itself confidential: to anyone else it
+    // answers exactly as a concern that does not exist.
+    EXPECT_TRUE(Is(ConcernAs(org, "g-1", &refused), StatusCode::NOT_FOUND,
+                   "no concern g-1"))
         << org;
   }
   // The school's own concern: not the service's, nor the authority's.
   EXPECT_TRUE(Ok(ConcernAs(kSchool, "g-2", &concern)));
-  EXPECT_TRUE(
-      Is(ConcernAs(kService, "g-2", &concern), StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(
-      Is(ConcernAs(kLa, "g-2", &concern), StatusCode::PERMISSION_DENIED));
+  EXPECT_TRUE(Is(ConcernAs(kService, "g-2", &concern), StatusCode::NOT_FOUND));
+  EXPECT_TRUE(Is(ConcernAs(kLa, "g-2", &concern), StatusCode::NOT_FOUND));
 }
 
 TEST_F(VisibilityTest, OutcomesReachTheSchoolOnlyWhenReportedToIt) {
