@@ -1,6 +1,7 @@
 #include "common/ids.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -30,11 +31,9 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string NewUuid() {
-  uint8_t b[16];
-  if (RAND_bytes(b, sizeof(b)) != 1) std::abort();  // No entropy: cannot go on.
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
+namespace {
+
+std::string FormatUuid(const uint8_t* b) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -44,6 +43,25 @@ std::string NewUuid() {
     out.push_back(kHex[b[i] & 0x0f]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  uint8_t b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) std::abort();  // No entropy: cannot go on.
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return FormatUuid(b);
+}
+
+std::string NameUuid(absl::string_view name) {
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(),
+         digest);
+  digest[6] = (digest[6] & 0x0f) | 0x50;  // Version 5 layout (name-based).
+  digest[8] = (digest[8] & 0x3f) | 0x80;  // RFC 4122 variant.
+  return FormatUuid(digest);
 }
 
 }  // namespace ycr

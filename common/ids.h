@@ -13,6 +13,11 @@ bool IsUuid(absl::string_view s);
 // A random (version 4) UUID in lower case, from OpenSSL's CSPRNG.
 std::string NewUuid();
 
+// A name-based UUID (the version 5 layout, RFC 4122 variant, lower case)
+// from the first 16 bytes of SHA-256 of `name`: the same name always gives
+// the same UUID, and different names practically never the same one.
+std::string NameUuid(absl::string_view name);
+
 // `n` random bytes from OpenSSL's CSPRNG.
 std::string RandomBytes(size_t n);
 

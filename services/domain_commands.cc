@@ -1,5 +1,6 @@
 #include "services/domain_commands.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -66,6 +67,12 @@ absl::Status ApplyReferral(const v1::RecordedEvent& e,
 // A journal stream is not folded.
 struct NoView {
   uint64_t version = 0;
+};
+
+// The flags recorded on one deadline's stream.
+struct OverdueView {
+  uint64_t version = 0;
+  std::vector<v1::OverdueFlagged> flags;
 };
 
 const std::string& ConsentIdOf(const v1::EventPayload& event) {
@@ -471,12 +478,16 @@ absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d,
 // ---------------------------------------------------------------------------
 // The engine
 
+std::string CommandEventId(absl::string_view organisation,
+                           absl::string_view request_id) {
+  return NameUuid(absl::StrCat("ycr-request", std::string(1, '\0'),
+                               organisation, std::string(1, '\0'),
+                               absl::AsciiStrToLower(request_id)));
+}
+
 absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
-    const storage::AppendRequest& request) {
+    const storage::AppendRequest& request, const std::string& request_id) {
   const v1::ProposedEvent& asked = request.events.front();
-  if (!IsUuid(asked.event_id())) {
-    return absl::InvalidArgumentError("request_id: must be a UUID");
-  }
   ASSIGN_OR_RETURN(std::optional<uint64_t> position,
                    log_->LookupEventId(asked.event_id()));
   if (!position.has_value()) return std::optional<storage::AppendResult>();
@@ -488,13 +499,15 @@ absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
   }
   v1::RecordedEvent stored = std::move(slice.events[0]);
   RETURN_IF_ERROR(log_->RevealPersonal(&stored));
+  // The event id is the caller's organisation's, so whoever sent it first
+  // is of that organisation: a colleague's retry is the same request.
   if (stored.stream() != request.stream ||
       !SameCommand(stored.payload(), asked.payload()) ||
-      stored.actor().SerializeAsString() != request.actor.SerializeAsString()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("request_id ", asked.event_id(),
-                     " was already used for a different command (log position ",
-                     *position, ")"));
+      stored.actor().organisation() != request.actor.organisation()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id ", request_id,
+        " was already used by the caller's organisation for a different "
+        "command; send a new request id for a new command"));
   }
   return std::optional<storage::AppendResult>(storage::AppendResult{
       *position, *position, stored.stream_version(), true});
@@ -514,9 +527,12 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
   request.stream = absl::StrCat(target.kind, "-", target.id);
   request.actor = caller;
   v1::ProposedEvent& proposed = request.events.emplace_back();
-  proposed.set_event_id(request_id);
+  if (!IsUuid(request_id)) {
+    return absl::InvalidArgumentError("request_id: must be a UUID");
+  }
+  proposed.set_event_id(CommandEventId(caller.organisation(), request_id));
   *proposed.mutable_payload() = event;
-  ASSIGN_OR_RETURN(auto replayed, Replay(request));
+  ASSIGN_OR_RETURN(auto replayed, Replay(request, request_id));
   if (replayed.has_value()) return *replayed;
   const storage::AppendRequest asked = request;
 
@@ -558,7 +574,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
     if (absl::IsAlreadyExists(result.status())) {
       // The same request, sent again while its first copy was in flight,
       // landed first (decided at another instant): a retry, if it matches.
-      ASSIGN_OR_RETURN(auto again, Replay(asked));
+      ASSIGN_OR_RETURN(auto again, Replay(asked, request_id));
       if (again.has_value()) return *again;
       return result;
     }
@@ -794,8 +810,9 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
     v1::SubjectRecord record, std::optional<uint64_t> expected_revision) {
   // A reused request id: the record must be the one first sent with it.
   if (IsUuid(request_id)) {
-    ASSIGN_OR_RETURN(std::optional<uint64_t> position,
-                     log_->LookupEventId(request_id));
+    ASSIGN_OR_RETURN(
+        std::optional<uint64_t> position,
+        log_->LookupEventId(CommandEventId(caller.organisation(), request_id)));
     if (position.has_value()) {
       ASSIGN_OR_RETURN(storage::LogSlice slice,
                        log_->ReadAll(*position, 1, storage::LogFilter()));
@@ -808,8 +825,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
               RecordDigest(*salt, record)) {
         return absl::AlreadyExistsError(absl::StrCat(
             "request_id ", request_id,
-            " was already used for a different record (log position ",
-            *position, ")"));
+            " was already used by the caller's organisation for a different "
+            "record; send a new request id for a new command"));
       }
     }
   }
@@ -1097,16 +1114,35 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordOverdueFlag(
     v1::OverdueFlagged flag) {
   RETURN_IF_ERROR(domain::ValidId(flag.id(), "flag.id"));
   v1::EventPayload event;
+  // Folded, not a journal: each deadline (due date, and whether escalated)
+  // is flagged once whoever flags it, so two schedulers of different
+  // organisations racing (whose request ids differ) still flag it once; the
+  // second is decided again after the first and told it is flagged.
   Target target{"overdue", absl::StrCat(flag.kind(), "-", flag.id()), true,
-                true, std::nullopt};
+                false, std::nullopt};
   *event.mutable_overdue_flagged() = std::move(flag);
-  return Execute<NoView>(
+  return Execute<OverdueView>(
       caller, request_id, target, std::move(event),
-      [](const v1::RecordedEvent&, NoView*) { return absl::OkStatus(); },
-      [](const NoView&, CommandAttempt& attempt,
+      [](const v1::RecordedEvent& e, OverdueView* view) {
+        view->version = e.stream_version();
+        if (e.payload().has_overdue_flagged()) {
+          view->flags.push_back(e.payload().overdue_flagged());
+        }
+        return absl::OkStatus();
+      },
+      [](const OverdueView& view, CommandAttempt& attempt,
          v1::EventPayload* e) -> absl::Status {
-        *e->mutable_overdue_flagged()->mutable_flagged_at() =
-            ToProtoTime(attempt.now());
+        v1::OverdueFlagged* f = e->mutable_overdue_flagged();
+        for (const v1::OverdueFlagged& done : view.flags) {
+          if (done.due_at().seconds() == f->due_at().seconds() &&
+              done.due_at().nanos() == f->due_at().nanos() &&
+              done.escalated() == f->escalated()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("overdue rule: that deadline is already ",
+                             f->escalated() ? "escalated" : "flagged"));
+          }
+        }
+        *f->mutable_flagged_at() = ToProtoTime(attempt.now());
         return absl::OkStatus();
       });
 }

@@ -10,8 +10,12 @@
 // to kMaxAttempts), so every outcome matches the log order. With an expected
 // version from the caller, a moved stream is ABORTED instead.
 //
-// The caller's request id is the event id, so a retried command returns the
-// original position; the same id with another command is ALREADY_EXISTS.
+// Request ids are a namespace of the caller's organisation: the event id is
+// derived from the organisation and the request id (CommandEventId), so a
+// retried command, by the same user or a colleague of the same organisation,
+// returns the original position; the same id with another command is
+// ALREADY_EXISTS; and another organisation's request with the same id is
+// another request altogether (it cannot spend or probe yours).
 //
 // Free text about a person travels only in the event's personal part
 // (EventPayload.personal); the command sets whose it is, and refuses it on
@@ -38,6 +42,11 @@
 namespace ycr::services {
 
 using domain::SubjectRecordKey;
+
+// The log's event id for `organisation`'s request `request_id` (a UUID, in
+// either case): a name-based UUID of the two.
+std::string CommandEventId(absl::string_view organisation,
+                           absl::string_view request_id);
 using domain::SubjectSaltKey;
 
 // Record-store key marking that a referral of `subject_id` was submitted to
@@ -211,10 +220,11 @@ class DomainCommands {
                                                 Apply<View> apply,
                                                 Decide<View> decide);
 
-  // OK(nullopt) when `request_id` is new; otherwise the replayed (or
-  // refused) append of `request`.
+  // OK(nullopt) when the request (`request_id`, whose event id `request`
+  // carries) is new; otherwise the replayed (or refused) append of
+  // `request`.
   absl::StatusOr<std::optional<storage::AppendResult>> Replay(
-      const storage::AppendRequest& request);
+      const storage::AppendRequest& request, const std::string& request_id);
 
   storage::EventLog* const log_;
   Clock* const clock_;

@@ -5,12 +5,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/ids.h"
 #include "common/proto_time.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
-#include "storage/record_codec.h"
 
 namespace ycr::services {
 namespace {
@@ -37,20 +36,10 @@ void LogItem(Logger* log, absl::string_view event, const v1::DeadlineItem& item,
 }  // namespace
 
 std::string FlagRequestId(const v1::DeadlineItem& item, bool escalated) {
-  const std::string digest = storage::Sha256(absl::StrCat(
+  return NameUuid(absl::StrCat(
       "ycr-overdue", std::string(1, '\0'), item.kind(), std::string(1, '\0'),
       item.id(), std::string(1, '\0'), item.due_at().seconds(), ".",
       item.due_at().nanos(), std::string(1, '\0'), escalated ? "1" : "0"));
-  unsigned char b[16];
-  for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(digest[i]);
-  b[6] = (b[6] & 0x0f) | 0x50;  // Version 5 layout (name-based).
-  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant.
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    absl::StrAppendFormat(&out, "%02x", b[i]);
-  }
-  return out;
 }
 
 Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
@@ -59,6 +48,15 @@ Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
       log_stub_(v1::EventStore::NewStub(channel)),
       options_(std::move(options)),
       log_(log) {}
+
+void Scheduler::Count(const char* outcome) const {
+  if (options_.metrics == nullptr) return;
+  options_.metrics
+      ->GetCounter("ycr_scheduler_items_total",
+                   "Overdue items handled by the scheduler, by outcome.",
+                   {{"outcome", outcome}})
+      ->Increment();
+}
 
 void Scheduler::Prepare(grpc::ClientContext* context) const {
   if (options_.identity_metadata) {
@@ -120,18 +118,34 @@ absl::StatusOr<PassResult> Scheduler::RunOnce() {
       Prepare(&flag_context);
       grpc::Status s = stub_->FlagOverdue(&flag_context, flag, &done);
       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-        ++result.skipped;  // Answered or moved since it was listed.
+        // Answered or moved since it was listed, or flagged meanwhile by
+        // another scheduler.
+        ++result.skipped;
+        Count("skipped");
         LogItem(log_, "scheduler.skipped", item,
                 {{"reason", s.error_message()}});
         continue;
       }
-      if (!s.ok()) return FromGrpc(s);
+      if (!s.ok()) {
+        // This item only: the others are still flagged (it is tried again
+        // next pass, under the same request id).
+        ++result.failed;
+        Count("failed");
+        log_->Log(LogLevel::kWarning, "scheduler.flag_failed",
+                  {{"kind", v1::DeadlineItem::Kind_Name(item.kind())},
+                   {"id", item.id()},
+                   {"error", FromGrpc(s).ToString()}});
+        continue;
+      }
       if (done.replayed()) {
         ++result.replayed;
+        Count("replayed");
       } else if (escalate) {
         ++result.escalated;
+        Count("escalated");
       } else {
         ++result.flagged;
+        Count("flagged");
       }
       LogItem(log_,
               done.replayed()
@@ -152,6 +166,7 @@ void LogPass(Logger* log, const PassResult& pass, absl::Duration took) {
             {"escalated", absl::StrCat(pass.escalated)},
             {"already_flagged", absl::StrCat(pass.replayed)},
             {"skipped", absl::StrCat(pass.skipped)},
+            {"failed", absl::StrCat(pass.failed)},
             {"took", absl::FormatDuration(took)}});
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -39,6 +40,9 @@ struct SchedulerOptions {
   absl::Duration interval = absl::Seconds(60);
   // Longest wait between retries after a failed pass (doubling from 1 s).
   absl::Duration max_backoff = absl::Seconds(60);
+  // Where to count items by outcome (ycr_scheduler_items_total{outcome});
+  // null: not counted. Must outlive the scheduler.
+  MetricRegistry* metrics = nullptr;
 };
 
 struct PassResult {
@@ -47,8 +51,11 @@ struct PassResult {
   int escalated = 0;
   // Flagged before (by this or another scheduler): nothing written.
   int replayed = 0;
-  // Done or moved between listing and flagging.
+  // Done or moved between listing and flagging, or flagged meanwhile by
+  // another scheduler.
   int skipped = 0;
+  // The flag call failed (logged, counted); the pass went on to the next.
+  int failed = 0;
 };
 
 // The request id of a flag: a UUID (version 5 layout) from SHA-256 of the
@@ -65,9 +72,11 @@ class Scheduler {
             Logger* log);
 
   // One pass: every overdue item now (by the server's clock, as of the log's
-  // head when the pass starts), flagged if it is not yet, escalated if due. The
-  // first failed call ends the pass with its status (nothing is flagged twice
-  // by trying again).
+  // head when the pass starts), flagged if it is not yet, escalated if due.
+  // Each item on its own: one whose flag fails is logged
+  // ("scheduler.flag_failed") and counted (PassResult::failed) and the pass
+  // goes on. Only failing to read the head or list the items fails the pass
+  // (nothing is flagged twice by trying again).
   absl::StatusOr<PassResult> RunOnce();
 
   // Passes every `interval` until `stop` is set; a failed pass is retried
@@ -76,6 +85,7 @@ class Scheduler {
 
  private:
   void Prepare(grpc::ClientContext* context) const;
+  void Count(const char* outcome) const;
 
   std::unique_ptr<v1::Deadlines::Stub> stub_;
   std::unique_ptr<v1::EventStore::Stub> log_stub_;

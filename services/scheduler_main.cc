@@ -11,6 +11,7 @@
 #include "common/command_line.h"
 #include "common/log_flags.h"
 #include "services/client_security.h"
+#include "services/metrics_http.h"
 #include "services/scheduler.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "Server address host:port.");
@@ -25,6 +26,9 @@ ABSL_FLAG(int, interval_seconds, 60, "Seconds between passes.");
 ABSL_FLAG(double, escalate_after_hours, 0,
           "Flag again, as escalated, once a flag is this old (0: never).");
 ABSL_FLAG(int, call_timeout_seconds, 10, "Deadline of each call.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve GET /metrics on (Prometheus text: "
+          "ycr_scheduler_items_total by outcome); empty: none.");
 
 namespace {
 
@@ -43,8 +47,10 @@ int main(int argc, char** argv) {
       "[--dry_run]\nMutual TLS by default: --tls_ca, --tls_cert, --tls_key "
       "(a certificate whose OU is 'scheduler'); --insecure for a development "
       "server started with --insecure.\nExit codes (with --once): 0 ok, 1 the "
-      "pass failed, 2 bad "
-      "usage.\nLogs one line per event on standard output.");
+      "pass failed (the head or the list could not be read), 2 bad usage, 3 "
+      "the pass ran but some items could not be flagged (each logged as "
+      "scheduler.flag_failed).\nLogs one line per event on standard "
+      "output.");
   auto logger = ycr::LoggerFromFlags(&std::cout);
   if (!logger.ok()) {
     std::cerr << "ycr-scheduler: " << logger.status().message() << "\n";
@@ -73,6 +79,19 @@ int main(int argc, char** argv) {
       absl::Seconds(absl::GetFlag(FLAGS_call_timeout_seconds));
   options.escalate_after =
       absl::Hours(absl::GetFlag(FLAGS_escalate_after_hours));
+  ycr::MetricRegistry metrics;
+  std::unique_ptr<ycr::services::MetricsHttpServer> metrics_server;
+  if (const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+      !listen.empty()) {
+    auto started = ycr::services::MetricsHttpServer::Start(listen, &metrics);
+    if (!started.ok()) {
+      std::cerr << "ycr-scheduler: --metrics_listen: "
+                << started.status().message() << "\n";
+      return 2;
+    }
+    metrics_server = std::move(*started);
+    options.metrics = &metrics;
+  }
   ycr::services::Scheduler scheduler(
       ycr::services::OpenChannel(absl::GetFlag(FLAGS_server), *security),
       options, logger->get());
@@ -85,7 +104,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     ycr::services::LogPass(logger->get(), *pass, absl::Now() - started);
-    return 0;
+    return pass->failed > 0 ? 3 : 0;
   }
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

@@ -975,8 +975,13 @@ TEST_F(DomainFlowsTest, RetriedCommandsAreReplayedEvenWhenTheServerFilledIn) {
   v1::AgreementCommand reused_id = with_id(Sign("a-2"));
   reused_id.set_request_id(school_sign.request_id());
   EXPECT_TRUE(Is(Agree(reused_id, kSchool), StatusCode::ALREADY_EXISTS));
-  // Another organisation replaying someone else's request id.
-  EXPECT_TRUE(Is(Agree(service_sign, kSchool), StatusCode::ALREADY_EXISTS));
+  // Another organisation sending someone else's request id sends its own
+  // request: never ALREADY_EXISTS, never the other's position.
+  v1::CommandResponse theirs;
+  const grpc::Status borrowed = Agree(service_sign, kSchool, &theirs);
+  EXPECT_NE(borrowed.error_code(), StatusCode::ALREADY_EXISTS)
+      << borrowed.error_message();
+  EXPECT_FALSE(theirs.replayed());
   v1::IdentifyYoungCarerRequest other_code = identify;
   other_code.mutable_identification()->set_census_code(
       v1::CENSUS_CODE_NOT_DECLARED);
@@ -988,6 +993,47 @@ TEST_F(DomainFlowsTest, RetriedCommandsAreReplayedEvenWhenTheServerFilledIn) {
   bad_id.set_request_id("retry-1");
   EXPECT_TRUE(
       Is(Agree(bad_id, kSchool), StatusCode::INVALID_ARGUMENT, "request_id"));
+}
+
+// Request ids are a namespace of the caller's organisation: a colleague's
+// retry is the same request; another organisation's request with the same id
+// is its own, and cannot spend or probe the first.
+TEST_F(DomainFlowsTest, RequestIdsAreTheOrganisationsOwn) {
+  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms(10, true)));
+  const std::string id = NewUuid();
+  auto send = [&](v1::CorrespondenceCommand command, const std::string& org,
+                  const std::string& user, v1::CommandResponse* out) {
+    command.set_request_id(id);
+    grpc::ClientContext context;
+    AsCaller(&context, org, user);
+    return correspondence_->Record(&context, command, out);
+  };
+  // Another organisation spends the id first, on its own command.
+  v1::CommandResponse other;
+  ASSERT_TRUE(Ok(
+      send(Receive("m-2", "a-1", kService, kStart), kSchool, "dsl-1", &other)));
+  v1::CommandResponse first;
+  ASSERT_TRUE(Ok(send(Receive("m-1", "a-1", kSchool, kStart), kService,
+                      "worker-1", &first)));
+  EXPECT_FALSE(first.replayed());
+  EXPECT_NE(first.position(), other.position());
+  // A colleague retries it: the original result.
+  const uint64_t head = Head();
+  v1::CommandResponse again;
+  ASSERT_TRUE(Ok(send(Receive("m-1", "a-1", kSchool, kStart), kService,
+                      "worker-2", &again)));
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.position(), first.position());
+  EXPECT_EQ(Head(), head);
+  // The same id for another command of the organisation: refused, without
+  // a log position.
+  v1::CommandResponse refused;
+  const grpc::Status reused = send(Receive("m-3", "a-1", kSchool, kStart),
+                                   kService, "worker-2", &refused);
+  EXPECT_TRUE(Is(reused, StatusCode::ALREADY_EXISTS, id));
+  EXPECT_FALSE(absl::StrContains(reused.error_message(), "position"))
+      << reused.error_message();
+  EXPECT_EQ(Head(), head);
 }
 
 // A request id reused for a different record is ALREADY_EXISTS, not a

@@ -14,6 +14,9 @@
 namespace ycr::testing {
 namespace {
 
+// Runs `command` in a shell; its output (both streams) and exit code.
+std::string RunBinary(const std::string& command, int* exit_code);
+
 class SchedulerTest : public DomainFlowsTest {
  protected:
   services::SchedulerOptions Options() {
@@ -69,6 +72,90 @@ TEST_F(SchedulerTest, TwoSchedulersAtOnceFlagEachMissedDeadlineOnce) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->flagged, 0);
   EXPECT_EQ(Flags("m-1"), 1u);
+}
+
+// Schedulers of different organisations send different request ids (they
+// are each organisation's own), yet each deadline is flagged once: the flag
+// is a rule of the deadline's stream, not only of the request id.
+TEST_F(SchedulerTest, SchedulersOfTwoOrganisationsFlagEachDeadlineOnce) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  clock_.Advance(11 * kDay);
+  services::SchedulerOptions north = Options();
+  north.organisation = "scheduler-north";
+  services::SchedulerOptions south = Options();
+  south.organisation = "scheduler-south";
+  absl::StatusOr<services::PassResult> a, b;
+  std::thread first([&] { a = Pass(north); });
+  std::thread second([&] { b = Pass(south); });
+  first.join();
+  second.join();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->failed + b->failed, 0);
+  EXPECT_EQ(Flags("m-1"), 1u);
+  EXPECT_EQ(Flags("m-2"), 1u);
+  EXPECT_EQ(a->flagged + b->flagged, 2);
+}
+
+// One item whose flag fails (here its request id was spent on another
+// command) is logged and counted, and the pass flags the others.
+TEST_F(SchedulerTest, APoisonedItemSortingFirstDoesNotStopThePass) {
+  ASSERT_NO_FATAL_FAILURE(TwoLetters());
+  ASSERT_TRUE(Ok(Correspond(Receive("m-3", "a-1", kSchool, kStart), kService)));
+  clock_.Advance(11 * kDay);
+  auto stub = v1::Deadlines::NewStub(channel_);
+  v1::ListOverdueRequest list;
+  list.set_min_position(Head());
+  v1::ListDeadlinesResponse page;
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, "scheduler", "ycr-scheduler", "scheduler");
+    ASSERT_TRUE(Ok(stub->ListOverdue(&context, list, &page)));
+  }
+  ASSERT_EQ(page.items_size(), 3);
+  // The first item's flag request id, spent flagging the second item.
+  const v1::DeadlineItem poisoned = page.items(0);
+  const v1::DeadlineItem spent_on = page.items(1);
+  v1::FlagOverdueRequest flag;
+  flag.set_request_id(services::FlagRequestId(poisoned, false));
+  flag.mutable_flag()->set_kind(spent_on.kind());
+  flag.mutable_flag()->set_id(spent_on.id());
+  *flag.mutable_flag()->mutable_due_at() = spent_on.due_at();
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, "scheduler", "ycr-scheduler", "scheduler");
+    v1::CommandResponse done;
+    ASSERT_TRUE(Ok(stub->FlagOverdue(&context, flag, &done)));
+  }
+  MetricRegistry metrics;
+  services::SchedulerOptions options = Options();
+  options.metrics = &metrics;
+  std::ostringstream log;
+  absl::StatusOr<services::PassResult> pass = Pass(options, &log);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->failed, 1);
+  EXPECT_EQ(pass->flagged, 1);
+  EXPECT_EQ(Flags(poisoned.id()), 0u);
+  EXPECT_EQ(Flags(page.items(2).id()), 1u);
+  EXPECT_NE(log.str().find("scheduler.flag_failed"), std::string::npos)
+      << log.str();
+  EXPECT_NE(log.str().find(poisoned.id()), std::string::npos) << log.str();
+  const std::string rendered = metrics.Render();
+  EXPECT_NE(rendered.find("ycr_scheduler_items_total{outcome=\"failed\"} 1"),
+            std::string::npos)
+      << rendered;
+  EXPECT_NE(rendered.find("ycr_scheduler_items_total{outcome=\"flagged\"} 1"),
+            std::string::npos)
+      << rendered;
+  // The binary's --once says so in its exit code (3), after the pass.
+  int code = -1;
+  const std::string out = RunBinary(
+      absl::StrCat(
+          YCR_SCHEDULER_BINARY,
+          " --once --insecure --server=127.0.0.1:", server_.server().port()),
+      &code);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_NE(out.find(" failed=1"), std::string::npos) << out;
 }
 
 TEST_F(SchedulerTest, DryRunWritesNothing) {
