@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "tests/integration/domain_flows_fixture.h"
 
 namespace ycr::testing {
