@@ -429,11 +429,11 @@ TEST_F(DomainCommandsTest, WithdrawalRacingAShareAlwaysMatchesTheLogOrder) {
   ASSERT_TRUE(log_->VerifyChain(1, 0).ok());
 }
 
-// Correspondence received while the agreement is being amended, 100 times:
-// the recorded agreement version (and the due date computed from it) is
-// always the agreement's version at the event's place in the log. Without
-// the condition on the agreement stream, a receipt decided on the old terms
-// could land after the amendment.
+// Correspondence received at the instant the agreement is being amended,
+// 100 times: the recorded agreement version (and the due date computed from
+// it) is always the agreement's version at the event's place in the log.
+// Without the condition on the agreement stream, a receipt decided on the
+// old terms could land after the amendment.
 TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
   const v1::Actor service = As("service-7");
   ASSERT_TRUE(
@@ -454,7 +454,7 @@ TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
     });
     std::thread receiver([&] {
       received = commands_->RecordCorrespondence(service, NewUuid(), id,
-                                                 Receive(id, kNow));
+                                                 Receive(id, clock_.Now()));
     });
     amender.join();
     receiver.join();
@@ -479,8 +479,9 @@ TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
       }
     }
     EXPECT_EQ(r.agreement_version(), agreement_version) << "round " << round;
-    EXPECT_EQ(r.due_at().seconds(),
-              absl::ToUnixSeconds(kNow + absl::Hours(24) * response_days))
+    EXPECT_EQ(
+        r.due_at().seconds(),
+        absl::ToUnixSeconds(clock_.Now() + absl::Hours(24) * response_days))
         << "round " << round;
   }
 }
