@@ -128,11 +128,13 @@ absl::StatusOr<StoredReferral> Decode(absl::string_view bytes) {
   return s;
 }
 
-// What one referral adds to its school's counts.
+// What one referral adds to its school's counts (`registered`: to its
+// subject's registered referrals there, which "supported" counts once per
+// subject).
 struct SchoolShare {
   int64_t referred = 0;
   int64_t accepted = 0;
-  int64_t supported = 0;
+  int64_t registered = 0;
   int64_t closed = 0;
 };
 
@@ -146,17 +148,51 @@ SchoolShare ShareOf(const StoredReferral& s) {
   SchoolShare share;
   share.referred = 1;
   share.accepted = (s.flags & kReachedAccepted) != 0 ? 1 : 0;
-  share.supported = (s.flags & kReachedRegistered) != 0 ? 1 : 0;
+  share.registered = (s.flags & kReachedRegistered) != 0 ? 1 : 0;
   share.closed = state == v1::REFERRAL_STATE_CLOSED ? 1 : 0;
   return share;
 }
 
+// Keys of what makes a subject supported at a school.
+constexpr char kRegisteredTag = 'g';
+constexpr char kInterventionTag = 'w';
+
+// Whether `subject` is supported at `school`: a referral from there that
+// reached registered, or an open intervention there.
+absl::StatusOr<bool> IsSupported(storage::ProjectionBatch& batch,
+                                 const std::string& school,
+                                 const std::string& subject) {
+  for (char tag : {kRegisteredTag, kInterventionTag}) {
+    ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                     batch.Get(OrgPrefix(tag, school) + subject));
+    if (bytes.has_value()) return true;
+  }
+  return false;
+}
+
+// Adds `delta` to the subject's count under `tag` at `school`, and moves the
+// school's "supported" when the subject becomes, or stops being, supported
+// there: each young carer counts once, however many reasons they have.
+absl::Status AddSupport(storage::ProjectionBatch& batch, char tag,
+                        const std::string& school, const std::string& subject,
+                        int64_t delta) {
+  if (delta == 0 || school.empty() || subject.empty()) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(const bool was, IsSupported(batch, school, subject));
+  RETURN_IF_ERROR(AddToKey(batch, OrgPrefix(tag, school) + subject, delta));
+  ASSIGN_OR_RETURN(const bool is, IsSupported(batch, school, subject));
+  if (was == is) return absl::OkStatus();
+  return Add(batch, school, kSupported, is ? +1 : -1);
+}
+
 absl::Status AddShare(storage::ProjectionBatch& batch,
-                      const std::string& school, const SchoolShare& share,
-                      int64_t sign) {
+                      const std::string& school, const std::string& subject,
+                      const SchoolShare& share, int64_t sign) {
   RETURN_IF_ERROR(Add(batch, school, kReferred, sign * share.referred));
   RETURN_IF_ERROR(Add(batch, school, kAccepted, sign * share.accepted));
-  RETURN_IF_ERROR(Add(batch, school, kSupported, sign * share.supported));
+  RETURN_IF_ERROR(AddSupport(batch, kRegisteredTag, school, subject,
+                             sign * share.registered));
   return Add(batch, school, kClosed, sign * share.closed);
 }
 
@@ -249,12 +285,14 @@ class Applier {
           Add(batch_, old_school, kReferred, is.referred - was.referred));
       RETURN_IF_ERROR(
           Add(batch_, old_school, kAccepted, is.accepted - was.accepted));
-      RETURN_IF_ERROR(
-          Add(batch_, old_school, kSupported, is.supported - was.supported));
+      RETURN_IF_ERROR(AddSupport(batch_, kRegisteredTag, old_school,
+                                 r.subject_id(),
+                                 is.registered - was.registered));
       RETURN_IF_ERROR(Add(batch_, old_school, kClosed, is.closed - was.closed));
     } else {
-      RETURN_IF_ERROR(AddShare(batch_, old_school, was, -1));
-      RETURN_IF_ERROR(AddShare(batch_, r.school(), is, +1));
+      RETURN_IF_ERROR(
+          AddShare(batch_, old_school, before.referral.subject_id(), was, -1));
+      RETURN_IF_ERROR(AddShare(batch_, r.school(), r.subject_id(), is, +1));
     }
     // The service's open referrals by state.
     const bool was_open = IsOpen(old_state);
@@ -286,21 +324,8 @@ class Applier {
                                  int64_t sign) {
     RETURN_IF_ERROR(
         Add(batch_, plan.service(), kWorkerPrefix + plan.worker(), sign));
-    if (plan.school().empty() || plan.subject_id().empty()) {
-      return absl::OkStatus();
-    }
-    const std::string key = OrgPrefix('w', plan.school()) + plan.subject_id();
-    ASSIGN_OR_RETURN(std::optional<std::string> bytes, batch_.Get(key));
-    uint64_t open = 0;
-    if (bytes.has_value()) {
-      ASSIGN_OR_RETURN(open, DecodeCount(*bytes));
-    }
-    RETURN_IF_ERROR(AddToKey(batch_, key, sign));
-    // The subject became, or stopped being, supported there.
-    if ((sign > 0 && open == 0) || (sign < 0 && open == 1)) {
-      RETURN_IF_ERROR(Add(batch_, plan.school(), kSupported, sign));
-    }
-    return absl::OkStatus();
+    return AddSupport(batch_, kInterventionTag, plan.school(),
+                      plan.subject_id(), sign);
   }
 
   absl::Status Intervention() {

@@ -15,8 +15,9 @@
 //                 is census code P or S (a later N removes them).
 //     referred    referrals submitted, once each.
 //     accepted    referrals that reached accepted at any time.
-//     supported   referrals that reached registered at any time, plus distinct
-//                 subjects with at least one open intervention there.
+//     supported   distinct subjects (young carers) who have a referral from
+//                 the school that reached registered (at any time), or at
+//                 least one open intervention there: each child once.
 //     closed      referrals that ended in closed.
 //   A transfer moves the referral's school counts and its list entry from
 //   the old school to the new one. Entered in error retracts everything the
@@ -38,6 +39,9 @@
 //   'v' intervention_id                 -> InterventionPlanned (service,
 //                                          school, subject_id, worker) while
 //                                          open
+//   'g' school 0x00 subject_id          -> referrals (u64) of the subject
+//                                          from the school that reached
+//                                          registered; absent at 0
 //   'w' school 0x00 subject_id          -> open interventions (u64) of the
 //                                          subject at the school; absent at 0
 //   'y' school 0x00 subject_id          -> census code (u8) while P or S
@@ -53,7 +57,9 @@ namespace ycr::projections {
 
 class CaseloadsProjection : public Projection {
  public:
-  static constexpr uint32_t kCodeVersion = 1;
+  // 2: "supported" counts each young carer once (registered and in an open
+  // intervention is one, not two).
+  static constexpr uint32_t kCodeVersion = 2;
 
   const std::string& name() const override;
   uint32_t code_version() const override { return kCodeVersion; }

@@ -1,6 +1,5 @@
 #include "projections/deadlines.h"
 
-#include <algorithm>
 #include <optional>
 
 #include "absl/strings/escaping.h"
@@ -231,20 +230,6 @@ class Applier {
         {a.school(), a.service()});
   }
 
-  // Re-dates the answers owed under agreement `a` (its response time moved).
-  absl::Status RedateCorrespondence(const v1::DeadlineAgreementState& a) {
-    for (const std::string& id : a.open_correspondence()) {
-      ASSIGN_OR_RETURN(auto c,
-                       Load<v1::DeadlineCorrespondenceState>(batch_, "c" + id));
-      if (!c.has_value() || c->has_promised_by()) continue;
-      *c->mutable_due_at() = ToProtoTime(FromProtoTime(c->received_at()) +
-                                         kDay * a.response_days());
-      batch_.Put("c" + id, DeterministicBytes(*c));
-      RETURN_IF_ERROR(PutCorrespondence(id, *c));
-    }
-    return absl::OkStatus();
-  }
-
   absl::Status Agreement() {
     const std::string id = IdOf(e_.stream());
     ASSIGN_OR_RETURN(auto loaded,
@@ -274,8 +259,9 @@ class Applier {
       case v1::EventPayload::kAgreementAmended:
         set_terms(p_.agreement_amended().terms());
         if (!in_force) a.set_signatures(0);  // A draft is signed again.
+        // Letters received before keep their due dates: an amendment
+        // applies to letters received after it takes effect.
         if (in_force && !a.closing()) RETURN_IF_ERROR(PutReview(id, a));
-        RETURN_IF_ERROR(RedateCorrespondence(a));
         break;
       case v1::EventPayload::kAgreementReviewed: {
         const auto& reviewed = p_.agreement_reviewed().reviewed_at();
@@ -339,14 +325,16 @@ class Applier {
       *c.mutable_received_at() = r.received_at();
       c.set_subject_id(r.subject_id());
       c.add_positions(e_.position());
-      *c.mutable_due_at() = r.due_at();
-      ASSIGN_OR_RETURN(auto agreement, Load<v1::DeadlineAgreementState>(
-                                           batch_, "a" + r.agreement_id()));
-      if (agreement.has_value()) {
-        *c.mutable_due_at() = ToProtoTime(FromProtoTime(r.received_at()) +
-                                          kDay * agreement->response_days());
-        agreement->add_open_correspondence(id);
-        batch_.Put("a" + r.agreement_id(), DeterministicBytes(*agreement));
+      if (r.has_due_at()) {
+        // Decided at receipt by the terms in force when it was received.
+        *c.mutable_due_at() = r.due_at();
+      } else {
+        ASSIGN_OR_RETURN(auto agreement, Load<v1::DeadlineAgreementState>(
+                                             batch_, "a" + r.agreement_id()));
+        *c.mutable_due_at() = ToProtoTime(
+            FromProtoTime(r.received_at()) +
+            kDay * (agreement.has_value() ? agreement->response_days()
+                                          : domain::kDefaultResponseDays));
       }
       batch_.Put("c" + id, DeterministicBytes(c));
       return PutCorrespondence(id, c);
@@ -362,13 +350,6 @@ class Applier {
     // Answered: nothing more is owed.
     RETURN_IF_ERROR(DropItem(batch_, Item::CORRESPONDENCE_ANSWER, id));
     batch_.Delete("c" + id);
-    ASSIGN_OR_RETURN(auto agreement, Load<v1::DeadlineAgreementState>(
-                                         batch_, "a" + c.agreement_id()));
-    if (agreement.has_value()) {
-      auto* open = agreement->mutable_open_correspondence();
-      open->erase(std::remove(open->begin(), open->end(), id), open->end());
-      batch_.Put("a" + c.agreement_id(), DeterministicBytes(*agreement));
-    }
     return absl::OkStatus();
   }
 

@@ -4,9 +4,11 @@
 // so that listing what is due by T costs what is due, not what is open.
 //
 // What it tracks (DeadlineItem.Kind):
-//   CORRESPONDENCE_ANSWER     received_at + the agreement's current response
-//                             time, or the promised date once acknowledged;
-//                             gone once answered. Owed by the receiver.
+//   CORRESPONDENCE_ANSWER     the due date decided at receipt (received_at +
+//                             the response time of the agreement's terms in
+//                             force then; an amendment leaves it), or the
+//                             promised date once acknowledged; gone once
+//                             answered. Owed by the receiver.
 //   REFERRAL_ACKNOWLEDGEMENT  submitted + the response time of the agreement
 //                             in force between school and service (14 days
 //                             without one); gone once received or decided.
@@ -51,8 +53,10 @@ namespace ycr::projections {
 class DeadlinesProjection : public Projection {
  public:
   // 2: overdue flags. 3: dates of birth from the sealed personal record;
-  // erasure drops the retention review.
-  static constexpr uint32_t kCodeVersion = 3;
+  // erasure drops the retention review. 4: an amendment no longer re-dates
+  // answers to letters received before it (DeadlineAgreementState's
+  // open_correspondence is no longer kept).
+  static constexpr uint32_t kCodeVersion = 4;
 
   // `log` (for subject records' dates of birth) must outlive it.
   explicit DeadlinesProjection(storage::EventLog* log) : log_(log) {}

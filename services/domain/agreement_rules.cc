@@ -86,6 +86,14 @@ std::optional<absl::Time> AgreementView::ReviewDueAt() const {
   return absl::FromCivil(due, absl::UTCTimeZone());
 }
 
+const v1::AgreementTerms& AgreementView::TermsAt(absl::Time t) const {
+  if (terms_history.empty()) return terms;
+  for (auto it = terms_history.rbegin(); it != terms_history.rend(); ++it) {
+    if (it->from <= t) return it->terms;
+  }
+  return terms_history.front().terms;
+}
+
 uint32_t ResponseDays(const v1::AgreementTerms& terms) {
   return terms.response_time_days() == 0 ? kDefaultResponseDays
                                          : terms.response_time_days();
@@ -304,12 +312,19 @@ absl::Status ApplyAgreementEvent(const v1::RecordedEvent& recorded,
                                  AgreementView* view) {
   const v1::EventPayload& event = recorded.payload();
   const absl::Time at = FromProtoTime(recorded.recorded_at());
-  auto set_terms = [view](const v1::AgreementTerms& terms) {
+  auto set_terms = [view, at](const v1::AgreementTerms& terms) {
     view->terms = terms;
     if (view->terms.response_time_days() == 0) {
       view->terms.set_response_time_days(kDefaultResponseDays);
     }
     ++view->terms_version;
+    // Until it comes into force, the terms it will come into force with are
+    // replaced; once in force, an amendment takes effect when recorded.
+    if (view->state == State::kNone || view->state == State::kDraft) {
+      view->terms_history = {{absl::InfinitePast(), view->terms}};
+    } else {
+      view->terms_history.push_back({at, view->terms});
+    }
   };
   switch (event.kind_case()) {
     case v1::EventPayload::kAgreementDrafted:

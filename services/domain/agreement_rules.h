@@ -24,6 +24,16 @@ struct AgreementView {
   std::string agreement_id;
   // Current terms, response_time_days filled in.
   v1::AgreementTerms terms;
+  // One version of the terms and the time it took effect.
+  struct TermsVersion {
+    absl::Time from;
+    v1::AgreementTerms terms;
+  };
+  // The versions of the terms, oldest first: the terms the agreement came
+  // into force with (a draft's amendments replace it; from: the infinite
+  // past), then one per amendment made while in force, from when it was
+  // recorded. Empty until drafted.
+  std::vector<TermsVersion> terms_history;
   // 1 for the draft, +1 per amendment.
   uint32_t terms_version = 0;
   // Parties that signed. Amending a draft clears them (both sign the new
@@ -44,6 +54,9 @@ struct AgreementView {
   const std::string& OtherParty(const std::string& organisation) const;
   // Last review (or coming into force) + the review cadence.
   std::optional<absl::Time> ReviewDueAt() const;
+  // The terms in force at `t`: those of the latest version that took effect
+  // at or before `t` (the current terms for a view without history).
+  const v1::AgreementTerms& TermsAt(absl::Time t) const;
 };
 
 // The response time in days (kDefaultResponseDays when unset).

@@ -5,9 +5,45 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
+#include "services/domain/field_checks.h"
 
 namespace ycr::domain {
 namespace {
+
+std::string Format(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+// INVALID_ARGUMENT naming effective_at unless it is a valid timestamp from
+// kEarliestEffectiveDate to kWithdrawalHorizonYears after `now`.
+absl::Status ValidateEffectiveAt(const v1::ConsentWithdrawn& e,
+                                 absl::Time now) {
+  if (!e.has_effective_at()) {
+    return absl::InvalidArgumentError("effective_at: is required");
+  }
+  if (absl::Status s = RequiredTime(true, e.effective_at(), "effective_at");
+      !s.ok()) {
+    return s;
+  }
+  const absl::Time at = FromProtoTime(e.effective_at());
+  const absl::Time earliest =
+      absl::FromCivil(kEarliestEffectiveDate, absl::UTCTimeZone());
+  if (at < earliest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("effective_at: not before ", Format(earliest)));
+  }
+  const absl::CivilSecond c = absl::ToCivilSecond(now, absl::UTCTimeZone());
+  const absl::Time latest = absl::FromCivil(
+      absl::CivilSecond(c.year() + kWithdrawalHorizonYears, c.month(), c.day(),
+                        c.hour(), c.minute(), c.second()),
+      absl::UTCTimeZone());
+  if (at > latest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("effective_at: at most ", kWithdrawalHorizonYears,
+                     " years ahead (no later than ", Format(latest), ")"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
   switch (giver.kind_case()) {
@@ -81,12 +117,17 @@ absl::Status ValidateTerms(const v1::ConsentTerms& terms,
   return absl::OkStatus();
 }
 
+bool ConsentView::WithdrawnBy(absl::Time t) const {
+  return withdrawn_at.has_value() && t >= *withdrawn_at;
+}
+
 absl::Status CheckConsentCommand(const ConsentView& view,
                                  const v1::EventPayload& event,
                                  absl::Time now) {
   const bool exists = view.decision != ConsentView::Decision::kNone;
+  // Granted, and no withdrawal in effect yet (one may be scheduled).
   const bool live = view.decision == ConsentView::Decision::kGranted &&
-                    !view.withdrawn_at.has_value();
+                    !view.WithdrawnBy(now);
   switch (event.kind_case()) {
     case v1::EventPayload::kConsentGranted:
     case v1::EventPayload::kConsentRefused: {
@@ -124,20 +165,34 @@ absl::Status CheckConsentCommand(const ConsentView& view,
       }
       if (!live) {
         return absl::FailedPreconditionError(
-            "only a granted, unwithdrawn consent can be varied");
+            "only a granted consent whose withdrawal has not taken effect can "
+            "be varied");
       }
       return absl::OkStatus();
     case v1::EventPayload::kConsentWithdrawn: {
-      if (!event.consent_withdrawn().has_effective_at()) {
-        return absl::InvalidArgumentError("effective_at: is required");
+      if (absl::Status s = ValidateEffectiveAt(event.consent_withdrawn(), now);
+          !s.ok()) {
+        return s;
       }
       if (!live) {
         return absl::FailedPreconditionError(
-            "only a granted, unwithdrawn consent can be withdrawn");
+            "only a granted consent whose withdrawal has not taken effect can "
+            "be withdrawn");
       }
-      if (FromProtoTime(event.consent_withdrawn().effective_at()) < now) {
+      const absl::Time at =
+          FromProtoTime(event.consent_withdrawn().effective_at());
+      if (at < now) {
         return absl::FailedPreconditionError(
             "withdrawal is prospective: effective_at cannot be in the past");
+      }
+      // A scheduled withdrawal never blocks an earlier one ("stop now"
+      // always wins); a later one would change nothing.
+      if (view.withdrawn_at.has_value() && at >= *view.withdrawn_at) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("withdrawal rule: consent ", view.consent_id,
+                         " already has a withdrawal taking effect at ",
+                         Format(*view.withdrawn_at),
+                         "; only an earlier withdrawal changes anything"));
       }
       return absl::OkStatus();
     }
@@ -164,10 +219,15 @@ absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
     case v1::EventPayload::kConsentVaried:
       view->terms = event.consent_varied().terms();
       break;
-    case v1::EventPayload::kConsentWithdrawn:
-      view->withdrawn_at =
+    case v1::EventPayload::kConsentWithdrawn: {
+      // The earliest withdrawal recorded wins.
+      const absl::Time at =
           FromProtoTime(event.consent_withdrawn().effective_at());
+      if (!view->withdrawn_at.has_value() || at < *view->withdrawn_at) {
+        view->withdrawn_at = at;
+      }
       break;
+    }
     default:
       return absl::InvalidArgumentError("payload: is not a consent event");
   }

@@ -26,10 +26,20 @@ struct ConsentView {
   // The terms in force since the last grant or variation.
   v1::ConsentTerms terms;
   // Set once withdrawn: sharing at or after this instant is not covered.
+  // The earliest of the withdrawals recorded (a withdrawal may be scheduled
+  // ahead; an earlier one supersedes it).
   std::optional<absl::Time> withdrawn_at;
   // Stream version the view was folded to (0: no consent yet).
   uint64_t version = 0;
+
+  // Whether a withdrawal has taken effect at `t`.
+  bool WithdrawnBy(absl::Time t) const;
 };
+
+// Bounds of a withdrawal's effective_at: not before this date, and at most
+// this many years after it is recorded.
+inline constexpr absl::CivilDay kEarliestEffectiveDate{1900, 1, 1};
+inline constexpr int kWithdrawalHorizonYears = 2;
 
 // A disclosure someone wants to make, to be checked against a consent.
 struct ProposedDisclosure {
@@ -47,11 +57,14 @@ absl::Status ValidateTerms(const v1::ConsentTerms& terms,
                            absl::string_view field);
 
 // Decides whether `event` may be appended to the consent in `view` at `now`.
-// INVALID_ARGUMENT for a missing or bad field; FAILED_PRECONDITION naming
-// the rule when the consent's state does not allow it (grant and refuse only
-// a new consent; vary and withdraw only a granted, unwithdrawn one; a young
-// person assessed as not competent cannot decide; a withdrawal cannot take
-// effect in the past).
+// INVALID_ARGUMENT for a missing or bad field (a withdrawal's effective_at
+// before kEarliestEffectiveDate or more than kWithdrawalHorizonYears ahead);
+// FAILED_PRECONDITION naming the rule when the consent's state does not
+// allow it (grant and refuse only a new consent; vary and withdraw only a
+// granted one whose withdrawal has not taken effect at `now`: a withdrawal
+// scheduled ahead leaves it open to variation, and to an earlier withdrawal,
+// which supersedes it, until then; a young person assessed as not competent
+// cannot decide; a withdrawal cannot take effect in the past).
 absl::Status CheckConsentCommand(const ConsentView& view,
                                  const v1::EventPayload& event, absl::Time now);
 

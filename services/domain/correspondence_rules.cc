@@ -51,8 +51,9 @@ absl::Status ValidateReceived(const v1::CorrespondenceReceived& e) {
 absl::Time AnswerDueAt(const CorrespondenceView& view,
                        const AgreementView& agreement) {
   if (view.promised_by.has_value()) return *view.promised_by;
-  return FromProtoTime(view.received.received_at()) +
-         Days(ResponseDays(agreement.terms));
+  if (view.received.has_due_at()) return FromProtoTime(view.received.due_at());
+  const absl::Time received_at = FromProtoTime(view.received.received_at());
+  return received_at + Days(ResponseDays(agreement.TermsAt(received_at)));
 }
 
 absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
@@ -103,8 +104,10 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
     }
     e->set_to(own);
     e->set_agreement_version(agreement.version);
-    *e->mutable_due_at() =
-        ToProtoTime(received_at + Days(ResponseDays(agreement.terms)));
+    // Due by the terms in force when it was received, whatever amendments
+    // come later (or were recorded between its receipt and now).
+    *e->mutable_due_at() = ToProtoTime(
+        received_at + Days(ResponseDays(agreement.TermsAt(received_at))));
     return absl::OkStatus();
   }
   if (view.state == State::kNone) return NotFound("correspondence");
@@ -114,6 +117,8 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
     return s;
   }
   const absl::Time received_at = FromProtoTime(view.received.received_at());
+  // The letter is handled under the terms in force when it was received.
+  const v1::AgreementTerms& terms = agreement.TermsAt(received_at);
   switch (event->kind_case()) {
     case v1::EventPayload::kCorrespondenceAcknowledged: {
       const auto& e = event->correspondence_acknowledged();
@@ -128,7 +133,7 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
             view.state == State::kAnswered ? "answered"
                                            : "already acknowledged"));
       }
-      if (!agreement.terms.acknowledgement_allowed()) {
+      if (!terms.acknowledgement_allowed()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "correspondence rule: agreement ", agreement.agreement_id,
             " does not allow acknowledgement with a timeline; answer in full"));
@@ -145,15 +150,13 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
         return absl::InvalidArgumentError(
             "acknowledge.promised_by: must be in the future");
       }
-      if (agreement.terms.max_promised_days() != 0) {
-        const absl::Time limit =
-            received_at + Days(agreement.terms.max_promised_days());
+      if (terms.max_promised_days() != 0) {
+        const absl::Time limit = received_at + Days(terms.max_promised_days());
         if (promised > limit) {
           return absl::FailedPreconditionError(absl::StrCat(
               "correspondence rule: agreement ", agreement.agreement_id,
-              " lets a promised date be at most ",
-              agreement.terms.max_promised_days(), " days after receipt (",
-              Format(limit), ")"));
+              " lets a promised date be at most ", terms.max_promised_days(),
+              " days after receipt (", Format(limit), ")"));
         }
       }
       return absl::OkStatus();

@@ -245,6 +245,54 @@ TEST_F(DomainCommandsTest, DisclosureAfterWithdrawalIsRefusedAndNotWritten) {
   EXPECT_TRUE(Stream("sharing-s-1").empty());
 }
 
+// A withdrawal scheduled ahead does not lock the consent: it may still be
+// varied, and a withdrawal now (no effective_at) supersedes it, so sharing
+// stops at once instead of at the scheduled date.
+TEST_F(DomainCommandsTest, WithdrawingNowSupersedesAScheduledWithdrawal) {
+  ASSERT_TRUE(
+      commands_->RecordConsent(school_, NewUuid(), Grant("c-1", "s-1")).ok());
+  ASSERT_TRUE(commands_
+                  ->RecordConsent(school_, NewUuid(),
+                                  Withdraw("c-1", kNow + absl::Hours(24 * 30)))
+                  .ok());
+  v1::EventPayload vary;
+  vary.mutable_consent_varied()->set_consent_id("c-1");
+  *vary.mutable_consent_varied()->mutable_terms() =
+      Grant("c-1", "s-1").consent_granted().terms();
+  auto varied = commands_->RecordConsent(school_, NewUuid(), vary);
+  ASSERT_TRUE(varied.ok()) << varied.status();
+  ASSERT_TRUE(
+      commands_->RecordDisclosure(school_, NewUuid(), Share("c-1", "s-1"))
+          .ok());
+
+  clock_.Advance(absl::Minutes(5));
+  v1::EventPayload now;
+  now.mutable_consent_withdrawn()->set_consent_id("c-1");
+  auto withdrawn = commands_->RecordConsent(school_, NewUuid(), now);
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  auto result =
+      commands_->RecordDisclosure(school_, NewUuid(), Share("c-1", "s-1"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("withdrawn"), std::string::npos);
+  EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
+  auto view = commands_->LoadConsent("c-1");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->withdrawn_at, clock_.Now());
+}
+
+TEST_F(DomainCommandsTest, AWithdrawalFarAheadIsRefusedNamingTheField) {
+  ASSERT_TRUE(
+      commands_->RecordConsent(school_, NewUuid(), Grant("c-1", "s-1")).ok());
+  const absl::Time year_9999 =
+      absl::FromCivil(absl::CivilSecond(9999, 6, 1), absl::UTCTimeZone());
+  auto result =
+      commands_->RecordConsent(school_, NewUuid(), Withdraw("c-1", year_9999));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("effective_at"), std::string::npos)
+      << result.status();
+  EXPECT_EQ(Stream("consent-c-1").size(), 1u);
+}
+
 TEST_F(DomainCommandsTest, DisclosureBeforeConsentIsValidIsRefused) {
   ASSERT_TRUE(
       commands_->RecordConsent(school_, NewUuid(), Grant("c-1", "s-1")).ok());
@@ -429,11 +477,11 @@ TEST_F(DomainCommandsTest, WithdrawalRacingAShareAlwaysMatchesTheLogOrder) {
   ASSERT_TRUE(log_->VerifyChain(1, 0).ok());
 }
 
-// Correspondence received while the agreement is being amended, 100 times:
-// the recorded agreement version (and the due date computed from it) is
-// always the agreement's version at the event's place in the log. Without
-// the condition on the agreement stream, a receipt decided on the old terms
-// could land after the amendment.
+// Correspondence received at the instant the agreement is being amended,
+// 100 times: the recorded agreement version (and the due date computed from
+// it) is always the agreement's version at the event's place in the log.
+// Without the condition on the agreement stream, a receipt decided on the
+// old terms could land after the amendment.
 TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
   const v1::Actor service = As("service-7");
   ASSERT_TRUE(
@@ -454,7 +502,7 @@ TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
     });
     std::thread receiver([&] {
       received = commands_->RecordCorrespondence(service, NewUuid(), id,
-                                                 Receive(id, kNow));
+                                                 Receive(id, clock_.Now()));
     });
     amender.join();
     receiver.join();
@@ -479,8 +527,9 @@ TEST_F(DomainCommandsTest, CorrespondenceRacingAnAmendmentUsesTheTermsInForce) {
       }
     }
     EXPECT_EQ(r.agreement_version(), agreement_version) << "round " << round;
-    EXPECT_EQ(r.due_at().seconds(),
-              absl::ToUnixSeconds(kNow + absl::Hours(24) * response_days))
+    EXPECT_EQ(
+        r.due_at().seconds(),
+        absl::ToUnixSeconds(clock_.Now() + absl::Hours(24) * response_days))
         << "round " << round;
   }
 }

@@ -518,28 +518,36 @@ TEST_F(DomainFlowsTest, AcknowledgementMovesTheDueDateWithinTheLimit) {
   EXPECT_EQ(GetCorrespondence("k-1").state(), v1::CorrespondenceItem::ANSWERED);
 }
 
-TEST_F(DomainFlowsTest, AmendedResponseTimeMovesTheDueDate) {
-  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms()));
+// A letter's answer is due by the agreement version in force when it was
+// received: an amendment applies to letters received after it.
+TEST_F(DomainFlowsTest, AnAmendmentLeavesEarlierLettersDueDates) {
+  ASSERT_NO_FATAL_FAILURE(
+      MakeInForce("a-1", Terms(0, /*acknowledgement_allowed=*/true)));
   const absl::Time received_at = clock_.Now();
   ASSERT_TRUE(
       Ok(Correspond(Receive("k-1", "a-1", kService, received_at), kSchool)));
   EXPECT_EQ(TimeOf(GetCorrespondence("k-1").answer_due_at()),
             received_at + 14 * kDay);
 
-  clock_.Advance(kDay);
+  // Shortened from 14 days to 7: k-1 does not become overdue at once.
+  clock_.Advance(8 * kDay);
   ASSERT_TRUE(
-      Ok(Agree(Amend("a-1", Terms(/*response_time_days=*/21)), kService)));
+      Ok(Agree(Amend("a-1", Terms(/*response_time_days=*/7, true)), kService)));
   v1::CorrespondenceItem item = GetCorrespondence("k-1");
-  EXPECT_EQ(TimeOf(item.answer_due_at()), received_at + 21 * kDay);
-  // What was recorded at receipt stays as it was.
+  EXPECT_EQ(TimeOf(item.answer_due_at()), received_at + 14 * kDay);
   EXPECT_EQ(item.received().agreement_version(), 3u);
   EXPECT_EQ(TimeOf(item.received().due_at()), received_at + 14 * kDay);
+  // Still within the response time it arrived under: it can be
+  // acknowledged.
+  ASSERT_TRUE(
+      Ok(Correspond(Acknowledge("k-1", received_at + 20 * kDay), kSchool)));
 
-  clock_.Advance(16 * kDay);  // Past the old due date, within the new.
-  ASSERT_TRUE(Ok(Correspond(Answer("k-1"), kSchool)));
-  item = GetCorrespondence("k-1");
-  EXPECT_EQ(item.state(), v1::CorrespondenceItem::ANSWERED);
-  EXPECT_EQ(TimeOf(item.answered_at()), clock_.Now());
+  // A letter received after the amendment is due by the amended terms.
+  const absl::Time later = clock_.Now();
+  ASSERT_TRUE(Ok(Correspond(Receive("k-2", "a-1", kService, later), kSchool)));
+  item = GetCorrespondence("k-2");
+  EXPECT_EQ(TimeOf(item.answer_due_at()), later + 7 * kDay);
+  EXPECT_EQ(item.received().agreement_version(), 4u);
 }
 
 // ---------------------------------------------------------------------------

@@ -202,7 +202,7 @@ class Workload {
         return commands_->RecordCorrespondence(As(item->received.to()),
                                                NewUuid(), id, p);
       }
-      case 8: {  // Amend an agreement's response time (moves due dates).
+      case 8: {  // Amend an agreement's response time (later letters).
         const int sch = Pick(0, 2);
         const int svc = Pick(0, 1);
         v1::EventPayload p;

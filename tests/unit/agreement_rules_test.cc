@@ -431,6 +431,40 @@ TEST(AgreementRulesTest, AmendingADraftNeedsBothToSignTheNewVersion) {
   EXPECT_EQ(view.terms.response_time_days(), 30u);
 }
 
+// Each version of the terms applies from when it took effect: the draft's
+// latest terms from before it came into force, each amendment in force from
+// when it was recorded.
+TEST(AgreementRulesTest, TermsAtAGivenTimeAreThoseInForceThen) {
+  AgreementView view = Drafted();
+  v1::AgreementTerms draft_amended = Terms();
+  draft_amended.set_response_time_days(21);
+  Step(Amend(draft_amended), kSchool, kT0 + absl::Hours(1), &view);
+  Step(Sign(), kSchool, kT0 + absl::Hours(2), &view);
+  Step(Sign(), kService, kT0 + absl::Hours(3), &view);
+  v1::AgreementTerms faster = Terms();
+  faster.set_response_time_days(7);
+  Step(Amend(faster), kService, kT0 + absl::Hours(10), &view);
+  v1::AgreementTerms unset = Terms();
+  unset.set_response_time_days(0);
+  Step(Amend(unset), kSchool, kT0 + absl::Hours(20), &view);
+  ASSERT_EQ(view.terms_history.size(), 3u);
+  EXPECT_EQ(view.TermsAt(kT0 - absl::Hours(1)).response_time_days(), 21u);
+  EXPECT_EQ(view.TermsAt(kT0 + absl::Hours(3)).response_time_days(), 21u);
+  EXPECT_EQ(view.TermsAt(kT0 + absl::Hours(10) - absl::Seconds(1))
+                .response_time_days(),
+            21u);
+  EXPECT_EQ(view.TermsAt(kT0 + absl::Hours(10)).response_time_days(), 7u);
+  EXPECT_EQ(view.TermsAt(kT0 + absl::Hours(19)).response_time_days(), 7u);
+  EXPECT_EQ(view.TermsAt(kT0 + absl::Hours(20)).response_time_days(),
+            kDefaultResponseDays);
+  EXPECT_EQ(view.TermsAt(absl::InfiniteFuture()).response_time_days(),
+            kDefaultResponseDays);
+  // A hand-built view without history: its current terms.
+  AgreementView bare;
+  bare.terms.set_response_time_days(9);
+  EXPECT_EQ(bare.TermsAt(kT0).response_time_days(), 9u);
+}
+
 TEST(AgreementRulesTest, AmendingADraftLetsTheEarlierSignerSignAgain) {
   AgreementView view = Drafted();
   Step(Sign(), kSchool, kT0 + absl::Hours(1), &view);

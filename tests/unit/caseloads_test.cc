@@ -92,6 +92,27 @@ class CaseloadsTest : public ::testing::Test {
     return out;
   }
 
+  // The subject of referral `id`: "subject-of-<id>" unless SubmitFor named
+  // another.
+  std::string SubjectOf(const std::string& id) {
+    auto it = subjects_.find(id);
+    return it == subjects_.end() ? "subject-of-" + id : it->second;
+  }
+
+  // Submits referral `id` about `subject_id`.
+  uint64_t SubmitFor(const std::string& id, const std::string& subject_id) {
+    subjects_[id] = subject_id;
+    return Referral(id, "submit");
+  }
+
+  // Submitted (unless SubmitFor did), accepted, assessed and registered.
+  void Registered(const std::string& id) {
+    if (subjects_.count(id) == 0) Referral(id, "submit");
+    for (const char* step : {"accept", "schedule", "complete", "register"}) {
+      Referral(id, step);
+    }
+  }
+
   // The referral's transitions, by name.
   uint64_t Referral(const std::string& id, const std::string& transition,
                     const std::string& to_school = "") {
@@ -100,7 +121,7 @@ class CaseloadsTest : public ::testing::Test {
     if (transition == "submit") {
       auto* s = p.mutable_referral_submitted();
       s->set_referral_id(id);
-      s->set_subject_id("subject-of-" + id);
+      s->set_subject_id(SubjectOf(id));
       s->set_school(kSchool);
       s->set_service(kService);
       by = kSchool;
@@ -116,7 +137,7 @@ class CaseloadsTest : public ::testing::Test {
     } else if (transition == "complete") {
       p.mutable_assessment_completed();
       // The log seals a personal part under its subject's key.
-      p.mutable_personal()->set_subject_id("subject-of-" + id);
+      p.mutable_personal()->set_subject_id(SubjectOf(id));
       p.mutable_personal()->add_needs("respite");
     } else if (transition == "register") {
       p.mutable_referral_registered();
@@ -180,6 +201,7 @@ class CaseloadsTest : public ::testing::Test {
     return {c.by_state().begin(), c.by_state().end()};
   }
 
+  std::map<std::string, std::string> subjects_;
   ManualClock clock_{kT0};
   test::TempDir dir_;
   std::unique_ptr<storage::RocksDbEventLog> log_;
@@ -345,7 +367,7 @@ TEST_F(CaseloadsTest, InterventionsCountByWorkerAndSupportSubjects) {
   EXPECT_TRUE(service.by_worker().empty());
   EXPECT_EQ(Of(kSchool).supported(), 0u);
 
-  // Registered referrals and supported subjects add up.
+  // A registered young carer and another in an intervention: two.
   Referral("r-1", "submit");
   Referral("r-1", "accept");
   Referral("r-1", "schedule");
@@ -353,6 +375,53 @@ TEST_F(CaseloadsTest, InterventionsCountByWorkerAndSupportSubjects) {
   Referral("r-1", "register");
   Plan("i-5", "s-3", "worker-a");
   EXPECT_EQ(Of(kSchool).supported(), 2u);
+}
+
+// "Supported" is the number of distinct young carers registered with a
+// service (a referral that reached registered) or in an open intervention:
+// each child once, however many reasons they have.
+TEST_F(CaseloadsTest, SupportedCountsEachYoungCarerOnce) {
+  const std::string child = SubjectOf("r-1");
+  Registered("r-1");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Plan("i-1", child, "worker-a");
+  Plan("i-2", child, "worker-b");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);  // Registered and in two: one.
+  End("i-1");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+
+  // Referred again after a close and registered again: still one child.
+  Referral("r-1", "close");
+  SubmitFor("r-2", child);
+  Registered("r-2");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  EXPECT_EQ(Of(kSchool).referred(), 2u);  // Referrals still count each.
+
+  // Another child, in an intervention only: two.
+  Plan("i-3", "s-9", "worker-a");
+  EXPECT_EQ(Of(kSchool).supported(), 2u);
+
+  // The child stays supported while any reason remains.
+  Referral("r-2", "error");
+  EXPECT_EQ(Of(kSchool).supported(), 2u);
+  Referral("r-1", "error");
+  EXPECT_EQ(Of(kSchool).supported(), 2u);  // i-2 is still open.
+  End("i-2");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  End("i-3");
+  EXPECT_EQ(Of(kSchool).supported(), 0u);
+
+  // A transfer moves the registration; the intervention stays at the old
+  // school: each school counts the child once.
+  Registered("r-3");
+  Plan("i-4", SubjectOf("r-3"), "worker-a");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Referral("r-3", "transfer", kNewSchool);
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  EXPECT_EQ(Of(kNewSchool).supported(), 1u);
+  End("i-4");
+  EXPECT_EQ(Of(kSchool).supported(), 0u);
+  EXPECT_EQ(Of(kNewSchool).supported(), 1u);
 }
 
 TEST_F(CaseloadsTest, IdentificationCountsDistinctSubjectsCodedPOrS) {

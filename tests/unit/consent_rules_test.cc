@@ -1,5 +1,7 @@
-// Consent: which commands a consent's state allows, and whether it covers a
-// disclosure (recipient, purpose, categories, validity window, withdrawal).
+// Consent: which commands a consent's state allows (a withdrawal scheduled
+// ahead leaves it open until then; an earlier one supersedes it; effective
+// dates bounded), and whether it covers a disclosure (recipient, purpose,
+// categories, validity window, withdrawal).
 
 #include "services/domain/consent_rules.h"
 
@@ -139,6 +141,136 @@ TEST(ConsentRulesTest, WithdrawalCannotTakeEffectInThePast) {
       CheckConsentCommand(Granted(), withdraw, kT0 + absl::Minutes(1));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("prospective"), std::string::npos);
+}
+
+EventPayload WithdrawAt(absl::Time at) {
+  EventPayload p;
+  p.mutable_consent_withdrawn()->set_consent_id("c-1");
+  *p.mutable_consent_withdrawn()->mutable_effective_at() = At(at);
+  return p;
+}
+
+EventPayload Vary() {
+  EventPayload p;
+  p.mutable_consent_varied()->set_consent_id("c-1");
+  *p.mutable_consent_varied()->mutable_terms() = Terms();
+  return p;
+}
+
+// Checked at `now` (must pass), then folded at the next version.
+void Step(const EventPayload& p, absl::Time now, ConsentView* view) {
+  absl::Status s = CheckConsentCommand(*view, p, now);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(ApplyConsentEvent(p, view->version + 1, view).ok());
+}
+
+void ExpectRefused(const ConsentView& view, const EventPayload& p,
+                   absl::Time now, absl::StatusCode code,
+                   const std::string& why) {
+  absl::Status s = CheckConsentCommand(view, p, now);
+  EXPECT_EQ(s.code(), code) << s;
+  EXPECT_NE(s.message().find(why), std::string::npos) << s;
+}
+
+constexpr absl::Duration kDay = absl::Hours(24);
+
+// A withdrawal scheduled ahead leaves the consent open to variation until it
+// takes effect; it covers disclosures until then, and no longer.
+TEST(ConsentRulesTest, AScheduledWithdrawalLeavesTheConsentOpenUntilThen) {
+  ConsentView consent = Granted();
+  const absl::Time scheduled = kT0 + 30 * kDay;
+  Step(WithdrawAt(scheduled), kT0 + absl::Hours(1), &consent);
+  Step(Vary(), kT0 + absl::Hours(2), &consent);
+  EXPECT_EQ(consent.version, 3u);
+  EXPECT_TRUE(
+      CheckConsentCommand(consent, Vary(), scheduled - absl::Seconds(1)).ok());
+  ExpectRefused(consent, Vary(), scheduled,
+                absl::StatusCode::kFailedPrecondition,
+                "whose withdrawal has not taken effect can be varied");
+  ProposedDisclosure d = Share();
+  d.at = scheduled - absl::Seconds(1);
+  EXPECT_TRUE(CheckConsentCovers(consent, d).ok());
+  d.at = scheduled;
+  ExpectNotCovered(consent, d, "withdrawn from");
+}
+
+// "Stop now" always wins: an earlier withdrawal supersedes a scheduled one,
+// even one scheduled far ahead.
+TEST(ConsentRulesTest, AnEarlierWithdrawalSupersedesAScheduledOne) {
+  ConsentView consent = Granted();
+  const absl::Time now = kT0 + absl::Hours(2);
+  Step(WithdrawAt(kT0 + 700 * kDay), kT0 + absl::Hours(1), &consent);
+  Step(WithdrawAt(now), now, &consent);
+  ASSERT_TRUE(consent.withdrawn_at.has_value());
+  EXPECT_EQ(*consent.withdrawn_at, now);
+  ProposedDisclosure d = Share();
+  d.at = now;
+  ExpectNotCovered(consent, d, "withdrawn from");
+  // Withdrawn now: nothing more is varied or withdrawn.
+  ExpectRefused(consent, Vary(), now, absl::StatusCode::kFailedPrecondition,
+                "can be varied");
+  ExpectRefused(consent, WithdrawAt(now + kDay), now,
+                absl::StatusCode::kFailedPrecondition, "can be withdrawn");
+}
+
+TEST(ConsentRulesTest, AWithdrawalNoEarlierThanTheScheduledOneIsRefused) {
+  ConsentView consent = Granted();
+  const absl::Time scheduled = kT0 + 30 * kDay;
+  Step(WithdrawAt(scheduled), kT0, &consent);
+  for (absl::Time at : {scheduled, scheduled + kDay}) {
+    ExpectRefused(consent, WithdrawAt(at), kT0 + absl::Hours(1),
+                  absl::StatusCode::kFailedPrecondition,
+                  "withdrawal rule: consent c-1 already has a withdrawal "
+                  "taking effect at 2026-06-27T20:26:40+00:00");
+  }
+  EXPECT_TRUE(CheckConsentCommand(consent, WithdrawAt(scheduled - kDay),
+                                  kT0 + absl::Hours(1))
+                  .ok());
+}
+
+TEST(ConsentRulesTest, TheEarliestWithdrawalFoldedWins) {
+  ConsentView consent = Granted();
+  ASSERT_TRUE(ApplyConsentEvent(WithdrawAt(kT0 + kDay), 2, &consent).ok());
+  ASSERT_TRUE(ApplyConsentEvent(WithdrawAt(kT0 + 9 * kDay), 3, &consent).ok());
+  EXPECT_EQ(*consent.withdrawn_at, kT0 + kDay);
+  EXPECT_EQ(consent.version, 3u);
+}
+
+// Bounded: not before 1900, at most two years ahead (an effective date in
+// year 9999 would otherwise hold the withdrawal open for good), a valid
+// timestamp.
+TEST(ConsentRulesTest, EffectiveDatesAreBounded) {
+  const absl::Time now = kT0;  // 2026-05-28T20:26:40Z
+  const absl::Time horizon = absl::FromCivil(
+      absl::CivilSecond(2028, 5, 28, 20, 26, 40), absl::UTCTimeZone());
+  EXPECT_TRUE(CheckConsentCommand(Granted(), WithdrawAt(horizon), now).ok());
+  ExpectRefused(Granted(), WithdrawAt(horizon + absl::Seconds(1)), now,
+                absl::StatusCode::kInvalidArgument,
+                "effective_at: at most 2 years ahead (no later than "
+                "2028-05-28T20:26:40+00:00)");
+  ExpectRefused(Granted(),
+                WithdrawAt(absl::FromCivil(absl::CivilSecond(9999, 12, 31),
+                                           absl::UTCTimeZone())),
+                now, absl::StatusCode::kInvalidArgument,
+                "effective_at: at most 2 years ahead");
+  ExpectRefused(Granted(),
+                WithdrawAt(absl::FromCivil(absl::CivilSecond(1899, 12, 31),
+                                           absl::UTCTimeZone())),
+                now, absl::StatusCode::kInvalidArgument,
+                "effective_at: not before 1900-01-01T00:00:00+00:00");
+  EventPayload bad_nanos = WithdrawAt(now + kDay);
+  bad_nanos.mutable_consent_withdrawn()->mutable_effective_at()->set_nanos(
+      1'000'000'000);
+  ExpectRefused(Granted(), bad_nanos, now, absl::StatusCode::kInvalidArgument,
+                "effective_at: out of range");
+  EventPayload unset = WithdrawAt(now);
+  unset.mutable_consent_withdrawn()->clear_effective_at();
+  ExpectRefused(Granted(), unset, now, absl::StatusCode::kInvalidArgument,
+                "effective_at: is required");
+  // Bounds are checked before state: no consent yet, the same answer.
+  ConsentView none;
+  ExpectRefused(none, WithdrawAt(horizon + kDay), now,
+                absl::StatusCode::kInvalidArgument, "effective_at");
 }
 
 TEST(ConsentRulesTest, RefusedConsentCoversNothing) {

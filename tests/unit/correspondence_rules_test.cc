@@ -1,7 +1,7 @@
 // Correspondence under a Working Together Agreement: receipt only between the
-// parties of an agreement in force, when the answer is due (and how an
-// amendment or an acknowledgement moves it), acknowledgement within the
-// agreement's limits, and the answer.
+// parties of an agreement in force, when the answer is due (by the terms in
+// force at receipt: a later amendment leaves it; an acknowledgement moves
+// it), acknowledgement within those terms' limits, and the answer.
 
 #include "services/domain/correspondence_rules.h"
 
@@ -440,9 +440,10 @@ TEST(CorrespondenceRulesTest, AcknowledgedOnceAndNotOnceAnswered) {
                "cannot acknowledge correspondence that is answered");
 }
 
-TEST(CorrespondenceRulesTest, AcknowledgementFollowsTheAgreementsCurrentTerms) {
-  // Amended after receipt: the response time drops to 5 days and the latest
-  // promised date to 8 days.
+TEST(CorrespondenceRulesTest, AcknowledgementFollowsTheTermsInForceAtReceipt) {
+  // Amended after receipt: the response time drops to 5 days, the latest
+  // promised date to 8 days, and acknowledgement is no longer allowed. The
+  // letter received before keeps the terms it arrived under.
   AgreementView agreement = Agreement();
   const CorrespondenceView view = Received(agreement);
   v1::AgreementTerms shorter = Terms();
@@ -450,10 +451,28 @@ TEST(CorrespondenceRulesTest, AcknowledgementFollowsTheAgreementsCurrentTerms) {
   shorter.set_max_promised_days(8);
   Amend(shorter, kNow + kDay, &agreement);
   const absl::Time now = kReceived + 6 * kDay;
-  ExpectStatus(Decide(view, agreement, Acknowledge(now + kDay), kSchool, now),
+  EXPECT_TRUE(
+      Decide(view, agreement, Acknowledge(kReceived + 30 * kDay), kSchool, now)
+          .ok());
+  ExpectStatus(
+      Decide(view, agreement, Acknowledge(kReceived + 31 * kDay), kSchool, now),
+      absl::StatusCode::kFailedPrecondition, "at most 30 days");
+  v1::AgreementTerms no_acknowledgement = Terms();
+  no_acknowledgement.set_acknowledgement_allowed(false);
+  no_acknowledgement.set_max_promised_days(0);
+  Amend(no_acknowledgement, kNow + 2 * kDay, &agreement);
+  EXPECT_TRUE(
+      Decide(view, agreement, Acknowledge(kReceived + 20 * kDay), kSchool, now)
+          .ok());
+
+  // A letter received after an amendment follows the amended terms.
+  AgreementView amended = Agreement();
+  Amend(shorter, kReceived - kDay, &amended);
+  const CorrespondenceView later = Received(amended);
+  ExpectStatus(Decide(later, amended, Acknowledge(now + kDay), kSchool, now),
                absl::StatusCode::kFailedPrecondition,
                "which ended at 2026-06-12T20:26:40+00:00");
-  ExpectStatus(Decide(view, agreement, Acknowledge(kReceived + 9 * kDay),
+  ExpectStatus(Decide(later, amended, Acknowledge(kReceived + 9 * kDay),
                       kSchool, kReceived + 4 * kDay),
                absl::StatusCode::kFailedPrecondition, "at most 8 days");
 }
@@ -521,21 +540,54 @@ TEST(CorrespondenceRulesTest, AnswerDueAfterTheResponseTime) {
   EXPECT_EQ(AnswerDueAt(Received(), Agreement()), kReceived + 10 * kDay);
 }
 
-TEST(CorrespondenceRulesTest, AnAmendmentMovesTheDueDate) {
+TEST(CorrespondenceRulesTest, AnAmendmentKeepsEarlierLettersDueDates) {
+  // Received under a 10-day response time; the agreement is then amended to
+  // 7 days, then to 20, then to the default: the letter stays due on day 10.
   AgreementView agreement = Agreement();
   const CorrespondenceView view = Received(agreement);
-  v1::AgreementTerms longer = Terms();
-  longer.set_response_time_days(20);
-  Amend(longer, kNow + kDay, &agreement);
-  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 20 * kDay);
-  // The due date recorded at receipt stays as it was.
+  for (uint32_t days : {7u, 20u, 0u}) {
+    v1::AgreementTerms amended = Terms();
+    amended.set_response_time_days(days);
+    amended.set_max_promised_days(0);
+    Amend(amended, kNow + kDay * (days + 1), &agreement);
+    EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 10 * kDay) << days;
+  }
   EXPECT_EQ(FromProtoTime(view.received.due_at()), kReceived + 10 * kDay);
-  // An amendment leaving the response time unset: the default.
-  v1::AgreementTerms unset = Terms();
-  unset.set_response_time_days(0);
-  unset.set_max_promised_days(0);
-  Amend(unset, kNow + 2 * kDay, &agreement);
-  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 14 * kDay);
+}
+
+TEST(CorrespondenceRulesTest, AnAmendmentAppliesToLettersReceivedAfterIt) {
+  AgreementView agreement = Agreement();
+  v1::AgreementTerms faster = Terms();
+  faster.set_response_time_days(7);
+  Amend(faster, kReceived - absl::Seconds(1), &agreement);
+  const CorrespondenceView view = Received(agreement);
+  EXPECT_EQ(FromProtoTime(view.received.due_at()), kReceived + 7 * kDay);
+  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 7 * kDay);
+}
+
+TEST(CorrespondenceRulesTest, ALetterRecordedLateIsDueByTheTermsAtReceipt) {
+  // Received at kReceived, amended a minute later, recorded an hour later:
+  // due by the terms in force when it arrived, not those when recorded.
+  AgreementView agreement = Agreement();
+  v1::AgreementTerms faster = Terms();
+  faster.set_response_time_days(7);
+  Amend(faster, kReceived + absl::Minutes(1), &agreement);
+  const CorrespondenceView view = Received(agreement);
+  EXPECT_EQ(FromProtoTime(view.received.due_at()), kReceived + 10 * kDay);
+  EXPECT_EQ(view.received.agreement_version(), 4u);
+  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 10 * kDay);
+}
+
+TEST(CorrespondenceRulesTest, AViewWithoutADueDateUsesTheTermsAtReceipt) {
+  AgreementView agreement = Agreement();
+  v1::AgreementTerms slower = Terms();
+  slower.set_response_time_days(20);
+  Amend(slower, kReceived + kDay, &agreement);
+  CorrespondenceView view;
+  *view.received.mutable_received_at() = ToProtoTime(kReceived);
+  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 10 * kDay);
+  *view.received.mutable_received_at() = ToProtoTime(kReceived + 2 * kDay);
+  EXPECT_EQ(AnswerDueAt(view, agreement), kReceived + 22 * kDay);
 }
 
 TEST(CorrespondenceRulesTest, UnsetResponseTimeInAHandBuiltViewIsTheDefault) {

@@ -1,10 +1,12 @@
 // The deadlines projection over a real log and store: what is owed, by when,
-// by whom; moved by acknowledgements, amendments and reviews; gone once done;
+// by whom; moved by acknowledgements, amendments (not of answers to letters
+// received before) and reviews; gone once done;
 // listed by due time, per organisation and in pages; equal to a rebuild.
 
 #include "projections/deadlines.h"
 
 #include <map>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -117,7 +119,10 @@ class DeadlinesTest : public ::testing::Test {
     Append("agreement-a-1", sign, kService);
   }
 
-  void Receive(const std::string& id, absl::Time received_at) {
+  // Received by the service, due (as the server decides at receipt) after
+  // `response_days`; unset: no due date in the event.
+  void Receive(const std::string& id, absl::Time received_at,
+               std::optional<uint32_t> response_days = 14) {
     v1::EventPayload p;
     auto* r = p.mutable_correspondence_received();
     r->set_correspondence_id(id);
@@ -127,7 +132,9 @@ class DeadlinesTest : public ::testing::Test {
     r->set_to(kService);
     r->set_topic("support");
     *r->mutable_received_at() = ToProtoTime(received_at);
-    *r->mutable_due_at() = ToProtoTime(received_at + 14 * kDay);
+    if (response_days.has_value()) {
+      *r->mutable_due_at() = ToProtoTime(received_at + *response_days * kDay);
+    }
     Append("correspondence-" + id, p, kService);
   }
 
@@ -140,7 +147,7 @@ class DeadlinesTest : public ::testing::Test {
 
 TEST_F(DeadlinesTest, CorrespondenceIsDueByTheResponseTimeAndGoesWhenAnswered) {
   AgreementInForce(10);
-  Receive("m-1", kT0);
+  Receive("m-1", kT0, 10);
   Item item = Find(Item::CORRESPONDENCE_ANSWER, "m-1");
   ASSERT_EQ(item.kind(), Item::CORRESPONDENCE_ANSWER);
   EXPECT_EQ(FromProtoTime(item.due_at()), kT0 + 10 * kDay);
@@ -164,27 +171,46 @@ TEST_F(DeadlinesTest, CorrespondenceIsDueByTheResponseTimeAndGoesWhenAnswered) {
             Item::KIND_UNSPECIFIED);
 }
 
-TEST_F(DeadlinesTest, AcknowledgementAndAmendmentMoveTheAnswer) {
+TEST_F(DeadlinesTest, AcknowledgementMovesTheAnswerAndAnAmendmentDoesNot) {
   AgreementInForce(14);
   Receive("m-1", kT0);
   Receive("m-2", kT0);
-  // The agreement's response time shortens: unacknowledged answers move.
   v1::EventPayload ack;
   *ack.mutable_correspondence_acknowledged()->mutable_promised_by() =
       ToProtoTime(kT0 + 30 * kDay);
   Append("correspondence-m-2", ack, kService);
+  // The response time shortens from 14 days to 7: letters received before
+  // keep their due dates (none becomes overdue at once).
+  clock_.Advance(kDay);
   v1::EventPayload amend;
   *amend.mutable_agreement_amended()->mutable_terms() = Terms(7);
   amend.mutable_agreement_amended()->set_change_summary("faster answers");
   Append("agreement-a-1", amend);
+  // One received after the amendment is due by the amended terms.
+  Receive("m-3", kT0 + 2 * kDay, 7);
 
   Item m1 = Find(Item::CORRESPONDENCE_ANSWER, "m-1");
-  EXPECT_EQ(FromProtoTime(m1.due_at()), kT0 + 7 * kDay);
+  EXPECT_EQ(FromProtoTime(m1.due_at()), kT0 + 14 * kDay);
   EXPECT_EQ(m1.source_positions_size(), 1);
+  EXPECT_EQ(Find(Item::CORRESPONDENCE_ANSWER, "m-1", kT0 + 7 * kDay).kind(),
+            Item::KIND_UNSPECIFIED);
   // The acknowledged one is due at its promised date, whatever the terms.
   Item m2 = Find(Item::CORRESPONDENCE_ANSWER, "m-2");
   EXPECT_EQ(FromProtoTime(m2.due_at()), kT0 + 30 * kDay);
   EXPECT_EQ(m2.source_positions_size(), 2);
+  Item m3 = Find(Item::CORRESPONDENCE_ANSWER, "m-3");
+  EXPECT_EQ(FromProtoTime(m3.due_at()), kT0 + 9 * kDay);
+}
+
+TEST_F(DeadlinesTest, ALetterWithoutADueDateIsDueByTheAgreementThen) {
+  AgreementInForce(10);
+  Receive("m-1", kT0, std::nullopt);
+  v1::EventPayload amend;
+  *amend.mutable_agreement_amended()->mutable_terms() = Terms(3);
+  amend.mutable_agreement_amended()->set_change_summary("faster answers");
+  Append("agreement-a-1", amend);
+  EXPECT_EQ(FromProtoTime(Find(Item::CORRESPONDENCE_ANSWER, "m-1").due_at()),
+            kT0 + 10 * kDay);
 }
 
 TEST_F(DeadlinesTest, ReferralIsOwedAnAcknowledgementThenADecision) {
@@ -380,7 +406,7 @@ TEST_F(DeadlinesTest, LiveStateEqualsARebuildByteForByte) {
   AgreementInForce(10);
   for (int i = 0; i < 20; ++i) {
     const std::string id = "m-" + std::to_string(i);
-    Receive(id, kT0 + absl::Minutes(i));
+    Receive(id, kT0 + absl::Minutes(i), 10);
     if (i % 3 == 0) {
       v1::EventPayload ack;
       *ack.mutable_correspondence_acknowledged()->mutable_promised_by() =

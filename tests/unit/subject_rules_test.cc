@@ -315,6 +315,23 @@ TEST(IdentificationTest, ASchoolIdentifiesOnlyItsOwnPupilsForItself) {
                "only the school (school-100001) may identify its pupils");
 }
 
+// Identification is for the record's holder only: not a service the pupil
+// is referred to, nor a local authority, whatever school they name.
+TEST(IdentificationTest, OnlyTheHolderIdentifiesNotAServiceOrAnAuthority) {
+  const v1::SubjectRecord record = Record();
+  for (const char* organisation : {"service-7", "la-201"}) {
+    EventPayload p = Identify();
+    ExpectStatus(DecideIdentification(&record, As(organisation), &p),
+                 absl::StatusCode::kPermissionDenied,
+                 "only the record's holder (school-100001) may identify the "
+                 "pupil as a young carer");
+    p = Identify(kSchool);
+    ExpectStatus(DecideIdentification(&record, As(organisation), &p),
+                 absl::StatusCode::kPermissionDenied,
+                 "only the school (school-100001) may identify its pupils");
+  }
+}
+
 TEST(IdentificationTest, EveryCensusCodeButUnspecified) {
   const v1::SubjectRecord record = Record();
   for (v1::CensusCode code :
