@@ -578,6 +578,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
                            ? storage::ExpectedVersion::Any()
                            : storage::ExpectedVersion::Exact(version);
     request.conditions = std::move(attempt.conditions());
+    request.record_conditions = std::move(attempt.record_conditions());
     request.records = std::move(attempt.records());
     request.erase_subjects = std::move(attempt.erase_subjects());
     absl::StatusOr<storage::AppendResult> result = log_->Append(request);
@@ -748,6 +749,10 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
               SubjectServiceKey(subject, e->referral_submitted().service());
           ASSIGN_OR_RETURN(std::optional<std::string> earlier,
                            log_->GetRecord(key));
+          // Read-modify-write: a concurrent submission for the same young
+          // carer and service changes it, and this one is decided again
+          // rather than losing the other's referral.
+          attempt.DependOnRecord(key, earlier);
           std::vector<std::string> ids;
           if (earlier.has_value()) ids = absl::StrSplit(*earlier, ',');
           if (ids.size() < kMaxMarkedReferrals) {
