@@ -370,19 +370,29 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
         " does not exist (create its record with Subjects.PutRecord)"));
   }
   v1::SubjectRecord skeleton;
-  if (skeleton.ParseFromString(*record) && skeleton.erased()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("erasure rule: subject ", subject_id,
-                     " was erased; nothing more is recorded about them"));
+  if (!skeleton.ParseFromString(*record)) {
+    return absl::DataLossError(
+        absl::StrCat("subject ", subject_id, ": its record does not parse"));
   }
-  if (skeleton.holder() == caller.organisation()) return absl::OkStatus();
+  // Only to an organisation entitled to act on the subject: that the
+  // subject was erased is not another organisation's to learn.
+  const absl::Status erased =
+      skeleton.erased()
+          ? absl::FailedPreconditionError(absl::StrCat(
+                "erasure rule: subject ", subject_id,
+                " was erased; nothing more is recorded about them"))
+          : absl::OkStatus();
+  if (skeleton.holder() == caller.organisation()) return erased;
   // A school records only about its own pupils: those whose record it
   // holds.
   if (caller.role() == kSchoolRole) {
+    // Which school holds the record is not said (README, "Who sees what").
     return absl::PermissionDeniedError(absl::StrCat(
         "school rule: a school records only about its own pupils; subject ",
-        subject_id, "'s record is held by ", skeleton.holder(),
-        ", the caller acts for ", caller.organisation()));
+        subject_id,
+        "'s record is held by another organisation, the caller "
+        "acts for ",
+        caller.organisation()));
   }
   // A service records only about young carers referred to it (or whose
   // record it holds itself): one of the referrals the mark lists must not
@@ -400,7 +410,7 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
             Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
         if (referral.state != v1::REFERRAL_STATE_ENTERED_IN_ERROR) {
           Depend(stream, referral.version);
-          return absl::OkStatus();
+          return erased;
         }
       }
     }
@@ -415,7 +425,7 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
                      "carers referred to it; ",
                      why));
   }
-  return absl::OkStatus();
+  return erased;
 }
 
 absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
@@ -568,6 +578,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
                            ? storage::ExpectedVersion::Any()
                            : storage::ExpectedVersion::Exact(version);
     request.conditions = std::move(attempt.conditions());
+    request.record_conditions = std::move(attempt.record_conditions());
     request.records = std::move(attempt.records());
     request.erase_subjects = std::move(attempt.erase_subjects());
     absl::StatusOr<storage::AppendResult> result = log_->Append(request);
@@ -738,6 +749,10 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
               SubjectServiceKey(subject, e->referral_submitted().service());
           ASSIGN_OR_RETURN(std::optional<std::string> earlier,
                            log_->GetRecord(key));
+          // Read-modify-write: a concurrent submission for the same young
+          // carer and service changes it, and this one is decided again
+          // rather than losing the other's referral.
+          attempt.DependOnRecord(key, earlier);
           std::vector<std::string> ids;
           if (earlier.has_value()) ids = absl::StrSplit(*earlier, ',');
           if (ids.size() < kMaxMarkedReferrals) {

@@ -284,12 +284,19 @@ class CommandAttempt {
   const std::string& personal_subject() const { return personal_subject_; }
 
   std::vector<storage::StreamCondition>& conditions() { return conditions_; }
+  std::vector<storage::RecordCondition>& record_conditions() {
+    return record_conditions_;
+  }
 
- private:
   // The append will require `stream` to be still at `version`.
   void Depend(const std::string& stream, uint64_t version);
+  // The append will require the plain record `key` to be still `value`
+  // (nullopt: still absent), as the decision read it.
+  void DependOnRecord(const std::string& key,
+                      const std::optional<std::string>& value) {
+    record_conditions_.push_back({key, value});
+  }
 
- public:
   std::vector<storage::RecordWrite>& records() { return records_; }
   // Subjects whose keys the append destroys (AppendRequest::erase_subjects).
   std::vector<std::string>& erase_subjects() { return erase_subjects_; }
@@ -300,6 +307,7 @@ class CommandAttempt {
   const std::string own_stream_;
   std::string personal_subject_;
   std::vector<storage::StreamCondition> conditions_;
+  std::vector<storage::RecordCondition> record_conditions_;
   std::vector<storage::RecordWrite> records_;
   std::vector<std::string> erase_subjects_;
 };

@@ -13,38 +13,52 @@ namespace ycr::services {
 namespace {
 
 // True when the subject's sharing journal holds a disclosure made on a
-// safeguarding basis (a child-protection record).
+// safeguarding basis (a child-protection record). The append requires the
+// journal to be still as read.
 absl::StatusOr<bool> SharedForSafeguarding(storage::EventLog& log,
+                                           CommandAttempt& attempt,
                                            const std::string& subject) {
+  const std::string stream = "sharing-" + subject;
   storage::ReadStreamOptions options;
   options.from_version = 1;
+  uint64_t version = 0;
   for (;;) {
     absl::StatusOr<storage::StreamSlice> slice =
-        log.ReadStream("sharing-" + subject, options);
-    if (absl::IsNotFound(slice.status())) return false;
+        log.ReadStream(stream, options);
+    if (absl::IsNotFound(slice.status())) break;
     RETURN_IF_ERROR(slice.status());
     for (const v1::RecordedEvent& e : slice->events) {
+      version = e.stream_version();
       if (e.payload().disclosure_recorded().has_safeguarding() ||
           !e.payload().sharing_declined().concern_id().empty()) {
         return true;
       }
     }
-    if (slice->next_version == 0) return false;
+    if (slice->next_version == 0) break;
     options.from_version = slice->next_version;
   }
+  attempt.Depend(stream, version);
+  return false;
 }
 
+// What an erasure decides on. Everything read is a condition of the
+// append: a concern raised, or a safeguarding disclosure recorded, while
+// the erasure is decided makes it decide again (and refuse), so an erasure
+// and a new child-protection record are never both acknowledged with the
+// record's facts erased.
 absl::StatusOr<domain::ErasureFacts> LoadErasureFacts(
-    storage::EventLog& log, const domain::SubjectView& view,
-    const v1::SubjectRecord* record, const std::string& subject) {
+    storage::EventLog& log, CommandAttempt& attempt,
+    const domain::SubjectView& view, const v1::SubjectRecord* record,
+    const std::string& subject) {
   domain::ErasureFacts facts;
   for (const auto& [id, organisation] : view.holds) facts.holds.push_back(id);
-  ASSIGN_OR_RETURN(std::optional<std::string> concern,
-                   log.GetRecord(domain::SubjectChildProtectionKey(subject)));
+  const std::string key = domain::SubjectChildProtectionKey(subject);
+  ASSIGN_OR_RETURN(std::optional<std::string> concern, log.GetRecord(key));
+  attempt.DependOnRecord(key, concern);
   facts.child_protection = concern.has_value();
   if (!facts.child_protection) {
     ASSIGN_OR_RETURN(facts.child_protection,
-                     SharedForSafeguarding(log, subject));
+                     SharedForSafeguarding(log, attempt, subject));
   }
   absl::CivilDay dob;
   if (record != nullptr &&
@@ -83,7 +97,7 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
                 record.has_value() ? &*record : nullptr;
             ASSIGN_OR_RETURN(
                 domain::ErasureFacts facts,
-                LoadErasureFacts(*log_, view, current, subject_id));
+                LoadErasureFacts(*log_, attempt, view, current, subject_id));
             RETURN_IF_ERROR(domain::DecideErasure(current, view, facts, caller,
                                                   attempt.now(), e));
             if (!e->has_subject_erased()) return absl::OkStatus();

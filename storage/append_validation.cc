@@ -110,6 +110,19 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
           field, ".stream: is the append's own stream; use expected instead"));
     }
   }
+  if (request->record_conditions.size() > limits.max_conditions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record_conditions: ", request->record_conditions.size(),
+        " conditions, more than the limit of ", limits.max_conditions));
+  }
+  for (size_t i = 0; i < request->record_conditions.size(); ++i) {
+    const RecordCondition& c = request->record_conditions[i];
+    if (c.key.empty() || c.key.size() > limits.max_stream_id_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("record_conditions[", i, "].key: 1 to ",
+                       limits.max_stream_id_bytes, " bytes"));
+    }
+  }
   if (request->records.size() > limits.max_conditions) {
     return absl::InvalidArgumentError(absl::StrCat(
         "records: ", request->records.size(),

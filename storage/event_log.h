@@ -98,10 +98,23 @@ struct RecordWrite {
   bool remove = false;
 };
 
+// A condition on a plain record (RecordWrite without seal_subject): the
+// append happens only if the record's value is `value` as the append is
+// written (nullopt: there is no such record), counting the records of
+// appends written before it. A decision that read a record conditions on
+// what it read, as it does on the streams it read. A conflict is ABORTED
+// with kConflictStreamPayload "record:<key>".
+struct RecordCondition {
+  std::string key;
+  std::optional<std::string> value;
+};
+
 struct AppendRequest {
   std::string stream;
   ExpectedVersion expected;
   std::vector<StreamCondition> conditions;
+  // At most LogLimits::max_conditions.
+  std::vector<RecordCondition> record_conditions;
   std::vector<v1::ProposedEvent> events;
   // The authenticated caller; becomes every event's actor.
   v1::Actor actor;

@@ -222,6 +222,8 @@ struct BatchState {
   std::string last_hash;
   absl::flat_hash_map<std::string, uint64_t> versions;
   absl::flat_hash_map<std::string, EventIdEntry> event_ids;
+  // Plain records written (a value) or removed (nullopt) by this commit.
+  absl::flat_hash_map<std::string, std::optional<std::string>> records;
   // Subject keys created or destroyed by this commit.
   internal::SubjectKeys::Pending keys;
   // Subjects erased and records removed: scrubbed once durable.
@@ -846,6 +848,31 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
                              version, c.expected);
     }
   }
+  for (size_t i = 0; i < request.record_conditions.size(); ++i) {
+    const RecordCondition& c = request.record_conditions[i];
+    std::optional<std::string> value;
+    if (auto it = state->records.find(c.key); it != state->records.end()) {
+      value = it->second;
+    } else {
+      std::string stored;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), records_cf_,
+                                   RecordKey(c.key), &stored);
+      if (s.ok()) {
+        value = std::move(stored);
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "cannot read a record");
+      }
+    }
+    if (value != c.value) {
+      absl::Status status = absl::AbortedError(absl::StrCat(
+          "record_conditions[", i, "]: record '", c.key, "' ",
+          value.has_value() ? "has another value" : "does not exist",
+          " than the append was decided on"));
+      status.SetPayload(kConflictStreamPayload,
+                        absl::Cord(absl::StrCat("record:", c.key)));
+      return status;
+    }
+  }
 
   // Event types first: nothing below may fail once the batch is touched.
   std::vector<std::string> types(n);
@@ -915,11 +942,13 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     if (r.remove) {
       batch->Delete(records_cf_, RecordKey(r.key));
       batch->Delete(records_cf_, SealedRecordKey(r.key));
+      state->records[r.key] = std::nullopt;
       state->removed_records.push_back(std::move(r.key));
     } else if (!r.seal_subject.empty()) {
       batch->Put(records_cf_, SealedRecordKey(r.key), r.value);
     } else {
       batch->Put(records_cf_, RecordKey(r.key), r.value);
+      state->records[r.key] = r.value;
     }
   }
   for (const std::string& subject : request.erase_subjects) {

@@ -58,9 +58,10 @@ absl::Status DecideErasure(const v1::SubjectRecord* record,
   }
   if (record == nullptr) return NoRecord(subject);
   if (record->holder() != caller.organisation()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("erasure rule: only the record's holder (",
-                     record->holder(), ") decides an erasure request"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "erasure rule: only the record's holder decides an erasure request; "
+        "the caller acts for ",
+        caller.organisation()));
   }
   if (absl::Status s = RequireNotErased(view, subject); !s.ok()) return s;
   if (refusing) {
@@ -112,12 +113,12 @@ absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
   if (record == nullptr) return NoRecord(hold->subject_id());
   if (caller.role() == kLocalAuthorityRole) {
     if (holder_area != caller.organisation()) {
+      // Neither the holder nor its area is named.
       return absl::PermissionDeniedError(absl::StrCat(
           "legal hold rule: a local authority places holds on the records of "
-          "its area only; the record's holder ",
-          record->holder(), " is in ",
-          holder_area.empty() ? std::string("no area")
-                              : absl::StrCat("the area of ", holder_area)));
+          "its area only; subject ",
+          hold->subject_id(), "'s record is held outside the area of ",
+          caller.organisation()));
     }
   } else if (record->holder() != caller.organisation()) {
     return absl::PermissionDeniedError(

@@ -69,9 +69,11 @@ absl::Status ActsFor(const std::string& caller_organisation,
                      const std::string& organisation, absl::string_view who,
                      absl::string_view action) {
   if (caller_organisation == organisation) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      absl::StrCat("only ", who, " (", organisation, ") may ", action,
-                   "; the caller acts for ", caller_organisation));
+  // The organisation that may is not named: it may be the school that holds
+  // a child's record, which another organisation is not told.
+  return absl::PermissionDeniedError(absl::StrCat("only ", who, " may ", action,
+                                                  "; the caller acts for ",
+                                                  caller_organisation));
 }
 
 }  // namespace ycr::domain

@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "services/domain/field_checks.h"
 #include "storage/rocksdb_event_log.h"
@@ -692,6 +693,118 @@ TEST_F(DomainCommandsTest, OverlappingRetryIsReplayedNotRefused) {
 // A caller's expected version speaks for its own stream: a consent varied
 // (still covering) between a transfer's decision and its append is decided
 // again, not ABORTED.
+// A concern raised between an erasure's decision and its append: the
+// erasure read "no child-protection record", so it is decided again, and
+// refused, rather than erase the new concern's facts.
+TEST_F(DomainCommandsTest, AConcernRaisedWhileAnErasureIsDecidedStopsIt) {
+  AddSubject("s-2");
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  v1::EventPayload raise;
+  raise.mutable_concern_raised()->set_concern_id("g-1");
+  raise.mutable_concern_raised()->set_subject_id("s-2");
+  raise.mutable_personal()->set_facts("bruise on arm");
+  absl::StatusOr<storage::AppendResult> raised;
+  log.BeforeNextAppend([&] {
+    raised = commands_->RecordSafeguarding(school_, NewUuid(), "g-1", raise);
+  });
+  auto erased = interleaved.EraseSubject(school_, NewUuid(), "s-2", "sar-1",
+                                         v1::ERASURE_GROUND_UNSPECIFIED);
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_FALSE(erased->erased);
+  EXPECT_EQ(erased->refused_on, v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  std::vector<v1::RecordedEvent> concern = Stream("safeguarding-g-1");
+  ASSERT_EQ(concern.size(), 1u);
+  EXPECT_EQ(concern[0].payload().personal().facts(), "bruise on arm");
+}
+
+// The same for a disclosure on a safeguarding basis, which is a
+// child-protection record in the sharing journal.
+TEST_F(DomainCommandsTest,
+       ASafeguardingDisclosureWhileAnErasureIsDecidedStopsIt) {
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  v1::DisclosureRecorded d = Share("", "s-1");
+  d.set_purpose(v1::PURPOSE_SAFEGUARDING);
+  auto* basis = d.mutable_safeguarding();
+  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_decision_maker("dsl-1");
+  basis->set_family_told(true);
+  v1::PersonalData personal;
+  personal.set_risk_statement("risk of significant harm");
+  absl::StatusOr<storage::AppendResult> shared;
+  log.BeforeNextAppend([&] {
+    shared = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
+  });
+  auto erased = interleaved.EraseSubject(school_, NewUuid(), "s-1", "sar-1",
+                                         v1::ERASURE_GROUND_UNSPECIFIED);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_FALSE(erased->erased);
+  EXPECT_EQ(erased->refused_on, v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+}
+
+// Many erasures racing new concerns, each pair at once: never both with
+// the concern's facts erased.
+TEST_F(DomainCommandsTest, ErasuresRacingConcernsNeverEraseAnAcknowledgedOne) {
+  constexpr int kPairs = 200;
+  int both = 0;
+  int raised_first = 0;
+  int erased_first = 0;
+  for (int i = 0; i < kPairs; ++i) {
+    const std::string subject = absl::StrCat("race-", i);
+    const std::string concern = absl::StrCat("g-race-", i);
+    AddSubject(subject);
+    v1::EventPayload raise;
+    raise.mutable_concern_raised()->set_concern_id(concern);
+    raise.mutable_concern_raised()->set_subject_id(subject);
+    raise.mutable_personal()->set_facts("seen at the gate");
+    absl::Notification go;
+    absl::StatusOr<storage::AppendResult> raised;
+    absl::StatusOr<DomainCommands::ErasureOutcome> erased;
+    std::thread a([&] {
+      go.WaitForNotification();
+      raised =
+          commands_->RecordSafeguarding(school_, NewUuid(), concern, raise);
+    });
+    std::thread b([&] {
+      go.WaitForNotification();
+      erased = commands_->EraseSubject(school_, NewUuid(), subject, "sar-1",
+                                       v1::ERASURE_GROUND_UNSPECIFIED);
+    });
+    go.Notify();
+    a.join();
+    b.join();
+    ASSERT_TRUE(erased.ok()) << i << ": " << erased.status();
+    if (raised.ok() && erased->erased) ++both;
+    if (raised.ok() && !erased->erased) ++raised_first;
+    if (!raised.ok() && erased->erased) ++erased_first;
+  }
+  EXPECT_EQ(both, 0);
+  EXPECT_EQ(raised_first + erased_first, kPairs);
+}
+
+// Two referrals of one young carer to one service, the second decided
+// before the first lands: the service's mark lists both.
+TEST_F(DomainCommandsTest, ConcurrentReferralsToOneServiceAreBothMarked) {
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  v1::EventPayload first = SubmitReferral();
+  first.mutable_referral_submitted()->set_referral_id("r-a");
+  v1::EventPayload second = SubmitReferral();
+  second.mutable_referral_submitted()->set_referral_id("r-b");
+  absl::StatusOr<storage::AppendResult> a;
+  log.BeforeNextAppend(
+      [&] { a = commands_->RecordReferral(school_, NewUuid(), "r-a", first); });
+  auto b = interleaved.RecordReferral(school_, NewUuid(), "r-b", second);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto mark = log_->GetRecord(SubjectServiceKey("s-1", "service-7"));
+  ASSERT_TRUE(mark.ok()) << mark.status();
+  EXPECT_EQ(mark->value_or(""), "r-a,r-b");
+}
+
 TEST_F(DomainCommandsTest, ExpectedVersionIgnoresMovesOfOtherStreams) {
   const v1::Actor service = As("service-7");
   ASSERT_TRUE(

@@ -791,7 +791,7 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   uint64_t head = Head();
   EXPECT_TRUE(
       Is(send("/ycr.v1.Subjects/IdentifyYoungCarer", identify, kSchoolB),
-         DENIED, "only the record's holder (school-100001)"));
+         DENIED, "only the record's holder may identify"));
   EXPECT_EQ(Head(), head);
 
   // A school records only about its own pupils: another school's consent,
@@ -971,7 +971,7 @@ TEST_F(TenancyTest, ALocalAuthorityReadsWhatItsAreaIsPartyToWhileItIsItsArea) {
   hold.set_request_id(NewUuid());
   hold.mutable_hold()->set_hold_id("h-1");
   EXPECT_TRUE(Is(as("/ycr.v1.Subjects/PlaceLegalHold", hold, "la-a", la),
-                 DENIED, "is in the area of la-b"));
+                 DENIED, "held outside the area of la-a"));
   EXPECT_EQ(Head(), head);
   hold.set_request_id(NewUuid());
   EXPECT_TRUE(Ok(as("/ycr.v1.Subjects/PlaceLegalHold", hold, "la-b", la)));

@@ -166,12 +166,17 @@ TEST(ErasureRulesTest, TheLocalAuthorityOfTheAreaOrTheHolderPlacesAHold) {
       DecidePlaceHold(&r, "council", SubjectView(),
                       Caller("other-council", "local_authority"), &e);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(absl::StrContains(s.message(), "the area of council")) << s;
+  // Neither the holder nor its area is named.
+  EXPECT_TRUE(
+      absl::StrContains(s.message(), "outside the area of other-council"))
+      << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "school-a")) << s;
   e = Hold("hold-5");
   s = DecidePlaceHold(&r, "", SubjectView(),
                       Caller("council", "local_authority"), &e);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(absl::StrContains(s.message(), "is in no area")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "outside the area of council"))
+      << s;
 }
 
 TEST(ErasureRulesTest, AHoldInForceCannotBePlacedTwiceAndNeedsAReason) {

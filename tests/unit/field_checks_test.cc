@@ -107,7 +107,7 @@ TEST(FieldChecksTest, ActsForOnlyTheSameOrganisation) {
   EXPECT_TRUE(ActsFor(kSchool, kSchool, "the school", "do it").ok());
   ExpectStatus(ActsFor(kService, kSchool, "the school", "do it"),
                absl::StatusCode::kPermissionDenied,
-               "only the school (school-100001) may do it; the caller acts "
+               "only the school may do it; the caller acts "
                "for service-7");
   ExpectStatus(ActsFor("", kSchool, "the school", "do it"),
                absl::StatusCode::kPermissionDenied, "only the school");

@@ -128,7 +128,7 @@ TEST(InterventionRulesTest, OnlyTheDeliveringServicePlans) {
   EXPECT_TRUE(Decide(InterventionView(), plan, kService).ok());
   ExpectStatus(Decide(InterventionView(), plan, kSchool),
                absl::StatusCode::kPermissionDenied,
-               "only the delivering service (service-7) may plan its "
+               "only the delivering service may plan its "
                "interventions; the caller acts for school-100001");
 }
 
@@ -245,7 +245,7 @@ TEST(InterventionRulesTest, OnlyTheDeliveringServiceRecords) {
   for (const EventPayload& p : {Session(kNow), End(), Outcomes(), Reported()}) {
     ExpectStatus(Decide(Planned(), p, kSchool),
                  absl::StatusCode::kPermissionDenied,
-                 "only the delivering service (service-7) may record it");
+                 "only the delivering service may record it");
   }
 }
 

@@ -284,7 +284,7 @@ TEST(SubjectRecordTest, AnyoneCreatesOnlyTheHolderReplaces) {
   EXPECT_TRUE(CheckSubjectRecordPut(&current, As(kSchool)).ok());
   ExpectStatus(CheckSubjectRecordPut(&current, As(kOtherSchool)),
                absl::StatusCode::kPermissionDenied,
-               "only the record's holder (school-100001) may change it; the "
+               "only the record's holder may change it; the "
                "caller acts for school-100002");
 }
 
@@ -307,12 +307,12 @@ TEST(IdentificationTest, ASchoolIdentifiesOnlyItsOwnPupilsForItself) {
   EventPayload p = Identify();
   ExpectStatus(DecideIdentification(&record, As(kOtherSchool), &p),
                absl::StatusCode::kPermissionDenied,
-               "only the record's holder (school-100001) may identify the "
+               "only the record's holder may identify the "
                "pupil as a young carer; the caller acts for school-100002");
   p = Identify(kSchool);
   ExpectStatus(DecideIdentification(&record, As(kOtherSchool), &p),
                absl::StatusCode::kPermissionDenied,
-               "only the school (school-100001) may identify its pupils");
+               "only the school may identify its pupils");
 }
 
 // Identification is for the record's holder only: not a service the pupil
