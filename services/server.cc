@@ -125,6 +125,11 @@ void Server::AddGauges() {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   // Checked before anything is opened.
+  RETURN_IF_ERROR(CheckListenAddress("listen", options.listen));
+  if (!options.metrics_listen.empty()) {
+    RETURN_IF_ERROR(
+        CheckListenAddress("metrics_listen", options.metrics_listen));
+  }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
   std::unique_ptr<Server> server(new Server());

@@ -39,7 +39,8 @@ namespace ycr::services {
 inline constexpr char kWritesHealthService[] = "ycr.v1.writes";
 
 struct ServerOptions {
-  // host:port; port 0 picks a free one. Default: 127.0.0.1:7070.
+  // host:port, the port required (CheckListenAddress); port 0 picks a free
+  // one. Default: 127.0.0.1:7070.
   std::string listen = "127.0.0.1:7070";
   // Mutual TLS (the default) or, on loopback only, plain text.
   ServerSecurity security;
@@ -82,9 +83,10 @@ std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
 
 class Server {
  public:
-  // Opens the log and starts serving. INVALID_ARGUMENT for unusable
-  // security settings (server_security.h), errors from the log's Open, or
-  // UNAVAILABLE when the address cannot be bound.
+  // Opens the log and starts serving. INVALID_ARGUMENT, before anything is
+  // opened, for an address without a port (`listen`, `metrics_listen`), or
+  // unusable security settings (server_security.h); errors from the log's
+  // Open, or UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
   // Shuts down if still running.

@@ -17,9 +17,11 @@
 #include "common/log_flags.h"
 #include "services/data_dir.h"
 #include "services/server.h"
+#include "services/server_security.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
-          "Address to serve on, host:port (port 0 picks a free port).");
+          "Address to serve on, HOST:PORT (port 0 picks a free port; an IPv6 "
+          "host in brackets, [::1]:7070). The port is required.");
 ABSL_FLAG(std::string, data_dir, "./var/data",
           "Directory of the RocksDB store; created if missing.");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -40,8 +42,8 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written here once the server listens.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "If set, host:port of the Prometheus endpoint (GET /metrics), e.g. "
-          "127.0.0.1:9464; port 0 picks a free port. Plain HTTP: keep it on "
-          "loopback or a private network.");
+          "127.0.0.1:9464; the port is required, 0 picks a free port. Plain "
+          "HTTP: keep it on loopback or a private network.");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the metrics endpoint's bound port is written here once it "
           "listens.");
@@ -219,6 +221,21 @@ int main(int argc, char** argv) {
           LogLevel::kError, "server.bad_flag",
           {{"flag", check.flag},
            {"error", absl::StrCat("must be in ", check.min, "..", check.max)}});
+      return 2;
+    }
+  }
+
+  // Addresses with their ports.
+  for (const auto& [flag, address] :
+       {std::pair<const char*, std::string>{"listen",
+                                            absl::GetFlag(FLAGS_listen)},
+        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen)}}) {
+    if (address.empty() && std::string(flag) == "metrics_listen") continue;
+    if (absl::Status s = ycr::services::CheckListenAddress(
+            absl::StrCat("--", flag), address);
+        !s.ok()) {
+      log.Log(LogLevel::kError, "server.bad_flag",
+              {{"flag", flag}, {"error", std::string(s.message())}});
       return 2;
     }
   }

@@ -7,7 +7,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -85,6 +89,36 @@ bool IsLoopbackAddress(absl::string_view listen) {
     return IN6_IS_ADDR_LOOPBACK(&v6);
   }
   return false;
+}
+
+absl::Status CheckListenAddress(absl::string_view what,
+                                absl::string_view address) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", address, "' ", why,
+                     "; expected HOST:PORT (port 0 picks a free port), an "
+                     "IPv6 host in brackets, e.g. [::1]:7070"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return bad("has no port");
+  absl::string_view host = address.substr(0, colon);
+  const absl::string_view port = address.substr(colon + 1);
+  if (port.empty()) return bad("has no port");
+  int number = 0;
+  if (port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return bad("has no port (or one out of 0..65535)");
+  }
+  if (absl::ConsumePrefix(&host, "[")) {
+    if (!absl::ConsumeSuffix(&host, "]") || host.empty() ||
+        absl::StrContains(host, ']')) {
+      return bad("has a malformed bracketed host");
+    }
+  } else if (absl::StrContains(host, ':') || absl::StrContains(host, ']')) {
+    return bad("has an IPv6 host without brackets, or no port");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ListeningSecurity> PrepareSecurity(

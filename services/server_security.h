@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/caller_identity.h"
@@ -31,6 +32,14 @@ struct ServerSecurity {
 
 // True for 127.0.0.0/8, ::1 and localhost ("host:port" or "[::1]:port").
 bool IsLoopbackAddress(absl::string_view listen);
+
+// OK when `address` is HOST:PORT with the port given (0..65535; 0 picks a
+// free one): "127.0.0.1:7070", "[::1]:0", "localhost:9464".
+// INVALID_ARGUMENT naming `what` (the flag or option, e.g.
+// "--listen") otherwise: gRPC would take "127.0.0.1" as port 443, and an
+// IPv6 address needs its brackets to tell its last group from a port.
+absl::Status CheckListenAddress(absl::string_view what,
+                                absl::string_view address);
 
 // The credentials to listen on `listen` with, and where identities come
 // from. INVALID_ARGUMENT, naming the part, when a PEM text is missing or

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -304,6 +306,36 @@ TEST(ServerBinaryTest, InsecureIsRefusedOffLoopbackAndLoudOnIt) {
   EXPECT_NE(lines.find("WARNING server.insecure"), std::string::npos) << lines;
   EXPECT_NE(lines.find("PLAIN TEXT, NO TLS"), std::string::npos) << lines;
   EXPECT_NE(lines.find(" tls=OFF"), std::string::npos) << lines;
+}
+
+TEST(ServerBinaryTest, AnAddressWithoutAPortIsRefusedNamingTheFlag) {
+  TempDir dir;
+  for (const auto& [flag, bad] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--listen", "127.0.0.1"},
+           {"--listen", "localhost:"},
+           {"--listen", "::1"},
+           {"--metrics_listen", "127.0.0.1"},
+           {"--metrics_listen", "[::1]"}}) {
+    std::vector<std::string> args = {YCR_SERVER_BINARY,
+                                     "--data_dir=" + dir.path() + "/data"};
+    if (flag == "--listen") {
+      args.push_back("--listen=" + bad);
+    } else {
+      args.push_back("--listen=127.0.0.1:0");
+      args.push_back("--metrics_listen=" + bad);
+    }
+    Child child = Spawn(args);
+    const std::string out = ReadAll(child.out);
+    fclose(child.out);
+    EXPECT_EQ(Wait(child.pid), 2) << flag << "=" << bad << ": " << out;
+    EXPECT_NE(out.find("server.bad_flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("error=\"" + flag + ": "), std::string::npos) << out;
+    EXPECT_NE(out.find(bad), std::string::npos) << out;
+    EXPECT_NE(out.find("no port"), std::string::npos) << out;
+    // Refused before anything is opened.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << out;
+  }
 }
 
 TEST(ServerBinaryTest, InsecureAndCertificatesTogetherAreRefused) {

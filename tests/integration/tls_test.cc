@@ -3,6 +3,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -234,6 +235,47 @@ TEST(ServerSecurityTest, StartRefusesUnusableSettings) {
 
   EXPECT_TRUE(start(good).ok());
   EXPECT_TRUE(start(insecure).ok());
+}
+
+// gRPC would serve "127.0.0.1" on port 443.
+TEST(ServerSecurityTest, StartRefusesAnAddressWithoutAPort) {
+  TempDir dir;
+  auto start = [&](const std::string& listen, const std::string& metrics) {
+    services::ServerOptions options;
+    options.listen = listen;
+    options.metrics_listen = metrics;
+    options.log.path = dir.path() + "/data";
+    options.security.insecure = true;
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  absl::Status listen = start("127.0.0.1", "");
+  EXPECT_TRUE(absl::IsInvalidArgument(listen)) << listen;
+  EXPECT_NE(listen.message().find("listen: '127.0.0.1' has no port"),
+            std::string::npos)
+      << listen;
+  absl::Status metrics = start("127.0.0.1:0", "127.0.0.1");
+  EXPECT_TRUE(absl::IsInvalidArgument(metrics)) << metrics;
+  EXPECT_NE(metrics.message().find("metrics_listen: '127.0.0.1' has no port"),
+            std::string::npos)
+      << metrics;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+  EXPECT_TRUE(start("127.0.0.1:0", "127.0.0.1:0").ok());
+}
+
+TEST(ServerSecurityTest, ListenAddressesNeedAPort) {
+  for (const char* yes : {"127.0.0.1:0", "127.0.0.1:7070", "[::1]:7070",
+                          "localhost:65535", "ycr.internal:443", "[::]:0"}) {
+    EXPECT_TRUE(services::CheckListenAddress("--listen", yes).ok()) << yes;
+  }
+  for (const char* no : {"", "127.0.0.1", "localhost", "localhost:", "[::1]",
+                         "::1", "[::1]:", "127.0.0.1:65536", "127.0.0.1:-1",
+                         "127.0.0.1:+1", "127.0.0.1:0x10", "127.0.0.1:999999",
+                         "[::1:7070", "[]:7070", "fe80::1:7070"}) {
+    absl::Status status = services::CheckListenAddress("--listen", no);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << no;
+    EXPECT_EQ(status.message().rfind("--listen: '", 0), 0u) << status;
+  }
 }
 
 TEST(ServerSecurityTest, LoopbackAddresses) {
