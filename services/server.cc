@@ -130,6 +130,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     RETURN_IF_ERROR(
         CheckListenAddress("metrics_listen", options.metrics_listen));
   }
+  // Whoever reaches the Testing service moves every deadline: only callers
+  // on this machine.
+  if (options.testing_clock != nullptr && !IsLoopbackAddress(options.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "testing time control is allowed only on a loopback address, not on ",
+        options.listen));
+  }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
   std::unique_ptr<Server> server(new Server());

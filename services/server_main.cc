@@ -80,7 +80,8 @@ ABSL_FLAG(int, max_streams_per_caller, 16,
 ABSL_FLAG(bool, testing_time_control, false,
           "END-TO-END TESTS ONLY: the server's clock starts at the real time "
           "and moves only when a client calls ycr.v1.Testing.AdvanceTime. "
-          "Never in production.");
+          "Never in production. Refused unless --listen is a loopback "
+          "address.");
 ABSL_FLAG(int, drain_delay_seconds, 0,
           "On SIGTERM/SIGINT, how long to keep serving while grpc.health.v1 "
           "already answers NOT_SERVING, so that load balancers stop sending "
@@ -225,7 +226,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Addresses with their ports.
+  // Addresses with their ports, and the testing clock on loopback only.
   for (const auto& [flag, address] :
        {std::pair<const char*, std::string>{"listen",
                                             absl::GetFlag(FLAGS_listen)},
@@ -238,6 +239,15 @@ int main(int argc, char** argv) {
               {{"flag", flag}, {"error", std::string(s.message())}});
       return 2;
     }
+  }
+  if (absl::GetFlag(FLAGS_testing_time_control) &&
+      !ycr::services::IsLoopbackAddress(absl::GetFlag(FLAGS_listen))) {
+    log.Log(LogLevel::kError, "server.bad_flag",
+            {{"flag", "testing_time_control"},
+             {"error", absl::StrCat("--testing_time_control is refused unless "
+                                    "--listen is a loopback address, not ",
+                                    absl::GetFlag(FLAGS_listen))}});
+    return 2;
   }
 
   ycr::services::ServerOptions options;

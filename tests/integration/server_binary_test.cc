@@ -16,6 +16,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_event_log.h"
+#include "tests/integration/dev_ca.h"
 #include "tests/integration/http_get.h"
 #include "tests/integration/test_server.h"
 
@@ -336,6 +337,36 @@ TEST(ServerBinaryTest, AnAddressWithoutAPortIsRefusedNamingTheFlag) {
     // Refused before anything is opened.
     EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << out;
   }
+}
+
+// Like --insecure: whoever reaches the Testing service moves every deadline.
+TEST(ServerBinaryTest, TestingTimeControlIsRefusedOffLoopback) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=0.0.0.0:0",
+                                   "--data_dir=" + dir.path() + "/data",
+                                   "--testing_time_control"};
+  for (const std::string& flag : ServerTlsFlags(ca)) args.push_back(flag);
+  Child child = Spawn(args);
+  const std::string out = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2) << out;
+  EXPECT_NE(out.find("flag=testing_time_control"), std::string::npos) << out;
+  EXPECT_NE(out.find("unless --listen is a loopback address"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+
+  // The same with mutual TLS on loopback starts.
+  args[1] = "--listen=127.0.0.1:0";
+  Child local = Spawn(args);
+  const std::string line = ReadUntil(local.out, "server.listening");
+  EXPECT_NE(line.find(" tls=mutual"), std::string::npos) << line;
+  ASSERT_EQ(kill(local.pid, SIGTERM), 0);
+  ReadAll(local.out);
+  fclose(local.out);
+  EXPECT_EQ(Wait(local.pid), 0);
 }
 
 TEST(ServerBinaryTest, InsecureAndCertificatesTogetherAreRefused) {

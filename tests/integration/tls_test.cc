@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/client_security.h"
 #include "services/server_security.h"
@@ -235,6 +237,37 @@ TEST(ServerSecurityTest, StartRefusesUnusableSettings) {
 
   EXPECT_TRUE(start(good).ok());
   EXPECT_TRUE(start(insecure).ok());
+}
+
+// The testing clock moves every deadline for whoever reaches the Testing
+// service: like plain text, only on loopback, whatever the transport.
+TEST(ServerSecurityTest, StartRefusesTestingTimeControlOffLoopback) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  ManualClock clock(absl::Now());
+  auto start = [&](const std::string& listen, const std::string& data) {
+    services::ServerOptions options;
+    options.listen = listen;
+    options.log.path = dir.path() + "/" + data;
+    options.security.certificate_chain = Pem(ca + "/server.crt");
+    options.security.private_key = Pem(ca + "/server.key");
+    options.security.client_ca = Pem(ca + "/ca.crt");
+    options.testing_clock = &clock;
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  for (const char* listen : {"0.0.0.0:0", "[::]:0"}) {
+    absl::Status everywhere = start(listen, "a");
+    EXPECT_TRUE(absl::IsInvalidArgument(everywhere)) << everywhere;
+    EXPECT_NE(everywhere.message().find("testing time control is allowed "
+                                        "only on a loopback address"),
+              std::string::npos)
+        << everywhere;
+    // Refused before the store is opened.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/a"));
+  }
+  EXPECT_TRUE(start("127.0.0.1:0", "b").ok());
 }
 
 // gRPC would serve "127.0.0.1" on port 443.
