@@ -137,6 +137,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         "testing time control is allowed only on a loopback address, not on ",
         options.listen));
   }
+  if (options.security.logger == nullptr) {
+    options.security.logger = options.log.logger;
+  }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
   std::unique_ptr<Server> server(new Server());

@@ -34,6 +34,13 @@ ABSL_FLAG(std::string, tls_key, "",
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM file of the CA that signs callers' certificates. A caller's "
           "organisation, role and user are its certificate's O, OU and CN.");
+ABSL_FLAG(std::string, tls_crl, "",
+          "Optional, with mutual TLS: file of certificate revocation lists "
+          "(PEM or DER) signed by the --tls_client_ca CA. A caller whose "
+          "certificate is listed is refused in the handshake. Re-read at the "
+          "first handshake after the file changes (replace it atomically); "
+          "an unusable new file leaves the last good lists in force and is "
+          "logged. `deploy/dev-ca.sh DIR revoke ORG USER` writes DIR/crl.pem.");
 ABSL_FLAG(bool, insecure, false,
           "DEVELOPMENT ONLY: plain text, no TLS, and callers name themselves "
           "in request metadata (x-ycr-organisation, x-ycr-user, x-ycr-role). "
@@ -283,6 +290,21 @@ int main(int argc, char** argv) {
     }
     *file.pem = *std::move(pem);
   }
+  const std::string crl = absl::GetFlag(FLAGS_tls_crl);
+  if (!crl.empty()) {
+    absl::Status readable =
+        options.security.insecure
+            ? absl::InvalidArgumentError(
+                  "a revocation list is for mutual TLS, not with --insecure")
+            : ycr::ReadFile(crl).status();
+    if (!readable.ok()) {
+      log.Log(
+          LogLevel::kError, "server.bad_flag",
+          {{"flag", "tls_crl"}, {"error", std::string(readable.message())}});
+      return 2;
+    }
+    options.security.crl_path = crl;
+  }
   if (options.security.insecure) {
     log.Log(LogLevel::kWarning, "server.insecure",
             {{"note",
@@ -347,6 +369,8 @@ int main(int argc, char** argv) {
        {"opened_in", absl::FormatDuration(absl::Now() - start)},
        {"wal_sync", options.log.sync ? "on" : "OFF"},
        {"tls", options.security.insecure ? "OFF" : "mutual"},
+       {"crl",
+        options.security.crl_path.empty() ? "off" : options.security.crl_path},
        {"metrics", (*server)->metrics_port() == 0
                        ? "off"
                        : absl::StrCat("http://", m.substr(0, m.rfind(':')), ":",

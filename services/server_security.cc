@@ -2,18 +2,26 @@
 
 #include <arpa/inet.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/revocation.h"
 
 namespace ycr::services {
 namespace {
@@ -68,6 +76,33 @@ absl::Status CheckKeyPair(const ServerSecurity& security) {
   X509_free(cert);
   return status;
 }
+
+// Refuses, after the chain is verified, a caller whose certificate is
+// revoked. Called by gRPC once per handshake; answers synchronously.
+class RevocationVerifier
+    : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit RevocationVerifier(std::shared_ptr<RevocationList> crl)
+      : crl_(std::move(crl)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/,
+              grpc::Status* sync_status) override {
+    const grpc::string_ref pem = request->peer_cert();
+    const absl::Status status =
+        crl_->Check(absl::string_view(pem.data(), pem.size()));
+    *sync_status = status.ok() ? grpc::Status::OK
+                               : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                              std::string(status.message()));
+    return true;
+  }
+
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
+  }
+
+ private:
+  const std::shared_ptr<RevocationList> crl_;
+};
 
 }  // namespace
 
@@ -124,6 +159,11 @@ absl::Status CheckListenAddress(absl::string_view what,
 absl::StatusOr<ListeningSecurity> PrepareSecurity(
     absl::string_view listen, const ServerSecurity& security) {
   if (security.insecure) {
+    if (!security.crl_path.empty()) {
+      return absl::InvalidArgumentError(
+          "a CRL file is for mutual TLS, not for insecure (plain text) "
+          "serving");
+    }
     if (!IsLoopbackAddress(listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "insecure (plain text) serving is allowed only on a loopback "
@@ -138,12 +178,25 @@ absl::StatusOr<ListeningSecurity> PrepareSecurity(
       !s.ok()) {
     return s;
   }
-  grpc::SslServerCredentialsOptions options(
+  grpc::experimental::TlsServerCredentialsOptions options(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+          security.client_ca,
+          std::vector<grpc::experimental::IdentityKeyCertPair>{
+              {security.private_key, security.certificate_chain}}));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_root_certs = security.client_ca;
-  options.pem_key_cert_pairs.push_back(
-      {security.private_key, security.certificate_chain});
-  return ListeningSecurity{grpc::SslServerCredentials(options),
+  if (!security.crl_path.empty()) {
+    absl::StatusOr<std::unique_ptr<RevocationList>> crl = RevocationList::Load(
+        security.crl_path, security.client_ca, security.logger);
+    if (!crl.ok()) return crl.status();
+    options.set_certificate_verifier(
+        grpc::experimental::ExternalCertificateVerifier::Create<
+            RevocationVerifier>(
+            std::shared_ptr<RevocationList>(*std::move(crl))));
+  }
+  return ListeningSecurity{grpc::experimental::TlsServerCredentials(options),
                            IdentitySource::kCertificate};
 }
 

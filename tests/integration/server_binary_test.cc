@@ -105,6 +105,7 @@ TEST(ServerBinaryTest, HelpListsFlagsAndExitsZero) {
   // Listed as a flag, not only named in the usage line.
   EXPECT_NE(text.find("--shutdown_grace_seconds"), std::string::npos) << text;
   EXPECT_NE(text.find("--metrics_listen"), std::string::npos) << text;
+  EXPECT_NE(text.find("--tls_crl"), std::string::npos) << text;
 }
 
 TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
@@ -367,6 +368,42 @@ TEST(ServerBinaryTest, TestingTimeControlIsRefusedOffLoopback) {
   ReadAll(local.out);
   fclose(local.out);
   EXPECT_EQ(Wait(local.pid), 0);
+}
+
+TEST(ServerBinaryTest, TlsCrlIsReadAtStartAndOnlyWithMutualTls) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  auto run = [&](std::vector<std::string> extra, bool tls) {
+    std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                                     "--data_dir=" + dir.path() + "/data"};
+    if (tls) {
+      for (const std::string& flag : ServerTlsFlags(ca)) args.push_back(flag);
+    }
+    for (std::string& flag : extra) args.push_back(std::move(flag));
+    return Spawn(args);
+  };
+  Child missing = run({"--tls_crl=" + dir.path() + "/none.pem"}, true);
+  std::string out = ReadAll(missing.out);
+  fclose(missing.out);
+  EXPECT_EQ(Wait(missing.pid), 2) << out;
+  EXPECT_NE(out.find("flag=tls_crl"), std::string::npos) << out;
+  EXPECT_NE(out.find("none.pem"), std::string::npos) << out;
+
+  Child plain = run({"--insecure", "--tls_crl=" + ca + "/crl.pem"}, false);
+  out = ReadAll(plain.out);
+  fclose(plain.out);
+  EXPECT_EQ(Wait(plain.pid), 2) << out;
+  EXPECT_NE(out.find("flag=tls_crl"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+
+  Child good = run({"--tls_crl=" + ca + "/crl.pem"}, true);
+  const std::string line = ReadUntil(good.out, "server.listening");
+  EXPECT_NE(line.find(" crl=" + ca + "/crl.pem"), std::string::npos) << line;
+  ASSERT_EQ(kill(good.pid, SIGTERM), 0);
+  ReadAll(good.out);
+  fclose(good.out);
+  EXPECT_EQ(Wait(good.pid), 0);
 }
 
 TEST(ServerBinaryTest, InsecureAndCertificatesTogetherAreRefused) {
