@@ -1,11 +1,36 @@
 #include "common/files.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 
 namespace ycr {
+namespace {
+
+absl::Status Failed(const std::string& what, const std::string& path,
+                    int error) {
+  return absl::ErrnoToStatus(error, absl::StrCat(what, " ", path));
+}
+
+// Syncs the directory `dir`, so that a rename in it survives a crash.
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Failed("cannot open directory", dir, errno);
+  const int rc = fsync(fd);
+  const int error = errno;
+  close(fd);
+  return rc == 0 ? absl::OkStatus()
+                 : Failed("cannot sync directory", dir, error);
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -18,6 +43,61 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     return absl::DataLossError(absl::StrCat("cannot read ", path));
   }
   return text.str();
+}
+
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view contents) {
+  if (path.empty() || path.back() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' does not name a file"));
+  }
+  struct stat existing;
+  if (lstat(path.c_str(), &existing) == 0) {
+    if (!S_ISREG(existing.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a regular file"));
+    }
+  } else if (errno != ENOENT) {
+    return Failed("cannot check", path, errno);
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const std::string name =
+      slash == std::string::npos ? path : path.substr(slash + 1);
+  // A hidden name next to the target: the rename stays in one filesystem.
+  std::string temp = absl::StrCat(dir, "/.", name, ".XXXXXX");
+  // mkostemp creates the file 0600 (less any umask bits), O_EXCL.
+  const int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return Failed("cannot create a file next to", path, errno);
+  auto fail = [&](const std::string& what, int error) {
+    close(fd);
+    unlink(temp.c_str());
+    return Failed(what, path, error);
+  };
+  // Exactly 0600, whatever the umask took away.
+  if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) return fail("cannot chmod", errno);
+  while (!contents.empty()) {
+    const ssize_t n = write(fd, contents.data(), contents.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write", errno);
+    }
+    contents.remove_prefix(static_cast<size_t>(n));
+  }
+  if (fsync(fd) != 0) return fail("cannot sync", errno);
+  if (close(fd) != 0) {
+    const int error = errno;
+    unlink(temp.c_str());
+    return Failed("cannot write", path, error);
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    unlink(temp.c_str());
+    return Failed("cannot rename into", path, error);
+  }
+  return SyncDirectory(dir);
 }
 
 }  // namespace ycr

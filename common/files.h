@@ -2,12 +2,26 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ycr {
 
 // The whole of the file at `path`. NOT_FOUND when it cannot be opened,
 // DATA_LOSS when reading it fails part way; both name the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes `contents` to `path` readable and writable by its owner only (mode
+// 0600, whatever the umask), and atomically: into a temporary file created
+// 0600 in the same directory (mkostemp), synced, then renamed over `path`,
+// and the directory synced. A reader sees the old file or the whole new one,
+// never a part, and the data is never readable by others, not even while
+// it is written. An existing `path` that is not a regular file (a
+// directory, a device, a symbolic link) is left alone: FAILED_PRECONDITION.
+// Other failures are the errno's status; every error names the path, and
+// no temporary file is left behind.
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view contents);
 
 }  // namespace ycr

@@ -8,6 +8,12 @@
 #                                                 certificate and the standard
 #                                                 identities (below)
 #   deploy/dev-ca.sh DIR client ORG USER ROLE     one more client identity
+#   deploy/dev-ca.sh DIR revoke ORG USER          revokes that caller's
+#                                                 certificate and rewrites
+#                                                 DIR/crl.pem (the server
+#                                                 started with
+#                                                 --tls_crl=DIR/crl.pem refuses
+#                                                 it from its next handshake)
 #
 # Layout:
 #   DIR/ca.crt, DIR/ca.key                 the CA (clients and server trust it)
@@ -18,6 +24,12 @@
 #   DIR/clients/ORG/USER.crt, .key         a caller: subject O=ORG, OU=ROLE,
 #                                          CN=USER (ycr reads its identity
 #                                          from exactly these fields)
+#   DIR/crl.pem                            the CA's certificate revocation
+#                                          list, for ycr-server --tls_crl
+#                                          (empty until a revoke; replaced
+#                                          atomically); DIR/ca.cnf,
+#                                          index.txt, crlnumber: openssl ca's
+#                                          record of what was revoked
 #
 # Standard identities: ops/ycr-admin (admin), scheduler/ycr-scheduler
 # (scheduler), auditor-county/auditor-1 (auditor), and everyone the demo
@@ -98,14 +110,72 @@ client() {
   made=$((made + 1))
 }
 
+# openssl ca's configuration and database, in DIR (relative names: run from
+# DIR).
+ca_database() {
+  [[ -f "$dir/index.txt" ]] || : >"$dir/index.txt"
+  [[ -f "$dir/crlnumber" ]] || echo 1000 >"$dir/crlnumber"
+  [[ -f "$dir/ca.cnf" ]] && return
+  cat >"$dir/ca.cnf" <<'CNF'
+[ ca ]
+default_ca = dev_ca
+[ dev_ca ]
+database = ./index.txt
+crlnumber = ./crlnumber
+certificate = ./ca.crt
+private_key = ./ca.key
+default_md = sha256
+default_crl_days = 825
+unique_subject = no
+CNF
+}
+
+# DIR/crl.pem from the database: written beside it, then renamed over it,
+# so that a server never reads half a list.
+write_crl() {
+  ca_database
+  (cd "$dir" && openssl ca -config ca.cnf -gencrl -out crl.pem.tmp 2>/dev/null)
+  chmod 0644 "$dir/crl.pem.tmp"
+  mv -f "$dir/crl.pem.tmp" "$dir/crl.pem"
+}
+
+revoke() {
+  local organisation="$1" user="$2" out
+  local crt="$dir/clients/$organisation/$user.crt"
+  if [[ ! -s "$crt" ]]; then
+    echo "dev-ca.sh: no certificate $crt to revoke" >&2
+    exit 1
+  fi
+  ca_database
+  if ! out="$(cd "$dir" && openssl ca -config ca.cnf -revoke     "clients/$organisation/$user.crt" 2>&1)"; then
+    # Revoking twice is not an error.
+    if [[ "$out" != *"Already revoked"* ]]; then
+      echo "dev-ca.sh: revoking $crt failed: $out" >&2
+      exit 1
+    fi
+  fi
+  write_crl
+}
+
 made=0
 ca
 if [[ $# -gt 0 ]]; then
-  [[ "$1" == client && $# -eq 4 ]] || usage
-  client "$2" "$3" "$4"
-  echo "dev-ca: $dir/clients/$2/$3.crt (O=$2, OU=$4, CN=$3)"
+  case "$1" in
+    client)
+      [[ $# -eq 4 ]] || usage
+      client "$2" "$3" "$4"
+      echo "dev-ca: $dir/clients/$2/$3.crt (O=$2, OU=$4, CN=$3)"
+      ;;
+    revoke)
+      [[ $# -eq 3 ]] || usage
+      revoke "$2" "$3"
+      echo "dev-ca: revoked $dir/clients/$2/$3.crt; wrote $dir/crl.pem"
+      ;;
+    *) usage ;;
+  esac
   exit 0
 fi
+[[ -s "$dir/crl.pem" ]] || write_crl
 server
 client ops ycr-admin admin
 client scheduler ycr-scheduler scheduler

@@ -1,6 +1,5 @@
 #include "services/cli_export.h"
 
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -10,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/caller_identity.h"
@@ -59,7 +59,10 @@ constexpr char kHelp[] =
     "                  \"Who sees what\"): each entry says how much\n"
     "                  (\"shown\" in jsonl).\n"
     "  --output FILE   write there (default: standard output); written only\n"
-    "                  when the whole trail was read\n"
+    "                  when the whole trail was read, whole or not at all\n"
+    "                  (a temporary file renamed into place), mode 0600\n"
+    "                  (the owner only: it holds personal data); an existing\n"
+    "                  FILE is replaced, unless it is not a regular file\n"
     "\n"
     "Server and identity: as for every ycr command (ycr --help): --server,\n"
     "and the client certificate (--tls_cert ...) or, with --insecure,\n"
@@ -536,11 +539,10 @@ int Export(const std::vector<std::string>& words,
       out.flush();
       return out ? 0 : 1;
     }
-    std::ofstream file(output, std::ios::binary | std::ios::trunc);
-    file << text;
-    file.close();
-    if (!file) {
-      err << "ycr: audit export: cannot write " << output << "\n";
+    // Personal data: readable by the operator only (0600), never partly
+    // written.
+    if (absl::Status written = WritePrivateFile(output, text); !written.ok()) {
+      err << "ycr: audit export: " << written.message() << "\n";
       return 1;
     }
     err << "wrote " << what << " to " << output << "\n";

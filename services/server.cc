@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -14,6 +15,24 @@
 
 namespace ycr::services {
 namespace {
+
+// The label of calls to any method the server does not serve.
+constexpr char kUnknownMethod[] = "unknown";
+
+// Every method a call may be counted under by name: each RPC of ycr.v1 (the
+// policy table has one row per RPC) and the gRPC services the server adds
+// (health, reflection). Anything else a client names is "unknown": the
+// method of a call is the client's text, and a label per made-up name
+// would let any caller grow the metrics without bound.
+absl::flat_hash_set<std::string> KnownMethods() {
+  absl::flat_hash_set<std::string> known = {
+      "/grpc.health.v1.Health/Check",
+      "/grpc.health.v1.Health/Watch",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+  };
+  for (const PolicyRow& row : PolicyTable()) known.insert(row.method);
+  return known;
+}
 
 // Counts every call the server answers by method and status code
 // (ycr_grpc_server_handled_total), errors included.
@@ -45,14 +64,19 @@ class CallCounter : public grpc::experimental::Interceptor {
 class CallCounterFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit CallCounterFactory(MetricRegistry* metrics) : metrics_(metrics) {}
+  explicit CallCounterFactory(MetricRegistry* metrics)
+      : metrics_(metrics), known_(KnownMethods()) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new CallCounter(info->method(), metrics_);
+    const char* method = info->method();
+    return new CallCounter(
+        method != nullptr && known_.contains(method) ? method : kUnknownMethod,
+        metrics_);
   }
 
  private:
   MetricRegistry* const metrics_;
+  const absl::flat_hash_set<std::string> known_;
 };
 
 }  // namespace
@@ -101,6 +125,21 @@ void Server::AddGauges() {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   // Checked before anything is opened.
+  RETURN_IF_ERROR(CheckListenAddress("listen", options.listen));
+  if (!options.metrics_listen.empty()) {
+    RETURN_IF_ERROR(
+        CheckListenAddress("metrics_listen", options.metrics_listen));
+  }
+  // Whoever reaches the Testing service moves every deadline: only callers
+  // on this machine.
+  if (options.testing_clock != nullptr && !IsLoopbackAddress(options.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "testing time control is allowed only on a loopback address, not on ",
+        options.listen));
+  }
+  if (options.security.logger == nullptr) {
+    options.security.logger = options.log.logger;
+  }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
   std::unique_ptr<Server> server(new Server());

@@ -39,7 +39,8 @@ namespace ycr::services {
 inline constexpr char kWritesHealthService[] = "ycr.v1.writes";
 
 struct ServerOptions {
-  // host:port; port 0 picks a free one. Default: 127.0.0.1:7070.
+  // host:port, the port required (CheckListenAddress); port 0 picks a free
+  // one. Default: 127.0.0.1:7070.
   std::string listen = "127.0.0.1:7070";
   // Mutual TLS (the default) or, on loopback only, plain text.
   ServerSecurity security;
@@ -55,7 +56,8 @@ struct ServerOptions {
   // Source of "now" for domain rules. Not owned. Default: SystemClock().
   Clock* clock = nullptr;
   // End-to-end tests only: a clock the ycr.v1.Testing service moves. When
-  // set, it is the clock, and that service is served. Not owned.
+  // set, it is the clock, and that service is served; only on a loopback
+  // `listen` address. Not owned.
   ManualClock* testing_clock = nullptr;
   // How projections read and commit.
   projections::RunnerOptions projections;
@@ -82,8 +84,10 @@ std::vector<std::unique_ptr<projections::Projection>> ServerProjections(
 
 class Server {
  public:
-  // Opens the log and starts serving. INVALID_ARGUMENT for unusable
-  // security settings (server_security.h), errors from the log's Open, or
+  // Opens the log and starts serving. INVALID_ARGUMENT, before anything is
+  // opened, for an address without a port (`listen`, `metrics_listen`), a
+  // testing clock on an address other than loopback, or unusable security
+  // settings (server_security.h); errors from the log's Open, or
   // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 

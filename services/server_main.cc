@@ -17,9 +17,11 @@
 #include "common/log_flags.h"
 #include "services/data_dir.h"
 #include "services/server.h"
+#include "services/server_security.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
-          "Address to serve on, host:port (port 0 picks a free port).");
+          "Address to serve on, HOST:PORT (port 0 picks a free port; an IPv6 "
+          "host in brackets, [::1]:7070). The port is required.");
 ABSL_FLAG(std::string, data_dir, "./var/data",
           "Directory of the RocksDB store; created if missing.");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -32,6 +34,13 @@ ABSL_FLAG(std::string, tls_key, "",
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM file of the CA that signs callers' certificates. A caller's "
           "organisation, role and user are its certificate's O, OU and CN.");
+ABSL_FLAG(std::string, tls_crl, "",
+          "Optional, with mutual TLS: file of certificate revocation lists "
+          "(PEM or DER) signed by the --tls_client_ca CA. A caller whose "
+          "certificate is listed is refused in the handshake. Re-read at the "
+          "first handshake after the file changes (replace it atomically); "
+          "an unusable new file leaves the last good lists in force and is "
+          "logged. `deploy/dev-ca.sh DIR revoke ORG USER` writes DIR/crl.pem.");
 ABSL_FLAG(bool, insecure, false,
           "DEVELOPMENT ONLY: plain text, no TLS, and callers name themselves "
           "in request metadata (x-ycr-organisation, x-ycr-user, x-ycr-role). "
@@ -40,8 +49,8 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written here once the server listens.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "If set, host:port of the Prometheus endpoint (GET /metrics), e.g. "
-          "127.0.0.1:9464; port 0 picks a free port. Plain HTTP: keep it on "
-          "loopback or a private network.");
+          "127.0.0.1:9464; the port is required, 0 picks a free port. Plain "
+          "HTTP: keep it on loopback or a private network.");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the metrics endpoint's bound port is written here once it "
           "listens.");
@@ -78,7 +87,8 @@ ABSL_FLAG(int, max_streams_per_caller, 16,
 ABSL_FLAG(bool, testing_time_control, false,
           "END-TO-END TESTS ONLY: the server's clock starts at the real time "
           "and moves only when a client calls ycr.v1.Testing.AdvanceTime. "
-          "Never in production.");
+          "Never in production. Refused unless --listen is a loopback "
+          "address.");
 ABSL_FLAG(int, drain_delay_seconds, 0,
           "On SIGTERM/SIGINT, how long to keep serving while grpc.health.v1 "
           "already answers NOT_SERVING, so that load balancers stop sending "
@@ -223,6 +233,30 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Addresses with their ports, and the testing clock on loopback only.
+  for (const auto& [flag, address] :
+       {std::pair<const char*, std::string>{"listen",
+                                            absl::GetFlag(FLAGS_listen)},
+        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen)}}) {
+    if (address.empty() && std::string(flag) == "metrics_listen") continue;
+    if (absl::Status s = ycr::services::CheckListenAddress(
+            absl::StrCat("--", flag), address);
+        !s.ok()) {
+      log.Log(LogLevel::kError, "server.bad_flag",
+              {{"flag", flag}, {"error", std::string(s.message())}});
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_testing_time_control) &&
+      !ycr::services::IsLoopbackAddress(absl::GetFlag(FLAGS_listen))) {
+    log.Log(LogLevel::kError, "server.bad_flag",
+            {{"flag", "testing_time_control"},
+             {"error", absl::StrCat("--testing_time_control is refused unless "
+                                    "--listen is a loopback address, not ",
+                                    absl::GetFlag(FLAGS_listen))}});
+    return 2;
+  }
+
   ycr::services::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.security.insecure = absl::GetFlag(FLAGS_insecure);
@@ -255,6 +289,21 @@ int main(int argc, char** argv) {
       return 2;
     }
     *file.pem = *std::move(pem);
+  }
+  const std::string crl = absl::GetFlag(FLAGS_tls_crl);
+  if (!crl.empty()) {
+    absl::Status readable =
+        options.security.insecure
+            ? absl::InvalidArgumentError(
+                  "a revocation list is for mutual TLS, not with --insecure")
+            : ycr::ReadFile(crl).status();
+    if (!readable.ok()) {
+      log.Log(
+          LogLevel::kError, "server.bad_flag",
+          {{"flag", "tls_crl"}, {"error", std::string(readable.message())}});
+      return 2;
+    }
+    options.security.crl_path = crl;
   }
   if (options.security.insecure) {
     log.Log(LogLevel::kWarning, "server.insecure",
@@ -320,6 +369,8 @@ int main(int argc, char** argv) {
        {"opened_in", absl::FormatDuration(absl::Now() - start)},
        {"wal_sync", options.log.sync ? "on" : "OFF"},
        {"tls", options.security.insecure ? "OFF" : "mutual"},
+       {"crl",
+        options.security.crl_path.empty() ? "off" : options.security.crl_path},
        {"metrics", (*server)->metrics_port() == 0
                        ? "off"
                        : absl::StrCat("http://", m.substr(0, m.rfind(':')), ":",

@@ -2,14 +2,26 @@
 
 #include <arpa/inet.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/revocation.h"
 
 namespace ycr::services {
 namespace {
@@ -65,6 +77,33 @@ absl::Status CheckKeyPair(const ServerSecurity& security) {
   return status;
 }
 
+// Refuses, after the chain is verified, a caller whose certificate is
+// revoked. Called by gRPC once per handshake; answers synchronously.
+class RevocationVerifier
+    : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit RevocationVerifier(std::shared_ptr<RevocationList> crl)
+      : crl_(std::move(crl)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/,
+              grpc::Status* sync_status) override {
+    const grpc::string_ref pem = request->peer_cert();
+    const absl::Status status =
+        crl_->Check(absl::string_view(pem.data(), pem.size()));
+    *sync_status = status.ok() ? grpc::Status::OK
+                               : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                              std::string(status.message()));
+    return true;
+  }
+
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
+  }
+
+ private:
+  const std::shared_ptr<RevocationList> crl_;
+};
+
 }  // namespace
 
 bool IsLoopbackAddress(absl::string_view listen) {
@@ -87,9 +126,44 @@ bool IsLoopbackAddress(absl::string_view listen) {
   return false;
 }
 
+absl::Status CheckListenAddress(absl::string_view what,
+                                absl::string_view address) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", address, "' ", why,
+                     "; expected HOST:PORT (port 0 picks a free port), an "
+                     "IPv6 host in brackets, e.g. [::1]:7070"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return bad("has no port");
+  absl::string_view host = address.substr(0, colon);
+  const absl::string_view port = address.substr(colon + 1);
+  if (port.empty()) return bad("has no port");
+  int number = 0;
+  if (port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return bad("has no port (or one out of 0..65535)");
+  }
+  if (absl::ConsumePrefix(&host, "[")) {
+    if (!absl::ConsumeSuffix(&host, "]") || host.empty() ||
+        absl::StrContains(host, ']')) {
+      return bad("has a malformed bracketed host");
+    }
+  } else if (absl::StrContains(host, ':') || absl::StrContains(host, ']')) {
+    return bad("has an IPv6 host without brackets, or no port");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ListeningSecurity> PrepareSecurity(
     absl::string_view listen, const ServerSecurity& security) {
   if (security.insecure) {
+    if (!security.crl_path.empty()) {
+      return absl::InvalidArgumentError(
+          "a CRL file is for mutual TLS, not for insecure (plain text) "
+          "serving");
+    }
     if (!IsLoopbackAddress(listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "insecure (plain text) serving is allowed only on a loopback "
@@ -104,12 +178,25 @@ absl::StatusOr<ListeningSecurity> PrepareSecurity(
       !s.ok()) {
     return s;
   }
-  grpc::SslServerCredentialsOptions options(
+  grpc::experimental::TlsServerCredentialsOptions options(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+          security.client_ca,
+          std::vector<grpc::experimental::IdentityKeyCertPair>{
+              {security.private_key, security.certificate_chain}}));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_root_certs = security.client_ca;
-  options.pem_key_cert_pairs.push_back(
-      {security.private_key, security.certificate_chain});
-  return ListeningSecurity{grpc::SslServerCredentials(options),
+  if (!security.crl_path.empty()) {
+    absl::StatusOr<std::unique_ptr<RevocationList>> crl = RevocationList::Load(
+        security.crl_path, security.client_ca, security.logger);
+    if (!crl.ok()) return crl.status();
+    options.set_certificate_verifier(
+        grpc::experimental::ExternalCertificateVerifier::Create<
+            RevocationVerifier>(
+            std::shared_ptr<RevocationList>(*std::move(crl))));
+  }
+  return ListeningSecurity{grpc::experimental::TlsServerCredentials(options),
                            IdentitySource::kCertificate};
 }
 

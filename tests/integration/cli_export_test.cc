@@ -7,6 +7,7 @@
 
 #include <png.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,13 @@
 
 namespace ycr::testing {
 namespace {
+
+// The permission bits of `path`.
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
 
 bool Has(const std::string& text, const std::string& fragment) {
   return text.find(fragment) != std::string::npos;
@@ -146,16 +154,23 @@ TEST_F(CliExportTest, JsonLinesOnePerEntryInPositionOrder) {
   }
   EXPECT_EQ(disclosures, 2u);
 
-  // The same to a file.
+  // The same to a file, replacing one anyone could read: the export is
+  // personal data, so it is its owner's only (0600) whatever the umask
+  // (the CLI inherits this one).
   const std::string path = dir_.path() + "/trail.jsonl";
+  const mode_t umask_before = umask(022);
+  std::ofstream(path) << "an older export\n";
+  ASSERT_EQ(ModeOf(path), 0644u);
   Outcome file = Ycr({"audit", "export", "--subject=s-1", "--format", "jsonl",
                       "--output", path});
+  umask(umask_before);
   ASSERT_EQ(file.code, 0) << file.err;
   EXPECT_EQ(file.out, "");
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), run.out);
+  EXPECT_EQ(ModeOf(path), 0600u);
 }
 
 TEST_F(CliExportTest, CsvHeaderAndOneRowPerEntry) {
@@ -443,11 +458,19 @@ TEST_F(CliExportTest, TheSarPackHoldsTheRecordAndTheTrailButNotTheAccessLog) {
 
   // Written to a file too; another school may not have it.
   const std::string file = dir_.path() + "/s-1.sar.json";
+  const mode_t umask_before = umask(022);
   run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar",
              "--output", file});
+  umask(umask_before);
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_TRUE(Has(run.err, "the subject access pack")) << run.err;
   EXPECT_TRUE(std::filesystem::exists(file));
+  EXPECT_EQ(ModeOf(file), 0600u);
+  // Not through a directory (or a link, or a device) of the same name.
+  run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar",
+             "--output", dir_.path()});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(Has(run.err, "is not a regular file")) << run.err;
   run = Ycr({"audit", "export", "--subject", "s-1", "--format", "sar"},
             "school-other");
   EXPECT_EQ(run.code, 1);

@@ -1,9 +1,14 @@
 // The metrics endpoint as Prometheus scrapes it: real HTTP (libcurl) against
 // a real server on 127.0.0.1:0, after real appends.
 
+#include <grpcpp/generic/generic_stub.h>
+
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/http_get.h"
@@ -85,6 +90,74 @@ TEST_F(MetricsEndpointTest, ScrapeCountsAppendsLatencyHeadLagAndCodes) {
   // Group commits: at least one, and never more than the appends.
   EXPECT_TRUE(absl::StrContains(body, "# TYPE ycr_log_commit_batch_appends"));
   EXPECT_TRUE(absl::StrContains(body, "ycr_log_sync_write_seconds_count "));
+}
+
+// A call through the generic stub to any method name, with an empty
+// request; its status.
+grpc::Status CallByName(const std::shared_ptr<grpc::Channel>& channel,
+                        const std::string& method) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  AsCaller(&context, "ops");
+  // An empty message (every field absent).
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status;
+}
+
+// The method label is the server's, not the caller's: names it does not
+// serve are counted together, so made-up names cannot grow the metrics.
+TEST_F(MetricsEndpointTest, UnknownMethodsShareOneLabel) {
+  auto channel = grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_.server().port()),
+      grpc::InsecureChannelCredentials());
+  // Known: counted by name (a ycr RPC, and gRPC's health service).
+  ASSERT_TRUE(CallByName(channel, "/ycr.v1.EventStore/Head").ok());
+  ASSERT_TRUE(CallByName(channel, "/grpc.health.v1.Health/Check").ok());
+  ASSERT_EQ(CallByName(channel, "/made.up.Service/Method-0").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  const std::string before = Get(Url("/metrics")).body;
+  EXPECT_TRUE(HasLine(before,
+                      "ycr_grpc_server_handled_total{method=\"unknown\","
+                      "code=\"UNIMPLEMENTED\"} 1"))
+      << before;
+
+  // 399 more made-up names, some like real ones.
+  for (int i = 1; i < 400; ++i) {
+    const std::string method =
+        i % 2 == 0 ? absl::StrCat("/made.up.Service/Method-", i)
+                   : absl::StrCat("/ycr.v1.EventStore/Append", i);
+    ASSERT_EQ(CallByName(channel, method).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED)
+        << method;
+  }
+  const std::string after = Get(Url("/metrics")).body;
+  for (const std::string line : {
+           "ycr_grpc_server_handled_total{method=\"unknown\","
+           "code=\"UNIMPLEMENTED\"} 400",
+           "ycr_grpc_server_handled_total{method=\"/ycr.v1.EventStore/"
+           "Head\",code=\"OK\"} 1",
+           "ycr_grpc_server_handled_total{method=\"/grpc.health.v1.Health/"
+           "Check\",code=\"OK\"} 1",
+       }) {
+    EXPECT_TRUE(HasLine(after, line)) << "missing: " << line << "\n" << after;
+  }
+  EXPECT_FALSE(absl::StrContains(after, "made.up")) << after;
+  EXPECT_FALSE(absl::StrContains(after, "Append1")) << after;
+  // The same lines as after one such call; only counts changed ("1" to
+  // "400": two more digits, plus whatever the gauges and latencies moved).
+  EXPECT_EQ(std::count(after.begin(), after.end(), '\n'),
+            std::count(before.begin(), before.end(), '\n'));
+  EXPECT_LT(after.size(), before.size() + 256);
 }
 
 // The probe for orchestrators that cannot present a client certificate.

@@ -7,13 +7,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_event_log.h"
+#include "tests/integration/dev_ca.h"
 #include "tests/integration/http_get.h"
 #include "tests/integration/test_server.h"
 
@@ -102,6 +105,7 @@ TEST(ServerBinaryTest, HelpListsFlagsAndExitsZero) {
   // Listed as a flag, not only named in the usage line.
   EXPECT_NE(text.find("--shutdown_grace_seconds"), std::string::npos) << text;
   EXPECT_NE(text.find("--metrics_listen"), std::string::npos) << text;
+  EXPECT_NE(text.find("--tls_crl"), std::string::npos) << text;
 }
 
 TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {
@@ -304,6 +308,102 @@ TEST(ServerBinaryTest, InsecureIsRefusedOffLoopbackAndLoudOnIt) {
   EXPECT_NE(lines.find("WARNING server.insecure"), std::string::npos) << lines;
   EXPECT_NE(lines.find("PLAIN TEXT, NO TLS"), std::string::npos) << lines;
   EXPECT_NE(lines.find(" tls=OFF"), std::string::npos) << lines;
+}
+
+TEST(ServerBinaryTest, AnAddressWithoutAPortIsRefusedNamingTheFlag) {
+  TempDir dir;
+  for (const auto& [flag, bad] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--listen", "127.0.0.1"},
+           {"--listen", "localhost:"},
+           {"--listen", "::1"},
+           {"--metrics_listen", "127.0.0.1"},
+           {"--metrics_listen", "[::1]"}}) {
+    std::vector<std::string> args = {YCR_SERVER_BINARY,
+                                     "--data_dir=" + dir.path() + "/data"};
+    if (flag == "--listen") {
+      args.push_back("--listen=" + bad);
+    } else {
+      args.push_back("--listen=127.0.0.1:0");
+      args.push_back("--metrics_listen=" + bad);
+    }
+    Child child = Spawn(args);
+    const std::string out = ReadAll(child.out);
+    fclose(child.out);
+    EXPECT_EQ(Wait(child.pid), 2) << flag << "=" << bad << ": " << out;
+    EXPECT_NE(out.find("server.bad_flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("error=\"" + flag + ": "), std::string::npos) << out;
+    EXPECT_NE(out.find(bad), std::string::npos) << out;
+    EXPECT_NE(out.find("no port"), std::string::npos) << out;
+    // Refused before anything is opened.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << out;
+  }
+}
+
+// Like --insecure: whoever reaches the Testing service moves every deadline.
+TEST(ServerBinaryTest, TestingTimeControlIsRefusedOffLoopback) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=0.0.0.0:0",
+                                   "--data_dir=" + dir.path() + "/data",
+                                   "--testing_time_control"};
+  for (const std::string& flag : ServerTlsFlags(ca)) args.push_back(flag);
+  Child child = Spawn(args);
+  const std::string out = ReadAll(child.out);
+  fclose(child.out);
+  EXPECT_EQ(Wait(child.pid), 2) << out;
+  EXPECT_NE(out.find("flag=testing_time_control"), std::string::npos) << out;
+  EXPECT_NE(out.find("unless --listen is a loopback address"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+
+  // The same with mutual TLS on loopback starts.
+  args[1] = "--listen=127.0.0.1:0";
+  Child local = Spawn(args);
+  const std::string line = ReadUntil(local.out, "server.listening");
+  EXPECT_NE(line.find(" tls=mutual"), std::string::npos) << line;
+  ASSERT_EQ(kill(local.pid, SIGTERM), 0);
+  ReadAll(local.out);
+  fclose(local.out);
+  EXPECT_EQ(Wait(local.pid), 0);
+}
+
+TEST(ServerBinaryTest, TlsCrlIsReadAtStartAndOnlyWithMutualTls) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  auto run = [&](std::vector<std::string> extra, bool tls) {
+    std::vector<std::string> args = {YCR_SERVER_BINARY, "--listen=127.0.0.1:0",
+                                     "--data_dir=" + dir.path() + "/data"};
+    if (tls) {
+      for (const std::string& flag : ServerTlsFlags(ca)) args.push_back(flag);
+    }
+    for (std::string& flag : extra) args.push_back(std::move(flag));
+    return Spawn(args);
+  };
+  Child missing = run({"--tls_crl=" + dir.path() + "/none.pem"}, true);
+  std::string out = ReadAll(missing.out);
+  fclose(missing.out);
+  EXPECT_EQ(Wait(missing.pid), 2) << out;
+  EXPECT_NE(out.find("flag=tls_crl"), std::string::npos) << out;
+  EXPECT_NE(out.find("none.pem"), std::string::npos) << out;
+
+  Child plain = run({"--insecure", "--tls_crl=" + ca + "/crl.pem"}, false);
+  out = ReadAll(plain.out);
+  fclose(plain.out);
+  EXPECT_EQ(Wait(plain.pid), 2) << out;
+  EXPECT_NE(out.find("flag=tls_crl"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+
+  Child good = run({"--tls_crl=" + ca + "/crl.pem"}, true);
+  const std::string line = ReadUntil(good.out, "server.listening");
+  EXPECT_NE(line.find(" crl=" + ca + "/crl.pem"), std::string::npos) << line;
+  ASSERT_EQ(kill(good.pid, SIGTERM), 0);
+  ReadAll(good.out);
+  fclose(good.out);
+  EXPECT_EQ(Wait(good.pid), 0);
 }
 
 TEST(ServerBinaryTest, InsecureAndCertificatesTogetherAreRefused) {

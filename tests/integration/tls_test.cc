@@ -3,8 +3,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/client_security.h"
 #include "services/server_security.h"
@@ -191,6 +195,141 @@ TEST_F(TlsTest, AnUnknownRoleIsPermissionDenied) {
   EXPECT_EQ(Head(), 0u);
 }
 
+// Revocation: the server started with --tls_crl (here options.security.
+// crl_path) on the list deploy/dev-ca.sh writes, `dev-ca.sh DIR revoke`
+// while it runs.
+class RevocationTest : public TlsTest {
+ protected:
+  void SetUp() override {
+    ca_ = dir_.path() + "/tls";
+    RunDevCa(ca_);
+    AddIdentity(ca_, "school-1", "dsl-1", "school");
+    AddIdentity(ca_, "school-2", "dsl-2", "school");
+    services::ServerOptions options;
+    options.security.certificate_chain = Pem(ca_ + "/server.crt");
+    options.security.private_key = Pem(ca_ + "/server.key");
+    options.security.client_ca = Pem(ca_ + "/ca.crt");
+    options.security.crl_path = ca_ + "/crl.pem";
+    server_ =
+        std::make_unique<TestServer>(dir_.path() + "/data", std::move(options));
+  }
+
+  // PutRecord of `subject` on a new connection as organisation/user.
+  grpc::Status PutAs(const std::string& organisation, const std::string& user,
+                     const std::string& subject) {
+    grpc::ClientContext context;
+    Deadline(&context);
+    v1::CommandResponse response;
+    return PutRecord(As(organisation, user), &context, subject, &response);
+  }
+
+  // Replaces the CRL file by a rename, as dev-ca.sh does.
+  void ReplaceCrl(const std::string& text) {
+    const std::string temp = ca_ + "/crl.pem.new";
+    std::ofstream(temp, std::ios::trunc) << text;
+    std::filesystem::rename(temp, ca_ + "/crl.pem");
+  }
+};
+
+TEST_F(RevocationTest, ARevokedCertificateIsRefusedAndOthersStillWork) {
+  ASSERT_TRUE(PutAs("school-1", "dsl-1", "s-1").ok());
+  ASSERT_TRUE(PutAs("school-2", "dsl-2", "s-2").ok());
+  const uint64_t head = Head();
+
+  // Revoked while the server runs: no restart.
+  RunDevCa(ca_, {"revoke", "school-1", "dsl-1"});
+  EXPECT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Head(), head);
+  // Every other caller of the same CA still works.
+  EXPECT_TRUE(PutAs("school-2", "dsl-2", "s-2").ok());
+  EXPECT_EQ(Head(), head + 1);
+}
+
+TEST_F(RevocationTest, AChangedListIsReadAgainAndABrokenOneChangesNothing) {
+  const std::string empty = Pem(ca_ + "/crl.pem");
+  RunDevCa(ca_, {"revoke", "school-1", "dsl-1"});
+  const std::string revoking = Pem(ca_ + "/crl.pem");
+  ASSERT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+
+  // Half a list, or none: the last good list stays in force.
+  ReplaceCrl(revoking.substr(0, revoking.size() / 2));
+  EXPECT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(PutAs("school-2", "dsl-2", "s-2").ok());
+  ReplaceCrl("");
+  EXPECT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+  // A list from another CA is not this CA's word either.
+  const std::string other = dir_.path() + "/other-ca";
+  RunDevCa(other);
+  ReplaceCrl(Pem(other + "/crl.pem"));
+  EXPECT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+
+  // The list that revokes nothing, back in place: read again, in force.
+  ReplaceCrl(empty);
+  EXPECT_TRUE(PutAs("school-1", "dsl-1", "s-1").ok());
+  // And revoking again takes effect again.
+  ReplaceCrl(revoking);
+  EXPECT_EQ(PutAs("school-1", "dsl-1", "s-1").error_code(),
+            StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(PutAs("school-2", "dsl-2", "s-2").ok());
+}
+
+TEST(RevocationStartTest, StartRefusesAnUnusableList) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  const std::string other = dir.path() + "/other-ca";
+  RunDevCa(other);
+  auto start = [&](const std::string& crl_path, bool insecure = false) {
+    services::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.log.path = dir.path() + "/data";
+    if (insecure) {
+      options.security.insecure = true;
+    } else {
+      options.security.certificate_chain = Pem(ca + "/server.crt");
+      options.security.private_key = Pem(ca + "/server.key");
+      options.security.client_ca = Pem(ca + "/ca.crt");
+    }
+    options.security.crl_path = crl_path;
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  absl::Status missing = start(dir.path() + "/no-such.pem");
+  EXPECT_TRUE(absl::IsInvalidArgument(missing)) << missing;
+  EXPECT_NE(missing.message().find("no-such.pem"), std::string::npos)
+      << missing;
+
+  absl::Status foreign = start(other + "/crl.pem");
+  EXPECT_TRUE(absl::IsInvalidArgument(foreign)) << foreign;
+  EXPECT_NE(foreign.message().find("is not signed by the client CA"),
+            std::string::npos)
+      << foreign;
+
+  // A certificate is not a list.
+  absl::Status wrong = start(ca + "/ca.crt");
+  EXPECT_TRUE(absl::IsInvalidArgument(wrong)) << wrong;
+  EXPECT_NE(wrong.message().find("no certificate revocation list"),
+            std::string::npos)
+      << wrong;
+
+  absl::Status plain = start(ca + "/crl.pem", /*insecure=*/true);
+  EXPECT_TRUE(absl::IsInvalidArgument(plain)) << plain;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+
+  // DER as well as PEM.
+  Outcome der = RunArgs({"openssl", "crl", "-in", ca + "/crl.pem", "-outform",
+                         "DER", "-out", ca + "/crl.der"},
+                        dir.path() + "/openssl.err");
+  ASSERT_EQ(der.code, 0) << der.err;
+  EXPECT_TRUE(start(ca + "/crl.der").ok());
+  EXPECT_TRUE(start(ca + "/crl.pem").ok());
+}
+
 // Server::Start refuses what would be unsafe or cannot work, naming it.
 TEST(ServerSecurityTest, StartRefusesUnusableSettings) {
   TempDir dir;
@@ -234,6 +373,78 @@ TEST(ServerSecurityTest, StartRefusesUnusableSettings) {
 
   EXPECT_TRUE(start(good).ok());
   EXPECT_TRUE(start(insecure).ok());
+}
+
+// The testing clock moves every deadline for whoever reaches the Testing
+// service: like plain text, only on loopback, whatever the transport.
+TEST(ServerSecurityTest, StartRefusesTestingTimeControlOffLoopback) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/tls";
+  RunDevCa(ca);
+  ManualClock clock(absl::Now());
+  auto start = [&](const std::string& listen, const std::string& data) {
+    services::ServerOptions options;
+    options.listen = listen;
+    options.log.path = dir.path() + "/" + data;
+    options.security.certificate_chain = Pem(ca + "/server.crt");
+    options.security.private_key = Pem(ca + "/server.key");
+    options.security.client_ca = Pem(ca + "/ca.crt");
+    options.testing_clock = &clock;
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  for (const char* listen : {"0.0.0.0:0", "[::]:0"}) {
+    absl::Status everywhere = start(listen, "a");
+    EXPECT_TRUE(absl::IsInvalidArgument(everywhere)) << everywhere;
+    EXPECT_NE(everywhere.message().find("testing time control is allowed "
+                                        "only on a loopback address"),
+              std::string::npos)
+        << everywhere;
+    // Refused before the store is opened.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/a"));
+  }
+  EXPECT_TRUE(start("127.0.0.1:0", "b").ok());
+}
+
+// gRPC would serve "127.0.0.1" on port 443.
+TEST(ServerSecurityTest, StartRefusesAnAddressWithoutAPort) {
+  TempDir dir;
+  auto start = [&](const std::string& listen, const std::string& metrics) {
+    services::ServerOptions options;
+    options.listen = listen;
+    options.metrics_listen = metrics;
+    options.log.path = dir.path() + "/data";
+    options.security.insecure = true;
+    auto server = services::Server::Start(std::move(options));
+    return server.ok() ? absl::OkStatus() : server.status();
+  };
+  absl::Status listen = start("127.0.0.1", "");
+  EXPECT_TRUE(absl::IsInvalidArgument(listen)) << listen;
+  EXPECT_NE(listen.message().find("listen: '127.0.0.1' has no port"),
+            std::string::npos)
+      << listen;
+  absl::Status metrics = start("127.0.0.1:0", "127.0.0.1");
+  EXPECT_TRUE(absl::IsInvalidArgument(metrics)) << metrics;
+  EXPECT_NE(metrics.message().find("metrics_listen: '127.0.0.1' has no port"),
+            std::string::npos)
+      << metrics;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data"));
+  EXPECT_TRUE(start("127.0.0.1:0", "127.0.0.1:0").ok());
+}
+
+TEST(ServerSecurityTest, ListenAddressesNeedAPort) {
+  for (const char* yes : {"127.0.0.1:0", "127.0.0.1:7070", "[::1]:7070",
+                          "localhost:65535", "ycr.internal:443", "[::]:0"}) {
+    EXPECT_TRUE(services::CheckListenAddress("--listen", yes).ok()) << yes;
+  }
+  for (const char* no : {"", "127.0.0.1", "localhost", "localhost:", "[::1]",
+                         "::1", "[::1]:", "127.0.0.1:65536", "127.0.0.1:-1",
+                         "127.0.0.1:+1", "127.0.0.1:0x10", "127.0.0.1:999999",
+                         "[::1:7070", "[]:7070", "fe80::1:7070"}) {
+    absl::Status status = services::CheckListenAddress("--listen", no);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << no;
+    EXPECT_EQ(status.message().rfind("--listen: '", 0), 0u) << status;
+  }
 }
 
 TEST(ServerSecurityTest, LoopbackAddresses) {
