@@ -323,12 +323,12 @@ TEST(IdentificationTest, OnlyTheHolderIdentifiesNotAServiceOrAnAuthority) {
     EventPayload p = Identify();
     ExpectStatus(DecideIdentification(&record, As(organisation), &p),
                  absl::StatusCode::kPermissionDenied,
-                 "only the record's holder (school-100001) may identify the "
+                 "only the record's holder may identify the "
                  "pupil as a young carer");
     p = Identify(kSchool);
     ExpectStatus(DecideIdentification(&record, As(organisation), &p),
                  absl::StatusCode::kPermissionDenied,
-                 "only the school (school-100001) may identify its pupils");
+                 "only the school may identify its pupils");
   }
 }
 
