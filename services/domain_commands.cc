@@ -1,5 +1,8 @@
 #include "services/domain_commands.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +12,7 @@
 #include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/access_policy.h"
@@ -92,13 +96,18 @@ const std::string& ConsentIdOf(const v1::EventPayload& event) {
   }
 }
 
+// The text fields of PersonalData: every field but subject_id and erased,
+// so a field added to it is covered without a change here.
+bool IsTextField(const google::protobuf::FieldDescriptor* f) {
+  return f->number() != v1::PersonalData::kSubjectIdFieldNumber &&
+         f->number() != v1::PersonalData::kErasedFieldNumber;
+}
+
 // True when `p` holds any text about the person.
 bool HasText(const v1::PersonalData& p) {
-  return !p.notes().empty() || !p.facts().empty() ||
-         !p.childs_words().empty() || !p.risk_statement().empty() ||
-         !p.not_told_reason().empty() || !p.needs().empty() ||
-         !p.recommendations_in_school().empty() ||
-         !p.recommendations_outside_school().empty();
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  p.GetReflection()->ListFields(p, &set);
+  return std::any_of(set.begin(), set.end(), IsTextField);
 }
 
 // Clears, in `p`, what the server decides rather than the caller: always
@@ -272,25 +281,26 @@ absl::Status SettlePersonal(const std::string& subject,
         absl::StrCat("personal.subject_id: must be ", subject,
                      ", the young carer the event concerns"));
   }
-  for (auto [value, field] :
-       {std::pair{&p->notes(), "personal.notes"},
-        std::pair{&p->facts(), "personal.facts"},
-        std::pair{&p->childs_words(), "personal.childs_words"},
-        std::pair{&p->risk_statement(), "personal.risk_statement"},
-        std::pair{&p->not_told_reason(), "personal.not_told_reason"}}) {
-    RETURN_IF_ERROR(domain::OptionalText(*value, field));
-  }
-  for (auto [list, field] :
-       {std::pair{&p->needs(), "personal.needs"},
-        std::pair{&p->recommendations_in_school(),
-                  "personal.recommendations_in_school"},
-        std::pair{&p->recommendations_outside_school(),
-                  "personal.recommendations_outside_school"}}) {
-    if (list->size() > 50) {
+  // Every text field, single or repeated, within the size limits.
+  const google::protobuf::Reflection* r = p->GetReflection();
+  const google::protobuf::Descriptor* d = p->GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (!IsTextField(f) ||
+        f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
+      continue;
+    }
+    const std::string field = absl::StrCat("personal.", f->name());
+    if (!f->is_repeated()) {
+      RETURN_IF_ERROR(domain::OptionalText(r->GetString(*p, f), field));
+      continue;
+    }
+    if (r->FieldSize(*p, f) > 50) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": at most 50"));
     }
-    for (const std::string& item : *list) {
-      RETURN_IF_ERROR(domain::RequiredText(item, absl::StrCat(field, "[]")));
+    for (int j = 0; j < r->FieldSize(*p, f); ++j) {
+      RETURN_IF_ERROR(domain::RequiredText(r->GetRepeatedString(*p, f, j),
+                                           absl::StrCat(field, "[]")));
     }
   }
   p->set_subject_id(subject);
@@ -793,7 +803,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
 absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
     const v1::Actor& caller, const std::string& request_id,
     v1::SharingDeclined decision, v1::PersonalData personal) {
-  RETURN_IF_ERROR(domain::ValidateSharingDeclined(decision));
+  RETURN_IF_ERROR(domain::ValidateSharingDeclined(decision, personal));
   if (!decision.organisation().empty() &&
       decision.organisation() != caller.organisation()) {
     return absl::PermissionDeniedError(absl::StrCat(

@@ -127,10 +127,11 @@ class DomainCommands {
                                               const std::string& request_ref,
                                               v1::ErasureGround refuse_on);
 
-  // Legal holds on a subject (stream "subject-<id>").
+  // Legal holds on a subject (stream "subject-<id>"); the reason is in
+  // `personal` (personal.reason).
   absl::StatusOr<storage::AppendResult> PlaceLegalHold(
       const v1::Actor& caller, const std::string& request_id,
-      v1::LegalHoldPlaced hold);
+      v1::LegalHoldPlaced hold, v1::PersonalData personal);
   absl::StatusOr<storage::AppendResult> LiftLegalHold(
       const v1::Actor& caller, const std::string& request_id,
       const std::string& subject_id, const std::string& hold_id);

@@ -114,6 +114,7 @@ grpc::ServerUnaryReactor* ConsentService::Grant(
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     v1::EventPayload event;
     *event.mutable_consent_granted() = request->consent();
+    *event.mutable_personal() = request->personal();
     return commands_->RecordConsent(caller, request->request_id(), event);
   });
 }
@@ -124,6 +125,7 @@ grpc::ServerUnaryReactor* ConsentService::Refuse(
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     v1::EventPayload event;
     *event.mutable_consent_refused() = request->consent();
+    *event.mutable_personal() = request->personal();
     return commands_->RecordConsent(caller, request->request_id(), event);
   });
 }
@@ -134,6 +136,7 @@ grpc::ServerUnaryReactor* ConsentService::Vary(
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     v1::EventPayload event;
     *event.mutable_consent_varied() = request->variation();
+    *event.mutable_personal() = request->personal();
     return commands_->RecordConsent(caller, request->request_id(), event);
   });
 }
@@ -144,6 +147,7 @@ grpc::ServerUnaryReactor* ConsentService::Withdraw(
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     v1::EventPayload event;
     *event.mutable_consent_withdrawn() = request->withdrawal();
+    *event.mutable_personal() = request->personal();
     return commands_->RecordConsent(caller, request->request_id(), event);
   });
 }
@@ -341,7 +345,7 @@ grpc::ServerUnaryReactor* SubjectService::PlaceLegalHold(
     const v1::PlaceLegalHoldRequest* request, v1::CommandResponse* response) {
   return RunCommand(context, pool_, response, [this, request](auto& caller) {
     return commands_->PlaceLegalHold(caller, request->request_id(),
-                                     request->hold());
+                                     request->hold(), request->personal());
   });
 }
 

@@ -133,11 +133,12 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
 
 absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
     const v1::Actor& caller, const std::string& request_id,
-    v1::LegalHoldPlaced hold) {
+    v1::LegalHoldPlaced hold, v1::PersonalData personal) {
   const std::string subject = hold.subject_id();
   RETURN_IF_ERROR(domain::ValidId(subject, "hold.subject_id"));
   v1::EventPayload event;
   *event.mutable_legal_hold_placed() = std::move(hold);
+  *event.mutable_personal() = std::move(personal);
   Target target{"subject", subject, false, false, std::nullopt};
   return Execute<domain::SubjectView>(
       caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
@@ -153,6 +154,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
                            attempt.DependOnArea(record->holder()));
           holder_area = area.local_authority;
         }
+        attempt.set_personal_subject(subject);
         return domain::DecidePlaceHold(record.has_value() ? &*record : nullptr,
                                        holder_area, view, caller, e);
       });

@@ -53,6 +53,11 @@
 //
 // kFormatVersion is written when a store is created. A build refuses to open a
 // store whose format version it does not know.
+//
+// Versions: 1, free text about a person (reasons, outcomes, topics, ...) in
+// plain event fields; 2, every such text only in the sealed personal part
+// (proto/ycr/v1/classification.proto). A version 1 store is refused, not
+// migrated: none is in service.
 
 #include <cstdint>
 #include <optional>
@@ -62,7 +67,7 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 1;
+inline constexpr uint32_t kStoreFormatVersion = 2;
 
 // Sorted: new prefixes take new values, never reuse old ones.
 enum class KeyPrefix : uint8_t {

@@ -229,11 +229,6 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
           !s.ok()) {
         return s;
       }
-      if (absl::Status s =
-              RequiredText(e.change_summary(), "amend.change_summary");
-          !s.ok()) {
-        return s;
-      }
       if (view.state != State::kDraft && view.state != State::kInForce) {
         return Refused(view, "amend");
       }
@@ -249,9 +244,12 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
     }
     case v1::EventPayload::kAgreementReviewed: {
       auto* e = event->mutable_agreement_reviewed();
-      if (absl::Status s = RequiredText(e->outcome(), "review.outcome");
-          !s.ok()) {
-        return s;
+      // Agreement events concern no young carer and have no personal part
+      // to seal: what a review decided is a code, never free text.
+      if (e->review_outcome() == v1::REVIEW_OUTCOME_UNSPECIFIED ||
+          !v1::ReviewOutcome_IsValid(e->review_outcome())) {
+        return absl::InvalidArgumentError(
+            "review.review_outcome: is required (continue, amend or end)");
       }
       if (e->has_reviewed_at()) {
         if (absl::Status s =
@@ -277,9 +275,11 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
     }
     case v1::EventPayload::kAgreementNoticeGiven: {
       auto* e = event->mutable_agreement_notice_given();
-      if (absl::Status s = RequiredText(e->reason(), "give_notice.reason");
-          !s.ok()) {
-        return s;
+      if (e->notice_reason() == v1::NOTICE_REASON_UNSPECIFIED ||
+          !v1::NoticeReason_IsValid(e->notice_reason())) {
+        return absl::InvalidArgumentError(
+            "give_notice.notice_reason: is required (funding ended, service "
+            "changed, replaced by a new agreement, or other)");
       }
       if (view.state != State::kInForce) return Refused(view, "give notice on");
       if (!e->party().empty() && e->party() != own) {

@@ -30,11 +30,13 @@ absl::Status ValidateReceived(const v1::CorrespondenceReceived& e) {
         "receive.channel: is required (phone, email or letter)");
   }
   if (absl::Status s = ValidId(e.from(), "receive.from"); !s.ok()) return s;
-  if (absl::Status s = RequiredText(e.topic(), "receive.topic"); !s.ok()) {
-    return s;
-  }
-  if (e.topic().size() > 200) {
-    return absl::InvalidArgumentError("receive.topic: at most 200 bytes");
+  // A code, not a line of text: free text about a pupil goes in the
+  // personal part (sealed, so it needs the pupil's subject_id).
+  if (e.topic_code() == v1::CORRESPONDENCE_TOPIC_UNSPECIFIED ||
+      !v1::CorrespondenceTopic_IsValid(e.topic_code())) {
+    return absl::InvalidArgumentError(
+        "receive.topic_code: is required (referral, support, impact report, "
+        "awareness, agreement or other)");
   }
   if (!e.subject_id().empty()) {
     if (absl::Status s = ValidId(e.subject_id(), "receive.subject_id");

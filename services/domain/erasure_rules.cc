@@ -102,7 +102,10 @@ absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
   if (absl::Status s = ValidId(hold->hold_id(), "hold.hold_id"); !s.ok()) {
     return s;
   }
-  if (absl::Status s = RequiredText(hold->reason(), "hold.reason"); !s.ok()) {
+  // Why is free text (it may name the inquiry or the person): sealed.
+  if (absl::Status s = RequiredText(event->personal().reason(),
+                                    "personal.reason (why the hold is placed)");
+      !s.ok()) {
     return s;
   }
   if (!hold->organisation().empty() &&

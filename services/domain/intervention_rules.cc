@@ -13,7 +13,8 @@ namespace {
 
 using State = InterventionView::State;
 
-absl::Status ValidatePlan(const v1::InterventionPlanned& p) {
+absl::Status ValidatePlan(const v1::InterventionPlanned& p,
+                          const v1::PersonalData& personal) {
   if (absl::Status s = ValidId(p.intervention_id(), "plan.intervention_id");
       !s.ok()) {
     return s;
@@ -53,8 +54,15 @@ absl::Status ValidatePlan(const v1::InterventionPlanned& p) {
           "plan.ends_at: must be after starts_at");
     }
   }
-  if (absl::Status s = RequiredText(p.purpose(), "plan.purpose"); !s.ok()) {
-    return s;
+  // What support for one young carer is for is free text about the child:
+  // it travels in the personal part. Whole-school work is described by its
+  // type and carries none.
+  if (IsForOneYoungCarer(p.type())) {
+    if (absl::Status s = RequiredText(
+            personal.notes(), "personal.notes (what the intervention is for)");
+        !s.ok()) {
+      return s;
+    }
   }
   return OptionalText(p.worker(), "plan.worker");
 }
@@ -91,7 +99,7 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
   if (event->has_intervention_planned()) {
     auto* p = event->mutable_intervention_planned();
     if (p->service().empty()) p->set_service(own);
-    if (absl::Status s = ValidatePlan(*p); !s.ok()) return s;
+    if (absl::Status s = ValidatePlan(*p, event->personal()); !s.ok()) return s;
     if (absl::Status s = ActsFor(own, p->service(), "the delivering service",
                                  "plan its interventions");
         !s.ok()) {
@@ -141,10 +149,14 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
       return absl::OkStatus();
     }
     case v1::EventPayload::kInterventionEnded:
-      if (absl::Status s =
-              RequiredText(event->intervention_ended().reason(), "end.reason");
-          !s.ok()) {
-        return s;
+      // For one young carer, why it ended is about the child: in the
+      // personal part. Whole-school work ends without a reason.
+      if (!view.plan.subject_id().empty()) {
+        if (absl::Status s =
+                RequiredText(event->personal().reason(), "personal.reason");
+            !s.ok()) {
+          return s;
+        }
       }
       if (view.state != State::kPlanned) {
         return absl::FailedPreconditionError(absl::StrCat(

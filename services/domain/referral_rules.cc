@@ -150,9 +150,11 @@ absl::Status CheckFields(const ReferralView& view,
       }
       return absl::OkStatus();
     }
+    // Reasons are free text about the young carer: they travel in the
+    // personal part, sealed under the subject's key.
     case v1::EventPayload::kReferralDeclined:
-      return Required(event.referral_declined().eligibility_reason(),
-                      "eligibility_reason");
+      return Required(event.personal().reason(),
+                      "personal.reason (the eligibility reason)");
     case v1::EventPayload::kAssessmentScheduled:
       if (!event.assessment_scheduled().has_scheduled_for()) {
         return absl::InvalidArgumentError("scheduled_for: is required");
@@ -165,9 +167,8 @@ absl::Status CheckFields(const ReferralView& view,
       }
       return absl::OkStatus();
     case v1::EventPayload::kReferralClosed:
-      return Required(event.referral_closed().reason(), "reason");
     case v1::EventPayload::kReferralEnteredInError:
-      return Required(event.referral_entered_in_error().reason(), "reason");
+      return Required(event.personal().reason(), "personal.reason");
     case v1::EventPayload::kReferralTransferred: {
       const std::string& to = event.referral_transferred().to_school();
       if (absl::Status s = Required(to, "to_school"); !s.ok()) return s;

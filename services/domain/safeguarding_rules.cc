@@ -129,7 +129,7 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
     }
     case v1::EventPayload::kConcernClosed:
       if (absl::Status s =
-              RequiredText(event->concern_closed().outcome(), "close.outcome");
+              RequiredText(event->personal().outcome(), "personal.outcome");
           !s.ok()) {
         return s;
       }

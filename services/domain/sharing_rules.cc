@@ -124,12 +124,13 @@ absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
   return absl::OkStatus();
 }
 
-absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined) {
+absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined,
+                                     const v1::PersonalData& personal) {
   for (auto [value, field] :
        {std::pair{&declined.subject_id(), "subject_id"},
         std::pair{&declined.to().organisation(), "to.organisation"},
         std::pair{&declined.decision_maker(), "decision_maker"},
-        std::pair{&declined.reason(), "reason"}}) {
+        std::pair{&personal.reason(), "personal.reason"}}) {
     if (absl::Status s = Required(*value, field); !s.ok()) return s;
   }
   if (std::count(declined.categories().begin(), declined.categories().end(),

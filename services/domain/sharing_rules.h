@@ -33,7 +33,8 @@ absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
                                         v1::Purpose purpose);
 
 // INVALID_ARGUMENT naming the field when a decision not to share lacks its
-// decision-maker or reason.
-absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined);
+// decision-maker or its reason (personal.reason: free text, sealed).
+absl::Status ValidateSharingDeclined(const v1::SharingDeclined& declined,
+                                     const v1::PersonalData& personal);
 
 }  // namespace ycr::domain

@@ -332,7 +332,7 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     terms->add_categories(v1::DATA_CATEGORY_WELLBEING);
     *terms->mutable_valid_from() = ToProtoTime(t);
     *terms->mutable_valid_until() = ToProtoTime(t + absl::Hours(24 * 365));
-    c->set_verification("signed form");
+    personal(p)->set_verification("signed form");
   }
   {
     Planned& p = add("referral-" + referral_id, school);
@@ -371,7 +371,7 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
     plan->set_type(v1::INTERVENTION_TYPE_ONE_TO_ONE);
     *plan->mutable_starts_at() = ToProtoTime(t + absl::Hours(24 * 7));
     *plan->mutable_ends_at() = ToProtoTime(t + absl::Hours(24 * 180));
-    plan->set_purpose(g.Text(5, 10));
+    personal(p)->set_notes(g.Text(5, 10));
     plan->set_worker(absl::StrCat("worker-", g.U(1, 40)));
   }
   // Fillers until two events are left for the end.
@@ -404,7 +404,7 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
       c->set_agreement_id("agr-" + school);
       c->set_channel(v1::CHANNEL_EMAIL);
       c->set_from(school);
-      c->set_topic(g.Text(4, 8));
+      c->set_topic_code(v1::CORRESPONDENCE_TOPIC_SUPPORT);
       *c->mutable_received_at() = ToProtoTime(p.occurred);
       c->set_subject_id(s);
       c->set_to(service);
@@ -419,7 +419,7 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
           out[2].payload.consent_granted().terms();  // same shape
       *v->mutable_terms()->mutable_valid_until() =
           ToProtoTime(p.occurred + absl::Hours(24 * 365));
-      v->set_reason(g.Text(4, 10));
+      personal(p)->set_reason(g.Text(4, 10));
     } else if (out.size() + 5 < budget) {
       const std::string id = absl::StrCat("sg-", idx, "-", ++concerns);
       Planned& p = add("safeguarding-" + id, school);
@@ -435,12 +435,15 @@ std::vector<Planned> SubjectPlan(Gen& g, uint64_t i, size_t budget,
       *n.payload.mutable_dsl_notified()->mutable_notified_at() =
           ToProtoTime(n.occurred);
       Planned& e = add("safeguarding-" + id, school);
-      e.payload.mutable_concern_closed()->set_outcome(g.Text(5, 12));
+      e.payload.mutable_concern_closed();
+      personal(e)->set_outcome(g.Text(5, 12));
     }
   }
-  add("intervention-" + intervention_id, service)
-      .payload.mutable_intervention_ended()
-      ->set_reason(g.Text(4, 10));
+  {
+    Planned& p = add("intervention-" + intervention_id, service);
+    p.payload.mutable_intervention_ended();
+    personal(p)->set_reason(g.Text(4, 10));
+  }
   {
     Planned& p = add("intervention-" + intervention_id, service);
     auto* o = p.payload.mutable_outcomes_recorded();
@@ -680,7 +683,7 @@ GenerationReport GenerateDeadlines(ycr::storage::EventLog* log, uint64_t open,
     c->set_agreement_id("agr-" + SchoolId(a));
     c->set_channel(v1::CHANNEL_EMAIL);
     c->set_from(SchoolId(a));
-    c->set_topic(g.Text(4, 8));
+    c->set_topic_code(v1::CORRESPONDENCE_TOPIC_SUPPORT);
     *c->mutable_received_at() = ToProtoTime(received);
     c->set_subject_id(SubjectId(g.U(0, open / 3)));
     c->set_to(ServiceId(a % services));

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   *g->mutable_terms()->mutable_valid_from() = ToProtoTime(t - absl::Hours(24));
   *g->mutable_terms()->mutable_valid_until() =
       ToProtoTime(t + absl::Hours(24 * 365));
-  g->set_verification("signed form");
+  grant.mutable_personal()->set_verification("signed form");
   v1::EventPayload withdraw;
   withdraw.mutable_consent_withdrawn()->set_consent_id("c-1");
   *withdraw.mutable_consent_withdrawn()->mutable_effective_at() =
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   r->set_agreement_id("a-1");
   r->set_channel(v1::CHANNEL_EMAIL);
   r->set_from("service-1");
-  r->set_topic("dates");
+  r->set_topic_code(v1::CORRESPONDENCE_TOPIC_AWARENESS);
   *r->mutable_received_at() = ToProtoTime(t);
   Write(
       domain, "correspondence-receive",
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   p->set_subject_id("s-1");
   p->set_type(v1::INTERVENTION_TYPE_ONE_TO_ONE);
   *p->mutable_starts_at() = ToProtoTime(t);
-  p->set_purpose("support");
+  plan.mutable_personal()->set_notes("support");
   p->set_worker("w-1");
   Write(domain, "intervention-plan", DomainSeed(4, {}, plan));
   v1::EventPayload raise;

@@ -275,7 +275,7 @@ TEST_F(CliExportTest, ConsentTermsAreThoseInForceAtEachDisclosure) {
               clock_.Now())
           .consent()
           .terms();
-  vary.mutable_variation()->set_reason("school data added");
+  vary.mutable_personal()->set_reason("school data added");
   {
     auto consents = v1::Consents::NewStub(channel_);
     grpc::ClientContext context;

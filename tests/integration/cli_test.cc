@@ -76,8 +76,8 @@ class CliTest : public ::testing::Test {
                  "\"recipients\":[{\"organisation\":\"service-7\"}],"
                  "\"categories\":[\"DATA_CATEGORY_IDENTITY\"],"
                  "\"validFrom\":\"2020-01-01T00:00:00Z\","
-                 "\"validUntil\":\"2099-01-01T00:00:00Z\"},"
-                 "\"verification\":\"signed form\"}}"});
+                 "\"validUntil\":\"2099-01-01T00:00:00Z\"}},"
+                 "\"personal\":{\"verification\":\"signed form\"}}"});
     ASSERT_EQ(run.code, 0) << run.err;
     EXPECT_TRUE(Has(run.out, "position: ")) << run.out;
   }

@@ -117,7 +117,6 @@ v1::EventPayload AmendResponseTime(uint32_t days) {
   v1::EventPayload p;
   auto* a = p.mutable_agreement_amended();
   *a->mutable_terms() = DraftAgreement(days).agreement_drafted().terms();
-  a->set_change_summary("response time " + std::to_string(days) + " days");
   return p;
 }
 
@@ -128,7 +127,7 @@ v1::EventPayload Receive(const std::string& id, absl::Time at) {
   r->set_agreement_id("a-1");
   r->set_channel(v1::CHANNEL_EMAIL);
   r->set_from("school-100001");
-  r->set_topic("support plan");
+  r->set_topic_code(v1::CORRESPONDENCE_TOPIC_SUPPORT);
   *r->mutable_received_at() = At(at);
   return p;
 }
@@ -411,7 +410,8 @@ TEST_F(DomainCommandsTest, ConcurrentTransitionsOfOneReferralHaveOneWinner) {
   v1::EventPayload accept;
   accept.mutable_referral_accepted();
   v1::EventPayload decline;
-  decline.mutable_referral_declined()->set_eligibility_reason("not eligible");
+  decline.mutable_referral_declined();
+  decline.mutable_personal()->set_reason("not eligible");
   absl::Status a, d;
   std::thread t1([&] {
     a = commands_->RecordReferral(As("service-7"), NewUuid(), "r-1", accept)
@@ -832,7 +832,7 @@ TEST_F(DomainCommandsTest, ExpectedVersionIgnoresMovesOfOtherStreams) {
     vary.mutable_consent_varied()->set_consent_id("c-move");
     *vary.mutable_consent_varied()->mutable_terms() =
         grant.consent_granted().terms();
-    vary.mutable_consent_varied()->set_reason("same terms, re-signed");
+    vary.mutable_personal()->set_reason("same terms, re-signed");
     ASSERT_TRUE(commands_->RecordConsent(school_, NewUuid(), vary).ok());
   });
   auto moved = interleaved.RecordReferral(school_, NewUuid(), "r-1", transfer,
@@ -910,15 +910,18 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   declined.set_subject_id("s-2");
   declined.mutable_to()->set_organisation("la-1");
   declined.set_decision_maker("dsl-1");
-  declined.set_reason("not proportionate");
   declined.set_concern_id("g-1");
-  EXPECT_EQ(commands_->RecordDecisionNotToShare(school_, NewUuid(), declined)
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  v1::PersonalData why;
+  why.set_reason("not proportionate");
+  EXPECT_EQ(
+      commands_->RecordDecisionNotToShare(school_, NewUuid(), declined, why)
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
   declined.set_subject_id("s-1");
   EXPECT_TRUE(
-      commands_->RecordDecisionNotToShare(school_, NewUuid(), declined).ok());
+      commands_->RecordDecisionNotToShare(school_, NewUuid(), declined, why)
+          .ok());
   EXPECT_EQ(Stream("sharing-s-1").size(), 2u);
 }
 

@@ -135,15 +135,15 @@ inline v1::AgreementCommand Amend(const std::string& id,
   v1::AgreementCommand c;
   c.set_agreement_id(id);
   *c.mutable_amend()->mutable_terms() = terms;
-  c.mutable_amend()->set_change_summary("new response time");
   return c;
 }
 
 inline v1::AgreementCommand GiveNotice(
-    const std::string& id, const std::string& reason = "funding ends") {
+    const std::string& id,
+    v1::NoticeReason reason = v1::NOTICE_REASON_FUNDING_ENDED) {
   v1::AgreementCommand c;
   c.set_agreement_id(id);
-  c.mutable_give_notice()->set_reason(reason);
+  c.mutable_give_notice()->set_notice_reason(reason);
   return c;
 }
 
@@ -158,7 +158,7 @@ inline v1::CorrespondenceCommand Receive(const std::string& id,
   r->set_agreement_id(agreement_id);
   r->set_channel(v1::CHANNEL_EMAIL);
   r->set_from(from);
-  r->set_topic("timetable for group sessions");
+  r->set_topic_code(v1::CORRESPONDENCE_TOPIC_AWARENESS);
   *r->mutable_received_at() = At(received_at);
   return c;
 }
@@ -195,7 +195,7 @@ inline v1::GrantConsentRequest Consent(const std::string& consent_id,
   for (v1::DataCategory d : categories) t->add_categories(d);
   *t->mutable_valid_from() = At(now - absl::Hours(1));
   *t->mutable_valid_until() = At(now + 365 * kDay);
-  c->set_verification("signed form");
+  request.mutable_personal()->set_verification("signed form");
   return request;
 }
 
@@ -259,7 +259,8 @@ inline v1::InterventionCommand Plan(const std::string& id,
   p->set_subject_id(subject_id);
   p->set_type(type);
   *p->mutable_starts_at() = At(starts_at);
-  p->set_purpose("weekly support");
+  // What support for one young carer is for is about the child: sealed.
+  if (!subject_id.empty()) c.mutable_personal()->set_notes("weekly support");
   p->set_worker("worker-3");
   return c;
 }

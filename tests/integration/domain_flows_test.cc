@@ -228,7 +228,7 @@ TEST_F(DomainFlowsTest, AgreementIsSignedAmendedReviewedAndTerminated) {
   const absl::Time reviewed_at = clock_.Now();
   v1::AgreementCommand review;
   review.set_agreement_id("a-1");
-  review.mutable_review()->set_outcome("working well");
+  review.mutable_review()->set_review_outcome(v1::REVIEW_OUTCOME_CONTINUE);
   ASSERT_TRUE(Ok(Agree(review, kService)));
   agreement = GetAgreement("a-1");
   EXPECT_EQ(TimeOf(agreement.last_reviewed_at()), reviewed_at);
@@ -280,9 +280,11 @@ TEST_F(DomainFlowsTest, ConcurrentAgreementCommandsOnOneVersionHaveOneWinner) {
   // Both parties give notice having seen the same version.
   grpc::Status by_school, by_service;
   v1::CommandResponse school_response, service_response;
-  v1::AgreementCommand school_notice = GiveNotice("a-1", "school closing");
+  v1::AgreementCommand school_notice =
+      GiveNotice("a-1", v1::NOTICE_REASON_SERVICE_CHANGED);
   school_notice.set_expected_version(seen);
-  v1::AgreementCommand service_notice = GiveNotice("a-1", "service closing");
+  v1::AgreementCommand service_notice =
+      GiveNotice("a-1", v1::NOTICE_REASON_OTHER);
   service_notice.set_expected_version(seen);
   std::thread school(
       [&] { by_school = Agree(school_notice, kSchool, &school_response); });
@@ -307,7 +309,7 @@ TEST_F(DomainFlowsTest, ConcurrentAgreementCommandsOnOneVersionHaveOneWinner) {
   v1::AgreementCommand review;
   review.set_agreement_id("a-1");
   review.set_expected_version(seen);
-  review.mutable_review()->set_outcome("fine");
+  review.mutable_review()->set_review_outcome(v1::REVIEW_OUTCOME_CONTINUE);
   EXPECT_TRUE(Is(Agree(review, kSchool), StatusCode::ABORTED, "version 4"));
   review.set_expected_version(seen + 1);
   EXPECT_TRUE(Ok(Agree(review, kSchool)));
@@ -600,7 +602,8 @@ TEST_F(DomainFlowsTest, ServicePlansDeliversAndEndsAnIntervention) {
 
   v1::InterventionCommand end;
   end.set_intervention_id("i-1");
-  end.mutable_end()->set_reason("support plan complete");
+  end.mutable_end();
+  end.mutable_personal()->set_reason("support plan complete");
   ASSERT_TRUE(Ok(Intervene(end, kService)));
   EXPECT_TRUE(Is(Intervene(session(clock_.Now(), true), kService),
                  StatusCode::FAILED_PRECONDITION, "ended"));
@@ -788,7 +791,8 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
                  StatusCode::NOT_FOUND, "does not exist"));
   v1::SafeguardingCommand close;
   close.set_concern_id("g-1");
-  close.mutable_close()->set_outcome("no further action");
+  close.mutable_close();
+  close.mutable_personal()->set_outcome("no further action");
   EXPECT_TRUE(Is(Safeguard(close, kService), StatusCode::NOT_FOUND));
   EXPECT_TRUE(
       Is(Safeguard(NotifyDsl("g-missing"), kSchool), StatusCode::NOT_FOUND));
@@ -842,9 +846,9 @@ TEST_F(DomainFlowsTest, DecisionNotToShareIsRecordedOnTheSharingStream) {
   d->set_subject_id("s-1");
   d->mutable_to()->set_organisation(kService);
   d->set_decision_maker("dsl-1");
-  d->set_reason("sharing would not reduce the risk");
   d->set_concern_id("g-1");
   d->add_categories(v1::DATA_CATEGORY_CARED_FOR_HEALTH);
+  decline.mutable_personal()->set_reason("sharing would not reduce the risk");
   decline.mutable_personal()->set_notes("discussed with the head teacher");
 
   v1::RecordDecisionNotToShareRequest for_other = decline;
@@ -855,9 +859,9 @@ TEST_F(DomainFlowsTest, DecisionNotToShareIsRecordedOnTheSharingStream) {
   unknown.mutable_decision()->set_subject_id("s-unknown");
   EXPECT_TRUE(Is(DeclineToShare(unknown, kSchool), StatusCode::NOT_FOUND));
   v1::RecordDecisionNotToShareRequest no_reason = decline;
-  no_reason.mutable_decision()->clear_reason();
+  no_reason.mutable_personal()->clear_reason();
   EXPECT_TRUE(Is(DeclineToShare(no_reason, kSchool),
-                 StatusCode::INVALID_ARGUMENT, "reason"));
+                 StatusCode::INVALID_ARGUMENT, "personal.reason"));
 
   v1::CommandResponse response;
   ASSERT_TRUE(Ok(DeclineToShare(decline, kSchool, &response)));
@@ -870,6 +874,12 @@ TEST_F(DomainFlowsTest, DecisionNotToShareIsRecordedOnTheSharingStream) {
   EXPECT_EQ(recorded.concern_id(), "g-1");
   EXPECT_EQ(recorded.to().organisation(), kService);
   EXPECT_EQ(events[0].payload().personal().subject_id(), "s-1");
+  // The reason is sealed with the rest of the personal part; an auditor's
+  // read opens it.
+  EXPECT_FALSE(events[0].payload().has_encrypted_personal() &&
+               !events[0].payload().has_personal());
+  EXPECT_EQ(events[0].payload().personal().reason(),
+            "sharing would not reduce the risk");
 }
 
 // ---------------------------------------------------------------------------
@@ -965,21 +975,22 @@ TEST_F(DomainFlowsTest, RetriedCommandsAreReplayedEvenWhenTheServerFilledIn) {
   decline.mutable_decision()->set_subject_id("s-1");
   decline.mutable_decision()->mutable_to()->set_organisation(kService);
   decline.mutable_decision()->set_decision_maker("dsl-1");
-  decline.mutable_decision()->set_reason("not needed");
+  decline.mutable_personal()->set_reason("not needed");
   expect_replay("decline to share",
                 [&](auto* r) { return DeclineToShare(decline, kSchool, r); });
 
   // The same request id with other content is refused, and writes nothing.
   const uint64_t head = Head();
   v1::AgreementCommand other_notice = notice;
-  other_notice.mutable_give_notice()->set_reason("another reason");
+  other_notice.mutable_give_notice()->set_notice_reason(
+      v1::NOTICE_REASON_OTHER);
   EXPECT_TRUE(Is(Agree(other_notice, kService), StatusCode::ALREADY_EXISTS,
                  notice.request_id()));
   v1::SafeguardingCommand other_facts = raise;
   other_facts.mutable_personal()->set_facts("other facts");
   EXPECT_TRUE(Is(Safeguard(other_facts, kSchool), StatusCode::ALREADY_EXISTS));
   v1::CorrespondenceCommand other_topic = receive;
-  other_topic.mutable_receive()->set_topic("another topic");
+  other_topic.mutable_receive()->set_topic_code(v1::CORRESPONDENCE_TOPIC_OTHER);
   EXPECT_TRUE(Is(Correspond(other_topic, kSchool), StatusCode::ALREADY_EXISTS));
   v1::AgreementCommand reused_id = with_id(Sign("a-2"));
   reused_id.set_request_id(school_sign.request_id());
@@ -1098,7 +1109,7 @@ TEST_F(DomainFlowsTest, ReferralSubmissionIsADisclosureCheckedAgainstConsent) {
               clock_.Now())
           .consent()
           .terms();
-  vary.mutable_variation()->set_reason("the family chose service 7");
+  vary.mutable_personal()->set_reason("the family chose service 7");
   ASSERT_TRUE(Ok(Send(consents_.get(), &v1::Consents::Stub::Vary, vary, kSchool,
                       nullptr)));
 

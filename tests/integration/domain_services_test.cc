@@ -175,7 +175,8 @@ TEST_F(DomainServicesTest, ReferralMovesThroughItsStatesAndRefusesTheRest) {
   EXPECT_EQ(response.stream_version(), 2u);
   // Another caller who also saw version 1 loses.
   v1::ReferralTransitionRequest decline;
-  decline.mutable_decline()->set_eligibility_reason("not eligible");
+  decline.mutable_decline();
+  decline.mutable_personal()->set_reason("not eligible");
   decline.set_expected_version(1);
   EXPECT_EQ(Transition(decline, "service-7", &response).error_code(),
             grpc::StatusCode::ABORTED);

@@ -127,8 +127,9 @@ TEST(EndToEndTest, AMissedAnswerIsFlaggedOnceAndClearsWhenAnswered) {
           Quote(absl::StrCat(
               R"({"correspondenceId":"m-1","receive":{"correspondenceId":"m-1",)",
               R"("agreementId":"a-1","channel":"CHANNEL_EMAIL","from":"school-1",)",
-              R"("topic":"support plan","subjectId":"s-1","receivedAt":")", now,
-              R"("}})")));
+              R"("topicCode":"CORRESPONDENCE_TOPIC_SUPPORT","subjectId":"s-1",)",
+              R"("receivedAt":")", now,
+              R"("},"personal":{"notes":"support plan"}})")));
   ASSERT_EQ(r.code, 0) << r.out;
 
   const std::string scheduler = absl::StrCat(

@@ -159,13 +159,15 @@ class Workload {
             p.mutable_referral_accepted();
             break;
           case 2:
-            p.mutable_referral_declined()->set_eligibility_reason("no");
+            p.mutable_referral_declined();
+            p.mutable_personal()->set_reason("no");
             break;
           case 3:
             p.mutable_referral_registered();
             break;
           default:
-            p.mutable_referral_closed()->set_reason("support ended");
+            p.mutable_referral_closed();
+            p.mutable_personal()->set_reason("support ended");
             break;
         }
         return commands_->RecordReferral(As(service), NewUuid(), id, p);
@@ -182,7 +184,7 @@ class Workload {
         r->set_agreement_id(AgreementId(sch, svc));
         r->set_channel(v1::CHANNEL_EMAIL);
         r->set_from(kSchools[sch]);
-        r->set_topic("timetable");
+        r->set_topic_code(v1::CORRESPONDENCE_TOPIC_AWARENESS);
         *r->mutable_received_at() = ToProtoTime(clock_->Now());
         return commands_->RecordCorrespondence(As(kServices[svc]), NewUuid(),
                                                id, p);
@@ -208,7 +210,6 @@ class Workload {
         v1::EventPayload p;
         *p.mutable_agreement_amended()->mutable_terms() =
             Terms(kSchools[sch], kServices[svc], Pick(5, 20));
-        p.mutable_agreement_amended()->set_change_summary("response time");
         return commands_->RecordAgreement(As(kSchools[sch]), NewUuid(),
                                           AgreementId(sch, svc), p);
       }
@@ -216,7 +217,8 @@ class Workload {
         const int sch = Pick(0, 2);
         const int svc = Pick(0, 1);
         v1::EventPayload p;
-        p.mutable_agreement_reviewed()->set_outcome("fine");
+        p.mutable_agreement_reviewed()->set_review_outcome(
+            v1::REVIEW_OUTCOME_CONTINUE);
         return commands_->RecordAgreement(As(kServices[svc]), NewUuid(),
                                           AgreementId(sch, svc), p);
       }
@@ -329,9 +331,10 @@ TEST(ProjectionConsistencyTest, AQueryAtACommandsPositionSeesTheCommand) {
         declined.set_subject_id(subject);
         declined.mutable_to()->set_organisation("la-1");
         declined.set_decision_maker("dsl-1");
-        declined.set_reason("not proportionate");
+        v1::PersonalData why;
+        why.set_reason("not proportionate");
         auto done = commands.RecordDecisionNotToShare(As("school-1"), NewUuid(),
-                                                      declined);
+                                                      declined, why);
         if (!done.ok()) {
           ++unseen;
           continue;

@@ -407,7 +407,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
   const std::string placed_by = "placed by the local authority of the";
   auto hold = [](const std::string&, const std::string& id) {
     return absl::StrCat("hold { subject_id: \"s-a\" hold_id: \"h-", id,
-                        "\" reason: \"an inquiry\" }");
+                        "\" } personal { reason: \"an inquiry\" }");
   };
   rows["/ycr.v1.Subjects/PlaceLegalHold"] = {
       hold,
@@ -430,7 +430,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
         place.set_request_id(NewUuid());
         place.mutable_hold()->set_subject_id("s-a");
         place.mutable_hold()->set_hold_id("h-" + id);
-        place.mutable_hold()->set_reason("an inquiry");
+        place.mutable_personal()->set_reason("an inquiry");
         Must("/ycr.v1.Subjects/PlaceLegalHold", place, kSchool);
       }};
 
@@ -440,7 +440,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
     return absl::StrCat("consent { consent_id: \"c-", id,
                         "\" subject_id: \"s-a\" given_by { parent { "
                         "person_ref: \"parent-1\" } } ",
-                        terms, " verification: \"signed form\" }");
+                        terms, " } personal { verification: \"signed form\" }");
   };
   const std::string own_pupils = "a school records only about its own pupils";
   const std::string referred =
@@ -464,7 +464,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
   rows["/ycr.v1.Consents/Vary"] = {
       [=](const std::string&, const std::string& id) {
         return absl::StrCat("variation { consent_id: \"c-", id, "\" ", terms,
-                            " reason: \"parent asked\" }");
+                            " } personal { reason: \"parent asked\" }");
       },
       {{kSchoolRole, OwnOnly("only the organisation that recorded")},
        {kServiceRole, OwnOnly("only the organisation that recorded")}},
@@ -472,7 +472,7 @@ std::map<std::string, Row> TenancyTest::Rows() {
   rows["/ycr.v1.Consents/Withdraw"] = {
       [](const std::string&, const std::string& id) {
         return absl::StrCat("withdrawal { consent_id: \"c-", id,
-                            "\" reason: \"parent asked\" }");
+                            "\" } personal { reason: \"parent asked\" }");
       },
       {{kSchoolRole, OwnOnly("only the organisation that recorded")},
        {kServiceRole, OwnOnly("only the organisation that recorded")}},
@@ -501,9 +501,8 @@ std::map<std::string, Row> TenancyTest::Rows() {
       [](const std::string& role, const std::string&) {
         return absl::StrCat(
             "decision { subject_id: \"s-a\" to { organisation: \"la-a\" } "
-            "decision_maker: \"dsl-1\" reason: \"not needed\" organisation: "
-            "\"",
-            Own(role), "\" }");
+            "decision_maker: \"dsl-1\" organisation: \"",
+            Own(role), "\" } personal { reason: \"not needed\" }");
       },
       {{kSchoolRole, OwnOnly("decision.organisation")},
        {kServiceRole, OwnOnly("decision.organisation")}}};
@@ -556,7 +555,8 @@ std::map<std::string, Row> TenancyTest::Rows() {
 
   // Agreements: either party reviews ag-a.
   rows["/ycr.v1.Agreements/Record"] = {
-      constant("agreement_id: \"ag-a\" review { outcome: \"working\" }"),
+      constant("agreement_id: \"ag-a\" review { review_outcome: "
+               "REVIEW_OUTCOME_CONTINUE }"),
       {{kSchoolRole, OwnOnly("only a party to agreement ag-a")},
        {kServiceRole, OwnOnly("only a party to agreement ag-a")}}};
   rows["/ycr.v1.Agreements/Get"] = {constant("agreement_id: \"ag-a\""),
@@ -570,7 +570,8 @@ std::map<std::string, Row> TenancyTest::Rows() {
             "\" receive { correspondence_id: \"co-", id,
             "\" agreement_id: \"ag-a\" channel: CHANNEL_EMAIL from: \"",
             role == kSchoolRole ? kService : kSchool,
-            "\" topic: \"timetable\" received_at ", now, " }");
+            "\" topic_code: CORRESPONDENCE_TOPIC_AWARENESS received_at ", now,
+            " }");
       },
       {{kSchoolRole, OwnOnly("only a party to agreement ag-a")},
        {kServiceRole, OwnOnly("only a party to agreement ag-a")}}};
@@ -855,7 +856,7 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   decline.mutable_decision()->set_subject_id("s-a");
   decline.mutable_decision()->mutable_to()->set_organisation(kSchoolB);
   decline.mutable_decision()->set_decision_maker("manager-1");
-  decline.mutable_decision()->set_reason("not needed");
+  decline.mutable_personal()->set_reason("not needed");
   EXPECT_TRUE(
       Is(send("/ycr.v1.Sharing/RecordDecisionNotToShare", decline, kServiceB),
          DENIED, referred));
@@ -913,7 +914,8 @@ TEST_F(TenancyTest, AnotherOrganisationActingOnAPupilItHasNoPartIn) {
   v1::ReferralTransitionRequest error;
   error.set_request_id(NewUuid());
   error.set_referral_id("r-b");
-  error.mutable_entered_in_error()->set_reason("sent to the wrong service");
+  error.mutable_entered_in_error();
+  error.mutable_personal()->set_reason("sent to the wrong service");
   Must("/ycr.v1.Referrals/Transition", error, kSchool);
   v1::InterventionCommand again =
       Plan("i-b2", "s-a", v1::INTERVENTION_TYPE_MENTORING, clock_.Now());
@@ -953,7 +955,7 @@ TEST_F(TenancyTest, ALocalAuthorityReadsWhatItsAreaIsPartyToWhileItIsItsArea) {
   referral.set_referral_id("r-a");
   v1::PlaceLegalHoldRequest hold;
   hold.mutable_hold()->set_subject_id("s-a");
-  hold.mutable_hold()->set_reason("an inquiry");
+  hold.mutable_personal()->set_reason("an inquiry");
   EXPECT_TRUE(Ok(as("/ycr.v1.Subjects/GetRecord", record, "la-a", la)));
   EXPECT_TRUE(Is(as("/ycr.v1.Subjects/GetRecord", record, "la-b", la), DENIED,
                  "or the local authority of their area"));

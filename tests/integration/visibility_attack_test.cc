@@ -29,8 +29,9 @@ const std::string kOtherLa = "la-b";
 const std::string kOtherService = "service-9";
 const std::string kNewSchool = "school-200002";
 
-// Free text the service (or the local authority) wrote outside the
-// personal part. None of it is "codes": no reader below full may see it.
+// Free text the service (or the local authority) wrote: it travels in the
+// sealed personal part. None of it is "codes": no reader below full may see
+// it.
 const std::string kHoldReason = "HOLD-REASON-9c1 mothers chemotherapy";
 const std::string kCloseReason = "CLOSE-REASON-9c1 father drinks";
 const std::string kDeclineReason = "DECLINE-REASON-9c1 not eligible: LAC";
@@ -70,20 +71,24 @@ class VisibilityAttackTest : public DomainFlowsTest {
     ASSERT_TRUE(Ok(Step(r, step, kService)));
     step.mutable_accept();
     ASSERT_TRUE(Ok(Step(r, step, kService)));
-    step.mutable_hold()->set_reason(kHoldReason);
+    step.mutable_hold();
+    step.mutable_personal()->set_reason(kHoldReason);
     ASSERT_TRUE(Ok(Step(r, step, kService)));
+    step.clear_personal();
     step.mutable_resume();
     ASSERT_TRUE(Ok(Step(r, step, kService)));
     v1::InterventionCommand plan =
         Plan("i-1", "s-1", v1::INTERVENTION_TYPE_MENTORING, clock_.Now());
-    plan.mutable_plan()->set_purpose(kPurpose);
+    plan.mutable_personal()->set_notes(kPurpose);
     plan.mutable_plan()->set_worker(kWorker);
     ASSERT_TRUE(Ok(Intervene(plan, kService)));
     v1::InterventionCommand end;
     end.set_intervention_id("i-1");
-    end.mutable_end()->set_reason(kEndedReason);
+    end.mutable_end();
+    end.mutable_personal()->set_reason(kEndedReason);
     ASSERT_TRUE(Ok(Intervene(end, kService)));
-    step.mutable_close()->set_reason(kCloseReason);
+    step.mutable_close();
+    step.mutable_personal()->set_reason(kCloseReason);
     ASSERT_TRUE(Ok(Step(r, step, kService)));
   }
 
@@ -249,16 +254,15 @@ class VisibilityAttackTest : public DomainFlowsTest {
 // ---------------------------------------------------------------------------
 // 1. "codes" carries the service's free text.
 
-// KNOWN GAP (issue 14 item 3 open): free text (reasons, purpose) is a plain
-// field of the payload, shown at the codes level; it belongs in the sealed
-// personal part.
-TEST_F(VisibilityAttackTest,
-       DISABLED_CodesLevelShowsNoFreeTextTheServiceWrote) {
+// Free text (reasons, purpose) travels in the sealed personal part, which
+// the codes level leaves out (issue 14 item 3).
+TEST_F(VisibilityAttackTest, CodesLevelShowsNoFreeTextTheServiceWrote) {
   ASSERT_NO_FATAL_FAILURE(ServiceWorksTheCase());
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));
   ASSERT_NO_FATAL_FAILURE(ReferToService("s-2"));
   v1::ReferralTransitionRequest decline;
-  decline.mutable_decline()->set_eligibility_reason(kDeclineReason);
+  decline.mutable_decline();
+  decline.mutable_personal()->set_reason(kDeclineReason);
   ASSERT_TRUE(Ok(Step("r-ref-s-2", decline, kService)));
 
   const std::vector<std::string> secrets = {kHoldReason, kCloseReason, kPurpose,
@@ -280,16 +284,14 @@ TEST_F(VisibilityAttackTest,
   }
 }
 
-// KNOWN GAP (issue 14 item 3 open): free text (reasons, purpose) is a plain
-// field of the payload, shown at the codes level; it belongs in the sealed
-// personal part.
-TEST_F(VisibilityAttackTest,
-       DISABLED_ALocalAuthoritysHoldReasonIsNotCodesForTheSchool) {
+// A hold's reason is in the sealed personal part: the school sees that a
+// hold was placed, not why.
+TEST_F(VisibilityAttackTest, ALocalAuthoritysHoldReasonIsNotCodesForTheSchool) {
   v1::PlaceLegalHoldRequest hold;
   hold.set_request_id(NewUuid());
   hold.mutable_hold()->set_subject_id("s-1");
   hold.mutable_hold()->set_hold_id("h-1");
-  hold.mutable_hold()->set_reason(kLaHoldReason);
+  hold.mutable_personal()->set_reason(kLaHoldReason);
   v1::CommandResponse ignored;
   grpc::ClientContext context;
   AsCaller(&context, kLa);
@@ -303,11 +305,9 @@ TEST_F(VisibilityAttackTest,
 // ---------------------------------------------------------------------------
 // 2. Gets that give more than the table.
 
-// KNOWN GAP (issue 14 item 3 open): free text (reasons, purpose) is a plain
-// field of the payload, shown at the codes level; it belongs in the sealed
-// personal part.
-TEST_F(VisibilityAttackTest,
-       DISABLED_InterventionsGetGivesTheSchoolNoStaffNameOrText) {
+// What the intervention is for travels in the sealed personal part, which
+// Interventions.Get never returns.
+TEST_F(VisibilityAttackTest, InterventionsGetGivesTheSchoolNoStaffNameOrText) {
   ASSERT_NO_FATAL_FAILURE(ServiceWorksTheCase());
   for (const std::string& reader : {kSchool, kLa}) {
     v1::Intervention got;
@@ -401,7 +401,8 @@ TEST_F(VisibilityAttackTest,
        SafeguardingCommandsDoNotTellTheSchoolWhoRaisedIt) {
   ASSERT_NO_FATAL_FAILURE(ServiceRaisesConcern("g-1", "s-1"));
   v1::SafeguardingCommand close;
-  close.mutable_close()->set_outcome("probing");
+  close.mutable_close();
+  close.mutable_personal()->set_outcome("probing");
   close.set_concern_id("g-1");
   const grpc::Status hidden = Safeguard(close, kSchool);
   close.set_concern_id("g-none");
@@ -532,7 +533,7 @@ TEST_F(VisibilityAttackTest, OtherOrganisationsAreNotToldWhoHoldsAChild) {
          hold.set_request_id(NewUuid());
          hold.mutable_hold()->set_subject_id(s);
          hold.mutable_hold()->set_hold_id("h-x");
-         hold.mutable_hold()->set_reason("probe");
+         hold.mutable_personal()->set_reason("probe");
          v1::CommandResponse ignored;
          grpc::ClientContext context;
          AsCaller(&context, kOtherLa);
@@ -588,7 +589,8 @@ TEST_F(VisibilityAttackTest, AnotherSchoolIsNotToldASubjectWasErased) {
 TEST_F(VisibilityAttackTest,
        AServiceWhoseReferralWasEnteredInErrorReadsNoMore) {
   v1::ReferralTransitionRequest error;
-  error.mutable_entered_in_error()->set_reason("sent to the wrong service");
+  error.mutable_entered_in_error();
+  error.mutable_personal()->set_reason("sent to the wrong service");
   ASSERT_TRUE(Ok(Step("r-ref-s-1", error, kSchool)));
   // The service has no part in the child any more (tenancy rule): it
   // reads nothing new of the case.
@@ -823,7 +825,7 @@ TEST_F(VisibilityAttackTest,
   d->set_subject_id("s-1");
   d->mutable_to()->set_organisation(kSchool);
   d->set_decision_maker("dsl-s");
-  d->set_reason("WITHHOLD-REASON-9c1");
+  decline.mutable_personal()->set_reason("WITHHOLD-REASON-9c1");
   d->set_concern_id("g-1");
   d->add_categories(v1::DATA_CATEGORY_WELLBEING);
   ASSERT_TRUE(Ok(DeclineToShare(decline, kService)));

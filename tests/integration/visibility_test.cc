@@ -84,9 +84,9 @@ class VisibilityTest : public DomainFlowsTest {
     d->set_subject_id("s-1");
     d->mutable_to()->set_organisation(kSchool);
     d->set_decision_maker("dsl-s");
-    d->set_reason("the child asked us not to");
     d->set_concern_id("g-1");
     d->add_categories(v1::DATA_CATEGORY_WELLBEING);
+    decline.mutable_personal()->set_reason("the child asked us not to");
     decline.mutable_personal()->set_notes(ServiceSecrets()[4]);
     ASSERT_TRUE(Ok(DeclineToShare(decline, kService)));
     v1::SafeguardingCommand refer;

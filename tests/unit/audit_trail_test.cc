@@ -77,7 +77,6 @@ v1::EventPayload Granted(const std::string& consent, const std::string& subject,
   g->set_subject_id(subject);
   g->mutable_given_by()->mutable_parent()->set_person_ref("parent-1");
   *g->mutable_terms() = terms;
-  g->set_verification("signed form");
   return p;
 }
 
@@ -97,7 +96,6 @@ v1::EventPayload Varied(const std::string& consent,
   v1::EventPayload p;
   p.mutable_consent_varied()->set_consent_id(consent);
   *p.mutable_consent_varied()->mutable_terms() = terms;
-  p.mutable_consent_varied()->set_reason("wider");
   return p;
 }
 
@@ -149,7 +147,7 @@ v1::EventPayload Received(const std::string& correspondence,
   c->set_agreement_id("ag-1");
   c->set_from("school-a");
   c->set_to("service-b");
-  c->set_topic("a question");
+  c->set_topic_code(v1::CORRESPONDENCE_TOPIC_OTHER);
   c->set_subject_id(subject);
   return p;
 }
@@ -360,7 +358,7 @@ class AuditTrailTest : public ::testing::Test {
       disclosures_[p] = "d-out";
     }
     none(Add("intervention-i2", Make([](v1::EventPayload& p) {
-               p.mutable_intervention_ended()->set_reason("done");
+               p.mutable_intervention_ended();
              })));
     s1(Add("safeguarding-k1", Make([](v1::EventPayload& p) {
              p.mutable_concern_raised()->set_concern_id("k1");
@@ -380,9 +378,8 @@ class AuditTrailTest : public ::testing::Test {
       s1(p);
       disclosures_[p] = "d-sc";
     }
-    s1(Add("safeguarding-k1", Make([](v1::EventPayload& p) {
-             p.mutable_concern_closed()->set_outcome("no further action");
-           })));
+    s1(Add("safeguarding-k1",
+           Make([](v1::EventPayload& p) { p.mutable_concern_closed(); })));
     s1(Add("correspondence-m1", Received("m1", "s1")));
     none(Add("correspondence-m2", Received("m2", "")));
     s1(Add("correspondence-m1", Make([](v1::EventPayload& p) {
@@ -402,9 +399,8 @@ class AuditTrailTest : public ::testing::Test {
              })));
     s1(Add("consent-c1", Varied("c1", terms)));
     s1(Add("consent-c1", Withdrawn("c1", clock_.Now() + absl::Hours(1))));
-    s2(Add("referral-r2", Make([](v1::EventPayload& p) {
-             p.mutable_referral_declined()->set_eligibility_reason("none");
-           })));
+    s2(Add("referral-r2",
+           Make([](v1::EventPayload& p) { p.mutable_referral_declined(); })));
   }
 
   ManualClock clock_{kStart};

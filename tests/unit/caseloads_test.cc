@@ -130,7 +130,7 @@ class CaseloadsTest : public ::testing::Test {
     } else if (transition == "accept") {
       p.mutable_referral_accepted();
     } else if (transition == "decline") {
-      p.mutable_referral_declined()->set_eligibility_reason("not eligible");
+      p.mutable_referral_declined();
     } else if (transition == "schedule") {
       *p.mutable_assessment_scheduled()->mutable_scheduled_for() =
           ToProtoTime(kT0 + absl::Hours(48));
@@ -142,18 +142,18 @@ class CaseloadsTest : public ::testing::Test {
     } else if (transition == "register") {
       p.mutable_referral_registered();
     } else if (transition == "hold") {
-      p.mutable_referral_held()->set_reason("family away");
+      p.mutable_referral_held();
     } else if (transition == "resume") {
       p.mutable_referral_resumed();
     } else if (transition == "close") {
-      p.mutable_referral_closed()->set_reason("support complete");
+      p.mutable_referral_closed();
     } else if (transition == "withdraw") {
-      p.mutable_referral_withdrawn()->set_reason("family declined");
+      p.mutable_referral_withdrawn();
       by = kSchool;
     } else if (transition == "cancel") {
-      p.mutable_referral_cancelled()->set_reason("duplicate");
+      p.mutable_referral_cancelled();
     } else if (transition == "error") {
-      p.mutable_referral_entered_in_error()->set_reason("wrong pupil");
+      p.mutable_referral_entered_in_error();
       by = kSchool;
     } else if (transition == "transfer") {
       p.mutable_referral_transferred()->set_to_school(to_school);
@@ -181,7 +181,7 @@ class CaseloadsTest : public ::testing::Test {
 
   void End(const std::string& id) {
     v1::EventPayload p;
-    p.mutable_intervention_ended()->set_reason("done");
+    p.mutable_intervention_ended();
     Append("intervention-" + id, p, kService);
   }
 

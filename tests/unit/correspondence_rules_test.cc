@@ -78,7 +78,6 @@ void Amend(const v1::AgreementTerms& terms, absl::Time at,
            AgreementView* view) {
   EventPayload amend;
   *amend.mutable_agreement_amended()->mutable_terms() = terms;
-  amend.mutable_agreement_amended()->set_change_summary("change");
   Fold(amend, at, view);
 }
 
@@ -86,7 +85,8 @@ void Amend(const v1::AgreementTerms& terms, absl::Time at,
 void GiveNotice(absl::Time at, absl::Time ends, AgreementView* view) {
   EventPayload notice;
   notice.mutable_agreement_notice_given()->set_party(kService);
-  notice.mutable_agreement_notice_given()->set_reason("r");
+  notice.mutable_agreement_notice_given()->set_notice_reason(
+      v1::NOTICE_REASON_FUNDING_ENDED);
   *notice.mutable_agreement_notice_given()->mutable_closing_period_ends_at() =
       ToProtoTime(ends);
   Fold(notice, at, view);
@@ -100,7 +100,7 @@ EventPayload Receive(const std::string& from = kService) {
   e->set_agreement_id("a-1");
   e->set_channel(v1::CHANNEL_LETTER);
   e->set_from(from);
-  e->set_topic("attendance support");
+  e->set_topic_code(v1::CORRESPONDENCE_TOPIC_SUPPORT);
   *e->mutable_received_at() = ToProtoTime(kReceived);
   return p;
 }
@@ -209,12 +209,14 @@ TEST(CorrespondenceRulesTest, ReceiptNamesEachMissingOrBadField) {
        "receive.channel: is required"},
       {[](v1::CorrespondenceReceived* e) { e->clear_from(); },
        "receive.from: is required"},
-      {[](v1::CorrespondenceReceived* e) { e->set_topic(" "); },
-       "receive.topic: is required"},
       {[](v1::CorrespondenceReceived* e) {
-         e->set_topic(std::string(201, 't'));
+         e->set_topic_code(v1::CORRESPONDENCE_TOPIC_UNSPECIFIED);
        },
-       "receive.topic: at most 200 bytes"},
+       "receive.topic_code: is required"},
+      {[](v1::CorrespondenceReceived* e) {
+         e->set_topic_code(static_cast<v1::CorrespondenceTopic>(99));
+       },
+       "receive.topic_code: is required"},
       {[](v1::CorrespondenceReceived* e) { e->set_subject_id("s 1"); },
        "receive.subject_id"},
       {[](v1::CorrespondenceReceived* e) { e->clear_received_at(); },
@@ -235,7 +237,8 @@ TEST(CorrespondenceRulesTest, ReceiptNamesEachMissingOrBadField) {
 TEST(CorrespondenceRulesTest, OptionalFieldsMayBeGiven) {
   EventPayload receive = Receive();
   receive.mutable_correspondence_received()->set_subject_id("s-1");
-  receive.mutable_correspondence_received()->set_topic(std::string(200, 't'));
+  receive.mutable_correspondence_received()->set_topic_code(
+      v1::CORRESPONDENCE_TOPIC_OTHER);
   receive.mutable_correspondence_received()->set_channel(v1::CHANNEL_PHONE);
   EXPECT_TRUE(Decide(CorrespondenceView(), Agreement(), receive).ok());
 }

@@ -130,7 +130,7 @@ class DeadlinesTest : public ::testing::Test {
     r->set_channel(v1::CHANNEL_EMAIL);
     r->set_from(kSchool);
     r->set_to(kService);
-    r->set_topic("support");
+    r->set_topic_code(v1::CORRESPONDENCE_TOPIC_SUPPORT);
     *r->mutable_received_at() = ToProtoTime(received_at);
     if (response_days.has_value()) {
       *r->mutable_due_at() = ToProtoTime(received_at + *response_days * kDay);
@@ -184,7 +184,6 @@ TEST_F(DeadlinesTest, AcknowledgementMovesTheAnswerAndAnAmendmentDoesNot) {
   clock_.Advance(kDay);
   v1::EventPayload amend;
   *amend.mutable_agreement_amended()->mutable_terms() = Terms(7);
-  amend.mutable_agreement_amended()->set_change_summary("faster answers");
   Append("agreement-a-1", amend);
   // One received after the amendment is due by the amended terms.
   Receive("m-3", kT0 + 2 * kDay, 7);
@@ -293,7 +292,8 @@ TEST_F(DeadlinesTest, AgreementReviewsThenClosingPeriod) {
   v1::EventPayload reviewed;
   *reviewed.mutable_agreement_reviewed()->mutable_reviewed_at() =
       ToProtoTime(kT0 + 60 * kDay);
-  reviewed.mutable_agreement_reviewed()->set_outcome("fine");
+  reviewed.mutable_agreement_reviewed()->set_review_outcome(
+      v1::REVIEW_OUTCOME_CONTINUE);
   Append("agreement-a-1", reviewed);
   const absl::CivilDay after_review =
       absl::ToCivilDay(kT0 + 60 * kDay, absl::UTCTimeZone());
@@ -422,7 +422,6 @@ TEST_F(DeadlinesTest, LiveStateEqualsARebuildByteForByte) {
   }
   v1::EventPayload amend;
   *amend.mutable_agreement_amended()->mutable_terms() = Terms(3);
-  amend.mutable_agreement_amended()->set_change_summary("faster");
   Append("agreement-a-1", amend);
 
   auto live = host_->Await("deadlines", log_->GetHead().position,

@@ -139,7 +139,7 @@ v1::EventPayload Hold(const std::string& id) {
   v1::EventPayload e;
   e.mutable_legal_hold_placed()->set_subject_id("pupil-1");
   e.mutable_legal_hold_placed()->set_hold_id(id);
-  e.mutable_legal_hold_placed()->set_reason("serious case review");
+  e.mutable_personal()->set_reason("serious case review");
   return e;
 }
 
@@ -187,9 +187,12 @@ TEST(ErasureRulesTest, AHoldInForceCannotBePlacedTwiceAndNeedsAReason) {
   EXPECT_EQ(DecidePlaceHold(&r, "", view, Caller("school-a"), &e).code(),
             absl::StatusCode::kAlreadyExists);
   e = Hold("hold-2");
-  e.mutable_legal_hold_placed()->clear_reason();
-  EXPECT_EQ(DecidePlaceHold(&r, "", view, Caller("school-a"), &e).code(),
-            absl::StatusCode::kInvalidArgument);
+  e.mutable_personal()->clear_reason();
+  absl::Status no_reason =
+      DecidePlaceHold(&r, "", view, Caller("school-a"), &e);
+  EXPECT_EQ(no_reason.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(no_reason.message(), "personal.reason"))
+      << no_reason;
 }
 
 TEST(ErasureRulesTest, OnlyThePlacerLiftsAHold) {

@@ -38,7 +38,8 @@ EventPayload Plan(v1::InterventionType type = v1::INTERVENTION_TYPE_ONE_TO_ONE,
   e->set_subject_id(subject);
   e->set_type(type);
   *e->mutable_starts_at() = ToProtoTime(kT0);
-  e->set_purpose("time to talk");
+  // What support for one young carer is for is about the child: sealed.
+  if (IsForOneYoungCarer(type)) p.mutable_personal()->set_notes("time to talk");
   return p;
 }
 
@@ -53,7 +54,8 @@ EventPayload Session(absl::Time at, uint32_t minutes = 60,
 
 EventPayload End() {
   EventPayload p;
-  p.mutable_intervention_ended()->set_reason("plan complete");
+  p.mutable_intervention_ended();
+  p.mutable_personal()->set_reason("plan complete");
   return p;
 }
 
@@ -171,8 +173,6 @@ TEST(InterventionRulesTest, PlanNamesEachMissingOrBadField) {
          e->mutable_ends_at()->set_seconds(253402300800);
        },
        "plan.ends_at: out of range"},
-      {[](v1::InterventionPlanned* e) { e->set_purpose("\t"); },
-       "plan.purpose: is required"},
       {[](v1::InterventionPlanned* e) {
          e->set_worker(std::string(16 * 1024 + 1, 'w'));
        },
@@ -223,6 +223,20 @@ TEST(InterventionRulesTest, WholeSchoolWorkNamesNoYoungCarer) {
                  "plan.subject_id: whole-school work");
   }
   EXPECT_FALSE(IsForOneYoungCarer(v1::INTERVENTION_TYPE_UNSPECIFIED));
+}
+
+// What support for one young carer is for is required, in the personal
+// part; whole-school work is described by its type.
+TEST(InterventionRulesTest, PlanForOneYoungCarerSaysWhatItIsForInPersonal) {
+  EventPayload plan = Plan();
+  plan.mutable_personal()->set_notes("\t");
+  ExpectStatus(Decide(InterventionView(), plan),
+               absl::StatusCode::kInvalidArgument,
+               "personal.notes (what the intervention is for): is required");
+  EventPayload assembly =
+      Plan(v1::INTERVENTION_TYPE_ASSEMBLY_OR_PSE_LESSON, "");
+  ASSERT_FALSE(assembly.has_personal());
+  EXPECT_TRUE(Decide(InterventionView(), assembly).ok());
 }
 
 TEST(InterventionRulesTest, PlanningTwiceIsRefused) {
@@ -308,9 +322,16 @@ TEST(InterventionRulesTest, SessionsFoldIntoCounts) {
 TEST(InterventionRulesTest, EndNeedsAReasonAndEndsOnce) {
   EXPECT_TRUE(Decide(Planned(), End()).ok());
   EventPayload end = End();
-  end.mutable_intervention_ended()->set_reason(" ");
+  end.mutable_personal()->set_reason(" ");
   ExpectStatus(Decide(Planned(), end), absl::StatusCode::kInvalidArgument,
-               "end.reason: is required");
+               "personal.reason: is required");
+  // Whole-school work ends without one (it has no personal part to carry
+  // it).
+  EventPayload bare;
+  bare.mutable_intervention_ended();
+  EXPECT_TRUE(
+      Decide(Planned(Plan(v1::INTERVENTION_TYPE_STAFF_TRAINING, "")), bare)
+          .ok());
   ExpectStatus(Decide(Ended(), End()), absl::StatusCode::kFailedPrecondition,
                "cannot end an intervention that is ended");
   InterventionView view = Ended();

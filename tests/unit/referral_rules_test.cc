@@ -57,7 +57,8 @@ std::map<std::string, Kind> Kinds() {
   p.mutable_referral_accepted();
   kinds["accept"] = {p, kService};
   p.Clear();
-  p.mutable_referral_declined()->set_eligibility_reason("not a carer");
+  p.mutable_referral_declined();
+  p.mutable_personal()->set_reason("not a carer");
   kinds["decline"] = {p, kService};
   p.Clear();
   p.mutable_assessment_scheduled()->mutable_scheduled_for()->set_seconds(1);
@@ -70,22 +71,27 @@ std::map<std::string, Kind> Kinds() {
   p.mutable_referral_registered();
   kinds["register"] = {p, kService};
   p.Clear();
-  p.mutable_referral_held()->set_reason("family away");
+  p.mutable_referral_held();
+  p.mutable_personal()->set_reason("family away");
   kinds["hold"] = {p, kService};
   p.Clear();
   p.mutable_referral_resumed();
   kinds["resume"] = {p, kService};
   p.Clear();
-  p.mutable_referral_closed()->set_reason("support ended");
+  p.mutable_referral_closed();
+  p.mutable_personal()->set_reason("support ended");
   kinds["close"] = {p, kService};
   p.Clear();
-  p.mutable_referral_withdrawn()->set_reason("family asked");
+  p.mutable_referral_withdrawn();
+  p.mutable_personal()->set_reason("family asked");
   kinds["withdraw"] = {p, kSchool};
   p.Clear();
-  p.mutable_referral_cancelled()->set_reason("duplicate");
+  p.mutable_referral_cancelled();
+  p.mutable_personal()->set_reason("duplicate");
   kinds["cancel"] = {p, kService};
   p.Clear();
-  p.mutable_referral_entered_in_error()->set_reason("wrong pupil");
+  p.mutable_referral_entered_in_error();
+  p.mutable_personal()->set_reason("wrong pupil");
   kinds["error"] = {p, kSchool};
   p.Clear();
   p.mutable_referral_transferred()->set_to_school("school-200002");
@@ -201,7 +207,7 @@ TEST(ReferralRulesTest, MissingFieldsAreInvalidArgumentNamingTheField) {
   absl::Status status = CheckReferralTransition(In(v1::REFERRAL_STATE_RECEIVED),
                                                 decline, As(kService));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("eligibility_reason"), std::string::npos);
+  EXPECT_NE(status.message().find("personal.reason"), std::string::npos);
 
   EventPayload submit = Kinds().at("submit").payload;
   submit.mutable_referral_submitted()->clear_subject_id();
@@ -223,6 +229,39 @@ TEST(ReferralRulesTest, MissingFieldsAreInvalidArgumentNamingTheField) {
                                     As(kSchool))
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A reason is free text about the young carer: required where the rule asks
+// for one, and read only from the sealed personal part.
+TEST(ReferralRulesTest, ReasonsAreRequiredInThePersonalPart) {
+  const auto kinds = Kinds();
+  for (auto [kind, state] :
+       {std::pair{"decline", v1::REFERRAL_STATE_RECEIVED},
+        std::pair{"close", v1::REFERRAL_STATE_REGISTERED},
+        std::pair{"error", v1::REFERRAL_STATE_REGISTERED}}) {
+    EventPayload with = kinds.at(kind).payload;
+    ASSERT_TRUE(
+        CheckReferralTransition(In(state), with, As(kinds.at(kind).by)).ok())
+        << kind;
+    EventPayload without = with;
+    without.mutable_personal()->clear_reason();
+    absl::Status status =
+        CheckReferralTransition(In(state), without, As(kinds.at(kind).by));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << kind;
+    EXPECT_NE(status.message().find("personal.reason"), std::string::npos)
+        << status;
+  }
+  // Hold, withdraw and cancel take a reason if given, none required.
+  for (auto [kind, state] :
+       {std::pair{"hold", v1::REFERRAL_STATE_REGISTERED},
+        std::pair{"withdraw", v1::REFERRAL_STATE_ON_HOLD},
+        std::pair{"cancel", v1::REFERRAL_STATE_REGISTERED}}) {
+    EventPayload without = kinds.at(kind).payload;
+    without.clear_personal();
+    EXPECT_TRUE(
+        CheckReferralTransition(In(state), without, As(kinds.at(kind).by)).ok())
+        << kind;
+  }
 }
 
 TEST(ReferralRulesTest, FoldingWalksTheLifecycleAndResumesFromHold) {

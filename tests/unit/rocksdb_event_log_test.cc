@@ -1016,6 +1016,30 @@ TEST_F(RocksDbEventLogTest, StoreOfAnotherFormatVersionFailsToOpen) {
       StatusIs(log.status(), absl::StatusCode::kFailedPrecondition, {"99"}));
 }
 
+// Format 1 kept free text about people outside the sealed personal part:
+// refused with what to do, never read or migrated.
+TEST_F(RocksDbEventLogTest, StoreOfFormatVersionOneIsRefusedSayingWhatToDo) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append(OneEvent("s")).ok());
+  }
+  {
+    RawStore raw(store_path_);
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    ASSERT_TRUE(raw.db()
+                    ->Put(write_options, raw.cf(RawStore::kDefault),
+                          FormatVersionKey(), EncodeFormatVersion(1))
+                    .ok());
+  }
+  absl::StatusOr<std::unique_ptr<RocksDbEventLog>> log =
+      RocksDbEventLog::Open(Options());
+  EXPECT_TRUE(StatusIs(log.status(), absl::StatusCode::kFailedPrecondition,
+                       {"format version 1", "reads format version 2",
+                        "does not migrate", "empty data directory"}));
+}
+
 TEST_F(RocksDbEventLogTest, StoreWithEventsButNoFormatVersionFailsToOpen) {
   {
     auto log = OpenLog();

@@ -82,7 +82,8 @@ EventPayload Refer(const v1::DisclosureRecorded& d = Disclosure(),
 
 EventPayload Close() {
   EventPayload p;
-  p.mutable_concern_closed()->set_outcome("referred; no further action");
+  p.mutable_concern_closed();
+  p.mutable_personal()->set_outcome("referred; no further action");
   return p;
 }
 
@@ -344,12 +345,13 @@ TEST(SafeguardingRulesTest, ReferenceIsOptionalButBounded) {
 
 // ---- Close ----
 
-TEST(SafeguardingRulesTest, CloseNeedsAnOutcome) {
+// The outcome is free text about the child: required, in the personal part.
+TEST(SafeguardingRulesTest, CloseNeedsAnOutcomeInThePersonalPart) {
   EXPECT_TRUE(Decide(Open(), Close()).ok());
   EventPayload close = Close();
-  close.mutable_concern_closed()->clear_outcome();
+  close.mutable_personal()->clear_outcome();
   ExpectStatus(Decide(Open(), close), absl::StatusCode::kInvalidArgument,
-               "close.outcome: is required");
+               "personal.outcome: is required");
 }
 
 TEST(SafeguardingRulesTest, AClosedConcernTakesNoFurtherSteps) {
