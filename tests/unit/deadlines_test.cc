@@ -206,7 +206,6 @@ TEST_F(DeadlinesTest, ALetterWithoutADueDateIsDueByTheAgreementThen) {
   Receive("m-1", kT0, std::nullopt);
   v1::EventPayload amend;
   *amend.mutable_agreement_amended()->mutable_terms() = Terms(3);
-  amend.mutable_agreement_amended()->set_change_summary("faster answers");
   Append("agreement-a-1", amend);
   EXPECT_EQ(FromProtoTime(Find(Item::CORRESPONDENCE_ANSWER, "m-1").due_at()),
             kT0 + 10 * kDay);
