@@ -464,8 +464,8 @@ std::string HtmlPage(const std::string& subject,
   for (size_t i = 0; i < entries.size(); ++i) {
     const v1::AuditEntry& entry = entries[i];
     auto check = checks.find(i);
-    if (check != checks.end() && (entry.disclosure().has_safeguarding() ||
-                                  !check->second.covered)) {
+    if (check != checks.end() &&
+        (entry.disclosure().has_safeguarding() || !check->second.covered)) {
       ++without_consent;
     }
   }
