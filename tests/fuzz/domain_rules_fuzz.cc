@@ -214,7 +214,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                          personal, caller);
       }
       if (command.has_sharing_declined()) {
-        (void)domain::ValidateSharingDeclined(command.sharing_declined());
+        (void)domain::ValidateSharingDeclined(command.sharing_declined(),
+                                              personal);
       }
       break;
     }
