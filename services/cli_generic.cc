@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/error_details.h"
 #include "common/files.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/duration.pb.h"
@@ -1129,6 +1130,16 @@ int Call(const std::shared_ptr<grpc::Channel>& channel,
   if (!status.ok()) {
     err << "ycr: " << services::StatusCodeName(status.error_code()) << ": "
         << status.error_message() << "\n";
+    int code = 0;
+    std::string message;
+    ErrorDetails details;
+    if (settings.json) {
+      const std::string json = RpcStatusJson(status.error_details());
+      if (!json.empty()) err << json << "\n";
+    } else if (ParseRpcStatus(status.error_details(), &code, &message,
+                              &details)) {
+      err << DescribeDetails(details);
+    }
     return 1;
   }
   if (!streaming && received == 0) {

@@ -1,8 +1,10 @@
 #include "services/grpc_status.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/types/optional.h"
+#include "common/error_details.h"
 #include "storage/event_log.h"
 
 namespace ycr::services {
@@ -29,9 +31,15 @@ const char* StatusCodeName(grpc::StatusCode code) {
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status,
+grpc::Status ToGrpcStatus(const absl::Status& in,
                           grpc::CallbackServerContext* context) {
-  if (status.ok()) return grpc::Status::OK;
+  if (in.ok()) return grpc::Status::OK;
+  absl::Status status = in;
+  if (absl::IsAborted(status) &&
+      status.GetPayload(storage::kConflictStreamPayload).has_value() &&
+      DetailsOf(status).reason == "ABORTED") {
+    status = WithReason(std::move(status), reason::kVersionConflict);
+  }
   if (context != nullptr && absl::IsAborted(status)) {
     absl::optional<absl::Cord> stream =
         status.GetPayload(storage::kConflictStreamPayload);
@@ -45,7 +53,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
     }
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string(status.message()),
+                      SerializedRpcStatus(status));
 }
 
 }  // namespace ycr::services

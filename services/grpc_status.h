@@ -4,7 +4,9 @@
 // (absl's codes are gRPC's); messages pass through, since every error is
 // written for the caller to act on. A version conflict also sets trailing
 // metadata `ycr-conflict-stream` and `ycr-conflict-version` so that clients
-// need not parse the message.
+// need not parse the message. Every error carries a google.rpc.Status in its
+// details (common/error_details.h): ErrorInfo with a stable reason, and
+// BadRequest / PreconditionFailure where they apply.
 
 #include <grpcpp/grpcpp.h>
 
