@@ -178,6 +178,16 @@ absl::StatusOr<ListeningSecurity> PrepareSecurity(
       !s.ok()) {
     return s;
   }
+  // The revocation list is read before any gRPC TLS object exists: options
+  // never turned into credentials are not freed by gRPC (a refused start
+  // would leak them).
+  std::shared_ptr<RevocationList> revocations;
+  if (!security.crl_path.empty()) {
+    absl::StatusOr<std::unique_ptr<RevocationList>> crl = RevocationList::Load(
+        security.crl_path, security.client_ca, security.logger);
+    if (!crl.ok()) return crl.status();
+    revocations = *std::move(crl);
+  }
   grpc::experimental::TlsServerCredentialsOptions options(
       std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
           security.client_ca,
@@ -187,14 +197,10 @@ absl::StatusOr<ListeningSecurity> PrepareSecurity(
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  if (!security.crl_path.empty()) {
-    absl::StatusOr<std::unique_ptr<RevocationList>> crl = RevocationList::Load(
-        security.crl_path, security.client_ca, security.logger);
-    if (!crl.ok()) return crl.status();
+  if (revocations != nullptr) {
     options.set_certificate_verifier(
         grpc::experimental::ExternalCertificateVerifier::Create<
-            RevocationVerifier>(
-            std::shared_ptr<RevocationList>(*std::move(crl))));
+            RevocationVerifier>(std::move(revocations)));
   }
   return ListeningSecurity{grpc::experimental::TlsServerCredentials(options),
                            IdentitySource::kCertificate};
