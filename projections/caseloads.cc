@@ -129,7 +129,7 @@ absl::StatusOr<StoredReferral> Decode(absl::string_view bytes) {
 }
 
 // What one referral adds to its school's counts (`registered`: to its
-// subject's registered referrals there, which "supported" counts once per
+// subject's referrals registered now there, which "supported" counts once per
 // subject).
 struct SchoolShare {
   int64_t referred = 0;
@@ -148,7 +148,14 @@ SchoolShare ShareOf(const StoredReferral& s) {
   SchoolShare share;
   share.referred = 1;
   share.accepted = (s.flags & kReachedAccepted) != 0 ? 1 : 0;
-  share.registered = (s.flags & kReachedRegistered) != 0 ? 1 : 0;
+  // Registered now: registered, or on hold from registered (a pause, not an
+  // end). A closed, withdrawn or transferred-away registration no longer
+  // supports the child here.
+  share.registered = state == v1::REFERRAL_STATE_REGISTERED ||
+                             (state == v1::REFERRAL_STATE_ON_HOLD &&
+                              s.held_from == v1::REFERRAL_STATE_REGISTERED)
+                         ? 1
+                         : 0;
   share.closed = state == v1::REFERRAL_STATE_CLOSED ? 1 : 0;
   return share;
 }
@@ -157,8 +164,8 @@ SchoolShare ShareOf(const StoredReferral& s) {
 constexpr char kRegisteredTag = 'g';
 constexpr char kInterventionTag = 'w';
 
-// Whether `subject` is supported at `school`: a referral from there that
-// reached registered, or an open intervention there.
+// Whether `subject` is supported at `school`: a referral from there that is
+// registered now, or an open intervention there.
 absl::StatusOr<bool> IsSupported(storage::ProjectionBatch& batch,
                                  const std::string& school,
                                  const std::string& subject) {

@@ -16,8 +16,10 @@
 //     referred    referrals submitted, once each.
 //     accepted    referrals that reached accepted at any time.
 //     supported   distinct subjects (young carers) who have a referral from
-//                 the school that reached registered (at any time), or at
-//                 least one open intervention there: each child once.
+//                 the school that is registered now (registered, or on hold
+//                 from registered), or at least one open intervention there:
+//                 each child once. A registration that ends (closed,
+//                 withdrawn) stops counting.
 //     closed      referrals that ended in closed.
 //   A transfer moves the referral's school counts and its list entry from
 //   the old school to the new one. Entered in error retracts everything the
@@ -40,8 +42,8 @@
 //                                          school, subject_id, worker) while
 //                                          open
 //   'g' school 0x00 subject_id          -> referrals (u64) of the subject
-//                                          from the school that reached
-//                                          registered; absent at 0
+//                                          from the school registered now;
+//                                          absent at 0
 //   'w' school 0x00 subject_id          -> open interventions (u64) of the
 //                                          subject at the school; absent at 0
 //   'y' school 0x00 subject_id          -> census code (u8) while P or S
@@ -58,8 +60,9 @@ namespace ycr::projections {
 class CaseloadsProjection : public Projection {
  public:
   // 2: "supported" counts each young carer once (registered and in an open
-  // intervention is one, not two).
-  static constexpr uint32_t kCodeVersion = 2;
+  // intervention is one, not two). 3: a registration counts while it lasts
+  // (closed or withdrawn, it no longer supports the child).
+  static constexpr uint32_t kCodeVersion = 3;
 
   const std::string& name() const override;
   uint32_t code_version() const override { return kCodeVersion; }

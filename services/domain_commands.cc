@@ -591,6 +591,7 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
     request.record_conditions = std::move(attempt.record_conditions());
     request.records = std::move(attempt.records());
     request.erase_subjects = std::move(attempt.erase_subjects());
+    request.erase_retaining = std::move(attempt.erase_retaining());
     absl::StatusOr<storage::AppendResult> result = log_->Append(request);
     if (absl::IsAlreadyExists(result.status())) {
       // The same request, sent again while its first copy was in flight,
@@ -1096,9 +1097,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
         if (e->has_concern_raised()) {
           subject = e->concern_raised().subject_id();
           RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
-          // A child-protection record exists: erasure must keep it.
+          // A child-protection record exists: erasure must keep it (and
+          // an erasure decided meanwhile decides again).
+          const std::string key = domain::SubjectChildProtectionKey(subject);
+          ASSIGN_OR_RETURN(std::optional<std::string> holders,
+                           log_->GetRecord(key));
+          attempt.DependOnRecord(key, holders);
           attempt.records().push_back(
-              {domain::SubjectChildProtectionKey(subject), concern_id});
+              {key, domain::AddChildProtectionHolder(holders,
+                                                     caller.organisation())});
         }
         if (e->has_social_care_referral_made()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(

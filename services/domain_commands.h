@@ -301,6 +301,9 @@ class CommandAttempt {
   std::vector<storage::RecordWrite>& records() { return records_; }
   // Subjects whose keys the append destroys (AppendRequest::erase_subjects).
   std::vector<std::string>& erase_subjects() { return erase_subjects_; }
+  // Organisations whose child-protection keys the erasure keeps
+  // (AppendRequest::erase_retaining).
+  std::vector<std::string>& erase_retaining() { return erase_retaining_; }
 
  private:
   storage::EventLog* const log_;
@@ -311,6 +314,7 @@ class CommandAttempt {
   std::vector<storage::RecordCondition> record_conditions_;
   std::vector<storage::RecordWrite> records_;
   std::vector<std::string> erase_subjects_;
+  std::vector<std::string> erase_retaining_;
 };
 
 }  // namespace ycr::services

@@ -1,6 +1,9 @@
 // Erasure and legal holds: DomainCommands::EraseSubject, PlaceLegalHold and
 // LiftLegalHold (declared in domain_commands.h), on the subject stream.
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -12,12 +15,14 @@
 namespace ycr::services {
 namespace {
 
-// True when the subject's sharing journal holds a disclosure made on a
-// safeguarding basis (a child-protection record). The append requires the
-// journal to be still as read.
-absl::StatusOr<bool> SharedForSafeguarding(storage::EventLog& log,
-                                           CommandAttempt& attempt,
-                                           const std::string& subject) {
+// Adds to `by` the organisations that made a disclosure about the subject
+// on a safeguarding basis, or declined to share within a concern (their
+// child-protection records). The append requires the journal to be still as
+// read.
+absl::Status SharedForSafeguarding(storage::EventLog& log,
+                                   CommandAttempt& attempt,
+                                   const std::string& subject,
+                                   std::vector<std::string>* by) {
   const std::string stream = "sharing-" + subject;
   storage::ReadStreamOptions options;
   options.from_version = 1;
@@ -31,21 +36,22 @@ absl::StatusOr<bool> SharedForSafeguarding(storage::EventLog& log,
       version = e.stream_version();
       if (e.payload().disclosure_recorded().has_safeguarding() ||
           !e.payload().sharing_declined().concern_id().empty()) {
-        return true;
+        by->push_back(e.actor().organisation());
       }
     }
     if (slice->next_version == 0) break;
     options.from_version = slice->next_version;
   }
   attempt.Depend(stream, version);
-  return false;
+  return absl::OkStatus();
 }
 
 // What an erasure decides on. Everything read is a condition of the
 // append: a concern raised, or a safeguarding disclosure recorded, while
-// the erasure is decided makes it decide again (and refuse), so an erasure
-// and a new child-protection record are never both acknowledged with the
-// record's facts erased.
+// the erasure is decided makes it decide again, so an erasure and a new
+// child-protection record are never both acknowledged with the record's
+// facts erased (the new record's organisation is then kept, or the erasure
+// refused if it is the holder's).
 absl::StatusOr<domain::ErasureFacts> LoadErasureFacts(
     storage::EventLog& log, CommandAttempt& attempt,
     const domain::SubjectView& view, const v1::SubjectRecord* record,
@@ -53,13 +59,13 @@ absl::StatusOr<domain::ErasureFacts> LoadErasureFacts(
   domain::ErasureFacts facts;
   for (const auto& [id, organisation] : view.holds) facts.holds.push_back(id);
   const std::string key = domain::SubjectChildProtectionKey(subject);
-  ASSIGN_OR_RETURN(std::optional<std::string> concern, log.GetRecord(key));
-  attempt.DependOnRecord(key, concern);
-  facts.child_protection = concern.has_value();
-  if (!facts.child_protection) {
-    ASSIGN_OR_RETURN(facts.child_protection,
-                     SharedForSafeguarding(log, attempt, subject));
-  }
+  ASSIGN_OR_RETURN(std::optional<std::string> concerns, log.GetRecord(key));
+  attempt.DependOnRecord(key, concerns);
+  std::vector<std::string>& by = facts.child_protection_by;
+  by = domain::ChildProtectionHolders(concerns);
+  RETURN_IF_ERROR(SharedForSafeguarding(log, attempt, subject, &by));
+  std::sort(by.begin(), by.end());
+  by.erase(std::unique(by.begin(), by.end()), by.end());
   absl::CivilDay dob;
   if (record != nullptr &&
       absl::ParseCivilTime(record->date_of_birth(), &dob)) {
@@ -99,7 +105,8 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
                 domain::ErasureFacts facts,
                 LoadErasureFacts(*log_, attempt, view, current, subject_id));
             RETURN_IF_ERROR(domain::DecideErasure(current, view, facts, caller,
-                                                  attempt.now(), e));
+                                                  attempt.now(), e,
+                                                  &attempt.erase_retaining()));
             if (!e->has_subject_erased()) return absl::OkStatus();
             // The skeleton stays (holder, revision: the audit trail's
             // access rule needs the holder); the personal fields, the salt

@@ -143,10 +143,11 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
       return absl::InvalidArgumentError(absl::StrCat(
           "records[", i, "]: a removal has no value and is not sealed"));
     }
-    if (r.seal_subject.size() > limits.max_stream_id_bytes) {
+    if (r.seal_subject.size() > limits.max_stream_id_bytes ||
+        r.seal_subject.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("records[", i, "].seal_subject: at most ",
-                       limits.max_stream_id_bytes, " bytes"));
+                       limits.max_stream_id_bytes, " bytes, without NUL"));
     }
   }
   if (request->erase_subjects.size() > limits.max_conditions) {
@@ -154,10 +155,23 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
         "erase_subjects: more than the limit of ", limits.max_conditions));
   }
   for (const std::string& subject : request->erase_subjects) {
-    if (subject.empty() || subject.size() > limits.max_stream_id_bytes) {
+    if (subject.empty() || subject.size() > limits.max_stream_id_bytes ||
+        subject.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("erase_subjects: a subject id of 1 to ",
-                       limits.max_stream_id_bytes, " bytes"));
+                       limits.max_stream_id_bytes, " bytes, without NUL"));
+    }
+  }
+  if (request->erase_retaining.size() > limits.max_conditions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "erase_retaining: more than the limit of ", limits.max_conditions));
+  }
+  for (const std::string& owner : request->erase_retaining) {
+    if (owner.empty() || owner.size() > limits.max_stream_id_bytes ||
+        owner.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("erase_retaining: an organisation id of 1 to ",
+                       limits.max_stream_id_bytes, " bytes, without NUL"));
     }
   }
   if (request->events.empty()) {
@@ -189,12 +203,13 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
     }
     if (e.payload().has_personal()) {
       const std::string& subject = e.payload().personal().subject_id();
-      if (subject.empty() || subject.size() > limits.max_stream_id_bytes) {
+      if (subject.empty() || subject.size() > limits.max_stream_id_bytes ||
+          subject.find('\0') != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat(
             field, ".payload.personal.subject_id: required (1 to ",
             limits.max_stream_id_bytes,
-            " bytes): it names the subject whose key seals the personal "
-            "part"));
+            " bytes, without NUL): it names the subject whose key seals the "
+            "personal part"));
       }
       if (e.payload().personal().erased()) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -127,6 +127,10 @@ struct AppendRequest {
   // and no new one can be written. After the write the keys' range is
   // compacted so the key bytes leave the store's table files.
   std::vector<std::string> erase_subjects;
+  // Organisations whose child-protection keys for the erased subjects the
+  // erasure keeps (they must retain those records; subject_keys.h): every
+  // other key of the subjects is destroyed. At most max_conditions.
+  std::vector<std::string> erase_retaining;
 };
 
 struct AppendResult {

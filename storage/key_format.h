@@ -39,6 +39,10 @@
 //                  seal_subject; ciphertext = the value sealed)
 //   subject_keys   kSubjectKey subject-id                   key_version(u32)
 //                                                           key[32]
+//                  kSubjectKey subject-id 0x00 organisation key_version(u32)
+//                                                           key[32]
+//                  (an organisation's child-protection key for the subject:
+//                  subject_keys.h)
 //                  kSubjectErased subject-id                position(u64) of
 //                                                           the erasure event
 //
@@ -56,8 +60,9 @@
 //
 // Versions: 1, free text about a person (reasons, outcomes, topics, ...) in
 // plain event fields; 2, every such text only in the sealed personal part
-// (proto/ycr/v1/classification.proto). A version 1 store is refused, not
-// migrated: none is in service.
+// (proto/ycr/v1/classification.proto); 3, child-protection records sealed
+// under their organisation's key for the subject, not the subject's. Older
+// stores are refused, not migrated: none is in service.
 
 #include <cstdint>
 #include <optional>
@@ -67,7 +72,7 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 2;
+inline constexpr uint32_t kStoreFormatVersion = 3;
 
 // Sorted: new prefixes take new values, never reuse old ones.
 enum class KeyPrefix : uint8_t {

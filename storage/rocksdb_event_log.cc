@@ -901,9 +901,12 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
   for (size_t i = 0; i < n; ++i) {
     v1::ProposedEvent& e = request.events[i];
     if (!e.payload().has_personal()) continue;
-    ASSIGN_OR_RETURN(std::string key, subject_keys_->KeyForWrite(
-                                          e.payload().personal().subject_id(),
-                                          &state->keys, batch));
+    ASSIGN_OR_RETURN(std::string key,
+                     subject_keys_->KeyForWrite(
+                         internal::KeyName(e.payload().personal().subject_id(),
+                                           internal::SealingOwner(
+                                               e.payload(), request.actor)),
+                         &state->keys, batch));
     RETURN_IF_ERROR(internal::SubjectKeys::SealEvent(key, e.event_id(),
                                                      e.mutable_payload()));
   }
@@ -919,6 +922,13 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     stored.set_nonce(std::move(sealed.nonce));
     stored.set_ciphertext(std::move(sealed.ciphertext));
     r.value = stored.SerializeAsString();
+  }
+  // The keys the erasures destroy (the batch holds only new keys so far).
+  std::vector<std::vector<std::string>> erased_keys;
+  for (const std::string& subject : request.erase_subjects) {
+    ASSIGN_OR_RETURN(erased_keys.emplace_back(),
+                     subject_keys_->KeysToErase(
+                         subject, request.erase_retaining, state->keys));
   }
 
   // The records, chained.
@@ -964,8 +974,10 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
       state->records[r.key] = r.value;
     }
   }
-  for (const std::string& subject : request.erase_subjects) {
-    subject_keys_->Erase(subject, result.first_position, &state->keys, batch);
+  for (size_t i = 0; i < request.erase_subjects.size(); ++i) {
+    const std::string& subject = request.erase_subjects[i];
+    subject_keys_->Erase(subject, erased_keys[i], result.first_position,
+                         &state->keys, batch);
     state->erased.push_back(subject);
   }
   result.last_position = state->next_position - 1;
@@ -984,7 +996,10 @@ absl::StatusOr<std::string> RocksDbEventLog::Impl::Digest(
   const v1::PersonalData& personal = e.payload().personal();
   ASSIGN_OR_RETURN(
       std::string key,
-      subject_keys_->KeyForWrite(personal.subject_id(), &state->keys, batch));
+      subject_keys_->KeyForWrite(
+          internal::KeyName(personal.subject_id(),
+                            internal::SealingOwner(e.payload(), request.actor)),
+          &state->keys, batch));
   v1::ProposedEvent without = e;
   without.mutable_payload()->clear_personal();
   return Sha256(ContentDigest(request.stream, without, request.actor),

@@ -1,5 +1,9 @@
 #include "storage/subject_keys.h"
 
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/key_format.h"
@@ -16,18 +20,49 @@ std::string EncodeKey(absl::string_view key) {
   return out;
 }
 
+absl::string_view SubjectOf(absl::string_view name) {
+  return name.substr(0, name.find('\0'));
+}
+
 }  // namespace
 
-absl::StatusOr<SubjectKey> SubjectKeys::Read(absl::string_view subject) const {
+std::string SealingOwner(const v1::EventPayload& payload,
+                         const v1::Actor& actor) {
+  switch (payload.kind_case()) {
+    case v1::EventPayload::kConcernRaised:
+    case v1::EventPayload::kDslNotified:
+    case v1::EventPayload::kSocialCareReferralMade:
+    case v1::EventPayload::kConcernClosed:
+      return actor.organisation();
+    case v1::EventPayload::kDisclosureRecorded:
+      return payload.disclosure_recorded().has_safeguarding()
+                 ? actor.organisation()
+                 : "";
+    case v1::EventPayload::kSharingDeclined:
+      return payload.sharing_declined().concern_id().empty()
+                 ? ""
+                 : actor.organisation();
+    default:
+      return "";
+  }
+}
+
+std::string KeyName(absl::string_view subject, absl::string_view owner) {
+  if (owner.empty()) return std::string(subject);
+  return absl::StrCat(subject, absl::string_view("\0", 1), owner);
+}
+
+absl::StatusOr<SubjectKey> SubjectKeys::Read(absl::string_view name) const {
+  const absl::string_view subject = SubjectOf(name);
   SubjectKey out;
   std::string value;
   rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cf_, SubjectKeyKey(subject), &value);
+      db_->Get(rocksdb::ReadOptions(), cf_, SubjectKeyKey(name), &value);
   if (s.ok()) {
     if (value.size() != 4 + kDataKeyBytes ||
         GetBigEndian32(value.data()) != kDataKeyVersion) {
       return absl::DataLossError(
-          absl::StrCat("the data key of subject ", subject, " is malformed"));
+          absl::StrCat("a data key of subject ", subject, " is malformed"));
     }
     out.state = SubjectKey::State::kPresent;
     out.key = value.substr(4);
@@ -44,12 +79,19 @@ absl::StatusOr<SubjectKey> SubjectKeys::Read(absl::string_view subject) const {
 }
 
 absl::StatusOr<std::string> SubjectKeys::KeyForWrite(
-    const std::string& subject, Pending* pending,
+    const std::string& name, Pending* pending,
     rocksdb::WriteBatch* batch) const {
-  auto it = pending->find(subject);
+  auto it = pending->find(name);
   if (it == pending->end()) {
-    ASSIGN_OR_RETURN(SubjectKey stored, Read(subject));
-    it = pending->emplace(subject, std::move(stored)).first;
+    ASSIGN_OR_RETURN(SubjectKey stored, Read(name));
+    // An erasure earlier in this commit: it is not in the store yet.
+    auto subject = pending->find(std::string(SubjectOf(name)));
+    if (stored.state == SubjectKey::State::kAbsent &&
+        subject != pending->end() &&
+        subject->second.state == SubjectKey::State::kErased) {
+      stored.state = SubjectKey::State::kErased;
+    }
+    it = pending->emplace(name, std::move(stored)).first;
   }
   SubjectKey& k = it->second;
   switch (k.state) {
@@ -57,20 +99,57 @@ absl::StatusOr<std::string> SubjectKeys::KeyForWrite(
       return k.key;
     case SubjectKey::State::kErased:
       return absl::FailedPreconditionError(absl::StrCat(
-          "erasure rule: subject ", subject,
+          "erasure rule: subject ", SubjectOf(name),
           " was erased; no personal data about them can be written"));
     case SubjectKey::State::kAbsent:
       break;
   }
   ASSIGN_OR_RETURN(k.key, NewDataKey());
   k.state = SubjectKey::State::kPresent;
-  batch->Put(cf_, SubjectKeyKey(subject), EncodeKey(k.key));
+  batch->Put(cf_, SubjectKeyKey(name), EncodeKey(k.key));
   return k.key;
 }
 
-void SubjectKeys::Erase(const std::string& subject, uint64_t position,
-                        Pending* pending, rocksdb::WriteBatch* batch) const {
-  batch->Delete(cf_, SubjectKeyKey(subject));
+absl::StatusOr<std::vector<std::string>> SubjectKeys::KeysToErase(
+    const std::string& subject, const std::vector<std::string>& retain_owners,
+    const Pending& pending) const {
+  std::vector<std::string> names = {subject};
+  const std::string owned = KeyName(subject, "") + std::string(1, '\0');
+  auto keep = [&](absl::string_view name) {
+    const absl::string_view owner = name.substr(owned.size());
+    for (const std::string& r : retain_owners) {
+      if (r == owner) return true;
+    }
+    return false;
+  };
+  const std::string prefix = SubjectKeyKey(owned);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    const std::string name =
+        it->key().ToString().substr(prefix.size() - owned.size());
+    if (!keep(name)) names.push_back(name);
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "cannot read subject keys"));
+  for (const auto& [name, key] : pending) {
+    if (absl::StartsWith(name, owned) &&
+        key.state == SubjectKey::State::kPresent && !keep(name) &&
+        std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+void SubjectKeys::Erase(const std::string& subject,
+                        const std::vector<std::string>& names,
+                        uint64_t position, Pending* pending,
+                        rocksdb::WriteBatch* batch) const {
+  for (const std::string& name : names) {
+    batch->Delete(cf_, SubjectKeyKey(name));
+    (*pending)[name] = SubjectKey{SubjectKey::State::kErased, ""};
+  }
   batch->Put(cf_, SubjectErasedKey(subject), EncodePosition(position));
   (*pending)[subject] = SubjectKey{SubjectKey::State::kErased, ""};
 }
@@ -82,7 +161,9 @@ absl::Status SubjectKeys::Scrub(
   // key's creation; the compaction drops the key row from the table files.
   RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions(), all),
                             "cannot flush after an erasure"));
-  return CompactKey(db_, cf_, SubjectKeyKey(subject));
+  // The subject's own key row and its organisations' (subject 0x00 owner).
+  const std::string first = SubjectKeyKey(subject);
+  return CompactRange(db_, cf_, first, first + std::string(1, '\x01'));
 }
 
 absl::Status SubjectKeys::ScrubOnOpen(
@@ -129,7 +210,10 @@ absl::Status SubjectKeys::SealEvent(absl::string_view key,
 absl::Status SubjectKeys::Reveal(v1::RecordedEvent* event) const {
   if (!event->payload().has_encrypted_personal()) return absl::OkStatus();
   const v1::EncryptedPersonal& sealed = event->payload().encrypted_personal();
-  ASSIGN_OR_RETURN(SubjectKey k, Read(sealed.subject_id()));
+  ASSIGN_OR_RETURN(
+      SubjectKey k,
+      Read(KeyName(sealed.subject_id(),
+                   SealingOwner(event->payload(), event->actor()))));
   v1::PersonalData* personal = event->mutable_payload()->mutable_personal();
   switch (k.state) {
     case SubjectKey::State::kErased:

@@ -12,7 +12,18 @@
 // the files at rest is left to the disk (encrypted volumes) until keys can be
 // wrapped by a key service outside the machine.
 //
-// Crypto erasure: Erase() deletes the key row and writes an erased marker in
+// Two kinds of key per subject. The subject's key seals what is recorded
+// about them; an organisation's child-protection key for the subject seals
+// that organisation's child-protection records about them (SealingOwner):
+// every event of a safeguarding concern it raised, a disclosure it made on a
+// safeguarding basis, a decision not to share it took within a concern.
+// Such records must be kept until the child is 25 (IRMS), by the
+// organisation that made them, whoever else asks for erasure; with keys of
+// their own, an erasure can destroy everything else and keep exactly them,
+// and the holder who asked is answered as for any other child (it must not
+// learn that another organisation holds such a record).
+//
+// Crypto erasure: Erase() deletes the key rows and writes an erased marker in
 // the caller's batch; Scrub() then flushes every column family (so no live
 // WAL file still holds the key) and compacts the key's range down to the
 // last level (so no table file holds it). A crash between the erasure's
@@ -26,6 +37,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -33,6 +45,15 @@
 #include "ycr/v1/event.pb.h"
 
 namespace ycr::storage::internal {
+
+// The organisation whose child-protection key seals `payload`'s personal
+// part, recorded by `actor`; "" for the subject's own key.
+std::string SealingOwner(const v1::EventPayload& payload,
+                         const v1::Actor& actor);
+
+// The name a key is kept under: the subject id, or the subject id, 0x00 and
+// the owner (ids never contain 0x00).
+std::string KeyName(absl::string_view subject, absl::string_view owner);
 
 struct SubjectKey {
   enum class State { kAbsent, kPresent, kErased };
@@ -48,28 +69,39 @@ class SubjectKeys {
   SubjectKeys(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf)
       : db_(db), cf_(cf) {}
 
-  // The stored state of `subject`'s key. DATA_LOSS for a malformed row.
-  absl::StatusOr<SubjectKey> Read(absl::string_view subject) const;
+  // The stored state of the key named `name` (KeyName). An absent key of an
+  // erased subject is kErased. DATA_LOSS for a malformed row.
+  absl::StatusOr<SubjectKey> Read(absl::string_view name) const;
 
   // Keys decided by one group commit, not yet durable: the batch's view
   // overrides the store's.
   using Pending = absl::flat_hash_map<std::string, SubjectKey>;
 
-  // The key to seal `subject`'s data with: from `pending`, the store, or a
-  // new one put into `batch` (and `pending`). FAILED_PRECONDITION for an
-  // erased subject. A key put into `batch` by an append that then fails is
-  // harmless: it is simply the subject's key from then on.
-  absl::StatusOr<std::string> KeyForWrite(const std::string& subject,
+  // The key named `name` to seal with: from `pending`, the store, or a new
+  // one put into `batch` (and `pending`). FAILED_PRECONDITION for an erased
+  // subject (unless `name` is a child-protection key the erasure kept). A
+  // key put into `batch` by an append that then fails is harmless: it is
+  // simply that key from then on.
+  absl::StatusOr<std::string> KeyForWrite(const std::string& name,
                                           Pending* pending,
                                           rocksdb::WriteBatch* batch) const;
 
-  // Destroys `subject`'s key in `batch` and marks the subject erased by the
-  // event at `position`.
-  void Erase(const std::string& subject, uint64_t position, Pending* pending,
+  // The names of the keys an erasure of `subject` destroys: the subject's
+  // own and every organisation's child-protection key but those of
+  // `retain_owners` (stored or in `pending`).
+  absl::StatusOr<std::vector<std::string>> KeysToErase(
+      const std::string& subject, const std::vector<std::string>& retain_owners,
+      const Pending& pending) const;
+
+  // Destroys the keys `names` (KeysToErase) in `batch` and marks `subject`
+  // erased by the event at `position`.
+  void Erase(const std::string& subject, const std::vector<std::string>& names,
+             uint64_t position, Pending* pending,
              rocksdb::WriteBatch* batch) const;
 
   // After an erasure is durable: flushes `all` column families and compacts
-  // the subject's key rows out of the table files. Blocking.
+  // the subject's key rows (all of its keys) out of the table files.
+  // Blocking.
   absl::Status Scrub(const std::vector<rocksdb::ColumnFamilyHandle*>& all,
                      absl::string_view subject) const;
 
@@ -86,7 +118,8 @@ class SubjectKeys {
                                 absl::string_view event_id,
                                 v1::EventPayload* payload);
 
-  // RevealPersonal of EventLog, reading keys from the store.
+  // RevealPersonal of EventLog, reading keys from the store (the key
+  // SealingOwner names for the event as recorded).
   absl::Status Reveal(v1::RecordedEvent* event) const;
 
  private:

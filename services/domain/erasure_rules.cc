@@ -1,5 +1,7 @@
 #include "services/domain/erasure_rules.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/domain/field_checks.h"
@@ -25,19 +27,23 @@ absl::Status RequireNotErased(const SubjectView& view,
 
 }  // namespace
 
+bool ChildProtectionRetained(const ErasureFacts& facts, absl::Time now) {
+  if (!facts.date_of_birth.has_value()) return true;
+  const absl::CivilDay dob = *facts.date_of_birth;
+  const absl::CivilDay until(dob.year() + kChildProtectionRetentionYears,
+                             dob.month(), dob.day());
+  return now < absl::FromCivil(until, absl::UTCTimeZone());
+}
+
 std::optional<v1::ErasureGround> ErasureRefusalGround(const ErasureFacts& facts,
+                                                      const std::string& holder,
                                                       absl::Time now) {
   if (!facts.holds.empty()) return v1::ERASURE_GROUND_LEGAL_HOLD;
-  if (facts.child_protection) {
-    if (!facts.date_of_birth.has_value()) {
-      return v1::ERASURE_GROUND_LEGAL_OBLIGATION;
-    }
-    const absl::CivilDay dob = *facts.date_of_birth;
-    const absl::CivilDay until(dob.year() + kChildProtectionRetentionYears,
-                               dob.month(), dob.day());
-    if (now < absl::FromCivil(until, absl::UTCTimeZone())) {
-      return v1::ERASURE_GROUND_LEGAL_OBLIGATION;
-    }
+  const bool holders_own = std::find(facts.child_protection_by.begin(),
+                                     facts.child_protection_by.end(),
+                                     holder) != facts.child_protection_by.end();
+  if (holders_own && ChildProtectionRetained(facts, now)) {
+    return v1::ERASURE_GROUND_LEGAL_OBLIGATION;
   }
   return std::nullopt;
 }
@@ -45,7 +51,9 @@ std::optional<v1::ErasureGround> ErasureRefusalGround(const ErasureFacts& facts,
 absl::Status DecideErasure(const v1::SubjectRecord* record,
                            const SubjectView& view, const ErasureFacts& facts,
                            const v1::Actor& caller, absl::Time now,
-                           v1::EventPayload* event) {
+                           v1::EventPayload* event,
+                           std::vector<std::string>* retain) {
+  retain->clear();
   const bool refusing = event->has_erasure_refused();
   const std::string subject = refusing ? event->erasure_refused().subject_id()
                                        : event->subject_erased().subject_id();
@@ -74,9 +82,14 @@ absl::Status DecideErasure(const v1::SubjectRecord* record,
     }
     return absl::OkStatus();
   }
-  std::optional<v1::ErasureGround> ground = ErasureRefusalGround(facts, now);
+  std::optional<v1::ErasureGround> ground =
+      ErasureRefusalGround(facts, record->holder(), now);
   if (!ground.has_value()) {
     event->mutable_subject_erased()->set_holder(record->holder());
+    // Others' child-protection records stay, unnamed (the holder is not
+    // one of them: it would have been refused).
+    if (ChildProtectionRetained(facts, now))
+      *retain = facts.child_protection_by;
     return absl::OkStatus();
   }
   v1::ErasureRefused refused;

@@ -10,16 +10,24 @@
 // - The server refuses by itself (UK GDPR Art. 17(3)(b)):
 //   * while a legal hold is in force (LEGAL_HOLD), first, since a hold
 //     stops any destruction whatever else applies;
-//   * while the subject has a child-protection record (a safeguarding
-//     concern raised about them, or a disclosure made on a safeguarding
-//     basis) and their date of birth + 25 years has not been reached
+//   * while the holder itself has a child-protection record about the
+//     subject (a safeguarding concern it raised, a disclosure it made on a
+//     safeguarding basis, a decision not to share within a concern) and
+//     the subject's date of birth + 25 years has not been reached
 //     (LEGAL_OBLIGATION: such files are kept until then, IRMS toolkit).
+// - Another organisation's child-protection records are kept for the same
+//   period, but they do not stop the erasure and the answer does not differ
+//   from any other child's: everything else is destroyed and those records
+//   alone stay, sealed under their organisation's own key (storage/
+//   subject_keys.h). The holder must not learn that another organisation
+//   raised a concern it chose not to share.
 // - A legal hold is placed by the local authority (it brings or answers
 //   proceedings, and runs serious case reviews) or by the record's holder,
 //   and lifted only by the organisation that placed it.
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
@@ -36,16 +44,23 @@ inline constexpr int kChildProtectionRetentionYears = 25;
 struct ErasureFacts {
   // Legal holds in force (ids).
   std::vector<std::string> holds;
-  // A concern was raised about the subject, or a disclosure about them was
-  // made on a safeguarding basis.
-  bool child_protection = false;
+  // The organisations that raised a concern about the subject, made a
+  // disclosure about them on a safeguarding basis, or declined to share
+  // within a concern (sorted, each once).
+  std::vector<std::string> child_protection_by;
   // nullopt when unknown (then the retention period is taken as running).
   std::optional<absl::CivilDay> date_of_birth;
 };
 
-// The ground on which the server must refuse an erasure, or nullopt when
-// the law allows it.
+// True while child-protection records about the subject must be kept (its
+// date of birth + kChildProtectionRetentionYears not reached; an unknown
+// date of birth counts as not reached).
+bool ChildProtectionRetained(const ErasureFacts& facts, absl::Time now);
+
+// The ground on which the server must refuse an erasure asked for by
+// `holder`, or nullopt when the law allows it.
 std::optional<v1::ErasureGround> ErasureRefusalGround(const ErasureFacts& facts,
+                                                      const std::string& holder,
                                                       absl::Time now);
 
 // Checks an erasure request from `caller` on a subject whose record is
@@ -56,10 +71,13 @@ std::optional<v1::ErasureGround> ErasureRefusalGround(const ErasureFacts& facts,
 // PERMISSION_DENIED unless the caller's organisation holds the record;
 // FAILED_PRECONDITION when already erased; INVALID_ARGUMENT for a missing
 // or malformed request_ref or a refusal ground the holder may not give.
+// When the event is a subject_erased, `retain` receives the organisations
+// whose child-protection keys the erasure keeps (never named in the event).
 absl::Status DecideErasure(const v1::SubjectRecord* record,
                            const SubjectView& view, const ErasureFacts& facts,
                            const v1::Actor& caller, absl::Time now,
-                           v1::EventPayload* event);
+                           v1::EventPayload* event,
+                           std::vector<std::string>* retain);
 
 // Places a hold (`event` a legal_hold_placed; organisation filled in).
 // NOT_FOUND without a record; PERMISSION_DENIED unless the caller is the

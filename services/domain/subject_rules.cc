@@ -1,8 +1,11 @@
 #include "services/domain/subject_rules.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "services/domain/field_checks.h"
 
 namespace ycr::domain {
@@ -56,6 +59,22 @@ std::string SubjectPersonalKey(const std::string& subject_id) {
 
 std::string SubjectChildProtectionKey(const std::string& subject_id) {
   return "subject-cp/" + subject_id;
+}
+
+std::vector<std::string> ChildProtectionHolders(
+    const std::optional<std::string>& value) {
+  if (!value.has_value() || value->empty()) return {};
+  std::vector<std::string> out = absl::StrSplit(*value, '\n');
+  return out;
+}
+
+std::string AddChildProtectionHolder(const std::optional<std::string>& value,
+                                     const std::string& organisation) {
+  std::vector<std::string> holders = ChildProtectionHolders(value);
+  holders.push_back(organisation);
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+  return absl::StrJoin(holders, "\n");
 }
 
 SplitRecord SplitSubjectRecord(const v1::SubjectRecord& record) {

@@ -25,9 +25,17 @@ std::string SubjectSaltKey(const std::string& subject_id);
 // SubjectRecordKey (id, holder, revision, updated_at, erased), so erasure
 // removes them and leaves the skeleton.
 std::string SubjectPersonalKey(const std::string& subject_id);
-// Marks a subject as having a child-protection record (a concern raised
-// about them); the value is the first such concern's id.
+// Marks a subject as having child-protection records (concerns raised about
+// them); the value names the organisations that raised them
+// (ChildProtectionHolders).
 std::string SubjectChildProtectionKey(const std::string& subject_id);
+// The organisations a SubjectChildProtectionKey value names (sorted; none
+// for nullopt).
+std::vector<std::string> ChildProtectionHolders(
+    const std::optional<std::string>& value);
+// `value` with `organisation` added (one id a line, sorted, once).
+std::string AddChildProtectionHolder(const std::optional<std::string>& value,
+                                     const std::string& organisation);
 
 // Largest subject record, serialised.
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;

@@ -181,17 +181,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& [id, organisation] : view.holds) {
           facts.holds.push_back(id);
         }
-        facts.child_protection = !chunks.Next().empty();
+        if (!chunks.Next().empty()) facts.child_protection_by = {"org-a"};
         absl::CivilDay dob;
         if (absl::ParseCivilTime(record.date_of_birth(), &dob)) {
           facts.date_of_birth = dob;
         }
-        (void)domain::ErasureRefusalGround(facts, now);
+        (void)domain::ErasureRefusalGround(facts, caller.organisation(), now);
+        std::vector<std::string> retain;
         for (int kind = 0; kind < 3; ++kind) {
           v1::EventPayload e = command;
           absl::Status s =
-              kind == 0
-                  ? domain::DecideErasure(&record, view, facts, caller, now, &e)
+              kind == 0 ? domain::DecideErasure(&record, view, facts, caller,
+                                                now, &e, &retain)
               : kind == 1
                   ? domain::DecidePlaceHold(&record, caller.organisation(),
                                             view, caller, &e)

@@ -719,6 +719,40 @@ TEST_F(DomainCommandsTest, AConcernRaisedWhileAnErasureIsDecidedStopsIt) {
   EXPECT_EQ(concern[0].payload().personal().facts(), "bruise on arm");
 }
 
+// A concern another organisation raises while the holder's erasure is
+// decided: the erasure decides again and keeps that organisation's record
+// (its key), and answers the holder as for any other child.
+TEST_F(DomainCommandsTest,
+       AServicesConcernRaisedWhileAnErasureIsDecidedIsKept) {
+  const v1::Actor service = As("service-7");
+  ASSERT_TRUE(
+      commands_->RecordReferral(school_, NewUuid(), "r-1", SubmitReferral())
+          .ok());
+  InterleavingLog log(log_.get());
+  DomainCommands interleaved(&log, &clock_);
+  v1::EventPayload raise;
+  raise.mutable_concern_raised()->set_concern_id("g-s");
+  raise.mutable_concern_raised()->set_subject_id("s-1");
+  raise.mutable_personal()->set_facts("told us at the club");
+  absl::StatusOr<storage::AppendResult> raised;
+  log.BeforeNextAppend([&] {
+    raised = commands_->RecordSafeguarding(service, NewUuid(), "g-s", raise);
+  });
+  auto erased = interleaved.EraseSubject(school_, NewUuid(), "s-1", "sar-1",
+                                         v1::ERASURE_GROUND_UNSPECIFIED);
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_TRUE(erased->erased);
+  std::vector<v1::RecordedEvent> concern = Stream("safeguarding-g-s");
+  ASSERT_EQ(concern.size(), 1u);
+  EXPECT_EQ(concern[0].payload().personal().facts(), "told us at the club");
+  for (const v1::RecordedEvent& e : Stream("referral-r-1")) {
+    if (e.payload().has_personal()) {
+      EXPECT_TRUE(e.payload().personal().erased()) << e.DebugString();
+    }
+  }
+}
+
 // The same for a disclosure on a safeguarding basis, which is a
 // child-protection record in the sharing journal.
 TEST_F(DomainCommandsTest,

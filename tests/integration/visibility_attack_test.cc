@@ -440,8 +440,7 @@ TEST_F(VisibilityAttackTest,
 // LEGAL_OBLIGATION because of another organisation's concern, which tells the
 // holder it exists; needs a decision on retention of other organisations'
 // child-protection records (erasure_commands.cc).
-TEST_F(VisibilityAttackTest,
-       DISABLED_ErasureAnswerDoesNotRevealTheServicesConcern) {
+TEST_F(VisibilityAttackTest, ErasureAnswerDoesNotRevealTheServicesConcern) {
   // Two pupils of the school alike, but the service raised a concern about
   // s-3 and decided not to tell the school.
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-3"));
@@ -454,6 +453,33 @@ TEST_F(VisibilityAttackTest,
   EXPECT_EQ(with_concern.erased(), without.erased())
       << "refused_on " << with_concern.refused_on();
   EXPECT_EQ(with_concern.refused_on(), without.refused_on());
+
+  // The service's child-protection record is kept (until the child is 25),
+  // readable by the service; everything else about the child is erased.
+  bool concern_kept = false;
+  size_t erased_parts = 0;
+  for (const v1::AuditEntry& e : Trail(kService, "s-3")) {
+    const v1::RecordedEvent& event = e.event();
+    const v1::EventPayload& p = event.payload();
+    if (!p.has_personal()) continue;
+    const bool child_protection = event.stream() == "safeguarding-g-3" ||
+                                  p.disclosure_recorded().has_safeguarding();
+    if (child_protection) {
+      EXPECT_FALSE(p.personal().erased()) << event.DebugString();
+      if (p.has_concern_raised()) {
+        concern_kept =
+            absl::StrContains(p.personal().DebugString(), "not to tell school");
+      }
+    } else {
+      EXPECT_TRUE(p.personal().erased()) << event.DebugString();
+      ++erased_parts;
+    }
+  }
+  EXPECT_TRUE(concern_kept);
+  EXPECT_GT(erased_parts, 0u);
+  v1::Concern concern;
+  EXPECT_TRUE(Ok(ConcernAs(kService, "g-3", &concern)));
+  EXPECT_TRUE(Is(ConcernAs(kSchool, "g-3", &concern), StatusCode::NOT_FOUND));
 }
 
 TEST_F(VisibilityAttackTest, ASafeguardingDisclosureIsNotShownToTheHolder) {

@@ -256,7 +256,7 @@ TEST_F(CaseloadsTest, ReferralCountsFollowTheStateMachine) {
   school = Of(kSchool);
   EXPECT_EQ(school.referred(), 1u);
   EXPECT_EQ(school.accepted(), 1u);
-  EXPECT_EQ(school.supported(), 1u);
+  EXPECT_EQ(school.supported(), 0u);  // No longer registered.
   EXPECT_EQ(school.closed(), 1u);
   EXPECT_TRUE(List(kSchool).empty());
   EXPECT_TRUE(List(kService).empty());
@@ -375,6 +375,35 @@ TEST_F(CaseloadsTest, InterventionsCountByWorkerAndSupportSubjects) {
   Referral("r-1", "register");
   Plan("i-5", "s-3", "worker-a");
   EXPECT_EQ(Of(kSchool).supported(), 2u);
+}
+
+// "Supported" counts a registration while it lasts: on hold from registered
+// is a pause; closed or withdrawn, it ends; on hold before registration
+// never counted.
+TEST_F(CaseloadsTest, ARegistrationCountsWhileItLasts) {
+  Registered("r-1");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Referral("r-1", "hold");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Referral("r-1", "resume");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Referral("r-1", "close");
+  EXPECT_EQ(Of(kSchool).supported(), 0u);
+
+  Registered("r-2");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
+  Referral("r-2", "withdraw");
+  EXPECT_EQ(Of(kSchool).supported(), 0u);
+
+  Referral("r-3", "submit");
+  Referral("r-3", "accept");
+  Referral("r-3", "hold");
+  EXPECT_EQ(Of(kSchool).supported(), 0u);
+  Referral("r-3", "resume");
+  Referral("r-3", "schedule");
+  Referral("r-3", "complete");
+  Referral("r-3", "register");
+  EXPECT_EQ(Of(kSchool).supported(), 1u);
 }
 
 // "Supported" is the number of distinct young carers registered with a

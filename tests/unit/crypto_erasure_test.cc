@@ -230,5 +230,93 @@ TEST_F(CryptoErasureTest, AMissingKeyThatWasNeverErasedIsDataLoss) {
                        {"never erased"}));
 }
 
+// An organisation's child-protection records are sealed under its own key
+// for the subject; an erasure keeps exactly the keys it is told to, and no
+// new personal data about the subject can be written under a new key.
+TEST_F(CryptoErasureTest, AnErasureKeepsOnlyTheChildProtectionKeysNamed) {
+  auto log = OpenLog(dir_.path());
+  WriteSubject(*log);
+  auto concern = [&](const std::string& org, const std::string& id,
+                     const std::string& notes) -> uint64_t {
+    v1::ProposedEvent e = PersonalEvent("pupil-1", notes);
+    e.mutable_payload()->mutable_concern_raised()->set_concern_id(id);
+    e.mutable_payload()->mutable_concern_raised()->set_subject_id("pupil-1");
+    AppendRequest r =
+        test::Request("safeguarding-" + id, ExpectedVersion::Any(), {e});
+    r.actor.set_organisation(org);
+    absl::StatusOr<AppendResult> out = log->Append(r);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->first_position : 0;
+  };
+  const uint64_t kept = concern("service-b", "g-1", "KEPT-cp-notes");
+  const uint64_t gone = concern("school-a", "g-2", "GONE-cp-notes");
+  // Each under a key of its own: the subject's key does not open them.
+  log.reset();
+  const std::string subject_key = StoredKey(dir_.path(), "pupil-1");
+  EXPECT_NE(subject_key,
+            StoredKey(dir_.path(), std::string("pupil-1\0service-b", 17)));
+  log = OpenLog(dir_.path());
+
+  AppendRequest erase = test::OneEvent("subject-pupil-1");
+  erase.erase_subjects.push_back("pupil-1");
+  erase.erase_retaining.push_back("service-b");
+  ASSERT_TRUE(log->Append(erase).ok());
+
+  v1::RecordedEvent first = ReadOne(*log, 1);
+  ASSERT_TRUE(log->RevealPersonal(&first).ok());
+  EXPECT_TRUE(first.payload().personal().erased());
+  v1::RecordedEvent school = ReadOne(*log, gone);
+  ASSERT_TRUE(log->RevealPersonal(&school).ok());
+  EXPECT_TRUE(school.payload().personal().erased());
+  v1::RecordedEvent service = ReadOne(*log, kept);
+  ASSERT_TRUE(log->RevealPersonal(&service).ok());
+  EXPECT_FALSE(service.payload().personal().erased());
+  EXPECT_EQ(service.payload().personal().notes(), "KEPT-cp-notes");
+
+  // Nothing new about the subject under a new key: not the subject's own,
+  // not another organisation's.
+  AppendRequest more = test::Request("case-2", ExpectedVersion::Any(),
+                                     {PersonalEvent("pupil-1", "more")});
+  EXPECT_TRUE(StatusIs(log->Append(more).status(),
+                       absl::StatusCode::kFailedPrecondition, {"erased"}));
+  EXPECT_EQ(concern("la-c", "g-3", "late"), 0u);
+
+  // Reopened (after the scrub), the same.
+  log = OpenLog(dir_.path());
+  service = ReadOne(*log, kept);
+  ASSERT_TRUE(log->RevealPersonal(&service).ok());
+  EXPECT_EQ(service.payload().personal().notes(), "KEPT-cp-notes");
+  school = ReadOne(*log, gone);
+  ASSERT_TRUE(log->RevealPersonal(&school).ok());
+  EXPECT_TRUE(school.payload().personal().erased());
+}
+
+// Without organisations to keep, every key of the subject goes.
+TEST_F(CryptoErasureTest, AnErasureDestroysEveryOrganisationsKeyUnlessKept) {
+  auto log = OpenLog(dir_.path());
+  v1::ProposedEvent e = PersonalEvent("pupil-1", "cp");
+  e.mutable_payload()->mutable_concern_raised()->set_concern_id("g-1");
+  e.mutable_payload()->mutable_concern_raised()->set_subject_id("pupil-1");
+  AppendRequest r =
+      test::Request("safeguarding-g-1", ExpectedVersion::Any(), {e});
+  r.actor.set_organisation("service-b");
+  ASSERT_TRUE(log->Append(r).ok());
+  AppendRequest erase = test::OneEvent("subject-pupil-1");
+  erase.erase_subjects.push_back("pupil-1");
+  ASSERT_TRUE(log->Append(erase).ok());
+  v1::RecordedEvent cp = ReadOne(*log, 1);
+  ASSERT_TRUE(log->RevealPersonal(&cp).ok());
+  EXPECT_TRUE(cp.payload().personal().erased());
+  log.reset();
+  RawStore raw(dir_.path());
+  ASSERT_TRUE(raw.status().ok());
+  std::string value;
+  EXPECT_TRUE(raw.db()
+                  ->Get(rocksdb::ReadOptions(), raw.cf(RawStore::kSubjectKeys),
+                        SubjectKeyKey(std::string("pupil-1\0service-b", 17)),
+                        &value)
+                  .IsNotFound());
+}
+
 }  // namespace
 }  // namespace ycr::storage

@@ -1,5 +1,8 @@
 #include "services/domain/erasure_rules.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
@@ -40,59 +43,66 @@ ErasureFacts Facts() {
 }
 
 TEST(ErasureRulesTest, WithoutHoldOrChildProtectionTheLawAllowsErasure) {
-  EXPECT_EQ(ErasureRefusalGround(Facts(), kNow), std::nullopt);
+  EXPECT_EQ(ErasureRefusalGround(Facts(), "school-a", kNow), std::nullopt);
 }
 
 TEST(ErasureRulesTest, ALegalHoldRefusesFirst) {
   ErasureFacts f = Facts();
   f.holds = {"hold-1"};
-  f.child_protection = true;
-  EXPECT_EQ(ErasureRefusalGround(f, kNow), v1::ERASURE_GROUND_LEGAL_HOLD);
+  f.child_protection_by = {"school-a"};
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", kNow),
+            v1::ERASURE_GROUND_LEGAL_HOLD);
 }
 
-TEST(ErasureRulesTest, ChildProtectionRecordsAreKeptUntilBirthPlus25Years) {
+TEST(ErasureRulesTest,
+     TheHoldersChildProtectionRecordsAreKeptUntilBirthPlus25Years) {
   ErasureFacts f = Facts();
-  f.child_protection = true;
-  EXPECT_EQ(ErasureRefusalGround(f, kNow), v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  f.child_protection_by = {"school-a"};
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", kNow),
+            v1::ERASURE_GROUND_LEGAL_OBLIGATION);
   const absl::Time day_before =
       absl::FromCivil(absl::CivilDay(2037, 3, 3), absl::UTCTimeZone());
   const absl::Time that_day =
       absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone());
-  EXPECT_EQ(ErasureRefusalGround(f, day_before),
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", day_before),
             v1::ERASURE_GROUND_LEGAL_OBLIGATION);
-  EXPECT_EQ(ErasureRefusalGround(f, that_day), std::nullopt);
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", that_day), std::nullopt);
   f.date_of_birth.reset();  // Unknown: the period is taken as running.
-  EXPECT_EQ(ErasureRefusalGround(f, that_day),
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", that_day),
             v1::ERASURE_GROUND_LEGAL_OBLIGATION);
 }
 
 TEST(ErasureRulesTest, TheHolderErases) {
+  std::vector<std::string> retain;
   v1::SubjectRecord r = Record();
   v1::EventPayload e = EraseAsked();
-  ASSERT_TRUE(
-      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
-          .ok());
+  ASSERT_TRUE(DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"),
+                            kNow, &e, &retain)
+                  .ok());
   ASSERT_TRUE(e.has_subject_erased());
   EXPECT_EQ(e.subject_erased().holder(), "school-a");
 }
 
 TEST(ErasureRulesTest, OnlyTheHolderDecides) {
+  std::vector<std::string> retain;
   v1::SubjectRecord r = Record();
   v1::EventPayload e = EraseAsked();
-  EXPECT_EQ(
-      DecideErasure(&r, SubjectView(), Facts(), Caller("school-b"), kNow, &e)
-          .code(),
-      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(DecideErasure(&r, SubjectView(), Facts(), Caller("school-b"), kNow,
+                          &e, &retain)
+                .code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 TEST(ErasureRulesTest, TheServersGroundTurnsAnErasureIntoARefusal) {
+  std::vector<std::string> retain;
   v1::SubjectRecord r = Record();
   SubjectView view;
   view.holds["hold-1"] = "council";
   ErasureFacts f = Facts();
   f.holds = {"hold-1"};
   v1::EventPayload e = EraseAsked();
-  ASSERT_TRUE(DecideErasure(&r, view, f, Caller("school-a"), kNow, &e).ok());
+  ASSERT_TRUE(
+      DecideErasure(&r, view, f, Caller("school-a"), kNow, &e, &retain).ok());
   ASSERT_TRUE(e.has_erasure_refused());
   EXPECT_EQ(e.erasure_refused().ground(), v1::ERASURE_GROUND_LEGAL_HOLD);
   EXPECT_EQ(e.erasure_refused().request_ref(), "SAR-17");
@@ -101,38 +111,41 @@ TEST(ErasureRulesTest, TheServersGroundTurnsAnErasureIntoARefusal) {
 }
 
 TEST(ErasureRulesTest, TheHolderRefusesOnlyOnItsOwnGrounds) {
+  std::vector<std::string> retain;
   v1::SubjectRecord r = Record();
   v1::EventPayload e;
   e.mutable_erasure_refused()->set_subject_id("pupil-1");
   e.mutable_erasure_refused()->set_request_ref("SAR-17");
   e.mutable_erasure_refused()->set_ground(v1::ERASURE_GROUND_PUBLIC_TASK);
-  EXPECT_TRUE(
-      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
-          .ok());
+  EXPECT_TRUE(DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"),
+                            kNow, &e, &retain)
+                  .ok());
   e.mutable_erasure_refused()->set_ground(v1::ERASURE_GROUND_LEGAL_HOLD);
-  EXPECT_EQ(
-      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow,
+                          &e, &retain)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ErasureRulesTest, AnErasedSubjectOrOneWithoutARecordIsRefused) {
+  std::vector<std::string> retain;
   v1::SubjectRecord r = Record();
   SubjectView erased;
   erased.erased = true;
   v1::EventPayload e = EraseAsked();
   EXPECT_EQ(
-      DecideErasure(&r, erased, Facts(), Caller("school-a"), kNow, &e).code(),
+      DecideErasure(&r, erased, Facts(), Caller("school-a"), kNow, &e, &retain)
+          .code(),
       absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(DecideErasure(nullptr, SubjectView(), Facts(), Caller("school-a"),
-                          kNow, &e)
+                          kNow, &e, &retain)
                 .code(),
             absl::StatusCode::kNotFound);
   e.mutable_subject_erased()->clear_request_ref();
-  EXPECT_EQ(
-      DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow, &e)
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecideErasure(&r, SubjectView(), Facts(), Caller("school-a"), kNow,
+                          &e, &retain)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 v1::EventPayload Hold(const std::string& id) {
@@ -228,6 +241,47 @@ TEST(ErasureRulesTest, TheSubjectViewFollowsHoldsAndErasure) {
   ASSERT_TRUE(ApplySubjectEvent(e, &view).ok());
   EXPECT_TRUE(view.erased);
   EXPECT_EQ(view.version, 3u);
+}
+
+TEST(ErasureRulesTest, AnotherOrganisationsChildProtectionRecordsStayUnnamed) {
+  // The service raised a concern and did not tell the school: the school's
+  // erasure is answered as any other, and only the key list keeps them.
+  v1::SubjectRecord r = Record();
+  ErasureFacts f = Facts();
+  f.child_protection_by = {"service-b"};
+  EXPECT_EQ(ErasureRefusalGround(f, "school-a", kNow), std::nullopt);
+  v1::EventPayload e = EraseAsked();
+  std::vector<std::string> retain = {"stale"};
+  ASSERT_TRUE(
+      DecideErasure(&r, SubjectView(), f, Caller("school-a"), kNow, &e, &retain)
+          .ok());
+  ASSERT_TRUE(e.has_subject_erased());
+  EXPECT_EQ(retain, std::vector<std::string>{"service-b"});
+  EXPECT_EQ(e.DebugString().find("service-b"), std::string::npos)
+      << e.DebugString();
+
+  // Once the child is 25, nothing is kept.
+  const absl::Time at_25 =
+      absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone());
+  e = EraseAsked();
+  ASSERT_TRUE(DecideErasure(&r, SubjectView(), f, Caller("school-a"), at_25, &e,
+                            &retain)
+                  .ok());
+  EXPECT_TRUE(retain.empty());
+}
+
+TEST(ErasureRulesTest, TheHoldersOwnRecordRefusesEvenWithOthers) {
+  v1::SubjectRecord r = Record();
+  ErasureFacts f = Facts();
+  f.child_protection_by = {"school-a", "service-b"};
+  v1::EventPayload e = EraseAsked();
+  std::vector<std::string> retain;
+  ASSERT_TRUE(
+      DecideErasure(&r, SubjectView(), f, Caller("school-a"), kNow, &e, &retain)
+          .ok());
+  ASSERT_TRUE(e.has_erasure_refused());
+  EXPECT_EQ(e.erasure_refused().ground(), v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  EXPECT_TRUE(retain.empty());
 }
 
 }  // namespace
