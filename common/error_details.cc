@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "google/protobuf/any.pb.h"
@@ -71,6 +72,12 @@ bool LooksLikeFieldPath(absl::string_view s) {
     }
   }
   return true;
+}
+
+// "is required", "are required (...)": what a rule says of a missing field.
+bool IsRequiredText(absl::string_view text) {
+  return absl::StartsWith(text, "is required") ||
+         absl::StartsWith(text, "are required");
 }
 
 void Put(absl::Status* status, const char* url,
@@ -169,6 +176,24 @@ absl::Status WithReason(absl::Status status, absl::string_view reason_code) {
   return status;
 }
 
+absl::Status WithFieldPrefix(const absl::Status& status,
+                             absl::string_view prefix) {
+  if (status.ok() || prefix.empty()) return status;
+  absl::Status out(status.code(), absl::StrCat(prefix, ".", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) {
+        out.SetPayload(url, payload);
+      });
+  google::rpc::BadRequest bad;
+  if (Get(status, kBadRequestUrl, &bad)) {
+    for (auto& v : *bad.mutable_field_violations()) {
+      v.set_field(absl::StrCat(prefix, ".", v.field()));
+    }
+    Put(&out, kBadRequestUrl, bad);
+  }
+  return out;
+}
+
 ErrorDetails DetailsOf(const absl::Status& status) {
   ErrorDetails details;
   if (status.ok()) return details;
@@ -191,7 +216,10 @@ ErrorDetails DetailsOf(const absl::Status& status) {
            std::string(message.substr(colon + 2))});
     }
     if (!Get(status, kErrorInfoUrl, &info)) {
-      details.reason = reason::kFieldInvalid;
+      details.reason = colon != absl::string_view::npos &&
+                               IsRequiredText(message.substr(colon + 2))
+                           ? reason::kFieldRequired
+                           : reason::kFieldInvalid;
     }
   }
   google::rpc::PreconditionFailure failure;

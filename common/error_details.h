@@ -7,7 +7,8 @@
 // (services/grpc_status.h) sends them as the status's details; a status made
 // elsewhere still gets an ErrorInfo whose reason is derived from its code,
 // and an INVALID_ARGUMENT whose message starts "<field path>: " a BadRequest
-// naming that field (every rule writes its refusals that way).
+// naming that field (every rule writes its refusals that way), with reason
+// FIELD_REQUIRED when the text after the field is "is required".
 //
 // The reasons are a contract: README "Errors a client can branch on" lists
 // them, and tests/unit/error_details_test.cc checks the list is complete.
@@ -93,6 +94,12 @@ absl::Status PreconditionError(absl::StatusCode code, absl::string_view type,
 // `status` with ErrorInfo reason `reason_code` (replacing any before). OK
 // stays OK.
 absl::Status WithReason(absl::Status status, absl::string_view reason_code);
+
+// `status` with "<prefix>." before its message and before each BadRequest
+// field (an embedded message's refusal, named from the outer request); its
+// reason and other details kept. OK stays OK.
+absl::Status WithFieldPrefix(const absl::Status& status,
+                             absl::string_view prefix);
 
 // What a status carries, explicit or derived as described at the top.
 struct ErrorDetails {

@@ -3,7 +3,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "services/access_policy.h"
+#include "services/domain/refusals.h"
 #include "services/grpc_status.h"
 
 namespace ycr::services {
@@ -244,13 +246,11 @@ absl::StatusOr<ReadAccess> ReadAccess::Begin(
   std::string purpose;
   if (auto it = metadata.find(kPurposeMetadata); it != metadata.end()) {
     purpose.assign(it->second.data(), it->second.size());
-    bool printable = purpose.size() <= kMaxPurposeBytes;
-    for (char c : purpose) printable = printable && absl::ascii_isprint(c);
-    if (!printable) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kPurposeMetadata, ": at most ", kMaxPurposeBytes,
-                       " printable ASCII characters"));
-    }
+    // A code from a closed list (README, "Who sees what"): the entry is kept
+    // for auditors in plain, so never free text about a person.
+    RETURN_IF_ERROR(domain::CheckCode(purpose, kPurposeMetadata,
+                                      domain::AccessPurposeCodes(),
+                                      /*optional=*/true));
   }
   return ReadAccess(recorder, std::move(method), std::move(purpose));
 }

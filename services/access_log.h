@@ -33,8 +33,9 @@
 
 namespace ycr::services {
 
-// Request metadata naming why the caller reads: at most kMaxPurposeBytes of
-// printable ASCII. Optional.
+// Request metadata naming why the caller reads: one of the codes of
+// domain::AccessPurposeCodes() ("case-work", "review", ...), never free
+// text. Optional. No code is longer than kMaxPurposeBytes.
 inline constexpr char kPurposeMetadata[] = "x-ycr-purpose";
 inline constexpr size_t kMaxPurposeBytes = 200;
 
@@ -144,8 +145,9 @@ class AccessRecorder {
 class ReadAccess {
  public:
   // Takes the method from the call (set by the server's interceptor) and the
-  // purpose from kPurposeMetadata: INVALID_ARGUMENT when the purpose is too
-  // long or not printable. `recorder` may be null; it must outlive this.
+  // purpose from kPurposeMetadata: INVALID_ARGUMENT naming x-ycr-purpose
+  // and the codes when the purpose is not one of them. `recorder` may be null;
+  // it must outlive this.
   static absl::StatusOr<ReadAccess> Begin(
       AccessRecorder* recorder, const grpc::ServerContextBase& context);
 

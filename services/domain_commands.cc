@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/error_details.h"
 #include "common/ids.h"
 #include "common/proto_bytes.h"
 #include "common/proto_time.h"
@@ -17,6 +18,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/access_policy.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 #include "services/domain/sharing_rules.h"
 #include "storage/record_codec.h"
 
@@ -33,6 +35,18 @@ namespace {
 
 // Referrals of one young carer to one service listed in its mark.
 constexpr size_t kMaxMarkedReferrals = 64;
+
+// ABORTED VERSION_CONFLICT for the caller's expected version of `stream`,
+// which is at `current` (the gRPC layer sends both as trailing metadata, as
+// for a conflict the log finds).
+absl::Status VersionConflict(const std::string& stream, uint64_t current,
+                             absl::string_view message) {
+  absl::Status status = absl::AbortedError(message);
+  status.SetPayload(storage::kConflictStreamPayload, absl::Cord(stream));
+  status.SetPayload(storage::kConflictVersionPayload,
+                    absl::Cord(absl::StrCat(current)));
+  return WithReason(std::move(status), reason::kVersionConflict);
+}
 
 // Folds every event of `stream` with `apply`; a missing stream folds to the
 // empty view.
@@ -388,9 +402,11 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
   // subject was erased is not another organisation's to learn.
   const absl::Status erased =
       skeleton.erased()
-          ? absl::FailedPreconditionError(absl::StrCat(
-                "erasure rule: subject ", subject_id,
-                " was erased; nothing more is recorded about them"))
+          ? domain::SubjectErased(
+                subject_id,
+                absl::StrCat("erasure rule: subject ", subject_id,
+                             " was erased; nothing more is recorded about "
+                             "them"))
           : absl::OkStatus();
   if (skeleton.holder() == caller.organisation()) return erased;
   // A school records only about its own pupils: those whose record it
@@ -450,14 +466,18 @@ absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
       Fold<domain::ConcernView>(*log_, stream, domain::ApplySafeguardingEvent));
   // Another organisation's concern answers as a missing one: its
   // existence is confidential (README, "Who sees what").
+  // (FAILED_PRECONDITION REFERENCE_NOT_FOUND: the command cites it; the
+  // same details either way.)
   if (concern.version == 0 ||
       concern.raised.organisation() != caller.organisation()) {
-    return absl::NotFoundError(
+    return domain::ReferenceNotFound(
+        "CONCERN", "concern_id", concern_id,
         absl::StrCat(field, ": no concern ", concern_id,
                      " raised by the caller's organisation"));
   }
   if (concern.raised.subject_id() != subject_id) {
-    return absl::FailedPreconditionError(
+    return domain::InvalidState(
+        "CONCERN", domain::Cited("concern_id", concern_id),
         absl::StrCat("safeguarding rule: concern ", concern_id,
                      " is not about ", subject_id));
   }
@@ -477,9 +497,12 @@ absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d,
   ASSIGN_OR_RETURN(domain::ConsentView consent,
                    DependOnConsent(d->consent().consent_id()));
   if (consent.version == 0) {
-    return absl::NotFoundError(absl::StrCat("consent.consent_id: consent ",
-                                            d->consent().consent_id(),
-                                            " does not exist"));
+    // Cited, not addressed: FAILED_PRECONDITION (a NOT_FOUND would read as
+    // "no such referral" on a referral call).
+    return domain::ReferenceNotFound(
+        "CONSENT", "consent_id", d->consent().consent_id(),
+        absl::StrCat("consent.consent_id: consent ", d->consent().consent_id(),
+                     " does not exist"));
   }
   domain::ProposedDisclosure proposed;
   proposed.subject_id = d->subject_id();
@@ -524,10 +547,12 @@ absl::StatusOr<std::optional<storage::AppendResult>> DomainCommands::Replay(
   if (stored.stream() != request.stream ||
       !SameCommand(stored.payload(), asked.payload()) ||
       stored.actor().organisation() != request.actor.organisation()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "request_id ", request_id,
-        " was already used by the caller's organisation for a different "
-        "command; send a new request id for a new command"));
+    return WithReason(
+        absl::AlreadyExistsError(absl::StrCat(
+            "request_id ", request_id,
+            " was already used by the caller's organisation for a different "
+            "command; send a new request id for a new command")),
+        reason::kRequestIdReused);
   }
   return std::optional<storage::AppendResult>(storage::AppendResult{
       *position, *position, stored.stream_version(), true});
@@ -564,7 +589,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
       version = view.version;
       if (target.expected_version.has_value() &&
           *target.expected_version != version) {
-        return absl::AbortedError(
+        return VersionConflict(
+            request.stream, version,
             absl::StrCat(target.kind, " ", target.id, " is at version ",
                          version, ", expected ", *target.expected_version,
                          "; read it again and retry"));
@@ -849,10 +875,12 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
           salt.has_value() &&
           slice.events[0].payload().subject_record_changed().request_digest() !=
               RecordDigest(*salt, record)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "request_id ", request_id,
-            " was already used by the caller's organisation for a different "
-            "record; send a new request id for a new command"));
+        return WithReason(
+            absl::AlreadyExistsError(absl::StrCat(
+                "request_id ", request_id,
+                " was already used by the caller's organisation for a "
+                "different record; send a new request id for a new command")),
+            reason::kRequestIdReused);
       }
     }
   }
@@ -870,16 +898,19 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
             current.has_value() ? &*current : nullptr;
         RETURN_IF_ERROR(domain::CheckSubjectRecordPut(before, caller));
         if (view.erased) {
-          return absl::FailedPreconditionError(
+          return domain::SubjectErased(
+              record.subject_id(),
               absl::StrCat("erasure rule: subject ", record.subject_id(),
                            " was erased; its record cannot be written again"));
         }
         const uint64_t revision = before != nullptr ? before->revision() : 0;
         if (expected_revision.has_value() && *expected_revision != revision) {
-          return absl::AbortedError(
-              absl::StrCat("subject ", record.subject_id(),
-                           " record is at revision ", revision, ", expected ",
-                           *expected_revision, "; read it again and retry"));
+          return WithReason(
+              absl::AbortedError(absl::StrCat(
+                  "subject ", record.subject_id(), " record is at revision ",
+                  revision, ", expected ", *expected_revision,
+                  "; read it again and retry")),
+              reason::kVersionConflict);
         }
         v1::SubjectRecord stored = record;
         stored.set_holder(before != nullptr ? before->holder()
@@ -965,20 +996,28 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
             ASSIGN_OR_RETURN(domain::ReferralView referral,
                              attempt.DependOnReferral(plan.referral_id()));
             if (referral.version == 0) {
-              return absl::NotFoundError(absl::StrCat(
-                  "referral ", plan.referral_id(), " does not exist"));
+              return domain::ReferenceNotFound(
+                  "REFERRAL", "referral_id", plan.referral_id(),
+                  absl::StrCat("plan.referral_id: referral ",
+                               plan.referral_id(), " does not exist"));
             }
+            const std::string cited =
+                domain::Cited("referral_id", plan.referral_id());
             if (referral.service != plan.service() ||
                 referral.subject_id != plan.subject_id()) {
-              return absl::FailedPreconditionError(absl::StrCat(
-                  "intervention rule: referral ", plan.referral_id(),
-                  " is not this service's referral of this young carer"));
+              return domain::InvalidState(
+                  "REFERRAL", cited,
+                  absl::StrCat(
+                      "intervention rule: referral ", plan.referral_id(),
+                      " is not this service's referral of this young carer"));
             }
             if (referral.school != plan.school()) {
-              return absl::FailedPreconditionError(absl::StrCat(
-                  "intervention rule: plan.school must be the referral's "
-                  "school, ",
-                  referral.school));
+              return domain::InvalidState(
+                  "REFERRAL", cited,
+                  absl::StrCat(
+                      "intervention rule: plan.school must be the referral's "
+                      "school, ",
+                      referral.school));
             }
           } else if (!subject.empty()) {
             // The young carer's own school (the record's holder), unless
@@ -989,10 +1028,12 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordIntervention(
             if (bytes.has_value() && skeleton.ParseFromString(*bytes) &&
                 skeleton.holder() != caller.organisation() &&
                 skeleton.holder() != plan.school()) {
-              return absl::FailedPreconditionError(absl::StrCat(
-                  "intervention rule: plan.school must be the young carer's "
-                  "school, ",
-                  skeleton.holder(), " (the record's holder)"));
+              return domain::InvalidState(
+                  "SUBJECT", domain::Cited("subject_id", subject),
+                  absl::StrCat("intervention rule: plan.school must be the "
+                               "young carer's "
+                               "school, ",
+                               skeleton.holder(), " (the record's holder)"));
             }
           }
         }
@@ -1169,7 +1210,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordOverdueFlag(
           if (done.due_at().seconds() == f->due_at().seconds() &&
               done.due_at().nanos() == f->due_at().nanos() &&
               done.escalated() == f->escalated()) {
-            return absl::FailedPreconditionError(
+            return domain::InvalidState(
+                "DEADLINE", domain::Cited("flag.id", f->id()),
                 absl::StrCat("overdue rule: that deadline is already ",
                              f->escalated() ? "escalated" : "flagged"));
           }

@@ -11,6 +11,7 @@
 #include "services/area_access.h"
 #include "services/caller_identity.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 #include "services/domain/subject_rules.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
@@ -266,12 +267,14 @@ grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
                   static_cast<v1::DeadlineItem::Kind>(flag.kind()), flag.id()));
           const absl::Time due = FromProtoTime(flag.due_at());
           if (!item.has_value() || FromProtoTime(item->due_at()) != due) {
-            return absl::FailedPreconditionError(
+            return domain::InvalidState(
+                "DEADLINE", domain::Cited("flag.id", flag.id()),
                 "overdue rule: nothing of that kind is owed about that id by "
                 "that date (done, or moved)");
           }
           if (due > clock_->Now()) {
-            return absl::FailedPreconditionError(
+            return domain::InvalidState(
+                "DEADLINE", domain::Cited("flag.id", flag.id()),
                 "overdue rule: the deadline has not passed");
           }
           v1::OverdueFlagged recorded = flag;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -41,7 +42,8 @@ absl::Status ValidateParty(const v1::Party& party, absl::string_view field) {
 }
 
 absl::Status Refused(const AgreementView& view, absl::string_view command) {
-  return absl::FailedPreconditionError(
+  return InvalidState(
+      "AGREEMENT", Cited("agreement_id", view.agreement_id),
       absl::StrCat("agreement rule: cannot ", command, " an agreement that is ",
                    AgreementStateName(view.state)));
 }
@@ -117,9 +119,9 @@ std::string AgreementStateName(State state) {
 
 absl::Status ValidateAgreementTerms(const v1::AgreementTerms& terms,
                                     absl::string_view field) {
-  if (!terms.has_school() || !terms.has_service()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".school and ", field, ".service: are required"));
+  if (!terms.has_school()) return FieldRequired(absl::StrCat(field, ".school"));
+  if (!terms.has_service()) {
+    return FieldRequired(absl::StrCat(field, ".service"));
   }
   if (absl::Status s =
           ValidateParty(terms.school(), absl::StrCat(field, ".school"));
@@ -193,9 +195,10 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
           own));
     }
     if (exists) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "agreement rule: agreement ", view.agreement_id, " already exists (",
-          AgreementStateName(view.state), ")"));
+      return InvalidState("AGREEMENT", Cited("agreement_id", view.agreement_id),
+                          absl::StrCat("agreement rule: agreement ",
+                                       view.agreement_id, " already exists (",
+                                       AgreementStateName(view.state), ")"));
     }
     return absl::OkStatus();
   }
@@ -209,7 +212,8 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
     case v1::EventPayload::kAgreementSigned: {
       if (view.state != State::kDraft) return Refused(view, "sign");
       if (std::count(view.signed_by.begin(), view.signed_by.end(), own) > 0) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "AGREEMENT", Cited("agreement_id", view.agreement_id),
             absl::StrCat("agreement rule: ", own,
                          " has already signed agreement ", view.agreement_id));
       }
@@ -236,7 +240,8 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
               view.terms.school().organisation() ||
           e.terms().service().organisation() !=
               view.terms.service().organisation()) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "AGREEMENT", Cited("agreement_id", view.agreement_id),
             "agreement rule: an amendment cannot change the parties; draft a "
             "new agreement instead");
       }
@@ -296,11 +301,13 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
     case v1::EventPayload::kAgreementTerminated:
       if (view.state != State::kClosing) return Refused(view, "terminate");
       if (now < *view.closing_period_ends_at) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "agreement rule: the closing period runs until ",
-            absl::FormatTime(absl::RFC3339_sec, *view.closing_period_ends_at,
-                             absl::UTCTimeZone()),
-            "; terminate after it ends"));
+        return InvalidState(
+            "AGREEMENT", Cited("agreement_id", view.agreement_id),
+            absl::StrCat("agreement rule: the closing period runs until ",
+                         absl::FormatTime(absl::RFC3339_sec,
+                                          *view.closing_period_ends_at,
+                                          absl::UTCTimeZone()),
+                         "; terminate after it ends"));
       }
       return absl::OkStatus();
     default:

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 
@@ -29,7 +30,8 @@ absl::Status DecideAreaAssignment(const AreaView& view,
     }
   }
   if (authority == view.local_authority) {
-    return absl::FailedPreconditionError(
+    return InvalidState(
+        "AREA", Cited("organisation", assignment.organisation()),
         authority.empty()
             ? absl::StrCat("area rule: ", assignment.organisation(),
                            " is already in no area")

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -49,10 +50,12 @@ absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
   switch (giver.kind_case()) {
     case v1::ConsentGiver::kParent:
       if (giver.parent().person_ref().empty()) {
-        return absl::InvalidArgumentError(
-            "given_by.parent.person_ref: is required");
+        return FieldRequired("given_by.parent.person_ref");
       }
-      return absl::OkStatus();
+      // A code, in a plain event: never free text about the parent.
+      return CheckCode(giver.parent().relationship(),
+                       "given_by.parent.relationship", RelationshipCodes(),
+                       /*optional=*/true);
     case v1::ConsentGiver::kYoungPerson: {
       const auto& a = giver.young_person();
       if (a.assessed_by_user().empty() ||
@@ -62,7 +65,8 @@ absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
             "assessed_by_user, assessed_by_organisation and assessed_at");
       }
       if (!a.competent()) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "COMPETENCE", "given_by.young_person",
             "competence rule: the young person was assessed as not "
             "competent to decide; a person with parental responsibility "
             "must decide");
@@ -106,9 +110,11 @@ absl::Status ValidateTerms(const v1::ConsentTerms& terms,
           field, ".recipients[", i, "].organisation: is required"));
     }
   }
-  if (!terms.has_valid_from() || !terms.has_valid_until()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".valid_from and valid_until: are required"));
+  if (!terms.has_valid_from()) {
+    return FieldRequired(absl::StrCat(field, ".valid_from"));
+  }
+  if (!terms.has_valid_until()) {
+    return FieldRequired(absl::StrCat(field, ".valid_until"));
   }
   if (FromProtoTime(terms.valid_until()) <= FromProtoTime(terms.valid_from())) {
     return absl::InvalidArgumentError(
@@ -136,11 +142,8 @@ absl::Status CheckConsentCommand(const ConsentView& view,
                                : event.consent_refused().consent_id();
       const auto& subject = granted ? event.consent_granted().subject_id()
                                     : event.consent_refused().subject_id();
-      if (id.empty())
-        return absl::InvalidArgumentError("consent_id: is required");
-      if (subject.empty()) {
-        return absl::InvalidArgumentError("subject_id: is required");
-      }
+      if (id.empty()) return FieldRequired("consent_id");
+      if (subject.empty()) return FieldRequired("subject_id");
       if (absl::Status s =
               ValidateTerms(granted ? event.consent_granted().terms()
                                     : event.consent_refused().terms(),
@@ -149,10 +152,12 @@ absl::Status CheckConsentCommand(const ConsentView& view,
         return s;
       }
       if (exists) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "consent ", view.consent_id,
-            " already has a decision; vary or withdraw it, or record a new "
-            "consent"));
+        return InvalidState(
+            "CONSENT", Cited("consent_id", view.consent_id),
+            absl::StrCat(
+                "consent ", view.consent_id,
+                " already has a decision; vary or withdraw it, or record a new "
+                "consent"));
       }
       return ValidateGiver(granted ? event.consent_granted().given_by()
                                    : event.consent_refused().given_by());
@@ -164,7 +169,8 @@ absl::Status CheckConsentCommand(const ConsentView& view,
         return s;
       }
       if (!live) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "CONSENT", Cited("consent_id", view.consent_id),
             "only a granted consent whose withdrawal has not taken effect can "
             "be varied");
       }
@@ -175,20 +181,23 @@ absl::Status CheckConsentCommand(const ConsentView& view,
         return s;
       }
       if (!live) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "CONSENT", Cited("consent_id", view.consent_id),
             "only a granted consent whose withdrawal has not taken effect can "
             "be withdrawn");
       }
       const absl::Time at =
           FromProtoTime(event.consent_withdrawn().effective_at());
       if (at < now) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "CONSENT", Cited("consent_id", view.consent_id),
             "withdrawal is prospective: effective_at cannot be in the past");
       }
       // A scheduled withdrawal never blocks an earlier one ("stop now"
       // always wins); a later one would change nothing.
       if (view.withdrawn_at.has_value() && at >= *view.withdrawn_at) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "CONSENT", Cited("consent_id", view.consent_id),
             absl::StrCat("withdrawal rule: consent ", view.consent_id,
                          " already has a withdrawal taking effect at ",
                          Format(*view.withdrawn_at),
@@ -238,9 +247,10 @@ absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
 absl::Status CheckConsentCovers(const ConsentView& consent,
                                 const ProposedDisclosure& disclosure) {
   auto refuse = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consent ", consent.consent_id, " (version ", consent.version,
-        ") does not cover this disclosure: ", why));
+    return NotCovered("CONSENT", Cited("consent_id", consent.consent_id),
+                      absl::StrCat("consent ", consent.consent_id, " (version ",
+                                   consent.version,
+                                   ") does not cover this disclosure: ", why));
   };
   switch (consent.decision) {
     case ConsentView::Decision::kNone:

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -68,7 +69,8 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
     auto* e = event->mutable_correspondence_received();
     if (absl::Status s = ValidateReceived(*e); !s.ok()) return s;
     if (view.state != State::kNone) {
-      return absl::FailedPreconditionError(
+      return InvalidState(
+          "CORRESPONDENCE", Cited("correspondence_id", e->correspondence_id()),
           absl::StrCat("correspondence rule: correspondence ",
                        e->correspondence_id(), " is already recorded"));
     }
@@ -78,8 +80,10 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
           "receive.received_at: cannot be in the future");
     }
     if (agreement.state == AgreementView::State::kNone) {
-      return absl::NotFoundError(
-          absl::StrCat("agreement ", e->agreement_id(), " does not exist"));
+      return ReferenceNotFound(
+          "AGREEMENT", "agreement_id", e->agreement_id(),
+          absl::StrCat("receive.agreement_id: agreement ", e->agreement_id(),
+                       " does not exist"));
     }
     if (agreement.agreement_id != e->agreement_id()) {
       return absl::InternalError(
@@ -99,10 +103,12 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
     }
     if (agreement.OtherParty(own) != e->from() ||
         !agreement.InForceAt(received_at)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "correspondence rule: no agreement in force between ", own, " and ",
-          e->from(), " at ", Format(received_at), " (agreement ",
-          e->agreement_id(), " is ", AgreementStateName(agreement.state), ")"));
+      return InvalidState(
+          "AGREEMENT", Cited("agreement_id", e->agreement_id()),
+          absl::StrCat("correspondence rule: no agreement in force between ",
+                       own, " and ", e->from(), " at ", Format(received_at),
+                       " (agreement ", e->agreement_id(), " is ",
+                       AgreementStateName(agreement.state), ")"));
     }
     e->set_to(own);
     e->set_agreement_version(agreement.version);
@@ -130,22 +136,33 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
         return s;
       }
       if (view.state != State::kAwaitingAnswer) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "correspondence rule: cannot acknowledge correspondence that is ",
-            view.state == State::kAnswered ? "answered"
-                                           : "already acknowledged"));
+        return InvalidState(
+            "CORRESPONDENCE",
+            Cited("correspondence_id", view.received.correspondence_id()),
+            absl::StrCat("correspondence rule: cannot acknowledge "
+                         "correspondence that is ",
+                         view.state == State::kAnswered
+                             ? "answered"
+                             : "already acknowledged"));
       }
       if (!terms.acknowledgement_allowed()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "correspondence rule: agreement ", agreement.agreement_id,
-            " does not allow acknowledgement with a timeline; answer in full"));
+        return InvalidState(
+            "CORRESPONDENCE",
+            Cited("correspondence_id", view.received.correspondence_id()),
+            absl::StrCat("correspondence rule: agreement ",
+                         agreement.agreement_id,
+                         " does not allow acknowledgement with a timeline; "
+                         "answer in full"));
       }
       const absl::Time due = AnswerDueAt(view, agreement);
       if (now > due) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "correspondence rule: an acknowledgement is due within the "
-            "response time, which ended at ",
-            Format(due)));
+        return InvalidState(
+            "CORRESPONDENCE",
+            Cited("correspondence_id", view.received.correspondence_id()),
+            absl::StrCat(
+                "correspondence rule: an acknowledgement is due within the "
+                "response time, which ended at ",
+                Format(due)));
       }
       const absl::Time promised = FromProtoTime(e.promised_by());
       if (promised <= now) {
@@ -155,10 +172,14 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
       if (terms.max_promised_days() != 0) {
         const absl::Time limit = received_at + Days(terms.max_promised_days());
         if (promised > limit) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "correspondence rule: agreement ", agreement.agreement_id,
-              " lets a promised date be at most ", terms.max_promised_days(),
-              " days after receipt (", Format(limit), ")"));
+          return InvalidState(
+              "CORRESPONDENCE",
+              Cited("correspondence_id", view.received.correspondence_id()),
+              absl::StrCat("correspondence rule: agreement ",
+                           agreement.agreement_id,
+                           " lets a promised date be at most ",
+                           terms.max_promised_days(), " days after receipt (",
+                           Format(limit), ")"));
         }
       }
       return absl::OkStatus();
@@ -178,7 +199,9 @@ absl::Status DecideCorrespondenceCommand(const CorrespondenceView& view,
             "answer.answered_at: between receipt and now");
       }
       if (view.state == State::kAnswered) {
-        return absl::FailedPreconditionError(
+        return InvalidState(
+            "CORRESPONDENCE",
+            Cited("correspondence_id", view.received.correspondence_id()),
             "correspondence rule: it is already answered");
       }
       *e->mutable_answered_at() = ToProtoTime(at);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -19,8 +20,8 @@ absl::Status NoRecord(const std::string& subject) {
 absl::Status RequireNotErased(const SubjectView& view,
                               const std::string& subject) {
   if (view.erased) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("erasure rule: subject ", subject, " was erased"));
+    return SubjectErased(subject, absl::StrCat("erasure rule: subject ",
+                                               subject, " was erased"));
   }
   return absl::OkStatus();
 }
@@ -116,8 +117,9 @@ absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
     return s;
   }
   // Why is free text (it may name the inquiry or the person): sealed.
-  if (absl::Status s = RequiredText(event->personal().reason(),
-                                    "personal.reason (why the hold is placed)");
+  if (absl::Status s =
+          RequiredTextFor(event->personal().reason(), "personal.reason",
+                          "why the hold is placed");
       !s.ok()) {
     return s;
   }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/error_details.h"
 #include "common/proto_time.h"
 
 namespace ycr::domain {
@@ -20,14 +21,14 @@ absl::Status OptionalText(const std::string& value, absl::string_view field) {
 
 absl::Status RequiredText(const std::string& value, absl::string_view field) {
   if (Blank(value)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+    return FieldError(field, "is required", reason::kFieldRequired);
   }
   return OptionalText(value, field);
 }
 
 absl::Status ValidId(const std::string& value, absl::string_view field) {
   if (value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+    return FieldError(field, "is required", reason::kFieldRequired);
   }
   if (value.size() > kMaxIdBytes) {
     return absl::InvalidArgumentError(
@@ -46,7 +47,7 @@ absl::Status ValidId(const std::string& value, absl::string_view field) {
 absl::Status RequiredTime(bool present, const google::protobuf::Timestamp& t,
                           absl::string_view field) {
   if (!present) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+    return FieldError(field, "is required", reason::kFieldRequired);
   }
   // RFC 3339 range: years 1 to 9999.
   if (t.seconds() < -62135596800 || t.seconds() > 253402300799 ||

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 #include "services/domain/sharing_rules.h"
 
 namespace ycr::domain {
@@ -25,7 +26,8 @@ absl::Status ValidatePlan(const v1::InterventionPlanned& p,
   }
   if (IsForOneYoungCarer(p.type())) {
     if (absl::Status s = ValidId(p.subject_id(), "plan.subject_id"); !s.ok()) {
-      return absl::InvalidArgumentError(
+      return absl::Status(
+          s.code(),
           absl::StrCat(s.message(), " (support for one young carer)"));
     }
   } else if (!p.subject_id().empty()) {
@@ -58,8 +60,8 @@ absl::Status ValidatePlan(const v1::InterventionPlanned& p,
   // it travels in the personal part. Whole-school work is described by its
   // type and carries none.
   if (IsForOneYoungCarer(p.type())) {
-    if (absl::Status s = RequiredText(
-            personal.notes(), "personal.notes (what the intervention is for)");
+    if (absl::Status s = RequiredTextFor(personal.notes(), "personal.notes",
+                                         "what the intervention is for");
         !s.ok()) {
       return s;
     }
@@ -111,7 +113,8 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
           "cannot be the school itself");
     }
     if (view.state != State::kNone) {
-      return absl::FailedPreconditionError(
+      return InvalidState(
+          "INTERVENTION", Cited("intervention_id", p->intervention_id()),
           absl::StrCat("intervention rule: intervention ", p->intervention_id(),
                        " already exists (", StateName(view.state), ")"));
     }
@@ -141,10 +144,13 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
             "record_session.duration_minutes: 1 to 1440");
       }
       if (view.state != State::kPlanned) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "intervention rule: cannot record a session of an intervention "
-            "that is ",
-            StateName(view.state)));
+        return InvalidState(
+            "INTERVENTION",
+            Cited("intervention_id", view.plan.intervention_id()),
+            absl::StrCat(
+                "intervention rule: cannot record a session of an intervention "
+                "that is ",
+                StateName(view.state)));
       }
       return absl::OkStatus();
     }
@@ -159,9 +165,12 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
         }
       }
       if (view.state != State::kPlanned) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "intervention rule: cannot end an intervention that is ",
-            StateName(view.state)));
+        return InvalidState(
+            "INTERVENTION",
+            Cited("intervention_id", view.plan.intervention_id()),
+            absl::StrCat(
+                "intervention rule: cannot end an intervention that is ",
+                StateName(view.state)));
       }
       return absl::OkStatus();
     case v1::EventPayload::kOutcomesRecorded: {

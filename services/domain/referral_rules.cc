@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "services/domain/refusals.h"
 #include "services/domain/sharing_rules.h"
 
 namespace ycr::domain {
@@ -153,8 +154,8 @@ absl::Status CheckFields(const ReferralView& view,
     // Reasons are free text about the young carer: they travel in the
     // personal part, sealed under the subject's key.
     case v1::EventPayload::kReferralDeclined:
-      return Required(event.personal().reason(),
-                      "personal.reason (the eligibility reason)");
+      return RequiredTextFor(event.personal().reason(), "personal.reason",
+                             "the eligibility reason");
     case v1::EventPayload::kAssessmentScheduled:
       if (!event.assessment_scheduled().has_scheduled_for()) {
         return absl::InvalidArgumentError("scheduled_for: is required");
@@ -214,7 +215,10 @@ absl::Status CheckReferralTransition(const ReferralView& view,
   bool allowed = t->from.empty() ? !exists : false;
   for (State s : t->from) allowed = allowed || s == view.state;
   if (!allowed) {
-    return absl::FailedPreconditionError(
+    const std::string& id =
+        exists ? view.referral_id : event.referral_submitted().referral_id();
+    return InvalidState(
+        "REFERRAL", Cited("referral_id", id),
         exists ? absl::StrCat("referral state machine: cannot ", t->name,
                               " a referral that is ", StateName(view.state))
                : absl::StrCat("referral state machine: cannot ", t->name,

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 #include "services/domain/sharing_rules.h"
 
 namespace ycr::domain {
@@ -12,9 +13,10 @@ namespace {
 
 using State = ConcernView::State;
 
-absl::Status Refused(absl::string_view command) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "safeguarding rule: cannot ", command, " on a closed concern"));
+absl::Status Refused(const ConcernView& view, absl::string_view command) {
+  return InvalidState("CONCERN", Cited("concern_id", view.raised.concern_id()),
+                      absl::StrCat("safeguarding rule: cannot ", command,
+                                   " on a closed concern"));
 }
 
 }  // namespace
@@ -34,10 +36,10 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
       return s;
     }
     if (absl::Status s =
-            RequiredText(event->personal().facts(), "personal.facts");
+            RequiredTextFor(event->personal().facts(), "personal.facts",
+                            "what was seen or heard, as facts");
         !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(s.message(), " (what was seen or heard, as facts)"));
+      return s;
     }
     if (e->has_observed_at()) {
       if (absl::Status s =
@@ -57,9 +59,9 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
           own));
     }
     if (view.state != State::kNone) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("safeguarding rule: concern ", e->concern_id(),
-                       " is already raised"));
+      return InvalidState("CONCERN", Cited("concern_id", e->concern_id()),
+                          absl::StrCat("safeguarding rule: concern ",
+                                       e->concern_id(), " is already raised"));
     }
     e->set_organisation(own);
     return absl::OkStatus();
@@ -91,7 +93,7 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
       } else {
         *e->mutable_notified_at() = ToProtoTime(now);
       }
-      if (view.state != State::kOpen) return Refused("notify the DSL");
+      if (view.state != State::kOpen) return Refused(view, "notify the DSL");
       return absl::OkStatus();
     }
     case v1::EventPayload::kSocialCareReferralMade: {
@@ -124,7 +126,8 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
           !s.ok()) {
         return s;
       }
-      if (view.state != State::kOpen) return Refused("refer to social care");
+      if (view.state != State::kOpen)
+        return Refused(view, "refer to social care");
       return absl::OkStatus();
     }
     case v1::EventPayload::kConcernClosed:
@@ -133,7 +136,7 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
           !s.ok()) {
         return s;
       }
-      if (view.state != State::kOpen) return Refused("close");
+      if (view.state != State::kOpen) return Refused(view, "close");
       return absl::OkStatus();
     default:
       return absl::InvalidArgumentError(

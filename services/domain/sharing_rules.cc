@@ -4,7 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/error_details.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -25,15 +27,17 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
         std::pair{&d.to().organisation(), "to.organisation"}}) {
     if (absl::Status s = Required(*value, field); !s.ok()) return s;
   }
-  if (d.disclosure_id().size() > kMaxIdBytes ||
-      d.subject_id().size() > kMaxIdBytes ||
-      d.from().organisation().size() > kMaxIdBytes ||
-      d.to().organisation().size() > kMaxIdBytes ||
-      d.from().role().size() > kMaxIdBytes ||
-      d.to().role().size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "disclosure_id, subject_id, organisations and roles: at most ",
-        kMaxIdBytes, " bytes each"));
+  for (auto [value, field] :
+       {std::pair{&d.disclosure_id(), "disclosure_id"},
+        std::pair{&d.subject_id(), "subject_id"},
+        std::pair{&d.from().organisation(), "from.organisation"},
+        std::pair{&d.to().organisation(), "to.organisation"},
+        std::pair{&d.from().role(), "from.role"},
+        std::pair{&d.to().role(), "to.role"}}) {
+    if (value->size() > kMaxIdBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": at most ", kMaxIdBytes, " bytes"));
+    }
   }
   if (d.categories().empty() ||
       std::count(d.categories().begin(), d.categories().end(),
@@ -57,7 +61,7 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
   switch (d.basis_case()) {
     case v1::DisclosureRecorded::kConsent:
       if (Blank(d.consent().consent_id())) {
-        return absl::InvalidArgumentError("consent.consent_id: is required");
+        return FieldRequired("consent.consent_id");
       }
       return absl::OkStatus();
     case v1::DisclosureRecorded::kSafeguarding: {
@@ -67,18 +71,22 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
             std::pair{&b.decision_maker(), "safeguarding.decision_maker"},
             std::pair{&personal.risk_statement(), "personal.risk_statement"}}) {
         if (Blank(*value)) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "safeguarding basis rule: sharing without consent must record ",
-              field));
+          return NotCovered(
+              "SAFEGUARDING_BASIS", field,
+              absl::StrCat("safeguarding basis rule: sharing without consent "
+                           "must record ",
+                           field));
         }
       }
       if (!b.family_told() && Blank(personal.not_told_reason())) {
-        return absl::FailedPreconditionError(
+        return NotCovered(
+            "SAFEGUARDING_BASIS", "personal.not_told_reason",
             "safeguarding basis rule: when the family is not told, "
             "personal.not_told_reason must say why");
       }
       if (d.purpose() != v1::PURPOSE_SAFEGUARDING) {
-        return absl::FailedPreconditionError(
+        return NotCovered(
+            "SAFEGUARDING_BASIS", "purpose",
             "safeguarding basis rule: sharing without consent is only to "
             "protect a child at risk (purpose PURPOSE_SAFEGUARDING); for any "
             "other purpose a consent must cover it");
@@ -93,7 +101,8 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
       return absl::OkStatus();
     }
     default:
-      return absl::FailedPreconditionError(
+      return NotCovered(
+          "LAWFUL_BASIS", "basis",
           "sharing rule: a disclosure needs a consent that covers it or a "
           "safeguarding basis; it has neither");
   }
@@ -107,7 +116,7 @@ absl::Status ValidateEmbeddedDisclosure(const v1::DisclosureRecorded& d,
                                         const std::string& to_organisation,
                                         v1::Purpose purpose) {
   if (absl::Status s = ValidateDisclosure(d, personal, caller); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(field, ".", s.message()));
+    return WithFieldPrefix(s, field);
   }
   if (d.subject_id() != subject_id) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/domain/field_checks.h"
+#include "services/domain/refusals.h"
 
 namespace ycr::domain {
 namespace {
@@ -141,7 +142,10 @@ absl::Status ValidateSubjectRecord(const v1::SubjectRecord& r, absl::Time now) {
     if (absl::Status s = RequiredText(p.name(), at + ".name"); !s.ok()) {
       return s;
     }
-    if (absl::Status s = OptionalText(p.relationship(), at + ".relationship");
+    // A code (the contract classifies it so, and views that hide names
+    // show it): never free text about the person.
+    if (absl::Status s = CheckCode(p.relationship(), at + ".relationship",
+                                   RelationshipCodes(), /*optional=*/true);
         !s.ok()) {
       return s;
     }
@@ -205,16 +209,19 @@ absl::Status DecideIdentification(const v1::SubjectRecord* record,
     return s;
   }
   if (record == nullptr) return NotFound("subject");
-  if (record->erased()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("erasure rule: subject ", record->subject_id(),
-                     " was erased; nothing more is recorded about them"));
-  }
+  // The holder first: that the subject was erased is the holder's to learn,
+  // not another school's.
   if (absl::Status s =
           ActsFor(caller.organisation(), record->holder(),
                   "the record's holder", "identify the pupil as a young carer");
       !s.ok()) {
     return s;
+  }
+  if (record->erased()) {
+    return SubjectErased(
+        record->subject_id(),
+        absl::StrCat("erasure rule: subject ", record->subject_id(),
+                     " was erased; nothing more is recorded about them"));
   }
   if (!e->cares_for_ref().empty()) {
     bool known = false;

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 
+#include "common/error_details.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "services/domain/refusals.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -144,7 +146,7 @@ class AccessLogTest : public ::testing::Test {
 TEST_F(AccessLogTest, GetRecordWritesOneEntryWithTheReadersFields) {
   PutRecord("s-1");
   clock_.Advance(absl::Minutes(5));
-  ASSERT_TRUE(GetRecord("s-1", "school-100001", "dsl-1", "annual review").ok());
+  ASSERT_TRUE(GetRecord("s-1", "school-100001", "dsl-1", "review").ok());
   ASSERT_TRUE(recorder().Flush().ok());
 
   std::vector<v1::AccessLogEntry> entries = BySubject("s-1");
@@ -157,7 +159,7 @@ TEST_F(AccessLogTest, GetRecordWritesOneEntryWithTheReadersFields) {
   EXPECT_EQ(e.subject_id(), "s-1");
   EXPECT_EQ(e.method(), "/ycr.v1.Subjects/GetRecord");
   EXPECT_EQ(e.view(), "subject_record");
-  EXPECT_EQ(e.purpose(), "annual review");
+  EXPECT_EQ(e.purpose(), "review");
   EXPECT_EQ(e.outcome(), "OK");
   EXPECT_EQ(Written(), 1u);
 }
@@ -210,7 +212,7 @@ TEST_F(AccessLogTest, TrailIsOneEntryPerCallWhateverItsPages) {
   request.set_min_position(server_->server().log().GetHead().position);
   grpc::ClientContext context;
   AsCaller(&context, "auditor-1", "auditor-a");
-  context.AddMetadata(services::kPurposeMetadata, "complaint 42");
+  context.AddMetadata(services::kPurposeMetadata, "complaint");
   auto reader = audit_->Trail(&context, request);
   v1::AuditEntry entry;
   int read = 0;
@@ -222,7 +224,7 @@ TEST_F(AccessLogTest, TrailIsOneEntryPerCallWhateverItsPages) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].view(), "audit_trail");
   EXPECT_EQ(entries[0].role(), "auditor");
-  EXPECT_EQ(entries[0].purpose(), "complaint 42");
+  EXPECT_EQ(entries[0].purpose(), "complaint");
 }
 
 TEST_F(AccessLogTest, RawReadLogsEachSubjectWhosePersonalPartItReturns) {
@@ -335,6 +337,38 @@ TEST_F(AccessLogTest, MalformedPurposeIsRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("x-ycr-purpose"), std::string::npos);
   EXPECT_EQ(recorder().queued(), 0u);
+}
+
+// The purpose is a code (issue 14): free text, which the access log would
+// keep in plain for auditors, is refused naming the metadata key and the
+// codes, and nothing is read or logged.
+TEST_F(AccessLogTest, FreeTextPurposeIsRefused) {
+  PutRecord("s-1");
+  for (const std::string& text :
+       {std::string("annual review of mother, who has a terminal diagnosis"),
+        std::string("complaint 42"), std::string("Review"),
+        std::string("review ")}) {
+    grpc::Status status = GetRecord("s-1", "school-100001", "dsl-1", text);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << text;
+    EXPECT_NE(status.error_message().find(
+                  "x-ycr-purpose: must be one of case-work, review, "
+                  "safeguarding, subject-access, audit, complaint, legal, "
+                  "data-quality"),
+              std::string::npos)
+        << status.error_message();
+    int code = 0;
+    std::string message;
+    ErrorDetails details;
+    ASSERT_TRUE(
+        ParseRpcStatus(status.error_details(), &code, &message, &details));
+    EXPECT_EQ(details.reason, reason::kFieldInvalid);
+    ASSERT_EQ(details.field_violations.size(), 1u);
+    EXPECT_EQ(details.field_violations[0].field, "x-ycr-purpose");
+  }
+  EXPECT_EQ(recorder().queued(), 0u);
+  for (const std::string& code : domain::AccessPurposeCodes()) {
+    EXPECT_TRUE(GetRecord("s-1", "school-100001", "dsl-1", code).ok()) << code;
+  }
 }
 
 TEST_F(AccessLogTest, FlushedEntriesSurviveARestart) {

@@ -7,7 +7,9 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
+#include "common/error_details.h"
 #include "gtest/gtest.h"
 #include "services/domain/field_checks.h"
 #include "storage/rocksdb_event_log.h"
@@ -910,10 +912,12 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   v1::PersonalData personal;
   personal.set_risk_statement("risk of significant harm");
   basis->set_concern_id("g-missing");
-  EXPECT_EQ(commands_->RecordDisclosure(school_, NewUuid(), d, personal)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  // A cited concern that does not exist: FAILED_PRECONDITION
+  // REFERENCE_NOT_FOUND (NOT_FOUND is for what the call addresses).
+  const absl::Status missing =
+      commands_->RecordDisclosure(school_, NewUuid(), d, personal).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition) << missing;
+  EXPECT_EQ(DetailsOf(missing).reason, reason::kReferenceNotFound);
   v1::DisclosureRecorded other_child = d;
   other_child.set_subject_id("s-2");
   other_child.mutable_safeguarding()->set_concern_id("g-1");
@@ -926,14 +930,26 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   other_org.mutable_from()->set_organisation("service-7");
   other_org.mutable_to()->set_organisation("la-1");
   other_org.mutable_safeguarding()->set_concern_id("g-1");
-  EXPECT_EQ(
+  // Another organisation's concern answers as one that does not exist: its
+  // existence is confidential to its raiser (same code, message with the id
+  // in place, details).
+  const absl::Status hidden =
       commands_
           ->RecordDisclosure(As("service-7"), NewUuid(), other_org, personal)
-          .status()
-          .code(),
-      // Another organisation's concern answers as one that does not exist:
-      // its existence is confidential to its raiser.
-      absl::StatusCode::kNotFound);
+          .status();
+  EXPECT_EQ(hidden.code(), absl::StatusCode::kFailedPrecondition) << hidden;
+  other_org.mutable_safeguarding()->set_concern_id("g-missing");
+  other_org.set_disclosure_id(NewUuid());
+  const absl::Status never =
+      commands_
+          ->RecordDisclosure(As("service-7"), NewUuid(), other_org, personal)
+          .status();
+  EXPECT_EQ(never.code(), hidden.code());
+  EXPECT_EQ(absl::StrReplaceAll(never.message(), {{"g-missing", "g-1"}}),
+            hidden.message());
+  EXPECT_EQ(DescribeDetails(DetailsOf(never)),
+            absl::StrReplaceAll(DescribeDetails(DetailsOf(hidden)),
+                                {{"g-1", "g-missing"}}));
   EXPECT_TRUE(Stream("sharing-s-1").empty());
   EXPECT_TRUE(Stream("sharing-s-2").empty());
   d.mutable_safeguarding()->set_concern_id("g-1");

@@ -352,8 +352,10 @@ TEST_F(DomainFlowsTest, CorrespondenceIsDueWithinTheResponseTimeAndAnswered) {
 
 TEST_F(DomainFlowsTest, CorrespondenceNeedsAnAgreementInForceBetweenParties) {
   const absl::Time now = clock_.Now();
+  // The agreement is cited, not addressed: FAILED_PRECONDITION.
   EXPECT_TRUE(Is(Correspond(Receive("k-1", "a-none", kService, now), kSchool),
-                 StatusCode::NOT_FOUND, "a-none"));
+                 StatusCode::FAILED_PRECONDITION,
+                 "receive.agreement_id: agreement a-none does not exist"));
 
   // Drafted (even signed by one party) is not in force.
   ASSERT_TRUE(Ok(Agree(Draft("a-1", Terms()), kSchool)));
@@ -692,10 +694,12 @@ TEST_F(OutcomeReportTest, CoveredReportRecordsTheConsentVersion) {
 TEST_F(OutcomeReportTest, ReportNotCoveredByConsentIsRefusedAndNotWritten) {
   // No such consent.
   {
-    // An unknown consent is NOT_FOUND, and nothing is written.
+    // An unknown consent is FAILED_PRECONDITION (cited, not addressed),
+    // and nothing is written.
     const uint64_t head = Head();
     EXPECT_TRUE(Is(Intervene(Report("c-missing"), kService),
-                   StatusCode::NOT_FOUND, "consent c-missing does not exist"));
+                   StatusCode::FAILED_PRECONDITION,
+                   "consent c-missing does not exist"));
     EXPECT_EQ(Head(), head);
   }
   // Consented for referral, not impact reporting.

@@ -132,7 +132,8 @@ TEST_F(DomainServicesTest,
 TEST_F(DomainServicesTest, ShareWithoutAnyConsentIsRefused) {
   v1::CommandResponse response;
   grpc::Status status = Share("c-missing", &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  // Cited, not addressed: FAILED_PRECONDITION (REFERENCE_NOT_FOUND).
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(status.error_message().find("consent c-missing does not exist"),
             std::string::npos);
 }

@@ -110,10 +110,11 @@ TEST_F(RawAppendForgeryTest, ForgedConsentIsRefusedAndCoversNothing) {
   *disclose.mutable_disclosure() =
       Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
                  {v1::DATA_CATEGORY_IDENTITY}, "c-forged");
-  EXPECT_TRUE(Is(Disclose(disclose, kSchool), StatusCode::NOT_FOUND,
+  EXPECT_TRUE(Is(Disclose(disclose, kSchool), StatusCode::FAILED_PRECONDITION,
                  "consent c-forged does not exist"));
   EXPECT_TRUE(Is(Refer(Submit("r-1", "s-1", "c-forged"), kSchool),
-                 StatusCode::NOT_FOUND, "consent c-forged does not exist"));
+                 StatusCode::FAILED_PRECONDITION,
+                 "consent c-forged does not exist"));
   // ... Consents.Get does not know it ...
   v1::GetConsentRequest get;
   get.set_consent_id("c-forged");

@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/error_details.h"
 #include "tests/integration/command_runner.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -240,10 +241,19 @@ class VisibilityAttackTest : public DomainFlowsTest {
     return failure;
   }
 
-  // The text of one status, with `id` replaced, for comparing the answers
-  // for an existing and a made-up id.
+  // The text of one status and of its details (reason, fields,
+  // preconditions: a detail must not tell what the message does not), with
+  // `id` replaced, for comparing the answers for an existing and a made-up
+  // id.
   static std::string Shape(const grpc::Status& s, const std::string& id) {
-    std::string m = s.error_message();
+    int code = 0;
+    std::string message;
+    ErrorDetails details;
+    std::string described = "(no details)";
+    if (ParseRpcStatus(s.error_details(), &code, &message, &details)) {
+      described = DescribeDetails(details);
+    }
+    std::string m = absl::StrCat(s.error_message(), "\n", described);
     for (size_t p = m.find(id); p != std::string::npos; p = m.find(id)) {
       m.replace(p, id.size(), "<id>");
     }
@@ -583,6 +593,11 @@ TEST_F(VisibilityAttackTest, OtherOrganisationsAreNotToldWhoHoldsAChild) {
           << p.org << " " << p.what << ": " << held.error_message();
       EXPECT_FALSE(absl::StrContains(missing.error_message(), named))
           << p.org << " " << p.what << ": " << missing.error_message();
+      // Nor the details (the bytes hold every detail's text).
+      EXPECT_FALSE(absl::StrContains(held.error_details(), named))
+          << p.org << " " << p.what << ": " << Shape(held, "s-1");
+      EXPECT_FALSE(absl::StrContains(missing.error_details(), named))
+          << p.org << " " << p.what << ": " << Shape(missing, none);
     }
   }
 }
@@ -604,10 +619,17 @@ TEST_F(VisibilityAttackTest, AnotherSchoolIsNotToldASubjectWasErased) {
   const grpc::Status after = grant(kOtherSchool);
   EXPECT_EQ(after.error_code(), before.error_code());
   EXPECT_EQ(after.error_message(), before.error_message());
+  // The details too: no SUBJECT_ERASED reason or precondition.
+  EXPECT_EQ(after.error_details(), before.error_details());
+  EXPECT_FALSE(absl::StrContains(after.error_details(), "ERASED"))
+      << Shape(after, "s-4");
   EXPECT_FALSE(absl::StrContains(after.error_message(), "erased"))
       << after.error_message();
-  // The holder is told.
-  EXPECT_TRUE(Is(grant(kSchool), StatusCode::FAILED_PRECONDITION, "erased"));
+  // The holder is told, and can branch on it.
+  const grpc::Status told = grant(kSchool);
+  EXPECT_TRUE(Is(told, StatusCode::FAILED_PRECONDITION, "erased"));
+  EXPECT_TRUE(absl::StrContains(Shape(told, "s-4"), "reason: SUBJECT_ERASED"))
+      << Shape(told, "s-4");
 }
 
 // ---------------------------------------------------------------------------

@@ -145,13 +145,12 @@ TEST(AgreementTermsTest, BothPartiesAreRequired) {
   v1::AgreementTerms terms = Terms();
   terms.clear_school();
   ExpectStatus(ValidateAgreementTerms(terms, "terms"),
-               absl::StatusCode::kInvalidArgument,
-               "terms.school and terms.service: are required");
+               absl::StatusCode::kInvalidArgument, "terms.school: is required");
   terms = Terms();
   terms.clear_service();
   ExpectStatus(ValidateAgreementTerms(terms, "terms"),
                absl::StatusCode::kInvalidArgument,
-               "terms.school and terms.service: are required");
+               "terms.service: is required");
 }
 
 TEST(AgreementTermsTest, EachPartyNeedsItsIdentityAndContact) {

@@ -5,6 +5,7 @@
 
 #include "services/domain/consent_rules.h"
 
+#include "common/error_details.h"
 #include "gtest/gtest.h"
 
 namespace ycr::domain {
@@ -349,7 +350,9 @@ TEST(ConsentRulesTest, IncompleteTermsAreInvalidArgumentNamingThePart) {
       {[](v1::ConsentTerms* t) { t->add_recipients(); },
        "terms.recipients[2].organisation"},
       {[](v1::ConsentTerms* t) { t->clear_valid_until(); },
-       "terms.valid_from and valid_until"},
+       "terms.valid_until: is required"},
+      {[](v1::ConsentTerms* t) { t->clear_valid_from(); },
+       "terms.valid_from: is required"},
       {[](v1::ConsentTerms* t) { *t->mutable_valid_until() = t->valid_from(); },
        "terms.valid_until"},
   };
@@ -361,6 +364,61 @@ TEST(ConsentRulesTest, IncompleteTermsAreInvalidArgumentNamingThePart) {
     EXPECT_NE(status.message().find(c.field), std::string::npos) << status;
   }
   EXPECT_TRUE(ValidateTerms(Terms(), "terms").ok());
+}
+
+// The relationship of whoever has parental responsibility is a code in a
+// plain event (issue 14): free text about the parent is refused, naming the
+// field and listing the codes.
+TEST(ConsentRulesTest, TheParentsRelationshipIsACodeNotFreeText) {
+  EventPayload grant = Grant();
+  grant.mutable_consent_granted()
+      ->mutable_given_by()
+      ->mutable_parent()
+      ->set_relationship("mother, who has a terminal diagnosis");
+  absl::Status status = CheckConsentCommand(ConsentView(), grant, kT0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("given_by.parent.relationship: must be one "
+                                  "of mother, father, parent"),
+            std::string::npos)
+      << status;
+  ASSERT_EQ(DetailsOf(status).field_violations.size(), 1u);
+  EXPECT_EQ(DetailsOf(status).field_violations[0].field,
+            "given_by.parent.relationship");
+  EventPayload refuse;
+  *refuse.mutable_consent_refused()->mutable_given_by() =
+      grant.consent_granted().given_by();
+  refuse.mutable_consent_refused()->set_consent_id("c-2");
+  refuse.mutable_consent_refused()->set_subject_id("s-1");
+  *refuse.mutable_consent_refused()->mutable_terms() = Terms();
+  EXPECT_EQ(CheckConsentCommand(ConsentView(), refuse, kT0).code(),
+            absl::StatusCode::kInvalidArgument);
+  for (const char* code : {"mother", "step-parent", "kinship-carer", ""}) {
+    grant.mutable_consent_granted()
+        ->mutable_given_by()
+        ->mutable_parent()
+        ->set_relationship(code);
+    EXPECT_TRUE(CheckConsentCommand(ConsentView(), grant, kT0).ok()) << code;
+  }
+}
+
+// The refusals carry their reasons: a disclosure no consent covers is
+// NOT_COVERED naming the consent; a step the state does not allow is
+// INVALID_STATE.
+TEST(ConsentRulesTest, RefusalsCarryTheirReasons) {
+  absl::Status status = CheckConsentCovers(Granted(), [] {
+    ProposedDisclosure d = Share();
+    d.purpose = v1::PURPOSE_IMPACT_REPORTING;
+    return d;
+  }());
+  ErrorDetails details = DetailsOf(status);
+  EXPECT_EQ(details.reason, reason::kNotCovered);
+  ASSERT_EQ(details.precondition_violations.size(), 1u);
+  EXPECT_EQ(details.precondition_violations[0].type, "CONSENT");
+  EXPECT_EQ(details.precondition_violations[0].subject, "consent_id/c-1");
+  EXPECT_EQ(details.precondition_violations[0].description, status.message());
+  status = CheckConsentCommand(Granted(), Grant(), kT0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DetailsOf(status).reason, reason::kInvalidState);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "common/error_details.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/unit/domain_test_util.h"
@@ -259,9 +260,18 @@ TEST(CorrespondenceRulesTest, ReceivingTwiceIsRefused) {
                "correspondence k-1 is already recorded");
 }
 
-TEST(CorrespondenceRulesTest, NoAgreementIsNotFound) {
-  ExpectStatus(Decide(CorrespondenceView(), AgreementView(), Receive()),
-               absl::StatusCode::kNotFound, "agreement a-1 does not exist");
+// The agreement is cited, not addressed: FAILED_PRECONDITION
+// REFERENCE_NOT_FOUND naming it.
+TEST(CorrespondenceRulesTest, NoAgreementIsAMissingReference) {
+  const absl::Status status =
+      Decide(CorrespondenceView(), AgreementView(), Receive());
+  ExpectStatus(status, absl::StatusCode::kFailedPrecondition,
+               "receive.agreement_id: agreement a-1 does not exist");
+  const ErrorDetails details = DetailsOf(status);
+  EXPECT_EQ(details.reason, reason::kReferenceNotFound);
+  ASSERT_EQ(details.precondition_violations.size(), 1u);
+  EXPECT_EQ(details.precondition_violations[0].type, "AGREEMENT");
+  EXPECT_EQ(details.precondition_violations[0].subject, "agreement_id/a-1");
 }
 
 TEST(CorrespondenceRulesTest, TheReceiverIsTheCaller) {

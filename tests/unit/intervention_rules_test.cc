@@ -232,7 +232,7 @@ TEST(InterventionRulesTest, PlanForOneYoungCarerSaysWhatItIsForInPersonal) {
   plan.mutable_personal()->set_notes("\t");
   ExpectStatus(Decide(InterventionView(), plan),
                absl::StatusCode::kInvalidArgument,
-               "personal.notes (what the intervention is for): is required");
+               "personal.notes: is required (what the intervention is for)");
   EventPayload assembly =
       Plan(v1::INTERVENTION_TYPE_ASSEMBLY_OR_PSE_LESSON, "");
   ASSERT_FALSE(assembly.has_personal());

@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "common/error_details.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "services/domain/refusals.h"
 #include "tests/unit/domain_test_util.h"
 
 namespace ycr::domain {
@@ -205,7 +207,30 @@ TEST(SubjectRecordTest, RelatedPeopleHaveUniqueRefsAndNames) {
   r.mutable_related(0)->set_relationship(std::string(16 * 1024 + 1, 'r'));
   ExpectStatus(ValidateSubjectRecord(r, kNow),
                absl::StatusCode::kInvalidArgument,
-               "record.related[0].relationship: at most");
+               "record.related[0].relationship: must be one of mother, father");
+}
+
+// A relationship is a code (issue 14): free text about the person, which
+// would travel wherever relationships are shown, is refused, naming the
+// field and listing the codes.
+TEST(SubjectRecordTest, RelationshipIsACodeNotFreeText) {
+  v1::SubjectRecord r = Record();
+  r.mutable_related(0)->set_relationship(
+      "mother, who has a terminal diagnosis");
+  ExpectStatus(ValidateSubjectRecord(r, kNow),
+               absl::StatusCode::kInvalidArgument,
+               "record.related[0].relationship: must be one of mother, "
+               "father, parent, step-parent, guardian, grandparent, sibling");
+  r.mutable_related(0)->set_relationship("Mother");
+  EXPECT_EQ(ValidateSubjectRecord(r, kNow).code(),
+            absl::StatusCode::kInvalidArgument);
+  for (const std::string& code : RelationshipCodes()) {
+    r.mutable_related(0)->set_relationship(code);
+    EXPECT_TRUE(ValidateSubjectRecord(r, kNow).ok()) << code;
+  }
+  // Optional: a related person need not have one.
+  r.mutable_related(0)->clear_relationship();
+  EXPECT_TRUE(ValidateSubjectRecord(r, kNow).ok());
 }
 
 // ---- ChangedParts ----
@@ -330,6 +355,23 @@ TEST(IdentificationTest, OnlyTheHolderIdentifiesNotAServiceOrAnAuthority) {
                  absl::StatusCode::kPermissionDenied,
                  "only the school may identify its pupils");
   }
+}
+
+// That the subject was erased is the holder's to learn (SUBJECT_ERASED);
+// another school is refused as it was before the erasure.
+TEST(IdentificationTest, OnlyTheHolderIsToldTheSubjectWasErased) {
+  v1::SubjectRecord record = Record();
+  record.set_erased(true);
+  EventPayload p = Identify();
+  const absl::Status holder = DecideIdentification(&record, As(kSchool), &p);
+  ExpectStatus(holder, absl::StatusCode::kFailedPrecondition, "erased");
+  EXPECT_EQ(DetailsOf(holder).reason, reason::kSubjectErased);
+  p = Identify();
+  const absl::Status other =
+      DecideIdentification(&record, As(kOtherSchool), &p);
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied) << other;
+  EXPECT_EQ(other.message().find("erased"), absl::string_view::npos) << other;
+  EXPECT_NE(DetailsOf(other).reason, reason::kSubjectErased);
 }
 
 TEST(IdentificationTest, EveryCensusCodeButUnspecified) {
