@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 
 namespace ycr::projections {
@@ -44,7 +46,10 @@ struct ProjectionHost::Slot {
 ProjectionHost::ProjectionHost(storage::EventLog* log,
                                storage::ProjectionStore* store,
                                RunnerOptions options)
-    : log_(log), store_(store), options_(options) {}
+    : log_(log), store_(store), options_(options) {
+  absl::MutexLock lock(&join_mu_);
+  waiter_thread_ = std::thread([this] { RunWaiters(); });
+}
 
 ProjectionHost::~ProjectionHost() { Stop(); }
 
@@ -76,7 +81,9 @@ absl::Status ProjectionHost::Start() {
     }
     slot->active = std::make_shared<ProjectionRunner>(
         log_, store_, slot->projection.get(), generation, options_);
-    RETURN_IF_ERROR(slot->active->Start());
+    RETURN_IF_ERROR(slot->active->Start(
+        [this, name = name](uint64_t applied, bool) { Notify(name, applied); },
+        [this, name = name] { Notify(name, kAll); }));
   }
   return absl::OkStatus();
 }
@@ -90,10 +97,13 @@ absl::Status ProjectionHost::StartBuilding(Slot& slot) {
   RETURN_IF_ERROR(store_->DropGeneration(name, generation));
   slot.building = std::make_shared<ProjectionRunner>(
       log_, store_, slot.projection.get(), generation, options_);
+  // Once it takes over, its reports are the active generation's.
   return slot.building->Start(
-      [this, name, generation](uint64_t, bool reached_head) {
+      [this, name, generation](uint64_t applied, bool reached_head) {
+        Notify(name, applied);
         OnBuilderProgress(name, generation, reached_head);
-      });
+      },
+      [this, name] { Notify(name, kAll); });
 }
 
 absl::Status ProjectionHost::Rebuild(const std::string& name) {
@@ -138,57 +148,199 @@ void ProjectionHost::OnBuilderProgress(const std::string& name,
   slot.active = std::move(slot.building);
   slot.building = nullptr;
   slot.frozen_at = 0;
+  Notify(name, kAll);
+}
+
+std::optional<ProjectionHost::AwaitResult> ProjectionHost::Check(
+    const std::string& name, uint64_t min_position, bool at_deadline) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(name);
+  if (it == slots_.end()) {
+    return absl::NotFoundError(absl::StrCat("no projection named ", name));
+  }
+  Slot* slot = it->second.get();
+  if (slot->active == nullptr) {
+    // Frozen until its rebuild takes over.
+    if (min_position <= slot->frozen_at) {
+      return std::shared_ptr<const GenerationLease>(slot->lease);
+    }
+    if (slot->building != nullptr && !slot->building->status().ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "projection ", name, " is frozen at position ", slot->frozen_at,
+          " and its rebuild stopped: ", slot->building->status().message(),
+          "; rebuild it again"));
+    }
+    if (stopped_) return absl::UnavailableError("the projections are stopped");
+    if (!at_deadline) return std::nullopt;
+    return absl::DeadlineExceededError(
+        absl::StrCat("projection ", name,
+                     " is being rebuilt and has not reached "
+                     "position ",
+                     min_position, " by the deadline"));
+  }
+  // The active runner is swapped only under mu_, so a runner stopped here
+  // has stopped for good (an error, or the host stopping).
+  absl::Status s = slot->active->WaitFor(min_position, absl::InfinitePast());
+  if (s.ok()) return std::shared_ptr<const GenerationLease>(slot->lease);
+  if (absl::IsDeadlineExceeded(s) && !at_deadline) return std::nullopt;
+  return s;
 }
 
 absl::StatusOr<std::shared_ptr<const GenerationLease>> ProjectionHost::Await(
     const std::string& name, uint64_t min_position, absl::Time deadline) {
+  absl::Notification done;
+  AwaitResult result;
+  uint64_t id = 0;
+  std::optional<AwaitResult> now = AwaitAsync(
+      name, min_position, deadline,
+      [&](AwaitResult r) {
+        result = std::move(r);
+        done.Notify();
+      },
+      &id);
+  if (now.has_value()) return *std::move(now);
+  done.WaitForNotification();
+  return result;
+}
+
+std::optional<ProjectionHost::AwaitResult> ProjectionHost::AwaitAsync(
+    const std::string& name, uint64_t min_position, absl::Time deadline,
+    AwaitCallback done, uint64_t* wait_id) {
+  // Past the deadline the answer is now.
+  std::optional<AwaitResult> now =
+      Check(name, min_position, deadline <= absl::Now());
+  if (now.has_value()) return now;
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&wait_mu_);
+    if (!waiters_stopped_) {
+      id = next_wait_id_++;
+      if (by_deadline_.empty() || deadline < by_deadline_.begin()->first) {
+        rearm_ = true;
+      }
+      by_position_[name].emplace(min_position, id);
+      by_deadline_.emplace(deadline, id);
+      waiters_.emplace(id,
+                       Waiter{name, min_position, deadline, std::move(done)});
+    }
+  }
+  // Stopped: nothing waits any more (and Check has its answer).
+  if (id == 0) return *Check(name, min_position, true);
+  // A report between the check and registering would be missed: check
+  // again, now that reports see the waiter.
+  now = Check(name, min_position, false);
+  if (now.has_value() && CancelAwait(id)) return now;
+  // Waiting; or the waiter thread has taken it and runs `done`.
+  *wait_id = id;
+  return std::nullopt;
+}
+
+bool ProjectionHost::CancelAwait(uint64_t wait_id) {
+  absl::MutexLock lock(&wait_mu_);
+  auto it = waiters_.find(wait_id);
+  if (it == waiters_.end()) return false;
+  TakeWaiter(it);
+  return true;
+}
+
+ProjectionHost::Waiter ProjectionHost::TakeWaiter(
+    std::map<uint64_t, Waiter>::iterator it) {
+  const uint64_t id = it->first;
+  Waiter w = std::move(it->second);
+  waiters_.erase(it);
+  auto positions = by_position_.find(w.name);
+  positions->second.erase({w.position, id});
+  if (positions->second.empty()) by_position_.erase(positions);
+  by_deadline_.erase({w.deadline, id});
+  return w;
+}
+
+size_t ProjectionHost::waiting() const {
+  absl::MutexLock lock(&wait_mu_);
+  return waiters_.size();
+}
+
+void ProjectionHost::Notify(const std::string& name, uint64_t applied) {
+  absl::MutexLock lock(&wait_mu_);
+  auto positions = by_position_.find(name);
+  if (positions == by_position_.end() ||
+      positions->second.begin()->first > applied) {
+    return;
+  }
+  uint64_t& mark = dirty_[name];
+  mark = std::max(mark, applied);
+}
+
+void ProjectionHost::RunWaiters() {
+  absl::MutexLock lock(&wait_mu_);
   for (;;) {
-    std::shared_ptr<ProjectionRunner> runner;
-    std::shared_ptr<Lease> lease;
+    rearm_ = false;
+    auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(wait_mu_) {
+      return waiters_stopped_ || !dirty_.empty() || rearm_;
+    };
+    const absl::Time wake = by_deadline_.empty() ? absl::InfiniteFuture()
+                                                 : by_deadline_.begin()->first;
+    wait_mu_.AwaitWithDeadline(absl::Condition(&woken), wake);
+    if (waiters_stopped_) return;
+    // The waiters to check again: those reached by a report, and those
+    // whose deadline has passed.
+    std::vector<std::pair<uint64_t, bool>> due;  // (id, at_deadline)
+    for (const auto& [name, applied] : dirty_) {
+      auto positions = by_position_.find(name);
+      if (positions == by_position_.end()) continue;
+      for (const auto& [position, id] : positions->second) {
+        if (position > applied) break;
+        due.emplace_back(id, false);
+      }
+    }
+    dirty_.clear();
+    const absl::Time now = absl::Now();
+    for (const auto& [deadline, id] : by_deadline_) {
+      if (deadline > now) break;
+      due.emplace_back(id, true);
+    }
+    for (const auto& [id, at_deadline] : due) {
+      auto it = waiters_.find(id);
+      if (it == waiters_.end()) continue;  // Cancelled, or done just now.
+      const std::string name = it->second.name;
+      const uint64_t position = it->second.position;
+      std::optional<AwaitResult> result;
+      {
+        // Check takes mu_, which is taken before wait_mu_.
+        wait_mu_.Unlock();
+        result = Check(name, position, at_deadline);
+        wait_mu_.Lock();
+      }
+      if (!result.has_value()) continue;
+      it = waiters_.find(id);
+      if (it == waiters_.end()) continue;  // Cancelled meanwhile.
+      // Taken, it can no longer be cancelled.
+      Waiter w = TakeWaiter(it);
+      wait_mu_.Unlock();
+      std::move(w.done)(*std::move(result));
+      wait_mu_.Lock();
+    }
+  }
+}
+
+void ProjectionHost::StopWaiters() {
+  {
+    absl::MutexLock lock(&wait_mu_);
+    waiters_stopped_ = true;
+  }
+  {
+    absl::MutexLock lock(&join_mu_);
+    if (waiter_thread_.joinable()) waiter_thread_.join();
+  }
+  // No runner runs now: every check has its answer.
+  for (;;) {
+    Waiter w;
     {
-      absl::MutexLock lock(&mu_);
-      auto it = slots_.find(name);
-      if (it == slots_.end()) {
-        return absl::NotFoundError(absl::StrCat("no projection named ", name));
-      }
-      Slot* slot = it->second.get();
-      if (slot->active == nullptr) {
-        // Frozen until its rebuild takes over.
-        if (min_position <= slot->frozen_at) return slot->lease;
-        if (slot->building != nullptr && !slot->building->status().ok()) {
-          return absl::UnavailableError(absl::StrCat(
-              "projection ", name, " is frozen at position ", slot->frozen_at,
-              " and its rebuild stopped: ", slot->building->status().message(),
-              "; rebuild it again"));
-        }
-        auto swapped = [this, slot]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-          return slot->active != nullptr || stopped_;
-        };
-        if (!mu_.AwaitWithDeadline(absl::Condition(&swapped), deadline)) {
-          return absl::DeadlineExceededError(
-              absl::StrCat("projection ", name,
-                           " is being rebuilt and has not reached "
-                           "position ",
-                           min_position, " by the deadline"));
-        }
-        if (stopped_) {
-          return absl::UnavailableError("the projections are stopped");
-        }
-        continue;
-      }
-      runner = slot->active;
-      lease = slot->lease;
+      absl::MutexLock lock(&wait_mu_);
+      if (waiters_.empty()) return;
+      w = TakeWaiter(waiters_.begin());
     }
-    absl::Status s = runner->WaitFor(min_position, deadline);
-    if (s.ok()) return std::shared_ptr<const GenerationLease>(lease);
-    if (absl::IsUnavailable(s) && runner->status().ok()) {
-      // Stopped cleanly: swapped out by a rebuild (ask the new one), or
-      // shutting down.
-      absl::MutexLock lock(&mu_);
-      if (stopped_ || slots_.at(name)->active == runner) return s;
-      continue;
-    }
-    return s;
+    std::move(w.done)(*Check(w.name, w.position, /*at_deadline=*/true));
   }
 }
 
@@ -241,14 +393,16 @@ void ProjectionHost::Stop() {
   std::vector<std::shared_ptr<ProjectionRunner>> runners;
   {
     absl::MutexLock lock(&mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& [name, slot] : slots_) {
-      if (slot->active != nullptr) runners.push_back(slot->active);
-      if (slot->building != nullptr) runners.push_back(slot->building);
+    if (!stopped_) {
+      stopped_ = true;
+      for (auto& [name, slot] : slots_) {
+        if (slot->active != nullptr) runners.push_back(slot->active);
+        if (slot->building != nullptr) runners.push_back(slot->building);
+      }
     }
   }
   for (auto& runner : runners) runner->Stop();
+  StopWaiters();
 }
 
 }  // namespace ycr::projections

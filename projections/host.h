@@ -10,14 +10,23 @@
 //
 // Queries call Await(name, min_position, deadline): it waits until the
 // active generation has applied min_position (read-your-writes) and returns
-// a lease on the generation to read.
+// a lease on the generation to read. AwaitAsync does the same without
+// blocking: the host keeps the waiting callbacks and runs them, on its one
+// waiter thread, when the projection reaches the position (its runner
+// reports each commit) or at their deadline, so that a wait holds no thread
+// of a query pool.
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -73,13 +82,35 @@ class ProjectionHost {
   absl::StatusOr<std::shared_ptr<const GenerationLease>> Await(
       const std::string& name, uint64_t min_position, absl::Time deadline);
 
+  using AwaitResult = absl::StatusOr<std::shared_ptr<const GenerationLease>>;
+  using AwaitCallback = absl::AnyInvocable<void(AwaitResult) &&>;
+
+  // Await without blocking. When Await would return at once, returns what
+  // it would return and drops `done`. Otherwise returns nullopt, sets
+  // *wait_id, and runs `done` once, later, with what Await would have
+  // returned: on the host's waiter thread (or in Stop), so `done` must not
+  // block (post the work elsewhere); it may run before AwaitAsync returns.
+  // CancelAwait(*wait_id) drops it instead.
+  std::optional<AwaitResult> AwaitAsync(const std::string& name,
+                                        uint64_t min_position,
+                                        absl::Time deadline, AwaitCallback done,
+                                        uint64_t* wait_id);
+
+  // Drops the waiting callback `wait_id` (from AwaitAsync) without running
+  // it: true. False when it has run or is running (or for an unknown id).
+  bool CancelAwait(uint64_t wait_id);
+
+  // Callbacks waiting in AwaitAsync now.
+  size_t waiting() const;
+
   // Waits until no rebuild of `name` is running (the new generation has
   // taken over). OK at once when none is; DEADLINE_EXCEEDED at `deadline`.
   absl::Status AwaitRebuilt(const std::string& name, absl::Time deadline);
 
   std::vector<ProjectionStatus> Status();
 
-  // Stops every runner. Idempotent.
+  // Stops every runner, then runs every waiting callback (with what Await
+  // returns once stopped). Idempotent.
   void Stop();
 
   storage::ProjectionStore& store() { return *store_; }
@@ -90,6 +121,29 @@ class ProjectionHost {
   void OnBuilderProgress(const std::string& name, uint32_t generation,
                          bool reached_head);
 
+  // What Await returns now; nullopt while it would wait (unless
+  // `at_deadline`: then the deadline's error).
+  std::optional<AwaitResult> Check(const std::string& name,
+                                   uint64_t min_position, bool at_deadline);
+  // The projection `name` may have reached `applied` (kAll: changed in some
+  // other way): its waiters up to there are checked again.
+  static constexpr uint64_t kAll = ~uint64_t{0};
+  void Notify(const std::string& name, uint64_t applied);
+  // A callback of AwaitAsync.
+  struct Waiter {
+    std::string name;
+    uint64_t position = 0;
+    absl::Time deadline;
+    AwaitCallback done;
+  };
+  // Removes a waiter from every index and returns it.
+  Waiter TakeWaiter(std::map<uint64_t, Waiter>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(wait_mu_);
+  // The waiter thread.
+  void RunWaiters();
+  // Ends the waiter thread and runs what is left waiting. Idempotent.
+  void StopWaiters();
+
   storage::EventLog* const log_;
   storage::ProjectionStore* const store_;
   const RunnerOptions options_;
@@ -97,6 +151,26 @@ class ProjectionHost {
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+
+  // AwaitAsync's callbacks. wait_mu_ is taken after mu_, never before: a
+  // runner's thread (which OnBuilderProgress may join under mu_) only takes
+  // wait_mu_ to report progress.
+  mutable absl::Mutex wait_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  uint64_t next_wait_id_ ABSL_GUARDED_BY(wait_mu_) = 1;
+  std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(wait_mu_);
+  // By projection: (position, id); and (deadline, id).
+  std::map<std::string, std::set<std::pair<uint64_t, uint64_t>>> by_position_
+      ABSL_GUARDED_BY(wait_mu_);
+  std::set<std::pair<absl::Time, uint64_t>> by_deadline_
+      ABSL_GUARDED_BY(wait_mu_);
+  // Projections reported since the waiter thread last looked, with the
+  // highest position reported (kAll: every waiter).
+  std::map<std::string, uint64_t> dirty_ ABSL_GUARDED_BY(wait_mu_);
+  // A callback with an earlier deadline than the thread sleeps until.
+  bool rearm_ ABSL_GUARDED_BY(wait_mu_) = false;
+  bool waiters_stopped_ ABSL_GUARDED_BY(wait_mu_) = false;
+  absl::Mutex join_mu_;
+  std::thread waiter_thread_ ABSL_GUARDED_BY(join_mu_);
 };
 
 }  // namespace ycr::projections

@@ -19,7 +19,8 @@ ProjectionRunner::ProjectionRunner(storage::EventLog* log,
 
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
-absl::Status ProjectionRunner::Start(CommitListener on_commit) {
+absl::Status ProjectionRunner::Start(CommitListener on_commit,
+                                     StopListener on_stop) {
   ASSIGN_OR_RETURN(std::optional<storage::ProjectionCheckpoint> checkpoint,
                    store_->ReadCheckpoint(projection_->name(), generation_));
   if (checkpoint.has_value() &&
@@ -38,6 +39,7 @@ absl::Status ProjectionRunner::Start(CommitListener on_commit) {
     running_ = true;
   }
   on_commit_ = std::move(on_commit);
+  on_stop_ = std::move(on_stop);
   absl::MutexLock lock(&join_mu_);
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -126,8 +128,11 @@ void ProjectionRunner::Run() {
     }
     if (idle) WaitForAppend();
   }
-  absl::MutexLock lock(&mu_);
-  running_ = false;
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = false;
+  }
+  if (on_stop_) on_stop_();
 }
 
 absl::Status ProjectionRunner::ApplyOne(const v1::RecordedEvent& event,

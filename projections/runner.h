@@ -69,9 +69,14 @@ class ProjectionRunner {
   ProjectionRunner(const ProjectionRunner&) = delete;
   ProjectionRunner& operator=(const ProjectionRunner&) = delete;
 
+  // Called on the runner's thread as it ends (stopped, or on an error),
+  // once status() and WaitFor say so.
+  using StopListener = std::function<void()>;
+
   // Reads the checkpoint (FAILED_PRECONDITION if it was written by another
   // code version) and starts the thread. At most once.
-  absl::Status Start(CommitListener on_commit = nullptr);
+  absl::Status Start(CommitListener on_commit = nullptr,
+                     StopListener on_stop = nullptr);
 
   // Stops the thread (finishing the commit in hand). Idempotent.
   void Stop();
@@ -112,6 +117,7 @@ class ProjectionRunner {
   const uint32_t generation_;
   const RunnerOptions options_;
   CommitListener on_commit_;
+  StopListener on_stop_;
   // While catching up; owned by the runner's thread.
   std::unique_ptr<storage::ProjectionBatch> build_batch_;
   // Build batches have run since position 1 and not reached the head yet.

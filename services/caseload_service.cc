@@ -38,18 +38,20 @@ grpc::ServerUnaryReactor* CaseloadService::Counts(
     grpc::CallbackServerContext* context,
     const v1::CaseloadCountsRequest* request, v1::CaseloadCounts* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunQuery(
-      context, pool_,
-      [this, request, response,
-       deadline](const v1::Actor& caller) -> absl::Status {
+  return RunProjectionQuery(
+      context, pool_, host_, kCaseloads, deadline,
+      [this, request](const v1::Actor& caller,
+                      ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(
             MayReadCaseload(host_->log(), caller, request->organisation()));
-        ASSIGN_OR_RETURN(
-            auto lease,
-            host_->Await(kCaseloads, request->min_position(), deadline));
-        ASSIGN_OR_RETURN(
-            *response, projections::Counts(host_->store(), lease->generation(),
-                                           request->organisation()));
+        return request->min_position();
+      },
+      [this, request, response](
+          const v1::Actor& caller, ReadAccess*,
+          const projections::GenerationLease& lease) -> absl::Status {
+        ASSIGN_OR_RETURN(*response,
+                         projections::Counts(host_->store(), lease.generation(),
+                                             request->organisation()));
         // Workers are the organisation's staff: named to itself and to
         // auditors, not to its local authority (README, "Who sees what").
         if (caller.organisation() != request->organisation() &&
@@ -65,20 +67,23 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
     const v1::ListCaseloadReferralsRequest* request,
     v1::ListCaseloadReferralsResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunPersonalQuery(
-      context, pool_, access_,
-      [this, request, response, deadline](const v1::Actor& caller,
-                                          ReadAccess* read) -> absl::Status {
+  return RunPersonalProjectionQuery(
+      context, pool_, access_, host_, kCaseloads, deadline,
+      [this, request](const v1::Actor& caller,
+                      ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(
             MayReadCaseload(host_->log(), caller, request->organisation()));
+        RETURN_IF_ERROR(PageSize(request->page_size()).status());
+        return request->min_position();
+      },
+      [this, request, response](
+          const v1::Actor&, ReadAccess* read,
+          const projections::GenerationLease& lease) -> absl::Status {
         ASSIGN_OR_RETURN(size_t limit, PageSize(request->page_size()));
-        ASSIGN_OR_RETURN(
-            auto lease,
-            host_->Await(kCaseloads, request->min_position(), deadline));
         std::vector<v1::CaseloadReferral> referrals;
         std::string next;
         RETURN_IF_ERROR(projections::ListReferrals(
-            host_->store(), lease->generation(), request->organisation(),
+            host_->store(), lease.generation(), request->organisation(),
             request->page_token(), limit, &referrals, &next));
         for (v1::CaseloadReferral& referral : referrals) {
           read->Saw(referral.subject_id());

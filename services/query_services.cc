@@ -1,8 +1,10 @@
 #include "services/query_services.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -41,29 +43,42 @@ absl::Status MayListFor(storage::EventLog& log, const v1::Actor& caller,
       "others'"));
 }
 
-absl::Status ListDeadlines(projections::ProjectionHost& host,
-                           const v1::Actor& caller, absl::Time deadline,
-                           const google::protobuf::Timestamp& by, bool has_by,
-                           const char* by_field, std::string organisation,
-                           uint64_t min_position, uint32_t page_size,
-                           const std::string& page_token,
-                           v1::ListDeadlinesResponse* response) {
+// The organisation listed: the one named; none named, everyone's ("") for
+// those who may list everyone's, else the caller's own.
+std::string ListedOrganisation(const v1::Actor& caller,
+                               const std::string& organisation) {
+  if (organisation.empty() && caller.role() != kAuditorRole &&
+      caller.role() != kSchedulerRole) {
+    return caller.organisation();
+  }
+  return organisation;
+}
+
+// Before the wait: the request, and whether `caller` may list it.
+absl::Status CheckListDeadlines(storage::EventLog& log, const v1::Actor& caller,
+                                bool has_by, const char* by_field,
+                                const std::string& organisation,
+                                uint32_t page_size) {
   if (!has_by) {
     return absl::InvalidArgumentError(absl::StrCat(by_field, ": is required"));
   }
-  // No organisation named: everyone's for those who may list everyone's,
-  // else the caller's own.
-  if (organisation.empty() && caller.role() != kAuditorRole &&
-      caller.role() != kSchedulerRole) {
-    organisation = caller.organisation();
-  }
-  RETURN_IF_ERROR(MayListFor(host.log(), caller, organisation));
+  RETURN_IF_ERROR(
+      MayListFor(log, caller, ListedOrganisation(caller, organisation)));
+  return PageSize(page_size).status();
+}
+
+absl::Status ListDeadlines(projections::ProjectionHost& host,
+                           const v1::Actor& caller, uint32_t generation,
+                           const google::protobuf::Timestamp& by,
+                           const std::string& organisation, uint32_t page_size,
+                           const std::string& page_token,
+                           v1::ListDeadlinesResponse* response) {
   ASSIGN_OR_RETURN(size_t limit, PageSize(page_size));
-  ASSIGN_OR_RETURN(auto lease, host.Await("deadlines", min_position, deadline));
   std::vector<v1::DeadlineItem> items;
   std::string next;
-  RETURN_IF_ERROR(projections::ListDue(host.store(), lease->generation(),
-                                       FromProtoTime(by), organisation,
+  RETURN_IF_ERROR(projections::ListDue(host.store(), generation,
+                                       FromProtoTime(by),
+                                       ListedOrganisation(caller, organisation),
                                        page_token, limit, &items, &next));
   for (v1::DeadlineItem& item : items) {
     *response->add_items() = std::move(item);
@@ -73,17 +88,29 @@ absl::Status ListDeadlines(projections::ProjectionHost& host,
   return absl::OkStatus();
 }
 
-// Streams pages of entries: `fetch(&page, &more)` runs on `pool` for each
-// page; its entries are written one by one; the call ends (OK) after the
-// page with more == false, or with fetch's error. Deletes itself when done.
+// Streams pages of entries: on `pool`, `check()` returns the position to
+// wait for (or the call's error); once projection `projection` of `host` has
+// applied it (a wait holding no thread, until `deadline`),
+// `fetch(generation, &page, &more)` runs on `pool` for each page of the
+// generation given; its entries are written one by one; the call ends (OK)
+// after the page with more == false, or with an error. Deletes itself when
+// done.
 class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
  public:
-  using Fetch = std::function<absl::Status(std::vector<v1::AuditEntry>* page,
-                                           bool* more)>;
+  using Check = std::function<absl::StatusOr<uint64_t>()>;
+  using Fetch = std::function<absl::Status(
+      uint32_t generation, std::vector<v1::AuditEntry>* page, bool* more)>;
 
-  PagedStream(WorkQueue* pool, Fetch fetch)
-      : pool_(pool), fetch_(std::move(fetch)) {
-    FetchPage();
+  PagedStream(WorkQueue* pool, projections::ProjectionHost* host,
+              std::string projection, absl::Time deadline, Check check,
+              Fetch fetch)
+      : pool_(pool),
+        host_(host),
+        projection_(std::move(projection)),
+        deadline_(deadline),
+        check_(std::move(check)),
+        fetch_(std::move(fetch)) {
+    pool_->Post([this] { Checked(); });
   }
 
   void OnWriteDone(bool ok) override {
@@ -94,20 +121,78 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
     WriteNext();
   }
 
+  void OnCancel() override {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      id = wait_id_;
+    }
+    // Exactly one of the wait's callback and a successful cancel happens.
+    if (id != 0 && host_->CancelAwait(id)) {
+      Finish(
+          grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+    }
+  }
+
   void OnDone() override { delete this; }
 
  private:
+  void Checked() {
+    absl::StatusOr<uint64_t> position = check_();
+    if (!position.ok()) {
+      Finish(ToGrpcStatus(position.status()));
+      return;
+    }
+    uint64_t id = 0;
+    std::optional<projections::ProjectionHost::AwaitResult> now =
+        host_->AwaitAsync(
+            projection_, *position, deadline_,
+            [this](projections::ProjectionHost::AwaitResult lease) {
+              pool_->Post([this, lease = std::move(lease)]() mutable {
+                Reached(std::move(lease));
+              });
+            },
+            &id);
+    if (now.has_value()) {
+      Reached(*std::move(now));
+      return;
+    }
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      wait_id_ = id;
+      cancelled = cancelled_;
+    }
+    if (cancelled && host_->CancelAwait(id)) {
+      Finish(
+          grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+    }
+  }
+
+  void Reached(projections::ProjectionHost::AwaitResult lease) {
+    if (!lease.ok()) {
+      Finish(ToGrpcStatus(lease.status()));
+      return;
+    }
+    generation_ = (*lease)->generation();
+    Fetched();
+  }
+
   void FetchPage() {
-    pool_->Post([this] {
-      page_.clear();
-      next_ = 0;
-      absl::Status s = fetch_(&page_, &more_);
-      if (!s.ok()) {
-        Finish(ToGrpcStatus(s));
-        return;
-      }
-      WriteNext();
-    });
+    pool_->Post([this] { Fetched(); });
+  }
+
+  // On the pool.
+  void Fetched() {
+    page_.clear();
+    next_ = 0;
+    absl::Status s = fetch_(generation_, &page_, &more_);
+    if (!s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    WriteNext();
   }
 
   void WriteNext() {
@@ -123,10 +208,18 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   }
 
   WorkQueue* const pool_;
+  projections::ProjectionHost* const host_;
+  const std::string projection_;
+  const absl::Time deadline_;
+  const Check check_;
   const Fetch fetch_;
+  uint32_t generation_ = 0;
   std::vector<v1::AuditEntry> page_;
   size_t next_ = 0;
   bool more_ = false;
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 grpc::ServerWriteReactor<v1::AuditEntry>* Refuse(const absl::Status& status) {
@@ -184,14 +277,21 @@ grpc::ServerUnaryReactor* DeadlineService::ListDue(
     grpc::CallbackServerContext* context, const v1::ListDueRequest* request,
     v1::ListDeadlinesResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunQuery(context, pool_,
-                  [this, request, response, deadline](const v1::Actor& caller) {
-                    return ListDeadlines(
-                        *host_, caller, deadline, request->by(),
-                        request->has_by(), "by", request->organisation(),
-                        request->min_position(), request->page_size(),
-                        request->page_token(), response);
-                  });
+  return RunProjectionQuery(
+      context, pool_, host_, "deadlines", deadline,
+      [this, request](const v1::Actor& caller,
+                      ReadAccess*) -> absl::StatusOr<uint64_t> {
+        RETURN_IF_ERROR(
+            CheckListDeadlines(host_->log(), caller, request->has_by(), "by",
+                               request->organisation(), request->page_size()));
+        return request->min_position();
+      },
+      [this, request, response](const v1::Actor& caller, ReadAccess*,
+                                const projections::GenerationLease& lease) {
+        return ListDeadlines(*host_, caller, lease.generation(), request->by(),
+                             request->organisation(), request->page_size(),
+                             request->page_token(), response);
+      });
 }
 
 grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
@@ -200,13 +300,21 @@ grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
   const absl::Time deadline = QueryDeadline(*context);
   const google::protobuf::Timestamp as_of =
       request->has_as_of() ? request->as_of() : ToProtoTime(clock_->Now());
-  return RunQuery(
-      context, pool_,
-      [this, request, response, deadline, as_of](const v1::Actor& caller) {
-        return ListDeadlines(*host_, caller, deadline, as_of, true, "as_of",
-                             request->organisation(), request->min_position(),
-                             request->page_size(), request->page_token(),
-                             response);
+  return RunProjectionQuery(
+      context, pool_, host_, "deadlines", deadline,
+      [this, request](const v1::Actor& caller,
+                      ReadAccess*) -> absl::StatusOr<uint64_t> {
+        RETURN_IF_ERROR(CheckListDeadlines(host_->log(), caller, true, "as_of",
+                                           request->organisation(),
+                                           request->page_size()));
+        return request->min_position();
+      },
+      [this, request, response, as_of](
+          const v1::Actor& caller, ReadAccess*,
+          const projections::GenerationLease& lease) {
+        return ListDeadlines(*host_, caller, lease.generation(), as_of,
+                             request->organisation(), request->page_size(),
+                             request->page_token(), response);
       });
 }
 
@@ -359,8 +467,6 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
   if (!read.ok()) return Refuse(read.status());
   const absl::Time deadline = QueryDeadline(*context);
   struct State {
-    bool checked = false;
-    uint32_t generation = 0;
     uint64_t after = 0;
     std::optional<ReadAccess> read;
     StreamQuota::Lease slot;
@@ -371,24 +477,21 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
   state->read = *std::move(read);
   state->slot = *std::move(slot);
   return new PagedStream(
-      pool_,
-      [this, request, caller = *caller, deadline, limit = *limit, state](
-          std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
-        if (!state->checked) {
-          // One entry per call, before the first page is shown.
-          state->read->Saw(request->subject_id());
-          RETURN_IF_ERROR(state->read->Commit(
-              caller, MayAudit(*log_, caller, request->subject_id())));
-          ASSIGN_OR_RETURN(
-              auto lease,
-              host_->Await("audit_trail", request->min_position(), deadline));
-          state->generation = lease->generation();
-          state->checked = true;
-        }
+      pool_, host_, "audit_trail", deadline,
+      [this, request, caller = *caller, state]() -> absl::StatusOr<uint64_t> {
+        // One entry per call, before the first page is shown.
+        state->read->Saw(request->subject_id());
+        RETURN_IF_ERROR(state->read->Commit(
+            caller, MayAudit(*log_, caller, request->subject_id())));
+        return request->min_position();
+      },
+      [this, request, caller = *caller, limit = *limit, state](
+          uint32_t generation, std::vector<v1::AuditEntry>* page,
+          bool* more) -> absl::Status {
         uint64_t next = 0;
         RETURN_IF_ERROR(projections::ReadSubjectTrail(
-            host_->store(), state->generation, request->subject_id(),
-            state->after, limit, page, &next));
+            host_->store(), generation, request->subject_id(), state->after,
+            limit, page, &next));
         if (!state->view.has_value()) state->view.emplace(*log_, caller);
         RETURN_IF_ERROR(state->view->Show(page));
         state->after = next;
@@ -429,8 +532,6 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return Refuse(read.status());
   struct State {
-    bool started = false;
-    uint32_t generation = 0;
     projections::DisclosureCursor cursor;
     std::optional<ReadAccess> read;
     StreamQuota::Lease slot;
@@ -440,20 +541,17 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   state->read = *std::move(read);
   state->slot = *std::move(slot);
   return new PagedStream(
-      pool_,
-      [this, request, caller = *caller, deadline, limit = *limit, from, to,
-       state](std::vector<v1::AuditEntry>* page, bool* more) -> absl::Status {
-        if (!state->started) {
-          ASSIGN_OR_RETURN(
-              auto lease,
-              host_->Await("audit_trail", request->min_position(), deadline));
-          state->generation = lease->generation();
-          state->started = true;
-        }
+      pool_, host_, "audit_trail", deadline,
+      [request]() -> absl::StatusOr<uint64_t> {
+        return request->min_position();
+      },
+      [this, request, caller = *caller, limit = *limit, from, to, state](
+          uint32_t generation, std::vector<v1::AuditEntry>* page,
+          bool* more) -> absl::Status {
         projections::DisclosureCursor next;
         RETURN_IF_ERROR(projections::ReadOrganisationDisclosures(
-            host_->store(), state->generation, request->organisation(), from,
-            to, state->cursor, limit, page, &next));
+            host_->store(), generation, request->organisation(), from, to,
+            state->cursor, limit, page, &next));
         if (!state->view.has_value()) state->view.emplace(*log_, caller);
         RETURN_IF_ERROR(state->view->Show(page));
         state->cursor = next;
@@ -471,19 +569,21 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
     const v1::ConsentInForceRequest* request,
     v1::ConsentInForceResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
-  return RunPersonalQuery(
-      context, pool_, access_,
-      [this, request, response, deadline](const v1::Actor& caller,
-                                          ReadAccess* read) -> absl::Status {
+  return RunPersonalProjectionQuery(
+      context, pool_, access_, host_, "audit_trail", deadline,
+      [this, request](const v1::Actor& caller,
+                      ReadAccess* read) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
         read->Saw(request->subject_id());
         RETURN_IF_ERROR(MayAudit(*log_, caller, request->subject_id()));
-        ASSIGN_OR_RETURN(
-            auto lease,
-            host_->Await("audit_trail", request->min_position(), deadline));
+        return request->min_position();
+      },
+      [this, request, response](
+          const v1::Actor&, ReadAccess*,
+          const projections::GenerationLease& lease) -> absl::Status {
         ASSIGN_OR_RETURN(*response,
                          projections::ConsentInForce(
-                             host_->store(), lease->generation(), *request));
+                             host_->store(), lease.generation(), *request));
         return absl::OkStatus();
       });
 }
@@ -495,10 +595,10 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
   // A pack bigger than this is refused rather than built in memory.
   constexpr size_t kMaxEntries = 50000;
   const absl::Time deadline = QueryDeadline(*context);
-  return RunPersonalQuery(
-      context, pool_, access_,
-      [this, request, response, deadline](const v1::Actor& caller,
-                                          ReadAccess* read) -> absl::Status {
+  return RunPersonalProjectionQuery(
+      context, pool_, access_, host_, "audit_trail", deadline,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::StatusOr<uint64_t> {
         const std::string& subject = request->subject_id();
         RETURN_IF_ERROR(domain::ValidId(subject, "subject_id"));
         read->Saw(subject);
@@ -506,10 +606,14 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
         // Everything recorded before the pack was asked for is in it.
         const uint64_t as_of =
             std::max(request->min_position(), log_->GetHead().position);
-        ASSIGN_OR_RETURN(auto lease,
-                         host_->Await("audit_trail", as_of, deadline));
-        response->set_subject_id(subject);
         response->set_as_of_position(as_of);
+        return as_of;
+      },
+      [this, request, response](
+          const v1::Actor& caller, ReadAccess*,
+          const projections::GenerationLease& lease) -> absl::Status {
+        const std::string& subject = request->subject_id();
+        response->set_subject_id(subject);
         const absl::Time now = absl::Now();
         response->mutable_compiled_at()->set_seconds(absl::ToUnixSeconds(now));
         if (records_ != nullptr) {
@@ -531,7 +635,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
           std::vector<v1::AuditEntry> page;
           uint64_t next = 0;
           RETURN_IF_ERROR(projections::ReadSubjectTrail(
-              host_->store(), lease->generation(), subject, after, kMaxPageSize,
+              host_->store(), lease.generation(), subject, after, kMaxPageSize,
               &page, &next));
           RETURN_IF_ERROR(view.ShowInPack(&page));
           for (v1::AuditEntry& entry : page) {

@@ -6,8 +6,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
+#include <string>
 #include <utility>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "projections/host.h"
 #include "services/access_log.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
@@ -60,6 +65,160 @@ grpc::ServerUnaryReactor* RunPersonalQuery(grpc::CallbackServerContext* context,
     absl::Status result = query(caller, &read);
     reactor->Finish(ToGrpcStatus(read.Commit(caller, std::move(result))));
   });
+  return reactor;
+}
+
+// A read of a projection at the request's min_position, as a reactor: a
+// check on `pool` (validation, who may read; it returns the position to
+// wait for), then a wait holding no thread (ProjectionHost::AwaitAsync,
+// until `deadline`), then the read on `pool`. A call cancelled while it
+// waits stops waiting (CANCELLED). With `access`, the read is of personal
+// data (as RunPersonalQuery): the call's status goes through
+// ReadAccess::Commit.
+//
+// `check(const v1::Actor& caller, ReadAccess* read)` returns
+// absl::StatusOr<uint64_t>; `read(const v1::Actor& caller, ReadAccess* read,
+// const projections::GenerationLease& lease)` returns absl::Status. `read`
+// is null without `access`.
+template <typename Check, typename Read>
+class ProjectionQuery final : public grpc::ServerUnaryReactor {
+ public:
+  ProjectionQuery(WorkQueue* pool, projections::ProjectionHost* host,
+                  std::string projection, absl::Time deadline, v1::Actor caller,
+                  std::optional<ReadAccess> access, Check check, Read read)
+      : pool_(pool),
+        host_(host),
+        projection_(std::move(projection)),
+        deadline_(deadline),
+        caller_(std::move(caller)),
+        access_(std::move(access)),
+        check_(std::move(check)),
+        read_(std::move(read)) {}
+
+  void Start() {
+    pool_->Post([this] { Checked(); });
+  }
+
+  void OnCancel() override {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      id = wait_id_;
+    }
+    // Exactly one of the wait's callback and a successful cancel happens.
+    if (id != 0 && host_->CancelAwait(id)) {
+      Complete(absl::CancelledError("the call was cancelled"));
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  ReadAccess* access() { return access_.has_value() ? &*access_ : nullptr; }
+
+  void Checked() {
+    absl::StatusOr<uint64_t> position = check_(caller_, access());
+    if (!position.ok()) {
+      Complete(position.status());
+      return;
+    }
+    uint64_t id = 0;
+    std::optional<projections::ProjectionHost::AwaitResult> now =
+        host_->AwaitAsync(
+            projection_, *position, deadline_,
+            [this](projections::ProjectionHost::AwaitResult lease) {
+              pool_->Post([this, lease = std::move(lease)]() mutable {
+                Reached(std::move(lease));
+              });
+            },
+            &id);
+    if (now.has_value()) {
+      Reached(*std::move(now));
+      return;
+    }
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      wait_id_ = id;
+      cancelled = cancelled_;
+    }
+    if (cancelled && host_->CancelAwait(id)) {
+      Complete(absl::CancelledError("the call was cancelled"));
+    }
+  }
+
+  void Reached(projections::ProjectionHost::AwaitResult lease) {
+    if (!lease.ok()) {
+      Complete(lease.status());
+      return;
+    }
+    Complete(read_(caller_, access(), **lease));
+  }
+
+  void Complete(absl::Status status) {
+    if (access_.has_value()) {
+      status = access_->Commit(caller_, std::move(status));
+    }
+    Finish(ToGrpcStatus(status));
+  }
+
+  WorkQueue* const pool_;
+  projections::ProjectionHost* const host_;
+  const std::string projection_;
+  const absl::Time deadline_;
+  const v1::Actor caller_;
+  std::optional<ReadAccess> access_;
+  Check check_;
+  Read read_;
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Runs a ProjectionQuery (see above) of `projection` for the call.
+template <typename Check, typename Read>
+grpc::ServerUnaryReactor* RunProjectionQuery(
+    grpc::CallbackServerContext* context, WorkQueue* pool,
+    projections::ProjectionHost* host, std::string projection,
+    absl::Time deadline, Check check, Read read) {
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  auto* reactor = new ProjectionQuery<Check, Read>(
+      pool, host, std::move(projection), deadline, *std::move(caller),
+      std::nullopt, std::move(check), std::move(read));
+  reactor->Start();
+  return reactor;
+}
+
+// As RunProjectionQuery, for a read of subjects' personal data (as
+// RunPersonalQuery); `access` may be null (no access log).
+template <typename Check, typename Read>
+grpc::ServerUnaryReactor* RunPersonalProjectionQuery(
+    grpc::CallbackServerContext* context, WorkQueue* pool,
+    AccessRecorder* access, projections::ProjectionHost* host,
+    std::string projection, absl::Time deadline, Check check, Read read) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  if (!caller.ok()) {
+    refused = context->DefaultReactor();
+    refused->Finish(ToGrpcStatus(caller.status()));
+    return refused;
+  }
+  absl::StatusOr<ReadAccess> read_access = ReadAccess::Begin(access, *context);
+  if (!read_access.ok()) {
+    refused = context->DefaultReactor();
+    refused->Finish(ToGrpcStatus(read_access.status()));
+    return refused;
+  }
+  auto* reactor = new ProjectionQuery<Check, Read>(
+      pool, host, std::move(projection), deadline, *std::move(caller),
+      *std::move(read_access), std::move(check), std::move(read));
+  reactor->Start();
   return reactor;
 }
 

@@ -1,8 +1,15 @@
 // ycr.v1.Caseloads through a real server: a referral submitted and accepted
 // through the API shows in the service's and the school's counts and lists
 // (read-your-writes with min_position); a caller reads only its own
-// organisation's caseload; requests are checked.
+// organisation's caseload; requests are checked; queries waiting for a
+// position past the head hold no reader thread.
 
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -145,6 +152,161 @@ TEST_F(CaseloadsServiceTest, RequestsAreChecked) {
                        std::chrono::milliseconds(200));
   EXPECT_EQ(caseloads_->Counts(&context, ahead, &counts).error_code(),
             StatusCode::DEADLINE_EXCEEDED);
+}
+
+// Issue 15: queries waiting for a min_position past the head used to hold
+// the reader threads (2 by default), so a cheap query queued behind them
+// until they timed out. Now they wait holding none: with more waiting than
+// the pool has threads, another query still answers while they wait, and
+// the append that reaches their position releases them with its result.
+TEST_F(CaseloadsServiceTest, QueriesWaitingPastTheHeadHoldNoReaderThread) {
+  // The server's default pool (the fixture's options leave it).
+  ASSERT_EQ(services::ServerOptions().reader_threads, 2);
+  // Submitted, not yet accepted.
+  ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+  ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+                               {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                       kSchool)));
+  ASSERT_TRUE(Ok(Refer(Submit("r-1", "s-1", "c-1"), kSchool)));
+  const uint64_t head = Head();
+
+  // More waiting calls than reader threads, for the next position.
+  struct Waiting {
+    grpc::ClientContext context;
+    v1::CaseloadCountsRequest request;
+    v1::CaseloadCounts response;
+    grpc::Status status;
+    absl::Notification done;
+    // Not left in flight, should the test stop early.
+    ~Waiting() {
+      context.TryCancel();
+      done.WaitForNotification();
+    }
+  };
+  constexpr int kWaiting = 3;
+  std::vector<std::unique_ptr<Waiting>> waiting;
+  for (int i = 0; i < kWaiting; ++i) {
+    auto w = std::make_unique<Waiting>();
+    w->request.set_organisation(kService);
+    w->request.set_min_position(head + 1);
+    AsCaller(&w->context, kService, "u-1", "school");
+    Waiting* raw = w.get();
+    caseloads_->async()->Counts(&raw->context, &raw->request, &raw->response,
+                                [raw](grpc::Status status) {
+                                  raw->status = std::move(status);
+                                  raw->done.Notify();
+                                });
+    waiting.push_back(std::move(w));
+  }
+  // Waits in the projection host, polled (it offers no notification;
+  // bounded).
+  projections::ProjectionHost& host = server_.server().projections();
+  const auto await_waiting = [&host](size_t n) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (host.waiting() < n && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return host.waiting();
+  };
+  // As many as the pool has threads: a pool whose threads block in the wait
+  // is stalled from here until they time out (10 s).
+  ASSERT_GE(await_waiting(2), 2u);
+
+  // A cheap query answers now, while they still wait.
+  v1::CaseloadCounts now;
+  ASSERT_TRUE(Ok(Counts(kService, head, &now)));
+  EXPECT_EQ(now.by_state().count("REFERRAL_STATE_ACCEPTED"), 0u);
+  for (const auto& w : waiting) {
+    EXPECT_FALSE(w->done.HasBeenNotified())
+        << "a waiting call ended before the cheap one answered: "
+        << w->status.error_code() << " " << w->status.error_message();
+  }
+  ASSERT_EQ(await_waiting(kWaiting), static_cast<size_t>(kWaiting));
+  // So does a read of the other projections.
+  v1::ListDeadlinesResponse due;
+  {
+    v1::ListDueRequest request;
+    *request.mutable_by() = ToProtoTime(clock_.Now());
+    request.set_min_position(head);
+    grpc::ClientContext context;
+    AsCaller(&context, kService);
+    ASSERT_TRUE(
+        Ok(v1::Deadlines::NewStub(channel_)->ListDue(&context, request, &due)));
+  }
+  EXPECT_EQ(host.waiting(), static_cast<size_t>(kWaiting));
+
+  // The acceptance reaches their position: they answer with it.
+  v1::ReferralTransitionRequest accept;
+  accept.set_referral_id("r-1");
+  accept.mutable_accept();
+  v1::CommandResponse accepted;
+  ASSERT_TRUE(Ok(Refer(accept, kService, &accepted)));
+  ASSERT_EQ(accepted.position(), head + 1);
+  for (const auto& w : waiting) {
+    ASSERT_TRUE(w->done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    ASSERT_TRUE(Ok(w->status));
+    EXPECT_EQ(w->response.by_state().at("REFERRAL_STATE_ACCEPTED"), 1u);
+  }
+  EXPECT_EQ(host.waiting(), 0u);
+}
+
+// A call cancelled while it waits lets go of its waiter at once (not at its
+// deadline); the others keep waiting.
+TEST_F(CaseloadsServiceTest, ACancelledWaitingQueryReleasesItsWaiter) {
+  const uint64_t head = Head();
+  struct Waiting {
+    grpc::ClientContext context;
+    v1::ListCaseloadReferralsRequest request;
+    v1::ListCaseloadReferralsResponse response;
+    grpc::Status status;
+    absl::Notification done;
+    // Not left in flight, should the test stop early.
+    ~Waiting() {
+      context.TryCancel();
+      done.WaitForNotification();
+    }
+  };
+  std::vector<std::unique_ptr<Waiting>> waiting;
+  for (int i = 0; i < 2; ++i) {
+    auto w = std::make_unique<Waiting>();
+    w->request.set_organisation(kSchool);
+    w->request.set_min_position(head + 1000);
+    AsCaller(&w->context, kSchool, "u-1", "school");
+    Waiting* raw = w.get();
+    caseloads_->async()->ListReferrals(&raw->context, &raw->request,
+                                       &raw->response,
+                                       [raw](grpc::Status status) {
+                                         raw->status = std::move(status);
+                                         raw->done.Notify();
+                                       });
+    waiting.push_back(std::move(w));
+  }
+  projections::ProjectionHost& host = server_.server().projections();
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (host.waiting() < 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(host.waiting(), 2u);
+  waiting[0]->context.TryCancel();
+  ASSERT_TRUE(
+      waiting[0]->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(waiting[0]->status.error_code(), StatusCode::CANCELLED);
+  // Let go at once, not at the end of its wait (10 s).
+  give_up = absl::Now() + absl::Seconds(5);
+  while (host.waiting() > 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(host.waiting(), 1u);
+  EXPECT_FALSE(waiting[1]->done.HasBeenNotified());
+  // The other lets go when cancelled too.
+  waiting[1]->context.TryCancel();
+  ASSERT_TRUE(
+      waiting[1]->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  give_up = absl::Now() + absl::Seconds(30);
+  while (host.waiting() > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(host.waiting(), 0u);
 }
 
 }  // namespace

@@ -1470,6 +1470,212 @@ TEST_F(ProjectionHostTest, AFailedRebuildCanBeRetried) {
 }
 
 // ---------------------------------------------------------------------------
+// 8b. AwaitAsync: a wait that holds no thread.
+
+// What AwaitAsync's callbacks received, in the order they ran.
+struct Results {
+  absl::Mutex mu;
+  std::vector<std::pair<int, absl::Status>> got ABSL_GUARDED_BY(mu);
+  std::vector<uint32_t> generations ABSL_GUARDED_BY(mu);
+
+  ProjectionHost::AwaitCallback For(int tag) {
+    return [this, tag](ProjectionHost::AwaitResult r) {
+      absl::MutexLock lock(&mu);
+      got.emplace_back(tag, r.status());
+      generations.push_back(r.ok() ? (*r)->generation() : 0);
+    };
+  }
+  size_t size() {
+    absl::MutexLock lock(&mu);
+    return got.size();
+  }
+  // Waits (bounded) until `n` callbacks have run.
+  bool AwaitCount(size_t n) {
+    absl::MutexLock lock(&mu);
+    auto enough = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu) {
+      return got.size() >= n;
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&enough), kFailureTimeout);
+  }
+};
+
+TEST_F(ProjectionHostTest, AwaitAsyncRunsItsCallbackOnceThePositionIsApplied) {
+  const uint64_t head = AppendTo("s", 5);
+  auto host = NewHost(std::make_unique<CountingProjection>());
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+
+  Results results;
+  uint64_t id = 0;
+  // Applied already: the answer now, and the callback is dropped.
+  std::optional<ProjectionHost::AwaitResult> now =
+      host->AwaitAsync(kCounts, head, Deadline(), results.For(0), &id);
+  ASSERT_TRUE(now.has_value());
+  ASSERT_TRUE(now->ok()) << now->status();
+  EXPECT_EQ((**now)->generation(), 1u);
+  // Unknown: at once too.
+  now = host->AwaitAsync("nope", 1, Deadline(), results.For(0), &id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_TRUE(StatusIs(now->status(), absl::StatusCode::kNotFound));
+
+  // Past the head: it waits, holding no thread, until appends reach it.
+  now = host->AwaitAsync(kCounts, head + 3, Deadline(), results.For(1), &id);
+  ASSERT_FALSE(now.has_value());
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ(host->waiting(), 1u);
+  AppendTo("s", 2);
+  // One short: a blocking Await at head + 2 returns, the callback has not
+  // run.
+  ASSERT_TRUE(host->Await(kCounts, head + 2, Deadline()).ok());
+  EXPECT_EQ(results.size(), 0u);
+  AppendTo("s", 1);
+  ASSERT_TRUE(results.AwaitCount(1));
+  {
+    absl::MutexLock lock(&results.mu);
+    EXPECT_EQ(results.got[0].first, 1);
+    EXPECT_TRUE(results.got[0].second.ok()) << results.got[0].second;
+    EXPECT_EQ(results.generations[0], 1u);
+  }
+  EXPECT_EQ(host->waiting(), 0u);
+  // Run: it can no longer be cancelled.
+  EXPECT_FALSE(host->CancelAwait(id));
+}
+
+TEST_F(ProjectionHostTest, AwaitAsyncTimesOutAtEachDeadlineInOrder) {
+  const uint64_t head = AppendTo("s", 5);
+  auto host = NewHost(std::make_unique<CountingProjection>());
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+
+  Results results;
+  uint64_t id = 0;
+  // Registered latest-deadline first: the waiter thread must re-arm for
+  // each earlier one.
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1,
+                                absl::Now() + absl::Milliseconds(300),
+                                results.For(3), &id)
+                   .has_value());
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1,
+                                absl::Now() + absl::Milliseconds(150),
+                                results.For(2), &id)
+                   .has_value());
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1,
+                                absl::Now() + absl::Milliseconds(20),
+                                results.For(1), &id)
+                   .has_value());
+  // Past its deadline already: DEADLINE_EXCEEDED at once.
+  std::optional<ProjectionHost::AwaitResult> now = host->AwaitAsync(
+      kCounts, head + 1, absl::InfinitePast(), results.For(0), &id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_TRUE(StatusIs(now->status(), absl::StatusCode::kDeadlineExceeded));
+
+  ASSERT_TRUE(results.AwaitCount(3));
+  absl::MutexLock lock(&results.mu);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(results.got[i].first, i + 1);
+    // Await's own message.
+    EXPECT_TRUE(StatusIs(results.got[i].second,
+                         absl::StatusCode::kDeadlineExceeded,
+                         {"has applied position", "by the deadline"}))
+        << results.got[i].second;
+  }
+  EXPECT_EQ(host->waiting(), 0u);
+}
+
+TEST_F(ProjectionHostTest, ACancelledAwaitAsyncNeverRuns) {
+  const uint64_t head = AppendTo("s", 5);
+  auto host = NewHost(std::make_unique<CountingProjection>());
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+
+  Results results;
+  uint64_t cancelled = 0, kept = 0, short_lived = 0;
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1, Deadline(), results.For(1),
+                                &cancelled)
+                   .has_value());
+  ASSERT_FALSE(
+      host->AwaitAsync(kCounts, head + 1, Deadline(), results.For(2), &kept)
+          .has_value());
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1,
+                                absl::Now() + absl::Milliseconds(20),
+                                results.For(3), &short_lived)
+                   .has_value());
+  EXPECT_EQ(host->waiting(), 3u);
+  EXPECT_TRUE(host->CancelAwait(cancelled));
+  EXPECT_FALSE(host->CancelAwait(cancelled));
+  EXPECT_TRUE(host->CancelAwait(short_lived));
+  EXPECT_EQ(host->waiting(), 1u);
+  AppendTo("s", 1);
+  ASSERT_TRUE(results.AwaitCount(1));
+  // Past the cancelled one's deadline too: only the kept one ran.
+  ASSERT_TRUE(host->Await(kCounts, head + 1, Deadline()).ok());
+  host->Stop();
+  absl::MutexLock lock(&results.mu);
+  ASSERT_EQ(results.got.size(), 1u);
+  EXPECT_EQ(results.got[0].first, 2);
+  EXPECT_TRUE(results.got[0].second.ok());
+}
+
+TEST_F(ProjectionHostTest, ManyAwaitAsyncCallbacksEachRunOnce) {
+  const uint64_t head = AppendTo("s", 5);
+  auto host = NewHost(std::make_unique<CountingProjection>());
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+
+  constexpr int kWaiters = 200;
+  Results results;
+  std::vector<uint64_t> ids(kWaiters);
+  // Positions head+1 .. head+100, twice; every 7th is cancelled.
+  for (int i = 0; i < kWaiters; ++i) {
+    ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1 + i % 100, Deadline(),
+                                  results.For(i), &ids[i])
+                     .has_value());
+  }
+  int cancelled = 0;
+  for (int i = 0; i < kWaiters; i += 7) {
+    EXPECT_TRUE(host->CancelAwait(ids[i]));
+    ++cancelled;
+  }
+  // Appended from another thread, in small requests, while more wait.
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) AppendTo("s", 2);
+  });
+  // Past the end: released by Stop.
+  uint64_t beyond = 0;
+  ASSERT_FALSE(host->AwaitAsync(kCounts, head + 1000, Deadline(),
+                                results.For(kWaiters), &beyond)
+                   .has_value());
+  writer.join();
+  ASSERT_TRUE(results.AwaitCount(kWaiters - cancelled));
+  EXPECT_EQ(host->waiting(), 1u);
+  host->Stop();
+  EXPECT_EQ(host->waiting(), 0u);
+  absl::MutexLock lock(&results.mu);
+  ASSERT_EQ(results.got.size(), static_cast<size_t>(kWaiters - cancelled + 1));
+  std::vector<int> runs(kWaiters + 1, 0);
+  for (const auto& [tag, status] : results.got) {
+    ++runs[tag];
+    if (tag == kWaiters) {
+      EXPECT_TRUE(StatusIs(status, absl::StatusCode::kUnavailable,
+                           {"stopped at position"}))
+          << status;
+    } else {
+      EXPECT_TRUE(status.ok()) << tag << ": " << status;
+    }
+  }
+  for (int i = 0; i < kWaiters; ++i) {
+    EXPECT_EQ(runs[i], i % 7 == 0 ? 0 : 1) << i;
+  }
+  EXPECT_EQ(runs[kWaiters], 1);
+  // A stopped host answers at once.
+  uint64_t id = 0;
+  std::optional<ProjectionHost::AwaitResult> now =
+      host->AwaitAsync(kCounts, head + 1000, Deadline(), results.For(-1), &id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_TRUE(StatusIs(now->status(), absl::StatusCode::kUnavailable));
+}
+
+// ---------------------------------------------------------------------------
 // 9. Random concurrent workload: live state equals a rebuild.
 
 TEST_F(ProjectionHostTest, LiveStateUnderConcurrentAppendsEqualsARebuild) {
