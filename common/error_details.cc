@@ -127,8 +127,7 @@ const std::vector<std::string>& KnownReasons() {
       reason::kTimeOutOfRange,    reason::kTooLong,
       reason::kReferenceNotFound, reason::kNotCovered,
       reason::kInvalidState,      reason::kSubjectErased,
-      reason::kRetained,          reason::kVersionConflict,
-      reason::kRequestIdReused};
+      reason::kVersionConflict,   reason::kRequestIdReused};
   return *reasons;
 }
 

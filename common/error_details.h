@@ -49,8 +49,6 @@ inline constexpr char kNotCovered[] = "NOT_COVERED";
 inline constexpr char kInvalidState[] = "INVALID_STATE";
 // FAILED_PRECONDITION: the subject's personal data has been erased.
 inline constexpr char kSubjectErased[] = "SUBJECT_ERASED";
-// FAILED_PRECONDITION: data under a legal hold or retention obligation.
-inline constexpr char kRetained[] = "RETAINED";
 // ABORTED: expected_version is not the stream's version (trailing metadata
 // ycr-conflict-stream / ycr-conflict-version say which and what).
 inline constexpr char kVersionConflict[] = "VERSION_CONFLICT";
