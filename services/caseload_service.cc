@@ -39,7 +39,7 @@ grpc::ServerUnaryReactor* CaseloadService::Counts(
     const v1::CaseloadCountsRequest* request, v1::CaseloadCounts* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response,
        deadline](const v1::Actor& caller) -> absl::Status {
         RETURN_IF_ERROR(
@@ -66,7 +66,7 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
     v1::ListCaseloadReferralsResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response, deadline](const v1::Actor& caller,
                                           ReadAccess* read) -> absl::Status {
         RETURN_IF_ERROR(

@@ -1,7 +1,8 @@
 #pragma once
 
-// The shape every unary read takes: resolve the caller once, then run the
-// query on a worker pool (queries may wait and read storage) and finish the
+// The shape every unary read takes: resolve the caller once and validate
+// the request (services/valid_request.h), then run the query on a worker
+// pool (queries may wait and read storage) and finish the
 // call with its status.
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +12,7 @@
 #include "services/access_log.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/valid_request.h"
 #include "services/work_queue.h"
 
 namespace ycr::services {
@@ -19,9 +21,10 @@ namespace ycr::services {
 // response it captured.
 template <typename Query>
 grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
+                                   const google::protobuf::Message& request,
                                    WorkQueue* pool, Query query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
@@ -40,12 +43,12 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
 // (without the data) when the access log refuses them. `access` may be null
 // (no access log).
 template <typename Query>
-grpc::ServerUnaryReactor* RunPersonalQuery(grpc::CallbackServerContext* context,
-                                           WorkQueue* pool,
-                                           AccessRecorder* access,
-                                           Query query) {
+grpc::ServerUnaryReactor* RunPersonalQuery(
+    grpc::CallbackServerContext* context,
+    const google::protobuf::Message& request, WorkQueue* pool,
+    AccessRecorder* access, Query query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
