@@ -147,10 +147,13 @@ class ValidationTest : public ::testing::Test {
     return head.position();
   }
 
+  // As `organisation` with `role` (default: the first the policy allows).
   Refusal Call(const std::string& path, const Message& request,
-               const std::string& organisation = "org-1") {
+               const std::string& organisation = "org-1",
+               const std::string& role = "") {
     return Parse(CallRaw(channel_, path, request.SerializeAsString(),
-                         organisation, "user-1", RoleFor(path)));
+                         organisation, "user-1",
+                         role.empty() ? RoleFor(path) : role));
   }
 
   ManualClock clock_{absl::FromUnixSeconds(1'780'000'000)};
@@ -270,8 +273,35 @@ TEST_F(ValidationTest, ConsentInForceInstantMustBeARealTime) {
   request.mutable_recipient()->set_organisation("service-1");
   request.mutable_at()->set_seconds(1'780'000'000);
   request.mutable_at()->set_nanos(1'000'000'000);
-  const Refusal r = Call("/ycr.v1.Audit/ConsentInForce", request, "auditor-1");
+  const Refusal r =
+      Call("/ycr.v1.Audit/ConsentInForce", request, "auditor-1", "auditor");
   EXPECT_TRUE(Names(r, "at.nanos", reason::kTimeOutOfRange));
+}
+
+// A required enum left UNSPECIFIED is the rules' to refuse, naming the
+// field: ConsentInForce's purpose and category were not required before.
+TEST_F(ValidationTest, ConsentInForceNeedsAPurposeAndACategory) {
+  v1::ConsentInForceRequest request;
+  request.set_subject_id("s-1");
+  request.mutable_recipient()->set_organisation("service-1");
+  request.set_category(v1::DATA_CATEGORY_IDENTITY);
+  request.mutable_at()->set_seconds(1'780'000'000);
+  Refusal r =
+      Call("/ycr.v1.Audit/ConsentInForce", request, "auditor-1", "auditor");
+  ASSERT_EQ(r.code, grpc::StatusCode::INVALID_ARGUMENT) << r.message;
+  ASSERT_EQ(r.details.field_violations.size(), 1u) << r.message;
+  EXPECT_EQ(r.details.field_violations[0].field, "purpose");
+  request.set_purpose(v1::PURPOSE_REFERRAL);
+  request.set_category(v1::DATA_CATEGORY_UNSPECIFIED);
+  r = Call("/ycr.v1.Audit/ConsentInForce", request, "auditor-1", "auditor");
+  ASSERT_EQ(r.code, grpc::StatusCode::INVALID_ARGUMENT) << r.message;
+  ASSERT_EQ(r.details.field_violations.size(), 1u) << r.message;
+  EXPECT_EQ(r.details.field_violations[0].field, "category");
+  request.set_category(v1::DATA_CATEGORY_IDENTITY);
+  EXPECT_EQ(
+      Call("/ycr.v1.Audit/ConsentInForce", request, "auditor-1", "auditor")
+          .code,
+      grpc::StatusCode::OK);
 }
 
 // Issue 15: a NUL in a subject id made one child's access-log listing
