@@ -361,6 +361,12 @@ absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
   if (request.subject_id().empty()) {
     return absl::InvalidArgumentError("subject_id: is required");
   }
+  if (request.purpose() == v1::PURPOSE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("purpose: is required");
+  }
+  if (request.category() == v1::DATA_CATEGORY_UNSPECIFIED) {
+    return absl::InvalidArgumentError("category: is required");
+  }
   if (!request.has_at()) return absl::InvalidArgumentError("at: is required");
   const absl::Time at = FromProtoTime(request.at());
 

@@ -78,7 +78,7 @@ grpc::ServerUnaryReactor* AccessLogService::ListBySubject(
     const v1::ListAccessBySubjectRequest* request,
     v1::AccessLogPage* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor&) -> absl::Status {
         RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
         return ListPage(
@@ -97,7 +97,7 @@ grpc::ServerUnaryReactor* AccessLogService::ListByReader(
     grpc::CallbackServerContext* context,
     const v1::ListAccessByReaderRequest* request, v1::AccessLogPage* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor&) -> absl::Status {
         RETURN_IF_ERROR(
             ReaderField(request->reader_organisation(), "reader_organisation"));

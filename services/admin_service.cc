@@ -27,7 +27,7 @@ grpc::ServerUnaryReactor* AdminService::Backup(
     grpc::CallbackServerContext* context, const v1::BackupRequest* request,
     v1::BackupResponse* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor& caller) -> absl::Status {
         if (caller.role() != kAdminRole) {
           return absl::PermissionDeniedError("backups are for role admin");

@@ -39,7 +39,7 @@ grpc::ServerUnaryReactor* CaseloadService::Counts(
     const v1::CaseloadCountsRequest* request, v1::CaseloadCounts* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunProjectionQuery(
-      context, pool_, host_, kCaseloads, deadline,
+      context, *request, pool_, host_, kCaseloads, deadline,
       [this, request](const v1::Actor& caller,
                       ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(
@@ -68,7 +68,7 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
     v1::ListCaseloadReferralsResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
-      context, pool_, access_, host_, kCaseloads, deadline,
+      context, *request, pool_, access_, host_, kCaseloads, deadline,
       [this, request](const v1::Actor& caller,
                       ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(

@@ -14,19 +14,21 @@
 #include "services/domain/visibility.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
+#include "services/valid_request.h"
 
 namespace ycr::services {
 namespace {
 
-// Resolves the caller, then runs `command(caller)` on `pool` and finishes
-// the call with its result.
+// Resolves the caller and validates the request, then runs `command(caller)` on
+// `pool` and finishes the call with its result.
 template <typename Command>
 grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
+                                     const google::protobuf::Message& request,
                                      WorkQueue* pool,
                                      v1::CommandResponse* response,
                                      Command command) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
@@ -94,7 +96,7 @@ grpc::ServerUnaryReactor* RunOneofCommand(
     absl::StatusOr<storage::AppendResult> (DomainCommands::*record)(
         const v1::Actor&, const std::string&, const std::string&,
         v1::EventPayload, std::optional<uint64_t>)) {
-  return RunCommand(context, pool, response,
+  return RunCommand(context, *request, pool, response,
                     [=, &id, &personal](
                         auto& caller) -> absl::StatusOr<storage::AppendResult> {
                       absl::StatusOr<v1::EventPayload> event =
@@ -111,52 +113,56 @@ grpc::ServerUnaryReactor* RunOneofCommand(
 grpc::ServerUnaryReactor* ConsentService::Grant(
     grpc::CallbackServerContext* context,
     const v1::GrantConsentRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    v1::EventPayload event;
-    *event.mutable_consent_granted() = request->consent();
-    *event.mutable_personal() = request->personal();
-    return commands_->RecordConsent(caller, request->request_id(), event);
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::EventPayload event;
+        *event.mutable_consent_granted() = request->consent();
+        *event.mutable_personal() = request->personal();
+        return commands_->RecordConsent(caller, request->request_id(), event);
+      });
 }
 
 grpc::ServerUnaryReactor* ConsentService::Refuse(
     grpc::CallbackServerContext* context,
     const v1::RefuseConsentRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    v1::EventPayload event;
-    *event.mutable_consent_refused() = request->consent();
-    *event.mutable_personal() = request->personal();
-    return commands_->RecordConsent(caller, request->request_id(), event);
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::EventPayload event;
+        *event.mutable_consent_refused() = request->consent();
+        *event.mutable_personal() = request->personal();
+        return commands_->RecordConsent(caller, request->request_id(), event);
+      });
 }
 
 grpc::ServerUnaryReactor* ConsentService::Vary(
     grpc::CallbackServerContext* context, const v1::VaryConsentRequest* request,
     v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    v1::EventPayload event;
-    *event.mutable_consent_varied() = request->variation();
-    *event.mutable_personal() = request->personal();
-    return commands_->RecordConsent(caller, request->request_id(), event);
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::EventPayload event;
+        *event.mutable_consent_varied() = request->variation();
+        *event.mutable_personal() = request->personal();
+        return commands_->RecordConsent(caller, request->request_id(), event);
+      });
 }
 
 grpc::ServerUnaryReactor* ConsentService::Withdraw(
     grpc::CallbackServerContext* context,
     const v1::WithdrawConsentRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    v1::EventPayload event;
-    *event.mutable_consent_withdrawn() = request->withdrawal();
-    *event.mutable_personal() = request->personal();
-    return commands_->RecordConsent(caller, request->request_id(), event);
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::EventPayload event;
+        *event.mutable_consent_withdrawn() = request->withdrawal();
+        *event.mutable_personal() = request->personal();
+        return commands_->RecordConsent(caller, request->request_id(), event);
+      });
 }
 
 grpc::ServerUnaryReactor* ConsentService::Get(
     grpc::CallbackServerContext* context, const v1::GetConsentRequest* request,
     v1::Consent* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       // The parties to a consent: the organisation that recorded it, the
       // holder of its subject's record and the recipients it names.
       [this, request, response](const v1::Actor& caller,
@@ -205,22 +211,24 @@ grpc::ServerUnaryReactor* ConsentService::Get(
 grpc::ServerUnaryReactor* SharingService::RecordDisclosure(
     grpc::CallbackServerContext* context,
     const v1::RecordDisclosureRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    return commands_->RecordDisclosure(caller, request->request_id(),
-                                       request->disclosure(),
-                                       request->personal());
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        return commands_->RecordDisclosure(caller, request->request_id(),
+                                           request->disclosure(),
+                                           request->personal());
+      });
 }
 
 grpc::ServerUnaryReactor* SharingService::RecordDecisionNotToShare(
     grpc::CallbackServerContext* context,
     const v1::RecordDecisionNotToShareRequest* request,
     v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    return commands_->RecordDecisionNotToShare(caller, request->request_id(),
-                                               request->decision(),
-                                               request->personal());
-  });
+  return RunCommand(context, *request, pool_, response,
+                    [this, request](auto& caller) {
+                      return commands_->RecordDecisionNotToShare(
+                          caller, request->request_id(), request->decision(),
+                          request->personal());
+                    });
 }
 
 grpc::ServerUnaryReactor* ReferralService::Transition(
@@ -236,7 +244,7 @@ grpc::ServerUnaryReactor* ReferralService::Get(
     grpc::CallbackServerContext* context, const v1::GetReferralRequest* request,
     v1::Referral* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         if (request->referral_id().empty()) {
@@ -274,18 +282,19 @@ grpc::ServerUnaryReactor* ReferralService::Get(
 grpc::ServerUnaryReactor* SubjectService::PutRecord(
     grpc::CallbackServerContext* context,
     const v1::PutSubjectRecordRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    return commands_->PutSubjectRecord(caller, request->request_id(),
-                                       request->record(),
-                                       Expected(request->expected_revision()));
-  });
+  return RunCommand(context, *request, pool_, response,
+                    [this, request](auto& caller) {
+                      return commands_->PutSubjectRecord(
+                          caller, request->request_id(), request->record(),
+                          Expected(request->expected_revision()));
+                    });
 }
 
 grpc::ServerUnaryReactor* SubjectService::GetRecord(
     grpc::CallbackServerContext* context,
     const v1::GetSubjectRecordRequest* request, v1::SubjectRecord* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         if (absl::Status s =
@@ -313,19 +322,21 @@ grpc::ServerUnaryReactor* SubjectService::IdentifyYoungCarer(
     grpc::CallbackServerContext* context,
     const v1::IdentifyYoungCarerRequest* request,
     v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    v1::EventPayload event;
-    *event.mutable_young_carer_identified() = request->identification();
-    *event.mutable_personal() = request->personal();
-    return commands_->IdentifyYoungCarer(caller, request->request_id(), event);
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::EventPayload event;
+        *event.mutable_young_carer_identified() = request->identification();
+        *event.mutable_personal() = request->personal();
+        return commands_->IdentifyYoungCarer(caller, request->request_id(),
+                                             event);
+      });
 }
 
 grpc::ServerUnaryReactor* SubjectService::Erase(
     grpc::CallbackServerContext* context,
     const v1::EraseSubjectRequest* request,
     v1::EraseSubjectResponse* response) {
-  return RunCommand(context, pool_, response->mutable_command(),
+  return RunCommand(context, *request, pool_, response->mutable_command(),
                     [this, request, response](
                         auto& caller) -> absl::StatusOr<storage::AppendResult> {
                       absl::StatusOr<DomainCommands::ErasureOutcome> outcome =
@@ -343,19 +354,22 @@ grpc::ServerUnaryReactor* SubjectService::Erase(
 grpc::ServerUnaryReactor* SubjectService::PlaceLegalHold(
     grpc::CallbackServerContext* context,
     const v1::PlaceLegalHoldRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    return commands_->PlaceLegalHold(caller, request->request_id(),
-                                     request->hold(), request->personal());
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        return commands_->PlaceLegalHold(caller, request->request_id(),
+                                         request->hold(), request->personal());
+      });
 }
 
 grpc::ServerUnaryReactor* SubjectService::LiftLegalHold(
     grpc::CallbackServerContext* context,
     const v1::LiftLegalHoldRequest* request, v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response, [this, request](auto& caller) {
-    return commands_->LiftLegalHold(caller, request->request_id(),
-                                    request->subject_id(), request->hold_id());
-  });
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        return commands_->LiftLegalHold(caller, request->request_id(),
+                                        request->subject_id(),
+                                        request->hold_id());
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -373,7 +387,7 @@ grpc::ServerUnaryReactor* InterventionService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetInterventionRequest* request, v1::Intervention* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         const std::string& id = request->intervention_id();
@@ -446,7 +460,7 @@ grpc::ServerUnaryReactor* AgreementService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetAgreementRequest* request, v1::Agreement* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor& caller) -> absl::Status {
         const std::string& id = request->agreement_id();
         if (absl::Status s = domain::ValidId(id, "agreement_id"); !s.ok()) {
@@ -517,7 +531,7 @@ grpc::ServerUnaryReactor* AgreementService::Get(
 grpc::ServerUnaryReactor* AreaService::Assign(
     grpc::CallbackServerContext* context, const v1::AssignAreaRequest* request,
     v1::CommandResponse* response) {
-  return RunCommand(context, pool_, response,
+  return RunCommand(context, *request, pool_, response,
                     [this, request](const v1::Actor& caller) {
                       return commands_->AssignArea(
                           caller, request->request_id(), request->assignment());
@@ -528,7 +542,7 @@ grpc::ServerUnaryReactor* AreaService::Get(grpc::CallbackServerContext* context,
                                            const v1::GetAreaRequest* request,
                                            v1::Area* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor&) -> absl::Status {
         RETURN_IF_ERROR(
             domain::ValidId(request->organisation(), "organisation"));
@@ -555,7 +569,7 @@ grpc::ServerUnaryReactor* CorrespondenceService::Get(
     const v1::GetCorrespondenceRequest* request,
     v1::CorrespondenceItem* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         const std::string& id = request->correspondence_id();
@@ -612,7 +626,7 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
     grpc::CallbackServerContext* context, const v1::GetConcernRequest* request,
     v1::Concern* response) {
   return RunPersonalQuery(
-      context, pool_, access_,
+      context, *request, pool_, access_,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::Status {
         const std::string& id = request->concern_id();

@@ -10,6 +10,7 @@
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
 #include "services/raw_log.h"
+#include "services/valid_request.h"
 
 namespace ycr::services {
 namespace {
@@ -432,7 +433,7 @@ void EventStoreService::Forget(
 grpc::ServerUnaryReactor* EventStoreService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) return FinishNow(context, caller.status());
   if (absl::Status raw = CheckRawAppend(*request); !raw.ok()) {
     return FinishNow(context, raw);
@@ -458,7 +459,7 @@ grpc::ServerUnaryReactor* EventStoreService::Append(
 grpc::ServerUnaryReactor* EventStoreService::ReadStream(
     grpc::CallbackServerContext* context, const v1::ReadStreamRequest* request,
     v1::ReadStreamResponse* response) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) return FinishNow(context, caller.status());
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return FinishNow(context, read.status());
@@ -492,7 +493,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
 grpc::ServerUnaryReactor* EventStoreService::ReadAll(
     grpc::CallbackServerContext* context, const v1::ReadAllRequest* request,
     v1::ReadAllResponse* response) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) return FinishNow(context, caller.status());
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return FinishNow(context, read.status());
@@ -524,7 +525,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   absl::Status status = caller.status();
   std::optional<ReadAccess> read;
   StreamQuota::Lease slot;
@@ -574,9 +575,10 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStoreService::Subscribe(
 }
 
 grpc::ServerUnaryReactor* EventStoreService::Head(
-    grpc::CallbackServerContext* context, const v1::HeadRequest* /*request*/,
+    grpc::CallbackServerContext* context, const v1::HeadRequest* request,
     v1::HeadResponse* response) {
-  if (absl::Status s = ResolveCaller(*context).status(); !s.ok()) {
+  if (absl::Status s = ResolveValidCaller(*context, *request).status();
+      !s.ok()) {
     return FinishNow(context, s);
   }
   storage::Head head = log_->GetHead();

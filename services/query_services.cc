@@ -17,6 +17,7 @@
 #include "services/domain/subject_rules.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
+#include "services/valid_request.h"
 #include "services/visibility.h"
 
 namespace ycr::services {
@@ -278,7 +279,7 @@ grpc::ServerUnaryReactor* DeadlineService::ListDue(
     v1::ListDeadlinesResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunProjectionQuery(
-      context, pool_, host_, "deadlines", deadline,
+      context, *request, pool_, host_, "deadlines", deadline,
       [this, request](const v1::Actor& caller,
                       ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(
@@ -301,7 +302,7 @@ grpc::ServerUnaryReactor* DeadlineService::ListOverdue(
   const google::protobuf::Timestamp as_of =
       request->has_as_of() ? request->as_of() : ToProtoTime(clock_->Now());
   return RunProjectionQuery(
-      context, pool_, host_, "deadlines", deadline,
+      context, *request, pool_, host_, "deadlines", deadline,
       [this, request](const v1::Actor& caller,
                       ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(CheckListDeadlines(host_->log(), caller, true, "as_of",
@@ -343,7 +344,7 @@ grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
     v1::CommandResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
@@ -406,9 +407,10 @@ grpc::ServerUnaryReactor* DeadlineService::FlagOverdue(
 }
 
 grpc::ServerUnaryReactor* ProjectionAdminService::Status(
-    grpc::CallbackServerContext* context, const v1::ProjectionStatusRequest*,
+    grpc::CallbackServerContext* context,
+    const v1::ProjectionStatusRequest* request,
     v1::ProjectionStatusResponse* response) {
-  return RunQuery(context, pool_, [this, response](const v1::Actor&) {
+  return RunQuery(context, *request, pool_, [this, response](const v1::Actor&) {
     const uint64_t head = log_->GetHead().position;
     for (const projections::ProjectionStatus& s : host_->Status()) {
       auto* p = response->add_projections();
@@ -434,7 +436,7 @@ grpc::ServerUnaryReactor* ProjectionAdminService::Rebuild(
     const v1::RebuildProjectionRequest* request,
     v1::RebuildProjectionResponse* response) {
   return RunQuery(
-      context, pool_,
+      context, *request, pool_,
       [this, request, response](const v1::Actor& caller) -> absl::Status {
         if (caller.role() != kAdminRole) {
           return absl::PermissionDeniedError(
@@ -453,7 +455,7 @@ grpc::ServerUnaryReactor* ProjectionAdminService::Rebuild(
 grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
     grpc::CallbackServerContext* context,
     const v1::AuditTrailRequest* request) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) return Refuse(caller.status());
   absl::StatusOr<size_t> limit = PageSize(request->page_size());
   if (!limit.ok()) return Refuse(limit.status());
@@ -503,7 +505,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
 grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
     grpc::CallbackServerContext* context,
     const v1::OrganisationDisclosuresRequest* request) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, *request);
   if (!caller.ok()) return Refuse(caller.status());
   absl::StatusOr<size_t> limit = PageSize(request->page_size());
   if (!limit.ok()) return Refuse(limit.status());
@@ -570,7 +572,7 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
     v1::ConsentInForceResponse* response) {
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
-      context, pool_, access_, host_, "audit_trail", deadline,
+      context, *request, pool_, access_, host_, "audit_trail", deadline,
       [this, request](const v1::Actor& caller,
                       ReadAccess* read) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
@@ -596,7 +598,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
   constexpr size_t kMaxEntries = 50000;
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
-      context, pool_, access_, host_, "audit_trail", deadline,
+      context, *request, pool_, access_, host_, "audit_trail", deadline,
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::StatusOr<uint64_t> {
         const std::string& subject = request->subject_id();

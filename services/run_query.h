@@ -1,7 +1,8 @@
 #pragma once
 
-// The shape every unary read takes: resolve the caller once, then run the
-// query on a worker pool (queries may wait and read storage) and finish the
+// The shape every unary read takes: resolve the caller once and validate
+// the request (services/valid_request.h), then run the query on a worker
+// pool (queries may wait and read storage) and finish the
 // call with its status.
 
 #include <grpcpp/grpcpp.h>
@@ -16,6 +17,7 @@
 #include "services/access_log.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/valid_request.h"
 #include "services/work_queue.h"
 
 namespace ycr::services {
@@ -24,9 +26,10 @@ namespace ycr::services {
 // response it captured.
 template <typename Query>
 grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
+                                   const google::protobuf::Message& request,
                                    WorkQueue* pool, Query query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
@@ -45,12 +48,12 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
 // (without the data) when the access log refuses them. `access` may be null
 // (no access log).
 template <typename Query>
-grpc::ServerUnaryReactor* RunPersonalQuery(grpc::CallbackServerContext* context,
-                                           WorkQueue* pool,
-                                           AccessRecorder* access,
-                                           Query query) {
+grpc::ServerUnaryReactor* RunPersonalQuery(
+    grpc::CallbackServerContext* context,
+    const google::protobuf::Message& request, WorkQueue* pool,
+    AccessRecorder* access, Query query) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
@@ -179,10 +182,11 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
 // Runs a ProjectionQuery (see above) of `projection` for the call.
 template <typename Check, typename Read>
 grpc::ServerUnaryReactor* RunProjectionQuery(
-    grpc::CallbackServerContext* context, WorkQueue* pool,
+    grpc::CallbackServerContext* context,
+    const google::protobuf::Message& request, WorkQueue* pool,
     projections::ProjectionHost* host, std::string projection,
     absl::Time deadline, Check check, Read read) {
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(caller.status()));
@@ -199,11 +203,12 @@ grpc::ServerUnaryReactor* RunProjectionQuery(
 // RunPersonalQuery); `access` may be null (no access log).
 template <typename Check, typename Read>
 grpc::ServerUnaryReactor* RunPersonalProjectionQuery(
-    grpc::CallbackServerContext* context, WorkQueue* pool,
+    grpc::CallbackServerContext* context,
+    const google::protobuf::Message& request, WorkQueue* pool,
     AccessRecorder* access, projections::ProjectionHost* host,
     std::string projection, absl::Time deadline, Check check, Read read) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  absl::StatusOr<v1::Actor> caller = ResolveCaller(*context);
+  absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
     refused = context->DefaultReactor();
     refused->Finish(ToGrpcStatus(caller.status()));

@@ -3,6 +3,7 @@
 #include "common/proto_time.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/valid_request.h"
 
 namespace ycr::services {
 
@@ -10,7 +11,7 @@ grpc::ServerUnaryReactor* TestingService::AdvanceTime(
     grpc::CallbackServerContext* context, const v1::AdvanceTimeRequest* request,
     v1::TimeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = ResolveCaller(*context).status();
+  absl::Status status = ResolveValidCaller(*context, *request).status();
   const absl::Duration by = absl::Seconds(request->by().seconds()) +
                             absl::Nanoseconds(request->by().nanos());
   if (status.ok() && by < absl::ZeroDuration()) {
@@ -25,10 +26,10 @@ grpc::ServerUnaryReactor* TestingService::AdvanceTime(
 }
 
 grpc::ServerUnaryReactor* TestingService::GetTime(
-    grpc::CallbackServerContext* context, const v1::GetTimeRequest*,
+    grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = ResolveCaller(*context).status();
+  absl::Status status = ResolveValidCaller(*context, *request).status();
   if (status.ok()) *response->mutable_now() = ToProtoTime(clock_->Now());
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

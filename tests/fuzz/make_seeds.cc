@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "storage/key_format.h"
 #include "storage/record_codec.h"
+#include "tests/fuzz/api_seeds.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "ycr/v1/event_store.pb.h"
 
@@ -218,6 +220,26 @@ int main(int argc, char** argv) {
   fuzz::AddChunk(&seed, stored.hash());
   fuzz::AddChunk(&seed, storage::StreamKey("consent-c-1", 1));
   Write(codec, "stream-key", seed);
+
+  // Every RPC with its valid request (api_seeds.h, which api_fuzz parses):
+  // as is, and with its first field set to nothing.
+  const std::filesystem::path api = root / "api_fuzz";
+  const auto& seeds = fuzz::ApiSeeds();
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    size_t who = 0;
+    for (size_t k = 0; k < fuzz::ApiIdentities().size(); ++k) {
+      if (fuzz::ApiIdentities()[k].first == seeds[i].organisation) who = k;
+    }
+    for (const char mode : {0, 3}) {
+      std::string api_seed;
+      fuzz::AddChunk(&api_seed, seeds[i].path);
+      fuzz::AddChunk(&api_seed, std::string(1, static_cast<char>(who)));
+      fuzz::AddChunk(&api_seed, std::string(1, mode));
+      fuzz::AddChunk(&api_seed, "");
+      fuzz::AddChunk(&api_seed, std::string(1, '\0'));
+      Write(api, absl::StrCat(i, "-", static_cast<int>(mode)), api_seed);
+    }
+  }
   std::cout << "seeds written to " << root << "\n";
   return 0;
 }

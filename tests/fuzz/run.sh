@@ -12,7 +12,7 @@ if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
 fi
 seconds="${1:-20}"
 build_dir=build/fuzz
-targets=(record_codec_fuzz append_validation_fuzz domain_rules_fuzz)
+targets=(record_codec_fuzz append_validation_fuzz domain_rules_fuzz api_fuzz)
 
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYCR_FUZZ=ON -DYCR_BUILD_TESTS=OFF \

@@ -813,6 +813,9 @@ TEST_F(VisibilityAttackTest, DeadlinesAndCaseloadsCarryNoConcern) {
   EXPECT_FALSE(absl::StrContains(seen, kSocialCare)) << seen;
 }
 
+// Unknown enum numbers are refused by the contract's validator (issue 15)
+// before anything is looked up: the refusal says nothing of the concern.
+// With defined values the answer is codes only.
 TEST_F(VisibilityAttackTest, ConsentInForceWithUnknownEnumsAnswersCodesOnly) {
   ASSERT_NO_FATAL_FAILURE(ServiceRaisesConcern("g-1", "s-1"));
   v1::ConsentInForceRequest request;
@@ -824,6 +827,13 @@ TEST_F(VisibilityAttackTest, ConsentInForceWithUnknownEnumsAnswersCodesOnly) {
   request.set_min_position(Head());
   auto audit = v1::Audit::NewStub(channel_);
   v1::ConsentInForceResponse got;
+  const grpc::Status refused = GetAs(
+      audit.get(), &v1::Audit::Stub::ConsentInForce, request, kSchool, &got);
+  EXPECT_TRUE(Is(refused, StatusCode::INVALID_ARGUMENT, "purpose"));
+  EXPECT_FALSE(absl::StrContains(refused.error_message(), "g-1"));
+  request.set_purpose(v1::PURPOSE_SAFEGUARDING);
+  request.set_category(v1::DATA_CATEGORY_WELLBEING);
+  got.Clear();
   ASSERT_TRUE(Ok(GetAs(audit.get(), &v1::Audit::Stub::ConsentInForce, request,
                        kSchool, &got)));
   EXPECT_FALSE(got.covered());
