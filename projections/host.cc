@@ -41,6 +41,12 @@ struct ProjectionHost::Slot {
   // Position the frozen generation had reached.
   uint64_t frozen_at = 0;
   std::shared_ptr<ProjectionRunner> building;
+  // True while `building` is a builder: its progress reports may promote
+  // it. Cleared (under mu_) when it takes over, so that, as the active
+  // runner, its reports no longer take mu_: a later rebuild's takeover
+  // stops it while holding mu_, and a report waiting for mu_ would never
+  // let that stop finish.
+  std::shared_ptr<std::atomic<bool>> builder_reports;
 };
 
 ProjectionHost::ProjectionHost(storage::EventLog* log,
@@ -98,10 +104,15 @@ absl::Status ProjectionHost::StartBuilding(Slot& slot) {
   slot.building = std::make_shared<ProjectionRunner>(
       log_, store_, slot.projection.get(), generation, options_);
   // Once it takes over, its reports are the active generation's.
+  auto builder_reports = std::make_shared<std::atomic<bool>>(true);
+  slot.builder_reports = builder_reports;
   return slot.building->Start(
-      [this, name, generation](uint64_t applied, bool reached_head) {
+      [this, name, generation, builder_reports](uint64_t applied,
+                                                bool reached_head) {
         Notify(name, applied);
-        OnBuilderProgress(name, generation, reached_head);
+        if (builder_reports->load()) {
+          OnBuilderProgress(name, generation, reached_head);
+        }
       },
       [this, name] { Notify(name, kAll); });
 }
@@ -145,6 +156,7 @@ void ProjectionHost::OnBuilderProgress(const std::string& name,
   if (slot.active != nullptr) slot.active->Stop();
   slot.lease->Retire();
   slot.lease = std::make_shared<Lease>(store_, name, generation);
+  slot.builder_reports->store(false);
   slot.active = std::move(slot.building);
   slot.building = nullptr;
   slot.frozen_at = 0;

@@ -1205,6 +1205,33 @@ TEST_F(ProjectionHostTest, RebuildSwapsToAnIdenticalGenerationAndDropsTheOld) {
   EXPECT_EQ(ScanAll(*store_, kCounts, 3), ExpectedCounts(tally));
 }
 
+// A runner that took over from a rebuild reports at every commit, and a
+// later rebuild's takeover stops it while holding the host's lock. Its
+// reports must not wait for that lock: one in flight at the takeover left
+// the host deadlocked (the takeover joining the runner, the runner waiting
+// for the lock). Rebuilds one after another while the log grows: each takes
+// over. Without the fix this hangs until the test's timeout.
+TEST_F(ProjectionHostTest, RebuildsOneAfterAnotherWhileTheLogGrowsAllTakeOver) {
+  std::map<std::string, int64_t> tally;
+  AppendSpread(200, 3, &tally);
+  auto host = NewHost(std::make_unique<CountingProjection>());
+  ASSERT_TRUE(host->Start().ok());
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; writing.load(); ++i) {
+      AppendTo(absl::StrCat("w-", i % 5), 1);
+    }
+  });
+  for (uint32_t generation = 2; generation <= 25; ++generation) {
+    ASSERT_TRUE(host->Rebuild(kCounts).ok()) << generation;
+    ASSERT_NE(AwaitGeneration(*host, kCounts, 0, generation), nullptr)
+        << generation;
+  }
+  writing.store(false);
+  writer.join();
+  ASSERT_TRUE(host->Await(kCounts, Head(), Deadline()).ok());
+}
+
 TEST_F(ProjectionHostTest, RestartDuringRebuildKeepsTheActiveGeneration) {
   std::map<std::string, int64_t> tally;
   const uint64_t head = AppendSpread(300, 3, &tally);
