@@ -96,7 +96,8 @@ void Fill(const google::rpc::ErrorInfo& info, ErrorDetails* details) {
 }
 void Fill(const google::rpc::BadRequest& bad, ErrorDetails* details) {
   for (const auto& v : bad.field_violations()) {
-    details->field_violations.push_back({v.field(), v.description()});
+    details->field_violations.push_back(
+        {v.field(), v.description(), v.reason()});
   }
 }
 void Fill(const google::rpc::PreconditionFailure& failure,
@@ -114,6 +115,7 @@ google::rpc::BadRequest ToBadRequest(
     auto* out = bad.add_field_violations();
     out->set_field(v.field);
     out->set_description(v.description);
+    out->set_reason(v.reason);
   }
   return bad;
 }
@@ -148,7 +150,11 @@ absl::Status FieldErrors(const std::vector<FieldViolation>& violations,
                     " more: see the BadRequest details)");
   }
   absl::Status status = absl::InvalidArgumentError(message);
-  Put(&status, kBadRequestUrl, ToBadRequest(violations));
+  std::vector<FieldViolation> each = violations;
+  for (FieldViolation& v : each) {
+    if (v.reason.empty()) v.reason = std::string(reason_code);
+  }
+  Put(&status, kBadRequestUrl, ToBadRequest(each));
   return WithReason(std::move(status), reason_code);
 }
 
@@ -237,7 +243,11 @@ std::string SerializedRpcStatus(const absl::Status& status) {
   info.set_domain(kErrorDomain);
   out.add_details()->PackFrom(info);
   if (!details.field_violations.empty()) {
-    out.add_details()->PackFrom(ToBadRequest(details.field_violations));
+    std::vector<FieldViolation> each = details.field_violations;
+    for (FieldViolation& v : each) {
+      if (v.reason.empty()) v.reason = details.reason;
+    }
+    out.add_details()->PackFrom(ToBadRequest(each));
   }
   if (!details.precondition_violations.empty()) {
     google::rpc::PreconditionFailure failure;
@@ -290,7 +300,9 @@ std::string DescribeDetails(const ErrorDetails& details) {
     absl::StrAppend(&out, "  reason: ", details.reason, "\n");
   }
   for (const FieldViolation& v : details.field_violations) {
-    absl::StrAppend(&out, "  field ", v.field, ": ", v.description, "\n");
+    absl::StrAppend(&out, "  field ", v.field, ": ", v.description,
+                    v.reason.empty() ? "" : absl::StrCat(" (", v.reason, ")"),
+                    "\n");
   }
   for (const PreconditionViolation& v : details.precondition_violations) {
     absl::StrAppend(&out, "  precondition ", v.type, " ", v.subject, ": ",

@@ -63,6 +63,8 @@ const std::vector<std::string>& KnownReasons();
 struct FieldViolation {
   std::string field;
   std::string description;
+  // A stable reason (above); "" takes the status's.
+  std::string reason;
 };
 
 struct PreconditionViolation {

@@ -159,8 +159,7 @@ class Walker {
 
   void Add(std::string field, std::string description, const char* why) {
     if (Full()) return;
-    violations_.push_back(
-        {std::move(field), absl::StrCat(description, " [", why, "]"), why});
+    violations_.push_back({std::move(field), std::move(description), why});
   }
 
   // `inherited`: the class of the map field an entry's key or value
@@ -435,7 +434,8 @@ absl::Status ValidateMessage(const Message& message) {
   std::vector<FieldViolation> violations;
   violations.reserve(found.size());
   for (MessageViolation& v : found) {
-    violations.push_back({std::move(v.field), std::move(v.description)});
+    violations.push_back(
+        {std::move(v.field), std::move(v.description), v.reason});
   }
   return FieldErrors(violations, found[0].reason);
 }

@@ -71,9 +71,9 @@ std::vector<MessageViolation> FindViolations(
     size_t max = kMaxViolations);
 
 // OK, or INVALID_ARGUMENT with a BadRequest naming every violation (at most
-// kMaxViolations), each description ending with its reason in brackets
-// ("99 is not a value of ycr.v1.Purpose [UNKNOWN_ENUM_VALUE]"), and an
-// ErrorInfo with the first one's reason.
+// kMaxViolations), each with its description ("99 is not a value of
+// ycr.v1.Purpose") and its own reason (UNKNOWN_ENUM_VALUE), and an ErrorInfo
+// with the first one's reason.
 absl::Status ValidateMessage(const google::protobuf::Message& message);
 
 }  // namespace ycr::domain

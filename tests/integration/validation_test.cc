@@ -105,7 +105,7 @@ Refusal Parse(const grpc::Status& status) {
 }
 
 // Whether `r` is INVALID_ARGUMENT with a BadRequest violation on `field`
-// whose description ends with "[<reason>]", and (when `first`) ErrorInfo
+// whose own reason is `reason`, and (when `first`) ErrorInfo
 // `reason`.
 ::testing::AssertionResult Names(const Refusal& r, const std::string& field,
                                  const std::string& reason, bool first = true) {
@@ -119,8 +119,7 @@ Refusal Parse(const grpc::Status& status) {
            << r.message;
   }
   for (const FieldViolation& v : r.details.field_violations) {
-    if (v.field == field &&
-        absl::EndsWith(v.description, absl::StrCat("[", reason, "]"))) {
+    if (v.field == field && v.reason == reason) {
       return ::testing::AssertionSuccess();
     }
   }

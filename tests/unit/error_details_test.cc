@@ -153,6 +153,12 @@ TEST(ErrorDetailsTest, SerializedRpcStatusRoundTrips) {
                 want.field_violations[i].field);
       EXPECT_EQ(parsed.field_violations[i].description,
                 want.field_violations[i].description);
+      // Each violation says why; one derived from the message takes the
+      // status's reason.
+      EXPECT_EQ(parsed.field_violations[i].reason,
+                want.field_violations[i].reason.empty()
+                    ? want.reason
+                    : want.field_violations[i].reason);
     }
     ASSERT_EQ(parsed.precondition_violations.size(),
               want.precondition_violations.size());
@@ -176,6 +182,24 @@ TEST(ErrorDetailsTest, SerializedRpcStatusRoundTrips) {
   EXPECT_FALSE(ParseRpcStatus("", &code, &message, &parsed));
   EXPECT_FALSE(
       ParseRpcStatus("\xff\xff not a status", &code, &message, &parsed));
+}
+
+TEST(ErrorDetailsTest, EachFieldViolationKeepsItsOwnReason) {
+  const absl::Status status =
+      FieldErrors({{"a", "too long", reason::kTooLong}, {"b", "bad", ""}},
+                  reason::kFieldInvalid);
+  int code = 0;
+  std::string message;
+  ErrorDetails parsed;
+  ASSERT_TRUE(
+      ParseRpcStatus(SerializedRpcStatus(status), &code, &message, &parsed));
+  ASSERT_EQ(parsed.field_violations.size(), 2u);
+  EXPECT_EQ(parsed.field_violations[0].reason, reason::kTooLong);
+  EXPECT_EQ(parsed.field_violations[1].reason, reason::kFieldInvalid);
+  EXPECT_EQ(DescribeDetails(parsed),
+            "  reason: FIELD_INVALID\n"
+            "  field a: too long (TOO_LONG)\n"
+            "  field b: bad (FIELD_INVALID)\n");
 }
 
 TEST(ErrorDetailsTest, DescribeDetailsPrintsOneLineEach) {

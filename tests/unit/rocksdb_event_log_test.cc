@@ -1036,7 +1036,7 @@ TEST_F(RocksDbEventLogTest, StoreOfFormatVersionOneIsRefusedSayingWhatToDo) {
   absl::StatusOr<std::unique_ptr<RocksDbEventLog>> log =
       RocksDbEventLog::Open(Options());
   EXPECT_TRUE(StatusIs(log.status(), absl::StatusCode::kFailedPrecondition,
-                       {"format version 1", "reads format version 2",
+                       {"format version 1", "reads format version 3",
                         "does not migrate", "empty data directory"}));
 }
 
