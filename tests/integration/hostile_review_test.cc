@@ -657,6 +657,61 @@ TEST_F(HostileReviewTest, OneRequestIdFromTwoOrganisationsAtOnce) {
   }
 }
 
+// Ids are one namespace for everyone, so another organisation choosing an
+// id already used learns that it is taken (not confidential, except for
+// concerns, above); it must learn nothing more: not the subject, the school,
+// the service, nor the state of a case it has no part in.
+TEST_F(HostileReviewTest, ATakenIdTellsNothingOfAnotherOrganisationsCase) {
+  ASSERT_TRUE(Ok(Intervene(
+      Plan("i-1", "s-1", v1::INTERVENTION_TYPE_MENTORING, clock_.Now()),
+      kService)));
+  v1::InterventionCommand end;
+  end.set_intervention_id("i-1");
+  end.mutable_end();
+  end.mutable_personal()->set_reason("moved away");
+  ASSERT_TRUE(Ok(Intervene(end, kService)));
+  // Another school and its pupil; another service.
+  v1::PutSubjectRecordRequest put;
+  *put.mutable_record() = Record("s-9");
+  ASSERT_TRUE(Ok(Put(put, kOtherSchool)));
+  std::map<std::string, grpc::Status> answers;
+  answers["consent"] =
+      Grant(Consent("c-ref-s-1", "s-9", kOtherService, {v1::PURPOSE_REFERRAL},
+                    {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+            kOtherSchool);
+  ASSERT_TRUE(
+      Ok(Grant(Consent("c-o", "s-9", kOtherService, {v1::PURPOSE_REFERRAL},
+                       {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+               kOtherSchool)));
+  v1::ReferralTransitionRequest submit = Submit("r-ref-s-1", "s-9", "c-o");
+  submit.mutable_submit()->set_school(kOtherSchool);
+  submit.mutable_submit()->set_service(kOtherService);
+  submit.mutable_submit()
+      ->mutable_disclosure()
+      ->mutable_from()
+      ->set_organisation(kOtherSchool);
+  submit.mutable_submit()->mutable_disclosure()->mutable_to()->set_organisation(
+      kOtherService);
+  answers["referral"] = Refer(submit, kOtherSchool);
+  v1::InterventionCommand plan =
+      Plan("i-1", "", v1::INTERVENTION_TYPE_STAFF_TRAINING, clock_.Now());
+  plan.mutable_plan()->set_school(kOtherSchool);
+  answers["intervention"] = Intervene(plan, kOtherService);
+  const std::map<std::string, std::string> ids = {{"consent", "c-ref-s-1"},
+                                                  {"referral", "r-ref-s-1"},
+                                                  {"intervention", "i-1"}};
+  for (const auto& [what, status] : answers) {
+    const std::string shape = Shape(status, ids.at(what));
+    EXPECT_FALSE(status.ok()) << what;
+    for (const std::string& secret :
+         {std::string("s-1"), kSchool, kService, std::string("ended"),
+          std::string("ENDED"), std::string("planned")}) {
+      EXPECT_FALSE(absl::StrContains(shape, secret))
+          << what << " tells \"" << secret << "\": " << shape;
+    }
+  }
+}
+
 // Unknown enum numbers, absurd times in a query: INVALID_ARGUMENT naming the
 // field, before any subject is looked at (so another school learns nothing
 // of s-1 from the difference).
