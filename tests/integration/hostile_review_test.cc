@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
+#include "tests/integration/command_runner.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -431,6 +432,21 @@ TEST_F(HostileReviewTest, AfterErasureTheSchoolCannotTellAConcernWasKept) {
       EXPECT_NE(entry.event().event_type(), "sharing_declined");
     }
     EXPECT_TRUE(Ok(reader->Finish()));
+  }
+  // `ycr audit export` as the school, in every format.
+  for (const char* format : {"jsonl", "csv", "html", "sar"}) {
+    TempDir scratch;
+    const Outcome run = RunArgs(
+        CliAs(YCR_CLI_BINARY, server_.server().port(), kSchool, "school",
+              {"audit", "export", "--subject", "s-3", "--format", format}),
+        scratch.path() + "/stderr");
+    EXPECT_EQ(run.code, 0) << format << ": " << run.err;
+    for (const std::string& secret :
+         {std::string("g-3"), kSocialCare, kFacts, std::string("dsl-s"),
+          std::string("not to tell")}) {
+      EXPECT_FALSE(absl::StrContains(run.out, secret))
+          << format << " shows " << secret;
+    }
   }
   v1::SubjectAccessPack p3;
   v1::SubjectAccessPack p4;
