@@ -713,7 +713,13 @@ TEST_F(HostileReviewTest, ATakenIdTellsNothingOfAnotherOrganisationsCase) {
       Plan("i-1", "", v1::INTERVENTION_TYPE_STAFF_TRAINING, clock_.Now());
   plan.mutable_plan()->set_school(kOtherSchool);
   answers["intervention"] = Intervene(plan, kOtherService);
-  const std::map<std::string, std::string> ids = {{"consent", "c-ref-s-1"},
+  ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms()));
+  v1::AgreementTerms others = Terms();
+  *others.mutable_school() = Party(kOtherSchool);
+  *others.mutable_service() = Party(kOtherService);
+  answers["agreement"] = Agree(Draft("a-1", others), kOtherSchool);
+  const std::map<std::string, std::string> ids = {{"agreement", "a-1"},
+                                                  {"consent", "c-ref-s-1"},
                                                   {"referral", "r-ref-s-1"},
                                                   {"intervention", "i-1"}};
   for (const auto& [what, status] : answers) {
@@ -721,7 +727,8 @@ TEST_F(HostileReviewTest, ATakenIdTellsNothingOfAnotherOrganisationsCase) {
     EXPECT_FALSE(status.ok()) << what;
     for (const std::string& secret :
          {std::string("s-1"), kSchool, kService, std::string("ended"),
-          std::string("ENDED"), std::string("planned")}) {
+          std::string("ENDED"), std::string("planned"), std::string("in force"),
+          std::string("IN_FORCE")}) {
       EXPECT_FALSE(absl::StrContains(shape, secret))
           << what << " tells \"" << secret << "\": " << shape;
     }
