@@ -1115,12 +1115,23 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
     return absl::InvalidArgumentError(
         "raise.concern_id: differs from concern_id");
   }
-  if (expected_version.has_value() && !event.has_concern_raised()) {
+  if (expected_version.has_value()) {
     // The version check would otherwise answer before the raiser rule and
     // tell another organisation the concern exists, and at what version.
+    RETURN_IF_ERROR(domain::ValidId(concern_id, "concern_id"));
     ASSIGN_OR_RETURN(domain::ConcernView view, LoadConcern(concern_id));
-    if (view.version == 0 ||
-        view.raised.organisation() != caller.organisation()) {
+    const bool hidden = view.version == 0 ||
+                        view.raised.organisation() != caller.organisation();
+    if (hidden && event.has_concern_raised()) {
+      // A raise expecting a version: as for an id never raised (version 0;
+      // an expected version is never 0, which means "none").
+      return VersionConflict(
+          "safeguarding-" + concern_id, 0,
+          absl::StrCat("safeguarding ", concern_id,
+                       " is at version 0, expected ", *expected_version,
+                       "; read it again and retry"));
+    }
+    if (hidden) {
       return absl::NotFoundError(
           absl::StrCat("safeguarding ", concern_id, " does not exist"));
     }

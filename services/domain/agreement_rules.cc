@@ -195,10 +195,17 @@ absl::Status DecideAgreementCommand(const AgreementView& view,
           own));
     }
     if (exists) {
-      return InvalidState("AGREEMENT", Cited("agreement_id", view.agreement_id),
-                          absl::StrCat("agreement rule: agreement ",
-                                       view.agreement_id, " already exists (",
-                                       AgreementStateName(view.state), ")"));
+      // Its state is for its parties only: ids are one namespace, and
+      // another organisation must learn no more than that it is taken.
+      const bool party = own == view.terms.school().organisation() ||
+                         own == view.terms.service().organisation();
+      return InvalidState(
+          "AGREEMENT", Cited("agreement_id", view.agreement_id),
+          absl::StrCat(
+              "agreement rule: agreement ", view.agreement_id,
+              " already exists",
+              party ? absl::StrCat(" (", AgreementStateName(view.state), ")")
+                    : ""));
     }
     return absl::OkStatus();
   }

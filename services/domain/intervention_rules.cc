@@ -113,10 +113,16 @@ absl::Status DecideInterventionCommand(const InterventionView& view,
           "cannot be the school itself");
     }
     if (view.state != State::kNone) {
+      // Its state is for its service only: ids are one namespace, and
+      // another organisation must learn no more than that it is taken.
+      const std::string state =
+          own == view.plan.service()
+              ? absl::StrCat(" (", StateName(view.state), ")")
+              : "";
       return InvalidState(
           "INTERVENTION", Cited("intervention_id", p->intervention_id()),
           absl::StrCat("intervention rule: intervention ", p->intervention_id(),
-                       " already exists (", StateName(view.state), ")"));
+                       " already exists", state));
     }
     return absl::OkStatus();
   }

@@ -212,6 +212,20 @@ absl::Status CheckReferralTransition(const ReferralView& view,
   }
   if (absl::Status s = CheckFields(view, event); !s.ok()) return s;
   const bool exists = view.state != v1::REFERRAL_STATE_UNSPECIFIED;
+  const auto side_refusal = [&]() {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only the referral's ",
+        t->side == Side::kSchool    ? "school"
+        : t->side == Side::kService ? "service"
+                                    : "school or service",
+        " may ", t->name, " it; the caller acts for ", caller.organisation()));
+  };
+  // A referral's state is for its school and service only: anyone else (an
+  // id is one namespace) is refused before its state is looked at.
+  if (exists && caller.organisation() != view.school &&
+      caller.organisation() != view.service) {
+    return side_refusal();
+  }
   bool allowed = t->from.empty() ? !exists : false;
   for (State s : t->from) allowed = allowed || s == view.state;
   if (!allowed) {
@@ -232,14 +246,7 @@ absl::Status CheckReferralTransition(const ReferralView& view,
   const bool side_ok = (t->side == Side::kSchool && is_school) ||
                        (t->side == Side::kService && is_service) ||
                        (t->side == Side::kEither && (is_school || is_service));
-  if (!side_ok) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("only the referral's ",
-                     t->side == Side::kSchool    ? "school"
-                     : t->side == Side::kService ? "service"
-                                                 : "school or service",
-                     " may ", t->name, " it; the caller acts for ", own));
-  }
+  if (!side_ok) return side_refusal();
   return absl::OkStatus();
 }
 
