@@ -59,6 +59,16 @@ const std::vector<std::string>& RelationshipCodes() {
   return *codes;
 }
 
+const std::vector<std::string>& SafeguardingLawfulBasisCodes() {
+  static const auto* codes = new std::vector<std::string>{
+      "dpa2018-sch1-para18",    "ukgdpr-art6-1c",
+      "ukgdpr-art6-1d",         "ukgdpr-art6-1e",
+      "ukgdpr-art9-2g",         "children-act-1989-s17",
+      "children-act-1989-s47",  "children-act-2004-s11",
+      "education-act-2002-s175"};
+  return *codes;
+}
+
 const std::vector<std::string>& AccessPurposeCodes() {
   static const auto* codes = new std::vector<std::string>{
       "case-work", "review",    "safeguarding", "subject-access",

@@ -53,6 +53,11 @@ absl::Status RequiredTextFor(const std::string& value, absl::string_view field,
 // (RelatedPerson.relationship, ParentalResponsibility.relationship).
 const std::vector<std::string>& RelationshipCodes();
 
+// The law that allows sharing without consent to protect a child
+// (SafeguardingBasis.lawful_basis): UK GDPR and DPA 2018 conditions, and the
+// duties of the Children Acts and the Education Act.
+const std::vector<std::string>& SafeguardingLawfulBasisCodes();
+
 // Why a reader reads personal data (metadata x-ycr-purpose, kept in the
 // access log).
 const std::vector<std::string>& AccessPurposeCodes();

@@ -84,6 +84,13 @@ absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
             "safeguarding basis rule: when the family is not told, "
             "personal.not_told_reason must say why");
       }
+      // A code, not text: the plain event outlives erasure.
+      if (absl::Status s =
+              CheckCode(b.lawful_basis(), "safeguarding.lawful_basis",
+                        SafeguardingLawfulBasisCodes(), /*optional=*/false);
+          !s.ok()) {
+        return s;
+      }
       if (d.purpose() != v1::PURPOSE_SAFEGUARDING) {
         return NotCovered(
             "SAFEGUARDING_BASIS", "purpose",

@@ -202,7 +202,7 @@ v1::RecordDisclosureRequest SafeguardingDisclosure(const BenchSubject& subject,
   d->add_categories(v1::DATA_CATEGORY_CARING_SITUATION);
   d->set_purpose(v1::PURPOSE_SAFEGUARDING);
   v1::SafeguardingBasis* basis = d->mutable_safeguarding();
-  basis->set_lawful_basis("DPA 2018 Sch.1 para 18 (safeguarding of children)");
+  basis->set_lawful_basis("dpa2018-sch1-para18");
   basis->set_decision_maker(school.user);
   basis->set_family_told(false);
   basis->set_concern_id(subject.concern_id);

@@ -313,7 +313,7 @@ TEST_F(DomainCommandsTest, DisclosureNeedsConsentOrACompleteSafeguardingBasis) {
   v1::DisclosureRecorded d = Share("", "s-1");
   d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = d.mutable_safeguarding();
-  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_lawful_basis("dpa2018-sch1-para18");
   basis->set_decision_maker("dsl-1");
   basis->set_family_told(false);
   v1::PersonalData personal;
@@ -598,7 +598,7 @@ TEST_F(DomainCommandsTest, NothingIsRecordedAboutASubjectWithoutARecord) {
   v1::DisclosureRecorded share = Share("", "s-9");
   share.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = share.mutable_safeguarding();
-  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_lawful_basis("dpa2018-sch1-para18");
   basis->set_decision_maker("dsl-1");
   basis->set_family_told(true);
   v1::PersonalData personal;
@@ -764,7 +764,7 @@ TEST_F(DomainCommandsTest,
   v1::DisclosureRecorded d = Share("", "s-1");
   d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = d.mutable_safeguarding();
-  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_lawful_basis("dpa2018-sch1-para18");
   basis->set_decision_maker("dsl-1");
   basis->set_family_told(true);
   v1::PersonalData personal;
@@ -906,7 +906,7 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   v1::DisclosureRecorded d = Share("", "s-1");
   d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* basis = d.mutable_safeguarding();
-  basis->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  basis->set_lawful_basis("dpa2018-sch1-para18");
   basis->set_decision_maker("dsl-1");
   basis->set_family_told(true);
   v1::PersonalData personal;

@@ -233,7 +233,7 @@ inline v1::DisclosureRecorded Disclosure(
 
 inline v1::SafeguardingBasis Basis() {
   v1::SafeguardingBasis b;
-  b.set_lawful_basis("DPA 2018 Sch.1 para 18 (safeguarding of children)");
+  b.set_lawful_basis("dpa2018-sch1-para18");
   b.set_decision_maker("dsl-1");
   b.set_family_told(false);
   return b;

@@ -589,15 +589,12 @@ TEST_F(HostileReviewTest, AfterErasureTheSchoolCannotTellAConcernWasKept) {
   EXPECT_FALSE(absl::StrContains(files, kFacts));  // sealed, though kept
 }
 
-// KNOWN GAP (not fixed: needs a closed list of lawful bases, like the
-// relationship codes of refusals.cc, and the fixtures' free-text basis
-// changed to a code): `SafeguardingBasis.lawful_basis` is classified CODE
-// but takes any 500 bytes of text, in the plain event. A careless client
-// that writes about the child there ("see risk: father ...") leaves that
-// text readable after the erasure (here of a former pupil, past the
-// child-protection retention, so no key is kept): the raw log as an
-// auditor, and the store's files.
-TEST_F(HostileReviewTest, DISABLED_ALawfulBasisHoldsNoTextThatOutlivesErasure) {
+// `SafeguardingBasis.lawful_basis` is classified CODE and sits in the plain
+// event: free text there ("see risk: father ...") would outlive the
+// erasure (here of a former pupil, past the child-protection retention, so
+// no key is kept) in the raw log and the store's files. It is a code from a
+// closed list (refusals.cc), so such text is refused.
+TEST_F(HostileReviewTest, ALawfulBasisHoldsNoTextThatOutlivesErasure) {
   const std::string text = "LAWFUL-h0st1le father was arrested";
   v1::PutSubjectRecordRequest put;
   *put.mutable_record() = Record("s-5");

@@ -486,14 +486,14 @@ std::map<std::string, Row> TenancyTest::Rows() {
       [](const std::string& role, const std::string&) {
         const std::string from = Own(role);
         const std::string to = role == kSchoolRole ? kService : kSchool;
-        return absl::StrCat(
-            "disclosure { disclosure_id: \"", NewUuid(),
-            "\" subject_id: \"s-a\" from { organisation: \"", from,
-            "\" } to { organisation: \"", to,
-            "\" } categories: DATA_CATEGORY_IDENTITY purpose: "
-            "PURPOSE_SAFEGUARDING safeguarding { lawful_basis: \"DPA 2018\" "
-            "decision_maker: \"dsl-1\" family_told: true } }",
-            " personal { risk_statement: \"risk\" }");
+        return absl::StrCat("disclosure { disclosure_id: \"", NewUuid(),
+                            "\" subject_id: \"s-a\" from { organisation: \"",
+                            from, "\" } to { organisation: \"", to,
+                            "\" } categories: DATA_CATEGORY_IDENTITY purpose: "
+                            "PURPOSE_SAFEGUARDING safeguarding { lawful_basis: "
+                            "\"dpa2018-sch1-para18\" "
+                            "decision_maker: \"dsl-1\" family_told: true } }",
+                            " personal { risk_statement: \"risk\" }");
       },
       {{kSchoolRole, OwnOnly("from.organisation")},
        {kServiceRole, OwnOnly("from.organisation")}}};

@@ -223,7 +223,7 @@ TEST(EmbeddedDisclosureTest, ASafeguardingBasisRecordsWhatTheLawAsks) {
   v1::DisclosureRecorded d = Disclosure();
   d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* b = d.mutable_safeguarding();
-  b->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  b->set_lawful_basis("dpa2018-sch1-para18");
   b->set_decision_maker("dsl-1");
   b->set_family_told(true);
   v1::PersonalData personal;
@@ -257,12 +257,17 @@ TEST(EmbeddedDisclosureTest, ASafeguardingBasisRecordsWhatTheLawAsks) {
                "personal.not_told_reason must say why");
   personal.set_not_told_reason("would put the child at risk");
   EXPECT_TRUE(check(d, personal).ok());
+  // The lawful basis is a code: text about the child would sit in the
+  // plain event and outlive erasure.
+  b->set_lawful_basis("DPA 2018; father was arrested");
+  ExpectStatus(check(d, personal), absl::StatusCode::kInvalidArgument,
+               "safeguarding.lawful_basis: must be one of");
 }
 
 TEST(EmbeddedDisclosureTest, ASafeguardingBasisIsOnlyForSafeguarding) {
   v1::DisclosureRecorded d = Disclosure();
   auto* b = d.mutable_safeguarding();
-  b->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  b->set_lawful_basis("dpa2018-sch1-para18");
   b->set_decision_maker("dsl-1");
   b->set_family_told(true);
   v1::PersonalData personal;

@@ -56,7 +56,7 @@ v1::DisclosureRecorded Disclosure() {
   d.add_categories(v1::DATA_CATEGORY_CARING_SITUATION);
   d.set_purpose(v1::PURPOSE_SAFEGUARDING);
   auto* b = d.mutable_safeguarding();
-  b->set_lawful_basis("DPA 2018 Sch.1 para 18");
+  b->set_lawful_basis("dpa2018-sch1-para18");
   b->set_decision_maker("dsl-1");
   b->set_family_told(false);
   return d;
