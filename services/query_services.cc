@@ -123,14 +123,7 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   }
 
   void OnCancel() override {
-    uint64_t id;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      id = wait_id_;
-    }
-    // Exactly one of the wait's callback and a successful cancel happens.
-    if (id != 0 && host_->CancelAwait(id)) {
+    if (wait_.Cancel()) {
       Finish(
           grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
     }
@@ -145,30 +138,13 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
       Finish(ToGrpcStatus(position.status()));
       return;
     }
-    uint64_t id = 0;
-    std::optional<projections::ProjectionHost::AwaitResult> now =
-        host_->AwaitAsync(
-            projection_, *position, deadline_,
-            [this](projections::ProjectionHost::AwaitResult lease) {
-              pool_->Post([this, lease = std::move(lease)]() mutable {
-                Reached(std::move(lease));
-              });
-            },
-            &id);
-    if (now.has_value()) {
-      Reached(*std::move(now));
-      return;
-    }
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      wait_id_ = id;
-      cancelled = cancelled_;
-    }
-    if (cancelled && host_->CancelAwait(id)) {
-      Finish(
-          grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
-    }
+    wait_.Begin(
+        projection_, *position, deadline_,
+        [this](ProjectionWait::Result lease) { Reached(std::move(lease)); },
+        [this] {
+          Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "the call was cancelled"));
+        });
   }
 
   void Reached(projections::ProjectionHost::AwaitResult lease) {
@@ -218,9 +194,7 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   std::vector<v1::AuditEntry> page_;
   size_t next_ = 0;
   bool more_ = false;
-  absl::Mutex mu_;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+  ProjectionWait wait_{pool_, host_};
 };
 
 grpc::ServerWriteReactor<v1::AuditEntry>* Refuse(const absl::Status& status) {

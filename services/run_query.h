@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -71,6 +72,66 @@ grpc::ServerUnaryReactor* RunPersonalQuery(
   return reactor;
 }
 
+// The wait for a projection's position that the query reactors share:
+// ProjectionHost::AwaitAsync, its result handed to `pool`, and cancellable
+// by the call. Exactly one of `reached` and `cancelled` runs.
+class ProjectionWait {
+ public:
+  using Result = projections::ProjectionHost::AwaitResult;
+
+  ProjectionWait(WorkQueue* pool, projections::ProjectionHost* host)
+      : pool_(pool), host_(host) {}
+
+  // Waits (holding no thread) until `projection` has applied `position`, or
+  // `deadline`; then `reached(result)` on the pool (at once on this thread
+  // when already there). When the call was cancelled first, `cancelled()`
+  // instead.
+  void Begin(const std::string& projection, uint64_t position,
+             absl::Time deadline, std::function<void(Result)> reached,
+             std::function<void()> cancelled) {
+    uint64_t id = 0;
+    std::optional<Result> now = host_->AwaitAsync(
+        projection, position, deadline,
+        [pool = pool_, reached](Result result) {
+          pool->Post([reached, result = std::move(result)]() mutable {
+            reached(std::move(result));
+          });
+        },
+        &id);
+    if (now.has_value()) {
+      reached(*std::move(now));
+      return;
+    }
+    bool was_cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      wait_id_ = id;
+      was_cancelled = cancelled_;
+    }
+    if (was_cancelled && host_->CancelAwait(id)) cancelled();
+  }
+
+  // From the reactor's OnCancel: true when the wait was dropped (the
+  // reactor then finishes the call as cancelled); false when it has not
+  // begun (Begin will see it) or its result is on its way.
+  bool Cancel() {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      id = wait_id_;
+    }
+    return id != 0 && host_->CancelAwait(id);
+  }
+
+ private:
+  WorkQueue* const pool_;
+  projections::ProjectionHost* const host_;
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 // A read of a projection at the request's min_position, as a reactor: a
 // check on `pool` (validation, who may read; it returns the position to
 // wait for), then a wait holding no thread (ProjectionHost::AwaitAsync,
@@ -103,16 +164,8 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
-    uint64_t id;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      id = wait_id_;
-    }
-    // Exactly one of the wait's callback and a successful cancel happens.
-    if (id != 0 && host_->CancelAwait(id)) {
+    if (wait_.Cancel())
       Complete(absl::CancelledError("the call was cancelled"));
-    }
   }
 
   void OnDone() override { delete this; }
@@ -126,29 +179,10 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
       Complete(position.status());
       return;
     }
-    uint64_t id = 0;
-    std::optional<projections::ProjectionHost::AwaitResult> now =
-        host_->AwaitAsync(
-            projection_, *position, deadline_,
-            [this](projections::ProjectionHost::AwaitResult lease) {
-              pool_->Post([this, lease = std::move(lease)]() mutable {
-                Reached(std::move(lease));
-              });
-            },
-            &id);
-    if (now.has_value()) {
-      Reached(*std::move(now));
-      return;
-    }
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      wait_id_ = id;
-      cancelled = cancelled_;
-    }
-    if (cancelled && host_->CancelAwait(id)) {
-      Complete(absl::CancelledError("the call was cancelled"));
-    }
+    wait_.Begin(
+        projection_, *position, deadline_,
+        [this](ProjectionWait::Result lease) { Reached(std::move(lease)); },
+        [this] { Complete(absl::CancelledError("the call was cancelled")); });
   }
 
   void Reached(projections::ProjectionHost::AwaitResult lease) {
@@ -174,9 +208,7 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
   std::optional<ReadAccess> access_;
   Check check_;
   Read read_;
-  absl::Mutex mu_;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+  ProjectionWait wait_{pool_, host_};
 };
 
 // Runs a ProjectionQuery (see above) of `projection` for the call.
