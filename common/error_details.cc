@@ -228,7 +228,14 @@ ErrorDetails DetailsOf(const absl::Status& status) {
     }
   }
   google::rpc::PreconditionFailure failure;
-  if (Get(status, kPreconditionUrl, &failure)) Fill(failure, &details);
+  if (Get(status, kPreconditionUrl, &failure)) {
+    Fill(failure, &details);
+  } else if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    // Every FAILED_PRECONDITION says what must hold: one made without a
+    // PreconditionFailure gets its message as the description.
+    details.precondition_violations.push_back(
+        {"STATE", "", std::string(status.message())});
+  }
   return details;
 }
 

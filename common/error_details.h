@@ -8,7 +8,9 @@
 // elsewhere still gets an ErrorInfo whose reason is derived from its code,
 // and an INVALID_ARGUMENT whose message starts "<field path>: " a BadRequest
 // naming that field (every rule writes its refusals that way), with reason
-// FIELD_REQUIRED when the text after the field is "is required".
+// FIELD_REQUIRED when the text after the field is "is required"; and a
+// FAILED_PRECONDITION without a PreconditionFailure one of type "STATE" with
+// its message.
 //
 // The reasons are a contract: README "Errors a client can branch on" lists
 // them, and tests/unit/error_details_test.cc checks the list is complete.

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/error_details.h"
 #include "services/grpc_status.h"
 #include "services/query_services.h"
 #include "services/run_query.h"
@@ -33,8 +34,11 @@ grpc::ServerUnaryReactor* AdminService::Backup(
           return absl::PermissionDeniedError("backups are for role admin");
         }
         if (backup_dir_.empty()) {
-          return absl::FailedPreconditionError(
-              "backups are off: start ycr-server with --backup_dir");
+          return PreconditionError(
+              absl::StatusCode::kFailedPrecondition, "SERVER_SETTING",
+              "--backup_dir",
+              "backups are off: start ycr-server with --backup_dir",
+              reason::kInvalidState);
         }
         if (absl::Status s = CheckBackupName(request->name()); !s.ok()) {
           return s;

@@ -1,5 +1,6 @@
 #include "services/testing_service.h"
 
+#include "common/error_details.h"
 #include "common/proto_time.h"
 #include "services/caller_identity.h"
 #include "services/grpc_status.h"
@@ -15,7 +16,9 @@ grpc::ServerUnaryReactor* TestingService::AdvanceTime(
   const absl::Duration by = absl::Seconds(request->by().seconds()) +
                             absl::Nanoseconds(request->by().nanos());
   if (status.ok() && by < absl::ZeroDuration()) {
-    status = absl::FailedPreconditionError("by: the clock only moves forwards");
+    status = PreconditionError(absl::StatusCode::kFailedPrecondition, "CLOCK",
+                               "by", "by: the clock only moves forwards",
+                               reason::kInvalidState);
   }
   if (status.ok()) {
     clock_->Advance(by);

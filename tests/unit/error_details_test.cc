@@ -48,6 +48,20 @@ TEST(ErrorDetailsTest, FieldErrorsListsEveryViolation) {
   EXPECT_EQ(details.field_violations[1].description, "too long");
 }
 
+// Every FAILED_PRECONDITION says what must hold, even one made without a
+// PreconditionFailure.
+TEST(ErrorDetailsTest, AnyFailedPreconditionCarriesAPreconditionFailure) {
+  const ErrorDetails d =
+      DetailsOf(absl::FailedPreconditionError("the runner was started before"));
+  ASSERT_EQ(d.precondition_violations.size(), 1u);
+  EXPECT_EQ(d.precondition_violations[0].type, "STATE");
+  EXPECT_EQ(d.precondition_violations[0].description,
+            "the runner was started before");
+  EXPECT_EQ(d.reason, "FAILED_PRECONDITION");
+  EXPECT_TRUE(
+      DetailsOf(absl::NotFoundError("x")).precondition_violations.empty());
+}
+
 TEST(ErrorDetailsTest, PreconditionErrorCarriesTypeSubjectAndDescription) {
   const absl::Status status = PreconditionError(
       absl::StatusCode::kFailedPrecondition, "CONSENT", "consent_id/c-1",
