@@ -438,6 +438,32 @@ TEST_F(CliTest, RefusedCallExitsOneWithTheCodeName) {
   EXPECT_TRUE(Has(missing.err, "ycr: NOT_FOUND: ")) << missing.err;
 }
 
+// A refusal's google.rpc details are printed: a line each for the reason,
+// every field and every precondition; with --json, the status as JSON.
+TEST_F(CliTest, RefusalsShowTheirDetails) {
+  ASSERT_NO_FATAL_FAILURE(PutSubject("s-1"));
+  Outcome bad = Ycr({"subjects", "get-record", "--set", "subject_id=s 1"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(Has(bad.err, "ycr: INVALID_ARGUMENT: subject_id: ")) << bad.err;
+  EXPECT_TRUE(Has(bad.err, "\n  reason: FIELD_INVALID\n")) << bad.err;
+  EXPECT_TRUE(Has(bad.err, "\n  field subject_id: ")) << bad.err;
+
+  Outcome json =
+      Ycr({"subjects", "get-record", "--set", "subject_id=s 1", "--json"});
+  EXPECT_EQ(json.code, 1);
+  EXPECT_TRUE(Has(json.err,
+                  "\"@type\":\"type.googleapis.com/google.rpc."
+                  "BadRequest\""))
+      << json.err;
+  EXPECT_TRUE(Has(json.err, "\"field\":\"subject_id\"")) << json.err;
+
+  // A cited consent that does not exist: a precondition line.
+  Outcome cited = Ycr(SubmitArgs("r-1", "s-1", "no-such-consent"));
+  EXPECT_EQ(cited.code, 1);
+  EXPECT_TRUE(Has(cited.err, "  reason: REFERENCE_NOT_FOUND\n")) << cited.err;
+  EXPECT_TRUE(Has(cited.err, "  precondition CONSENT ")) << cited.err;
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoAndSayWhatIsWrong) {
   Outcome method = Ycr({"referrals", "transiton"});
   EXPECT_EQ(method.code, 2);
