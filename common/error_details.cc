@@ -19,45 +19,6 @@ constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
 constexpr char kPreconditionUrl[] =
     "type.googleapis.com/google.rpc.PreconditionFailure";
 
-const char* CodeName(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return "OK";
-    case absl::StatusCode::kCancelled:
-      return "CANCELLED";
-    case absl::StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case absl::StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case absl::StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case absl::StatusCode::kPermissionDenied:
-      return "PERMISSION_DENIED";
-    case absl::StatusCode::kResourceExhausted:
-      return "RESOURCE_EXHAUSTED";
-    case absl::StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case absl::StatusCode::kAborted:
-      return "ABORTED";
-    case absl::StatusCode::kOutOfRange:
-      return "OUT_OF_RANGE";
-    case absl::StatusCode::kUnimplemented:
-      return "UNIMPLEMENTED";
-    case absl::StatusCode::kInternal:
-      return "INTERNAL";
-    case absl::StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    case absl::StatusCode::kDataLoss:
-      return "DATA_LOSS";
-    case absl::StatusCode::kUnauthenticated:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 // "scope.purposes[1]": a path of field names, indexes and map keys as the
 // rules write them before ": ".
 bool LooksLikeFieldPath(absl::string_view s) {
@@ -206,7 +167,7 @@ ErrorDetails DetailsOf(const absl::Status& status) {
   if (Get(status, kErrorInfoUrl, &info)) {
     Fill(info, &details);
   } else {
-    details.reason = CodeName(status.code());
+    details.reason = absl::StatusCodeToString(status.code());
   }
   google::rpc::BadRequest bad;
   if (Get(status, kBadRequestUrl, &bad)) {
