@@ -85,14 +85,17 @@ class DomainCommands {
       const std::string& referral_id, v1::EventPayload event,
       std::optional<uint64_t> expected_version = std::nullopt);
 
-  // A disclosure (stream "sharing-<subject_id>"): covered by the consent it
-  // names, at the consent's current version, now; or under a safeguarding
-  // basis. `personal` (may be empty) is the event's personal part.
+  // A disclosure (stream domain::SharingStream, or the caller's
+  // domain::ConfidentialSharingStream on a safeguarding basis): covered by
+  // the consent it names, at the consent's current version, now; or under a
+  // safeguarding basis. `personal` (may be empty) is the event's personal
+  // part.
   absl::StatusOr<storage::AppendResult> RecordDisclosure(
       const v1::Actor& caller, const std::string& request_id,
       v1::DisclosureRecorded disclosure, v1::PersonalData personal = {});
 
-  // A decision not to share (stream "sharing-<subject_id>").
+  // A decision not to share (the caller's
+  // domain::ConfidentialSharingStream).
   absl::StatusOr<storage::AppendResult> RecordDecisionNotToShare(
       const v1::Actor& caller, const std::string& request_id,
       v1::SharingDeclined decision, v1::PersonalData personal = {});
