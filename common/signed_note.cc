@@ -54,7 +54,9 @@ absl::StatusOr<std::string> PublicKeyOf(absl::string_view seed) {
 // "<name>+<hex id>+<base64(alg || key)>": name, id and key bytes.
 absl::Status SplitKey(absl::string_view key, std::string* name, uint32_t* id,
                       std::string* bytes) {
-  std::vector<absl::string_view> parts = absl::StrSplit(key, '+');
+  // The name holds no '+'; the base64 key may.
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(key, absl::MaxSplits('+', 2));
   if (parts.size() != 3 || !ValidKeyName(parts[0]).ok() ||
       parts[1].size() != 8 || !absl::SimpleHexAtoi(parts[1], id)) {
     return absl::InvalidArgumentError(

@@ -509,13 +509,16 @@ absl::Status CommandAttempt::CoverDisclosure(v1::DisclosureRecorded* d,
       domain::ValidId(d->consent().consent_id(), "consent.consent_id"));
   ASSIGN_OR_RETURN(domain::ConsentView consent,
                    DependOnConsent(d->consent().consent_id()));
-  if (consent.version == 0) {
+  if (consent.version == 0 || consent.subject_id != d->subject_id()) {
     // Cited, not addressed: FAILED_PRECONDITION (a NOT_FOUND would read as
-    // "no such referral" on a referral call).
+    // "no such referral" on a referral call). A consent about another child
+    // answers as one that does not exist: its decision and version are not
+    // the caller's to learn.
     return domain::ReferenceNotFound(
         "CONSENT", "consent_id", d->consent().consent_id(),
-        absl::StrCat("consent.consent_id: consent ", d->consent().consent_id(),
-                     " does not exist"));
+        absl::StrCat("consent.consent_id: no consent ",
+                     d->consent().consent_id(), " about subject ",
+                     d->subject_id()));
   }
   domain::ProposedDisclosure proposed;
   proposed.subject_id = d->subject_id();
@@ -604,6 +607,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
       version = view.version;
       if (target.expected_version.has_value() &&
           *target.expected_version != version) {
+        // The case's rules answer a caller who may not act on it before its
+        // version would: a stale version must not tell a stranger how many
+        // steps another organisation's case has had.
+        CommandAttempt scratch(log_, clock_->Now(), request.stream);
+        v1::EventPayload tried = event;
+        if (absl::Status refused = decide(view, scratch, &tried);
+            absl::IsPermissionDenied(refused)) {
+          return refused;
+        }
         return VersionConflict(
             request.stream, version,
             absl::StrCat(target.kind, " ", target.id, " is at version ",

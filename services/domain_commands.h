@@ -210,7 +210,7 @@ class DomainCommands {
     // An append-only journal (sharing): not folded, appended in any order.
     bool journal = false;
     std::optional<uint64_t> expected_version;
-    std::string stream;
+    std::string stream = {};
   };
 
   template <typename View>

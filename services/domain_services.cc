@@ -405,6 +405,22 @@ grpc::ServerUnaryReactor* InterventionService::Get(
         RETURN_IF_ERROR(MayReadAsParty(
             commands_->log(), caller,
             {view->plan.service(), view->plan.school()}, "the intervention"));
+        // A school the child has moved from (the referral transferred to
+        // another) has no part in the intervention's later steps: none of it.
+        if (caller.organisation() == view->plan.school() &&
+            caller.organisation() != view->plan.service() &&
+            !view->plan.referral_id().empty()) {
+          absl::StatusOr<domain::ReferralView> referral =
+              commands_->LoadReferral(view->plan.referral_id());
+          if (!referral.ok()) return referral.status();
+          if (referral->version > 0 &&
+              referral->school != caller.organisation()) {
+            return absl::PermissionDeniedError(absl::StrCat(
+                "school rule: the intervention's referral moved to another "
+                "school; ",
+                caller.organisation(), " has no part in it any more"));
+          }
+        }
         response->set_intervention_id(id);
         *response->mutable_plan() = view->plan;
         response->set_state(view->state ==

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "services/access_policy.h"
 #include "services/area_access.h"
@@ -61,11 +62,11 @@ absl::StatusOr<bool> ReaderView::InArea(const std::string& organisation) {
 }
 
 bool ReaderView::StreamParties::Away(const std::string& organisation,
-                                     uint64_t version) const {
+                                     uint64_t position) const {
   auto it = away.find(organisation);
   if (it == away.end()) return false;
   for (const auto& [left, back] : it->second) {
-    if (version > left && version < back) return true;
+    if (position > left && position < back) return true;
   }
   return false;
 }
@@ -90,7 +91,8 @@ absl::StatusOr<const ReaderView::StreamParties*> ReaderView::PartiesOf(
       it->second.back().second = version;
     }
   };
-  std::string school;  // The referral's school as of the event read.
+  std::string school;       // The referral's school as of the event read.
+  std::string referral_id;  // The referral an intervention is planned on.
   storage::ReadStreamOptions options;
   options.from_version = 1;
   while (true) {
@@ -109,18 +111,30 @@ absl::StatusOr<const ReaderView::StreamParties*> ReaderView::PartiesOf(
         school = p.referral_submitted().school();
       } else if (p.has_referral_transferred()) {
         const std::string& to = p.referral_transferred().to_school();
-        leave(school, event.stream_version());
-        come_back(to, event.stream_version());
+        leave(school, event.position());
+        come_back(to, event.position());
         school = to;
       } else if (p.has_referral_entered_in_error()) {
         // The service has no part in the child any more (README, tenancy).
         for (const std::string& org : out.parties) {
-          if (org != school) leave(org, event.stream_version());
+          if (org != school) leave(org, event.position());
         }
+      } else if (p.has_intervention_planned()) {
+        referral_id = p.intervention_planned().referral_id();
       }
     }
     if (slice->next_version == 0) break;
     options.from_version = slice->next_version;
+  }
+  if (!referral_id.empty() && absl::StartsWith(stream, "intervention-")) {
+    // The referral's stretches are the intervention's: a school the child
+    // moved from sees none of its later sessions.
+    ASSIGN_OR_RETURN(const StreamParties* referral,
+                     PartiesOf(absl::StrCat("referral-", referral_id)));
+    for (const auto& [org, stretches] : referral->away) {
+      auto& mine = out.away[org];
+      mine.insert(mine.end(), stretches.begin(), stretches.end());
+    }
   }
   return &parties_.emplace(stream, std::move(out)).first->second;
 }
@@ -140,7 +154,7 @@ absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
   bool away = false;  // From a case it had left (StreamParties).
   if (IsCaseStream(event.stream())) {
     ASSIGN_OR_RETURN(const StreamParties* parties, PartiesOf(event.stream()));
-    away = parties->Away(org, event.stream_version());
+    away = parties->Away(org, event.position());
     if (!away && Contains(parties->parties, org)) {
       relations.push_back(Relation::kParty);
     }

@@ -48,15 +48,17 @@ class ReaderView {
   absl::StatusOr<std::optional<std::string>> HolderOf(
       const std::string& subject_id);
   absl::StatusOr<bool> InArea(const std::string& organisation);
-  // The organisations party to a case stream, and the stretches of it in
-  // which one had left: a school after the referral moved to another school
-  // and until it came back, a service after its referral was entered in
-  // error. Events in such a stretch are not that organisation's case.
+  // The organisations party to a case stream, and the stretches of the log
+  // in which one had left the case: a school after the referral moved to
+  // another school and until it came back, a service after its referral
+  // was entered in error. An intervention planned on a referral has the
+  // referral's stretches. Events in such a stretch are not that
+  // organisation's case.
   struct StreamParties {
     std::vector<std::string> parties;
-    // Organisation -> [left after version, came back at version) stretches.
+    // Organisation -> (left after position, came back at position).
     std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> away;
-    bool Away(const std::string& organisation, uint64_t version) const;
+    bool Away(const std::string& organisation, uint64_t position) const;
   };
   absl::StatusOr<const StreamParties*> PartiesOf(const std::string& stream);
 

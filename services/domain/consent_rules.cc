@@ -52,6 +52,12 @@ absl::Status ValidateGiver(const v1::ConsentGiver& giver) {
       if (giver.parent().person_ref().empty()) {
         return FieldRequired("given_by.parent.person_ref");
       }
+      // A reference to the person in the sealed record, never their name.
+      if (absl::Status s = ValidId(giver.parent().person_ref(),
+                                   "given_by.parent.person_ref");
+          !s.ok()) {
+        return s;
+      }
       // A code, in a plain event: never free text about the parent.
       return CheckCode(giver.parent().relationship(),
                        "given_by.parent.relationship", RelationshipCodes(),

@@ -61,10 +61,10 @@ absl::Status DecideErasure(const v1::SubjectRecord* record,
   const std::string ref = refusing ? event->erasure_refused().request_ref()
                                    : event->subject_erased().request_ref();
   if (absl::Status s = ValidId(subject, "subject_id"); !s.ok()) return s;
-  if (absl::Status s = RequiredText(ref, "request_ref"); !s.ok()) return s;
-  if (ref.size() > 128) {
-    return absl::InvalidArgumentError("request_ref: at most 128 characters");
-  }
+  // A reference to the request (its number in the holder's records), not
+  // prose: the erasure's event outlives the subject's data, so it may hold
+  // nothing about a person.
+  if (absl::Status s = ValidId(ref, "request_ref"); !s.ok()) return s;
   if (record == nullptr) return NoRecord(subject);
   if (record->holder() != caller.organisation()) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -158,6 +158,19 @@ absl::Status DecideLiftHold(const SubjectView& view, const v1::Actor& caller,
                             const v1::EventPayload& event) {
   const v1::LegalHoldLifted& lift = event.legal_hold_lifted();
   if (absl::Status s = ValidId(lift.hold_id(), "hold_id"); !s.ok()) return s;
+  // Who has placed no hold on the subject learns nothing of the holds in
+  // force (an inquiry, a litigation) nor of who placed them: one answer,
+  // whatever the id.
+  bool placed_one = false;
+  for (const auto& [id, organisation] : view.holds) {
+    placed_one = placed_one || organisation == caller.organisation();
+  }
+  const absl::Status not_placer = absl::PermissionDeniedError(
+      absl::StrCat("legal hold rule: a hold is lifted only by the "
+                   "organisation that placed it; ",
+                   caller.organisation(), " placed no hold in force on ",
+                   lift.subject_id()));
+  if (!placed_one) return not_placer;
   auto it = view.holds.find(lift.hold_id());
   if (it == view.holds.end()) {
     return absl::NotFoundError(absl::StrCat("hold_id: no hold ", lift.hold_id(),
@@ -166,8 +179,8 @@ absl::Status DecideLiftHold(const SubjectView& view, const v1::Actor& caller,
   }
   if (it->second != caller.organisation()) {
     return absl::PermissionDeniedError(
-        absl::StrCat("legal hold rule: only ", it->second,
-                     ", which placed it, lifts hold ", lift.hold_id()));
+        absl::StrCat("legal hold rule: hold ", lift.hold_id(),
+                     " is lifted only by the organisation that placed it"));
   }
   return absl::OkStatus();
 }

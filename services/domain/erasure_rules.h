@@ -91,8 +91,10 @@ absl::Status DecidePlaceHold(const v1::SubjectRecord* record,
                              const SubjectView& view, const v1::Actor& caller,
                              v1::EventPayload* event);
 
-// Lifts a hold (`event` a legal_hold_lifted). NOT_FOUND for a hold not in
-// force; PERMISSION_DENIED unless the caller's organisation placed it.
+// Lifts a hold (`event` a legal_hold_lifted). PERMISSION_DENIED, the same
+// whatever the id, when the caller's organisation placed no hold in force
+// on the subject; then NOT_FOUND for a hold not in force, PERMISSION_DENIED
+// (naming no one) for another organisation's.
 absl::Status DecideLiftHold(const SubjectView& view, const v1::Actor& caller,
                             const v1::EventPayload& event);
 

@@ -1,9 +1,12 @@
 #include "services/domain/message_validation.h"
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -331,10 +334,38 @@ class Walker {
         return;
       }
     }
+    if (cls == v1::FIELD_CLASS_CODE && !Token(value) &&
+        !HasClosedList(field->full_name())) {
+      // A code is a token: free text ("mother, who is ill") in a plain,
+      // unsealed field would outlive an erasure.
+      Add(path,
+          "a code: letters, digits and . _ : / + @ - only, no spaces (free "
+          "text about a person belongs in the personal part)",
+          reason::kFieldInvalid);
+      return;
+    }
     if (field->full_name() == "ycr.v1.SubjectRecord.date_of_birth" &&
         !value.empty()) {
       DateOfBirth(value, path);
     }
+  }
+
+  // Codes the domain checks against a closed list itself, with a message
+  // that lists them (domain/refusals.h).
+  static bool HasClosedList(const std::string& full_name) {
+    return full_name == "ycr.v1.RelatedPerson.relationship" ||
+           full_name == "ycr.v1.ParentalResponsibility.relationship" ||
+           full_name == "ycr.v1.SafeguardingBasis.lawful_basis";
+  }
+
+  static bool Token(const std::string& value) {
+    for (char c : value) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+          std::string_view("._:/+@-").find(c) == std::string_view::npos) {
+        return false;
+      }
+    }
+    return true;
   }
 
   // A date of birth is YYYY-MM-DD from 1900-01-01, before 2200-01-01.

@@ -701,7 +701,7 @@ TEST_F(OutcomeReportTest, ReportNotCoveredByConsentIsRefusedAndNotWritten) {
     const uint64_t head = Head();
     EXPECT_TRUE(Is(Intervene(Report("c-missing"), kService),
                    StatusCode::FAILED_PRECONDITION,
-                   "consent c-missing does not exist"));
+                   "no consent c-missing about subject"));
     EXPECT_EQ(Head(), head);
   }
   // Consented for referral, not impact reporting.

@@ -134,7 +134,7 @@ TEST_F(DomainServicesTest, ShareWithoutAnyConsentIsRefused) {
   grpc::Status status = Share("c-missing", &response);
   // Cited, not addressed: FAILED_PRECONDITION (REFERENCE_NOT_FOUND).
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(status.error_message().find("consent c-missing does not exist"),
+  EXPECT_NE(status.error_message().find("no consent c-missing about subject"),
             std::string::npos);
 }
 

@@ -74,7 +74,7 @@ TEST_F(ErrorDetailsOverGrpcTest,
   const grpc::Status status = Refer(Submit("r-1", "s-1", "c-1"), kSchool);
   // Not NOT_FOUND, which would read as "no such referral".
   ASSERT_TRUE(Is(status, StatusCode::FAILED_PRECONDITION,
-                 "consent c-1 does not exist"));
+                 "no consent c-1 about subject"));
   const Received r = DetailsOf(status);
   EXPECT_EQ(r.details.reason, "REFERENCE_NOT_FOUND");
   ASSERT_EQ(r.details.precondition_violations.size(), 1u);

@@ -111,10 +111,10 @@ TEST_F(RawAppendForgeryTest, ForgedConsentIsRefusedAndCoversNothing) {
       Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
                  {v1::DATA_CATEGORY_IDENTITY}, "c-forged");
   EXPECT_TRUE(Is(Disclose(disclose, kSchool), StatusCode::FAILED_PRECONDITION,
-                 "consent c-forged does not exist"));
+                 "no consent c-forged about subject"));
   EXPECT_TRUE(Is(Refer(Submit("r-1", "s-1", "c-forged"), kSchool),
                  StatusCode::FAILED_PRECONDITION,
-                 "consent c-forged does not exist"));
+                 "no consent c-forged about subject"));
   // ... Consents.Get does not know it ...
   v1::GetConsentRequest get;
   get.set_consent_id("c-forged");

@@ -421,9 +421,11 @@ std::map<std::string, Row> TenancyTest::Rows() {
       [](const std::string&, const std::string& id) {
         return absl::StrCat("subject_id: \"s-a\" hold_id: \"h-", id, "\"");
       },
-      {{kSchoolRole, OwnOnly("which placed it")},
-       {kServiceRole, Neither("which placed it")},
-       {kLocalAuthorityRole, Neither("which placed it")}},
+      {{kSchoolRole, OwnOnly("lifted only by the organisation that placed it")},
+       {kServiceRole,
+        Neither("lifted only by the organisation that placed it")},
+       {kLocalAuthorityRole,
+        Neither("lifted only by the organisation that placed it")}},
       // Placed by the record's holder (school A): only it lifts it.
       [this](const std::string&, const std::string& id) {
         v1::PlaceLegalHoldRequest place;

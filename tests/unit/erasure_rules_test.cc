@@ -214,8 +214,13 @@ TEST(ErasureRulesTest, OnlyThePlacerLiftsAHold) {
   v1::EventPayload e;
   e.mutable_legal_hold_lifted()->set_subject_id("pupil-1");
   e.mutable_legal_hold_lifted()->set_hold_id("hold-1");
-  EXPECT_EQ(DecideLiftHold(view, Caller("school-a"), e).code(),
-            absl::StatusCode::kPermissionDenied);
+  const absl::Status stranger = DecideLiftHold(view, Caller("school-a"), e);
+  EXPECT_EQ(stranger.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(absl::StrContains(stranger.message(), "council")) << stranger;
+  // A stranger learns nothing of which holds are in force.
+  v1::EventPayload none = e;
+  none.mutable_legal_hold_lifted()->set_hold_id("hold-9");
+  EXPECT_EQ(DecideLiftHold(view, Caller("school-a"), none), stranger);
   EXPECT_TRUE(
       DecideLiftHold(view, Caller("council", "local_authority"), e).ok());
   e.mutable_legal_hold_lifted()->set_hold_id("hold-9");

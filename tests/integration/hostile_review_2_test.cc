@@ -1,0 +1,583 @@
+// Second hostile review of "who sees what" (README): every read RPC as
+// every role, tried as an outside organisation or a careless client would.
+// Each test asserts the RULE; a failing test is a leak (its comment says
+// what leaked and how). Tests that hold cover paths no earlier attack test
+// (hostile_review_test.cc, visibility_attack_test.cc, visibility_test.cc,
+// tenancy_test.cc) covers.
+// The fixture is DomainFlowsTest's (tests/integration/domain_flows_fixture.h).
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_details.h"
+#include "tests/integration/domain_flows_fixture.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::testing {
+namespace {
+
+const std::string kLa = "la-a";
+const std::string kNewSchool = "school-200002";
+
+class HostileReview2Test : public DomainFlowsTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kSchool, kLa));
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kService, kLa));
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kNewSchool, kLa));
+    ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+    ASSERT_NO_FATAL_FAILURE(ReferToService("s-1"));
+  }
+
+  grpc::Status Step(const std::string& referral,
+                    v1::ReferralTransitionRequest step, const std::string& org,
+                    v1::CommandResponse* out = nullptr) {
+    step.set_referral_id(referral);
+    return Refer(step, org, out);
+  }
+
+  v1::InterventionCommand Session(const std::string& id, absl::Time at) {
+    v1::InterventionCommand c;
+    c.set_intervention_id(id);
+    *c.mutable_record_session()->mutable_delivered_at() = At(at);
+    c.mutable_record_session()->set_duration_minutes(45);
+    c.mutable_record_session()->set_attended(true);
+    return c;
+  }
+
+  // The service receives and accepts s-1's referral, plans intervention
+  // i-1 for it and delivers one session; then the school moves the
+  // referral to kNewSchool (under a consent naming it) and, a day later,
+  // the service delivers a second session. Returns the transfer's
+  // position; `first_session_at` is when the first session was delivered.
+  void SessionsAcrossATransfer(uint64_t* transfer_position,
+                               absl::Time* first_session_at) {
+    v1::ReferralTransitionRequest step;
+    step.mutable_receive();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+    step.Clear();
+    step.mutable_accept();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+    v1::InterventionCommand plan =
+        Plan("i-1", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
+    plan.mutable_plan()->set_referral_id("r-ref-s-1");
+    ASSERT_TRUE(Ok(Intervene(plan, kService)));
+    clock_.Advance(kDay);
+    *first_session_at = clock_.Now();
+    ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
+
+    ASSERT_TRUE(
+        Ok(Grant(Consent("c-move", "s-1", kNewSchool, {v1::PURPOSE_REFERRAL},
+                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                 kSchool)));
+    v1::ReferralTransitionRequest move;
+    move.mutable_transfer()->set_to_school(kNewSchool);
+    *move.mutable_transfer()->mutable_disclosure() =
+        Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_REFERRAL,
+                   {v1::DATA_CATEGORY_IDENTITY}, "c-move");
+    v1::CommandResponse moved;
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", move, kSchool, &moved)));
+    *transfer_position = moved.position();
+
+    clock_.Advance(kDay);
+    ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
+  }
+
+  grpc::Status TrailAs(const std::string& org, const std::string& subject,
+                       std::vector<v1::AuditEntry>* out) {
+    v1::AuditTrailRequest request;
+    request.set_subject_id(subject);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    auto reader = v1::Audit::NewStub(channel_)->Trail(&context, request);
+    v1::AuditEntry entry;
+    while (reader->Read(&entry)) out->push_back(entry);
+    return reader->Finish();
+  }
+
+  grpc::Status EraseAs(const std::string& org, const std::string& subject,
+                       const std::string& request_ref,
+                       v1::EraseSubjectResponse* out) {
+    v1::EraseSubjectRequest r;
+    r.set_request_id(NewUuid());
+    r.set_subject_id(subject);
+    r.set_request_ref(request_ref);
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return subjects_->Erase(&context, r, out);
+  }
+
+  // Every file under the data directory, as bytes.
+  std::string AllFiles() {
+    std::string all;
+    for (const auto& f :
+         std::filesystem::recursive_directory_iterator(dir_.path())) {
+      if (!f.is_regular_file()) continue;
+      std::ifstream in(f.path(), std::ios::binary);
+      all.append(std::istreambuf_iterator<char>(in), {});
+    }
+    return all;
+  }
+
+  // Code, message, details and trailing metadata of one answer, as text.
+  static std::string Everything(const grpc::Status& s,
+                                const grpc::ClientContext& context) {
+    int code = 0;
+    std::string message;
+    ErrorDetails details;
+    std::string described = "(no details)";
+    if (ParseRpcStatus(s.error_details(), &code, &message, &details)) {
+      described = DescribeDetails(details);
+    }
+    std::string out =
+        absl::StrCat(s.error_code(), ": ", s.error_message(), "\n", described);
+    for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
+      const std::string key(k.data(), k.size());
+      if (!absl::StartsWith(key, "ycr-")) continue;
+      absl::StrAppend(&out, "\n", key, "=", std::string(v.data(), v.size()));
+    }
+    return out;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// 1. A case that moved to another school.
+
+// README ("A case can leave an organisation"): when a referral moves to
+// another school, the school the child left "sees nothing of the later
+// steps". LEAK: Interventions.Get still answers that school for the
+// intervention planned on the referral, with the sessions the service
+// delivered after the move (sessions_delivered, sessions_attended,
+// last_session_at: how the child is doing at the new school). The Get
+// checks only plan.school/plan.service (services/domain_services.cc
+// InterventionService::Get, MayReadAsParty), never the referral's
+// transfers.
+TEST_F(HostileReview2Test,
+       ASchoolTheChildMovedFromReadsNoInterventionSessionAfterTheMove) {
+  uint64_t transfer_position = 0;
+  absl::Time first_session_at;
+  ASSERT_NO_FATAL_FAILURE(
+      SessionsAcrossATransfer(&transfer_position, &first_session_at));
+  v1::GetInterventionRequest r;
+  r.set_intervention_id("i-1");
+  v1::Intervention got;
+  grpc::ClientContext context;
+  AsCaller(&context, kSchool);
+  const grpc::Status s = interventions_->Get(&context, r, &got);
+  if (s.error_code() == StatusCode::PERMISSION_DENIED) return;  // Holds.
+  ASSERT_TRUE(Ok(s));
+  EXPECT_EQ(got.sessions_delivered(), 1u)
+      << "the school the child left counts a session after the move: "
+      << got.ShortDebugString();
+  EXPECT_EQ(TimeOf(got.last_session_at()), first_session_at)
+      << "the school the child left reads when the child was last seen at "
+         "the new school: "
+      << got.ShortDebugString();
+}
+
+// The same rule on Audit.Trail. LEAK: the school the child left (still the
+// record's holder) is shown the service's session_delivered after the move
+// at level codes (date, duration, attended). ReaderView's "away" stretches
+// (services/visibility.cc PartiesOf) are computed on the referral stream
+// only; the intervention stream of the same case has none, and the holder
+// relation gives codes to every case event (services/visibility.cc
+// RelationsTo: `holder == org && !away`, away false outside the referral
+// stream).
+TEST_F(HostileReview2Test,
+       TheTrailShowsTheSchoolTheChildMovedFromNoSessionAfterTheMove) {
+  uint64_t transfer_position = 0;
+  absl::Time first_session_at;
+  ASSERT_NO_FATAL_FAILURE(
+      SessionsAcrossATransfer(&transfer_position, &first_session_at));
+  std::vector<v1::AuditEntry> entries;
+  ASSERT_TRUE(Ok(TrailAs(kSchool, "s-1", &entries)));
+  int before = 0;
+  for (const v1::AuditEntry& e : entries) {
+    if (e.event().event_type() != "session_delivered") continue;
+    if (e.event().position() < transfer_position) {
+      ++before;
+      continue;
+    }
+    ADD_FAILURE() << "the school the child left sees a step of the new "
+                     "school's case: "
+                  << e.ShortDebugString();
+  }
+  EXPECT_EQ(before, 1) << "what it saw before the move stays";
+}
+
+// ---------------------------------------------------------------------------
+// 2. Codes and ids in plain events, written by a careless client.
+
+// README ("Codes, not text"): no one can write "mother, who has a terminal
+// diagnosis" into a plain event. LEAK: a consent's recipients[].role
+// (classified CODE) and given_by.parent.person_ref (IDENTIFIER) are only
+// checked for length and control characters (message_validation.cc
+// String; consent_rules.cc ValidateGiver/ValidateTerms check non-empty),
+// so free text about a parent is accepted into the plain consent event. It
+// is not sealed under the subject's key, so after Subjects.Erase it is
+// still returned by Consents.Get (to every party), by the raw log, and
+// stays verbatim in the store's files.
+TEST_F(HostileReview2Test, ConsentCodesAndRefsHoldNoTextThatOutlivesErasure) {
+  const std::string role_text = "ROLE-h0st1le mother has a terminal diagnosis";
+  const std::string ref_text = "REF-h0st1le Jane Doe who drinks";
+  ASSERT_NO_FATAL_FAILURE(AddSubject("s-5"));
+  v1::GrantConsentRequest grant =
+      Consent("c-text", "s-5", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+  grant.mutable_consent()->mutable_terms()->mutable_recipients(0)->set_role(
+      role_text);
+  grant.mutable_consent()->mutable_given_by()->mutable_parent()->set_person_ref(
+      ref_text);
+  const grpc::Status granted = Grant(grant, kSchool);
+  if (!granted.ok()) {
+    // Refused as free text in a code or id field: the rule holds.
+    EXPECT_TRUE(Is(granted, StatusCode::INVALID_ARGUMENT));
+    return;
+  }
+  v1::EraseSubjectResponse erased;
+  ASSERT_TRUE(Ok(EraseAs(kSchool, "s-5", "sar-42", &erased)));
+  ASSERT_TRUE(erased.erased());
+
+  v1::GetConsentRequest get;
+  get.set_consent_id("c-text");
+  v1::Consent consent;
+  grpc::ClientContext context;
+  AsCaller(&context, kService);
+  ASSERT_TRUE(Ok(consents_->Get(&context, get, &consent)));
+  EXPECT_FALSE(absl::StrContains(consent.DebugString(), "h0st1le"))
+      << "after erasure, Consents.Get: " << consent.ShortDebugString();
+  std::string raw;
+  for (const auto& e : Events("consent-c-text")) raw += e.DebugString();
+  EXPECT_FALSE(absl::StrContains(raw, "terminal diagnosis"))
+      << "after erasure, the raw log keeps the role";
+  EXPECT_FALSE(absl::StrContains(raw, "Jane Doe"))
+      << "after erasure, the raw log keeps the parent's ref";
+  const std::string files = AllFiles();
+  EXPECT_FALSE(absl::StrContains(files, "terminal diagnosis"));
+  EXPECT_FALSE(absl::StrContains(files, "Jane Doe"));
+}
+
+// The same for a disclosure: DisclosureRecorded.to.role (CODE) takes free
+// text (sharing_rules.cc ValidateDisclosure checks only its length), sits
+// in the plain event, and is kept even at level skeleton (Redact keeps
+// `disclosure.from`/`to` whole), so the area's authority reads it and it
+// outlives the erasure. LEAK.
+TEST_F(HostileReview2Test, ADisclosuresRecipientRoleHoldsNoText) {
+  const std::string role_text = "ROLE2-h0st1le for the father on probation";
+  v1::RecordDisclosureRequest share;
+  *share.mutable_disclosure() =
+      Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                 {v1::DATA_CATEGORY_IDENTITY}, "c-ref-s-1");
+  share.mutable_disclosure()->mutable_to()->set_role(role_text);
+  const grpc::Status shared = Disclose(share, kSchool);
+  if (!shared.ok()) {
+    EXPECT_TRUE(Is(shared, StatusCode::INVALID_ARGUMENT));
+    return;
+  }
+  std::vector<v1::AuditEntry> entries;
+  ASSERT_TRUE(Ok(TrailAs(kLa, "s-1", &entries)));
+  for (const v1::AuditEntry& e : entries) {
+    EXPECT_FALSE(absl::StrContains(e.DebugString(), "h0st1le"))
+        << "the area's authority reads free text at level "
+        << v1::AuditEntry::Shown_Name(e.shown()) << ": "
+        << e.ShortDebugString();
+  }
+  v1::EraseSubjectResponse erased;
+  ASSERT_TRUE(Ok(EraseAs(kSchool, "s-1", "sar-43", &erased)));
+  ASSERT_TRUE(erased.erased());
+  EXPECT_FALSE(absl::StrContains(AllFiles(), "father on probation"))
+      << "free text in a plain disclosure outlives the erasure";
+}
+
+// Subjects.Erase's request_ref (IDENTIFIER, "at most 128 characters",
+// erasure_rules.cc RequiredText) takes free text, and goes into the plain
+// SubjectErased event: the one event that must outlive the erasure. A
+// careless holder writes who asked and why ("SAR from the mother, ...");
+// the name then stays in the log for ever, is shown as codes to the
+// area's authority on Audit.Trail, and is in every file. LEAK.
+TEST_F(HostileReview2Test, AnErasuresRequestRefHoldsNoTextAboutAPerson) {
+  const std::string ref = "ERASEREF-h0st1le request from Mary Roe the mother";
+  v1::EraseSubjectResponse erased;
+  const grpc::Status s = EraseAs(kSchool, "s-1", ref, &erased);
+  if (!s.ok()) {
+    EXPECT_TRUE(Is(s, StatusCode::INVALID_ARGUMENT, "request_ref"));
+    return;
+  }
+  ASSERT_TRUE(erased.erased());
+  std::vector<v1::AuditEntry> entries;
+  ASSERT_TRUE(Ok(TrailAs(kLa, "s-1", &entries)));
+  for (const v1::AuditEntry& e : entries) {
+    EXPECT_FALSE(absl::StrContains(e.DebugString(), "Mary Roe"))
+        << e.ShortDebugString();
+  }
+  EXPECT_FALSE(absl::StrContains(AllFiles(), "Mary Roe"));
+}
+
+// ---------------------------------------------------------------------------
+// 3. Version checks, sent by an organisation with no part in the case.
+
+// An expected_version on a referral step or an intervention command from an
+// organisation that is no party to it. LEAK: the version is checked before
+// anything else (services/domain_commands.cc Execute: `expected_version !=
+// version` -> VersionConflict, before `decide`, where the party rules are),
+// so a stranger is answered ABORTED "referral r-ref-s-1 is at version N"
+// with trailer ycr-conflict-version=N: how many steps another school's
+// referral or a service's intervention with a child has taken (sessions
+// delivered), and an oracle for each new step. With the right version the
+// same caller is refused PERMISSION_DENIED; the two answers must be alike.
+// (Concerns were fixed by giving each organisation its own stream;
+// README: "A referral refuses anyone but its school and service before its
+// state is looked at".)
+TEST_F(HostileReview2Test, AVersionCheckTellsAStrangerNothingOfAnotherCase) {
+  ASSERT_TRUE(Ok(Intervene(
+      Plan("i-2", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now()),
+      kService)));
+  clock_.Advance(kDay);
+  ASSERT_TRUE(Ok(Intervene(Session("i-2", clock_.Now()), kService)));
+  v1::ReferralTransitionRequest receive;
+  receive.mutable_receive();
+  ASSERT_TRUE(Ok(Step("r-ref-s-1", receive, kService)));
+  // Referral r-ref-s-1 is at version 2, intervention i-2 at version 2.
+  auto referral_step = [&](const std::string& org, uint64_t expected,
+                           std::string* all) {
+    v1::ReferralTransitionRequest r;
+    r.set_request_id(NewUuid());
+    r.set_referral_id("r-ref-s-1");
+    r.set_expected_version(expected);
+    r.mutable_withdraw();
+    r.mutable_personal()->set_reason("no longer needed");
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, org);
+    const grpc::Status s = referrals_->Transition(&c, r, &out);
+    *all = Everything(s, c);
+    return s;
+  };
+  auto session = [&](const std::string& org, uint64_t expected,
+                     std::string* all) {
+    v1::InterventionCommand r = Session("i-2", clock_.Now());
+    r.set_request_id(NewUuid());
+    r.set_expected_version(expected);
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, org);
+    const grpc::Status s = interventions_->Record(&c, r, &out);
+    *all = Everything(s, c);
+    return s;
+  };
+  const uint64_t head = Head();
+  for (const std::string& org : {kOtherSchool, std::string("school-555")}) {
+    std::string right;
+    std::string wrong;
+    const grpc::Status at_version = referral_step(org, 2, &right);
+    const grpc::Status stale = referral_step(org, 1, &wrong);
+    EXPECT_FALSE(at_version.ok());
+    EXPECT_EQ(right, wrong) << org << ": a stale version is answered "
+                            << "differently, telling the referral's version";
+    EXPECT_FALSE(absl::StrContains(wrong, "version 2")) << wrong;
+  }
+  for (const std::string& org : {std::string("service-9")}) {
+    std::string right;
+    std::string wrong;
+    const grpc::Status at_version = session(org, 2, &right);
+    const grpc::Status stale = session(org, 1, &wrong);
+    EXPECT_FALSE(at_version.ok());
+    EXPECT_EQ(right, wrong) << org << ": a stale version is answered "
+                            << "differently, telling the intervention's "
+                               "version";
+    EXPECT_FALSE(absl::StrContains(wrong, "version 2")) << wrong;
+  }
+  EXPECT_EQ(Head(), head) << "a stranger's command was written";
+}
+
+// ---------------------------------------------------------------------------
+// 4. Lifting a legal hold on another organisation's pupil.
+
+// Subjects.LiftLegalHold checks nothing about the caller's part in the
+// child before looking at the holds (services/erasure_commands.cc
+// LiftLegalHold -> domain::DecideLiftHold, erasure_rules.cc: NOT_FOUND "no
+// hold <id> is in force on <subject>" or PERMISSION_DENIED "only <org>,
+// which placed it, lifts hold <id>"). LEAK: any school, service or local
+// authority learns that another school's pupil is under a legal hold (an
+// inquiry, litigation) by guessing hold ids, and who placed it: the local
+// authority of the child's area, or the child's school itself, which
+// README ("Where a child is at school is not told to anyone else") says a
+// refusal never names. The answer must be the same whether or not a hold
+// is in force, and name neither organisation.
+TEST_F(HostileReview2Test, LiftingAHoldTellsAStrangerNeitherHoldNorPlacer) {
+  auto place = [&](const std::string& org, const std::string& hold_id) {
+    v1::PlaceLegalHoldRequest r;
+    r.set_request_id(NewUuid());
+    r.mutable_hold()->set_subject_id("s-1");
+    r.mutable_hold()->set_hold_id(hold_id);
+    r.mutable_personal()->set_reason("a serious case review");
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, org);
+    return subjects_->PlaceLegalHold(&c, r, &out);
+  };
+  ASSERT_TRUE(Ok(place(kLa, "h-la")));
+  ASSERT_TRUE(Ok(place(kSchool, "h-school")));
+  auto lift = [&](const std::string& org, const std::string& hold_id) {
+    v1::LiftLegalHoldRequest r;
+    r.set_request_id(NewUuid());
+    r.set_subject_id("s-1");
+    r.set_hold_id(hold_id);
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, org);
+    const grpc::Status s = subjects_->LiftLegalHold(&c, r, &out);
+    return Everything(s, c);
+  };
+  const uint64_t head = Head();
+  for (const std::string& org :
+       {kOtherSchool, std::string("service-9"), std::string("la-b")}) {
+    const std::string none = lift(org, "h-none");
+    for (const std::string& id :
+         {std::string("h-la"), std::string("h-school")}) {
+      std::string held = lift(org, id);
+      EXPECT_FALSE(absl::StrContains(held, kLa))
+          << org << " is told the child's area: " << held;
+      EXPECT_FALSE(absl::StrContains(held, kSchool))
+          << org << " is told the child's school: " << held;
+      // The id aside, a hold in force answers as one never placed.
+      for (size_t p = held.find(id); p != std::string::npos;
+           p = held.find(id)) {
+        held.replace(p, id.size(), "h-none");
+      }
+      EXPECT_EQ(held, none) << org << " can tell hold " << id << " exists";
+    }
+  }
+  EXPECT_EQ(Head(), head);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Citing another organisation's consent.
+
+// A school records a disclosure about its own pupil citing a consent id
+// that another school recorded about its pupil. README: "an organisation
+// that picks an id another organisation used learns that it is taken,
+// nothing more". LEAK: the answer tells far more. CoverDisclosure
+// (services/domain_commands.cc) loads the cited consent and
+// CheckConsentCovers (services/domain/consent_rules.cc) describes it before
+// asking whose it is: "consent c-ref-s-1 (version 1) does not cover this
+// disclosure: it is about another subject", and, since the decision is
+// checked before the subject, "consent c-no (version 1) ...: consent was
+// refused": that another school's family refused sharing, and each
+// consent's version (an oracle for variations and withdrawals). A consent
+// not about the disclosure's subject should answer as one that does not
+// exist (or at most "taken"), the same for granted and refused.
+TEST_F(HostileReview2Test, CitingAnotherSchoolsConsentTellsNothingOfIt) {
+  v1::GrantConsentRequest as_grant =
+      Consent("c-no", "s-1", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+  v1::RefuseConsentRequest refuse;
+  refuse.set_request_id(NewUuid());
+  ASSERT_TRUE(refuse.mutable_consent()->ParseFromString(
+      as_grant.consent().SerializeAsString()));
+  refuse.mutable_personal()->set_reason("the family said no");
+  {
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, kSchool);
+    ASSERT_TRUE(Ok(consents_->Refuse(&c, refuse, &out)));
+  }
+  v1::PutSubjectRecordRequest put;
+  *put.mutable_record() = Record("s-9");
+  ASSERT_TRUE(Ok(Put(put, kOtherSchool)));
+  auto cite = [&](const std::string& consent_id) {
+    v1::RecordDisclosureRequest share;
+    share.set_request_id(NewUuid());
+    *share.mutable_disclosure() =
+        Disclosure("s-9", kOtherSchool, "service-9", v1::PURPOSE_REFERRAL,
+                   {v1::DATA_CATEGORY_IDENTITY}, consent_id);
+    v1::CommandResponse out;
+    grpc::ClientContext c;
+    AsCaller(&c, kOtherSchool);
+    const grpc::Status s = sharing_->RecordDisclosure(&c, share, &out);
+    std::string all = Everything(s, c);
+    for (size_t p = all.find(consent_id); p != std::string::npos;
+         p = all.find(consent_id)) {
+      all.replace(p, consent_id.size(), "<id>");
+    }
+    return all;
+  };
+  const uint64_t head = Head();
+  const std::string never = cite("c-never");
+  const std::string granted = cite("c-ref-s-1");
+  const std::string refused = cite("c-no");
+  for (const std::string& answer : {granted, refused}) {
+    EXPECT_FALSE(absl::StrContains(answer, "refused"))
+        << "another school's consent is told refused: " << answer;
+    EXPECT_FALSE(absl::StrContains(answer, "version"))
+        << "another school's consent's version is told: " << answer;
+  }
+  // At most "taken": a granted and a refused consent answer alike.
+  EXPECT_EQ(granted, refused);
+  EXPECT_FALSE(never.empty());
+  EXPECT_EQ(Head(), head);
+}
+
+// ---------------------------------------------------------------------------
+// 6. What held (paths no earlier attack test covers).
+
+// A refusal to read another organisation's referral, consent, intervention
+// or letter names neither the child nor who holds it, in the message, the
+// details (google.rpc.Status) or the trailing metadata.
+TEST_F(HostileReview2Test, RefusedGetsNameNeitherTheChildNorItsSchool) {
+  v1::InterventionCommand plan =
+      Plan("i-2", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
+  ASSERT_TRUE(Ok(Intervene(plan, kService)));
+  for (const std::string& org :
+       {kOtherSchool, std::string("service-9"), std::string("la-b")}) {
+    std::vector<std::string> answers;
+    {
+      v1::GetReferralRequest r;
+      r.set_referral_id("r-ref-s-1");
+      v1::Referral out;
+      grpc::ClientContext c;
+      AsCaller(&c, org);
+      const grpc::Status s = referrals_->Get(&c, r, &out);
+      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
+      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
+      answers.push_back(Everything(s, c));
+    }
+    {
+      v1::GetConsentRequest r;
+      r.set_consent_id("c-ref-s-1");
+      v1::Consent out;
+      grpc::ClientContext c;
+      AsCaller(&c, org);
+      const grpc::Status s = consents_->Get(&c, r, &out);
+      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
+      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
+      answers.push_back(Everything(s, c));
+    }
+    {
+      v1::GetInterventionRequest r;
+      r.set_intervention_id("i-2");
+      v1::Intervention out;
+      grpc::ClientContext c;
+      AsCaller(&c, org);
+      const grpc::Status s = interventions_->Get(&c, r, &out);
+      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
+      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
+      answers.push_back(Everything(s, c));
+    }
+    for (const std::string& a : answers) {
+      EXPECT_FALSE(absl::StrContains(a, "s-1")) << org << ": " << a;
+      EXPECT_FALSE(absl::StrContains(a, kSchool)) << org << ": " << a;
+      EXPECT_FALSE(absl::StrContains(a, kService)) << org << ": " << a;
+      EXPECT_FALSE(absl::StrContains(a, kLa)) << org << ": " << a;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ycr::testing
