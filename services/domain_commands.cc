@@ -13,13 +13,13 @@
 #include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "domain/field_checks.h"
+#include "domain/refusals.h"
+#include "domain/sharing_rules.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "services/access_policy.h"
-#include "services/domain/field_checks.h"
-#include "services/domain/refusals.h"
-#include "services/domain/sharing_rules.h"
+#include "services/security/access_policy.h"
 #include "storage/record_codec.h"
 
 namespace ycr::services {

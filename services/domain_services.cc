@@ -8,12 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "services/area_access.h"
-#include "services/caller_identity.h"
-#include "services/domain/field_checks.h"
-#include "services/domain/visibility.h"
+#include "domain/field_checks.h"
+#include "domain/visibility.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
+#include "services/security/area_access.h"
+#include "services/security/caller_identity.h"
 #include "services/valid_request.h"
 
 namespace ycr::services {

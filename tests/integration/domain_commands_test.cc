@@ -10,8 +10,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "common/error_details.h"
+#include "domain/field_checks.h"
 #include "gtest/gtest.h"
-#include "services/domain/field_checks.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/test_server.h"
 

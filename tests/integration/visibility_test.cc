@@ -6,7 +6,7 @@
 // local authority of the area, the organisation a concern was referred to,
 // another school, an auditor) reads every path: Audit.Trail, the subject
 // access pack, OrganisationDisclosures and the Get of each service. The
-// table the rows follow is services/domain/visibility.h (its own matrix is
+// table the rows follow is domain/visibility.h (its own matrix is
 // tests/unit/visibility_test.cc).
 
 #include <map>
