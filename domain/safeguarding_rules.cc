@@ -21,6 +21,12 @@ absl::Status Refused(const ConcernView& view, absl::string_view command) {
 
 }  // namespace
 
+std::string ConcernStream(const std::string& raised_by,
+                          const std::string& concern_id) {
+  return absl::StrCat("safeguarding-", OrganisationToken(raised_by), "/",
+                      concern_id);
+}
+
 absl::Status DecideSafeguardingCommand(const ConcernView& view,
                                        const v1::Actor& caller, absl::Time now,
                                        v1::EventPayload* event) {

@@ -35,6 +35,14 @@ absl::Status DecideSafeguardingCommand(const ConcernView& view,
                                        const v1::Actor& caller, absl::Time now,
                                        v1::EventPayload* event);
 
+// The stream of the concern `concern_id` raised by `raised_by`:
+// "safeguarding-<organisation token>/<concern id>", where the token is a
+// name-based UUID of the organisation (OrganisationToken). Concern ids are
+// the raising organisation's own, so an id another organisation used is
+// never "taken" (its existence stays confidential).
+std::string ConcernStream(const std::string& raised_by,
+                          const std::string& concern_id);
+
 absl::Status ApplySafeguardingEvent(const v1::RecordedEvent& event,
                                     ConcernView* view);
 

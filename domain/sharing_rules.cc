@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
+#include "common/ids.h"
 #include "domain/field_checks.h"
 #include "domain/refusals.h"
 
@@ -16,6 +17,21 @@ absl::Status Required(const std::string& value, absl::string_view field) {
 }
 
 }  // namespace
+
+std::string OrganisationToken(const std::string& organisation) {
+  return NameUuid(
+      absl::StrCat("ycr-organisation", std::string(1, '\0'), organisation));
+}
+
+std::string SharingStream(const std::string& subject_id) {
+  return absl::StrCat("sharing-", subject_id);
+}
+
+std::string ConfidentialSharingStream(const std::string& subject_id,
+                                      const std::string& organisation) {
+  return absl::StrCat("sharing-", subject_id, "/",
+                      OrganisationToken(organisation));
+}
 
 absl::Status ValidateDisclosure(const v1::DisclosureRecorded& d,
                                 const v1::PersonalData& personal,

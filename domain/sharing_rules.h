@@ -3,10 +3,26 @@
 // Disclosures: what a recorded disclosure must say. Whether a consent covers
 // it is consent_rules.h's CheckConsentCovers.
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "ycr/v1/event.pb.h"
 
 namespace ycr::domain {
+
+// A stream-safe token for an organisation (any printable name): a
+// name-based UUID, the same for the same organisation.
+std::string OrganisationToken(const std::string& organisation);
+
+// The journal a sharing event goes to. Disclosures under consent:
+// "sharing-<subject>", one journal every party's records share.
+// Confidential ones (ClassOf: a safeguarding disclosure, any decision not to
+// share) go to the recording organisation's own journal,
+// "sharing-<subject>/<organisation token>", so their versions never show in
+// a journal a reader who may not see them reads or appends to.
+std::string SharingStream(const std::string& subject_id);
+std::string ConfidentialSharingStream(const std::string& subject_id,
+                                      const std::string& organisation);
 
 // INVALID_ARGUMENT naming the field when the disclosure is incomplete;
 // PERMISSION_DENIED when `from` is not the caller's organisation;

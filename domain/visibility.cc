@@ -20,8 +20,9 @@ constexpr V kTable[][kRelationCount] = {
     // kReported
     {V::kFull, V::kFull, V::kFull, V::kSkeleton, V::kSkeleton, V::kSkeleton,
      V::kFull, V::kNone},
-    // kConfidential
-    {V::kFull, V::kFull, V::kFull, V::kCodes, V::kNone, V::kNone, V::kFull,
+    // kConfidential (a subject access pack leaves it out: the serious-harm
+    // exemption is a person's judgement, made on the auditor's trail)
+    {V::kFull, V::kFull, V::kFull, V::kCodes, V::kNone, V::kNone, V::kNone,
      V::kNone},
     // kOrganisational
     {V::kFull, V::kFull, V::kFull, V::kFull, V::kNone, V::kCodes, V::kNone,

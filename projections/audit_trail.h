@@ -28,7 +28,8 @@
 //          big-endian: bytewise order is time order (negative seconds too).
 //
 // kStream maps an aggregate's stream ("consent-<id>", "referral-<id>",
-// "intervention-<id>", "safeguarding-<concern id>", "correspondence-<id>")
+// "intervention-<id>", "safeguarding-<org token>/<concern id>",
+// "correspondence-<id>")
 // to its subject. It is written by the event that creates the aggregate and
 // names the subject (consent_granted/refused, referral_submitted, a planned
 // intervention with a subject, concern_raised, correspondence_received with

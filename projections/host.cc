@@ -1,10 +1,12 @@
 #include "projections/host.h"
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -67,6 +69,64 @@ void ProjectionHost::Add(std::unique_ptr<Projection> projection) {
   slots_[name] = std::move(slot);
 }
 
+void ProjectionHost::SetProgressLog(Logger* logger, const Clock* clock,
+                                    absl::Duration every) {
+  progress_logger_ = logger;
+  clock_ = clock != nullptr ? clock : &SystemClock();
+  progress_every_ = every;
+}
+
+BuildProgress ProjectionHost::Measure(const Progress& p) const {
+  BuildProgress out;
+  out.started = p.started;
+  out.applied = p.applied;
+  out.head = std::max(p.head, p.applied);
+  const double seconds = absl::ToDoubleSeconds(clock_->Now() - p.started);
+  if (seconds > 0) out.events_per_second = p.applied / seconds;
+  const uint64_t left = out.head - out.applied;
+  if (left == 0) {
+    out.eta = absl::ZeroDuration();
+  } else if (out.events_per_second > 0) {
+    out.eta = absl::Seconds(left / out.events_per_second);
+  }
+  return out;
+}
+
+void ProjectionHost::LogProgress(absl::string_view event,
+                                 const std::string& name, const Progress& p) {
+  if (progress_logger_ == nullptr) return;
+  const BuildProgress m = Measure(p);
+  const double percent = m.head == 0 ? 100.0 : 100.0 * m.applied / m.head;
+  progress_logger_->Log(
+      LogLevel::kInfo, event,
+      {{"projection", name},
+       {"generation", absl::StrCat(p.generation)},
+       {"applied", absl::StrCat(m.applied)},
+       {"of", absl::StrCat(m.head)},
+       {"percent", absl::StrFormat("%.1f", percent)},
+       {"events_per_second", absl::StrFormat("%.0f", m.events_per_second)},
+       {"seconds", absl::StrFormat("%.1f", absl::ToDoubleSeconds(clock_->Now() -
+                                                                 p.started))},
+       {"eta_seconds",
+        m.eta == absl::InfiniteDuration()
+            ? std::string("unknown")
+            : absl::StrFormat("%.0f", absl::ToDoubleSeconds(m.eta))}});
+}
+
+void ProjectionHost::OnBuilderCommit(const std::string& name,
+                                     uint32_t generation, uint64_t applied) {
+  absl::MutexLock lock(&progress_mu_);
+  Progress& p = progress_[name];
+  if (p.generation != generation) return;
+  p.applied = applied;
+  p.head = log_->GetHead().position;
+  const absl::Time now = clock_->Now();
+  if (now - p.last_logged >= progress_every_) {
+    p.last_logged = now;
+    LogProgress("projection_rebuild_progress", name, p);
+  }
+}
+
 absl::Status ProjectionHost::Start() {
   absl::MutexLock lock(&mu_);
   for (auto& [name, slot] : slots_) {
@@ -101,6 +161,14 @@ absl::Status ProjectionHost::StartBuilding(Slot& slot) {
   }
   const uint32_t generation = slot.lease->generation() + 1;
   RETURN_IF_ERROR(store_->DropGeneration(name, generation));
+  {
+    absl::MutexLock lock(&progress_mu_);
+    Progress& p = progress_[name];
+    p = Progress();
+    p.generation = generation;
+    p.started = clock_->Now();
+    p.head = log_->GetHead().position;
+  }
   slot.building = std::make_shared<ProjectionRunner>(
       log_, store_, slot.projection.get(), generation, options_);
   // Once it takes over, its reports are the active generation's.
@@ -111,6 +179,7 @@ absl::Status ProjectionHost::StartBuilding(Slot& slot) {
                                                 bool reached_head) {
         Notify(name, applied);
         if (builder_reports->load()) {
+          OnBuilderCommit(name, generation, applied);
           OnBuilderProgress(name, generation, reached_head);
         }
       },
@@ -160,6 +229,14 @@ void ProjectionHost::OnBuilderProgress(const std::string& name,
   slot.active = std::move(slot.building);
   slot.building = nullptr;
   slot.frozen_at = 0;
+  {
+    absl::MutexLock progress(&progress_mu_);
+    auto it = progress_.find(name);
+    if (it != progress_.end()) {
+      LogProgress("projection_rebuild_done", name, it->second);
+      progress_.erase(it);
+    }
+  }
   Notify(name, kAll);
 }
 
@@ -393,6 +470,12 @@ std::vector<ProjectionStatus> ProjectionHost::Status() {
       s.building_generation = slot->building->generation();
       s.building_applied = slot->building->applied();
       s.building_error = slot->building->status();
+      absl::MutexLock progress(&progress_mu_);
+      if (auto it = progress_.find(name);
+          it != progress_.end() &&
+          it->second.generation == s.building_generation) {
+        s.building_progress = Measure(it->second);
+      }
       if (s.building_error.ok()) {
         s.building_error = slot->building->retrying();
       }

@@ -30,6 +30,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/log.h"
 #include "projections/projection.h"
 #include "projections/runner.h"
 
@@ -43,6 +45,18 @@ class GenerationLease {
   virtual uint32_t generation() const = 0;
 };
 
+// How a rebuild is going: what it has applied of how much, how fast, and
+// when it should catch up (at the rate so far, against the head it last
+// saw; the head moves while it runs).
+struct BuildProgress {
+  absl::Time started;
+  uint64_t applied = 0;
+  uint64_t head = 0;
+  double events_per_second = 0;
+  // InfiniteDuration while no rate is known yet.
+  absl::Duration eta = absl::InfiniteDuration();
+};
+
 struct ProjectionStatus {
   std::string name;
   uint32_t code_version = 0;
@@ -51,6 +65,7 @@ struct ProjectionStatus {
   // Set while a rebuild runs.
   uint32_t building_generation = 0;
   uint64_t building_applied = 0;
+  BuildProgress building_progress;
   // What stopped the active runner, or the rebuild, if anything; while one
   // retries a failed read or commit (a full disk), that error.
   absl::Status error;
@@ -69,6 +84,13 @@ class ProjectionHost {
 
   // Before Start(). Names must be unique.
   void Add(std::unique_ptr<Projection> projection);
+
+  // Before Start(): rebuilds report to `logger` (not owned; null: no lines)
+  // a "projection_rebuild_progress" line at most once per `every` (applied,
+  // of, percent, events_per_second, eta_seconds) and a
+  // "projection_rebuild_done" line when the new generation takes over;
+  // `clock` (not owned) times them. Default: no lines, the system clock.
+  void SetProgressLog(Logger* logger, const Clock* clock, absl::Duration every);
 
   absl::Status Start();
 
@@ -147,6 +169,26 @@ class ProjectionHost {
   storage::EventLog* const log_;
   storage::ProjectionStore* const store_;
   const RunnerOptions options_;
+
+  // Rebuild progress, by projection; taken without mu_ by the builders'
+  // reports (and after mu_ by Status).
+  struct Progress {
+    uint32_t generation = 0;
+    absl::Time started;
+    uint64_t applied = 0;
+    uint64_t head = 0;
+    absl::Time last_logged = absl::InfinitePast();
+  };
+  BuildProgress Measure(const Progress& p) const;
+  void LogProgress(absl::string_view event, const std::string& name,
+                   const Progress& p);
+  void OnBuilderCommit(const std::string& name, uint32_t generation,
+                       uint64_t applied);
+  Logger* progress_logger_ = nullptr;
+  const Clock* clock_ = &SystemClock();
+  absl::Duration progress_every_ = absl::Seconds(10);
+  mutable absl::Mutex progress_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::map<std::string, Progress> progress_ ABSL_GUARDED_BY(progress_mu_);
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);

@@ -460,12 +460,15 @@ absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
                                           absl::string_view field) {
   if (concern_id.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(domain::ValidId(concern_id, field));
-  const std::string stream = "safeguarding-" + concern_id;
+  // Concern ids are the caller's organisation's own: another
+  // organisation's concern under the same id is another stream, and answers
+  // as a missing one (its existence is confidential: README, "Who sees
+  // what").
+  const std::string stream =
+      domain::ConcernStream(caller.organisation(), concern_id);
   ASSIGN_OR_RETURN(
       domain::ConcernView concern,
       Fold<domain::ConcernView>(*log_, stream, domain::ApplySafeguardingEvent));
-  // Another organisation's concern answers as a missing one: its
-  // existence is confidential (README, "Who sees what").
   // (FAILED_PRECONDITION REFERENCE_NOT_FOUND: the command cites it; the
   // same details either way.)
   if (concern.version == 0 ||
@@ -482,6 +485,16 @@ absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
                      " is not about ", subject_id));
   }
   Depend(stream, concern.version);
+  return absl::OkStatus();
+}
+
+absl::Status CommandAttempt::MarkChildProtection(
+    const std::string& subject_id, const std::string& organisation) {
+  const std::string key = domain::SubjectChildProtectionKey(subject_id);
+  ASSIGN_OR_RETURN(std::optional<std::string> holders, log_->GetRecord(key));
+  DependOnRecord(key, holders);
+  records_.push_back(
+      {key, domain::AddChildProtectionHolder(holders, organisation)});
   return absl::OkStatus();
 }
 
@@ -569,7 +582,9 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
                                    : target.kind + "_id";
   RETURN_IF_ERROR(domain::ValidId(target.id, id_field));
   storage::AppendRequest request;
-  request.stream = absl::StrCat(target.kind, "-", target.id);
+  request.stream = target.stream.empty()
+                       ? absl::StrCat(target.kind, "-", target.id)
+                       : target.stream;
   request.actor = caller;
   v1::ProposedEvent& proposed = request.events.emplace_back();
   if (!IsUuid(request_id)) {
@@ -674,8 +689,8 @@ absl::StatusOr<domain::CorrespondenceView> DomainCommands::LoadCorrespondence(
 }
 
 absl::StatusOr<domain::ConcernView> DomainCommands::LoadConcern(
-    const std::string& id) {
-  return Fold<domain::ConcernView>(*log_, "safeguarding-" + id,
+    const std::string& raised_by, const std::string& id) {
+  return Fold<domain::ConcernView>(*log_, domain::ConcernStream(raised_by, id),
                                    domain::ApplySafeguardingEvent);
 }
 
@@ -811,7 +826,16 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
     v1::DisclosureRecorded disclosure, v1::PersonalData personal) {
   RETURN_IF_ERROR(domain::ValidateDisclosure(disclosure, personal, caller));
   v1::EventPayload event;
-  Target target{"sharing", disclosure.subject_id(), true, true, std::nullopt};
+  // A safeguarding disclosure is confidential: the recorder's own journal.
+  Target target{"sharing",
+                disclosure.subject_id(),
+                true,
+                true,
+                std::nullopt,
+                disclosure.has_safeguarding()
+                    ? domain::ConfidentialSharingStream(disclosure.subject_id(),
+                                                        caller.organisation())
+                    : domain::SharingStream(disclosure.subject_id())};
   *event.mutable_disclosure_recorded() = std::move(disclosure);
   *event.mutable_personal() = std::move(personal);
   return Execute<NoView>(
@@ -822,6 +846,10 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDisclosure(
         auto* d = e->mutable_disclosure_recorded();
         RETURN_IF_ERROR(attempt.RequireSubject(d->subject_id(), caller));
         RETURN_IF_ERROR(attempt.CoverDisclosure(d, caller));
+        if (d->has_safeguarding()) {
+          RETURN_IF_ERROR(attempt.MarkChildProtection(d->subject_id(),
+                                                      caller.organisation()));
+        }
         attempt.set_personal_subject(d->subject_id());
         return absl::OkStatus();
       });
@@ -839,7 +867,14 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordDecisionNotToShare(
         caller.organisation()));
   }
   v1::EventPayload event;
-  Target target{"sharing", decision.subject_id(), true, true, std::nullopt};
+  // Confidential: the decider's own journal.
+  Target target{"sharing",
+                decision.subject_id(),
+                true,
+                true,
+                std::nullopt,
+                domain::ConfidentialSharingStream(decision.subject_id(),
+                                                  caller.organisation())};
   *event.mutable_sharing_declined() = std::move(decision);
   *event.mutable_personal() = std::move(personal);
   return Execute<NoView>(
@@ -1115,29 +1150,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
     return absl::InvalidArgumentError(
         "raise.concern_id: differs from concern_id");
   }
-  if (expected_version.has_value()) {
-    // The version check would otherwise answer before the raiser rule and
-    // tell another organisation the concern exists, and at what version.
-    RETURN_IF_ERROR(domain::ValidId(concern_id, "concern_id"));
-    ASSIGN_OR_RETURN(domain::ConcernView view, LoadConcern(concern_id));
-    const bool hidden = view.version == 0 ||
-                        view.raised.organisation() != caller.organisation();
-    if (hidden && event.has_concern_raised()) {
-      // A raise expecting a version: as for an id never raised (version 0;
-      // an expected version is never 0, which means "none").
-      return VersionConflict(
-          "safeguarding-" + concern_id, 0,
-          absl::StrCat("safeguarding ", concern_id,
-                       " is at version 0, expected ", *expected_version,
-                       "; read it again and retry"));
-    }
-    if (hidden) {
-      return absl::NotFoundError(
-          absl::StrCat("safeguarding ", concern_id, " does not exist"));
-    }
-  }
-  Target target{"safeguarding", concern_id, event.has_concern_raised(), false,
-                expected_version};
+  // The caller's organisation's own concern stream: another organisation's
+  // concern under the same id is never read, so a version check or a raise
+  // answers as for an id never raised.
+  Target target{"safeguarding",
+                concern_id,
+                event.has_concern_raised(),
+                false,
+                expected_version,
+                domain::ConcernStream(caller.organisation(), concern_id)};
   return Execute<domain::ConcernView>(
       caller, request_id, target, std::move(event),
       domain::ApplySafeguardingEvent,
@@ -1149,15 +1170,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordSafeguarding(
         if (e->has_concern_raised()) {
           subject = e->concern_raised().subject_id();
           RETURN_IF_ERROR(attempt.RequireSubject(subject, caller));
-          // A child-protection record exists: erasure must keep it (and
-          // an erasure decided meanwhile decides again).
-          const std::string key = domain::SubjectChildProtectionKey(subject);
-          ASSIGN_OR_RETURN(std::optional<std::string> holders,
-                           log_->GetRecord(key));
-          attempt.DependOnRecord(key, holders);
-          attempt.records().push_back(
-              {key, domain::AddChildProtectionHolder(holders,
-                                                     caller.organisation())});
+          RETURN_IF_ERROR(
+              attempt.MarkChildProtection(subject, caller.organisation()));
         }
         if (e->has_social_care_referral_made()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(

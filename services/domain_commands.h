@@ -85,14 +85,17 @@ class DomainCommands {
       const std::string& referral_id, v1::EventPayload event,
       std::optional<uint64_t> expected_version = std::nullopt);
 
-  // A disclosure (stream "sharing-<subject_id>"): covered by the consent it
-  // names, at the consent's current version, now; or under a safeguarding
-  // basis. `personal` (may be empty) is the event's personal part.
+  // A disclosure (stream domain::SharingStream, or the caller's
+  // domain::ConfidentialSharingStream on a safeguarding basis): covered by
+  // the consent it names, at the consent's current version, now; or under a
+  // safeguarding basis. `personal` (may be empty) is the event's personal
+  // part.
   absl::StatusOr<storage::AppendResult> RecordDisclosure(
       const v1::Actor& caller, const std::string& request_id,
       v1::DisclosureRecorded disclosure, v1::PersonalData personal = {});
 
-  // A decision not to share (stream "sharing-<subject_id>").
+  // A decision not to share (the caller's
+  // domain::ConfidentialSharingStream).
   absl::StatusOr<storage::AppendResult> RecordDecisionNotToShare(
       const v1::Actor& caller, const std::string& request_id,
       v1::SharingDeclined decision, v1::PersonalData personal = {});
@@ -175,8 +178,10 @@ class DomainCommands {
       const std::string& agreement_id);
   absl::StatusOr<domain::CorrespondenceView> LoadCorrespondence(
       const std::string& correspondence_id);
+  // The concern `concern_id` raised by `raised_by` (concern ids are each
+  // raising organisation's own: domain::ConcernStream).
   absl::StatusOr<domain::ConcernView> LoadConcern(
-      const std::string& concern_id);
+      const std::string& raised_by, const std::string& concern_id);
   // nullopt when there is no record.
   absl::StatusOr<std::optional<v1::SubjectRecord>> LoadSubjectRecord(
       const std::string& subject_id);
@@ -195,7 +200,8 @@ class DomainCommands {
  private:
   // How a command's own stream is treated.
   struct Target {
-    // Stream kind ("referral"); the stream is "<kind>-<id>".
+    // Stream kind ("referral"); the stream is "<kind>-<id>" unless `stream`
+    // names another.
     std::string kind;
     std::string id;
     // The event creates the stream's aggregate (otherwise the aggregate
@@ -204,6 +210,7 @@ class DomainCommands {
     // An append-only journal (sharing): not folded, appended in any order.
     bool journal = false;
     std::optional<uint64_t> expected_version;
+    std::string stream;
   };
 
   template <typename View>
@@ -276,6 +283,12 @@ class CommandAttempt {
   absl::Status CheckConcern(const std::string& concern_id,
                             const std::string& subject_id,
                             const v1::Actor& caller, absl::string_view field);
+
+  // Marks that `organisation` keeps a child-protection record about
+  // `subject_id` (a concern, a safeguarding disclosure): an erasure keeps
+  // it (domain::DecideErasure), and one decided meanwhile decides again.
+  absl::Status MarkChildProtection(const std::string& subject_id,
+                                   const std::string& organisation);
 
   // Whose personal data the event's personal part is ("" = nobody's: the
   // event may not carry any).

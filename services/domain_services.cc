@@ -632,7 +632,11 @@ grpc::ServerUnaryReactor* SafeguardingService::Get(
         const std::string& id = request->concern_id();
         if (absl::Status s = domain::ValidId(id, "concern_id"); !s.ok())
           return s;
-        absl::StatusOr<domain::ConcernView> view = commands_->LoadConcern(id);
+        const std::string& raised_by = request->raised_by().empty()
+                                           ? caller.organisation()
+                                           : request->raised_by();
+        absl::StatusOr<domain::ConcernView> view =
+            commands_->LoadConcern(raised_by, id);
         if (!view.ok()) return view.status();
         // A concern's existence is confidential: one the caller may not
         // read answers exactly as one that does not exist.

@@ -15,37 +15,6 @@
 namespace ycr::services {
 namespace {
 
-// Adds to `by` the organisations that made a disclosure about the subject
-// on a safeguarding basis, or declined to share within a concern (their
-// child-protection records). The append requires the journal to be still as
-// read.
-absl::Status SharedForSafeguarding(storage::EventLog& log,
-                                   CommandAttempt& attempt,
-                                   const std::string& subject,
-                                   std::vector<std::string>* by) {
-  const std::string stream = "sharing-" + subject;
-  storage::ReadStreamOptions options;
-  options.from_version = 1;
-  uint64_t version = 0;
-  for (;;) {
-    absl::StatusOr<storage::StreamSlice> slice =
-        log.ReadStream(stream, options);
-    if (absl::IsNotFound(slice.status())) break;
-    RETURN_IF_ERROR(slice.status());
-    for (const v1::RecordedEvent& e : slice->events) {
-      version = e.stream_version();
-      if (e.payload().disclosure_recorded().has_safeguarding() ||
-          !e.payload().sharing_declined().concern_id().empty()) {
-        by->push_back(e.actor().organisation());
-      }
-    }
-    if (slice->next_version == 0) break;
-    options.from_version = slice->next_version;
-  }
-  attempt.Depend(stream, version);
-  return absl::OkStatus();
-}
-
 // What an erasure decides on. Everything read is a condition of the
 // append: a concern raised, or a safeguarding disclosure recorded, while
 // the erasure is decided makes it decide again, so an erasure and a new
@@ -61,11 +30,9 @@ absl::StatusOr<domain::ErasureFacts> LoadErasureFacts(
   const std::string key = domain::SubjectChildProtectionKey(subject);
   ASSIGN_OR_RETURN(std::optional<std::string> concerns, log.GetRecord(key));
   attempt.DependOnRecord(key, concerns);
-  std::vector<std::string>& by = facts.child_protection_by;
-  by = domain::ChildProtectionHolders(concerns);
-  RETURN_IF_ERROR(SharedForSafeguarding(log, attempt, subject, &by));
-  std::sort(by.begin(), by.end());
-  by.erase(std::unique(by.begin(), by.end()), by.end());
+  // Every concern and safeguarding disclosure marks its organisation there
+  // (CommandAttempt::MarkChildProtection), in the write that records it.
+  facts.child_protection_by = domain::ChildProtectionHolders(concerns);
   absl::CivilDay dob;
   if (record != nullptr &&
       absl::ParseCivilTime(record->date_of_birth(), &dob)) {

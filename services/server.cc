@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <limits>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -105,6 +107,51 @@ void Server::AddGauges() {
         return std::vector<GaugeSample>{
             {{}, static_cast<double>(log_->GetHead().position)}};
       });
+  // Rebuild progress: one sample per projection being rebuilt.
+  auto rebuilding = [this](auto value) {
+    std::vector<GaugeSample> samples;
+    for (const projections::ProjectionStatus& s : projections_->Status()) {
+      if (s.building_generation == 0) continue;
+      samples.push_back({{{"projection", s.name}}, value(s.building_progress)});
+    }
+    return samples;
+  };
+  metrics_->AddGaugeFamily(
+      "ycr_projection_rebuild_applied_events",
+      "Events a projection's rebuild has applied (only while it runs).",
+      [rebuilding] {
+        return rebuilding([](const projections::BuildProgress& p) {
+          return static_cast<double>(p.applied);
+        });
+      });
+  metrics_->AddGaugeFamily(
+      "ycr_projection_rebuild_total_events",
+      "Events a projection's rebuild must apply: the log head at its last "
+      "commit (only while it runs).",
+      [rebuilding] {
+        return rebuilding([](const projections::BuildProgress& p) {
+          return static_cast<double>(p.head);
+        });
+      });
+  metrics_->AddGaugeFamily(
+      "ycr_projection_rebuild_events_per_second",
+      "A projection rebuild's rate since it began (only while it runs).",
+      [rebuilding] {
+        return rebuilding([](const projections::BuildProgress& p) {
+          return p.events_per_second;
+        });
+      });
+  metrics_->AddGaugeFamily(
+      "ycr_projection_rebuild_eta_seconds",
+      "Seconds until a projection's rebuild catches up, at its rate so far "
+      "(+Inf until it has one; only while it runs).",
+      [rebuilding] {
+        return rebuilding([](const projections::BuildProgress& p) {
+          return p.eta == absl::InfiniteDuration()
+                     ? std::numeric_limits<double>::infinity()
+                     : absl::ToDoubleSeconds(p.eta);
+        });
+      });
   metrics_->AddGaugeFamily(
       "ycr_projection_lag_events",
       "Events in the log that a projection has not applied yet (log head "
@@ -162,6 +209,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   for (auto& projection : ServerProjections(server->log_.get())) {
     server->projections_->Add(std::move(projection));
   }
+  // Rebuilds are timed by the wall clock, whatever clock the rules use.
+  server->projections_->SetProgressLog(options.log.logger, &SystemClock(),
+                                       absl::Seconds(10));
   if (absl::Status s = server->projections_->Start(); !s.ok()) {
     server->projections_->Stop();
     server->log_->Close();

@@ -42,6 +42,22 @@ std::string FormatVersionKey() {
   return std::string(1, Prefix(KeyPrefix::kFormatVersion));
 }
 
+absl::string_view FormatChange(uint32_t version) {
+  switch (version) {
+    case 2:
+      return "format 2 moved free text about people into the sealed personal "
+             "part; format 1 kept it outside, where erasure cannot reach it";
+    case 3:
+      return "format 3 seals child-protection records under their "
+             "organisation's key for the subject";
+    case 4:
+      return "format 4 scopes concern ids and confidential sharing journals "
+             "to their organisation";
+    default:
+      return "a later format";
+  }
+}
+
 std::string EncodeFormatVersion(uint32_t version) {
   std::string out;
   PutBigEndian32(&out, version);

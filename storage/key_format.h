@@ -61,8 +61,11 @@
 // Versions: 1, free text about a person (reasons, outcomes, topics, ...) in
 // plain event fields; 2, every such text only in the sealed personal part
 // (proto/ycr/v1/classification.proto); 3, child-protection records sealed
-// under their organisation's key for the subject, not the subject's. Older
-// stores are refused, not migrated: none is in service.
+// under their organisation's key for the subject, not the subject's; 4,
+// concern ids and confidential sharing journals scoped to their
+// organisation (streams "safeguarding-<org token>/<id>",
+// "sharing-<subject>/<org token>"). Older stores are refused, not
+// migrated: none is in service.
 
 #include <cstdint>
 #include <optional>
@@ -72,7 +75,11 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 3;
+inline constexpr uint32_t kStoreFormatVersion = 4;
+
+// What format `version` changed from the one before it, in words (for the
+// message that refuses an older store).
+absl::string_view FormatChange(uint32_t version);
 
 // Sorted: new prefixes take new values, never reuse old ones.
 enum class KeyPrefix : uint8_t {

@@ -209,15 +209,13 @@ absl::Status RocksDbEventLog::Impl::CheckFormatVersion() {
   }
   RETURN_IF_ERROR(FromRocks(s, "cannot read format version"));
   std::optional<uint32_t> version = DecodeFormatVersion(value);
-  if (version.has_value() && *version == 1) {
-    // Format 1 kept free text about a person outside the sealed personal
-    // part, where erasure cannot reach it. There is no migration: no such
-    // store is in service.
+  if (version.has_value() && *version >= 1 && *version < kStoreFormatVersion) {
+    // An earlier format (key_format.h says what each changed). There is no
+    // migration: no such store is in service.
     return absl::FailedPreconditionError(absl::StrCat(
-        "store at ", options_.path,
-        " has format version 1, which kept free text about people outside "
-        "the sealed personal part; this build reads format version ",
-        kStoreFormatVersion,
+        "store at ", options_.path, " has format version ", *version,
+        ", from an earlier release (", FormatChange(*version + 1),
+        "); this build reads format version ", kStoreFormatVersion,
         " and does not migrate it: move the directory aside and start with an "
         "empty data directory (run the previous release to read or export "
         "the old store)"));

@@ -28,10 +28,12 @@ trap 'phases_summary "$build_dir, sanitize=$sanitize"' EXIT
 begin install
 # The tests also need a real browser for the HTML audit report (chromium,
 # with a font to render text),
-# libpng to read its screenshot, and clang with libFuzzer for the fuzz
-# targets.
+# libpng to read its screenshot, clang with libFuzzer for the fuzz
+# targets, and Go with its sumdb packages for the independent transparency
+# log verifier (tests/tlog).
 # shellcheck disable=SC2086  # word splitting of the package list is intended
 bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev ccache \
+  golang-go golang-golang-x-mod-dev \
   ${YCR_TEST_PACKAGES:-}
 end
 

@@ -4,6 +4,8 @@
 // personal data (Caseloads.Counts here) leave none. The domain-flow
 // fixture's real server and store.
 
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
 #include "services/security/access_log.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
@@ -120,7 +122,7 @@ TEST_F(AccessLogViewsTest, RawStreamReadsAndSubscriptionsLogTheirSubjects) {
   auto store = v1::EventStore::NewStub(channel_);
   {
     v1::ReadStreamRequest request;
-    request.set_stream("safeguarding-g-1");
+    request.set_stream(domain::ConcernStream(kSchool, "g-1"));
     v1::ReadStreamResponse response;
     grpc::ClientContext context;
     AsCaller(&context, "auditor-1", "dsl-1");

@@ -11,6 +11,8 @@
 #include "absl/synchronization/notification.h"
 #include "common/error_details.h"
 #include "domain/field_checks.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/test_server.h"
@@ -326,7 +328,8 @@ TEST_F(DomainCommandsTest, DisclosureNeedsConsentOrACompleteSafeguardingBasis) {
   personal.set_risk_statement("at risk of significant harm");
   result = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
   EXPECT_TRUE(result.ok()) << result.status();
-  auto events = Stream("sharing-s-1");
+  auto events =
+      Stream(domain::ConfidentialSharingStream("s-1", school_.organisation()));
   ASSERT_EQ(events.size(), 1u);
   // The risk statement is in the personal part, stamped with its subject.
   EXPECT_EQ(events[0].payload().personal().risk_statement(),
@@ -337,7 +340,10 @@ TEST_F(DomainCommandsTest, DisclosureNeedsConsentOrACompleteSafeguardingBasis) {
   d.set_purpose(v1::PURPOSE_REFERRAL);
   result = commands_->RecordDisclosure(school_, NewUuid(), d, personal);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
+  EXPECT_EQ(
+      Stream(domain::ConfidentialSharingStream("s-1", school_.organisation()))
+          .size(),
+      1u);
 }
 
 TEST_F(DomainCommandsTest, CallerCannotShareForAnotherOrganisation) {
@@ -607,7 +613,9 @@ TEST_F(DomainCommandsTest, NothingIsRecordedAboutASubjectWithoutARecord) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
-  EXPECT_TRUE(Stream("sharing-s-9").empty());
+  EXPECT_TRUE(
+      Stream(domain::ConfidentialSharingStream("s-9", school_.organisation()))
+          .empty());
 }
 
 TEST_F(DomainCommandsTest, SubjectRecordAndItsEventAreWrittenTogether) {
@@ -716,7 +724,8 @@ TEST_F(DomainCommandsTest, AConcernRaisedWhileAnErasureIsDecidedStopsIt) {
   ASSERT_TRUE(erased.ok()) << erased.status();
   EXPECT_FALSE(erased->erased);
   EXPECT_EQ(erased->refused_on, v1::ERASURE_GROUND_LEGAL_OBLIGATION);
-  std::vector<v1::RecordedEvent> concern = Stream("safeguarding-g-1");
+  std::vector<v1::RecordedEvent> concern =
+      Stream(domain::ConcernStream(school_.organisation(), "g-1"));
   ASSERT_EQ(concern.size(), 1u);
   EXPECT_EQ(concern[0].payload().personal().facts(), "bruise on arm");
 }
@@ -745,7 +754,8 @@ TEST_F(DomainCommandsTest,
   ASSERT_TRUE(raised.ok()) << raised.status();
   ASSERT_TRUE(erased.ok()) << erased.status();
   EXPECT_TRUE(erased->erased);
-  std::vector<v1::RecordedEvent> concern = Stream("safeguarding-g-s");
+  std::vector<v1::RecordedEvent> concern =
+      Stream(domain::ConcernStream("service-7", "g-s"));
   ASSERT_EQ(concern.size(), 1u);
   EXPECT_EQ(concern[0].payload().personal().facts(), "told us at the club");
   for (const v1::RecordedEvent& e : Stream("referral-r-1")) {
@@ -950,8 +960,12 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   EXPECT_EQ(DescribeDetails(DetailsOf(never)),
             absl::StrReplaceAll(DescribeDetails(DetailsOf(hidden)),
                                 {{"g-1", "g-missing"}}));
-  EXPECT_TRUE(Stream("sharing-s-1").empty());
-  EXPECT_TRUE(Stream("sharing-s-2").empty());
+  EXPECT_TRUE(
+      Stream(domain::ConfidentialSharingStream("s-1", school_.organisation()))
+          .empty());
+  EXPECT_TRUE(
+      Stream(domain::ConfidentialSharingStream("s-2", school_.organisation()))
+          .empty());
   d.mutable_safeguarding()->set_concern_id("g-1");
   EXPECT_TRUE(
       commands_->RecordDisclosure(school_, NewUuid(), d, personal).ok());
@@ -972,7 +986,10 @@ TEST_F(DomainCommandsTest, SafeguardingDecisionsNameTheirOwnConcern) {
   EXPECT_TRUE(
       commands_->RecordDecisionNotToShare(school_, NewUuid(), declined, why)
           .ok());
-  EXPECT_EQ(Stream("sharing-s-1").size(), 2u);
+  EXPECT_EQ(
+      Stream(domain::ConfidentialSharingStream("s-1", school_.organisation()))
+          .size(),
+      2u);
 }
 
 }  // namespace

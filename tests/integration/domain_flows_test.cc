@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
 #include "tests/integration/domain_flows_fixture.h"
 
 namespace ycr::testing {
@@ -782,7 +784,8 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
   EXPECT_EQ(concern.state(), v1::Concern::OPEN);
   EXPECT_EQ(concern.raised().organisation(), kSchool);
   EXPECT_EQ(concern.raised().subject_id(), "s-1");
-  std::vector<v1::RecordedEvent> events = Events("safeguarding-g-1");
+  std::vector<v1::RecordedEvent> events =
+      Events(domain::ConcernStream(kSchool, "g-1"));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].payload().personal().subject_id(), "s-1");
   EXPECT_EQ(events[0].payload().personal().facts(), "bruise on left arm");
@@ -803,7 +806,7 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
 
   clock_.Advance(absl::Minutes(10));
   ASSERT_TRUE(Ok(Safeguard(NotifyDsl("g-1"), kSchool)));
-  events = Events("safeguarding-g-1");
+  events = Events(domain::ConcernStream(kSchool, "g-1"));
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(TimeOf(events[1].payload().dsl_notified().notified_at()),
             clock_.Now());
@@ -824,7 +827,7 @@ TEST_F(DomainFlowsTest, ConcernIsRaisedEscalatedAndReferredToSocialCare) {
   v1::SafeguardingCommand refer = ReferToSocialCare("g-1", "s-1");
   refer.mutable_refer_to_social_care()->set_reference("LA-2026-0042");
   ASSERT_TRUE(Ok(Safeguard(refer, kSchool)));
-  events = Events("safeguarding-g-1");
+  events = Events(domain::ConcernStream(kSchool, "g-1"));
   ASSERT_EQ(events.size(), 3u);
   ASSERT_TRUE(events[2].payload().has_social_care_referral_made());
   const auto& made = events[2].payload().social_care_referral_made();
@@ -869,7 +872,8 @@ TEST_F(DomainFlowsTest, DecisionNotToShareIsRecordedOnTheSharingStream) {
 
   v1::CommandResponse response;
   ASSERT_TRUE(Ok(DeclineToShare(decline, kSchool, &response)));
-  std::vector<v1::RecordedEvent> events = Events("sharing-s-1");
+  std::vector<v1::RecordedEvent> events =
+      Events(domain::ConfidentialSharingStream("s-1", kSchool));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].position(), response.position());
   ASSERT_TRUE(events[0].payload().has_sharing_declined());

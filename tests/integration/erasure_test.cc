@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 
 #include "absl/strings/match.h"
+#include "domain/safeguarding_rules.h"
 #include "services/data_dir.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/domain_flows_fixture.h"
@@ -368,7 +369,10 @@ TEST_F(ErasureTest, AChildProtectionRecordIsKeptUntilBirthPlus25Years) {
   clock_.Set(absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone()));
   ASSERT_TRUE(Ok(Erase("pupil-e", kSchool, &out)));
   EXPECT_TRUE(out.erased());
-  for (const v1::RecordedEvent& e : Events("safeguarding-concern-e")) {
+  const std::vector<v1::RecordedEvent> concern =
+      Events(domain::ConcernStream(kSchool, "concern-e"));
+  ASSERT_FALSE(concern.empty());
+  for (const v1::RecordedEvent& e : concern) {
     if (e.payload().has_concern_raised()) {
       EXPECT_TRUE(e.payload().personal().erased());
     }

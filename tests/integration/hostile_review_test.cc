@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
+#include "domain/visibility.h"
 #include "tests/integration/command_runner.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -140,9 +141,10 @@ class HostileReviewTest : public DomainFlowsTest {
   }
 
   grpc::Status ConcernAs(const std::string& org, const std::string& id,
-                         v1::Concern* out) {
+                         v1::Concern* out, const std::string& raised_by = "") {
     v1::GetConcernRequest r;
     r.set_concern_id(id);
+    r.set_raised_by(raised_by);
     grpc::ClientContext context;
     AsCaller(&context, org);
     return safeguarding_->Get(&context, r, out);
@@ -241,24 +243,35 @@ class HostileReviewTest : public DomainFlowsTest {
 // ---------------------------------------------------------------------------
 // 1. A concern's id, tried by another organisation.
 
-// KNOWN GAP (not fixed: needs concern ids scoped to the raising
-// organisation, or issued by the server): concern streams are
-// "safeguarding-<concern_id>" for everyone, so an organisation raising a
-// concern under an id another organisation already used is refused
-// FAILED_PRECONDITION INVALID_STATE "concern <id> is already raised", while a
-// fresh id succeeds. That tells it that someone raised a concern under that
-// id (with guessable ids, a concern about a child the caller knows). The
-// README says a concern another organisation raised answers "exactly as one
-// that was never raised" on every Safeguarding.Record step.
+// Concern ids are each raising organisation's own (stream
+// "safeguarding-<org token>/<id>"). Before, one namespace served everyone:
+// raising under an id another organisation had used was refused
+// FAILED_PRECONDITION INVALID_STATE "concern <id> is already raised" while a
+// fresh id succeeded, telling the caller that someone had raised a concern
+// under that id. Now both succeed alike, and each organisation's concern
+// stays its own.
 TEST_F(HostileReviewTest,
-       DISABLED_RaisingUnderAnotherOrganisationsConcernIdAnswersAsAFreshId) {
+       RaisingUnderAnotherOrganisationsConcernIdAnswersAsAFreshId) {
   ASSERT_TRUE(Ok(Safeguard(Raise("g-1", "s-1", kFacts), kService)));
   const grpc::Status taken = Safeguard(Raise("g-1", "s-1", "seen"), kSchool);
   const grpc::Status fresh =
       Safeguard(Raise("g-fresh", "s-1", "seen"), kSchool);
   EXPECT_TRUE(Ok(fresh));
-  EXPECT_EQ(taken.error_code(), fresh.error_code())
-      << "the school learns concern g-1 exists: " << Shape(taken, "g-1");
+  EXPECT_EQ(Shape(taken, "g-1"), Shape(fresh, "g-fresh"))
+      << "the school learns concern g-1 exists";
+  // Each reads its own concern g-1; neither reads the other's.
+  v1::Concern school_view;
+  ASSERT_TRUE(Ok(ConcernAs(kSchool, "g-1", &school_view)));
+  EXPECT_EQ(school_view.raised().organisation(), kSchool);
+  EXPECT_EQ(school_view.version(), 1u);
+  v1::Concern service_view;
+  ASSERT_TRUE(Ok(ConcernAs(kService, "g-1", &service_view)));
+  EXPECT_EQ(service_view.raised().organisation(), kService);
+  EXPECT_EQ(service_view.version(), 1u);
+  // Naming the raiser does not open another organisation's concern.
+  v1::Concern other;
+  EXPECT_EQ(Shape(ConcernAs(kSchool, "g-1", &other, kService), "g-1"),
+            Shape(ConcernAs(kSchool, "g-none", &other, kService), "g-none"));
 }
 
 // A raise sent with an expected_version (a careless client) on an id
@@ -325,16 +338,13 @@ TEST_F(HostileReviewTest, EveryOutsiderGetsTheAnswerOfAMissingConcern) {
 // ---------------------------------------------------------------------------
 // 2. The sharing journal's versions.
 
-// KNOWN GAP (not fixed: needs the confidential sharing events in a stream
-// of their own, or versions hidden from readers below full and from
-// CommandResponse): a subject's disclosures and decisions not to share share
-// one stream, "sharing-<subject>". The service's decision not to tell the
-// school, and its safeguarding disclosure to social care, take versions of
-// that stream; the school's next disclosure answers stream_version 4
-// instead of 2 (and its trail shows the gap), telling the school that two
-// records it may not see exist about its pupil.
-TEST_F(HostileReviewTest,
-       DISABLED_TheSharingJournalsVersionsDoNotCountHiddenRecords) {
+// A subject's confidential sharing records (a decision not to share, a
+// safeguarding disclosure) go to their recorder's own journal
+// ("sharing-<subject>/<org token>"). Before, they took versions of the one
+// "sharing-<subject>" journal: the school's next disclosure answered
+// stream_version 4 instead of 2 (and its trail showed the gap), telling the
+// school that two records it may not see exist about its pupil.
+TEST_F(HostileReviewTest, TheSharingJournalsVersionsDoNotCountHiddenRecords) {
   ASSERT_NO_FATAL_FAILURE(AddReferredPupil("s-2"));
   v1::CommandResponse first;
   ASSERT_TRUE(Ok(SchoolShares("s-1", &first)));
@@ -352,6 +362,33 @@ TEST_F(HostileReviewTest,
   ASSERT_TRUE(Ok(TrailAs(kSchool, "s-1", &s1)));
   ASSERT_TRUE(Ok(TrailAs(kSchool, "s-2", &s2)));
   EXPECT_EQ(TrailShape(s1, "s-1"), TrailShape(s2, "s-2"));
+}
+
+// A subject access pack leaves out child-protection records, whoever
+// compiles it: whether telling the child (or a parent asking for the child)
+// would cause serious harm is a person's judgement (the DPO's, reading the
+// auditor's trail), not the pack's. Before, an auditor's pack carried the
+// service's concern with its facts and its decision not to tell the school.
+TEST_F(HostileReviewTest, ASubjectAccessPackLeavesOutChildProtectionRecords) {
+  ASSERT_NO_FATAL_FAILURE(ServiceKeepsChildProtectionRecords("g-1", "s-1"));
+  for (const std::string& compiler : {std::string("auditor-1"), kSchool}) {
+    v1::SubjectAccessPack pack;
+    ASSERT_TRUE(Ok(PackAs(compiler, "s-1", &pack))) << compiler;
+    EXPECT_FALSE(absl::StrContains(pack.DebugString(), "h0st1le")) << compiler;
+    for (const v1::AuditEntry& e : pack.trail()) {
+      EXPECT_NE(domain::ClassOf(e.event().payload().kind_case()),
+                domain::EventClass::kConfidential)
+          << compiler << " " << e.DebugString();
+      EXPECT_FALSE(e.event().payload().disclosure_recorded().has_safeguarding())
+          << compiler;
+    }
+  }
+  // The auditor's trail still has them, for the review.
+  std::vector<v1::AuditEntry> trail;
+  ASSERT_TRUE(Ok(TrailAs("auditor-1", "s-1", &trail)));
+  std::string seen;
+  for (const auto& e : trail) seen += e.DebugString();
+  EXPECT_TRUE(absl::StrContains(seen, kFacts));
 }
 
 // ---------------------------------------------------------------------------

@@ -84,12 +84,19 @@ TEST_F(MetricsEndpointTest, ScrapeCountsAppendsLatencyHeadLagAndCodes) {
            "ycr_grpc_server_handled_total{method=\"/ycr.v1.EventStore/"
            "Append\",code=\"ABORTED\"} 1",
            "ycr_overdue_flags_total{result=\"recorded\"} 0",
+           // Rebuild progress: the families, without samples while no
+           // rebuild runs (ProjectionHostTest checks the values).
+           "# TYPE ycr_projection_rebuild_applied_events gauge",
+           "# TYPE ycr_projection_rebuild_total_events gauge",
+           "# TYPE ycr_projection_rebuild_events_per_second gauge",
+           "# TYPE ycr_projection_rebuild_eta_seconds gauge",
        }) {
     EXPECT_TRUE(HasLine(body, line)) << "missing: " << line << "\n" << body;
   }
   // Group commits: at least one, and never more than the appends.
   EXPECT_TRUE(absl::StrContains(body, "# TYPE ycr_log_commit_batch_appends"));
   EXPECT_TRUE(absl::StrContains(body, "ycr_log_sync_write_seconds_count "));
+  EXPECT_FALSE(absl::StrContains(body, "ycr_projection_rebuild_eta_seconds{"));
 }
 
 // A call through the generic stub to any method name, with an empty

@@ -9,11 +9,14 @@
 // table the rows follow is domain/visibility.h (its own matrix is
 // tests/unit/visibility_test.cc).
 
+#include "domain/visibility.h"
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "domain/safeguarding_rules.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -162,9 +165,10 @@ class VisibilityTest : public DomainFlowsTest {
   }
 
   grpc::Status ConcernAs(const std::string& org, const std::string& id,
-                         v1::Concern* out) {
+                         v1::Concern* out, const std::string& raised_by = "") {
     v1::GetConcernRequest r;
     r.set_concern_id(id);
+    r.set_raised_by(raised_by);
     return GetAs(safeguarding_.get(), &v1::Safeguarding::Stub::Get, r, org,
                  out);
   }
@@ -206,7 +210,8 @@ TEST_F(VisibilityTest, TheHolderSeesTheServicesCaseAsCodesAndNoneOfItsConcern) {
   const std::vector<v1::AuditEntry> trail = Trail(kSchool);
   EXPECT_TRUE(HasNoSecret(Text(trail)));
   for (const v1::AuditEntry& e : trail) {
-    EXPECT_NE(e.event().stream(), "safeguarding-g-1") << e.DebugString();
+    EXPECT_NE(e.event().stream(), domain::ConcernStream(kService, "g-1"))
+        << e.DebugString();
     EXPECT_NE(e.event().event_type(), "sharing_declined") << e.DebugString();
     EXPECT_NE(e.shown(), v1::AuditEntry::SHOWN_UNSPECIFIED);
     if (e.shown() != v1::AuditEntry::SHOWN_FULL) {
@@ -270,7 +275,7 @@ TEST_F(VisibilityTest, AConcernIsForItsRaiserAndWhomItWasReferredTo) {
   v1::Concern concern;
   EXPECT_TRUE(Ok(ConcernAs(kService, "g-1", &concern)));
   concern.Clear();
-  EXPECT_TRUE(Ok(ConcernAs(kSocialCare, "g-1", &concern)));
+  EXPECT_TRUE(Ok(ConcernAs(kSocialCare, "g-1", &concern, kService)));
   EXPECT_TRUE(concern.referred_to_social_care());
   for (const std::string& org : {kSchool, kLa, kOtherSchool}) {
     v1::Concern refused;
@@ -330,9 +335,12 @@ TEST_F(VisibilityTest, ThePackHoldsWhatTheChildMaySeeAndItsCompilerMayRead) {
   const std::vector<v1::AuditEntry> trail(pack.trail().begin(),
                                           pack.trail().end());
   EXPECT_TRUE(HasNoSecret(pack.DebugString()));
-  EXPECT_TRUE(absl::StrContains(Text(trail), kSchoolFacts));
+  // No child-protection record, not even the school's own concern.
+  EXPECT_FALSE(absl::StrContains(Text(trail), kSchoolFacts));
   for (const v1::AuditEntry& e : trail) {
-    EXPECT_NE(e.event().stream(), "safeguarding-g-1");
+    EXPECT_NE(domain::ClassOf(e.event().payload()),
+              domain::EventClass::kConfidential)
+        << e.DebugString();
     // Other organisations' staff are not named; the school's own are.
     if (e.event().actor().organisation() != kSchool) {
       EXPECT_EQ(e.event().actor().user(), "") << e.DebugString();
@@ -346,10 +354,12 @@ TEST_F(VisibilityTest, ThePackHoldsWhatTheChildMaySeeAndItsCompilerMayRead) {
   EXPECT_EQ(pack.record().related(0).relationship(), "mother");
   EXPECT_EQ(pack.record().given_name(), "Given");
 
-  // Compiled by an auditor: everything about the child, staff unnamed.
+  // Compiled by an auditor: everything about the child but its
+  // child-protection records, staff unnamed.
   v1::SubjectAccessPack full;
   ASSERT_TRUE(Ok(PackAs("auditor-1", &full)));
-  EXPECT_TRUE(absl::StrContains(full.DebugString(), ServiceSecrets()[2]));
+  EXPECT_TRUE(absl::StrContains(full.DebugString(), ServiceSecrets()[0]));
+  EXPECT_FALSE(absl::StrContains(full.DebugString(), ServiceSecrets()[2]));
   for (const v1::AuditEntry& e : full.trail()) {
     EXPECT_EQ(e.event().actor().user(), "") << e.DebugString();
   }

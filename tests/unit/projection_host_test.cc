@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -22,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "gtest/gtest.h"
 #include "projections/host.h"
 #include "projections/projection.h"
@@ -1135,6 +1137,50 @@ TEST_F(ProjectionHostTest, FailedApplyCommitsNothingOfItsBatch) {
 
 // ---------------------------------------------------------------------------
 // 6. Rebuild.
+
+// A rebuild says how far it is, how fast it goes and when it should end:
+// in ProjectionStatus (hence the /metrics gauges) and in log lines.
+TEST_F(ProjectionHostTest, ARebuildReportsItsProgressRateAndEta) {
+  std::map<std::string, int64_t> tally;
+  const uint64_t head = AppendSpread(2500, 7, &tally);
+  Gate gate;
+  auto host = NewHost(std::make_unique<CountingProjection>(1, 1, &gate));
+  std::ostringstream lines;
+  Logger logger(&lines, LogFormat::kText, LogLevel::kInfo);
+  ManualClock wall(absl::FromUnixSeconds(1800000000));
+  host->SetProgressLog(&logger, &wall, absl::ZeroDuration());
+  ASSERT_TRUE(host->Start().ok());
+  ASSERT_TRUE(host->Await(kCounts, head, Deadline()).ok());
+
+  gate.Close();
+  ASSERT_TRUE(host->Rebuild(kCounts).ok());
+  ProjectionStatus status = StatusOf(*host, kCounts);
+  ASSERT_EQ(status.building_generation, 2u);
+  // Nothing applied yet: no rate, no end in sight.
+  EXPECT_EQ(status.building_progress.started, wall.Now());
+  EXPECT_EQ(status.building_progress.head, head);
+  EXPECT_EQ(status.building_progress.events_per_second, 0);
+  EXPECT_EQ(status.building_progress.eta, absl::InfiniteDuration());
+
+  // Ten seconds later the builder runs to the head at once.
+  wall.Advance(absl::Seconds(10));
+  gate.Open();
+  ASSERT_NE(AwaitGeneration(*host, kCounts, head, 2), nullptr);
+  host->Stop();
+  const std::string log = lines.str();
+  EXPECT_NE(log.find("projection_rebuild_progress projection=counts "
+                     "generation=2 applied=100 of=2500 percent=4.0 "
+                     "events_per_second=10 seconds=10.0 eta_seconds=240"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("projection_rebuild_done projection=counts generation=2 "
+                     "applied=2500 of=2500 percent=100.0 "
+                     "events_per_second=250 seconds=10.0 eta_seconds=0"),
+            std::string::npos)
+      << log;
+  // Once taken over, no progress is reported.
+  EXPECT_EQ(StatusOf(*host, kCounts).building_generation, 0u);
+}
 
 TEST_F(ProjectionHostTest, RebuildSwapsToAnIdenticalGenerationAndDropsTheOld) {
   std::map<std::string, int64_t> tally;

@@ -1035,9 +1035,10 @@ TEST_F(RocksDbEventLogTest, StoreOfFormatVersionOneIsRefusedSayingWhatToDo) {
   }
   absl::StatusOr<std::unique_ptr<RocksDbEventLog>> log =
       RocksDbEventLog::Open(Options());
-  EXPECT_TRUE(StatusIs(log.status(), absl::StatusCode::kFailedPrecondition,
-                       {"format version 1", "reads format version 3",
-                        "does not migrate", "empty data directory"}));
+  EXPECT_TRUE(StatusIs(
+      log.status(), absl::StatusCode::kFailedPrecondition,
+      {"format version 1", "reads format version 4", "free text about people",
+       "sealed personal part", "does not migrate", "empty data directory"}));
 }
 
 TEST_F(RocksDbEventLogTest, StoreWithEventsButNoFormatVersionFailsToOpen) {

@@ -101,7 +101,7 @@ const std::map<EventClass, std::string>& ExpectedRows() {
        "C"
        "N"
        "N"
-       "F"
+       "N"
        "N"},
       {EventClass::kOrganisational,
        "F"
@@ -220,12 +220,19 @@ TEST(VisibilityTest, APackNeverShowsItsCompilerMoreThanItMayRead) {
   EXPECT_EQ(PackVisibility(Payload(K::kConsentWithdrawn),
                            {Relation::kHolder, Relation::kParty}),
             Visibility::kCodes);
+  // Child-protection records are in no pack, even the compiler's own or an
+  // auditor's (the serious-harm review is a person's).
   EXPECT_EQ(PackVisibility(Payload(K::kConcernRaised),
                            {Relation::kHolder, Relation::kRecorder}),
-            Visibility::kFull);
-  // An auditor compiles: everything about the child, nothing about
+            Visibility::kNone);
+  EXPECT_EQ(PackVisibility(Payload(K::kSharingDeclined),
+                           {Relation::kHolder, Relation::kRecorder}),
+            Visibility::kNone);
+  // An auditor compiles: everything else about the child, nothing about
   // organisations.
   EXPECT_EQ(PackVisibility(Payload(K::kConcernRaised), {Relation::kAuditor}),
+            Visibility::kNone);
+  EXPECT_EQ(PackVisibility(Payload(K::kConsentWithdrawn), {Relation::kAuditor}),
             Visibility::kFull);
   EXPECT_EQ(PackVisibility(Payload(K::kAgreementSigned), {Relation::kAuditor}),
             Visibility::kNone);
