@@ -9,7 +9,7 @@ root="$(pwd)"
 
 build_dir=build/release
 server_bin="$build_dir/services/ycr-server"
-cli_bin="$build_dir/services/ycr"
+cli_bin="$build_dir/clients/cli/ycr"
 var_dir=./var
 data_dir="$var_dir/data"
 port_file="$var_dir/ycr-server.port"

@@ -9,9 +9,9 @@
 #include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "domain/consent_rules.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "services/domain/consent_rules.h"
 #include "storage/key_format.h"
 
 namespace ycr::projections {

@@ -8,9 +8,9 @@
 #include "absl/strings/strip.h"
 #include "common/proto_bytes.h"
 #include "common/status_macros.h"
+#include "domain/referral_rules.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "services/domain/referral_rules.h"
 #include "storage/key_format.h"
 
 namespace ycr::projections {

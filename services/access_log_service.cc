@@ -6,7 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "services/domain/field_checks.h"
+#include "domain/field_checks.h"
 #include "services/query_services.h"
 #include "services/run_query.h"
 

@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "domain/field_checks.h"
 #include "projections/caseloads.h"
-#include "services/area_access.h"
-#include "services/domain/field_checks.h"
 #include "services/query_services.h"
 #include "services/run_query.h"
+#include "services/security/area_access.h"
 
 namespace ycr::services {
 namespace {

@@ -10,7 +10,7 @@
 // "auditor" and "scheduler" may read anyone's.
 
 #include "projections/host.h"
-#include "services/access_log.h"
+#include "services/security/access_log.h"
 #include "services/work_queue.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 

@@ -2,7 +2,7 @@
 
 // Domain commands over the event log. Every command runs the same way
 // (Execute): read the command's stream and fold it into a view; decide with
-// the plain rules of services/domain (which may read other streams: the
+// the plain rules of domain/ (which may read other streams: the
 // consent a disclosure cites, the agreement correspondence falls under);
 // append with the folded version as the expected version and every other
 // stream read as a condition at the version read. A version conflict means
@@ -29,14 +29,14 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
-#include "services/domain/agreement_rules.h"
-#include "services/domain/area_rules.h"
-#include "services/domain/consent_rules.h"
-#include "services/domain/correspondence_rules.h"
-#include "services/domain/intervention_rules.h"
-#include "services/domain/referral_rules.h"
-#include "services/domain/safeguarding_rules.h"
-#include "services/domain/subject_rules.h"
+#include "domain/agreement_rules.h"
+#include "domain/area_rules.h"
+#include "domain/consent_rules.h"
+#include "domain/correspondence_rules.h"
+#include "domain/intervention_rules.h"
+#include "domain/referral_rules.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/subject_rules.h"
 #include "storage/event_log.h"
 
 namespace ycr::services {
@@ -114,7 +114,7 @@ class DomainCommands {
       v1::EventPayload event);
 
   // An erasure request on a subject, decided by the record's holder (rules:
-  // services/domain/erasure_rules.h). Erasure appends SubjectErased, reduces
+  // domain/erasure_rules.h). Erasure appends SubjectErased, reduces
   // the record to its skeleton, and destroys the subject's key, in one
   // atomic write; a refusal appends ErasureRefused with its ground.
   // `refuse_on` (UNSPECIFIED: erase if the law allows) is the holder's own

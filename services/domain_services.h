@@ -5,8 +5,8 @@
 // over DomainCommands. Each call resolves the caller, then runs the command
 // on the command pool (commands wait for the log) and finishes from there.
 
-#include "services/access_log.h"
 #include "services/domain_commands.h"
+#include "services/security/access_log.h"
 #include "services/work_queue.h"
 #include "ycr/v1/agreement_service.grpc.pb.h"
 #include "ycr/v1/area_service.grpc.pb.h"

@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "services/access_policy.h"
-#include "services/domain/erasure_rules.h"
-#include "services/domain/field_checks.h"
+#include "domain/erasure_rules.h"
+#include "domain/field_checks.h"
 #include "services/domain_commands.h"
+#include "services/security/access_policy.h"
 
 namespace ycr::services {
 namespace {

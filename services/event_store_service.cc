@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
-#include "services/caller_identity.h"
 #include "services/grpc_status.h"
 #include "services/raw_log.h"
+#include "services/security/caller_identity.h"
 #include "services/valid_request.h"
 
 namespace ycr::services {

@@ -8,7 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "services/access_log.h"
+#include "services/security/access_log.h"
 #include "services/stream_quota.h"
 #include "services/work_queue.h"
 #include "storage/event_log.h"

@@ -11,14 +11,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "common/wire_names.h"
 
 namespace ycr::services {
 
-inline constexpr char kConflictStreamMetadata[] = "ycr-conflict-stream";
-inline constexpr char kConflictVersionMetadata[] = "ycr-conflict-version";
-
-// "OK", "CANCELLED", ... "UNAUTHENTICATED"; "UNKNOWN" for other values.
-const char* StatusCodeName(grpc::StatusCode code);
+// The names are the clients' too (common/wire_names.h).
+using ::ycr::kConflictStreamMetadata;
+using ::ycr::kConflictVersionMetadata;
+using ::ycr::StatusCodeName;
 
 // `context` may be null (no trailing metadata then). Call before Finish.
 grpc::Status ToGrpcStatus(const absl::Status& status,

@@ -13,9 +13,9 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "projections/host.h"
-#include "services/access_log.h"
-#include "services/access_policy.h"
 #include "services/domain_commands.h"
+#include "services/security/access_log.h"
+#include "services/security/access_policy.h"
 #include "services/stream_quota.h"
 #include "services/work_queue.h"
 #include "storage/access_log_store.h"
@@ -127,7 +127,10 @@ class ProjectionAdminService final : public v1::Projections::CallbackService {
 // The deadline a query waits until: the call's, or kDefaultQueryWait.
 absl::Time QueryDeadline(const grpc::CallbackServerContext& context);
 
-// page_size: 0 -> 100; above 1000 -> INVALID_ARGUMENT.
+// The most entries one page holds.
+inline constexpr size_t kMaxPageSize = 1000;
+
+// page_size: 0 -> 100; above kMaxPageSize -> INVALID_ARGUMENT.
 absl::StatusOr<size_t> PageSize(uint32_t page_size);
 
 }  // namespace ycr::services

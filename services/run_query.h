@@ -15,9 +15,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "projections/host.h"
-#include "services/access_log.h"
-#include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/security/access_log.h"
+#include "services/security/caller_identity.h"
 #include "services/valid_request.h"
 #include "services/work_queue.h"
 

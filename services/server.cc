@@ -12,8 +12,8 @@
 #include "projections/audit_trail.h"
 #include "projections/caseloads.h"
 #include "projections/deadlines.h"
-#include "services/access_policy.h"
 #include "services/grpc_status.h"
+#include "services/security/access_policy.h"
 
 namespace ycr::services {
 namespace {

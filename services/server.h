@@ -14,16 +14,16 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
-#include "services/access_log.h"
+#include "common/metrics_http.h"
 #include "services/access_log_service.h"
 #include "services/admin_service.h"
 #include "services/caseload_service.h"
 #include "services/domain_commands.h"
 #include "services/domain_services.h"
 #include "services/event_store_service.h"
-#include "services/metrics_http.h"
 #include "services/query_services.h"
-#include "services/server_security.h"
+#include "services/security/access_log.h"
+#include "services/security/server_security.h"
 #include "services/stream_quota.h"
 #include "services/testing_service.h"
 #include "services/work_queue.h"
@@ -73,7 +73,7 @@ struct ServerOptions {
   // host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free
   // one. Default: "" (no endpoint; metrics are still kept).
   std::string metrics_listen;
-  // The access log of reads of personal data (services/access_log.h).
+  // The access log of reads of personal data (services/security/access_log.h).
   AccessLogOptions access_log;
 };
 

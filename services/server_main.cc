@@ -16,8 +16,8 @@
 #include "common/files.h"
 #include "common/log_flags.h"
 #include "services/data_dir.h"
+#include "services/security/server_security.h"
 #include "services/server.h"
-#include "services/server_security.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "Address to serve on, HOST:PORT (port 0 picks a free port; an IPv6 "

@@ -2,8 +2,8 @@
 
 #include "common/error_details.h"
 #include "common/proto_time.h"
-#include "services/caller_identity.h"
 #include "services/grpc_status.h"
+#include "services/security/caller_identity.h"
 #include "services/valid_request.h"
 
 namespace ycr::services {

@@ -2,7 +2,7 @@
 
 // Every RPC's first step: who calls (UNAUTHENTICATED before anything else),
 // then whether the request keeps to the contract
-// (services/domain/message_validation.h: unknown fields, enum values,
+// (domain/message_validation.h: unknown fields, enum values,
 // times, text). A handler that calls ResolveValidCaller instead of
 // ResolveCaller refuses an invalid request with INVALID_ARGUMENT naming
 // every offending field before it reads or writes anything.
@@ -12,9 +12,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "domain/message_validation.h"
 #include "google/protobuf/message.h"
-#include "services/caller_identity.h"
-#include "services/domain/message_validation.h"
+#include "services/security/caller_identity.h"
 
 namespace ycr::services {
 

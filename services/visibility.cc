@@ -6,9 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "services/access_policy.h"
-#include "services/area_access.h"
-#include "services/domain/subject_rules.h"
+#include "domain/subject_rules.h"
+#include "services/security/access_policy.h"
+#include "services/security/area_access.h"
 #include "ycr/v1/subject.pb.h"
 
 namespace ycr::services {

@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "services/domain/visibility.h"
+#include "domain/visibility.h"
 #include "storage/event_log.h"
 #include "ycr/v1/read_models.pb.h"
 

@@ -1,7 +1,9 @@
 #pragma once
 
-// Shared by the RocksDB-backed parts of storage (the event log and the
-// projection store, which live in one RocksDB instance). Not part of any
+// Shared by the RocksDB-backed parts of storage (the event log, the
+// projection store and the access-log store, which live in one RocksDB
+// instance): the event log opens the store and hands the others its handles
+// (OpenDb); none of them reaches back into the event log. Not part of any
 // public interface.
 
 #include <rocksdb/db.h>

@@ -18,7 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
-#include "services/caller_identity.h"
+#include "services/security/caller_identity.h"
 #include "services/server.h"
 #include "ycr/v1/subject_service.grpc.pb.h"
 

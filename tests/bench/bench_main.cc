@@ -37,12 +37,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/time.h"
+#include "clients/client_security.h"
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/ids.h"
-#include "services/caller_identity.h"
-#include "services/client_security.h"
 #include "services/grpc_status.h"
+#include "services/security/caller_identity.h"
 #include "services/server.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
@@ -221,7 +221,7 @@ v1::RecordDisclosureRequest SafeguardingDisclosure(const BenchSubject& subject,
 constexpr int kBadResponse = 17;
 constexpr int kErrorSlots = 18;
 
-const char* CodeName(int code) {
+std::string CodeName(int code) {
   if (code == kBadResponse) return "BAD_RESPONSE";
   return ycr::services::StatusCodeName(static_cast<grpc::StatusCode>(code));
 }

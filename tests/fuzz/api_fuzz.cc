@@ -1,7 +1,7 @@
 // Fuzzes every RPC through a real in-process server (127.0.0.1:0, a
 // temporary store, a manual clock) with mutated valid requests, and asserts
 // that the store never holds a value the contract's validator
-// (services/domain/message_validation.h) would refuse: after each call,
+// (domain/message_validation.h) would refuse: after each call,
 // every event appended since the last one is read back (its personal part
 // revealed) and validated whole; a refusal aborts.
 //
@@ -40,13 +40,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "domain/message_validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
-#include "services/access_policy.h"
-#include "services/caller_identity.h"
-#include "services/domain/message_validation.h"
+#include "services/security/access_policy.h"
+#include "services/security/caller_identity.h"
 #include "services/server.h"
 #include "storage/event_log.h"
 #include "tests/fuzz/api_seeds.h"

@@ -3,14 +3,14 @@
 // auditors list them per subject and per reader. A real server on
 // 127.0.0.1:0 over a temporary store.
 
-#include "services/access_log.h"
+#include "services/security/access_log.h"
 
 #include <algorithm>
 
 #include "common/error_details.h"
 #include "common/proto_time.h"
+#include "domain/refusals.h"
 #include "gtest/gtest.h"
-#include "services/domain/refusals.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"

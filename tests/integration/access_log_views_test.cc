@@ -4,9 +4,9 @@
 // personal data (Caseloads.Counts here) leave none. The domain-flow
 // fixture's real server and store.
 
-#include "services/access_log.h"
-#include "services/domain/safeguarding_rules.h"
-#include "services/domain/sharing_rules.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
+#include "services/security/access_log.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"

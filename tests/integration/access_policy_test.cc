@@ -7,7 +7,7 @@
 // allows gets whatever the rules say of an empty request (usually
 // INVALID_ARGUMENT), never the gate's PERMISSION_DENIED.
 
-#include "services/access_policy.h"
+#include "services/security/access_policy.h"
 
 #include <algorithm>
 #include <set>

@@ -10,10 +10,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "common/error_details.h"
+#include "domain/field_checks.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
 #include "gtest/gtest.h"
-#include "services/domain/field_checks.h"
-#include "services/domain/safeguarding_rules.h"
-#include "services/domain/sharing_rules.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/test_server.h"
 

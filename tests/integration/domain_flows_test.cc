@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "services/domain/safeguarding_rules.h"
-#include "services/domain/sharing_rules.h"
+#include "domain/safeguarding_rules.h"
+#include "domain/sharing_rules.h"
 #include "tests/integration/domain_flows_fixture.h"
 
 namespace ycr::testing {

@@ -6,8 +6,8 @@
 #include <rocksdb/db.h>
 
 #include "absl/strings/match.h"
+#include "domain/safeguarding_rules.h"
 #include "services/data_dir.h"
-#include "services/domain/safeguarding_rules.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/unit/raw_store.h"

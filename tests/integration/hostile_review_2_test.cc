@@ -465,7 +465,7 @@ TEST_F(HostileReview2Test, LiftingAHoldTellsAStrangerNeitherHoldNorPlacer) {
 // that picks an id another organisation used learns that it is taken,
 // nothing more". LEAK: the answer tells far more. CoverDisclosure
 // (services/domain_commands.cc) loads the cited consent and
-// CheckConsentCovers (services/domain/consent_rules.cc) describes it before
+// CheckConsentCovers (domain/consent_rules.cc) describes it before
 // asking whose it is: "consent c-ref-s-1 (version 1) does not cover this
 // disclosure: it is about another subject", and, since the decision is
 // checked before the subject, "consent c-no (version 1) ...: consent was

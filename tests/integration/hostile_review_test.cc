@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
-#include "services/domain/visibility.h"
+#include "domain/visibility.h"
 #include "tests/integration/command_runner.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"

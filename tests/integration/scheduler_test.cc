@@ -3,7 +3,7 @@
 // after the grace period, a moved deadline flagged anew, an unreachable
 // server reported, and the binary's --help and --once.
 
-#include "services/scheduler.h"
+#include "clients/scheduler/scheduler.h"
 
 #include <cstdio>
 #include <sstream>

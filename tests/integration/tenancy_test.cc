@@ -46,7 +46,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/text_format.h"
-#include "services/access_policy.h"
+#include "services/security/access_policy.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/every_rpc.h"
 #include "ycr/v1/area_service.grpc.pb.h"

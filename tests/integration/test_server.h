@@ -12,8 +12,8 @@
 
 #include "common/ids.h"
 #include "gtest/gtest.h"
-#include "services/access_policy.h"
-#include "services/caller_identity.h"
+#include "services/security/access_policy.h"
+#include "services/security/caller_identity.h"
 #include "services/server.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 

@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "clients/client_security.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
-#include "services/client_security.h"
-#include "services/server_security.h"
+#include "services/security/server_security.h"
 #include "tests/integration/dev_ca.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/test_server.h"

@@ -24,7 +24,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
-#include "services/access_policy.h"
+#include "services/security/access_policy.h"
 #include "tests/integration/every_rpc.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/access_log_service.pb.h"

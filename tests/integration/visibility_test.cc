@@ -6,17 +6,17 @@
 // local authority of the area, the organisation a concern was referred to,
 // another school, an auditor) reads every path: Audit.Trail, the subject
 // access pack, OrganisationDisclosures and the Get of each service. The
-// table the rows follow is services/domain/visibility.h (its own matrix is
+// table the rows follow is domain/visibility.h (its own matrix is
 // tests/unit/visibility_test.cc).
 
-#include "services/domain/visibility.h"
+#include "domain/visibility.h"
 
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "services/domain/safeguarding_rules.h"
+#include "domain/safeguarding_rules.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 

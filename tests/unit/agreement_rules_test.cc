@@ -2,14 +2,14 @@
 // command from every state, the fields the server fills in, and the view's
 // questions (in force at a time, review due, parties).
 
-#include "services/domain/agreement_rules.h"
+#include "domain/agreement_rules.h"
 
 #include <string>
 #include <vector>
 
 #include "common/proto_time.h"
+#include "domain/field_checks.h"
 #include "gtest/gtest.h"
-#include "services/domain/field_checks.h"
 #include "tests/unit/domain_test_util.h"
 
 namespace ycr::domain {

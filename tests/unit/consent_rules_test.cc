@@ -3,7 +3,7 @@
 // dates bounded), and whether it covers a disclosure (recipient, purpose,
 // categories, validity window, withdrawal).
 
-#include "services/domain/consent_rules.h"
+#include "domain/consent_rules.h"
 
 #include "common/error_details.h"
 #include "gtest/gtest.h"

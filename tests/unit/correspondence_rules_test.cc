@@ -3,7 +3,7 @@
 // force at receipt: a later amendment leaves it; an acknowledgement moves
 // it), acknowledgement within those terms' limits, and the answer.
 
-#include "services/domain/correspondence_rules.h"
+#include "domain/correspondence_rules.h"
 
 #include <string>
 

@@ -11,9 +11,9 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/proto_time.h"
+#include "domain/subject_rules.h"
 #include "gtest/gtest.h"
 #include "projections/host.h"
-#include "services/domain/subject_rules.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/unit/test_util.h"
 

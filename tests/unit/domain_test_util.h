@@ -1,6 +1,6 @@
 #pragma once
 
-// Helpers shared by the unit tests of the domain rules (services/domain).
+// Helpers shared by the unit tests of the domain rules (domain/).
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "services/domain/erasure_rules.h"
+#include "domain/erasure_rules.h"
 
 #include <string>
 #include <vector>

@@ -2,14 +2,14 @@
 // for"; and disclosures embedded in other events (an outcome report, a
 // referral to social care, a referral's submission).
 
-#include "services/domain/field_checks.h"
+#include "domain/field_checks.h"
 
 #include <string>
 
 #include "common/proto_time.h"
+#include "domain/referral_rules.h"
+#include "domain/sharing_rules.h"
 #include "gtest/gtest.h"
-#include "services/domain/referral_rules.h"
-#include "services/domain/sharing_rules.h"
 #include "tests/unit/domain_test_util.h"
 
 namespace ycr::domain {

@@ -2,7 +2,7 @@
 // none for whole-school work), that only the delivering service records,
 // sessions, ending, and outcomes with their report to the school.
 
-#include "services/domain/intervention_rules.h"
+#include "domain/intervention_rules.h"
 
 #include <string>
 

@@ -1,8 +1,8 @@
-// The validator derived from the contract (services/domain/message_
+// The validator derived from the contract (domain/message_
 // validation.h): each rule, the paths it names (nested, repeated, map,
 // oneof), and many violations in one status.
 
-#include "services/domain/message_validation.h"
+#include "domain/message_validation.h"
 
 #include <string>
 #include <vector>

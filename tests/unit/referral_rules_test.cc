@@ -1,7 +1,7 @@
 // The referral state machine: every transition from every state, the side
 // that may make it, and the fields it needs.
 
-#include "services/domain/referral_rules.h"
+#include "domain/referral_rules.h"
 
 #include <map>
 #include <set>

@@ -3,7 +3,7 @@
 // disclosure about the concern's subject for safeguarding, and a closed
 // concern takes no further steps.
 
-#include "services/domain/safeguarding_rules.h"
+#include "domain/safeguarding_rules.h"
 
 #include <string>
 

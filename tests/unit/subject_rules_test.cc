@@ -2,15 +2,15 @@
 // that only the holder replaces it, and a school's identification of a young
 // carer.
 
-#include "services/domain/subject_rules.h"
+#include "domain/subject_rules.h"
 
 #include <string>
 #include <vector>
 
 #include "common/error_details.h"
 #include "common/proto_time.h"
+#include "domain/refusals.h"
 #include "gtest/gtest.h"
-#include "services/domain/refusals.h"
 #include "tests/unit/domain_test_util.h"
 
 namespace ycr::domain {

@@ -1,9 +1,9 @@
-// The visibility rule (services/domain/visibility.h) over its whole matrix:
+// The visibility rule (domain/visibility.h) over its whole matrix:
 // every event kind of EventPayload (enumerated from the descriptor, so a new
 // kind without a row here fails) times every reader relation, against a
 // table written here independently of the code's.
 
-#include "services/domain/visibility.h"
+#include "domain/visibility.h"
 
 #include <map>
 #include <string>

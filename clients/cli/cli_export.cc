@@ -1,0 +1,298 @@
+// `ycr audit export` (cli_export.h): its help, its options, the calls
+// (Audit.Trail read at the log's head, or Audit.SubjectAccessPack), and the
+// consent in force for each disclosure, folded from the trail with the
+// server's own rule (domain/consent_rules.h). The written forms are in
+// cli_export_formats.cc.
+
+#include "clients/cli/cli_export.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "clients/cli/cli_export_internal.h"
+#include "common/files.h"
+#include "common/wire_names.h"
+#include "domain/consent_rules.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using internal::ConsentInForce;
+
+constexpr char kHelp[] =
+    "ycr audit export --subject S --format jsonl|csv|html|sar [--output FILE]\n"
+    "\n"
+    "Exports a subject's audit trail (Audit.Trail), in log order, as the\n"
+    "caller (an auditor, or the organisation holding the record); or, with\n"
+    "--format sar, everything held about the subject for a subject access\n"
+    "request.\n"
+    "\n"
+    "  --subject S     the subject id (required)\n"
+    "  --format F      jsonl: one protobuf JSON AuditEntry per line, the full\n"
+    "                  entry, with \"position\" and \"hashHex\" added first "
+    "so\n"
+    "                  each line can be checked against the log, and for a\n"
+    "                  disclosure \"consentInForce\": the consent that "
+    "covered\n"
+    "                  it when it was made, with its terms then, or why none\n"
+    "                  did;\n"
+    "                  csv: RFC 4180, columns position, recorded_at,\n"
+    "                  event_type, actor_organisation, actor_user, "
+    "actor_role,\n"
+    "                  stream, from, to, categories, purpose, basis,\n"
+    "                  consent_in_force, consent_terms, hash;\n"
+    "                  html: one self-contained page (no scripts), a timeline\n"
+    "                  with the consent terms in force at each disclosure,\n"
+    "                  and disclosures made without consent (or not covered\n"
+    "                  by the consent they name) highlighted.\n"
+    "                  csv and html leave out the events' personal part;\n"
+    "                  sar: the subject access request pack, one JSON\n"
+    "                  document from one call (Audit.SubjectAccessPack): the\n"
+    "                  record and the trail as the subject may see them\n"
+    "                  (third parties' names and other organisations' staff\n"
+    "                  redacted; personal parts opened or marked erased).\n"
+    "                  Every format shows what the caller may see (README,\n"
+    "                  \"Who sees what\"): each entry says how much\n"
+    "                  (\"shown\" in jsonl).\n"
+    "  --output FILE   write there (default: standard output); written only\n"
+    "                  when the whole trail was read, whole or not at all\n"
+    "                  (a temporary file renamed into place), mode 0600\n"
+    "                  (the owner only: it holds personal data); an existing\n"
+    "                  FILE is replaced, unless it is not a regular file\n"
+    "\n"
+    "Server and identity: as for every ycr command (ycr --help): --server,\n"
+    "and the client certificate (--tls_cert ...) or, with --insecure,\n"
+    "--organisation, --user, --role.\n"
+    "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
+    "printed), 2 bad usage.\n";
+
+int Bad(std::ostream& err, const std::string& problem) {
+  err << "ycr: audit export: " << problem
+      << "\nRun `ycr audit export --help` for usage.\n";
+  return 2;
+}
+
+class ConsentFold {
+ public:
+  // Folds a consent event; anything else is ignored.
+  void Apply(const v1::RecordedEvent& e) {
+    domain::ConsentView& view = views_[e.stream()];
+    domain::ConsentView next = view;
+    if (domain::ApplyConsentEvent(e.payload(), e.stream_version(), &next)
+            .ok()) {
+      if (view.version == 0) order_.push_back(e.stream());
+      view = next;
+    } else if (view.version == 0) {
+      views_.erase(e.stream());
+    }
+  }
+
+  // The consent in force for `d` at `at`. A disclosure naming a consent is
+  // checked against that consent; any other against each consent.
+  ConsentInForce Check(const v1::DisclosureRecorded& d, absl::Time at) const {
+    domain::ProposedDisclosure proposed;
+    proposed.subject_id = d.subject_id();
+    proposed.to = d.to();
+    proposed.purpose = d.purpose();
+    for (int c : d.categories()) {
+      proposed.categories.push_back(static_cast<v1::DataCategory>(c));
+    }
+    proposed.at = at;
+    ConsentInForce result;
+    for (const std::string& stream : order_) {
+      const domain::ConsentView& view = views_.at(stream);
+      if (d.has_consent() && view.consent_id != d.consent().consent_id()) {
+        continue;
+      }
+      absl::Status covers = domain::CheckConsentCovers(view, proposed);
+      if (covers.ok()) {
+        result.covered = true;
+        result.consent_id = view.consent_id;
+        result.consent_version = view.version;
+        result.terms = view.terms;
+        result.reasons.clear();
+        return result;
+      }
+      result.reasons.emplace_back(covers.message());
+    }
+    if (result.reasons.empty()) {
+      result.reasons.push_back(
+          d.has_consent() ? absl::StrCat("consent ", d.consent().consent_id(),
+                                         " is not in the subject's trail")
+                          : std::string("no consent recorded"));
+    }
+    return result;
+  }
+
+ private:
+  std::map<std::string, domain::ConsentView> views_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
+namespace internal {
+
+std::map<size_t, ConsentInForce> CheckDisclosures(
+    const std::vector<v1::AuditEntry>& entries) {
+  ConsentFold fold;
+  std::map<size_t, ConsentInForce> checks;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const v1::RecordedEvent& e = entries[i].event();
+    // A skeleton has no purpose or basis to check: no verdict on it.
+    if (entries[i].has_disclosure() &&
+        entries[i].shown() != v1::AuditEntry::SHOWN_SKELETON) {
+      checks[i] =
+          fold.Check(entries[i].disclosure(),
+                     absl::FromUnixNanos(
+                         TimeUtil::TimestampToNanoseconds(e.recorded_at())));
+    }
+    fold.Apply(e);
+  }
+  return checks;
+}
+
+}  // namespace internal
+
+using internal::CheckDisclosures;
+using internal::CsvRow;
+using internal::HtmlPage;
+using internal::JsonLine;
+using internal::kCsvHeader;
+
+std::string ExportHelp() { return kHelp; }
+
+int Export(const std::vector<std::string>& words,
+           const std::vector<std::string>& options, Channels& channels,
+           const CallSettings& settings, std::ostream& out, std::ostream& err) {
+  const std::shared_ptr<grpc::Channel>& channel = channels.Own();
+  if (words.size() > 2) {
+    return Bad(err, absl::StrCat("unexpected argument '", words[2], "'"));
+  }
+  std::string subject, format, output;
+  for (const std::string& option : options) {
+    const size_t eq = option.find('=');
+    const std::string name = option.substr(0, eq);
+    if (eq == std::string::npos) {
+      return Bad(err, absl::StrCat("--", name, " needs a value"));
+    }
+    const std::string value = option.substr(eq + 1);
+    if (name == "subject" || name == "subject_id") {
+      subject = value;
+    } else if (name == "format") {
+      format = value;
+    } else if (name == "output") {
+      output = value;
+    } else {
+      return Bad(err, absl::StrCat("unknown flag --", name));
+    }
+  }
+  if (subject.empty()) return Bad(err, "--subject is required");
+  if (format != "jsonl" && format != "csv" && format != "html" &&
+      format != "sar") {
+    return Bad(err, format.empty()
+                        ? std::string("--format is required (jsonl, csv, "
+                                      "html or sar)")
+                        : absl::StrCat("unknown --format '", format,
+                                       "' (use jsonl, csv, html or sar)"));
+  }
+
+  auto prepare = [&settings](grpc::ClientContext* context) {
+    PrepareContext(context, settings);
+  };
+  // Writes `text` to --output (or standard output); `what` for the note.
+  auto emit = [&](const std::string& text, const std::string& what) {
+    if (output.empty()) {
+      out << text;
+      out.flush();
+      return out ? 0 : 1;
+    }
+    // Personal data: readable by the operator only (0600), never partly
+    // written.
+    if (absl::Status written = WritePrivateFile(output, text); !written.ok()) {
+      err << "ycr: audit export: " << written.message() << "\n";
+      return 1;
+    }
+    err << "wrote " << what << " to " << output << "\n";
+    return 0;
+  };
+  if (format == "sar") {
+    v1::SubjectAccessPackRequest request;
+    request.set_subject_id(subject);
+    v1::SubjectAccessPack pack;
+    grpc::ClientContext context;
+    prepare(&context);
+    grpc::Status status = v1::Audit::NewStub(channel)->SubjectAccessPack(
+        &context, request, &pack);
+    if (!status.ok()) {
+      err << "ycr: " << StatusCodeName(status.error_code()) << ": "
+          << status.error_message() << "\n";
+      return 1;
+    }
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(pack, &json, options)
+             .ok()) {
+      err << "ycr: audit export: the pack could not be printed as JSON\n";
+      return 1;
+    }
+    return emit(json, absl::StrCat("the subject access pack (",
+                                   pack.trail_size(), " trail entries)"));
+  }
+  // Everything recorded before the export starts is in it: the trail is
+  // read at the log's head as of now (read-your-writes).
+  v1::HeadResponse head;
+  {
+    grpc::ClientContext context;
+    prepare(&context);
+    grpc::Status status =
+        v1::EventStore::NewStub(channel)->Head(&context, {}, &head);
+    if (!status.ok()) {
+      err << "ycr: " << StatusCodeName(status.error_code()) << ": "
+          << status.error_message() << "\n";
+      return 1;
+    }
+  }
+  v1::AuditTrailRequest request;
+  request.set_subject_id(subject);
+  request.set_page_size(1000);
+  request.set_min_position(head.position());
+  grpc::ClientContext context;
+  prepare(&context);
+  auto stub = v1::Audit::NewStub(channel);
+  auto reader = stub->Trail(&context, request);
+  std::vector<v1::AuditEntry> entries;
+  v1::AuditEntry entry;
+  while (reader->Read(&entry)) entries.push_back(entry);
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    err << "ycr: " << StatusCodeName(status.error_code()) << ": "
+        << status.error_message() << "\n";
+    return 1;
+  }
+
+  std::string text;
+  if (format == "jsonl" || format == "csv") {
+    const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
+    if (format == "csv") text = kCsvHeader;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto check = checks.find(i);
+      const ConsentInForce* in_force =
+          check == checks.end() ? nullptr : &check->second;
+      text += format == "jsonl" ? JsonLine(entries[i], in_force)
+                                : CsvRow(entries[i], in_force);
+    }
+  } else {
+    text = HtmlPage(subject, entries);
+  }
+  return emit(text, absl::StrCat(entries.size(), " entries"));
+}
+
+}  // namespace ycr::cli

@@ -1,0 +1,49 @@
+#pragma once
+
+// Shared by the two files of `ycr audit export` (cli_export.h): the consent
+// in force for each disclosure (cli_export.cc) and the three written forms of
+// the trail (cli_export_formats.cc). Internal to clients/cli.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ycr/v1/queries_service.pb.h"
+
+namespace ycr::cli::internal {
+
+// What consent covered a disclosure when it was made: the subject's consents
+// folded from the trail up to the disclosure's position, checked with the
+// same rule the server applied (consent_rules.h).
+struct ConsentInForce {
+  bool covered = false;
+  std::string consent_id;
+  uint64_t consent_version = 0;
+  v1::ConsentTerms terms;
+  // When not covered: why, for each consent of the subject then.
+  std::vector<std::string> reasons;
+};
+
+// The consent in force for each disclosure entry (by index), in log order.
+std::map<size_t, ConsentInForce> CheckDisclosures(
+    const std::vector<v1::AuditEntry>& entries);
+
+// One entry as a line of JSON (jsonl), with the consent in force for a
+// disclosure.
+std::string JsonLine(const v1::AuditEntry& entry,
+                     const ConsentInForce* in_force);
+
+constexpr char kCsvHeader[] =
+    "position,recorded_at,event_type,actor_organisation,actor_user,"
+    "actor_role,stream,from,to,categories,purpose,basis,consent_in_force,"
+    "consent_terms,hash\r\n";
+
+// One entry as a CSV row (RFC 4180), under kCsvHeader.
+std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force);
+
+// The whole trail as one self-contained HTML page.
+std::string HtmlPage(const std::string& subject,
+                     const std::vector<v1::AuditEntry>& entries);
+
+}  // namespace ycr::cli::internal
