@@ -175,10 +175,14 @@ if pid="$(running_pid)"; then
 fi
 
 echo "== installing dependencies"
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh ccache
 
 echo "== configuring $build_dir"
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DYCR_BUILD_TESTS=OFF
+# The compiler cache (Debian's ccache, in the user's ~/.cache/ccache) keyed
+# on paths relative to the checkout: a rebuild, or another clone, reuses it.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DYCR_BUILD_TESTS=OFF \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 
 echo "== building"
 cmake --build "$build_dir" -j"$(nproc)"

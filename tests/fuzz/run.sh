@@ -14,9 +14,16 @@ seconds="${1:-20}"
 build_dir=build/fuzz
 targets=(record_codec_fuzz append_validation_fuzz domain_rules_fuzz api_fuzz)
 
+# The compiler cache, as tests/run.sh uses it (clang's objects are kept
+# apart from gcc's by the compiler in the cache key).
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYCR_FUZZ=ON -DYCR_BUILD_TESTS=OFF \
-  >/dev/null
+  "${launcher[@]}" >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}" ycr-fuzz-seeds
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"

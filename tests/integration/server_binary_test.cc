@@ -18,17 +18,13 @@
 #include "storage/rocksdb_event_log.h"
 #include "tests/integration/dev_ca.h"
 #include "tests/integration/http_get.h"
+#include "tests/integration/server_process.h"
 #include "tests/integration/test_server.h"
-
-extern char** environ;
 
 namespace ycr::testing {
 namespace {
 
-struct Child {
-  pid_t pid = -1;
-  FILE* out = nullptr;  // The child's stdout.
-};
+using Child = ChildProcess;
 
 // Starts `args`; a server that listens is plain text (--insecure) unless
 // `args` say otherwise (--tls_... or --insecure already there) or
@@ -40,23 +36,7 @@ Child Spawn(std::vector<std::string> args, bool plain_text = true) {
     chosen = chosen || a.rfind("--tls_", 0) == 0 || a == "--insecure";
   }
   if (plain_text && listens && !chosen) args.push_back("--insecure");
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Child child;
-  EXPECT_EQ(
-      posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), environ),
-      0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  child.out = fdopen(fds[0], "r");
-  return child;
+  return SpawnWithStdout(std::move(args));
 }
 
 std::string ReadLine(FILE* f) {

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,33 @@
 extern char** environ;
 
 namespace ycr::testing {
+
+// A child process with its standard output on a pipe.
+struct ChildProcess {
+  pid_t pid = -1;
+  FILE* out = nullptr;  // The child's stdout.
+};
+
+// Starts `args` (args[0] is the binary's path) with its stdout on a pipe.
+inline ChildProcess SpawnWithStdout(std::vector<std::string> args) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ChildProcess child;
+  EXPECT_EQ(
+      posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), environ),
+      0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  child.out = fdopen(fds[0], "r");
+  return child;
+}
 
 class ServerProcess {
  public:
@@ -34,21 +62,9 @@ class ServerProcess {
     for (const std::string& arg : extra)
       tls = tls || arg.rfind("--tls_", 0) == 0;
     if (!tls) args.push_back("--insecure");
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(
-        posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ),
-        0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
+    const ChildProcess child = SpawnWithStdout(std::move(args));
+    pid_ = child.pid;
+    out_ = child.out;
     // The "server.listening" line says where it listens: reading it is the
     // readiness wait (warnings, e.g. the testing clock's, come before it).
     char line[1024] = {0};
