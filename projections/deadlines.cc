@@ -189,6 +189,7 @@ class Applier {
       case v1::EventPayload::kReferralCancelled:
       case v1::EventPayload::kReferralEnteredInError:
       case v1::EventPayload::kReferralClosed:
+      case v1::EventPayload::kReferralTransferred:
         return Referral();
       case v1::EventPayload::kConsentGranted:
       case v1::EventPayload::kConsentVaried:
@@ -376,6 +377,21 @@ class Applier {
     if (!loaded.has_value()) return absl::OkStatus();
     v1::DeadlineReferralState& r = *loaded;
     r.add_positions(e_.position());
+    if (p_.has_referral_transferred()) {
+      // What the service owes is owed to the new school: the school the
+      // child left is named by nothing that comes due after the move.
+      r.set_school(p_.referral_transferred().to_school());
+      batch_.Put("r" + id, DeterministicBytes(r));
+      for (Item::Kind kind :
+           {Item::REFERRAL_ACKNOWLEDGEMENT, Item::REFERRAL_DECISION}) {
+        ASSIGN_OR_RETURN(std::optional<Item> item, LoadItem(batch_, kind, id));
+        if (!item.has_value()) continue;
+        item->set_owed_to(r.school());
+        item->add_source_positions(e_.position());
+        RETURN_IF_ERROR(PutItem(batch_, *item, {r.service()}));
+      }
+      return absl::OkStatus();
+    }
     RETURN_IF_ERROR(DropItem(batch_, Item::REFERRAL_ACKNOWLEDGEMENT, id));
     if (p_.has_referral_received()) {
       batch_.Put("r" + id, DeterministicBytes(r));

@@ -56,7 +56,7 @@ class DeadlinesProjection : public Projection {
   // erasure drops the retention review. 4: an amendment no longer re-dates
   // answers to letters received before it (DeadlineAgreementState's
   // open_correspondence is no longer kept).
-  static constexpr uint32_t kCodeVersion = 4;
+  static constexpr uint32_t kCodeVersion = 5;
 
   // `log` (for subject records' dates of birth) must outlive it.
   explicit DeadlinesProjection(storage::EventLog* log) : log_(log) {}

@@ -241,6 +241,32 @@ TEST_F(DeadlinesTest, ReferralIsOwedAnAcknowledgementThenADecision) {
             Item::KIND_UNSPECIFIED);
 }
 
+// A referral that moves to another school: what the service owes is owed to
+// the new school (an overdue flag must not name the school the child left).
+TEST_F(DeadlinesTest, AMovedReferralIsOwedToTheNewSchool) {
+  AgreementInForce(5);
+  v1::EventPayload submit;
+  submit.mutable_referral_submitted()->set_referral_id("r-1");
+  submit.mutable_referral_submitted()->set_subject_id("s-1");
+  submit.mutable_referral_submitted()->set_school(kSchool);
+  submit.mutable_referral_submitted()->set_service(kService);
+  Append("referral-r-1", submit);
+  v1::EventPayload receive;
+  receive.mutable_referral_received();
+  Append("referral-r-1", receive, kService);
+  ASSERT_EQ(Find(Item::REFERRAL_DECISION, "r-1").owed_to(), kSchool);
+  v1::EventPayload move;
+  move.mutable_referral_transferred()->set_to_school("school-new");
+  const uint64_t moved = Append("referral-r-1", move);
+  const Item decision = Find(Item::REFERRAL_DECISION, "r-1");
+  EXPECT_EQ(decision.owed_to(), "school-new");
+  EXPECT_EQ(decision.owed_by(), kService);
+  // Still due when it was.
+  EXPECT_EQ(FromProtoTime(decision.due_at()), kT0 + 5 * kDay);
+  EXPECT_EQ(decision.source_positions(decision.source_positions_size() - 1),
+            moved);
+}
+
 TEST_F(DeadlinesTest, ReferralWithoutAnAgreementGetsFourteenDays) {
   v1::EventPayload submit;
   submit.mutable_referral_submitted()->set_referral_id("r-1");
