@@ -38,6 +38,35 @@ grpc::ServerUnaryReactor* InterventionService::Record(
       request->personal(), commands_, &DomainCommands::RecordIntervention);
 }
 
+namespace {
+
+// Whether the referral was ever transferred away from `school`.
+absl::StatusOr<bool> LeftReferral(storage::EventLog& log,
+                                  const std::string& referral_id,
+                                  const std::string& school) {
+  std::string at;  // The referral's school as of the event read.
+  storage::ReadStreamOptions options;
+  options.from_version = 1;
+  for (;;) {
+    absl::StatusOr<storage::StreamSlice> slice =
+        log.ReadStream(absl::StrCat("referral-", referral_id), options);
+    if (absl::IsNotFound(slice.status())) return false;
+    if (!slice.ok()) return slice.status();
+    for (const v1::RecordedEvent& e : slice->events) {
+      const v1::EventPayload& p = e.payload();
+      if (p.has_referral_submitted()) at = p.referral_submitted().school();
+      if (p.has_referral_transferred()) {
+        if (at == school) return true;
+        at = p.referral_transferred().to_school();
+      }
+    }
+    if (slice->next_version == 0) return false;
+    options.from_version = slice->next_version;
+  }
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* InterventionService::Get(
     grpc::CallbackServerContext* context,
     const v1::GetInterventionRequest* request, v1::Intervention* response) {
@@ -61,15 +90,16 @@ grpc::ServerUnaryReactor* InterventionService::Get(
             commands_->log(), caller,
             {view->plan.service(), view->plan.school()}, "the intervention"));
         // A school the child has moved from (the referral transferred to
-        // another) has no part in the intervention's later steps: none of it.
+        // another) has no part in the intervention's later steps, and the
+        // counts below would tell them: none of it, even once the case has
+        // come back (the trail shows it its own stretches).
         if (caller.organisation() == view->plan.school() &&
             caller.organisation() != view->plan.service() &&
             !view->plan.referral_id().empty()) {
-          absl::StatusOr<domain::ReferralView> referral =
-              commands_->LoadReferral(view->plan.referral_id());
-          if (!referral.ok()) return referral.status();
-          if (referral->version > 0 &&
-              referral->school != caller.organisation()) {
+          ASSIGN_OR_RETURN(bool left, LeftReferral(commands_->log(),
+                                                   view->plan.referral_id(),
+                                                   caller.organisation()));
+          if (left) {
             return absl::PermissionDeniedError(absl::StrCat(
                 "school rule: the intervention's referral moved to another "
                 "school; ",
