@@ -344,6 +344,19 @@ class Walker {
           reason::kFieldInvalid);
       return;
     }
+    if (cls == v1::FIELD_CLASS_IDENTIFIER && !Token(value) &&
+        !NamesAPerson(field->full_name())) {
+      // An identifier is a token too: a worker, a decision maker or an
+      // assessor is named by a user id ("j.khan@school-1"), never by words
+      // ("Tom's mother's carer") that would sit unsealed in the log and
+      // outlive the child's erasure.
+      Add(path,
+          "an identifier: letters, digits and . _ : / + @ - only, no spaces "
+          "(a person's name or free text about a person belongs in the "
+          "personal part)",
+          reason::kFieldInvalid);
+      return;
+    }
     if (field->full_name() == "ycr.v1.SubjectRecord.date_of_birth" &&
         !value.empty()) {
       DateOfBirth(value, path);
@@ -356,6 +369,22 @@ class Walker {
     return full_name == "ycr.v1.RelatedPerson.relationship" ||
            full_name == "ycr.v1.ParentalResponsibility.relationship" ||
            full_name == "ycr.v1.SafeguardingBasis.lawful_basis";
+  }
+
+  // Identifying fields that hold a person's name, a date or a contact as
+  // written (spaces and all): the subject record's, which the record store
+  // seals under the subject's key, and an agreement's staff contacts, which
+  // are about staff, not children, and shown only to the agreement's
+  // parties.
+  static bool NamesAPerson(const std::string& full_name) {
+    return full_name == "ycr.v1.SubjectRecord.given_name" ||
+           full_name == "ycr.v1.SubjectRecord.family_name" ||
+           full_name == "ycr.v1.SubjectRecord.date_of_birth" ||
+           full_name == "ycr.v1.RelatedPerson.name" ||
+           full_name == "ycr.v1.ContactDetail.value" ||
+           full_name == "ycr.v1.Contact.name" ||
+           full_name == "ycr.v1.Contact.phone" ||
+           full_name == "ycr.v1.Contact.email";
   }
 
   static bool Token(const std::string& value) {

@@ -108,7 +108,7 @@ TEST_F(ErrorDetailsOverGrpcTest, AnInvalidFieldIsNamedInABadRequest) {
   submit.mutable_submit()
       ->mutable_disclosure()
       ->mutable_consent()
-      ->set_consent_id(" ");
+      ->set_consent_id("");
   r = DetailsOf(Refer(submit, kSchool));
   EXPECT_EQ(r.code, static_cast<int>(StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(r.details.reason, "FIELD_REQUIRED");

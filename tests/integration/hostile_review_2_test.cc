@@ -816,18 +816,17 @@ TEST_F(HostileReview2Test, CaseloadsAndDeadlinesOfTheSchoolLeftStopAtTheMove) {
 // ---------------------------------------------------------------------------
 // 11. IDENTIFIER fields that take prose, in plain events about a child.
 
-// KNOWN GAP (not fixed this session: these fields hold staff names today,
-// so making them ids is a contract change, with the names kept apart):
-// The second pass made CODE fields tokens and two refs ids. LEAK: other
-// IDENTIFIER fields of plain events about a child still take free text:
-// InterventionPlanned.worker (domain/intervention_rules.cc: OptionalText),
-// CompetenceAssessment.assessed_by_user (domain/consent_rules.cc
-// ValidateGiver: only non-empty) and SharingDeclined.decision_maker
-// (domain/sharing_rules.cc: text length only). A careless client writes a
-// sentence about the family there; it is not sealed, so it outlives
-// Subjects.Erase in the store's files.
+// FIXED. LEAK: IDENTIFIER fields of plain events about a child took free
+// text: InterventionPlanned.worker, CompetenceAssessment.assessed_by_user
+// and SharingDeclined.decision_maker (and the DSL, a safeguarding basis's
+// decision maker, a social-care reference). A careless client wrote a
+// sentence about the family there; it was not sealed, so it outlived
+// Subjects.Erase in the store's files. Every identifier is now a token
+// (domain/message_validation.cc), except the fields that name a person as
+// written, which are sealed (the subject record) or about staff (agreement
+// contacts).
 TEST_F(HostileReview2Test,
-       DISABLED_WorkerAndAssessorRefsHoldNoTextThatOutlivesErasure) {
+       WorkerAndAssessorRefsHoldNoTextThatOutlivesErasure) {
   v1::InterventionCommand plan =
       Plan("i-6", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
   plan.mutable_plan()->set_worker("W-h0st1le Tom's mother has MS");

@@ -4,20 +4,34 @@
 
 #include "domain/message_validation.h"
 
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_details.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "ycr/v1/agreement.pb.h"
+#include "ycr/v1/area.pb.h"
+#include "ycr/v1/classification.pb.h"
+#include "ycr/v1/consent.pb.h"
 #include "ycr/v1/consent_service.pb.h"
+#include "ycr/v1/correspondence.pb.h"
 #include "ycr/v1/correspondence_service.pb.h"
 #include "ycr/v1/event_store.pb.h"
+#include "ycr/v1/intervention.pb.h"
 #include "ycr/v1/queries_service.pb.h"
 #include "ycr/v1/read_models.pb.h"
+#include "ycr/v1/referral.pb.h"
+#include "ycr/v1/safeguarding.pb.h"
+#include "ycr/v1/safeguarding_service.pb.h"
+#include "ycr/v1/sharing.pb.h"
 #include "ycr/v1/sharing_service.pb.h"
+#include "ycr/v1/subject.pb.h"
 #include "ycr/v1/subject_service.pb.h"
 #include "ycr/v1/testing_service.pb.h"
 
@@ -172,9 +186,84 @@ TEST(MessageValidationTest, IdsHoldNoControlCharacters) {
   ExpectOne(r, "consent.consent_id", reason::kFieldInvalid);
   r.mutable_consent()->set_consent_id("c\xc2\x85");  // U+0085
   ExpectOne(r, "consent.consent_id", reason::kFieldInvalid);
-  // Other non-ASCII text is fine here (ids' own grammar is the rules').
+  // An identifier is a token: no spaces, no other letters than ASCII.
   r.mutable_consent()->set_consent_id("c-\xc3\xa9");
+  ExpectOne(r, "consent.consent_id", reason::kFieldInvalid);
+  r.mutable_consent()->set_consent_id("j.khan@school-1:urn/100+1_a");
   EXPECT_TRUE(All(r).empty());
+}
+
+// Every identifier field of the contract refuses words: a worker, an
+// assessor, a decision maker, a DSL or a social-care reference named in
+// text ("Tom's mother") would sit unsealed in the log and outlive the
+// child's erasure. Only the fields that name a person as written (the
+// subject record's, sealed; agreement contacts, staff) take spaces.
+TEST(MessageValidationTest, EveryIdentifierFieldRefusesWords) {
+  const std::set<std::string> names_a_person = {
+      "ycr.v1.SubjectRecord.given_name",
+      "ycr.v1.SubjectRecord.family_name",
+      "ycr.v1.SubjectRecord.date_of_birth",
+      "ycr.v1.RelatedPerson.name",
+      "ycr.v1.ContactDetail.value",
+      "ycr.v1.Contact.name",
+      "ycr.v1.Contact.phone",
+      "ycr.v1.Contact.email"};
+  // The files whose messages a caller writes (requests and the events they
+  // carry), and one of the read side's.
+  const std::vector<const google::protobuf::FileDescriptor*> files = {
+      v1::ConsentGranted::descriptor()->file(),
+      v1::CorrespondenceReceived::descriptor()->file(),
+      v1::InterventionPlanned::descriptor()->file(),
+      v1::DslNotified::descriptor()->file(),
+      v1::SharingDeclined::descriptor()->file(),
+      v1::SubjectRecord::descriptor()->file(),
+      v1::AgreementSigned::descriptor()->file(),
+      v1::ReferralSubmitted::descriptor()->file(),
+      v1::AreaAssigned::descriptor()->file(),
+      v1::EraseSubjectRequest::descriptor()->file(),
+      v1::GetConcernRequest::descriptor()->file(),
+      v1::GrantConsentRequest::descriptor()->file()};
+  const google::protobuf::DescriptorPool* pool = files[0]->pool();
+  google::protobuf::DynamicMessageFactory factory(pool);
+  int checked = 0;
+  for (const google::protobuf::FileDescriptor* f : files) {
+    for (int m = 0; m < f->message_type_count(); ++m) {
+      const google::protobuf::Descriptor* d = f->message_type(m);
+      for (int i = 0; i < d->field_count(); ++i) {
+        const google::protobuf::FieldDescriptor* field = d->field(i);
+        if (field->type() != google::protobuf::FieldDescriptor::TYPE_STRING ||
+            field->is_map() ||
+            field->options().GetExtension(v1::classification) !=
+                v1::FIELD_CLASS_IDENTIFIER) {
+          continue;
+        }
+        std::unique_ptr<google::protobuf::Message> message(
+            factory.GetPrototype(d)->New());
+        const google::protobuf::Reflection* r = message->GetReflection();
+        const std::string words = "Tom's mother has MS";
+        if (field->is_repeated()) {
+          r->AddString(message.get(), field, words);
+        } else {
+          r->SetString(message.get(), field, words);
+        }
+        const std::vector<MessageViolation> v = All(*message);
+        if (field->full_name() == "ycr.v1.SubjectRecord.date_of_birth") {
+          continue;  // A date, checked as one (DatesOfBirth).
+        }
+        if (names_a_person.count(field->full_name()) > 0) {
+          EXPECT_TRUE(v.empty()) << field->full_name();
+          continue;
+        }
+        ++checked;
+        ASSERT_EQ(v.size(), 1u) << field->full_name() << " took words";
+        EXPECT_EQ(v[0].reason, reason::kFieldInvalid) << field->full_name();
+        EXPECT_TRUE(absl::StrContains(v[0].description, "identifier"))
+            << v[0].description;
+      }
+    }
+  }
+  // Among them the staff fields that took text before.
+  EXPECT_GT(checked, 40);
 }
 
 TEST(MessageValidationTest, FreeTextKeepsLineBreaksButNoOtherControls) {
