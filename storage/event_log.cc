@@ -90,4 +90,19 @@ absl::Status EventLog::ForEach(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<tlog::Hash>> EventLog::ReadTreeHashes(
+    absl::Span<const int64_t> /*indexes*/) {
+  return absl::UnimplementedError("this log keeps no Merkle tree");
+}
+
+absl::StatusOr<std::string> EventLog::ReadLeaf(uint64_t /*position*/) {
+  return absl::UnimplementedError("this log keeps no Merkle tree");
+}
+
+tlog::HashReader TreeHashReader(EventLog& log) {
+  return [&log](absl::Span<const int64_t> indexes) {
+    return log.ReadTreeHashes(indexes);
+  };
+}
+
 }  // namespace ycr::storage

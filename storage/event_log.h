@@ -13,6 +13,8 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "common/tlog.h"
 #include "ycr/v1/event.pb.h"
 
 namespace ycr::storage {
@@ -254,6 +256,24 @@ class EventLog {
   // (UNIMPLEMENTED otherwise).
   virtual absl::Status RevealPersonal(v1::RecordedEvent* event);
 
+  // The log's Merkle tree (common/tlog.h, RFC 6962): leaf i (0-based) is
+  // the record at position i + 1, its bytes exactly as ReadLeaf returns
+  // them (the record as stored, personal parts sealed), so a subject's
+  // erasure never changes a leaf and every proof still verifies after it.
+  // The tree's size is the head's position; the stored hashes of a record
+  // are written in the same atomic write as the record.
+  //
+  // Stored hashes by index (tlog::StoredHashIndex), in the order asked; each
+  // index must be below tlog::StoredHashCount(GetHead().position) (NOT_FOUND
+  // otherwise). Thread-safe. The default: UNIMPLEMENTED.
+  virtual absl::StatusOr<std::vector<tlog::Hash>> ReadTreeHashes(
+      absl::Span<const int64_t> indexes);
+  // The leaf bytes of the record at `position` (1..head; NOT_FOUND past
+  // the head): the deterministic serialisation of its v1::RecordedEvent as
+  // stored (hash field empty, personal part sealed), which the hash chain
+  // also covers. Thread-safe. The default: UNIMPLEMENTED.
+  virtual absl::StatusOr<std::string> ReadLeaf(uint64_t position);
+
   // The last durable position and its hash. Thread-safe.
   virtual Head GetHead() = 0;
 
@@ -276,6 +296,9 @@ class EventLog {
   // calls return UNAVAILABLE. Idempotent. Thread-safe.
   virtual void Close() = 0;
 };
+
+// A tlog::HashReader over `log`'s stored tree hashes (ReadTreeHashes).
+tlog::HashReader TreeHashReader(EventLog& log);
 
 // RevealPersonal on each of `events` (read from `log`); the first error.
 absl::Status RevealAll(EventLog& log, std::vector<v1::RecordedEvent>& events);
