@@ -175,7 +175,7 @@ if pid="$(running_pid)"; then
 fi
 
 echo "== installing dependencies"
-bash deploy/install-deps.sh ccache
+bash deploy/install-deps.sh ccache lld
 
 echo "== configuring $build_dir"
 # The compiler cache (Debian's ccache, in the user's ~/.cache/ccache) keyed

@@ -32,7 +32,7 @@ begin install
 # targets, and Go with its sumdb packages for the independent transparency
 # log verifier (tests/tlog).
 # shellcheck disable=SC2086  # word splitting of the package list is intended
-bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev ccache \
+bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev ccache lld \
   golang-go golang-golang-x-mod-dev \
   ${YCR_TEST_PACKAGES:-}
 end

@@ -314,7 +314,11 @@ inline v1::ReferralTransitionRequest Submit(const std::string& referral_id,
 
 class DomainFlowsTest : public ::testing::Test {
  protected:
-  DomainFlowsTest() : server_(dir_.path(), ClockedOptions(&clock_)) {
+  // Changes the server's options (ClockedOptions(clock)) before it starts.
+  using EditOptions = void (*)(services::ServerOptions*, ManualClock* clock);
+
+  explicit DomainFlowsTest(EditOptions edit = nullptr)
+      : server_(dir_.path(), Options(edit)) {
     channel_ = grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server_.server().port()),
         grpc::InsecureChannelCredentials());
@@ -516,6 +520,12 @@ class DomainFlowsTest : public ::testing::Test {
     ASSERT_TRUE(Ok(Agree(Sign(id), kSchool)));
     ASSERT_TRUE(Ok(Agree(Sign(id), kService)));
     ASSERT_EQ(GetAgreement(id).state(), v1::Agreement::IN_FORCE);
+  }
+
+  services::ServerOptions Options(EditOptions edit) {
+    services::ServerOptions options = ClockedOptions(&clock_);
+    if (edit != nullptr) edit(&options, &clock_);
+    return options;
   }
 
   ManualClock clock_{kStart};

@@ -160,21 +160,16 @@ std::pair<Outcome, Outcome> NeitherHidden(const std::string& fragment) {
   return {{StatusCode::NOT_FOUND, fragment}, {StatusCode::NOT_FOUND, fragment}};
 }
 
-class TenancyTest : public ::testing::Test {
+// The domain-flows fixture's server, serving ycr.v1.Testing too, with its
+// helpers for building the two organisations' worlds.
+class TenancyTest : public DomainFlowsTest {
  protected:
-  TenancyTest() : server_(dir_.path(), Options(&clock_)) {
-    channel_ = grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(server_.server().port()),
-        grpc::InsecureChannelCredentials());
-  }
-  ~TenancyTest() override { channel_.reset(); }
-
-  static services::ServerOptions Options(ManualClock* clock) {
-    services::ServerOptions options = ClockedOptions(clock);
-    options.testing_clock = clock;  // Serves ycr.v1.Testing too.
-    options.backup_dir = "";
-    return options;
-  }
+  TenancyTest()
+      : DomainFlowsTest(
+            [](services::ServerOptions* options, ManualClock* clock) {
+              options->testing_clock = clock;  // Serves ycr.v1.Testing too.
+              options->backup_dir = "";
+            }) {}
 
   // Calls `path` with the message `request` as `organisation` (role by its
   // prefix) and requires success.
@@ -186,51 +181,26 @@ class TenancyTest : public ::testing::Test {
     ASSERT_TRUE(Ok(status)) << path << " as " << organisation;
   }
 
-  uint64_t Head() {
-    grpc::ClientContext context;
-    AsCaller(&context);
-    v1::HeadResponse head;
-    EXPECT_TRUE(Ok(server_.stub().Head(&context, {}, &head)));
-    return head.position();
-  }
-
   void PutSubject(const std::string& subject, const std::string& holder) {
     v1::PutSubjectRecordRequest put;
-    put.set_request_id(NewUuid());
     *put.mutable_record() = Record(subject);
-    Must("/ycr.v1.Subjects/PutRecord", put, holder);
-  }
-
-  void AssignArea(const std::string& organisation, const std::string& area) {
-    v1::AssignAreaRequest assign;
-    assign.set_request_id(NewUuid());
-    assign.mutable_assignment()->set_organisation(organisation);
-    assign.mutable_assignment()->set_local_authority(area);
-    const grpc::Status status =
-        Call(channel_, "/ycr.v1.Areas/Assign", assign.SerializeAsString(),
-             "ops-a", kAdminRole);
-    ASSERT_TRUE(Ok(status)) << organisation << " to " << area;
+    ASSERT_TRUE(Ok(Put(put, holder))) << subject << " by " << holder;
   }
 
   void GrantConsent(const std::string& id, const std::string& subject,
                     const std::string& recipient, const std::string& by) {
-    v1::GrantConsentRequest grant =
-        Consent(id, subject, recipient, {v1::PURPOSE_REFERRAL},
-                {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
-    grant.set_request_id(NewUuid());
-    Must("/ycr.v1.Consents/Grant", grant, by);
+    ASSERT_TRUE(Ok(Grant(Consent(id, subject, recipient, {v1::PURPOSE_REFERRAL},
+                                 {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                         by)))
+        << id;
   }
 
   void SubmitReferral(const std::string& id) {
-    v1::ReferralTransitionRequest submit = Submit(id, "s-a", "c-a");
-    submit.set_request_id(NewUuid());
-    Must("/ycr.v1.Referrals/Transition", submit, kSchool);
+    ASSERT_TRUE(Ok(Refer(Submit(id, "s-a", "c-a"), kSchool))) << id;
   }
 
   void RaiseConcern(const std::string& id, const std::string& by) {
-    v1::SafeguardingCommand raise = Raise(id, "s-a", "seen at the gate");
-    raise.set_request_id(NewUuid());
-    Must("/ycr.v1.Safeguarding/Record", raise, by);
+    ASSERT_TRUE(Ok(Safeguard(Raise(id, "s-a", "seen at the gate"), by))) << id;
   }
 
   void Agreement(const std::string& id, const std::string& school,
@@ -238,15 +208,9 @@ class TenancyTest : public ::testing::Test {
     v1::AgreementTerms terms = Terms();
     *terms.mutable_school() = Party(school);
     *terms.mutable_service() = Party(service);
-    for (const auto& [command, by] :
-         std::vector<std::pair<v1::AgreementCommand, std::string>>{
-             {Draft(id, terms), school},
-             {Sign(id), school},
-             {Sign(id), service}}) {
-      v1::AgreementCommand c = command;
-      c.set_request_id(NewUuid());
-      Must("/ycr.v1.Agreements/Record", c, by);
-    }
+    ASSERT_TRUE(Ok(Agree(Draft(id, terms), school))) << id;
+    ASSERT_TRUE(Ok(Agree(Sign(id), school))) << id;
+    ASSERT_TRUE(Ok(Agree(Sign(id), service))) << id;
   }
 
   // A's world: school A's pupil s-a with a consent c-a to refer to service
@@ -268,31 +232,22 @@ class TenancyTest : public ::testing::Test {
              {kService, "la-a"},
              {kSchoolB, "la-b"},
              {kServiceB, "la-b"}}) {
-      AssignArea(organisation, area);
+      PutInArea(organisation, area);
     }
-    v1::CorrespondenceCommand receive =
-        Receive("co-a", "ag-a", kSchool, clock_.Now());
-    receive.set_request_id(NewUuid());
-    Must("/ycr.v1.Correspondence/Record", receive, kService);
+    ASSERT_TRUE(Ok(
+        Correspond(Receive("co-a", "ag-a", kSchool, clock_.Now()), kService)));
     RaiseConcern("sc-a", kSchool);
-    v1::InterventionCommand plan =
-        Plan("i-a", "s-a", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
-    plan.set_request_id(NewUuid());
-    Must("/ycr.v1.Interventions/Record", plan, kService);
+    ASSERT_TRUE(Ok(Intervene(
+        Plan("i-a", "s-a", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now()),
+        kService)));
     v1::RecordDisclosureRequest disclose;
-    disclose.set_request_id(NewUuid());
     *disclose.mutable_disclosure() =
         Disclosure("s-a", kSchool, kService, v1::PURPOSE_REFERRAL,
                    {v1::DATA_CATEGORY_IDENTITY}, "c-a");
-    Must("/ycr.v1.Sharing/RecordDisclosure", disclose, kSchool);
+    ASSERT_TRUE(Ok(Disclose(disclose, kSchool)));
   }
 
   std::map<std::string, Row> Rows();
-
-  ManualClock clock_{kStart};
-  TempDir dir_;
-  TestServer server_;
-  std::shared_ptr<grpc::Channel> channel_;
 };
 
 // The A-side organisation of a party role (school or service).
@@ -963,7 +918,7 @@ TEST_F(TenancyTest, ALocalAuthorityReadsWhatItsAreaIsPartyToWhileItIsItsArea) {
                  "or the local authority of their area"));
 
   // School A moves to la-b's area; service A stays in la-a's.
-  AssignArea(kSchool, "la-b");
+  PutInArea(kSchool, "la-b");
   if (HasFatalFailure()) return;
   EXPECT_TRUE(Is(as("/ycr.v1.Subjects/GetRecord", record, "la-a", la), DENIED,
                  "or the local authority of their area"));
