@@ -233,7 +233,9 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   const uint64_t before = next_position_ - 1;
   next_position_ = head->position + 1;
   last_hash_ = head->hash;
-  tree_ = std::move(tree);
+  // The writer's tree is as durable before the failed write; it is read
+  // again only when that write turns out to be stored.
+  if (head->position != before) tree_ = std::move(tree);
   write_error_ = absl::OkStatus();
   logger_->Log(LogLevel::kWarning, "log.writes_resumed",
                {{"head", absl::StrCat(head->position)},
