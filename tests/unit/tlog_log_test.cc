@@ -24,6 +24,7 @@
 #include "storage/rocksdb_event_log.h"
 #include "tests/unit/raw_store.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/tlog_reference.h"
 
 namespace ycr::storage {
 namespace {
@@ -34,17 +35,7 @@ using ::ycr::test::Request;
 using ::ycr::test::StatusIs;
 using ::ycr::test::TempDir;
 
-// MTH(D[lo:hi]) by RFC 6962's recursion, from leaf hashes: nothing shared
-// with the code under test but the two hash functions.
-tlog::Hash ReferenceRoot(const std::vector<tlog::Hash>& leaves, size_t lo,
-                         size_t hi) {
-  if (hi == lo) return tlog::EmptyTreeHash();
-  if (hi - lo == 1) return leaves[lo];
-  size_t k = 1;
-  while (k * 2 < hi - lo) k *= 2;
-  return tlog::NodeHash(ReferenceRoot(leaves, lo, lo + k),
-                        ReferenceRoot(leaves, lo + k, hi));
-}
+using ::ycr::test::ReferenceTreeHash;
 
 class TlogLogTest : public ::testing::Test {
  protected:
@@ -112,7 +103,7 @@ class TlogLogTest : public ::testing::Test {
       expected.insert(expected.end(), stored->begin(), stored->end());
     }
     EXPECT_EQ(AllStoredHashes(log), expected);
-    const tlog::Hash reference = ReferenceRoot(leaves, 0, leaves.size());
+    const tlog::Hash reference = ReferenceTreeHash(leaves, 0, leaves.size());
     absl::StatusOr<tlog::Hash> root = tlog::TreeHash(
         static_cast<int64_t>(leaves.size()), TreeHashReader(log));
     EXPECT_TRUE(root.ok()) << root.status();
@@ -181,7 +172,7 @@ TEST_F(TlogLogTest, InclusionAndConsistencyProofsVerifyAgainstTheLog) {
   const std::vector<tlog::Hash> leaves = LeafHashes(*log);
   const tlog::HashReader read = TreeHashReader(*log);
   for (int64_t size : {1, 2, 5, 256, 257, 300}) {
-    const tlog::Hash root = ReferenceRoot(leaves, 0, size);
+    const tlog::Hash root = ReferenceTreeHash(leaves, 0, size);
     for (int64_t index : {int64_t{0}, size / 2, size - 1}) {
       absl::StatusOr<std::vector<tlog::Hash>> proof =
           tlog::InclusionProof(index, size, read);
@@ -195,9 +186,9 @@ TEST_F(TlogLogTest, InclusionAndConsistencyProofsVerifyAgainstTheLog) {
       absl::StatusOr<std::vector<tlog::Hash>> proof =
           tlog::ConsistencyProof(old_size, size, read);
       ASSERT_TRUE(proof.ok()) << proof.status();
-      EXPECT_TRUE(tlog::VerifyConsistency(old_size, size,
-                                          ReferenceRoot(leaves, 0, old_size),
-                                          root, *proof)
+      EXPECT_TRUE(tlog::VerifyConsistency(
+                      old_size, size, ReferenceTreeHash(leaves, 0, old_size),
+                      root, *proof)
                       .ok())
           << old_size << " to " << size;
     }
@@ -354,10 +345,7 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
                     .ok());
     std::string tampered = value;
     tampered[0] ^= 1;
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(node), tampered)
-                    .ok());
+    ASSERT_TRUE(raw.Put(RawStore::kTree, TreeHashKey(node), tampered).ok());
   }
   EXPECT_TRUE(StatusIs(
       RocksDbEventLog::Open(Options()).status(), absl::StatusCode::kDataLoss,
@@ -374,25 +362,15 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
   }
   {
     RawStore raw(path_);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(node), value)
-                    .ok());
-    ASSERT_TRUE(raw.db()
-                    ->Delete(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                             TreeHashKey(leaf))
-                    .ok());
+    ASSERT_TRUE(raw.Put(RawStore::kTree, TreeHashKey(node), value).ok());
+    ASSERT_TRUE(raw.Delete(RawStore::kTree, TreeHashKey(leaf)).ok());
   }
   EXPECT_TRUE(StatusIs(
       RocksDbEventLog::Open(Options()).status(), absl::StatusCode::kDataLoss,
       {"position 6", absl::StrCat("stored hash ", leaf), "missing"}));
-  {
-    RawStore raw(path_);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(leaf), std::string(32, 'x'))
-                    .ok());
-  }
+  ASSERT_TRUE(RawStore(path_)
+                  .Put(RawStore::kTree, TreeHashKey(leaf), std::string(32, 'x'))
+                  .ok());
   EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
                        absl::StatusCode::kDataLoss, {"position 6"}));
 }
@@ -400,16 +378,10 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
 // Format 4 stores have no tree: refused, saying so and what to do.
 TEST_F(TlogLogTest, StoreOfFormatVersionFourIsRefusedSayingItHasNoTree) {
   { auto log = Open(); }
-  {
-    RawStore raw(path_);
-    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
-    rocksdb::WriteOptions write_options;
-    write_options.sync = true;
-    ASSERT_TRUE(raw.db()
-                    ->Put(write_options, raw.cf(RawStore::kDefault),
-                          FormatVersionKey(), EncodeFormatVersion(4))
-                    .ok());
-  }
+  ASSERT_TRUE(
+      RawStore(path_)
+          .Put(RawStore::kDefault, FormatVersionKey(), EncodeFormatVersion(4))
+          .ok());
   EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
                        absl::StatusCode::kFailedPrecondition,
                        {"format version 4", "reads format version 5",
