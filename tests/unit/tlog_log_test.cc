@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "common/tlog.h"
 #include "gtest/gtest.h"
 #include "storage/event_log.h"
@@ -132,7 +134,14 @@ TEST_F(TlogLogTest, RootFromStoredHashesMatchesTheLeavesAcrossTileEdges) {
 }
 
 TEST_F(TlogLogTest, GroupCommitsOfDifferentSizesAndConcurrentAppends) {
-  auto log = Open();
+  MetricRegistry metrics;
+  RocksDbEventLogOptions options = Options();
+  options.sync = true;  // Slower commits: appends queue up behind them.
+  options.metrics = &metrics;
+  absl::StatusOr<std::unique_ptr<RocksDbEventLog>> opened =
+      RocksDbEventLog::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<RocksDbEventLog> log = *std::move(opened);
   // Appends of several events each.
   for (int events : {3, 1, 64, 7, 200}) {
     std::vector<v1::ProposedEvent> batch;
@@ -163,6 +172,44 @@ TEST_F(TlogLogTest, GroupCommitsOfDifferentSizesAndConcurrentAppends) {
   for (std::thread& t : threads) t.join();
   done.Wait();
   EXPECT_EQ(log->GetHead().position, 275u + kThreads * kPerThread);
+  ExpectTreeMatchesLeaves(*log);
+  // Some commits took several appends (fewer commits than appends).
+  const std::string text = metrics.Render();
+  const size_t at = text.find("ycr_log_commit_batch_appends_count ");
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_LT(std::stoi(text.substr(at + 35)), 5 + kThreads * kPerThread);
+}
+
+// Readers proving while the writer appends: every head a reader sees has
+// its whole tree stored (the head is published after the write), and each
+// tree it sees is consistent with the one it saw before.
+TEST_F(TlogLogTest, ReadersSeeAConsistentTreeAtEveryHeadWhileAppendsGoOn) {
+  auto log = Open();
+  std::atomic<bool> done{false};
+  std::atomic<int> checked{0};
+  std::thread reader([&] {
+    int64_t old_size = 0;
+    tlog::Hash old_root = tlog::EmptyTreeHash();
+    const tlog::HashReader read = TreeHashReader(*log);
+    while (!done.load()) {
+      const int64_t size = static_cast<int64_t>(log->GetHead().position);
+      absl::StatusOr<tlog::Hash> root = tlog::TreeHash(size, read);
+      ASSERT_TRUE(root.ok()) << root.status();
+      absl::StatusOr<std::vector<tlog::Hash>> proof =
+          tlog::ConsistencyProof(old_size, size, read);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      ASSERT_TRUE(
+          tlog::VerifyConsistency(old_size, size, old_root, *root, *proof).ok())
+          << old_size << " to " << size;
+      old_size = size;
+      old_root = *root;
+      checked.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 300; ++i) AppendOne(*log, i);
+  done = true;
+  reader.join();
+  EXPECT_GT(checked.load(), 0);
   ExpectTreeMatchesLeaves(*log);
 }
 
