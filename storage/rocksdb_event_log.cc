@@ -1,7 +1,7 @@
-// RocksDbEventLog, part 1 of 3 (see rocksdb_event_log_impl.h): opening the
-// store (column families, format version, the head and the chain's tail
-// verified), verifying the chain, checkpoints, closing; and RocksDbEventLog's
-// forwarding to its Impl.
+// RocksDbEventLog, part 1 of 4 (see rocksdb_event_log_impl.h): opening the
+// store (column families, format version, the head and the tail of the chain
+// and the tree verified), verifying them, probing the filesystem before a
+// resume, checkpoints, closing; and RocksDbEventLog's forwarding to its Impl.
 
 #include "storage/rocksdb_event_log.h"
 
@@ -168,6 +168,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kAccessBySubjectColumnFamily, cf_options(false)},
       {kAccessByReaderColumnFamily, cf_options(false)},
       {kSubjectKeysColumnFamily, cf_options(true)},
+      {kTreeColumnFamily, cf_options(false)},
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
@@ -183,6 +184,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   // By name: other column families may be added before it.
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     if (handle->GetName() == kSubjectKeysColumnFamily) keys_cf_ = handle;
+    if (handle->GetName() == kTreeColumnFamily) tree_cf_ = handle;
   }
   subject_keys_ = std::make_unique<internal::SubjectKeys>(db, keys_cf_);
   return absl::OkStatus();
@@ -248,12 +250,17 @@ absl::StatusOr<Head> RocksDbEventLog::Impl::ReadStoredHead() {
 
 absl::Status RocksDbEventLog::Impl::RecoverHead() {
   ASSIGN_OR_RETURN(Head head, ReadStoredHead());
-  if (head.position > 0 && options_.verify_tail_records > 0) {
-    uint64_t from = head.position > options_.verify_tail_records
-                        ? head.position - options_.verify_tail_records + 1
-                        : 1;
+  {
+    // The tail's chain and tree are checked, and the tree's frontier kept
+    // for the writer (read from the store when nothing is checked).
+    uint64_t from = head.position + 1;
+    if (head.position > 0 && options_.verify_tail_records > 0) {
+      from = head.position > options_.verify_tail_records
+                 ? head.position - options_.verify_tail_records + 1
+                 : 1;
+    }
     absl::ReaderMutexLock lock(&db_mu_);
-    RETURN_IF_ERROR(VerifyChainLocked(from, head.position));
+    RETURN_IF_ERROR(VerifyChainLocked(from, head.position, &tree_));
   }
   next_position_ = head.position + 1;
   last_hash_ = head.hash;
@@ -267,6 +274,32 @@ absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
   absl::ReaderMutexLock lock(&db_mu_);
   if (db_closed_) return absl::UnavailableError("the event log is closed");
   return VerifyChainLocked(from, to);
+}
+
+rocksdb::Status RocksDbEventLog::Impl::ProbeWritable() {
+  rocksdb::FileSystem* fs = options_.file_system != nullptr
+                                ? options_.file_system.get()
+                                : rocksdb::FileSystem::Default().get();
+  uint64_t free_bytes = 0;
+  rocksdb::IOStatus s = fs->GetFreeSpace(options_.path, rocksdb::IOOptions(),
+                                         &free_bytes, nullptr);
+  if (s.ok() && free_bytes < options_.resume_min_free_bytes) {
+    return rocksdb::Status::NoSpace(
+        absl::StrCat("only ", free_bytes, " bytes free, ",
+                     options_.resume_min_free_bytes, " needed to resume"));
+  }
+  const std::string probe = options_.path + "/ycr-write-probe";
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  s = fs->NewWritableFile(probe, rocksdb::FileOptions(), &file, nullptr);
+  if (s.ok()) {
+    const std::string block(4096, '\0');
+    s = file->Append(block, rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = file->Sync(rocksdb::IOOptions(), nullptr);
+    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = closed;
+  }
+  fs->DeleteFile(probe, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  return s;
 }
 
 absl::Status RocksDbEventLog::Impl::WriteState() {
@@ -297,9 +330,17 @@ absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
 }
 
 absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
-                                                      uint64_t to) {
+                                                      uint64_t to,
+                                                      LogTree* tree_at_to) {
   from = std::max<uint64_t>(from, 1);
-  if (to < from) return absl::OkStatus();
+  if (to < from) {
+    if (tree_at_to != nullptr) {
+      ASSIGN_OR_RETURN(*tree_at_to, LoadTreeLocked(to));
+    }
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(LogTree start, LoadTreeLocked(from - 1));
+  internal::TreeChecker tree(db_.get(), tree_cf_, std::move(start));
   std::string prev_hash = GenesisHash();
   if (from > 1) {
     std::string value;
@@ -324,6 +365,7 @@ absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
     std::string hash;
     RETURN_IF_ERROR(
         VerifyRecordValue(View(it->value()), prev_hash, expected, &hash));
+    RETURN_IF_ERROR(tree.Check(expected, View(it->value()).substr(kHashBytes)));
     prev_hash = std::move(hash);
     ++expected;
   }
@@ -332,6 +374,7 @@ absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
     return absl::DataLossError(
         absl::StrCat("log ends at position ", expected - 1, ", before ", to));
   }
+  if (tree_at_to != nullptr) *tree_at_to = tree.tree();
   return absl::OkStatus();
 }
 
@@ -435,6 +478,15 @@ bool RocksDbEventLog::CancelWatch(uint64_t id) {
 
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
+}
+
+absl::StatusOr<std::vector<tlog::Hash>> RocksDbEventLog::ReadTreeHashes(
+    absl::Span<const int64_t> indexes) {
+  return impl_->ReadTreeHashes(indexes);
+}
+
+absl::StatusOr<std::string> RocksDbEventLog::ReadLeaf(uint64_t position) {
+  return impl_->ReadLeaf(position);
 }
 
 absl::Status RocksDbEventLog::WriteState() { return impl_->WriteState(); }

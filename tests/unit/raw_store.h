@@ -18,6 +18,7 @@ class RawStore {
   static constexpr int kDefault = 0;
   static constexpr int kLog = 1;
   static constexpr int kSubjectKeys = 9;
+  static constexpr int kTree = 10;
 
   explicit RawStore(const std::string& path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -29,7 +30,8 @@ class RawStore {
           std::string(kRecordsColumnFamily),
           std::string(kAccessBySubjectColumnFamily),
           std::string(kAccessByReaderColumnFamily),
-          std::string(kSubjectKeysColumnFamily)}) {
+          std::string(kSubjectKeysColumnFamily),
+          std::string(kTreeColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;
@@ -48,6 +50,18 @@ class RawStore {
   const rocksdb::Status& status() const { return status_; }
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* cf(int index) { return handles_[index]; }
+  // Synced writes into column family `index`.
+  rocksdb::Status Put(int index, const std::string& key,
+                      const std::string& value) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return db_->Put(options, handles_[index], key, value);
+  }
+  rocksdb::Status Delete(int index, const std::string& key) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return db_->Delete(options, handles_[index], key);
+  }
 
  private:
   rocksdb::Status status_;
