@@ -148,9 +148,13 @@ grpc::ServerUnaryReactor* ConsentService::Get(
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
                          commands_->LoadSubjectRecord(view->subject_id));
         if (record.has_value()) answerable.push_back(record->holder());
+        // A refused consent names whom the family said no to: like the
+        // organisation a decision not to share withholds from, no party.
         bool party = false;
-        for (const v1::Recipient& r : view->terms.recipients()) {
-          party = party || r.organisation() == caller.organisation();
+        if (view->decision == domain::ConsentView::Decision::kGranted) {
+          for (const v1::Recipient& r : view->terms.recipients()) {
+            party = party || r.organisation() == caller.organisation();
+          }
         }
         if (!party) {
           RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, answerable,

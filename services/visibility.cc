@@ -142,6 +142,15 @@ absl::StatusOr<const ReaderView::StreamParties*> ReaderView::PartiesOf(
 absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
     const v1::RecordedEvent& event, const std::string& subject_id) {
   using domain::Relation;
+  // The caches reflect the log up to known_to_. An event after it was
+  // appended while a paged read went on, and may have moved a case (a
+  // transfer, an entry in error) or its subject's record: read afresh.
+  if (event.position() > known_to_) {
+    parties_.clear();
+    holders_.clear();
+    areas_.clear();
+    known_to_ = log_.GetHead().position;
+  }
   std::vector<Relation> relations;
   const std::string& org = reader_.organisation();
   if (reader_.role() == kAuditorRole) relations.push_back(Relation::kAuditor);

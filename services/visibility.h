@@ -19,7 +19,9 @@ namespace ycr::services {
 
 // One reader's view of the log, for one call. Caches what it reads (record
 // holders, areas, the parties of each case stream), so a page of entries
-// costs a few point reads. Not thread-safe; `log` must outlive it.
+// costs a few point reads; an event appended since the caches were filled
+// (a paged call spans what is appended meanwhile) empties them first. Not
+// thread-safe; `log` must outlive it.
 class ReaderView {
  public:
   ReaderView(storage::EventLog& log, const v1::Actor& reader);
@@ -67,6 +69,9 @@ class ReaderView {
   std::map<std::string, std::optional<std::string>> holders_;
   std::map<std::string, bool> areas_;
   std::map<std::string, StreamParties> parties_;
+  // The log's head when the caches above were last emptied: they hold
+  // nothing older, so they answer for events up to it.
+  uint64_t known_to_ = 0;
 };
 
 // True for the streams that hold one case each (a consent, a referral, an
