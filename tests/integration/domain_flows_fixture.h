@@ -19,7 +19,7 @@
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/correspondence_service.grpc.pb.h"
 #include "ycr/v1/intervention_service.grpc.pb.h"
-#include "ycr/v1/queries_service.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
 #include "ycr/v1/referral_service.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
@@ -459,6 +459,34 @@ class DomainFlowsTest : public ::testing::Test {
     EXPECT_TRUE(
         Ok(Query(safeguarding_.get(), &v1::Safeguarding::Stub::Get, r, &out)));
     return out;
+  }
+
+  // Audit.SubjectAccessPack of `subject`, compiled as `org`.
+  grpc::Status PackAs(const std::string& org, v1::SubjectAccessPack* pack,
+                      const std::string& subject = "s-1") {
+    v1::SubjectAccessPackRequest request;
+    request.set_subject_id(subject);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return v1::Audit::NewStub(channel_)->SubjectAccessPack(&context, request,
+                                                           pack);
+  }
+
+  // Audit.OrganisationDisclosures of `of_organisation`, read whole as `org`.
+  grpc::Status DisclosuresAs(const std::string& org,
+                             const std::string& of_organisation,
+                             std::vector<v1::AuditEntry>* out) {
+    v1::OrganisationDisclosuresRequest request;
+    request.set_organisation(of_organisation);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    auto reader = v1::Audit::NewStub(channel_)->OrganisationDisclosures(
+        &context, request);
+    v1::AuditEntry entry;
+    while (reader->Read(&entry)) out->push_back(entry);
+    return reader->Finish();
   }
 
   // The events of `stream`, as the EventStore serves them (empty when none).
