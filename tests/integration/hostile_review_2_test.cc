@@ -542,15 +542,7 @@ TEST_F(HostileReview2Test, BackAtTheFirstSchoolNoSessionOfTheAwayStretch) {
   ASSERT_NO_FATAL_FAILURE(
       SessionsAcrossATransfer(&transfer_position, &first_session_at));
   // Two sessions so far: one before the move, one at kNewSchool.
-  ASSERT_TRUE(Ok(Grant(Consent("c-back", "s-1", kSchool, {v1::PURPOSE_REFERRAL},
-                               {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
-                       kSchool)));
-  v1::ReferralTransitionRequest back;
-  back.mutable_transfer()->set_to_school(kSchool);
-  *back.mutable_transfer()->mutable_disclosure() =
-      Disclosure("s-1", kNewSchool, kSchool, v1::PURPOSE_REFERRAL,
-                 {v1::DATA_CATEGORY_IDENTITY}, "c-back");
-  const grpc::Status moved_back = Step("r-ref-s-1", back, kNewSchool);
+  const grpc::Status moved_back = MoveReferral(kNewSchool, kSchool, "c-back");
   if (!moved_back.ok()) {
     GTEST_SKIP() << "no transfer back: " << moved_back.error_message();
   }

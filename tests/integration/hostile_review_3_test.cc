@@ -22,30 +22,6 @@ namespace {
 
 class HostileReview3Test : public HostileReview2Test {
  protected:
-  // The service receives and accepts s-1's referral.
-  void ReceiveAndAccept() {
-    v1::ReferralTransitionRequest step;
-    step.mutable_receive();
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
-    step.Clear();
-    step.mutable_accept();
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
-  }
-
-  // The school moves s-1's referral to kNewSchool, under a consent.
-  void MoveToTheNewSchool() {
-    ASSERT_TRUE(
-        Ok(Grant(Consent("c-move", "s-1", kNewSchool, {v1::PURPOSE_REFERRAL},
-                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
-                 kSchool)));
-    v1::ReferralTransitionRequest move;
-    move.mutable_transfer()->set_to_school(kNewSchool);
-    *move.mutable_transfer()->mutable_disclosure() =
-        Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_REFERRAL,
-                   {v1::DATA_CATEGORY_IDENTITY}, "c-move");
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", move, kSchool)));
-  }
-
   grpc::Status GetConsentAs(const std::string& org, const std::string& id,
                             v1::Consent* out) {
     v1::GetConsentRequest request;
@@ -229,7 +205,7 @@ TEST_F(HostileReview3Test, AReadSpanningATransferShowsNoStepAfterIt) {
   ASSERT_EQ(first.size(), 2u) << "the plan and the first session";
 
   // Meanwhile the school moves the case and the service goes on.
-  ASSERT_NO_FATAL_FAILURE(MoveToTheNewSchool());
+  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
   clock_.Advance(kDay);
   ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
 
@@ -267,7 +243,7 @@ TEST_F(HostileReview3Test, AReadSpanningATransferShowsNoStepAfterIt) {
 TEST_F(HostileReview3Test,
        TheSchoolTheChildLeftReadsNoConsentRecordedAfterTheMove) {
   ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
-  ASSERT_NO_FATAL_FAILURE(MoveToTheNewSchool());
+  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
   clock_.Advance(kDay);
   ASSERT_TRUE(Ok(Grant(
       Consent("c-after", "s-1", kNewSchool, {v1::PURPOSE_IMPACT_REPORTING},

@@ -50,6 +50,35 @@ class HostileReview2Test : public DomainFlowsTest {
     return c;
   }
 
+  // The service receives and accepts s-1's referral.
+  void ReceiveAndAccept() {
+    v1::ReferralTransitionRequest step;
+    step.mutable_receive();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+    step.Clear();
+    step.mutable_accept();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+  }
+
+  // Referral r-ref-s-1 moves from school `from` to school `to`, under a
+  // consent `consent_id` that the record's holder (kSchool) gives naming
+  // `to`.
+  grpc::Status MoveReferral(const std::string& from, const std::string& to,
+                            const std::string& consent_id,
+                            v1::CommandResponse* out = nullptr) {
+    const grpc::Status granted =
+        Grant(Consent(consent_id, "s-1", to, {v1::PURPOSE_REFERRAL},
+                      {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+              kSchool);
+    if (!granted.ok()) return granted;
+    v1::ReferralTransitionRequest move;
+    move.mutable_transfer()->set_to_school(to);
+    *move.mutable_transfer()->mutable_disclosure() =
+        Disclosure("s-1", from, to, v1::PURPOSE_REFERRAL,
+                   {v1::DATA_CATEGORY_IDENTITY}, consent_id);
+    return Step("r-ref-s-1", move, from, out);
+  }
+
   // The service receives and accepts s-1's referral, plans intervention
   // i-1 for it and delivers one session; then the school moves the
   // referral to kNewSchool (under a consent naming it) and, a day later,
@@ -57,12 +86,7 @@ class HostileReview2Test : public DomainFlowsTest {
   // position; `first_session_at` is when the first session was delivered.
   void SessionsAcrossATransfer(uint64_t* transfer_position,
                                absl::Time* first_session_at) {
-    v1::ReferralTransitionRequest step;
-    step.mutable_receive();
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
-    step.Clear();
-    step.mutable_accept();
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+    ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
     v1::InterventionCommand plan =
         Plan("i-1", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
     plan.mutable_plan()->set_referral_id("r-ref-s-1");
@@ -71,34 +95,12 @@ class HostileReview2Test : public DomainFlowsTest {
     *first_session_at = clock_.Now();
     ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
 
-    ASSERT_TRUE(
-        Ok(Grant(Consent("c-move", "s-1", kNewSchool, {v1::PURPOSE_REFERRAL},
-                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
-                 kSchool)));
-    v1::ReferralTransitionRequest move;
-    move.mutable_transfer()->set_to_school(kNewSchool);
-    *move.mutable_transfer()->mutable_disclosure() =
-        Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_REFERRAL,
-                   {v1::DATA_CATEGORY_IDENTITY}, "c-move");
     v1::CommandResponse moved;
-    ASSERT_TRUE(Ok(Step("r-ref-s-1", move, kSchool, &moved)));
+    ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move", &moved)));
     *transfer_position = moved.position();
 
     clock_.Advance(kDay);
     ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
-  }
-
-  grpc::Status TrailAs(const std::string& org, const std::string& subject,
-                       std::vector<v1::AuditEntry>* out) {
-    v1::AuditTrailRequest request;
-    request.set_subject_id(subject);
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    auto reader = v1::Audit::NewStub(channel_)->Trail(&context, request);
-    v1::AuditEntry entry;
-    while (reader->Read(&entry)) out->push_back(entry);
-    return reader->Finish();
   }
 
   grpc::Status EraseAs(const std::string& org, const std::string& subject,
@@ -111,18 +113,6 @@ class HostileReview2Test : public DomainFlowsTest {
     grpc::ClientContext context;
     AsCaller(&context, org);
     return subjects_->Erase(&context, r, out);
-  }
-
-  // Every file under the data directory, as bytes.
-  std::string AllFiles() {
-    std::string all;
-    for (const auto& f :
-         std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (!f.is_regular_file()) continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      all.append(std::istreambuf_iterator<char>(in), {});
-    }
-    return all;
   }
 
   // Code, message, details and trailing metadata of one answer, as text.

@@ -116,19 +116,6 @@ class HostileReviewTest : public DomainFlowsTest {
     return subjects_->Erase(&context, r, out);
   }
 
-  grpc::Status TrailAs(const std::string& org, const std::string& subject,
-                       std::vector<v1::AuditEntry>* out) {
-    v1::AuditTrailRequest request;
-    request.set_subject_id(subject);
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    auto reader = v1::Audit::NewStub(channel_)->Trail(&context, request);
-    v1::AuditEntry entry;
-    while (reader->Read(&entry)) out->push_back(entry);
-    return reader->Finish();
-  }
-
   grpc::Status ConcernAs(const std::string& org, const std::string& id,
                          v1::Concern* out, const std::string& raised_by = "") {
     v1::GetConcernRequest r;
@@ -214,18 +201,6 @@ class HostileReviewTest : public DomainFlowsTest {
       absl::StrAppend(&out, Replaced(e.ShortDebugString(), subject), "\n");
     }
     return out;
-  }
-
-  // Every file under the data directory, as bytes.
-  std::string AllFiles() {
-    std::string all;
-    for (const auto& f :
-         std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (!f.is_regular_file()) continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      all.append(std::istreambuf_iterator<char>(in), {});
-    }
-    return all;
   }
 };
 
