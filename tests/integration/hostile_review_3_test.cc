@@ -22,6 +22,24 @@ namespace {
 
 class HostileReview3Test : public HostileReview2Test {
  protected:
+  // The school moves s-1's referral to kNewSchool without consent, on a
+  // safeguarding basis, saying `risk` (and why the family is not told);
+  // its decision maker's id and the reason hold "h0st1le".
+  grpc::Status MoveForSafeguarding(const std::string& risk) {
+    v1::DisclosureRecorded d =
+        Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_SAFEGUARDING,
+                   {v1::DATA_CATEGORY_IDENTITY}, "");
+    *d.mutable_safeguarding() = Basis();
+    d.mutable_safeguarding()->set_decision_maker("dm.h0st1le@school-100001");
+    v1::ReferralTransitionRequest move;
+    move.mutable_transfer()->set_to_school(kNewSchool);
+    *move.mutable_transfer()->mutable_disclosure() = d;
+    move.mutable_personal()->set_risk_statement(risk);
+    move.mutable_personal()->set_not_told_reason(
+        "NOTTOLD-h0st1le the family would flee");
+    return Step("r-ref-s-1", move, kSchool);
+  }
+
   grpc::Status GetConsentAs(const std::string& org, const std::string& id,
                             v1::Consent* out) {
     v1::GetConsentRequest request;
@@ -48,20 +66,8 @@ class HostileReview3Test : public HostileReview2Test {
 // in full: the risk statement and why the family was not told.
 TEST_F(HostileReview3Test, ATransferOnASafeguardingBasisIsConfidential) {
   ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
-  const std::string decision_maker = "dm.h0st1le@school-100001";
   const std::string risk = "RISK-h0st1le stepfather threatens the child";
-  const std::string not_told = "NOTTOLD-h0st1le the family would flee";
-  v1::ReferralTransitionRequest move;
-  v1::DisclosureRecorded d =
-      Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_SAFEGUARDING,
-                 {v1::DATA_CATEGORY_IDENTITY}, "");
-  *d.mutable_safeguarding() = Basis();
-  d.mutable_safeguarding()->set_decision_maker(decision_maker);
-  move.mutable_transfer()->set_to_school(kNewSchool);
-  *move.mutable_transfer()->mutable_disclosure() = d;
-  move.mutable_personal()->set_risk_statement(risk);
-  move.mutable_personal()->set_not_told_reason(not_told);
-  const grpc::Status moved = Step("r-ref-s-1", move, kSchool);
+  const grpc::Status moved = MoveForSafeguarding(risk);
   if (!moved.ok()) {
     // A transfer never goes without consent: the rule holds another way.
     EXPECT_TRUE(Is(moved, StatusCode::INVALID_ARGUMENT) ||
@@ -113,6 +119,33 @@ TEST_F(HostileReview3Test, ATransferOnASafeguardingBasisIsConfidential) {
     EXPECT_EQ(e.event().payload().personal().risk_statement(), risk);
   }
   EXPECT_TRUE(seen) << "the school's own transfer is in its trail";
+}
+
+// A child-protection record of the holder's own is kept until the child's
+// date of birth + 25 years: the holder's erasure is refused on
+// LEGAL_OBLIGATION (README, erasure). NOT KEPT (a "nothing lost" finding
+// of this pass): the transfer on a safeguarding basis did not mark the
+// subject as having the school's child-protection record (as a disclosure
+// on a safeguarding basis does: CommandAttempt::MarkChildProtection), so
+// the school's erasure went through and destroyed the risk statement and
+// why the family was not told, which the school must keep.
+TEST_F(HostileReview3Test,
+       ASafeguardingTransferIsKeptAsAChildProtectionRecord) {
+  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+  const std::string risk = "RISK-h0st1le kept for the inquiry";
+  const grpc::Status moved = MoveForSafeguarding(risk);
+  if (!moved.ok()) return;  // No such transfer: nothing to keep.
+  v1::EraseSubjectResponse erasure;
+  ASSERT_TRUE(Ok(EraseAs(kSchool, "s-1", "sar-7", &erasure)));
+  EXPECT_FALSE(erasure.erased());
+  EXPECT_EQ(erasure.refused_on(), v1::ERASURE_GROUND_LEGAL_OBLIGATION);
+  std::vector<v1::AuditEntry> trail;
+  ASSERT_TRUE(Ok(TrailAs("auditor-1", "s-1", &trail)));
+  bool kept = false;
+  for (const v1::AuditEntry& e : trail) {
+    kept = kept || e.event().payload().personal().risk_statement() == risk;
+  }
+  EXPECT_TRUE(kept) << "the risk statement is gone";
 }
 
 // ---------------------------------------------------------------------------
