@@ -51,9 +51,37 @@ void AddTerms(const v1::ConsentTerms& terms, std::vector<std::string>* out) {
   }
 }
 
+// The disclosure a payload records or carries (a referral's, a transfer's,
+// an outcome report, a referral to social care); null when none.
+const v1::DisclosureRecorded* CarriedDisclosure(const v1::EventPayload& p) {
+  switch (p.kind_case()) {
+    case K::kDisclosureRecorded:
+      return &p.disclosure_recorded();
+    case K::kReferralSubmitted:
+      return &p.referral_submitted().disclosure();
+    case K::kReferralTransferred:
+      return &p.referral_transferred().disclosure();
+    case K::kOutcomesRecorded:
+      return p.outcomes_recorded().has_report()
+                 ? &p.outcomes_recorded().report()
+                 : nullptr;
+    case K::kSocialCareReferralMade:
+      return &p.social_care_referral_made().disclosure();
+    default:
+      return nullptr;
+  }
+}
+
 // Staff identities in a payload (who decided, delivered, assessed): shown
 // with the content only.
 void ClearStaffNames(v1::EventPayload* p) {
+  if (const v1::DisclosureRecorded* d = CarriedDisclosure(*p);
+      d != nullptr && d->has_safeguarding()) {
+    // `d` is part of `*p`, which is not const.
+    const_cast<v1::DisclosureRecorded*>(d)
+        ->mutable_safeguarding()
+        ->clear_decision_maker();
+  }
   switch (p->kind_case()) {
     case K::kConsentGranted:
       if (p->consent_granted().given_by().has_young_person()) {
@@ -71,13 +99,6 @@ void ClearStaffNames(v1::EventPayload* p) {
             ->clear_assessed_by_user();
       }
       break;
-    case K::kDisclosureRecorded:
-      if (p->disclosure_recorded().has_safeguarding()) {
-        p->mutable_disclosure_recorded()
-            ->mutable_safeguarding()
-            ->clear_decision_maker();
-      }
-      break;
     case K::kSharingDeclined:
       p->mutable_sharing_declined()->clear_decision_maker();
       break;
@@ -86,14 +107,6 @@ void ClearStaffNames(v1::EventPayload* p) {
       break;
     case K::kDslNotified:
       p->mutable_dsl_notified()->clear_dsl();
-      break;
-    case K::kSocialCareReferralMade:
-      if (p->social_care_referral_made().disclosure().has_safeguarding()) {
-        p->mutable_social_care_referral_made()
-            ->mutable_disclosure()
-            ->mutable_safeguarding()
-            ->clear_decision_maker();
-      }
       break;
     default:
       break;
@@ -166,10 +179,10 @@ Visibility VisibilityFor(v1::EventPayload::KindCase kind, Relation relation) {
 }
 
 EventClass ClassOf(const v1::EventPayload& payload) {
-  if (payload.has_disclosure_recorded() &&
-      payload.disclosure_recorded().has_safeguarding()) {
-    return EventClass::kConfidential;
-  }
+  // Whatever event records or carries it (a transfer to another school may
+  // go on a safeguarding basis): confidential like the concern it serves.
+  const v1::DisclosureRecorded* d = CarriedDisclosure(payload);
+  if (d != nullptr && d->has_safeguarding()) return EventClass::kConfidential;
   return ClassOf(payload.kind_case());
 }
 

@@ -90,9 +90,10 @@ enum class EventClass {
 
 EventClass ClassOf(v1::EventPayload::KindCase kind);
 
-// The family of one event: as ClassOf(kind), except that a disclosure made
-// for safeguarding (a safeguarding basis, or naming a concern) is
-// confidential like the concern it belongs to.
+// The family of one event: as ClassOf(kind), except that an event that
+// records or carries a disclosure made for safeguarding (a safeguarding
+// basis, or naming a concern; a transfer to another school may carry one)
+// is confidential like the concern it belongs to.
 EventClass ClassOf(const v1::EventPayload& payload);
 
 // The level of one event for `relations` (by ClassOf(payload)).

@@ -3,6 +3,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -357,7 +358,7 @@ absl::Status ReadOrganisationDisclosures(
 
 absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
     storage::ProjectionStore& store, uint32_t generation,
-    const v1::ConsentInForceRequest& request) {
+    const v1::ConsentInForceRequest& request, const ShownFilter& shown) {
   if (request.subject_id().empty()) {
     return absl::InvalidArgumentError("subject_id: is required");
   }
@@ -370,9 +371,9 @@ absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
   if (!request.has_at()) return absl::InvalidArgumentError("at: is required");
   const absl::Time at = FromProtoTime(request.at());
 
-  // Each consent (by stream) in the order of its first event.
-  std::vector<std::string> order;
-  std::map<std::string, domain::ConsentView> views;
+  // The subject's consent events up to `at`, read first: `shown` may read
+  // the log, which it must not do inside the store's scan.
+  std::vector<v1::AuditEntry> entries;
   absl::Status status;
   const std::string prefix = AuditConsentPrefix(request.subject_id());
   RETURN_IF_ERROR(
@@ -381,15 +382,32 @@ absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
                    v1::AuditEntry entry;
                    status = ParseEntry(key, value, &entry);
                    if (!status.ok()) return false;
-                   const v1::RecordedEvent& e = entry.event();
-                   if (FromProtoTime(e.recorded_at()) > at) return true;
-                   auto [it, added] = views.try_emplace(e.stream());
-                   if (added) order.push_back(e.stream());
-                   status = domain::ApplyConsentEvent(
-                       e.payload(), e.stream_version(), &it->second);
-                   return status.ok();
+                   if (FromProtoTime(entry.event().recorded_at()) <= at) {
+                     entries.push_back(std::move(entry));
+                   }
+                   return true;
                  }));
   RETURN_IF_ERROR(status);
+  // Each consent (by stream) in the order of its first event.
+  std::vector<std::string> order;
+  std::map<std::string, domain::ConsentView> views;
+  std::set<std::string> hidden;  // Consents `shown` leaves out.
+  for (const v1::AuditEntry& entry : entries) {
+    const v1::RecordedEvent& e = entry.event();
+    if (hidden.count(e.stream()) > 0) continue;
+    auto [it, added] = views.try_emplace(e.stream());
+    if (added && shown != nullptr) {
+      ASSIGN_OR_RETURN(bool is, shown(entry));
+      if (!is) {
+        views.erase(it);
+        hidden.insert(e.stream());
+        continue;
+      }
+    }
+    if (added) order.push_back(e.stream());
+    RETURN_IF_ERROR(domain::ApplyConsentEvent(e.payload(), e.stream_version(),
+                                              &it->second));
+  }
 
   domain::ProposedDisclosure proposed;
   proposed.subject_id = request.subject_id();

@@ -46,6 +46,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -123,9 +124,14 @@ absl::Status ReadOrganisationDisclosures(
 // or before `at` and checked with domain::CheckConsentCovers. Covered: the
 // first consent (in log order) that covers it, at its version then. Not
 // covered: one reason per consent, in log order ("no consent recorded" when
-// there is none). INVALID_ARGUMENT without subject_id or at.
+// there is none). INVALID_ARGUMENT without subject_id or at. With `shown`,
+// a consent whose first entry it answers false for is left out (one its
+// reader may not see).
+using ShownFilter =
+    std::function<absl::StatusOr<bool>(const v1::AuditEntry& entry)>;
 absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
     storage::ProjectionStore& store, uint32_t generation,
-    const v1::ConsentInForceRequest& request);
+    const v1::ConsentInForceRequest& request,
+    const ShownFilter& shown = nullptr);
 
 }  // namespace ycr::projections

@@ -298,11 +298,19 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
         return request->min_position();
       },
       [this, request, response](
-          const v1::Actor&, ReadAccess*,
+          const v1::Actor& caller, ReadAccess*,
           const projections::GenerationLease& lease) -> absl::Status {
-        ASSIGN_OR_RETURN(*response,
-                         projections::ConsentInForce(
-                             host_->store(), lease.generation(), *request));
+        // Only the consents the caller may see (a holder that had left the
+        // case does not see those given after: "Who sees what").
+        ReaderView view(*log_, caller);
+        auto shown = [&view](const v1::AuditEntry& e) -> absl::StatusOr<bool> {
+          ASSIGN_OR_RETURN(domain::Visibility level,
+                           view.LevelOf(e.event(), e.subject_id()));
+          return level != domain::Visibility::kNone;
+        };
+        ASSIGN_OR_RETURN(*response, projections::ConsentInForce(
+                                        host_->store(), lease.generation(),
+                                        *request, shown));
         return absl::OkStatus();
       });
 }

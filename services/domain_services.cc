@@ -18,6 +18,7 @@
 #include "services/security/area_access.h"
 #include "services/security/caller_identity.h"
 #include "services/valid_request.h"
+#include "services/visibility.h"
 
 namespace ycr::services {
 namespace {
@@ -27,6 +28,26 @@ using internal::kNoPersonalData;
 using internal::RunCommand;
 using internal::RunOneofCommand;
 using internal::ToPayload;
+
+// Whether `caller`, the record's holder, had left the child's case with the
+// consent's organisations when it was given (ReaderView::LeftTheCase).
+absl::StatusOr<bool> LeftBeforeConsent(storage::EventLog& log,
+                                       const domain::ConsentView& view,
+                                       const v1::Actor& caller) {
+  storage::ReadStreamOptions first;
+  first.from_version = 1;
+  first.limit = 1;
+  ASSIGN_OR_RETURN(storage::StreamSlice slice,
+                   log.ReadStream("consent-" + view.consent_id, first));
+  if (slice.events.empty()) return false;
+  std::vector<std::string> organisations = {view.recorded_by};
+  for (const v1::Recipient& r : view.terms.recipients()) {
+    organisations.push_back(r.organisation());
+  }
+  ReaderView reader(log, caller);
+  return reader.LeftTheCase(view.subject_id, organisations,
+                            slice.events.front().position());
+}
 
 }  // namespace
 
@@ -148,9 +169,23 @@ grpc::ServerUnaryReactor* ConsentService::Get(
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
                          commands_->LoadSubjectRecord(view->subject_id));
         if (record.has_value()) answerable.push_back(record->holder());
+        // A refused consent names whom the family said no to: like the
+        // organisation a decision not to share withholds from, no party.
         bool party = false;
-        for (const v1::Recipient& r : view->terms.recipients()) {
-          party = party || r.organisation() == caller.organisation();
+        if (view->decision == domain::ConsentView::Decision::kGranted) {
+          for (const v1::Recipient& r : view->terms.recipients()) {
+            party = party || r.organisation() == caller.organisation();
+          }
+        }
+        if (!party && record.has_value() &&
+            record->holder() == caller.organisation() &&
+            view->recorded_by != caller.organisation()) {
+          // Nor the holder, if it had left the child's case with the
+          // consent's organisations when it was given (a referral moved to
+          // another school: services/visibility.h, LeftTheCase).
+          ASSIGN_OR_RETURN(bool left,
+                           LeftBeforeConsent(commands_->log(), *view, caller));
+          if (left) answerable = {view->recorded_by};
         }
         if (!party) {
           RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, answerable,

@@ -90,6 +90,12 @@ absl::StatusOr<storage::AppendResult> DomainCommands::RecordReferral(
         if (e->has_referral_transferred()) {
           RETURN_IF_ERROR(attempt.CoverDisclosure(
               e->mutable_referral_transferred()->mutable_disclosure(), caller));
+          // On a safeguarding basis it is the school's child-protection
+          // record, kept as its disclosures on that basis are.
+          if (e->referral_transferred().disclosure().has_safeguarding()) {
+            RETURN_IF_ERROR(
+                attempt.MarkChildProtection(subject, caller.organisation()));
+          }
         }
         attempt.set_personal_subject(subject);
         return absl::OkStatus();

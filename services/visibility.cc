@@ -5,14 +5,19 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "domain/subject_rules.h"
+#include "services/domain_commands.h"
 #include "services/security/access_policy.h"
 #include "services/security/area_access.h"
 #include "ycr/v1/subject.pb.h"
 
 namespace ycr::services {
 namespace {
+
+constexpr domain::Relation kRecorderOrParty[] = {domain::Relation::kRecorder,
+                                                 domain::Relation::kParty};
 
 bool Contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -23,6 +28,29 @@ void AddOnce(const std::string& s, std::vector<std::string>* list) {
 }
 
 }  // namespace
+
+absl::StatusOr<bool> ReaderView::LeftTheCase(
+    const std::string& subject_id,
+    const std::vector<std::string>& organisations, uint64_t position) {
+  const std::string& org = reader_.organisation();
+  for (const std::string& other : organisations) {
+    if (other == org) continue;
+    const std::string key = SubjectServiceKey(subject_id, other);
+    auto it = marks_.find(key);
+    if (it == marks_.end()) {
+      ASSIGN_OR_RETURN(std::optional<std::string> marked, log_.GetRecord(key));
+      std::vector<std::string> ids;
+      if (marked.has_value()) ids = absl::StrSplit(*marked, ',');
+      it = marks_.emplace(key, std::move(ids)).first;
+    }
+    for (const std::string& id : it->second) {
+      ASSIGN_OR_RETURN(const StreamParties* referral,
+                       PartiesOf(absl::StrCat("referral-", id)));
+      if (referral->Away(org, position)) return true;
+    }
+  }
+  return false;
+}
 
 bool IsCaseStream(const std::string& stream) {
   for (const char* prefix :
@@ -142,6 +170,16 @@ absl::StatusOr<const ReaderView::StreamParties*> ReaderView::PartiesOf(
 absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
     const v1::RecordedEvent& event, const std::string& subject_id) {
   using domain::Relation;
+  // The caches reflect the log up to known_to_. An event after it was
+  // appended while a paged read went on, and may have moved a case (a
+  // transfer, an entry in error) or its subject's record: read afresh.
+  if (event.position() > known_to_) {
+    parties_.clear();
+    holders_.clear();
+    areas_.clear();
+    marks_.clear();
+    known_to_ = log_.GetHead().position;
+  }
   std::vector<Relation> relations;
   const std::string& org = reader_.organisation();
   if (reader_.role() == kAuditorRole) relations.push_back(Relation::kAuditor);
@@ -152,20 +190,33 @@ absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
     relations.push_back(Relation::kAddressee);
   }
   bool away = false;  // From a case it had left (StreamParties).
+  // The organisations of the event's case: its stream's parties, or those
+  // it names and its recorder.
+  std::vector<std::string> organisations;
   if (IsCaseStream(event.stream())) {
     ASSIGN_OR_RETURN(const StreamParties* parties, PartiesOf(event.stream()));
     away = parties->Away(org, event.position());
     if (!away && Contains(parties->parties, org)) {
       relations.push_back(Relation::kParty);
     }
-  } else if (Contains(domain::OrganisationsNamedBy(event.payload()), org)) {
-    relations.push_back(Relation::kParty);
+    organisations = parties->parties;
+  } else {
+    organisations = domain::OrganisationsNamedBy(event.payload());
+    if (Contains(organisations, org)) relations.push_back(Relation::kParty);
+    AddOnce(event.actor().organisation(), &organisations);
   }
   std::optional<std::string> holder;
   if (!subject_id.empty()) {
     ASSIGN_OR_RETURN(holder, HolderOf(subject_id));
-    if (holder.has_value() && *holder == org && !away) {
-      relations.push_back(Relation::kHolder);
+    // A recorder or a party sees at least what a holder does.
+    const bool more =
+        std::find_first_of(relations.begin(), relations.end(),
+                           std::begin(kRecorderOrParty),
+                           std::end(kRecorderOrParty)) != relations.end();
+    if (holder.has_value() && *holder == org && !away && !more) {
+      ASSIGN_OR_RETURN(
+          bool left, LeftTheCase(subject_id, organisations, event.position()));
+      if (!left) relations.push_back(Relation::kHolder);
     }
   }
   if (reader_.role() == kLocalAuthorityRole) {

@@ -19,7 +19,9 @@ namespace ycr::services {
 
 // One reader's view of the log, for one call. Caches what it reads (record
 // holders, areas, the parties of each case stream), so a page of entries
-// costs a few point reads. Not thread-safe; `log` must outlive it.
+// costs a few point reads; an event appended since the caches were filled
+// (a paged call spans what is appended meanwhile) empties them first. Not
+// thread-safe; `log` must outlive it.
 class ReaderView {
  public:
   ReaderView(storage::EventLog& log, const v1::Actor& reader);
@@ -28,6 +30,15 @@ class ReaderView {
   // about no subject).
   absl::StatusOr<std::vector<domain::Relation>> RelationsTo(
       const v1::RecordedEvent& event, const std::string& subject_id);
+
+  // Whether the reader's organisation had left the case of `subject_id`
+  // with `organisations` at log `position`: a referral of the subject to
+  // one of them had moved from it to another school and not come back.
+  // What that case records then is not for it, even as the record's holder
+  // (README, "A case can leave an organisation").
+  absl::StatusOr<bool> LeftTheCase(
+      const std::string& subject_id,
+      const std::vector<std::string>& organisations, uint64_t position);
 
   // The level the reader sees `event` at.
   absl::StatusOr<domain::Visibility> LevelOf(const v1::RecordedEvent& event,
@@ -67,6 +78,11 @@ class ReaderView {
   std::map<std::string, std::optional<std::string>> holders_;
   std::map<std::string, bool> areas_;
   std::map<std::string, StreamParties> parties_;
+  // SubjectServiceKey -> the referral ids it marks.
+  std::map<std::string, std::vector<std::string>> marks_;
+  // The log's head when the caches above were last emptied: they hold
+  // nothing older, so they answer for events up to it.
+  uint64_t known_to_ = 0;
 };
 
 // True for the streams that hold one case each (a consent, a referral, an

@@ -6,6 +6,9 @@
 // rules' clock and the log's recorded_at clock), stubs of every domain
 // service, and builders of valid requests.
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,7 +22,7 @@
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/correspondence_service.grpc.pb.h"
 #include "ycr/v1/intervention_service.grpc.pb.h"
-#include "ycr/v1/queries_service.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
 #include "ycr/v1/referral_service.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
@@ -463,6 +466,60 @@ class DomainFlowsTest : public ::testing::Test {
     EXPECT_TRUE(
         Ok(Query(safeguarding_.get(), &v1::Safeguarding::Stub::Get, r, &out)));
     return out;
+  }
+
+  // Every file under the data directory, as bytes.
+  std::string AllFiles() {
+    std::string all;
+    for (const auto& f :
+         std::filesystem::recursive_directory_iterator(dir_.path())) {
+      if (!f.is_regular_file()) continue;
+      std::ifstream in(f.path(), std::ios::binary);
+      all.append(std::istreambuf_iterator<char>(in), {});
+    }
+    return all;
+  }
+
+  // Audit.Trail of `subject`, read whole as `org`.
+  grpc::Status TrailAs(const std::string& org, const std::string& subject,
+                       std::vector<v1::AuditEntry>* out) {
+    v1::AuditTrailRequest request;
+    request.set_subject_id(subject);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    auto reader = v1::Audit::NewStub(channel_)->Trail(&context, request);
+    v1::AuditEntry entry;
+    while (reader->Read(&entry)) out->push_back(entry);
+    return reader->Finish();
+  }
+
+  // Audit.SubjectAccessPack of `subject`, compiled as `org`.
+  grpc::Status PackAs(const std::string& org, v1::SubjectAccessPack* pack,
+                      const std::string& subject = "s-1") {
+    v1::SubjectAccessPackRequest request;
+    request.set_subject_id(subject);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return v1::Audit::NewStub(channel_)->SubjectAccessPack(&context, request,
+                                                           pack);
+  }
+
+  // Audit.OrganisationDisclosures of `of_organisation`, read whole as `org`.
+  grpc::Status DisclosuresAs(const std::string& org,
+                             const std::string& of_organisation,
+                             std::vector<v1::AuditEntry>* out) {
+    v1::OrganisationDisclosuresRequest request;
+    request.set_organisation(of_organisation);
+    request.set_min_position(Head());
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    auto reader = v1::Audit::NewStub(channel_)->OrganisationDisclosures(
+        &context, request);
+    v1::AuditEntry entry;
+    while (reader->Read(&entry)) out->push_back(entry);
+    return reader->Finish();
   }
 
   // The events of `stream`, as the EventStore serves them (empty when none).

@@ -116,30 +116,6 @@ class HostileReviewTest : public DomainFlowsTest {
     return subjects_->Erase(&context, r, out);
   }
 
-  grpc::Status TrailAs(const std::string& org, const std::string& subject,
-                       std::vector<v1::AuditEntry>* out) {
-    v1::AuditTrailRequest request;
-    request.set_subject_id(subject);
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    auto reader = v1::Audit::NewStub(channel_)->Trail(&context, request);
-    v1::AuditEntry entry;
-    while (reader->Read(&entry)) out->push_back(entry);
-    return reader->Finish();
-  }
-
-  grpc::Status PackAs(const std::string& org, const std::string& subject,
-                      v1::SubjectAccessPack* pack) {
-    v1::SubjectAccessPackRequest request;
-    request.set_subject_id(subject);
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return v1::Audit::NewStub(channel_)->SubjectAccessPack(&context, request,
-                                                           pack);
-  }
-
   grpc::Status ConcernAs(const std::string& org, const std::string& id,
                          v1::Concern* out, const std::string& raised_by = "") {
     v1::GetConcernRequest r;
@@ -225,18 +201,6 @@ class HostileReviewTest : public DomainFlowsTest {
       absl::StrAppend(&out, Replaced(e.ShortDebugString(), subject), "\n");
     }
     return out;
-  }
-
-  // Every file under the data directory, as bytes.
-  std::string AllFiles() {
-    std::string all;
-    for (const auto& f :
-         std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (!f.is_regular_file()) continue;
-      std::ifstream in(f.path(), std::ios::binary);
-      all.append(std::istreambuf_iterator<char>(in), {});
-    }
-    return all;
   }
 };
 
@@ -373,7 +337,7 @@ TEST_F(HostileReviewTest, ASubjectAccessPackLeavesOutChildProtectionRecords) {
   ASSERT_NO_FATAL_FAILURE(ServiceKeepsChildProtectionRecords("g-1", "s-1"));
   for (const std::string& compiler : {std::string("auditor-1"), kSchool}) {
     v1::SubjectAccessPack pack;
-    ASSERT_TRUE(Ok(PackAs(compiler, "s-1", &pack))) << compiler;
+    ASSERT_TRUE(Ok(PackAs(compiler, &pack, "s-1"))) << compiler;
     EXPECT_FALSE(absl::StrContains(pack.DebugString(), "h0st1le")) << compiler;
     for (const v1::AuditEntry& e : pack.trail()) {
       EXPECT_NE(domain::ClassOf(e.event().payload().kind_case()),
@@ -487,8 +451,8 @@ TEST_F(HostileReviewTest, AfterErasureTheSchoolCannotTellAConcernWasKept) {
   }
   v1::SubjectAccessPack p3;
   v1::SubjectAccessPack p4;
-  ASSERT_TRUE(Ok(PackAs(kSchool, "s-3", &p3)));
-  ASSERT_TRUE(Ok(PackAs(kSchool, "s-4", &p4)));
+  ASSERT_TRUE(Ok(PackAs(kSchool, &p3, "s-3")));
+  ASSERT_TRUE(Ok(PackAs(kSchool, &p4, "s-4")));
   EXPECT_EQ(TrailShape({p3.trail().begin(), p3.trail().end()}, "s-3"),
             TrailShape({p4.trail().begin(), p4.trail().end()}, "s-4"));
   EXPECT_EQ(p3.record().erased(), p4.record().erased());

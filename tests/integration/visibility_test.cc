@@ -128,31 +128,6 @@ class VisibilityTest : public DomainFlowsTest {
     return entries;
   }
 
-  grpc::Status PackAs(const std::string& org, v1::SubjectAccessPack* pack) {
-    v1::SubjectAccessPackRequest request;
-    request.set_subject_id("s-1");
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return v1::Audit::NewStub(channel_)->SubjectAccessPack(&context, request,
-                                                           pack);
-  }
-
-  grpc::Status DisclosuresAs(const std::string& org,
-                             const std::string& of_organisation,
-                             std::vector<v1::AuditEntry>* out) {
-    v1::OrganisationDisclosuresRequest request;
-    request.set_organisation(of_organisation);
-    request.set_min_position(Head());
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    auto reader = v1::Audit::NewStub(channel_)->OrganisationDisclosures(
-        &context, request);
-    v1::AuditEntry entry;
-    while (reader->Read(&entry)) out->push_back(entry);
-    return reader->Finish();
-  }
-
   template <typename Stub, typename Request, typename Response>
   grpc::Status GetAs(Stub* stub,
                      grpc::Status (Stub::*method)(grpc::ClientContext*,

@@ -357,5 +357,34 @@ TEST(VisibilityTest, APackRedactsOtherOrganisationsStaffAndThirdParties) {
   EXPECT_EQ(record.related(0).relationship(), "mother");
 }
 
+// Any event that carries a disclosure on a safeguarding basis (a transfer
+// to another school may go without consent) is confidential, and its codes
+// name none of the decision makers.
+TEST(VisibilityTest, AnEventCarryingASafeguardingDisclosureIsConfidential) {
+  for (K::KindCase kind : {K::kReferralTransferred, K::kReferralSubmitted,
+                           K::kOutcomesRecorded, K::kDisclosureRecorded}) {
+    K p = Payload(kind);
+    v1::DisclosureRecorded* d =
+        kind == K::kReferralTransferred
+            ? p.mutable_referral_transferred()->mutable_disclosure()
+        : kind == K::kReferralSubmitted
+            ? p.mutable_referral_submitted()->mutable_disclosure()
+        : kind == K::kOutcomesRecorded
+            ? p.mutable_outcomes_recorded()->mutable_report()
+            : p.mutable_disclosure_recorded();
+    EXPECT_NE(ClassOf(p), EventClass::kConfidential) << kind;
+    d->mutable_safeguarding()->set_decision_maker("dm-1");
+    EXPECT_EQ(ClassOf(p), EventClass::kConfidential) << kind;
+    EXPECT_EQ(VisibilityFor(p, {Relation::kAreaAuthority}), Visibility::kNone)
+        << kind;
+    EXPECT_EQ(PackVisibility(p, {Relation::kRecorder}), Visibility::kNone)
+        << kind;
+    v1::AuditEntry entry;
+    *entry.mutable_event()->mutable_payload() = p;
+    Redact(Visibility::kCodes, &entry);
+    EXPECT_EQ(entry.DebugString().find("dm-1"), std::string::npos) << kind;
+  }
+}
+
 }  // namespace
 }  // namespace ycr::domain

@@ -1,0 +1,139 @@
+#pragma once
+
+// The fixture of the hostile reviews of "who sees what"
+// (hostile_review_2_test.cc, hostile_review_3_test.cc): DomainFlowsTest
+// with the school, the service and a second school in one local
+// authority's area, and subject s-1 referred to the service; helpers to step
+// a referral, move it across schools, read the trail, erase, and read every
+// file and every part of an answer.
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_details.h"
+#include "tests/integration/domain_flows_fixture.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::testing {
+
+inline const std::string kLa = "la-a";
+inline const std::string kNewSchool = "school-200002";
+
+class HostileReview2Test : public DomainFlowsTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kSchool, kLa));
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kService, kLa));
+    ASSERT_NO_FATAL_FAILURE(PutInArea(kNewSchool, kLa));
+    ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+    ASSERT_NO_FATAL_FAILURE(ReferToService("s-1"));
+  }
+
+  grpc::Status Step(const std::string& referral,
+                    v1::ReferralTransitionRequest step, const std::string& org,
+                    v1::CommandResponse* out = nullptr) {
+    step.set_referral_id(referral);
+    return Refer(step, org, out);
+  }
+
+  v1::InterventionCommand Session(const std::string& id, absl::Time at) {
+    v1::InterventionCommand c;
+    c.set_intervention_id(id);
+    *c.mutable_record_session()->mutable_delivered_at() = At(at);
+    c.mutable_record_session()->set_duration_minutes(45);
+    c.mutable_record_session()->set_attended(true);
+    return c;
+  }
+
+  // The service receives and accepts s-1's referral.
+  void ReceiveAndAccept() {
+    v1::ReferralTransitionRequest step;
+    step.mutable_receive();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+    step.Clear();
+    step.mutable_accept();
+    ASSERT_TRUE(Ok(Step("r-ref-s-1", step, kService)));
+  }
+
+  // Referral r-ref-s-1 moves from school `from` to school `to`, under a
+  // consent `consent_id` that the record's holder (kSchool) gives naming
+  // `to`.
+  grpc::Status MoveReferral(const std::string& from, const std::string& to,
+                            const std::string& consent_id,
+                            v1::CommandResponse* out = nullptr) {
+    const grpc::Status granted =
+        Grant(Consent(consent_id, "s-1", to, {v1::PURPOSE_REFERRAL},
+                      {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+              kSchool);
+    if (!granted.ok()) return granted;
+    v1::ReferralTransitionRequest move;
+    move.mutable_transfer()->set_to_school(to);
+    *move.mutable_transfer()->mutable_disclosure() =
+        Disclosure("s-1", from, to, v1::PURPOSE_REFERRAL,
+                   {v1::DATA_CATEGORY_IDENTITY}, consent_id);
+    return Step("r-ref-s-1", move, from, out);
+  }
+
+  // The service receives and accepts s-1's referral, plans intervention
+  // i-1 for it and delivers one session; then the school moves the
+  // referral to kNewSchool (under a consent naming it) and, a day later,
+  // the service delivers a second session. Returns the transfer's
+  // position; `first_session_at` is when the first session was delivered.
+  void SessionsAcrossATransfer(uint64_t* transfer_position,
+                               absl::Time* first_session_at) {
+    ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+    v1::InterventionCommand plan =
+        Plan("i-1", "s-1", v1::INTERVENTION_TYPE_ONE_TO_ONE, clock_.Now());
+    plan.mutable_plan()->set_referral_id("r-ref-s-1");
+    ASSERT_TRUE(Ok(Intervene(plan, kService)));
+    clock_.Advance(kDay);
+    *first_session_at = clock_.Now();
+    ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
+
+    v1::CommandResponse moved;
+    ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move", &moved)));
+    *transfer_position = moved.position();
+
+    clock_.Advance(kDay);
+    ASSERT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
+  }
+
+  grpc::Status EraseAs(const std::string& org, const std::string& subject,
+                       const std::string& request_ref,
+                       v1::EraseSubjectResponse* out) {
+    v1::EraseSubjectRequest r;
+    r.set_request_id(NewUuid());
+    r.set_subject_id(subject);
+    r.set_request_ref(request_ref);
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return subjects_->Erase(&context, r, out);
+  }
+
+  // Code, message, details and trailing metadata of one answer, as text.
+  static std::string Everything(const grpc::Status& s,
+                                const grpc::ClientContext& context) {
+    int code = 0;
+    std::string message;
+    ErrorDetails details;
+    std::string described = "(no details)";
+    if (ParseRpcStatus(s.error_details(), &code, &message, &details)) {
+      described = DescribeDetails(details);
+    }
+    std::string out =
+        absl::StrCat(s.error_code(), ": ", s.error_message(), "\n", described);
+    for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
+      const std::string key(k.data(), k.size());
+      if (!absl::StartsWith(key, "ycr-")) continue;
+      absl::StrAppend(&out, "\n", key, "=", std::string(v.data(), v.size()));
+    }
+    return out;
+  }
+};
+
+}  // namespace ycr::testing
