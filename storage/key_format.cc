@@ -53,6 +53,9 @@ absl::string_view FormatChange(uint32_t version) {
     case 4:
       return "format 4 scopes concern ids and confidential sharing journals "
              "to their organisation";
+    case 5:
+      return "format 5 stores the log's Merkle tree (RFC 6962) beside every "
+             "record, for checkpoints and proofs; an older store has none";
     default:
       return "a later format";
   }
@@ -73,6 +76,21 @@ std::string LogKey(uint64_t position) {
   std::string key(1, Prefix(KeyPrefix::kLogRecord));
   PutBigEndian64(&key, position);
   return key;
+}
+
+std::string TreeHashKey(int64_t index) {
+  std::string key(1, Prefix(KeyPrefix::kTreeHash));
+  PutBigEndian64(&key, static_cast<uint64_t>(index));
+  return key;
+}
+
+std::optional<int64_t> DecodeTreeHashKey(absl::string_view key) {
+  if (key.size() != 9 || key[0] != Prefix(KeyPrefix::kTreeHash)) {
+    return std::nullopt;
+  }
+  const uint64_t index = GetBigEndian64(key.data() + 1);
+  if (index > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return static_cast<int64_t>(index);
 }
 
 namespace {

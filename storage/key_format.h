@@ -9,6 +9,10 @@
 //   column family  key                                      value
 //   default        kFormatVersion                           u32 format version
 //   log            kLogRecord position                      hash[32] record
+//   tree           kTreeHash index                          hash[32]
+//                  (the log's Merkle tree: stored hash `index` in
+//                  tlog::StoredHashIndex's numbering; written with the
+//                  record that completes it, never changed)
 //   streams        kStreamIndex stream-id 0x00 version      position
 //   event_ids      kEventId uuid[16]                        position version
 //                                                           digest[32]
@@ -64,8 +68,13 @@
 // under their organisation's key for the subject, not the subject's; 4,
 // concern ids and confidential sharing journals scoped to their
 // organisation (streams "safeguarding-<org token>/<id>",
-// "sharing-<subject>/<org token>"). Older stores are refused, not
-// migrated: none is in service.
+// "sharing-<subject>/<org token>"); 5, the log's RFC 6962 Merkle tree
+// (column family tree) written with every record. Older stores are
+// refused, not migrated: none is in service.
+//
+// The tree has a column family of its own: its keys are dense and written
+// in order, read by point lookups (proofs, tiles), and kept out of the log
+// family, whose last key is the head and whose scans are the log's reads.
 
 #include <cstdint>
 #include <optional>
@@ -75,7 +84,7 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 4;
+inline constexpr uint32_t kStoreFormatVersion = 5;
 
 // What format `version` changed from the one before it, in words (for the
 // message that refuses an older store).
@@ -85,6 +94,7 @@ absl::string_view FormatChange(uint32_t version);
 enum class KeyPrefix : uint8_t {
   kFormatVersion = 0x01,
   kLogRecord = 0x10,
+  kTreeHash = 0x11,
   kStreamIndex = 0x20,
   kEventId = 0x30,
   kProjectionState = 0x40,
@@ -112,6 +122,7 @@ inline constexpr char kRecordsColumnFamily[] = "records";
 inline constexpr char kAccessBySubjectColumnFamily[] = "access_by_subject";
 inline constexpr char kAccessByReaderColumnFamily[] = "access_by_reader";
 inline constexpr char kSubjectKeysColumnFamily[] = "subject_keys";
+inline constexpr char kTreeColumnFamily[] = "tree";
 
 inline constexpr size_t kHashBytes = 32;
 
@@ -126,6 +137,10 @@ std::string EncodeFormatVersion(uint32_t version);
 std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
 
 std::string LogKey(uint64_t position);
+// kTreeHash index (index >= 0).
+std::string TreeHashKey(int64_t index);
+// nullopt when `key` is not a well-formed tree hash key.
+std::optional<int64_t> DecodeTreeHashKey(absl::string_view key);
 std::string RecordKey(absl::string_view key);
 std::string SealedRecordKey(absl::string_view key);
 std::string SubjectKeyKey(absl::string_view subject_id);

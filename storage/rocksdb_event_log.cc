@@ -168,6 +168,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
       {kAccessBySubjectColumnFamily, cf_options(false)},
       {kAccessByReaderColumnFamily, cf_options(false)},
       {kSubjectKeysColumnFamily, cf_options(true)},
+      {kTreeColumnFamily, cf_options(false)},
   };
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
@@ -183,6 +184,7 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
   // By name: other column families may be added before it.
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     if (handle->GetName() == kSubjectKeysColumnFamily) keys_cf_ = handle;
+    if (handle->GetName() == kTreeColumnFamily) tree_cf_ = handle;
   }
   subject_keys_ = std::make_unique<internal::SubjectKeys>(db, keys_cf_);
   return absl::OkStatus();
@@ -248,12 +250,17 @@ absl::StatusOr<Head> RocksDbEventLog::Impl::ReadStoredHead() {
 
 absl::Status RocksDbEventLog::Impl::RecoverHead() {
   ASSIGN_OR_RETURN(Head head, ReadStoredHead());
-  if (head.position > 0 && options_.verify_tail_records > 0) {
-    uint64_t from = head.position > options_.verify_tail_records
-                        ? head.position - options_.verify_tail_records + 1
-                        : 1;
+  {
+    // The tail's chain and tree are checked, and the tree's frontier kept
+    // for the writer (read from the store when nothing is checked).
+    uint64_t from = head.position + 1;
+    if (head.position > 0 && options_.verify_tail_records > 0) {
+      from = head.position > options_.verify_tail_records
+                 ? head.position - options_.verify_tail_records + 1
+                 : 1;
+    }
     absl::ReaderMutexLock lock(&db_mu_);
-    RETURN_IF_ERROR(VerifyChainLocked(from, head.position));
+    RETURN_IF_ERROR(VerifyChainLocked(from, head.position, &tree_));
   }
   next_position_ = head.position + 1;
   last_hash_ = head.hash;
@@ -297,9 +304,17 @@ absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
 }
 
 absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
-                                                      uint64_t to) {
+                                                      uint64_t to,
+                                                      LogTree* tree_at_to) {
   from = std::max<uint64_t>(from, 1);
-  if (to < from) return absl::OkStatus();
+  if (to < from) {
+    if (tree_at_to != nullptr) {
+      ASSIGN_OR_RETURN(*tree_at_to, LoadTreeLocked(to));
+    }
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(LogTree start, LoadTreeLocked(from - 1));
+  internal::TreeChecker tree(db_.get(), tree_cf_, std::move(start));
   std::string prev_hash = GenesisHash();
   if (from > 1) {
     std::string value;
@@ -324,6 +339,7 @@ absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
     std::string hash;
     RETURN_IF_ERROR(
         VerifyRecordValue(View(it->value()), prev_hash, expected, &hash));
+    RETURN_IF_ERROR(tree.Check(expected, View(it->value()).substr(kHashBytes)));
     prev_hash = std::move(hash);
     ++expected;
   }
@@ -332,6 +348,7 @@ absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
     return absl::DataLossError(
         absl::StrCat("log ends at position ", expected - 1, ", before ", to));
   }
+  if (tree_at_to != nullptr) *tree_at_to = tree.tree();
   return absl::OkStatus();
 }
 
@@ -435,6 +452,15 @@ bool RocksDbEventLog::CancelWatch(uint64_t id) {
 
 absl::Status RocksDbEventLog::VerifyChain(uint64_t from, uint64_t to) {
   return impl_->VerifyChain(from, to);
+}
+
+absl::StatusOr<std::vector<tlog::Hash>> RocksDbEventLog::ReadTreeHashes(
+    absl::Span<const int64_t> indexes) {
+  return impl_->ReadTreeHashes(indexes);
+}
+
+absl::StatusOr<std::string> RocksDbEventLog::ReadLeaf(uint64_t position) {
+  return impl_->ReadLeaf(position);
 }
 
 absl::Status RocksDbEventLog::WriteState() { return impl_->WriteState(); }

@@ -81,8 +81,9 @@ struct RocksDbEventLogOptions {
 class RocksDbEventLog : public EventLog {
  public:
   // Opens or creates the store at options.path, recovers the head and checks
-  // the tail of the hash chain. FAILED_PRECONDITION for a store of an unknown
-  // format version; DATA_LOSS when the chain does not verify.
+  // the tail of the hash chain and of the Merkle tree. FAILED_PRECONDITION for
+  // a store of an unknown format version; DATA_LOSS when the chain does not
+  // verify.
   static absl::StatusOr<std::unique_ptr<RocksDbEventLog>> Open(
       RocksDbEventLogOptions options);
 
@@ -117,7 +118,15 @@ class RocksDbEventLog : public EventLog {
   absl::StatusOr<std::unique_ptr<AccessLogStore>> NewAccessLogStore();
   uint64_t WatchHead(uint64_t position, WatchCallback ready) override;
   bool CancelWatch(uint64_t id) override;
+  // Also checks the stored Merkle tree hashes of those records against
+  // them (recomputed from the tree as stored before `from`): DATA_LOSS
+  // names the first position and stored hash index that differ.
   absl::Status VerifyChain(uint64_t from, uint64_t to) override;
+  // Point reads (one MultiGet); at most 65,536 indexes per call
+  // (INVALID_ARGUMENT naming `indexes` beyond).
+  absl::StatusOr<std::vector<tlog::Hash>> ReadTreeHashes(
+      absl::Span<const int64_t> indexes) override;
+  absl::StatusOr<std::string> ReadLeaf(uint64_t position) override;
 
   // OK while appends are accepted; while writes are stopped by a failed
   // write, the error appends get (RESOURCE_EXHAUSTED or UNAVAILABLE).

@@ -9,6 +9,8 @@
 //                                they are checked against, stopped writes
 //   rocksdb_event_log_reads.cc   reads (streams, the log, ids, records) and
 //                                the head watches subscriptions wait on
+//   rocksdb_event_log_tree.cc    the Merkle tree's reads (stored hashes,
+//                                leaves), loading its frontier, checking it
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -35,6 +37,7 @@
 #include "common/metrics.h"
 #include "storage/event_log.h"
 #include "storage/key_format.h"
+#include "storage/log_tree.h"
 #include "storage/rocksdb_event_log.h"
 #include "storage/rocksdb_internal.h"
 #include "storage/stream_version_cache.h"
@@ -124,6 +127,29 @@ struct BatchState {
   // Subjects erased and records removed: scrubbed once durable.
   std::vector<std::string> erased;
   std::vector<std::string> removed_records;
+  // The log's tree with this commit's records appended (a copy of the
+  // writer's, kept only once the commit is durable), and scratch space.
+  LogTree tree;
+  std::vector<tlog::Hash> stored;
+};
+
+// Recomputes the log's tree record by record from a tree loaded from the
+// store and compares every hash the store holds for those records, in
+// index order, with one iterator over the tree's column family.
+class TreeChecker {
+ public:
+  TreeChecker(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tree_cf,
+              LogTree tree);
+  // Appends the record at `position` (the next one) with its leaf bytes.
+  // DATA_LOSS naming the position and the stored hash's index when a hash
+  // is missing or differs.
+  absl::Status Check(uint64_t position, absl::string_view leaf);
+  const LogTree& tree() const { return tree_; }
+
+ private:
+  LogTree tree_;
+  std::vector<tlog::Hash> stored_;
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
 }  // namespace internal
@@ -157,6 +183,9 @@ class RocksDbEventLog::Impl {
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);
   absl::Status VerifyChain(uint64_t from, uint64_t to);
+  absl::StatusOr<std::vector<tlog::Hash>> ReadTreeHashes(
+      absl::Span<const int64_t> indexes);
+  absl::StatusOr<std::string> ReadLeaf(uint64_t position);
   absl::Status WriteState();
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
   void Close();
@@ -173,7 +202,17 @@ class RocksDbEventLog::Impl {
   absl::Status RecoverHead();
   // The last record of the log as stored: its position and hash.
   absl::StatusOr<Head> ReadStoredHead();
-  absl::Status VerifyChainLocked(uint64_t from, uint64_t to)
+  // Also checks the stored tree hashes of from..to against the records,
+  // from the tree of from - 1 records as stored; sets *tree_at_to (when
+  // not null) to the tree of `to` records.
+  absl::Status VerifyChainLocked(uint64_t from, uint64_t to,
+                                 LogTree* tree_at_to = nullptr)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Stored tree hashes, without the head's bound (DATA_LOSS for a missing
+  // one), and the tree of `size` records, its frontier read from the store.
+  absl::StatusOr<std::vector<tlog::Hash>> ReadTreeHashesLocked(
+      absl::Span<const int64_t> indexes) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  absl::StatusOr<LogTree> LoadTreeLocked(uint64_t size)
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
   uint32_t ClampLimit(uint32_t limit) const;
 
@@ -204,6 +243,10 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<std::string> Digest(const AppendRequest& request, size_t i,
                                      BatchState* state,
                                      rocksdb::WriteBatch* batch);
+  // Appends the record stored as `value` (hash[32] || leaf) to the
+  // commit's tree and puts the hashes it stores into `batch`.
+  void AppendToTree(absl::string_view value, BatchState* state,
+                    rocksdb::WriteBatch* batch);
   // Removes the bytes of erased keys and removed records from the files.
   void Scrub(const BatchState& state);
   void PublishHead(uint64_t position, const std::string& hash);
@@ -225,6 +268,7 @@ class RocksDbEventLog::Impl {
   rocksdb::ColumnFamilyHandle* ids_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tree_cf_ = nullptr;
   std::unique_ptr<internal::SubjectKeys> subject_keys_;
 
   // Readers hold it shared; Close() takes it exclusively to close the store.
@@ -244,6 +288,8 @@ class RocksDbEventLog::Impl {
   StreamVersionCache versions_;
   uint64_t next_position_ = 1;
   std::string last_hash_;
+  // The tree of next_position_ - 1 records: its frontier, as stored.
+  LogTree tree_;
   // Not OK while writes are stopped: what appends get.
   absl::Status write_error_;
 

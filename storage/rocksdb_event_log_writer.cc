@@ -210,11 +210,12 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
         "the log ends at position ", head->position, " but position ",
         next_position_ - 1, " was acknowledged"));
   }
+  LogTree tree;
   if (verified.ok()) {
     absl::ReaderMutexLock lock(&db_mu_);
     // From the last record known to be stored: it links what followed.
     verified = VerifyChainLocked(next_position_ > 1 ? next_position_ - 1 : 1,
-                                 head->position);
+                                 head->position, &tree);
   }
   if (!verified.ok()) {
     // Not expected after a failed write; stay stopped rather than write
@@ -232,6 +233,7 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   const uint64_t before = next_position_ - 1;
   next_position_ = head->position + 1;
   last_hash_ = head->hash;
+  tree_ = std::move(tree);
   write_error_ = absl::OkStatus();
   logger_->Log(LogLevel::kWarning, "log.writes_resumed",
                {{"head", absl::StrCat(head->position)},
@@ -281,6 +283,7 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
   BatchState state;
   state.next_position = next_position_;
   state.last_hash = last_hash_;
+  state.tree = tree_;
   rocksdb::WriteBatch write_batch;
   const absl::Time now = clock_->Now();
   std::vector<absl::StatusOr<AppendResult>> results;
@@ -311,6 +314,7 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
       }
       next_position_ = state.next_position;
       last_hash_ = state.last_hash;
+      tree_ = std::move(state.tree);
       PublishHead(next_position_ - 1, last_hash_);
       Scrub(state);
     }
@@ -495,6 +499,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     EventIdEntry entry{record.position(), record.stream_version(),
                        std::move(digests[i])};
     batch->Put(log_cf_, LogKey(record.position()), value);
+    AppendToTree(value, state, batch);
     batch->Put(streams_cf_, StreamKey(request.stream, record.stream_version()),
                EncodePosition(record.position()));
     batch->Put(ids_cf_, keys[i], EncodeEventIdEntry(entry));

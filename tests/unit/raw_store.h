@@ -18,6 +18,7 @@ class RawStore {
   static constexpr int kDefault = 0;
   static constexpr int kLog = 1;
   static constexpr int kSubjectKeys = 9;
+  static constexpr int kTree = 10;
 
   explicit RawStore(const std::string& path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -29,7 +30,8 @@ class RawStore {
           std::string(kRecordsColumnFamily),
           std::string(kAccessBySubjectColumnFamily),
           std::string(kAccessByReaderColumnFamily),
-          std::string(kSubjectKeysColumnFamily)}) {
+          std::string(kSubjectKeysColumnFamily),
+          std::string(kTreeColumnFamily)}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     rocksdb::DB* db = nullptr;
