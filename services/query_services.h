@@ -114,6 +114,10 @@ class AuditService final : public v1::Audit::CallbackService {
   }
 
  private:
+  // A receipt (leaf hash only) for each disclosure of `pack`'s trail
+  // (tlog_service.cc); none without a checkpointer.
+  absl::Status AddReceipts(v1::SubjectAccessPack* pack);
+
   projections::ProjectionHost* const host_;
   storage::EventLog* const log_;
   WorkQueue* const pool_;

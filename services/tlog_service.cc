@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/tlog.h"
+#include "common/tlog_proof.h"
 #include "services/query_services.h"
 #include "services/run_query.h"
 
@@ -138,6 +139,32 @@ grpc::ServerUnaryReactor* AuditService::ConsistencyProof(
         }
         return absl::OkStatus();
       });
+}
+
+absl::Status AuditService::AddReceipts(v1::SubjectAccessPack* pack) {
+  if (checkpointer_ == nullptr) return absl::OkStatus();
+  uint64_t last = 0;
+  for (const v1::AuditEntry& entry : pack->trail()) {
+    if (entry.has_disclosure()) last = entry.event().position();
+  }
+  if (last == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(SignedTreeHead head, checkpointer_->AtLeast(last));
+  const tlog::HashReader read = storage::TreeHashReader(*log_);
+  for (const v1::AuditEntry& entry : pack->trail()) {
+    if (!entry.has_disclosure()) continue;
+    tlog::Proof proof;
+    proof.index = static_cast<int64_t>(entry.event().position()) - 1;
+    ASSIGN_OR_RETURN(proof.path,
+                     tlog::InclusionProof(proof.index, head.size, read));
+    ASSIGN_OR_RETURN(std::vector<tlog::Hash> leaf,
+                     read({tlog::StoredHashIndex(0, proof.index)}));
+    proof.extra = tlog::HashBytes(leaf.at(0));
+    proof.checkpoint = head.note;
+    v1::Receipt* receipt = pack->add_receipts();
+    receipt->set_position(entry.event().position());
+    receipt->set_tlog_proof(tlog::FormatProof(proof));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ycr::services

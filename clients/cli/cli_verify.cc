@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -16,6 +17,7 @@
 #include "common/tlog_proof.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::cli {
@@ -27,8 +29,9 @@ constexpr char kHelp[] =
     "\n"
     "Checks the log's transparency tree (README \"Proving the audit\n"
     "trail\"), one line per check, and exits 1 on any failure:\n"
-    "  - the current checkpoint (Audit.Checkpoint, or --checkpoint FILE)\n"
-    "    is signed by the verifier key and names its origin;\n"
+    "  - the current checkpoint (Audit.Checkpoint of the log's head, or\n"
+    "    --checkpoint FILE) is signed by the verifier key and names its\n"
+    "    origin;\n"
     "  - with --state: the log still holds the tree of the last checkpoint\n"
     "    saved there (a consistency proof from the server): a smaller tree\n"
     "    (rolled back) or another tree of the same records (forked) fails;\n"
@@ -256,24 +259,21 @@ std::vector<std::string> FindReceipts(const std::string& text) {
     }
     return found;
   }
-  // CSV (RFC 4180): a receipt is a quoted field.
-  for (size_t at = text.find("\"" + header); at != std::string::npos;
-       at = text.find("\"" + header, at + 1)) {
-    std::string field;
-    size_t i = at + 1;
-    for (; i < text.size(); ++i) {
-      if (text[i] == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-          continue;
-        }
-        break;
-      }
-      field += text[i];
+  // CSV: a receipt is a field in standard base64.
+  const std::string prefix = absl::Base64Escape(header.substr(0, 21));
+  for (size_t at = text.find(prefix); at != std::string::npos;
+       at = text.find(prefix, at + 1)) {
+    size_t end = at;
+    while (end < text.size() &&
+           (absl::ascii_isalnum(text[end]) || text[end] == '+' ||
+            text[end] == '/' || text[end] == '=')) {
+      ++end;
     }
-    found.push_back(absl::StrReplaceAll(field, {{"\r\n", "\n"}}));
-    at = i;
+    std::string decoded;
+    if (absl::Base64Unescape(text.substr(at, end - at), &decoded)) {
+      found.push_back(decoded);
+    }
+    at = end;
   }
   return found;
 }
@@ -341,11 +341,21 @@ int Verify(const std::vector<std::string>& words,
     }
     note = *text;
   } else if (!offline) {
+    // A checkpoint of the whole log as it is now (signed now if need be).
+    v1::HeadResponse log_head;
+    grpc::ClientContext head_context;
+    PrepareContext(&head_context, settings);
+    grpc::Status status = v1::EventStore::NewStub(channels.Own())
+                              ->Head(&head_context, {}, &log_head);
+    v1::CheckpointRequest request;
+    request.set_min_tree_size(log_head.position());
     v1::SignedCheckpoint checkpoint;
     grpc::ClientContext context;
     PrepareContext(&context, settings);
-    grpc::Status status = v1::Audit::NewStub(channels.Own())
-                              ->Checkpoint(&context, {}, &checkpoint);
+    if (status.ok()) {
+      status = v1::Audit::NewStub(channels.Own())
+                   ->Checkpoint(&context, request, &checkpoint);
+    }
     if (!status.ok()) {
       check.Fail("no checkpoint from the server: " + status.error_message());
     }
