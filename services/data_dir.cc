@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/tlog.h"
 #include "projections/projection.h"
 #include "services/server.h"
 #include "storage/rocksdb_event_log.h"
@@ -65,7 +66,15 @@ absl::StatusOr<VerifyReport> VerifyDataDir(const std::string& path) {
   if (status.ok()) {
     report.lines.push_back(
         absl::StrCat("hash chain: positions 1..", report.head, " verify"));
-    status = CheckProjections(*log, report.head, &report);
+    absl::StatusOr<tlog::Hash> root = tlog::TreeHash(
+        static_cast<int64_t>(report.head), storage::TreeHashReader(*log));
+    status = root.status();
+    if (status.ok()) {
+      report.lines.push_back(
+          absl::StrCat("Merkle tree: every stored hash of ", report.head,
+                       " records verifies; root ", tlog::HashHex(*root)));
+      status = CheckProjections(*log, report.head, &report);
+    }
   }
   log->Close();
   if (!status.ok()) return status;

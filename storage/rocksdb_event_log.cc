@@ -1,7 +1,7 @@
-// RocksDbEventLog, part 1 of 3 (see rocksdb_event_log_impl.h): opening the
-// store (column families, format version, the head and the chain's tail
-// verified), verifying the chain, checkpoints, closing; and RocksDbEventLog's
-// forwarding to its Impl.
+// RocksDbEventLog, part 1 of 4 (see rocksdb_event_log_impl.h): opening the
+// store (column families, format version, the head and the tail of the chain
+// and the tree verified), verifying them, probing the filesystem before a
+// resume, checkpoints, closing; and RocksDbEventLog's forwarding to its Impl.
 
 #include "storage/rocksdb_event_log.h"
 
@@ -274,6 +274,32 @@ absl::Status RocksDbEventLog::Impl::VerifyChain(uint64_t from, uint64_t to) {
   absl::ReaderMutexLock lock(&db_mu_);
   if (db_closed_) return absl::UnavailableError("the event log is closed");
   return VerifyChainLocked(from, to);
+}
+
+rocksdb::Status RocksDbEventLog::Impl::ProbeWritable() {
+  rocksdb::FileSystem* fs = options_.file_system != nullptr
+                                ? options_.file_system.get()
+                                : rocksdb::FileSystem::Default().get();
+  uint64_t free_bytes = 0;
+  rocksdb::IOStatus s = fs->GetFreeSpace(options_.path, rocksdb::IOOptions(),
+                                         &free_bytes, nullptr);
+  if (s.ok() && free_bytes < options_.resume_min_free_bytes) {
+    return rocksdb::Status::NoSpace(
+        absl::StrCat("only ", free_bytes, " bytes free, ",
+                     options_.resume_min_free_bytes, " needed to resume"));
+  }
+  const std::string probe = options_.path + "/ycr-write-probe";
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  s = fs->NewWritableFile(probe, rocksdb::FileOptions(), &file, nullptr);
+  if (s.ok()) {
+    const std::string block(4096, '\0');
+    s = file->Append(block, rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = file->Sync(rocksdb::IOOptions(), nullptr);
+    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
+    if (s.ok()) s = closed;
+  }
+  fs->DeleteFile(probe, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  return s;
 }
 
 absl::Status RocksDbEventLog::Impl::WriteState() {

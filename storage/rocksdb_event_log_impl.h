@@ -2,7 +2,8 @@
 
 // RocksDbEventLog::Impl, shared by the files that implement it; internal to
 // storage. The implementation is split along its seams:
-//   rocksdb_event_log.cc         opening, verifying, checkpointing, closing;
+//   rocksdb_event_log.cc         opening, verifying, checkpointing, closing,
+//                                probing the filesystem (ProbeWritable);
 //                                RocksDbEventLog's forwarding to Impl
 //   rocksdb_event_log_writer.cc  the writer thread and group commit: the
 //                                queue, deciding appends, the stream versions

@@ -1,4 +1,4 @@
-// RocksDbEventLog, part 3 of 3 (see rocksdb_event_log_impl.h): reads (a
+// RocksDbEventLog, part 3 of 4 (see rocksdb_event_log_impl.h): reads (a
 // stream, the whole log, event ids, records, personal parts revealed) and the
 // head watches that subscriptions wait on.
 

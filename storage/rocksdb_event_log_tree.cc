@@ -1,7 +1,8 @@
-// RocksDbEventLog's Merkle tree (see rocksdb_event_log_impl.h): the stored
-// hashes and leaves readers ask for, the tree's frontier loaded from the
-// store, and the check of the stored hashes against the records. The writer
-// appends to the tree in rocksdb_event_log_writer.cc.
+// RocksDbEventLog, part 4 of 4 (see rocksdb_event_log_impl.h): the Merkle
+// tree's stored hashes and leaves that readers ask for, its frontier loaded
+// from the store, and the check of the stored hashes against the records.
+// The writer appends to the tree in rocksdb_event_log_writer.cc
+// (AppendToTree is here).
 
 #include <rocksdb/db.h>
 

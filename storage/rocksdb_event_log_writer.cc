@@ -1,11 +1,10 @@
-// RocksDbEventLog, part 2 of 3 (see rocksdb_event_log_impl.h): the writer
+// RocksDbEventLog, part 2 of 4 (see rocksdb_event_log_impl.h): the writer
 // thread and group commit. Appends queue; the writer takes a batch, decides
 // each append (version checks against the stream versions, idempotency,
 // sealing), writes them in one WriteBatch, answers them, and publishes the
 // head. After a failed write, writes stop until the store can be resumed.
 
 #include <rocksdb/db.h>
-#include <rocksdb/file_system.h>
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
@@ -233,7 +232,9 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   const uint64_t before = next_position_ - 1;
   next_position_ = head->position + 1;
   last_hash_ = head->hash;
-  tree_ = std::move(tree);
+  // The writer's tree is as durable before the failed write; it is read
+  // again only when that write turns out to be stored.
+  if (head->position != before) tree_ = std::move(tree);
   write_error_ = absl::OkStatus();
   logger_->Log(LogLevel::kWarning, "log.writes_resumed",
                {{"head", absl::StrCat(head->position)},
@@ -241,32 +242,6 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
   if (head->position != before) PublishHead(head->position, head->hash);
   SetWriteState(absl::OkStatus());
   return absl::OkStatus();
-}
-
-rocksdb::Status RocksDbEventLog::Impl::ProbeWritable() {
-  rocksdb::FileSystem* fs = options_.file_system != nullptr
-                                ? options_.file_system.get()
-                                : rocksdb::FileSystem::Default().get();
-  uint64_t free_bytes = 0;
-  rocksdb::IOStatus s = fs->GetFreeSpace(options_.path, rocksdb::IOOptions(),
-                                         &free_bytes, nullptr);
-  if (s.ok() && free_bytes < options_.resume_min_free_bytes) {
-    return rocksdb::Status::NoSpace(
-        absl::StrCat("only ", free_bytes, " bytes free, ",
-                     options_.resume_min_free_bytes, " needed to resume"));
-  }
-  const std::string probe = options_.path + "/ycr-write-probe";
-  std::unique_ptr<rocksdb::FSWritableFile> file;
-  s = fs->NewWritableFile(probe, rocksdb::FileOptions(), &file, nullptr);
-  if (s.ok()) {
-    const std::string block(4096, '\0');
-    s = file->Append(block, rocksdb::IOOptions(), nullptr);
-    if (s.ok()) s = file->Sync(rocksdb::IOOptions(), nullptr);
-    rocksdb::IOStatus closed = file->Close(rocksdb::IOOptions(), nullptr);
-    if (s.ok()) s = closed;
-  }
-  fs->DeleteFile(probe, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
-  return s;
 }
 
 void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {

@@ -44,6 +44,7 @@
 #include "services/grpc_status.h"
 #include "services/security/caller_identity.h"
 #include "services/server.h"
+#include "tests/bench/tree_bench.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
 #include "ycr/v1/sharing_service.grpc.pb.h"
@@ -73,7 +74,8 @@ ABSL_FLAG(std::string, mode, "both",
           "both (noop, then append, and their throughput ratio), domain "
           "(Sharing.RecordDisclosure under a safeguarding basis, with a "
           "sealed personal part, by a school about its own pupils) or all "
-          "(noop, append, domain).");
+          "(noop, append, domain); tree (in process, no server: the log's "
+          "Merkle tree's cost per appended event, taken apart).");
 ABSL_FLAG(int, subjects, 64,
           "--mode=domain: young carers the bench school records about (each "
           "with a record it holds and a concern it raised, made before the "
@@ -101,6 +103,10 @@ ABSL_FLAG(int, channels, 4,
 ABSL_FLAG(bool, json, false,
           "Also print one JSON line with the results, after the table.");
 ABSL_FLAG(bool, quiet, false, "No per-second progress on stderr.");
+ABSL_FLAG(int, tree_events, 200000,
+          "--mode=tree: events whose tree work is measured (in process).");
+ABSL_FLAG(int, tree_batch, 64,
+          "--mode=tree: events per WriteBatch (one group commit).");
 
 namespace {
 
@@ -764,7 +770,7 @@ int main(int argc, char** argv) {
       "callers, each with one call outstanding, appending one event per call "
       "to its own stream.\n"
       "Usage: ycr-bench [--target=HOST:PORT] "
-      "[--mode=both|append|noop|domain|all] [--tls] [--clients=64] "
+      "[--mode=both|append|noop|domain|all|tree] [--tls] [--clients=64] "
       "[--seconds=10] [flags]\n"
       "Without --target it starts an in-process server (client and server "
       "then share this machine's cores). Exits 1 if any call failed.");
@@ -783,6 +789,11 @@ int main(int argc, char** argv) {
   const bool tls = absl::GetFlag(FLAGS_tls);
   std::string tls_dir = absl::GetFlag(FLAGS_tls_dir);
 
+  if (mode_flag == "tree") {
+    return ycr::bench::RunTreeBench({absl::GetFlag(FLAGS_tree_events),
+                                     payload_bytes,
+                                     absl::GetFlag(FLAGS_tree_batch), json});
+  }
   std::vector<Mode> modes;
   if (mode_flag == "both") {
     modes = {Mode::kNoop, Mode::kAppend};
@@ -795,8 +806,8 @@ int main(int argc, char** argv) {
   } else if (mode_flag == "all") {
     modes = {Mode::kNoop, Mode::kAppend, Mode::kDomain};
   } else {
-    std::cerr << "ycr-bench: --mode must be both, append, noop, domain or "
-                 "all\n";
+    std::cerr << "ycr-bench: --mode must be both, append, noop, domain, all "
+                 "or tree\n";
     return 2;
   }
   if (clients < 1 || channels < 1 || !(seconds > 0) || warmup_seconds < 0 ||

@@ -6,6 +6,9 @@
 //   - every acknowledged subject record is readable (record and event were
 //     one write);
 //   - the hash chain verifies from position 1;
+//   - the Merkle tree recovered with the log agrees with it: opened as the
+//     server would open it (recovery), the root over the stored hashes
+//     equals the root computed from the leaves alone, for the head;
 // and, after the last kill, that each projection equals a rebuild of it.
 //
 // YCR_CRASH_KILLS (default 10) sets how many kills; YCR_CRASH_SEED the
@@ -27,9 +30,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/ids.h"
+#include "common/tlog.h"
 #include "gtest/gtest.h"
+#include "storage/rocksdb_event_log.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_server.h"
+#include "tests/unit/tlog_reference.h"
 #include "ycr/v1/subject_service.grpc.pb.h"
 
 namespace ycr::testing {
@@ -203,6 +209,35 @@ std::vector<v1::RecordedEvent> ReadEverything(const std::string& address) {
   return events;
 }
 
+// Recovers the killed server's store in this process and checks that its
+// Merkle tree and its log agree (they are one atomic write): the root over
+// the stored hashes (tlog::TreeHash) equals RFC 6962's root recomputed from
+// every leaf, and the whole chain and every stored hash verify.
+void CheckTreeAfterRecovery(const std::string& data, uint64_t kill) {
+  SCOPED_TRACE(absl::StrCat("after kill ", kill));
+  storage::RocksDbEventLogOptions options;
+  options.path = data;
+  absl::StatusOr<std::unique_ptr<storage::RocksDbEventLog>> log =
+      storage::RocksDbEventLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  const uint64_t head = (*log)->GetHead().position;
+  std::vector<tlog::Hash> leaves;
+  for (uint64_t p = 1; p <= head; ++p) {
+    absl::StatusOr<std::string> leaf = (*log)->ReadLeaf(p);
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    leaves.push_back(tlog::RecordHash(*leaf));
+  }
+  absl::StatusOr<tlog::Hash> root = tlog::TreeHash(
+      static_cast<int64_t>(head), storage::TreeHashReader(**log));
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(tlog::HashHex(*root),
+            tlog::HashHex(test::ReferenceTreeHash(leaves, 0, leaves.size())))
+      << "tree of " << head << " records";
+  absl::Status verified = (*log)->VerifyChain(1, head);
+  EXPECT_TRUE(verified.ok()) << verified;
+  (*log)->Close();
+}
+
 // Checks the restarted server against what clients saw before the kill.
 void CheckAfterRestart(const std::string& address, const Ledger& ledger,
                        int kill) {
@@ -294,6 +329,7 @@ TEST(CrashTest, KillNineLosesNothingAcknowledgedAndHalvesNothing) {
     }
     acknowledged += ledger.acknowledged();
     attempts += ledger.attempts().size();
+    ASSERT_NO_FATAL_FAILURE(CheckTreeAfterRecovery(data, k));
     ServerProcess restarted(YCR_SERVER_BINARY, data);
     ASSERT_GT(restarted.port(), 0) << "no restart after kill " << k;
     ASSERT_NO_FATAL_FAILURE(CheckAfterRestart(restarted.address(), ledger, k));
@@ -307,7 +343,8 @@ TEST(CrashTest, KillNineLosesNothingAcknowledgedAndHalvesNothing) {
   RecordProperty("kills", static_cast<int>(kills));
   RecordProperty("acknowledged", static_cast<int>(acknowledged));
 
-  // The whole chain verifies, and every projection equals a rebuild.
+  // The whole chain and tree verify, and every projection equals a
+  // rebuild.
   TestServer server(data);
   storage::EventLog& log = server.server().log();
   const uint64_t head = log.GetHead().position;

@@ -90,6 +90,9 @@ TEST_F(BackupTest, BackupWhileServingRestoresVerifiesAndServes) {
   Outcome restore =
       Server({"restore", "--from=" + backup.path(), "--data_dir=" + restored});
   ASSERT_EQ(restore.code, 0) << restore.out << restore.err;
+  EXPECT_NE(restore.out.find("Merkle tree: every stored hash"),
+            std::string::npos)
+      << restore.out;
   EXPECT_NE(restore.out.find("hash chain: positions 1.."), std::string::npos)
       << restore.out;
 

@@ -50,6 +50,18 @@ class RawStore {
   const rocksdb::Status& status() const { return status_; }
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* cf(int index) { return handles_[index]; }
+  // Synced writes into column family `index`.
+  rocksdb::Status Put(int index, const std::string& key,
+                      const std::string& value) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return db_->Put(options, handles_[index], key, value);
+  }
+  rocksdb::Status Delete(int index, const std::string& key) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return db_->Delete(options, handles_[index], key);
+  }
 
  private:
   rocksdb::Status status_;

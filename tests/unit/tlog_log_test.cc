@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "common/tlog.h"
 #include "gtest/gtest.h"
 #include "storage/event_log.h"
@@ -24,6 +26,7 @@
 #include "storage/rocksdb_event_log.h"
 #include "tests/unit/raw_store.h"
 #include "tests/unit/test_util.h"
+#include "tests/unit/tlog_reference.h"
 
 namespace ycr::storage {
 namespace {
@@ -34,17 +37,7 @@ using ::ycr::test::Request;
 using ::ycr::test::StatusIs;
 using ::ycr::test::TempDir;
 
-// MTH(D[lo:hi]) by RFC 6962's recursion, from leaf hashes: nothing shared
-// with the code under test but the two hash functions.
-tlog::Hash ReferenceRoot(const std::vector<tlog::Hash>& leaves, size_t lo,
-                         size_t hi) {
-  if (hi == lo) return tlog::EmptyTreeHash();
-  if (hi - lo == 1) return leaves[lo];
-  size_t k = 1;
-  while (k * 2 < hi - lo) k *= 2;
-  return tlog::NodeHash(ReferenceRoot(leaves, lo, lo + k),
-                        ReferenceRoot(leaves, lo + k, hi));
-}
+using ::ycr::test::ReferenceTreeHash;
 
 class TlogLogTest : public ::testing::Test {
  protected:
@@ -112,7 +105,7 @@ class TlogLogTest : public ::testing::Test {
       expected.insert(expected.end(), stored->begin(), stored->end());
     }
     EXPECT_EQ(AllStoredHashes(log), expected);
-    const tlog::Hash reference = ReferenceRoot(leaves, 0, leaves.size());
+    const tlog::Hash reference = ReferenceTreeHash(leaves, 0, leaves.size());
     absl::StatusOr<tlog::Hash> root = tlog::TreeHash(
         static_cast<int64_t>(leaves.size()), TreeHashReader(log));
     EXPECT_TRUE(root.ok()) << root.status();
@@ -141,7 +134,14 @@ TEST_F(TlogLogTest, RootFromStoredHashesMatchesTheLeavesAcrossTileEdges) {
 }
 
 TEST_F(TlogLogTest, GroupCommitsOfDifferentSizesAndConcurrentAppends) {
-  auto log = Open();
+  MetricRegistry metrics;
+  RocksDbEventLogOptions options = Options();
+  options.sync = true;  // Slower commits: appends queue up behind them.
+  options.metrics = &metrics;
+  absl::StatusOr<std::unique_ptr<RocksDbEventLog>> opened =
+      RocksDbEventLog::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<RocksDbEventLog> log = *std::move(opened);
   // Appends of several events each.
   for (int events : {3, 1, 64, 7, 200}) {
     std::vector<v1::ProposedEvent> batch;
@@ -173,6 +173,44 @@ TEST_F(TlogLogTest, GroupCommitsOfDifferentSizesAndConcurrentAppends) {
   done.Wait();
   EXPECT_EQ(log->GetHead().position, 275u + kThreads * kPerThread);
   ExpectTreeMatchesLeaves(*log);
+  // Some commits took several appends (fewer commits than appends).
+  const std::string text = metrics.Render();
+  const size_t at = text.find("ycr_log_commit_batch_appends_count ");
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_LT(std::stoi(text.substr(at + 35)), 5 + kThreads * kPerThread);
+}
+
+// Readers proving while the writer appends: every head a reader sees has
+// its whole tree stored (the head is published after the write), and each
+// tree it sees is consistent with the one it saw before.
+TEST_F(TlogLogTest, ReadersSeeAConsistentTreeAtEveryHeadWhileAppendsGoOn) {
+  auto log = Open();
+  std::atomic<bool> done{false};
+  std::atomic<int> checked{0};
+  std::thread reader([&] {
+    int64_t old_size = 0;
+    tlog::Hash old_root = tlog::EmptyTreeHash();
+    const tlog::HashReader read = TreeHashReader(*log);
+    while (!done.load()) {
+      const int64_t size = static_cast<int64_t>(log->GetHead().position);
+      absl::StatusOr<tlog::Hash> root = tlog::TreeHash(size, read);
+      ASSERT_TRUE(root.ok()) << root.status();
+      absl::StatusOr<std::vector<tlog::Hash>> proof =
+          tlog::ConsistencyProof(old_size, size, read);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      ASSERT_TRUE(
+          tlog::VerifyConsistency(old_size, size, old_root, *root, *proof).ok())
+          << old_size << " to " << size;
+      old_size = size;
+      old_root = *root;
+      checked.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 300; ++i) AppendOne(*log, i);
+  done = true;
+  reader.join();
+  EXPECT_GT(checked.load(), 0);
+  ExpectTreeMatchesLeaves(*log);
 }
 
 TEST_F(TlogLogTest, InclusionAndConsistencyProofsVerifyAgainstTheLog) {
@@ -181,7 +219,7 @@ TEST_F(TlogLogTest, InclusionAndConsistencyProofsVerifyAgainstTheLog) {
   const std::vector<tlog::Hash> leaves = LeafHashes(*log);
   const tlog::HashReader read = TreeHashReader(*log);
   for (int64_t size : {1, 2, 5, 256, 257, 300}) {
-    const tlog::Hash root = ReferenceRoot(leaves, 0, size);
+    const tlog::Hash root = ReferenceTreeHash(leaves, 0, size);
     for (int64_t index : {int64_t{0}, size / 2, size - 1}) {
       absl::StatusOr<std::vector<tlog::Hash>> proof =
           tlog::InclusionProof(index, size, read);
@@ -195,9 +233,9 @@ TEST_F(TlogLogTest, InclusionAndConsistencyProofsVerifyAgainstTheLog) {
       absl::StatusOr<std::vector<tlog::Hash>> proof =
           tlog::ConsistencyProof(old_size, size, read);
       ASSERT_TRUE(proof.ok()) << proof.status();
-      EXPECT_TRUE(tlog::VerifyConsistency(old_size, size,
-                                          ReferenceRoot(leaves, 0, old_size),
-                                          root, *proof)
+      EXPECT_TRUE(tlog::VerifyConsistency(
+                      old_size, size, ReferenceTreeHash(leaves, 0, old_size),
+                      root, *proof)
                       .ok())
           << old_size << " to " << size;
     }
@@ -354,10 +392,7 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
                     .ok());
     std::string tampered = value;
     tampered[0] ^= 1;
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(node), tampered)
-                    .ok());
+    ASSERT_TRUE(raw.Put(RawStore::kTree, TreeHashKey(node), tampered).ok());
   }
   EXPECT_TRUE(StatusIs(
       RocksDbEventLog::Open(Options()).status(), absl::StatusCode::kDataLoss,
@@ -374,25 +409,15 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
   }
   {
     RawStore raw(path_);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(node), value)
-                    .ok());
-    ASSERT_TRUE(raw.db()
-                    ->Delete(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                             TreeHashKey(leaf))
-                    .ok());
+    ASSERT_TRUE(raw.Put(RawStore::kTree, TreeHashKey(node), value).ok());
+    ASSERT_TRUE(raw.Delete(RawStore::kTree, TreeHashKey(leaf)).ok());
   }
   EXPECT_TRUE(StatusIs(
       RocksDbEventLog::Open(Options()).status(), absl::StatusCode::kDataLoss,
       {"position 6", absl::StrCat("stored hash ", leaf), "missing"}));
-  {
-    RawStore raw(path_);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.cf(RawStore::kTree),
-                          TreeHashKey(leaf), std::string(32, 'x'))
-                    .ok());
-  }
+  ASSERT_TRUE(RawStore(path_)
+                  .Put(RawStore::kTree, TreeHashKey(leaf), std::string(32, 'x'))
+                  .ok());
   EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
                        absl::StatusCode::kDataLoss, {"position 6"}));
 }
@@ -400,16 +425,10 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
 // Format 4 stores have no tree: refused, saying so and what to do.
 TEST_F(TlogLogTest, StoreOfFormatVersionFourIsRefusedSayingItHasNoTree) {
   { auto log = Open(); }
-  {
-    RawStore raw(path_);
-    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
-    rocksdb::WriteOptions write_options;
-    write_options.sync = true;
-    ASSERT_TRUE(raw.db()
-                    ->Put(write_options, raw.cf(RawStore::kDefault),
-                          FormatVersionKey(), EncodeFormatVersion(4))
-                    .ok());
-  }
+  ASSERT_TRUE(
+      RawStore(path_)
+          .Put(RawStore::kDefault, FormatVersionKey(), EncodeFormatVersion(4))
+          .ok());
   EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
                        absl::StatusCode::kFailedPrecondition,
                        {"format version 4", "reads format version 5",
