@@ -179,14 +179,13 @@ TEST_F(TlogReceiptsTest, AnExportMadeBeforeAnErasureStillVerifiesAfterIt) {
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   EXPECT_TRUE(Has(run.out, "the record is in the signed tree")) << run.out;
 
-  v1::EraseSubjectRequest erase;
-  erase.set_request_id(NewUuid());
-  erase.set_subject_id("s-1");
-  erase.set_request_ref("erasure-request-1");
-  v1::EraseSubjectResponse erased;
-  grpc::ClientContext context;
-  AsCaller(&context, kSchool);
-  ASSERT_TRUE(Ok(subjects_->Erase(&context, erase, &erased)));
+  // The holder erases the subject (through the CLI, as its staff would).
+  run = Ycr({"subjects", "erase", "--data",
+             R"({"subject_id": "s-1", "request_ref": "erasure-request-1"})"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::SubjectRecord record;
+  ASSERT_TRUE(Ok(GetRecord("s-1", &record)));
+  ASSERT_TRUE(record.erased());
 
   // The log grew; the same receipts, and the state's tree, still check.
   for (const std::string& file : {jsonl, csv}) {

@@ -50,33 +50,38 @@ class TlogServeTest : public ::testing::Test {
     }
   }
 
-  grpc::Status GetCheckpoint(uint64_t min_size, v1::SignedCheckpoint* out,
-                             const std::string& org = "school-100001") {
+  // Calls `method` of ycr.v1.Audit as `org`.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (v1::Audit::Stub::*method)(
+                        grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* out,
+                    const std::string& org) {
     grpc::ClientContext context;
     AsCaller(&context, org);
+    return (audit_.get()->*method)(&context, request, out);
+  }
+
+  grpc::Status GetCheckpoint(uint64_t min_size, v1::SignedCheckpoint* out) {
     v1::CheckpointRequest request;
     request.set_min_tree_size(min_size);
-    return audit_->Checkpoint(&context, request, out);
+    return Call(&v1::Audit::Stub::Checkpoint, request, out, "school-100001");
   }
 
   grpc::Status Inclusion(uint64_t position, uint64_t size,
                          v1::InclusionProofResponse* out) {
-    grpc::ClientContext context;
-    AsCaller(&context, "service-200001");
     v1::InclusionProofRequest request;
     request.set_position(position);
     request.set_tree_size(size);
-    return audit_->InclusionProof(&context, request, out);
+    return Call(&v1::Audit::Stub::InclusionProof, request, out,
+                "service-200001");
   }
 
   grpc::Status Consistency(uint64_t old_size, uint64_t new_size,
                            v1::ConsistencyProofResponse* out) {
-    grpc::ClientContext context;
-    AsCaller(&context, "la-300001");
     v1::ConsistencyProofRequest request;
     request.set_old_size(old_size);
     request.set_new_size(new_size);
-    return audit_->ConsistencyProof(&context, request, out);
+    return Call(&v1::Audit::Stub::ConsistencyProof, request, out, "la-300001");
   }
 
   // The checkpoint the note says, after its signature is checked.
