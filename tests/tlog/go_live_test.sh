@@ -29,6 +29,17 @@ GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/gocache" GOFLAGS= \
 origin=live.example/ycr/v1
 "$server_bin" keygen --name="$origin" --out="$work/signer.key" >"$work/vkey"
 "$server_bin" keygen --name="$origin" --out="$work/other.key" >"$work/other.vkey"
+failures=0
+# keygen writes the key for its owner only and never overwrites one.
+if [[ "$(stat -c %a "$work/signer.key")" != 600 ]]; then
+  echo "FAIL: keygen's key is not mode 0600"; failures=$((failures + 1))
+fi
+if "$server_bin" keygen --name="$origin" --out="$work/signer.key" 2>/dev/null; then
+  echo "FAIL: keygen overwrote a key"; failures=$((failures + 1))
+fi
+if [[ ! "$(cat "$work/vkey")" =~ ^live\.example/ycr/v1\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$ ]]; then
+  echo "FAIL: keygen printed no verifier key: $(cat "$work/vkey")"; failures=$((failures + 1))
+fi
 
 server_pid=""
 stop_server() {
@@ -99,7 +110,6 @@ verify() {
   "$work/ycr-tlog-verify" "${args[@]}" "$@"
 }
 
-failures=0
 start_server "$work/signer.key"
 append 300 # a full level-0 tile and a partial one
 append 7
