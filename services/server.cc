@@ -261,6 +261,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->checkpointer_ =
       std::make_unique<Checkpointer>(server->log_.get(), std::move(signer));
   server->audit_->SetCheckpointer(server->checkpointer_.get());
+  // The first checkpoint, before anyone can ask for one.
+  if (absl::Status s = server->checkpointer_->Tick().status(); !s.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return s;
+  }
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
@@ -356,12 +361,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     }
     server->metrics_http_ = *std::move(http);
   }
-  // The first checkpoint before anyone can ask; then one a second while the
-  // log grows.
-  if (absl::Status s = server->checkpointer_->Tick().status(); !s.ok()) {
-    server->Shutdown(absl::ZeroDuration());
-    return s;
-  }
+  // Then one a second while the log grows.
   if (options.checkpoint_interval > absl::ZeroDuration()) {
     Logger* logger = options.log.logger;
     server->checkpointer_->Start(
