@@ -15,11 +15,16 @@ namespace {
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 MHD_Result Respond(MHD_Connection* connection, unsigned int code,
-                   const std::string& body, const char* content_type) {
+                   const std::string& body, const char* content_type,
+                   const std::string& cache_control = "") {
   MHD_Response* response = MHD_create_response_from_buffer(
       body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (!cache_control.empty()) {
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            cache_control.c_str());
+  }
   const MHD_Result queued = MHD_queue_response(connection, code, response);
   MHD_destroy_response(response);
   return queued;
@@ -34,14 +39,27 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
     *upload_data_size = 0;  // A body is not expected; it is ignored.
     return MHD_YES;
   }
-  const bool metrics = std::strcmp(url, "/metrics") == 0;
+  const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                   std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+  if (server->extra() != nullptr) {
+    std::optional<HttpReply> reply = server->extra()(url);
+    if (reply.has_value()) {
+      if (!get) {
+        return Respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n",
+                       "text/plain; charset=utf-8");
+      }
+      return Respond(connection, reply->code, reply->body,
+                     reply->content_type.c_str(), reply->cache_control);
+    }
+  }
+  const bool metrics =
+      server->registry() != nullptr && std::strcmp(url, "/metrics") == 0;
   if (!metrics && std::strcmp(url, "/healthz") != 0) {
     return Respond(connection, MHD_HTTP_NOT_FOUND,
                    "not found; try /metrics or /healthz\n",
                    "text/plain; charset=utf-8");
   }
-  if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-      std::strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+  if (!get) {
     return Respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n",
                    "text/plain; charset=utf-8");
   }
@@ -60,7 +78,7 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, const MetricRegistry* registry,
-    const std::atomic<bool>* serving) {
+    const std::atomic<bool>* serving, HttpHandler extra) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -88,6 +106,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   server->registry_ = registry;
   server->serving_ = serving;
+  server->extra_ = std::move(extra);
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (found->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ =

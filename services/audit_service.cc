@@ -375,7 +375,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
         } while (after != 0);
         // No access log: it names other organisations' staff, and stays
         // for auditors (AccessLog.ListBySubject).
-        return absl::OkStatus();
+        return AddReceipts(response);
       });
 }
 

@@ -17,6 +17,7 @@
 #include "services/security/access_log.h"
 #include "services/security/access_policy.h"
 #include "services/stream_quota.h"
+#include "services/tlog_checkpointer.h"
 #include "services/work_queue.h"
 #include "storage/access_log_store.h"
 #include "storage/event_log.h"
@@ -93,12 +94,35 @@ class AuditService final : public v1::Audit::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::SubjectAccessPackRequest* request,
       v1::SubjectAccessPack* response) override;
+  // The transparency tree (tlog_service.cc).
+  grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* context,
+                                       const v1::CheckpointRequest* request,
+                                       v1::SignedCheckpoint* response) override;
+  grpc::ServerUnaryReactor* InclusionProof(
+      grpc::CallbackServerContext* context,
+      const v1::InclusionProofRequest* request,
+      v1::InclusionProofResponse* response) override;
+  grpc::ServerUnaryReactor* ConsistencyProof(
+      grpc::CallbackServerContext* context,
+      const v1::ConsistencyProofRequest* request,
+      v1::ConsistencyProofResponse* response) override;
+
+  // Serves checkpoints and proofs from `checkpointer` (not owned; set
+  // before serving). Without one they are UNAVAILABLE.
+  void SetCheckpointer(Checkpointer* checkpointer) {
+    checkpointer_ = checkpointer;
+  }
 
  private:
+  // A receipt (leaf hash only) for each disclosure of `pack`'s trail
+  // (tlog_service.cc); none without a checkpointer.
+  absl::Status AddReceipts(v1::SubjectAccessPack* pack);
+
   projections::ProjectionHost* const host_;
   storage::EventLog* const log_;
   WorkQueue* const pool_;
   AccessRecorder* const access_;
+  Checkpointer* checkpointer_ = nullptr;
   StreamQuota* const streams_;
   const LoadRecord records_;
 };

@@ -8,12 +8,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "projections/audit_trail.h"
 #include "projections/caseloads.h"
 #include "projections/deadlines.h"
 #include "services/grpc_status.h"
 #include "services/security/access_policy.h"
+#include "services/tlog_http.h"
 
 namespace ycr::services {
 namespace {
@@ -177,6 +179,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     RETURN_IF_ERROR(
         CheckListenAddress("metrics_listen", options.metrics_listen));
   }
+  if (!options.tlog_listen.empty()) {
+    RETURN_IF_ERROR(CheckListenAddress("tlog_listen", options.tlog_listen));
+  }
   // Whoever reaches the Testing service moves every deadline: only callers
   // on this machine.
   if (options.testing_clock != nullptr && !IsLoopbackAddress(options.listen)) {
@@ -189,7 +194,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
+  bool made_key = false;
+  ASSIGN_OR_RETURN(note::Signer signer,
+                   ServerSignerKey(options.tlog_key_file, options.log.path,
+                                   options.tlog_origin, &made_key));
   std::unique_ptr<Server> server(new Server());
+  server->made_signer_key_ = made_key;
   server->metrics_ = std::make_unique<MetricRegistry>();
   options.log.metrics = server->metrics_.get();
   if (options.testing_clock != nullptr) options.clock = options.testing_clock;
@@ -248,6 +258,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       [commands = server->commands_.get()](const std::string& subject_id) {
         return commands->LoadSubjectRecord(subject_id);
       });
+  server->checkpointer_ =
+      std::make_unique<Checkpointer>(server->log_.get(), std::move(signer));
+  server->audit_->SetCheckpointer(server->checkpointer_.get());
+  // The first checkpoint, before anyone can ask for one.
+  if (absl::Status s = server->checkpointer_->Tick().status(); !s.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return s;
+  }
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_.get(), server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
@@ -343,6 +361,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     }
     server->metrics_http_ = *std::move(http);
   }
+  // Then one a second while the log grows.
+  if (options.checkpoint_interval > absl::ZeroDuration()) {
+    Logger* logger = options.log.logger;
+    server->checkpointer_->Start(
+        options.checkpoint_interval, [logger](const absl::Status& error) {
+          if (logger == nullptr) return;
+          logger->Log(LogLevel::kError, "tlog.checkpoint_failed",
+                      {{"error", error.ToString()}});
+        });
+  }
+  if (!options.tlog_listen.empty()) {
+    auto http = MetricsHttpServer::Start(
+        options.tlog_listen, nullptr, &server->serving_,
+        TlogHttpHandler(server->checkpointer_.get(), server->log_.get()));
+    if (!http.ok()) {
+      server->Shutdown(absl::ZeroDuration());
+      return http.status();
+    }
+    server->tlog_http_ = *std::move(http);
+  }
   return server;
 }
 
@@ -378,6 +416,8 @@ void Server::Shutdown(absl::Duration grace) {
   }
   // Served through the drain; stopped before what its gauges read closes.
   metrics_http_.reset();
+  tlog_http_.reset();
+  if (checkpointer_ != nullptr) checkpointer_->Stop();
   if (command_pool_ != nullptr) command_pool_->Stop();
   // Every call has finished: whatever they logged is queued; written before
   // the store closes.

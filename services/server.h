@@ -26,6 +26,7 @@
 #include "services/security/server_security.h"
 #include "services/stream_quota.h"
 #include "services/testing_service.h"
+#include "services/tlog_checkpointer.h"
 #include "services/work_queue.h"
 #include "storage/rocksdb_event_log.h"
 
@@ -75,6 +76,21 @@ struct ServerOptions {
   std::string metrics_listen;
   // The access log of reads of personal data (services/security/access_log.h).
   AccessLogOptions access_log;
+  // Signed checkpoints of the log's tree (README "Proving the audit
+  // trail"). The origin, which is also the signer key's name. Default:
+  // kDefaultTlogOrigin.
+  std::string tlog_origin = kDefaultTlogOrigin;
+  // The signer key's file (ycr-server keygen). Empty: the data directory's
+  // tlog-signer.key, made on first start (the server logs its verifier
+  // key). A key named otherwise than tlog_origin is refused.
+  std::string tlog_key_file;
+  // A new checkpoint this often while the log grows. Zero: none but on
+  // demand (Checkpointer::Tick, Audit.Checkpoint with min_tree_size), for
+  // tests. Default: 1 s.
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  // host:port of the tlog-tiles read API (tlog_http.h); port 0 picks a free
+  // one. Default: "" (off; Audit.Checkpoint and the proofs still answer).
+  std::string tlog_listen;
 };
 
 // Every projection the server runs, in the order it adds them. `log` must
@@ -100,6 +116,14 @@ class Server {
   int metrics_port() const {
     return metrics_http_ != nullptr ? metrics_http_->port() : 0;
   }
+  // The tlog HTTP listener's bound port; 0 when it is off.
+  int tlog_port() const {
+    return tlog_http_ != nullptr ? tlog_http_->port() : 0;
+  }
+  // Signs and keeps the log's checkpoints.
+  Checkpointer& checkpointer() { return *checkpointer_; }
+  // True when this start made the data directory's signer key.
+  bool made_signer_key() const { return made_signer_key_; }
   // Every metric of this server: the log's writer, calls by method and code,
   // overdue flags, the log head and each projection's lag.
   MetricRegistry& metrics() { return *metrics_; }
@@ -159,6 +183,9 @@ class Server {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<MetricsHttpServer> tlog_http_;
+  bool made_signer_key_ = false;
   int port_ = 0;
   bool shut_down_ = false;
   // False from BeginDrain on (the metrics endpoint's /healthz).

@@ -54,6 +54,20 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the metrics endpoint's bound port is written here once it "
           "listens.");
+ABSL_FLAG(std::string, tlog_key, "",
+          "Signer key of the log's checkpoints (ycr-server keygen). Default: "
+          "DATA_DIR/tlog-signer.key, made on first start (its verifier key is "
+          "logged).");
+ABSL_FLAG(std::string, tlog_origin, ycr::services::kDefaultTlogOrigin,
+          "Origin line of the log's checkpoints, e.g. <your domain>/ycr/v1; "
+          "also the signer key's name.");
+ABSL_FLAG(std::string, tlog_listen, "",
+          "host:port of the transparency log's HTTP read API (/checkpoint, "
+          "/tile/...; public, no personal data). Default: off.");
+ABSL_FLAG(std::string, tlog_port_file, "",
+          "Write the tlog listener's bound port to this file.");
+ABSL_FLAG(std::string, name, "", "keygen: the key's name (the log's origin).");
+ABSL_FLAG(std::string, out, "", "keygen: the file to write the signer key to.");
 ABSL_FLAG(std::string, backup_dir, "",
           "If set, ycr.v1.Admin.Backup writes copies of the store here (best "
           "on the same filesystem as --data_dir: files are hard-linked).");
@@ -130,6 +144,26 @@ bool WritePortFile(const std::string& path, int port) {
 
 }  // namespace
 
+// `ycr-server keygen`: a new signer key in --out (0600, never overwritten);
+// prints its verifier key line.
+int RunKeygen() {
+  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::string name = absl::GetFlag(FLAGS_name);
+  if (out.empty() || name.empty()) {
+    std::cerr << "ycr-server keygen: --name=ORIGIN and --out=FILE are "
+                 "required\n";
+    return 2;
+  }
+  absl::StatusOr<ycr::note::Signer> signer =
+      ycr::services::WriteNewSignerKey(out, name);
+  if (!signer.ok()) {
+    std::cerr << "ycr-server keygen: " << signer.status().message() << "\n";
+    return 1;
+  }
+  std::cout << ycr::note::VerifierKey(*signer) << "\n";
+  return 0;
+}
+
 // `ycr-server verify` and `ycr-server restore`: 0 when the store verifies,
 // 1 when it does not or cannot be restored.
 int RunDataDirCommand(const std::string& command) {
@@ -158,18 +192,23 @@ int main(int argc, char** argv) {
       "Usage: ycr-server [--listen=HOST:PORT] [--data_dir=DIR] [flags]\n"
       "       ycr-server verify --data_dir=DIR\n"
       "       ycr-server restore --from=BACKUP --data_dir=NEW_DIR\n"
+      "       ycr-server keygen --name=ORIGIN --out=FILE\n"
       "Stops cleanly on SIGTERM or SIGINT: in-flight calls finish, the store "
       "is flushed and closed.\nLogs one line per event on standard output.\n"
       "verify checks the whole hash chain and the projections' checkpoints "
       "of a store no server is running on; restore copies a backup (from "
       "ycr.v1.Admin.Backup) into a new directory and verifies it. Both exit "
-      "0 when the store verifies, 1 when not.");
+      "0 when the store verifies, 1 when not. keygen writes a new signer key "
+      "for the log's checkpoints (mode 0600; an existing file is never "
+      "overwritten) and prints its verifier key, "
+      "<name>+<hex id>+<base64>, for auditors (ycr audit verify --vkey).");
   if (args.size() > 2 ||
       (args.size() == 2 && std::string(args[1]) != "verify" &&
-       std::string(args[1]) != "restore")) {
-    std::cerr << "ycr-server: expected no command, verify or restore\n";
+       std::string(args[1]) != "restore" && std::string(args[1]) != "keygen")) {
+    std::cerr << "ycr-server: expected no command, verify, restore or keygen\n";
     return 2;
   }
+  if (args.size() == 2 && std::string(args[1]) == "keygen") return RunKeygen();
   if (args.size() == 2) return RunDataDirCommand(args[1]);
   auto logger = ycr::LoggerFromFlags(&std::cout);
   if (!logger.ok()) {
@@ -237,8 +276,9 @@ int main(int argc, char** argv) {
   for (const auto& [flag, address] :
        {std::pair<const char*, std::string>{"listen",
                                             absl::GetFlag(FLAGS_listen)},
-        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen)}}) {
-    if (address.empty() && std::string(flag) == "metrics_listen") continue;
+        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen)},
+        {"tlog_listen", absl::GetFlag(FLAGS_tlog_listen)}}) {
+    if (address.empty() && std::string(flag) != "listen") continue;
     if (absl::Status s = ycr::services::CheckListenAddress(
             absl::StrCat("--", flag), address);
         !s.ok()) {
@@ -329,6 +369,9 @@ int main(int argc, char** argv) {
   options.max_streams_per_caller = absl::GetFlag(FLAGS_max_streams_per_caller);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  options.tlog_key_file = absl::GetFlag(FLAGS_tlog_key);
+  options.tlog_origin = absl::GetFlag(FLAGS_tlog_origin);
+  options.tlog_listen = absl::GetFlag(FLAGS_tlog_listen);
   options.access_log.capacity = absl::GetFlag(FLAGS_access_log_capacity);
 
   // Lives as long as the server.
@@ -351,13 +394,32 @@ int main(int argc, char** argv) {
   for (const auto& [path, port] :
        {std::pair{absl::GetFlag(FLAGS_port_file), (*server)->port()},
         std::pair{absl::GetFlag(FLAGS_metrics_port_file),
-                  (*server)->metrics_port()}}) {
+                  (*server)->metrics_port()},
+        std::pair{absl::GetFlag(FLAGS_tlog_port_file),
+                  (*server)->tlog_port()}}) {
     if (!path.empty() && port != 0 && !WritePortFile(path, port)) {
       log.Log(LogLevel::kError, "server.port_file_failed", {{"path", path}});
       (*server)->Shutdown();
       return 1;
     }
   }
+  const ycr::note::Signer& signer = (*server)->checkpointer().signer();
+  log.Log(LogLevel::kInfo, "tlog.signer",
+          {{"origin", signer.name},
+           {"vkey", ycr::note::VerifierKey(signer)},
+           {"key", options.tlog_key_file.empty()
+                       ? absl::StrCat(
+                             options.log.path, "/",
+                             ycr::services::kDataDirSignerKeyFile,
+                             (*server)->made_signer_key() ? " (made now)" : "")
+                       : options.tlog_key_file},
+           {"tiles",
+            (*server)->tlog_port() == 0
+                ? "off"
+                : absl::StrCat("http://",
+                               options.tlog_listen.substr(
+                                   0, options.tlog_listen.rfind(':')),
+                               ":", (*server)->tlog_port(), "/checkpoint")}});
   const auto head = (*server)->log().GetHead();
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   const std::string& m = options.metrics_listen;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/cli_export_internal.h"
+#include "clients/cli/cli_tlog.h"
 #include "common/files.h"
 #include "common/wire_names.h"
 #include "domain/consent_rules.h"
@@ -59,6 +60,14 @@ constexpr char kHelp[] =
     "                  Every format shows what the caller may see (README,\n"
     "                  \"Who sees what\"): each entry says how much\n"
     "                  (\"shown\" in jsonl).\n"
+    "                  Every disclosure carries a receipt, a C2SP tlog-proof\n"
+    "                  that its record is in the log (jsonl \"receipt\", csv\n"
+    "                  column receipt in base64, html after the table, sar\n"
+    "                  \"receipts\"); `ycr audit verify --export FILE`\n"
+    "                  checks them. A receipt holds the record's bytes only\n"
+    "                  for a caller who may read the whole stored record\n"
+    "                  (auditors), and never in a sar pack; otherwise only\n"
+    "                  its leaf hash.\n"
     "  --output FILE   write there (default: standard output); written only\n"
     "                  when the whole trail was read, whole or not at all\n"
     "                  (a temporary file renamed into place), mode 0600\n"
@@ -70,6 +79,12 @@ constexpr char kHelp[] =
     "--organisation, --user, --role.\n"
     "Exit codes: 0 ok, 1 the server refused or failed (the gRPC status is\n"
     "printed), 2 bad usage.\n";
+
+int NoReceipts(std::ostream& err, const absl::Status& status) {
+  err << "ycr: audit export: no receipts for the disclosures: " << status
+      << "\n";
+  return 1;
+}
 
 int Bad(std::ostream& err, const std::string& problem) {
   err << "ycr: audit export: " << problem
@@ -278,6 +293,15 @@ int Export(const std::vector<std::string>& words,
     return 1;
   }
 
+  // A receipt for each disclosure, with the record's bytes only when the
+  // caller may read the whole stored record (cli_tlog.h).
+  std::vector<uint64_t> positions;
+  for (const v1::AuditEntry& e : entries) {
+    if (e.has_disclosure()) positions.push_back(e.event().position());
+  }
+  absl::StatusOr<std::map<uint64_t, std::string>> receipts =
+      FetchReceipts(channel, settings, positions, LeafBytes::kIfEntitled);
+  if (!receipts.ok()) return NoReceipts(err, receipts.status());
   std::string text;
   if (format == "jsonl" || format == "csv") {
     const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
@@ -286,11 +310,16 @@ int Export(const std::vector<std::string>& words,
       auto check = checks.find(i);
       const ConsentInForce* in_force =
           check == checks.end() ? nullptr : &check->second;
-      text += format == "jsonl" ? JsonLine(entries[i], in_force)
-                                : CsvRow(entries[i], in_force);
+      auto receipt = receipts->find(entries[i].event().position());
+      const std::string* proof =
+          entries[i].has_disclosure() && receipt != receipts->end()
+              ? &receipt->second
+              : nullptr;
+      text += format == "jsonl" ? JsonLine(entries[i], in_force, proof)
+                                : CsvRow(entries[i], in_force, proof);
     }
   } else {
-    text = HtmlPage(subject, entries);
+    text = HtmlPage(subject, entries, *receipts);
   }
   return emit(text, absl::StrCat(entries.size(), " entries"));
 }

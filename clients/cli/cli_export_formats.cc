@@ -146,7 +146,8 @@ std::string InForceJson(const ConsentInForce& c) {
 }  // namespace
 
 std::string JsonLine(const v1::AuditEntry& entry,
-                     const ConsentInForce* in_force) {
+                     const ConsentInForce* in_force,
+                     const std::string* receipt) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   (void)google::protobuf::util::MessageToJsonString(entry, &json, options);
@@ -157,6 +158,9 @@ std::string JsonLine(const v1::AuditEntry& entry,
                    "\",\"hashHex\":\"", Hex(entry.event().hash()), "\"");
   if (in_force != nullptr) {
     absl::StrAppend(&head, ",\"consentInForce\":", InForceJson(*in_force));
+  }
+  if (receipt != nullptr) {
+    absl::StrAppend(&head, ",\"receipt\":", JsonString(*receipt));
   }
   if (json.size() > 2) {
     return absl::StrCat(head, ",", json.substr(1), "\n");
@@ -175,8 +179,8 @@ std::string CsvField(const std::string& value) {
 
 }  // namespace
 
-std::string CsvRow(const v1::AuditEntry& entry,
-                   const ConsentInForce* in_force) {
+std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force,
+                   const std::string* receipt) {
   const v1::RecordedEvent& e = entry.event();
   const bool has_disclosure = entry.has_disclosure();
   const v1::DisclosureRecorded& d = entry.disclosure();
@@ -195,7 +199,8 @@ std::string CsvRow(const v1::AuditEntry& entry,
       has_disclosure ? Basis(d) : "",
       in_force ? InForceText(*in_force) : "",
       in_force && in_force->covered ? TermsText(in_force->terms) : "",
-      Hex(e.hash())};
+      Hex(e.hash()),
+      receipt != nullptr ? absl::Base64Escape(*receipt) : ""};
   std::string row;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) row += ",";
@@ -317,7 +322,8 @@ std::string HtmlRow(const v1::AuditEntry& entry,
 }  // namespace
 
 std::string HtmlPage(const std::string& subject,
-                     const std::vector<v1::AuditEntry>& entries) {
+                     const std::vector<v1::AuditEntry>& entries,
+                     const std::map<uint64_t, std::string>& receipts) {
   const std::string now = Time(TimeUtil::GetCurrentTime());
   const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
   size_t without_consent = 0;
@@ -346,7 +352,20 @@ std::string HtmlPage(const std::string& subject,
     page +=
         HtmlRow(entries[i], check == checks.end() ? nullptr : &check->second);
   }
-  page += "</tbody>\n</table>\n</body>\n</html>\n";
+  page += "</tbody>\n</table>\n";
+  if (!receipts.empty()) {
+    absl::StrAppend(
+        &page,
+        "<h2>Receipts</h2>\n<p class=\"meta\">For each disclosure, a proof "
+        "that its record is in the log (C2SP tlog-proof): check them with "
+        "<code>ycr audit verify --export</code>.</p>\n");
+    for (const auto& [position, receipt] : receipts) {
+      absl::StrAppend(&page, "<details><summary>Position ", position,
+                      "</summary><pre class=\"tlog-proof\">", Html(receipt),
+                      "</pre></details>\n");
+    }
+  }
+  page += "</body>\n</html>\n";
   return page;
 }
 

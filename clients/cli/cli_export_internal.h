@@ -30,20 +30,25 @@ std::map<size_t, ConsentInForce> CheckDisclosures(
     const std::vector<v1::AuditEntry>& entries);
 
 // One entry as a line of JSON (jsonl), with the consent in force for a
-// disclosure.
+// disclosure and its receipt (a C2SP tlog-proof; null: none) as "receipt".
 std::string JsonLine(const v1::AuditEntry& entry,
-                     const ConsentInForce* in_force);
+                     const ConsentInForce* in_force,
+                     const std::string* receipt = nullptr);
 
 constexpr char kCsvHeader[] =
     "position,recorded_at,event_type,actor_organisation,actor_user,"
     "actor_role,stream,from,to,categories,purpose,basis,consent_in_force,"
-    "consent_terms,hash\r\n";
+    "consent_terms,hash,receipt\r\n";
 
-// One entry as a CSV row (RFC 4180), under kCsvHeader.
-std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force);
+// One entry as a CSV row (RFC 4180), under kCsvHeader; the receipt (null:
+// none) in standard base64, so that every row stays one line.
+std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force,
+                   const std::string* receipt = nullptr);
 
-// The whole trail as one self-contained HTML page.
+// The whole trail as one self-contained HTML page, with the receipts (by
+// position) after the table, each in a <pre class="tlog-proof">.
 std::string HtmlPage(const std::string& subject,
-                     const std::vector<v1::AuditEntry>& entries);
+                     const std::vector<v1::AuditEntry>& entries,
+                     const std::map<uint64_t, std::string>& receipts = {});
 
 }  // namespace ycr::cli::internal

@@ -7,6 +7,8 @@
 //   ycr log tail [--follow|-f]       read the whole log (and follow it)
 //   ycr audit export --subject S --format jsonl|csv|html [--output FILE]
 //                                    a subject's audit trail (cli_export.h)
+//   ycr audit verify --vkey KEY ...  checkpoints, consistency, receipts
+//   ycr audit leaf --position P      a record's leaf bytes (cli_tlog.h)
 //   ycr demo [--file F]              seed a demo county (cli_demo.h)
 //   ycr <service> <method> [--data=JSON|@file] [--set field.path=value]...
 //                                    any RPC of package ycr.v1 (cli_generic.h)
@@ -31,6 +33,7 @@
 #include "clients/cli/cli_demo.h"
 #include "clients/cli/cli_export.h"
 #include "clients/cli/cli_generic.h"
+#include "clients/cli/cli_tlog.h"
 #include "clients/client_security.h"
 #include "common/command_line.h"
 #include "common/ids.h"
@@ -79,6 +82,10 @@ constexpr char kUsage[] =
     "  ycr log tail [--follow|-f]        read the whole log, or follow it\n"
     "  ycr audit export --subject S --format jsonl|csv|html [--output FILE]\n"
     "                                    export a subject's audit trail\n"
+    "  ycr audit verify --vkey KEY [--state FILE] [--export FILE]\n"
+    "                                    check the log's signed checkpoint,\n"
+    "                                    its consistency, and receipts\n"
+    "  ycr audit leaf --position P       a record's leaf bytes (auditors)\n"
     "  ycr demo [--file FILE]            seed a small demo county\n"
     "  ycr <service> <method> [--data=JSON|@FILE] [--set field=value]...\n"
     "                                    call any RPC\n"
@@ -479,6 +486,16 @@ int main(int argc, char** argv) {
       line.words[1] == "export") {
     return RunSubcommand(line, "audit export", ycr::cli::ExportHelp(),
                          &ycr::cli::Export);
+  }
+  if (line.words.size() >= 2 && line.words[0] == "audit" &&
+      line.words[1] == "verify") {
+    return RunSubcommand(line, "audit verify", ycr::cli::VerifyHelp(),
+                         &ycr::cli::Verify);
+  }
+  if (line.words.size() >= 2 && line.words[0] == "audit" &&
+      line.words[1] == "leaf") {
+    return RunSubcommand(line, "audit leaf", ycr::cli::LeafHelp(),
+                         &ycr::cli::Leaf);
   }
   if (!line.words.empty() && line.words[0] == "demo") {
     return RunSubcommand(line, "demo", ycr::cli::DemoHelp(), &ycr::cli::Demo);

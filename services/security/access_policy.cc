@@ -68,6 +68,16 @@ std::vector<PolicyRow> BuildTable() {
       {"/ycr.v1.Audit/Trail", CaseReaders()},
       {"/ycr.v1.Audit/OrganisationDisclosures", CaseReaders()},
       {"/ycr.v1.Audit/ConsentInForce", CaseReaders()},
+      // The transparency tree: signed checkpoints, hashes and audit paths
+      // are hashes of records, never their bytes (a leaf hash is SHA-256 of
+      // a whole stored record: its event id, the previous record's chain
+      // hash, ciphertext of the personal part; it can be neither reversed
+      // nor confirmed by guessing), and the same hashes are public at the
+      // tlog HTTP listener. So every authenticated role may check the log;
+      // reading the records stays on the rows above.
+      {"/ycr.v1.Audit/Checkpoint", everyone},
+      {"/ycr.v1.Audit/InclusionProof", everyone},
+      {"/ycr.v1.Audit/ConsistencyProof", everyone},
       // A subject access request: the record's holder answers it (checked
       // in the handler), auditors may compile it.
       {"/ycr.v1.Audit/SubjectAccessPack",

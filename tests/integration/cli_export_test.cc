@@ -185,7 +185,7 @@ TEST_F(CliExportTest, CsvHeaderAndOneRowPerEntry) {
   EXPECT_EQ(rows[0],
             "position,recorded_at,event_type,actor_organisation,actor_user,"
             "actor_role,stream,from,to,categories,purpose,basis,"
-            "consent_in_force,consent_terms,hash");
+            "consent_in_force,consent_terms,hash,receipt");
   bool consent_row = false;
   bool safeguarding_row = false;
   for (size_t i = 1; i < rows.size(); ++i) {

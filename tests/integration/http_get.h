@@ -16,6 +16,8 @@ struct HttpReply {
   long code = 0;
   std::string content_type;
   std::string body;
+  // The response's header lines, as received.
+  std::string headers;
 };
 
 inline size_t Collect(char* data, size_t size, size_t n, void* out) {
@@ -29,6 +31,8 @@ inline HttpReply Get(const std::string& url) {
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Collect);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   const CURLcode rc = curl_easy_perform(curl);

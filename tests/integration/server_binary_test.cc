@@ -86,6 +86,9 @@ TEST(ServerBinaryTest, HelpListsFlagsAndExitsZero) {
   EXPECT_NE(text.find("--shutdown_grace_seconds"), std::string::npos) << text;
   EXPECT_NE(text.find("--metrics_listen"), std::string::npos) << text;
   EXPECT_NE(text.find("--tls_crl"), std::string::npos) << text;
+  EXPECT_NE(text.find("--tlog_key"), std::string::npos) << text;
+  EXPECT_NE(text.find("--tlog_listen"), std::string::npos) << text;
+  EXPECT_NE(text.find("ycr-server keygen"), std::string::npos) << text;
 }
 
 TEST(ServerBinaryTest, SigtermDrainsAndClosesTheStoreCleanly) {

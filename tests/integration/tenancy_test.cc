@@ -646,6 +646,17 @@ std::map<std::string, Row> TenancyTest::Rows() {
   rows["/ycr.v1.Testing/AdvanceTime"] = {constant("by { seconds: 0 }"),
                                          {{kAdminRole, Both()}}};
   rows["/ycr.v1.Testing/GetTime"] = {constant(""), everyone};
+
+  // The transparency tree: hashes, no organisation's records; a checkpoint
+  // of the head is signed first, so record 1 is in it.
+  const auto signed_now = [this](const std::string&, const std::string&) {
+    ASSERT_TRUE(server_.server().checkpointer().Tick().ok());
+  };
+  rows["/ycr.v1.Audit/Checkpoint"] = {constant(""), everyone};
+  rows["/ycr.v1.Audit/InclusionProof"] = {constant("position: 1"), everyone,
+                                          signed_now};
+  rows["/ycr.v1.Audit/ConsistencyProof"] = {constant("old_size: 1"), everyone,
+                                            signed_now};
   return rows;
 }
 

@@ -1,0 +1,429 @@
+// `ycr audit verify` (cli_tlog.h): a checkpoint's signature, its
+// consistency with the last one this auditor saw (the state file), and
+// every receipt of an export, each line of output one check.
+
+#include <map>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "clients/cli/cli_tlog.h"
+#include "common/files.h"
+#include "common/signed_note.h"
+#include "common/tlog.h"
+#include "common/tlog_proof.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
+
+namespace ycr::cli {
+namespace {
+
+constexpr char kHelp[] =
+    "ycr audit verify --vkey KEY|@FILE [--state FILE] [--export FILE]\n"
+    "                 [--checkpoint FILE] [--offline]\n"
+    "\n"
+    "Checks the log's transparency tree (README \"Proving the audit\n"
+    "trail\"), one line per check, and exits 1 on any failure:\n"
+    "  - the current checkpoint (Audit.Checkpoint of the log's head, or\n"
+    "    --checkpoint FILE) is signed by the verifier key and names its\n"
+    "    origin;\n"
+    "  - with --state: the log still holds the tree of the last checkpoint\n"
+    "    saved there (a consistency proof from the server): a smaller tree\n"
+    "    (rolled back) or another tree of the same records (forked) fails;\n"
+    "    after every check passed, the current checkpoint is saved there;\n"
+    "  - with --export: each receipt (C2SP tlog-proof) in an export of\n"
+    "    `ycr audit export` (jsonl, csv, html or sar): its checkpoint is\n"
+    "    signed by the key, the record is in that tree (from the record's\n"
+    "    bytes when the receipt holds them, else from its leaf hash), and\n"
+    "    that tree is part of today's log.\n"
+    "\n"
+    "  --vkey KEY       the log's verifier key, <name>+<hex id>+<base64>\n"
+    "                   (ycr-server keygen prints it; the server logs it),\n"
+    "                   or @FILE holding it (required)\n"
+    "  --state FILE     the last checkpoint seen (created on first use;\n"
+    "                   keep it where the server's operator cannot reach)\n"
+    "  --export FILE    an export whose receipts to check\n"
+    "  --checkpoint F   check this signed checkpoint instead of the server's\n"
+    "  --offline        call no server: receipts are checked against their\n"
+    "                   own checkpoints only; a state file needs the server\n"
+    "                   unless the tree has not grown\n"
+    "Exit codes: 0 every check passed, 1 a check failed, 2 bad usage.\n";
+
+struct Head {
+  note::Checkpoint checkpoint;
+  std::string note;
+};
+
+class Verifier {
+ public:
+  Verifier(note::Verifier key, std::shared_ptr<grpc::Channel> channel,
+           const CallSettings& settings, std::ostream& out)
+      : key_(std::move(key)),
+        channel_(std::move(channel)),
+        settings_(settings),
+        out_(out) {}
+
+  int failures() const { return failures_; }
+
+  void Ok(const std::string& line) { out_ << "ok: " << line << "\n"; }
+  void Fail(const std::string& line) {
+    out_ << "FAIL: " << line << "\n";
+    ++failures_;
+  }
+
+  // The checkpoint in `note`, once its signature by the key is checked.
+  absl::StatusOr<Head> Open(const std::string& note) {
+    absl::StatusOr<std::string> text = note::Open(note, key_);
+    if (!text.ok()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "not signed by ", key_.name, "'s key: ", text.status().message()));
+    }
+    absl::StatusOr<note::Checkpoint> checkpoint = note::ParseCheckpoint(*text);
+    if (!checkpoint.ok()) return checkpoint.status();
+    if (checkpoint->origin != key_.name) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("the origin is '", checkpoint->origin,
+                       "', not the key's name '", key_.name, "'"));
+    }
+    return Head{*std::move(checkpoint), note};
+  }
+
+  // OK when the tree of `old_size` records with `old_root` is a prefix of
+  // `now`'s tree (asking the server for the proof unless offline).
+  absl::Status Prefix(int64_t old_size, const tlog::Hash& old_root,
+                      const Head& now) {
+    const note::Checkpoint& cur = now.checkpoint;
+    if (old_size > cur.size) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rolled back: a tree of ", old_size,
+          " records was signed, but the log now shows ", cur.size));
+    }
+    if (old_size == cur.size) {
+      if (old_root == cur.root) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "forked: two different trees of ", old_size, " records"));
+    }
+    if (channel_ == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("offline: cannot prove that the tree of ", old_size,
+                       " records is part of the tree of ", cur.size));
+    }
+    v1::ConsistencyProofRequest request;
+    request.set_old_size(static_cast<uint64_t>(old_size));
+    request.set_new_size(static_cast<uint64_t>(cur.size));
+    v1::ConsistencyProofResponse response;
+    grpc::ClientContext context;
+    PrepareContext(&context, settings_);
+    grpc::Status status = v1::Audit::NewStub(channel_)->ConsistencyProof(
+        &context, request, &response);
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "no consistency proof from the server: ", status.error_message()));
+    }
+    std::vector<tlog::Hash> path;
+    for (const std::string& bytes : response.path()) {
+      absl::StatusOr<tlog::Hash> hash = tlog::HashFromBytes(bytes);
+      if (!hash.ok()) return hash.status();
+      path.push_back(*hash);
+    }
+    if (absl::Status s = tlog::VerifyConsistency(old_size, cur.size, old_root,
+                                                 cur.root, path);
+        !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("forked: the tree of ", old_size,
+                       " records is not part of the tree "
+                       "of ",
+                       cur.size, " (", s.message(), ")"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Checks one receipt; `now` (may be null) is the current checkpoint.
+  void Receipt(const std::string& text, const Head* now) {
+    absl::StatusOr<tlog::Proof> proof = tlog::ParseProof(text);
+    if (!proof.ok()) {
+      Fail(absl::StrCat("receipt: ", proof.status().message()));
+      return;
+    }
+    const std::string what =
+        absl::StrCat("receipt for position ", proof->index + 1);
+    absl::StatusOr<Head> head = Open(proof->checkpoint);
+    if (!head.ok()) {
+      Fail(absl::StrCat(what, ": its checkpoint is ", head.status().message()));
+      return;
+    }
+    absl::StatusOr<tlog::Hash> leaf = tlog::ProofLeafHash(*proof);
+    if (!leaf.ok()) {
+      Fail(absl::StrCat(what, ": ", leaf.status().message()));
+      return;
+    }
+    const bool has_record = proof->extra->size() != 32;
+    if (has_record) {
+      v1::RecordedEvent event;
+      if (!event.ParseFromString(*proof->extra) ||
+          event.position() != static_cast<uint64_t>(proof->index) + 1) {
+        Fail(absl::StrCat(what,
+                          ": the record it holds is not at that "
+                          "position"));
+        return;
+      }
+    }
+    if (absl::Status s =
+            tlog::VerifyInclusion(proof->index, head->checkpoint.size, *leaf,
+                                  proof->path, head->checkpoint.root);
+        !s.ok()) {
+      Fail(absl::StrCat(what, ": the record is not in the signed tree of ",
+                        head->checkpoint.size, " records (", s.message(), ")"));
+      return;
+    }
+    std::string later;
+    if (now != nullptr) {
+      if (absl::Status s =
+              Prefix(head->checkpoint.size, head->checkpoint.root, *now);
+          !s.ok()) {
+        Fail(absl::StrCat(what, ": ", s.message()));
+        return;
+      }
+      later = absl::StrCat(", which is part of today's tree of ",
+                           now->checkpoint.size);
+    }
+    Ok(absl::StrCat(what, ": ", has_record ? "the record" : "its leaf hash",
+                    " is in the signed tree of ", head->checkpoint.size,
+                    later));
+  }
+
+ private:
+  const note::Verifier key_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const CallSettings& settings_;
+  std::ostream& out_;
+  int failures_ = 0;
+};
+
+// Every receipt in an export: JSON (jsonl lines or the sar document),
+// HTML (<pre class="tlog-proof">) or CSV fields.
+std::vector<std::string> FindReceipts(const std::string& text) {
+  std::vector<std::string> found;
+  const std::string header = tlog::kProofHeader;
+  if (absl::StrContains(text, "<pre class=\"tlog-proof\">")) {
+    const std::string kOpen = "<pre class=\"tlog-proof\">";
+    for (size_t at = text.find(kOpen); at != std::string::npos;
+         at = text.find(kOpen, at + 1)) {
+      const size_t start = at + kOpen.size();
+      const size_t end = text.find("</pre>", start);
+      if (end == std::string::npos) break;
+      found.push_back(absl::StrReplaceAll(text.substr(start, end - start),
+                                          {{"&lt;", "<"},
+                                           {"&gt;", ">"},
+                                           {"&quot;", "\""},
+                                           {"&#39;", "'"},
+                                           {"&amp;", "&"}}));
+    }
+    return found;
+  }
+  std::function<void(const google::protobuf::Value&)> walk =
+      [&](const google::protobuf::Value& v) {
+        if (v.has_struct_value()) {
+          for (const auto& [key, field] : v.struct_value().fields()) {
+            walk(field);
+          }
+        } else if (v.has_list_value()) {
+          for (const auto& item : v.list_value().values()) walk(item);
+        } else if (v.has_string_value() &&
+                   absl::StartsWith(v.string_value(), header + "\n")) {
+          found.push_back(v.string_value());
+        }
+      };
+  google::protobuf::Value whole;
+  if (!text.empty() && text[0] == '{') {
+    if (google::protobuf::util::JsonStringToMessage(text, &whole).ok()) {
+      walk(whole);
+      return found;
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      google::protobuf::Value line;
+      if (google::protobuf::util::JsonStringToMessage(
+              text.substr(start, end - start), &line)
+              .ok()) {
+        walk(line);
+      }
+      start = end + 1;
+    }
+    return found;
+  }
+  // CSV: a receipt is a field in standard base64.
+  const std::string prefix = absl::Base64Escape(header.substr(0, 21));
+  for (size_t at = text.find(prefix); at != std::string::npos;
+       at = text.find(prefix, at + 1)) {
+    size_t end = at;
+    while (end < text.size() &&
+           (absl::ascii_isalnum(text[end]) || text[end] == '+' ||
+            text[end] == '/' || text[end] == '=')) {
+      ++end;
+    }
+    std::string decoded;
+    if (absl::Base64Unescape(text.substr(at, end - at), &decoded)) {
+      found.push_back(decoded);
+    }
+    at = end;
+  }
+  return found;
+}
+
+}  // namespace
+
+std::string VerifyHelp() { return kHelp; }
+
+int Verify(const std::vector<std::string>& words,
+           const std::vector<std::string>& options, Channels& channels,
+           const CallSettings& settings, std::ostream& out, std::ostream& err) {
+  auto bad = [&err](const std::string& problem) {
+    err << "ycr: audit verify: " << problem
+        << "\nRun `ycr audit verify --help` for usage.\n";
+    return 2;
+  };
+  if (words.size() > 2) return bad("unexpected argument '" + words[2] + "'");
+  std::string vkey, state, export_file, checkpoint_file;
+  bool offline = false;
+  for (const std::string& option : options) {
+    const size_t eq = option.find('=');
+    const std::string name = option.substr(0, eq);
+    const std::string value =
+        eq == std::string::npos ? "" : option.substr(eq + 1);
+    if (name == "offline" && eq == std::string::npos) {
+      offline = true;
+      continue;
+    }
+    if (eq == std::string::npos || value.empty()) {
+      return bad("--" + name + " needs a value");
+    }
+    if (name == "vkey") {
+      vkey = value;
+    } else if (name == "state") {
+      state = value;
+    } else if (name == "export") {
+      export_file = value;
+    } else if (name == "checkpoint") {
+      checkpoint_file = value;
+    } else {
+      return bad("unknown flag --" + name);
+    }
+  }
+  if (vkey.empty()) return bad("--vkey is required");
+  if (vkey[0] == '@') {
+    absl::StatusOr<std::string> text = ReadFile(vkey.substr(1));
+    if (!text.ok())
+      return bad("--vkey: " + std::string(text.status().message()));
+    vkey = std::string(absl::StripAsciiWhitespace(*text));
+  }
+  absl::StatusOr<note::Verifier> key = note::ParseVerifierKey(vkey);
+  if (!key.ok()) return bad("--vkey: " + std::string(key.status().message()));
+  if (offline && checkpoint_file.empty() && !state.empty()) {
+    return bad("--state with --offline needs --checkpoint FILE");
+  }
+  Verifier check(*key, offline ? nullptr : channels.Own(), settings, out);
+
+  // The current checkpoint.
+  std::optional<Head> now;
+  std::string note;
+  if (!checkpoint_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(checkpoint_file);
+    if (!text.ok()) {
+      return bad("--checkpoint: " + std::string(text.status().message()));
+    }
+    note = *text;
+  } else if (!offline) {
+    // A checkpoint of the whole log as it is now (signed now if need be).
+    v1::HeadResponse log_head;
+    grpc::ClientContext head_context;
+    PrepareContext(&head_context, settings);
+    grpc::Status status = v1::EventStore::NewStub(channels.Own())
+                              ->Head(&head_context, {}, &log_head);
+    v1::CheckpointRequest request;
+    request.set_min_tree_size(log_head.position());
+    v1::SignedCheckpoint checkpoint;
+    grpc::ClientContext context;
+    PrepareContext(&context, settings);
+    if (status.ok()) {
+      status = v1::Audit::NewStub(channels.Own())
+                   ->Checkpoint(&context, request, &checkpoint);
+    }
+    if (!status.ok()) {
+      check.Fail("no checkpoint from the server: " + status.error_message());
+    }
+    note = checkpoint.note();
+  }
+  if (!note.empty()) {
+    absl::StatusOr<Head> head = check.Open(note);
+    if (head.ok()) {
+      now = *head;
+      check.Ok(absl::StrCat("checkpoint of ", now->checkpoint.origin, ": ",
+                            now->checkpoint.size, " records, root ",
+                            tlog::HashHex(now->checkpoint.root),
+                            ", signed by the key"));
+    } else {
+      check.Fail("the checkpoint is " + std::string(head.status().message()));
+    }
+  }
+
+  // The last checkpoint seen.
+  if (!state.empty() && now.has_value()) {
+    absl::StatusOr<std::string> saved = ReadFile(state);
+    bool consistent = true;
+    if (saved.ok()) {
+      absl::StatusOr<Head> last = check.Open(*saved);
+      if (!last.ok()) {
+        check.Fail(absl::StrCat("the state file's checkpoint is ",
+                                last.status().message()));
+        consistent = false;
+      } else if (absl::Status s = check.Prefix(last->checkpoint.size,
+                                               last->checkpoint.root, *now);
+                 !s.ok()) {
+        check.Fail(
+            absl::StrCat("since the state file's checkpoint: ", s.message()));
+        consistent = false;
+      } else {
+        check.Ok(absl::StrCat("the tree of ", last->checkpoint.size,
+                              " records last seen is part of today's tree"));
+      }
+    } else if (saved.status().code() == absl::StatusCode::kNotFound) {
+      check.Ok("no state file yet: this checkpoint is the first seen");
+    } else {
+      check.Fail(std::string(saved.status().message()));
+      consistent = false;
+    }
+    if (consistent && check.failures() == 0) {
+      if (absl::Status s = WritePrivateFile(state, now->note); !s.ok()) {
+        check.Fail(std::string(s.message()));
+      }
+    }
+  }
+
+  if (!export_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(export_file);
+    if (!text.ok()) {
+      return bad("--export: " + std::string(text.status().message()));
+    }
+    const std::vector<std::string> receipts = FindReceipts(*text);
+    if (receipts.empty()) check.Fail(export_file + ": no receipts in it");
+    for (const std::string& receipt : receipts) {
+      check.Receipt(receipt, now.has_value() ? &*now : nullptr);
+    }
+  }
+  if (check.failures() > 0) {
+    out << "verify: " << check.failures() << " check(s) FAILED\n";
+    return 1;
+  }
+  out << "verify: every check passed\n";
+  return 0;
+}
+
+}  // namespace ycr::cli

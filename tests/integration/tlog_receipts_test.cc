@@ -1,0 +1,285 @@
+// Receipts in exports and `ycr audit verify`, against a real server with
+// the real `ycr` binary: every disclosure in a jsonl, csv, html and sar
+// export carries a C2SP tlog-proof; only a caller entitled to the whole
+// stored record (an auditor) gets the record's bytes in it, the holder's
+// school and the sar pack only its leaf hash; `ycr audit verify` passes on
+// exports made before the subject's erasure after it, and fails on a
+// rolled-back or forked log, a tampered receipt, and another key.
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
+#include "common/signed_note.h"
+#include "common/tlog_proof.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/integration/command_runner.h"
+#include "tests/integration/domain_flows_fixture.h"
+
+namespace ycr::testing {
+namespace {
+
+bool Has(const std::string& text, const std::string& fragment) {
+  return text.find(fragment) != std::string::npos;
+}
+
+class TlogReceiptsTest : public DomainFlowsTest {
+ protected:
+  Outcome Ycr(std::vector<std::string> args,
+              const std::string& organisation = kSchool,
+              const std::string& role = "school") {
+    return RunArgs(CliAs(YCR_CLI_BINARY, server_.server().port(), organisation,
+                         role, args),
+                   dir_.path() + "/stderr");
+  }
+  Outcome AsAuditor(std::vector<std::string> args) {
+    return Ycr(std::move(args), "auditor-1", "auditor");
+  }
+
+  std::string VerifierKey() {
+    return note::VerifierKey(server_.server().checkpointer().signer());
+  }
+
+  // s-1: a record, consent c-1, two disclosures under it.
+  void MakeHistory() {
+    ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+    ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+                                 {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                         kSchool)));
+    for (int i = 0; i < 2; ++i) {
+      v1::RecordDisclosureRequest disclose;
+      *disclose.mutable_disclosure() =
+          Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                     {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+      ASSERT_TRUE(Ok(Disclose(disclose, kSchool)));
+    }
+  }
+
+  // Writes an export of s-1 in `format` as the school or the auditor.
+  std::string Export(const std::string& format, bool auditor) {
+    const std::string file =
+        absl::StrCat(dir_.path(), "/s-1.", auditor ? "auditor." : "", format);
+    std::vector<std::string> args = {"audit",    "export", "--subject", "s-1",
+                                     "--format", format,   "--output",  file};
+    Outcome run = auditor ? AsAuditor(args) : Ycr(args);
+    EXPECT_EQ(run.code, 0) << run.err;
+    return file;
+  }
+
+  Outcome Verify(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"audit", "verify", "--vkey",
+                                     VerifierKey()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return AsAuditor(args);
+  }
+};
+
+std::string Read(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+// The receipts of a jsonl export, one per disclosure line.
+std::vector<tlog::Proof> JsonlReceipts(const std::string& text,
+                                       int* disclosures) {
+  std::vector<tlog::Proof> proofs;
+  *disclosures = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    google::protobuf::Struct object;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(std::string(line), &object)
+            .ok());
+    const auto& fields = object.fields();
+    if (fields.count("disclosure")) ++*disclosures;
+    if (!fields.count("receipt")) continue;
+    EXPECT_TRUE(fields.count("disclosure")) << "a receipt off a disclosure";
+    auto proof = tlog::ParseProof(fields.at("receipt").string_value());
+    EXPECT_TRUE(proof.ok()) << proof.status();
+    if (proof.ok()) proofs.push_back(*proof);
+  }
+  return proofs;
+}
+
+TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  int disclosures = 0;
+  // The holder's school may not read the raw log: leaf hashes only.
+  std::vector<tlog::Proof> school =
+      JsonlReceipts(Read(Export("jsonl", false)), &disclosures);
+  EXPECT_EQ(disclosures, 2);
+  ASSERT_EQ(school.size(), 2u);
+  for (const tlog::Proof& proof : school) {
+    ASSERT_TRUE(proof.extra.has_value());
+    EXPECT_EQ(proof.extra->size(), 32u);
+    auto leaf = server_.server().log().ReadLeaf(proof.index + 1);
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_EQ(*proof.extra, tlog::HashBytes(tlog::RecordHash(*leaf)));
+  }
+  // The auditor may: the record as stored, byte for byte.
+  std::vector<tlog::Proof> auditor =
+      JsonlReceipts(Read(Export("jsonl", true)), &disclosures);
+  ASSERT_EQ(auditor.size(), 2u);
+  for (const tlog::Proof& proof : auditor) {
+    auto leaf = server_.server().log().ReadLeaf(proof.index + 1);
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_EQ(*proof.extra, *leaf);
+  }
+  // csv (base64 in its own column) and html carry them too; the school's
+  // never the record.
+  const std::string csv = Read(Export("csv", false));
+  const std::string html = Read(Export("html", false));
+  EXPECT_TRUE(Has(html, "<pre class=\"tlog-proof\">")) << html;
+  for (const tlog::Proof& proof : auditor) {
+    const std::string record = absl::Base64Escape(*proof.extra);
+    EXPECT_FALSE(Has(csv, record));
+    EXPECT_FALSE(Has(html, record));
+  }
+  // The sar pack: a receipt for each disclosure, leaf hashes only, even
+  // when an auditor compiles it (it goes to the data subject).
+  const std::string sar = Read(Export("sar", true));
+  v1::SubjectAccessPack pack;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sar, &pack).ok());
+  ASSERT_EQ(pack.receipts_size(), 2);
+  for (const v1::Receipt& receipt : pack.receipts()) {
+    auto proof = tlog::ParseProof(receipt.tlog_proof());
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_EQ(proof->index + 1, static_cast<int64_t>(receipt.position()));
+    EXPECT_EQ(proof->extra->size(), 32u);
+  }
+  // Every one of them verifies.
+  for (const std::string format : {"jsonl", "csv", "html", "sar"}) {
+    const std::string file = absl::StrCat(dir_.path(), "/s-1.", format);
+    if (format == "sar") continue;
+    Outcome run = Verify({"--export", file});
+    EXPECT_EQ(run.code, 0) << format << "\n" << run.out << run.err;
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 4)
+        << run.out;  // The checkpoint, two receipts, the summary.
+  }
+  Outcome run = Verify({"--export", dir_.path() + "/s-1.auditor.sar"});
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_TRUE(Has(run.out, "its leaf hash is in the signed tree")) << run.out;
+}
+
+TEST_F(TlogReceiptsTest, AnExportMadeBeforeAnErasureStillVerifiesAfterIt) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string jsonl = Export("jsonl", true);
+  const std::string csv = Export("csv", false);
+  const std::string state = dir_.path() + "/auditor.state";
+  Outcome run = Verify({"--state", state, "--export", jsonl});
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_TRUE(Has(run.out, "the record is in the signed tree")) << run.out;
+
+  // The holder erases the subject (through the CLI, as its staff would).
+  run = Ycr({"subjects", "erase", "--data",
+             R"({"subject_id": "s-1", "request_ref": "erasure-request-1"})"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::SubjectRecord record;
+  ASSERT_TRUE(Ok(GetRecord("s-1", &record)));
+  ASSERT_TRUE(record.erased());
+
+  // The log grew; the same receipts, and the state's tree, still check.
+  for (const std::string& file : {jsonl, csv}) {
+    run = Verify({"--state", state, "--export", file});
+    EXPECT_EQ(run.code, 0) << run.out << run.err;
+    EXPECT_TRUE(Has(run.out, "part of today's tree")) << run.out;
+    EXPECT_FALSE(Has(run.out, "FAIL")) << run.out;
+  }
+}
+
+TEST_F(TlogReceiptsTest, ARolledBackOrForkedLogFails) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string state = dir_.path() + "/auditor.state";
+  ASSERT_EQ(Verify({"--state", state}).code, 0);
+  auto latest = server_.server().checkpointer().Latest();
+  ASSERT_TRUE(latest.has_value());
+  const note::Signer& signer = server_.server().checkpointer().signer();
+  // A state file from a larger tree than the log now shows: rolled back.
+  note::Checkpoint larger{signer.name, latest->size + 5, latest->root, {}};
+  auto signed_larger = note::Sign(note::FormatCheckpoint(larger), signer);
+  ASSERT_TRUE(signed_larger.ok());
+  ASSERT_TRUE(WritePrivateFile(state, *signed_larger).ok());
+  Outcome run = Verify({"--state", state});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out,
+                  "FAIL: since the state file's checkpoint: rolled "
+                  "back"))
+      << run.out;
+  // The state file is left as it was: the failure stays visible.
+  EXPECT_EQ(Read(state), *signed_larger);
+  // Another tree of the same size: forked.
+  note::Checkpoint other{signer.name, latest->size, tlog::EmptyTreeHash(), {}};
+  auto signed_other = note::Sign(note::FormatCheckpoint(other), signer);
+  ASSERT_TRUE(signed_other.ok());
+  ASSERT_TRUE(WritePrivateFile(state, *signed_other).ok());
+  run = Verify({"--state", state});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "forked")) << run.out;
+  // A smaller tree that is not a prefix of today's: forked too.
+  note::Checkpoint smaller{signer.name, 1, tlog::EmptyTreeHash(), {}};
+  auto signed_smaller = note::Sign(note::FormatCheckpoint(smaller), signer);
+  ASSERT_TRUE(signed_smaller.ok());
+  ASSERT_TRUE(WritePrivateFile(state, *signed_smaller).ok());
+  run = Verify({"--state", state});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "forked")) << run.out;
+}
+
+TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string jsonl = Export("jsonl", false);
+  const std::string text = Read(jsonl);
+  int disclosures = 0;
+  std::vector<tlog::Proof> proofs = JsonlReceipts(text, &disclosures);
+  ASSERT_EQ(proofs.size(), 2u);
+  ASSERT_FALSE(proofs[0].path.empty());
+  // One hash of the first receipt's audit path changed.
+  const std::string hash =
+      absl::Base64Escape(tlog::HashBytes(proofs[0].path[0]));
+  tlog::Hash changed = proofs[0].path[0];
+  changed[0] ^= 1;
+  const std::string tampered = dir_.path() + "/tampered.jsonl";
+  ASSERT_TRUE(
+      WritePrivateFile(
+          tampered,
+          absl::StrReplaceAll(
+              text, {{hash, absl::Base64Escape(tlog::HashBytes(changed))}}))
+          .ok());
+  Outcome run = Verify({"--export", tampered});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "is not in the signed tree")) << run.out;
+  // Another record's leaf hash in a receipt.
+  const std::string leaf = absl::Base64Escape(*proofs[0].extra);
+  const std::string swapped = dir_.path() + "/swapped.jsonl";
+  ASSERT_TRUE(
+      WritePrivateFile(
+          swapped, absl::StrReplaceAll(
+                       text, {{leaf, absl::Base64Escape(*proofs[1].extra)}}))
+          .ok());
+  run = Verify({"--export", swapped});
+  EXPECT_EQ(run.code, 1) << run.out;
+  // The good export against another key.
+  auto other = note::NewSigner(server_.server().checkpointer().signer().name);
+  ASSERT_TRUE(other.ok());
+  run = AsAuditor({"audit", "verify", "--vkey", note::VerifierKey(*other),
+                   "--export", jsonl});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "not signed by")) << run.out;
+  // And the untouched one passes.
+  EXPECT_EQ(Verify({"--export", jsonl}).code, 0);
+  // Usage.
+  EXPECT_EQ(AsAuditor({"audit", "verify"}).code, 2);
+  EXPECT_EQ(AsAuditor({"audit", "verify", "--help"}).code, 0);
+}
+
+}  // namespace
+}  // namespace ycr::testing
