@@ -17,6 +17,7 @@
 #include "common/tlog_proof.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "openssl/sha.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -143,8 +144,11 @@ class Verifier {
     return absl::OkStatus();
   }
 
-  // Checks one receipt; `now` (may be null) is the current checkpoint.
-  void Receipt(const std::string& text, const Head* now) {
+  // Checks one receipt; `now` (may be null) is the current checkpoint;
+  // `hash_hex`, when not empty, the chain hash the export's line states for
+  // the record, which a receipt holding the record must match.
+  void Receipt(const std::string& text, const Head* now,
+               const std::string& hash_hex) {
     absl::StatusOr<tlog::Proof> proof = tlog::ParseProof(text);
     if (!proof.ok()) {
       Fail(absl::StrCat("receipt: ", proof.status().message()));
@@ -171,6 +175,23 @@ class Verifier {
                           ": the record it holds is not at that "
                           "position"));
         return;
+      }
+      // The record's chain hash is SHA-256(prev_hash || its stored bytes):
+      // the line that carries the receipt must be that record's.
+      if (!hash_hex.empty()) {
+        const std::string chained = event.prev_hash() + *proof->extra;
+        unsigned char digest[SHA256_DIGEST_LENGTH];
+        SHA256(reinterpret_cast<const unsigned char*>(chained.data()),
+               chained.size(), digest);
+        const std::string hex = absl::BytesToHexString(absl::string_view(
+            reinterpret_cast<const char*>(digest), sizeof(digest)));
+        if (hex != absl::AsciiStrToLower(hash_hex)) {
+          Fail(absl::StrCat(what,
+                            ": the record it holds is not the one its line "
+                            "states (hashHex ",
+                            hash_hex, ", the record's ", hex, ")"));
+          return;
+        }
       }
     }
     if (absl::Status s =
@@ -205,10 +226,17 @@ class Verifier {
   int failures_ = 0;
 };
 
+// A receipt found in an export, with the record hash its line states (jsonl
+// only; empty otherwise).
+struct FoundReceipt {
+  std::string text;
+  std::string hash_hex;
+};
+
 // Every receipt in an export: JSON (jsonl lines or the sar document),
 // HTML (<pre class="tlog-proof">) or CSV fields.
-std::vector<std::string> FindReceipts(const std::string& text) {
-  std::vector<std::string> found;
+std::vector<FoundReceipt> FindReceipts(const std::string& text) {
+  std::vector<FoundReceipt> found;
   const std::string header = tlog::kProofHeader;
   if (absl::StrContains(text, "<pre class=\"tlog-proof\">")) {
     const std::string kOpen = "<pre class=\"tlog-proof\">";
@@ -217,26 +245,35 @@ std::vector<std::string> FindReceipts(const std::string& text) {
       const size_t start = at + kOpen.size();
       const size_t end = text.find("</pre>", start);
       if (end == std::string::npos) break;
-      found.push_back(absl::StrReplaceAll(text.substr(start, end - start),
-                                          {{"&lt;", "<"},
-                                           {"&gt;", ">"},
-                                           {"&quot;", "\""},
-                                           {"&#39;", "'"},
-                                           {"&amp;", "&"}}));
+      found.push_back({absl::StrReplaceAll(text.substr(start, end - start),
+                                           {{"&lt;", "<"},
+                                            {"&gt;", ">"},
+                                            {"&quot;", "\""},
+                                            {"&#39;", "'"},
+                                            {"&amp;", "&"}}),
+                       ""});
     }
     return found;
   }
   std::function<void(const google::protobuf::Value&)> walk =
       [&](const google::protobuf::Value& v) {
         if (v.has_struct_value()) {
-          for (const auto& [key, field] : v.struct_value().fields()) {
-            walk(field);
+          const auto& fields = v.struct_value().fields();
+          auto receipt = fields.find("receipt");
+          auto hash = fields.find("hashHex");
+          if (receipt != fields.end() && hash != fields.end() &&
+              absl::StartsWith(receipt->second.string_value(), header + "\n")) {
+            // A jsonl line: its receipt and the record hash it states.
+            found.push_back(
+                {receipt->second.string_value(), hash->second.string_value()});
+            return;
           }
+          for (const auto& [key, field] : fields) walk(field);
         } else if (v.has_list_value()) {
           for (const auto& item : v.list_value().values()) walk(item);
         } else if (v.has_string_value() &&
                    absl::StartsWith(v.string_value(), header + "\n")) {
-          found.push_back(v.string_value());
+          found.push_back({v.string_value(), ""});
         }
       };
   google::protobuf::Value whole;
@@ -271,7 +308,7 @@ std::vector<std::string> FindReceipts(const std::string& text) {
     }
     std::string decoded;
     if (absl::Base64Unescape(text.substr(at, end - at), &decoded)) {
-      found.push_back(decoded);
+      found.push_back({decoded, ""});
     }
     at = end;
   }
@@ -412,10 +449,11 @@ int Verify(const std::vector<std::string>& words,
     if (!text.ok()) {
       return bad("--export: " + std::string(text.status().message()));
     }
-    const std::vector<std::string> receipts = FindReceipts(*text);
+    const std::vector<FoundReceipt> receipts = FindReceipts(*text);
     if (receipts.empty()) check.Fail(export_file + ": no receipts in it");
-    for (const std::string& receipt : receipts) {
-      check.Receipt(receipt, now.has_value() ? &*now : nullptr);
+    for (const FoundReceipt& receipt : receipts) {
+      check.Receipt(receipt.text, now.has_value() ? &*now : nullptr,
+                    receipt.hash_hex);
     }
   }
   if (check.failures() > 0) {

@@ -276,6 +276,27 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
   EXPECT_TRUE(Has(run.out, "not signed by")) << run.out;
   // And the untouched one passes.
   EXPECT_EQ(Verify({"--export", jsonl}).code, 0);
+  // An auditor's receipt holds the record: the line that carries it must
+  // state that record's hash. Two disclosure lines' hashes swapped fail.
+  const std::string audited = Read(Export("jsonl", true));
+  std::vector<std::string> hashes;
+  for (absl::string_view line :
+       absl::StrSplit(audited, '\n', absl::SkipEmpty())) {
+    if (!absl::StrContains(line, "\"receipt\"")) continue;
+    const size_t at = line.find("\"hashHex\":\"");
+    ASSERT_NE(at, absl::string_view::npos) << line;
+    hashes.emplace_back(line.substr(at + 11, 64));
+  }
+  ASSERT_EQ(hashes.size(), 2u);
+  const std::string relabelled = dir_.path() + "/relabelled.jsonl";
+  ASSERT_TRUE(
+      WritePrivateFile(relabelled,
+                       absl::StrReplaceAll(audited, {{hashes[0], hashes[1]},
+                                                     {hashes[1], hashes[0]}}))
+          .ok());
+  run = Verify({"--export", relabelled});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "not the one its line states")) << run.out;
   // Usage.
   EXPECT_EQ(AsAuditor({"audit", "verify"}).code, 2);
   EXPECT_EQ(AsAuditor({"audit", "verify", "--help"}).code, 0);
