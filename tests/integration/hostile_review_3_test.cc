@@ -316,5 +316,42 @@ TEST_F(HostileReview3Test,
   EXPECT_TRUE(Ok(GetConsentAs(kLa, "c-after", &seen)));
 }
 
+// DECIDED (README, "Who sees what"): a consent given before a move keeps
+// its parties. The service recorded a consent naming the school; after the
+// child moved, the service withdraws it. The school it named still reads
+// that it was withdrawn and from when, since it must stop relying on it,
+// and never why (the reason is sealed, and not in Consents.Get).
+TEST_F(HostileReview3Test,
+       AConsentNamingTheSchoolShowsItsWithdrawalAfterTheMoveButNotWhy) {
+  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+  ASSERT_TRUE(Ok(
+      Grant(Consent("c-report", "s-1", kSchool, {v1::PURPOSE_IMPACT_REPORTING},
+                    {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
+            kService)));
+  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
+  clock_.Advance(kDay);
+  v1::WithdrawConsentRequest withdraw;
+  withdraw.set_request_id(NewUuid());
+  withdraw.mutable_withdrawal()->set_consent_id("c-report");
+  withdraw.mutable_personal()->set_reason("WHY-7f2 the family moved away");
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, kService);
+    v1::CommandResponse done;
+    ASSERT_TRUE(Ok(consents_->Withdraw(&context, withdraw, &done)));
+  }
+  v1::Consent got;
+  ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-report", &got)));
+  EXPECT_TRUE(got.has_withdrawn_at()) << got.ShortDebugString();
+  EXPECT_FALSE(absl::StrContains(got.DebugString(), "WHY-7f2"))
+      << got.ShortDebugString();
+  std::vector<v1::AuditEntry> trail;
+  ASSERT_TRUE(Ok(TrailAs(kSchool, "s-1", &trail)));
+  for (const v1::AuditEntry& e : trail) {
+    EXPECT_FALSE(absl::StrContains(e.DebugString(), "WHY-7f2"))
+        << "the school reads why: " << e.ShortDebugString();
+  }
+}
+
 }  // namespace
 }  // namespace ycr::testing
