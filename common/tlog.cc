@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -363,14 +364,21 @@ absl::StatusOr<Tile> ParseTilePath(absl::string_view path) {
     if (!last) {
       if (!absl::ConsumePrefix(&group, "x")) return bad;
     }
-    int value = 0;
-    if (group.size() != 3 || !absl::SimpleAtoi(group, &value) || value < 0 ||
-        (i == 2 && !last && value == 0)) {
+    // Exactly three ASCII digits: no sign, no spaces, so one tile has one
+    // path.
+    if (group.size() != 3 || !absl::ascii_isdigit(group[0]) ||
+        !absl::ascii_isdigit(group[1]) || !absl::ascii_isdigit(group[2])) {
       return bad;
     }
+    const int value =
+        (group[0] - '0') * 100 + (group[1] - '0') * 10 + (group[2] - '0');
+    if (i == 2 && !last && value == 0) return bad;
     if (n > (int64_t{1} << 52)) return bad;
     n = n * 1000 + value;
   }
+  // No tree of at most 2^63 records has a tile at index 2^55 or beyond (and
+  // n * 256 must not overflow).
+  if (n >= (int64_t{1} << 55)) return bad;
   tile.n = n;
   return tile;
 }
@@ -381,11 +389,12 @@ absl::StatusOr<Tile> TileOf(int level, int64_t n, int64_t size) {
         "tile: level, index or size out of range");
   }
   const int64_t hashes = size >> (kTileHeight * level);
-  const int64_t first = n * kTileWidth;
-  if (first >= hashes) {
+  // Compared before multiplying, so no index overflows.
+  if (n >= (hashes + kTileWidth - 1) / kTileWidth) {
     return absl::NotFoundError(
         absl::StrCat("tile ", level, "/", n, " is past the tree of ", size));
   }
+  const int64_t first = n * kTileWidth;
   return Tile{level, n, static_cast<int>(std::min(kTileWidth, hashes - first))};
 }
 

@@ -56,6 +56,10 @@ absl::string_view FormatChange(uint32_t version) {
     case 5:
       return "format 5 stores the log's Merkle tree (RFC 6962) beside every "
              "record, for checkpoints and proofs; an older store has none";
+    case 6:
+      return "format 6 seals every event carrying a disclosure on a "
+             "safeguarding basis (a referral moved without consent) under "
+             "its organisation's child-protection key";
     default:
       return "a later format";
   }

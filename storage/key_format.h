@@ -84,7 +84,7 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 5;
+inline constexpr uint32_t kStoreFormatVersion = 6;
 
 // What format `version` changed from the one before it, in words (for the
 // message that refuses an older store).

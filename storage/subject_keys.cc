@@ -38,6 +38,21 @@ std::string SealingOwner(const v1::EventPayload& payload,
       return payload.disclosure_recorded().has_safeguarding()
                  ? actor.organisation()
                  : "";
+    // An event that carries a disclosure on a safeguarding basis (a referral
+    // moved without consent, say) is the recording organisation's
+    // child-protection record too (format 6).
+    case v1::EventPayload::kReferralSubmitted:
+      return payload.referral_submitted().disclosure().has_safeguarding()
+                 ? actor.organisation()
+                 : "";
+    case v1::EventPayload::kReferralTransferred:
+      return payload.referral_transferred().disclosure().has_safeguarding()
+                 ? actor.organisation()
+                 : "";
+    case v1::EventPayload::kOutcomesRecorded:
+      return payload.outcomes_recorded().report().has_safeguarding()
+                 ? actor.organisation()
+                 : "";
     case v1::EventPayload::kSharingDeclined:
       return payload.sharing_declined().concern_id().empty()
                  ? ""

@@ -144,11 +144,19 @@ class Verifier {
     return absl::OkStatus();
   }
 
-  // Checks one receipt; `now` (may be null) is the current checkpoint;
-  // `hash_hex`, when not empty, the chain hash the export's line states for
-  // the record, which a receipt holding the record must match.
+  // Checks one receipt; `now` (may be null) is the current checkpoint. For
+  // a jsonl line (`line`) or a sar entry, `position` is the position it
+  // states, which must be the receipt's; a jsonl line must state the
+  // record's chain hash (`hash_hex`), which a receipt holding the record
+  // must match, and carry a receipt at all (`text` empty: it does not).
   void Receipt(const std::string& text, const Head* now,
-               const std::string& hash_hex) {
+               const std::string& hash_hex, const std::string& position,
+               bool line) {
+    if (line && text.empty()) {
+      Fail(absl::StrCat("the disclosure at position ", position,
+                        " carries no receipt"));
+      return;
+    }
     absl::StatusOr<tlog::Proof> proof = tlog::ParseProof(text);
     if (!proof.ok()) {
       Fail(absl::StrCat("receipt: ", proof.status().message()));
@@ -156,6 +164,18 @@ class Verifier {
     }
     const std::string what =
         absl::StrCat("receipt for position ", proof->index + 1);
+    // The receipt is for the record its line or entry names.
+    if (line || !position.empty()) {
+      if (position != absl::StrCat(proof->index + 1)) {
+        Fail(absl::StrCat(what, ": its line or entry states position \"",
+                          position, "\""));
+        return;
+      }
+    }
+    if (line && hash_hex.empty()) {
+      Fail(absl::StrCat(what, ": its line states no hashHex"));
+      return;
+    }
     absl::StatusOr<Head> head = Open(proof->checkpoint);
     if (!head.ok()) {
       Fail(absl::StrCat(what, ": its checkpoint is ", head.status().message()));
@@ -231,7 +251,18 @@ class Verifier {
 struct FoundReceipt {
   std::string text;
   std::string hash_hex;
+  // The position its line or entry states (jsonl, sar; empty otherwise).
+  std::string position;
+  // A jsonl line: it must state the record's hash.
+  bool line = false;
 };
+
+// A JSON value written as a string or a number, as text.
+std::string JsonScalar(const google::protobuf::Value& v) {
+  if (v.has_string_value()) return v.string_value();
+  if (v.has_number_value()) return absl::StrCat(v.number_value());
+  return "";
+}
 
 // Every receipt in an export: JSON (jsonl lines or the sar document),
 // HTML (<pre class="tlog-proof">) or CSV fields.
@@ -251,7 +282,7 @@ std::vector<FoundReceipt> FindReceipts(const std::string& text) {
                                             {"&quot;", "\""},
                                             {"&#39;", "'"},
                                             {"&amp;", "&"}}),
-                       ""});
+                       "", "", false});
     }
     return found;
   }
@@ -259,21 +290,33 @@ std::vector<FoundReceipt> FindReceipts(const std::string& text) {
       [&](const google::protobuf::Value& v) {
         if (v.has_struct_value()) {
           const auto& fields = v.struct_value().fields();
-          auto receipt = fields.find("receipt");
-          auto hash = fields.find("hashHex");
-          if (receipt != fields.end() && hash != fields.end() &&
-              absl::StartsWith(receipt->second.string_value(), header + "\n")) {
-            // A jsonl line: its receipt and the record hash it states.
+          auto field = [&](const char* name) {
+            auto it = fields.find(name);
+            return it == fields.end() ? std::string() : JsonScalar(it->second);
+          };
+          if (fields.count("receipt") > 0) {
+            // A jsonl line: its receipt (whatever it holds: one that does
+            // not parse fails), the position and the record hash it states.
             found.push_back(
-                {receipt->second.string_value(), hash->second.string_value()});
+                {field("receipt"), field("hashHex"), field("position"), true});
             return;
           }
-          for (const auto& [key, field] : fields) walk(field);
+          if (fields.count("tlogProof") > 0) {
+            // A sar pack's receipt, with the position it is for.
+            found.push_back({field("tlogProof"), "", field("position"), false});
+            return;
+          }
+          if (fields.count("disclosure") > 0 && fields.count("hashHex") > 0) {
+            // A jsonl disclosure line without its receipt.
+            found.push_back({"", "", field("position"), true});
+            return;
+          }
+          for (const auto& [key, value] : fields) walk(value);
         } else if (v.has_list_value()) {
           for (const auto& item : v.list_value().values()) walk(item);
         } else if (v.has_string_value() &&
                    absl::StartsWith(v.string_value(), header + "\n")) {
-          found.push_back({v.string_value(), ""});
+          found.push_back({v.string_value(), "", "", false});
         }
       };
   google::protobuf::Value whole;
@@ -308,7 +351,7 @@ std::vector<FoundReceipt> FindReceipts(const std::string& text) {
     }
     std::string decoded;
     if (absl::Base64Unescape(text.substr(at, end - at), &decoded)) {
-      found.push_back({decoded, ""});
+      found.push_back({decoded, "", "", false});
     }
     at = end;
   }
@@ -453,7 +496,7 @@ int Verify(const std::vector<std::string>& words,
     if (receipts.empty()) check.Fail(export_file + ": no receipts in it");
     for (const FoundReceipt& receipt : receipts) {
       check.Receipt(receipt.text, now.has_value() ? &*now : nullptr,
-                    receipt.hash_hex);
+                    receipt.hash_hex, receipt.position, receipt.line);
     }
   }
   if (check.failures() > 0) {

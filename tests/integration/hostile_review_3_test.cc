@@ -25,19 +25,21 @@ class HostileReview3Test : public HostileReview2Test {
   // The school moves s-1's referral to kNewSchool without consent, on a
   // safeguarding basis, saying `risk` (and why the family is not told);
   // its decision maker's id and the reason hold "h0st1le".
-  grpc::Status MoveForSafeguarding(const std::string& risk) {
+  grpc::Status MoveForSafeguarding(const std::string& risk,
+                                   const std::string& from = kSchool,
+                                   const std::string& to = kNewSchool) {
     v1::DisclosureRecorded d =
-        Disclosure("s-1", kSchool, kNewSchool, v1::PURPOSE_SAFEGUARDING,
+        Disclosure("s-1", from, to, v1::PURPOSE_SAFEGUARDING,
                    {v1::DATA_CATEGORY_IDENTITY}, "");
     *d.mutable_safeguarding() = Basis();
     d.mutable_safeguarding()->set_decision_maker("dm.h0st1le@school-100001");
     v1::ReferralTransitionRequest move;
-    move.mutable_transfer()->set_to_school(kNewSchool);
+    move.mutable_transfer()->set_to_school(to);
     *move.mutable_transfer()->mutable_disclosure() = d;
     move.mutable_personal()->set_risk_statement(risk);
     move.mutable_personal()->set_not_told_reason(
         "NOTTOLD-h0st1le the family would flee");
-    return Step("r-ref-s-1", move, kSchool);
+    return Step("r-ref-s-1", move, from);
   }
 
   grpc::Status GetConsentAs(const std::string& org, const std::string& id,
@@ -146,6 +148,35 @@ TEST_F(HostileReview3Test,
     kept = kept || e.event().payload().personal().risk_statement() == risk;
   }
   EXPECT_TRUE(kept) << "the risk statement is gone";
+}
+
+// NOT KEPT (format 6): a school that is not the record's holder (the case
+// moved to it) moves the referral on, on a safeguarding basis. That
+// transfer is its child-protection record, which it must keep, and the
+// holder's erasure keeps that school's key. But the transfer's personal
+// part was sealed under the child's own key, so the holder's erasure
+// destroyed the risk statement with the rest. It is now sealed under the
+// recording school's child-protection key (storage/subject_keys.cc
+// SealingOwner).
+TEST_F(HostileReview3Test,
+       ASafeguardingTransferOutlivesTheHoldersErasureUnderTheSchoolsKey) {
+  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
+  const std::string third = "school-300003";
+  const std::string risk = "RISK-h0st1le kept by the second school";
+  const grpc::Status moved = MoveForSafeguarding(risk, kNewSchool, third);
+  ASSERT_TRUE(Ok(moved)) << moved.error_message();
+  v1::EraseSubjectResponse erasure;
+  ASSERT_TRUE(Ok(EraseAs(kSchool, "s-1", "sar-8", &erasure)));
+  ASSERT_TRUE(erasure.erased()) << erasure.ShortDebugString();
+  std::vector<v1::AuditEntry> trail;
+  ASSERT_TRUE(Ok(TrailAs("auditor-1", "s-1", &trail)));
+  bool kept = false;
+  for (const v1::AuditEntry& e : trail) {
+    kept = kept || e.event().payload().personal().risk_statement() == risk;
+  }
+  EXPECT_TRUE(kept) << "the second school's risk statement went with the "
+                       "holder's erasure";
 }
 
 // ---------------------------------------------------------------------------

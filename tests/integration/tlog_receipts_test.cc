@@ -297,6 +297,37 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
   run = Verify({"--export", relabelled});
   EXPECT_EQ(run.code, 1) << run.out;
   EXPECT_TRUE(Has(run.out, "not the one its line states")) << run.out;
+  // A line that states no hash, a line that states another position, and a
+  // disclosure line without its receipt each fail.
+  const std::string first_hash =
+      absl::StrCat("\"hashHex\":\"", hashes[0], "\"");
+  const size_t line_start = audited.rfind('\n', audited.find(first_hash)) + 1;
+  const std::string line =
+      audited.substr(line_start, audited.find('\n', line_start) - line_start);
+  const size_t pos_at = line.find("\"position\":\"") + 12;
+  const std::string position =
+      line.substr(pos_at, line.find('"', pos_at) - pos_at);
+  const size_t receipt_at = line.find(",\"receipt\":");
+  ASSERT_NE(receipt_at, std::string::npos);
+  const size_t receipt_end = line.find("\",", receipt_at + 12) + 1;
+  for (const auto& [name, changed] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"no hash",
+            absl::StrReplaceAll(line, {{first_hash, "\"hashHex\":\"\""}})},
+           {"another position",
+            absl::StrReplaceAll(
+                line, {{absl::StrCat("\"position\":\"", position, "\""),
+                        "\"position\":\"77777\""}})},
+           {"no receipt",
+            line.substr(0, receipt_at) + line.substr(receipt_end)}}) {
+    ASSERT_NE(changed, line) << name;
+    const std::string forged = dir_.path() + "/forged.jsonl";
+    ASSERT_TRUE(WritePrivateFile(
+                    forged, absl::StrReplaceAll(audited, {{line, changed}}))
+                    .ok());
+    run = Verify({"--export", forged});
+    EXPECT_EQ(run.code, 1) << name << ": " << run.out;
+  }
   // Usage.
   EXPECT_EQ(AsAuditor({"audit", "verify"}).code, 2);
   EXPECT_EQ(AsAuditor({"audit", "verify", "--help"}).code, 0);

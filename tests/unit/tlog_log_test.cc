@@ -431,7 +431,7 @@ TEST_F(TlogLogTest, StoreOfFormatVersionFourIsRefusedSayingItHasNoTree) {
           .ok());
   EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
                        absl::StatusCode::kFailedPrecondition,
-                       {"format version 4", "reads format version 5",
+                       {"format version 4", "reads format version 6",
                         "Merkle tree", "empty data directory"}));
 }
 

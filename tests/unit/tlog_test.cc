@@ -4,6 +4,7 @@
 
 #include "common/tlog.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -207,9 +208,22 @@ TEST(TlogTest, TilePathsAreWrittenAsC2spWritesThem) {
        {"tile/0/5", "tile/0/0005", "tile/0/x000/005", "tile/0/001/005",
         "tile/0/005.p/0", "tile/0/005.p/256", "tile/0/005.p/07", "tile/a/005",
         "tile/00/005", "tile/0/", "tiles/0/005", "tile/0/x001", "tile/8/000",
-        "tile/entries/000"}) {
+        "tile/entries/000",
+        // One tile, one path: no sign or space in a group.
+        "tile/0/+00.p/5", "tile/0/ 05", "tile/0/x+01/000",
+        // Past any tree of 2^63 records: its first index would overflow.
+        "tile/0/x072/x057/x594/x037/x927/936.p/5",
+        "tile/0/x999/x999/x999/x999/x999/999"}) {
     EXPECT_FALSE(ParseTilePath(bad).ok()) << bad;
   }
+  // The largest index no tree can reach is refused without overflowing.
+  EXPECT_EQ(TileOf(0, int64_t{1} << 56, 1000).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      TileOf(0, std::numeric_limits<int64_t>::max(), 1000).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_TRUE(TileOf(0, 3, 1000).ok());
+  EXPECT_EQ(TileOf(0, 4, 1000).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(TlogTest, TilesHoldTheRowsOfCompleteSubtrees) {
