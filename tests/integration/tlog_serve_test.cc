@@ -339,5 +339,24 @@ TEST(TlogSignerKeyTest, AKeyNamedOtherwiseThanTheOriginIsRefused) {
   EXPECT_FALSE(made);
 }
 
+TEST(TlogSignerKeyTest, AKeyOthersCanReadIsRefused) {
+  TempDir dir;
+  const std::string key = dir.path() + "/signer.key";
+  ASSERT_TRUE(services::WriteNewSignerKey(key, "council.example/ycr/v1").ok());
+  ASSERT_EQ(chmod(key.c_str(), 0644), 0);
+  bool made = false;
+  auto signer = services::ServerSignerKey(key, dir.path() + "/data",
+                                          "council.example/ycr/v1", &made);
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(signer.status().message(), "chmod 600"))
+      << signer.status();
+  EXPECT_TRUE(absl::StrContains(signer.status().message(), "mode 0644"))
+      << signer.status();
+  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+  signer = services::ServerSignerKey(key, dir.path() + "/data",
+                                     "council.example/ycr/v1", &made);
+  EXPECT_TRUE(signer.ok()) << signer.status();
+}
+
 }  // namespace
 }  // namespace ycr::testing
