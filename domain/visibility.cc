@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/carried_disclosure.h"
+
 namespace ycr::domain {
 namespace {
 
@@ -48,27 +50,6 @@ void AddDisclosure(const v1::DisclosureRecorded& d,
 void AddTerms(const v1::ConsentTerms& terms, std::vector<std::string>* out) {
   for (const v1::Recipient& r : terms.recipients()) {
     AddOrg(r.organisation(), out);
-  }
-}
-
-// The disclosure a payload records or carries (a referral's, a transfer's,
-// an outcome report, a referral to social care); null when none.
-const v1::DisclosureRecorded* CarriedDisclosure(const v1::EventPayload& p) {
-  switch (p.kind_case()) {
-    case K::kDisclosureRecorded:
-      return &p.disclosure_recorded();
-    case K::kReferralSubmitted:
-      return &p.referral_submitted().disclosure();
-    case K::kReferralTransferred:
-      return &p.referral_transferred().disclosure();
-    case K::kOutcomesRecorded:
-      return p.outcomes_recorded().has_report()
-                 ? &p.outcomes_recorded().report()
-                 : nullptr;
-    case K::kSocialCareReferralMade:
-      return &p.social_care_referral_made().disclosure();
-    default:
-      return nullptr;
   }
 }
 

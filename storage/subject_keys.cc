@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/carried_disclosure.h"
 #include "common/status_macros.h"
 #include "storage/key_format.h"
 #include "storage/personal_crypto.h"
@@ -34,31 +35,17 @@ std::string SealingOwner(const v1::EventPayload& payload,
     case v1::EventPayload::kSocialCareReferralMade:
     case v1::EventPayload::kConcernClosed:
       return actor.organisation();
-    case v1::EventPayload::kDisclosureRecorded:
-      return payload.disclosure_recorded().has_safeguarding()
-                 ? actor.organisation()
-                 : "";
-    // An event that carries a disclosure on a safeguarding basis (a referral
-    // moved without consent, say) is the recording organisation's
-    // child-protection record too (format 6).
-    case v1::EventPayload::kReferralSubmitted:
-      return payload.referral_submitted().disclosure().has_safeguarding()
-                 ? actor.organisation()
-                 : "";
-    case v1::EventPayload::kReferralTransferred:
-      return payload.referral_transferred().disclosure().has_safeguarding()
-                 ? actor.organisation()
-                 : "";
-    case v1::EventPayload::kOutcomesRecorded:
-      return payload.outcomes_recorded().report().has_safeguarding()
-                 ? actor.organisation()
-                 : "";
     case v1::EventPayload::kSharingDeclined:
       return payload.sharing_declined().concern_id().empty()
                  ? ""
                  : actor.organisation();
-    default:
-      return "";
+    default: {
+      // A disclosure on a safeguarding basis, recorded or carried (a
+      // referral moved without consent, say; format 6), is the recording
+      // organisation's child-protection record.
+      const v1::DisclosureRecorded* d = CarriedDisclosure(payload);
+      return d != nullptr && d->has_safeguarding() ? actor.organisation() : "";
+    }
   }
 }
 

@@ -407,40 +407,17 @@ TEST_F(HostileReview2Test, RefusedGetsNameNeitherTheChildNorItsSchool) {
   ASSERT_TRUE(Ok(Intervene(plan, kService)));
   for (const std::string& org :
        {kOtherSchool, std::string("service-9"), std::string("la-b")}) {
-    std::vector<std::string> answers;
-    {
-      v1::GetReferralRequest r;
-      r.set_referral_id("r-ref-s-1");
-      v1::Referral out;
-      grpc::ClientContext c;
-      AsCaller(&c, org);
-      const grpc::Status s = referrals_->Get(&c, r, &out);
-      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
-      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
-      answers.push_back(Everything(s, c));
-    }
-    {
-      v1::GetConsentRequest r;
-      r.set_consent_id("c-ref-s-1");
-      v1::Consent out;
-      grpc::ClientContext c;
-      AsCaller(&c, org);
-      const grpc::Status s = consents_->Get(&c, r, &out);
-      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
-      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
-      answers.push_back(Everything(s, c));
-    }
-    {
-      v1::GetInterventionRequest r;
-      r.set_intervention_id("i-2");
-      v1::Intervention out;
-      grpc::ClientContext c;
-      AsCaller(&c, org);
-      const grpc::Status s = interventions_->Get(&c, r, &out);
-      EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
-      EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
-      answers.push_back(Everything(s, c));
-    }
+    v1::GetReferralRequest referral;
+    referral.set_referral_id("r-ref-s-1");
+    v1::GetConsentRequest consent;
+    consent.set_consent_id("c-ref-s-1");
+    v1::GetInterventionRequest intervention;
+    intervention.set_intervention_id("i-2");
+    const std::vector<std::string> answers = {
+        Denied(referrals_.get(), &v1::Referrals::Stub::Get, referral, org),
+        Denied(consents_.get(), &v1::Consents::Stub::Get, consent, org),
+        Denied(interventions_.get(), &v1::Interventions::Stub::Get,
+               intervention, org)};
     for (const std::string& a : answers) {
       EXPECT_FALSE(absl::StrContains(a, "s-1")) << org << ": " << a;
       EXPECT_FALSE(absl::StrContains(a, kSchool)) << org << ": " << a;

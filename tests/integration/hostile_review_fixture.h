@@ -116,6 +116,23 @@ class HostileReview2Test : public DomainFlowsTest {
   }
 
   // Code, message, details and trailing metadata of one answer, as text.
+  // Calls `method` as `org`, expects PERMISSION_DENIED with an empty
+  // answer, and returns everything the answer said (Everything).
+  template <typename Stub, typename Request, typename Response>
+  static std::string Denied(Stub* stub,
+                            grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                         const Request&,
+                                                         Response*),
+                            const Request& request, const std::string& org) {
+    Response out;
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    const grpc::Status s = (stub->*method)(&context, request, &out);
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << org;
+    EXPECT_EQ(out.ByteSizeLong(), 0u) << out.ShortDebugString();
+    return Everything(s, context);
+  }
+
   static std::string Everything(const grpc::Status& s,
                                 const grpc::ClientContext& context) {
     int code = 0;
