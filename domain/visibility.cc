@@ -324,6 +324,7 @@ void Redact(Visibility level, v1::AuditEntry* entry) {
     case Visibility::kCodes: {
       entry->set_shown(v1::AuditEntry::SHOWN_CODES);
       v1::RecordedEvent* event = entry->mutable_event();
+      event->clear_salt();
       event->mutable_actor()->clear_user();
       v1::EventPayload* payload = event->mutable_payload();
       payload->clear_personal();
@@ -339,6 +340,7 @@ void Redact(Visibility level, v1::AuditEntry* entry) {
     case Visibility::kSkeleton: {
       entry->set_shown(v1::AuditEntry::SHOWN_SKELETON);
       v1::RecordedEvent* event = entry->mutable_event();
+      event->clear_salt();
       event->mutable_actor()->clear_user();
       event->clear_payload();
       if (entry->has_disclosure()) {
@@ -357,6 +359,7 @@ void RedactForDataSubject(const std::string& compiler_organisation,
                           v1::AuditEntry* entry) {
   v1::RecordedEvent* event = entry->mutable_event();
   if (event->actor().organisation() == compiler_organisation) return;
+  event->clear_salt();
   event->mutable_actor()->clear_user();
   ClearStaffNames(event->mutable_payload());
   if (entry->has_disclosure() && entry->disclosure().has_safeguarding()) {

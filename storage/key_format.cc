@@ -60,6 +60,10 @@ absl::string_view FormatChange(uint32_t version) {
       return "format 6 seals every event carrying a disclosure on a "
              "safeguarding basis (a referral moved without consent) under "
              "its organisation's child-protection key";
+    case 7:
+      return "format 7 adds random bytes to every record, so a record's hash "
+             "cannot be tested against guesses of the fields a reader does "
+             "not see";
     default:
       return "a later format";
   }

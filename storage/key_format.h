@@ -69,8 +69,12 @@
 // concern ids and confidential sharing journals scoped to their
 // organisation (streams "safeguarding-<org token>/<id>",
 // "sharing-<subject>/<org token>"); 5, the log's RFC 6962 Merkle tree
-// (column family tree) written with every record. Older stores are
-// refused, not migrated: none is in service.
+// (column family tree) written with every record; 6, every event carrying
+// a disclosure on a safeguarding basis sealed under its organisation's
+// child-protection key; 7, 16 random bytes in every record
+// (RecordedEvent.salt), so no record's hash can be tested against guesses
+// of its hidden fields. Older stores are refused, not migrated: none is in
+// service.
 //
 // The tree has a column family of its own: its keys are dense and written
 // in order, read by point lookups (proofs, tiles), and kept out of the log
@@ -84,7 +88,7 @@
 
 namespace ycr::storage {
 
-inline constexpr uint32_t kStoreFormatVersion = 6;
+inline constexpr uint32_t kStoreFormatVersion = 7;
 
 // What format `version` changed from the one before it, in words (for the
 // message that refuses an older store).

@@ -30,24 +30,22 @@ absl::Status CheckKey(absl::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<std::string> NewDataKey() {
-  std::string key(kDataKeyBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
-                 static_cast<int>(key.size())) != 1) {
+absl::StatusOr<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
+                          static_cast<int>(n)) != 1) {
     return absl::UnavailableError("the random generator failed");
   }
-  return key;
+  return out;
 }
+
+absl::StatusOr<std::string> NewDataKey() { return RandomBytes(kDataKeyBytes); }
 
 absl::StatusOr<Sealed> Seal(absl::string_view key, absl::string_view aad,
                             absl::string_view plaintext) {
   RETURN_IF_ERROR(CheckKey(key));
   Sealed out;
-  out.nonce.assign(kNonceBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.nonce.data()),
-                 kNonceBytes) != 1) {
-    return absl::UnavailableError("the random generator failed");
-  }
+  ASSIGN_OR_RETURN(out.nonce, RandomBytes(kNonceBytes));
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   out.ciphertext.assign(plaintext.size() + kTagBytes, '\0');
   auto* ct = reinterpret_cast<unsigned char*>(out.ciphertext.data());

@@ -22,9 +22,14 @@ inline constexpr size_t kDataKeyBytes = 32;
 inline constexpr size_t kNonceBytes = 12;
 inline constexpr size_t kTagBytes = 16;
 inline constexpr uint32_t kDataKeyVersion = 1;
+// Random bytes in each stored record (RecordedEvent.salt, store format 7).
+inline constexpr size_t kRecordSaltBytes = 16;
 
-// A new random data key (OpenSSL RAND_bytes). UNAVAILABLE when the random
-// generator fails.
+// `n` bytes from OpenSSL's RAND_bytes. UNAVAILABLE when the random generator
+// fails.
+absl::StatusOr<std::string> RandomBytes(size_t n);
+
+// A new random data key (RandomBytes). UNAVAILABLE as RandomBytes.
 absl::StatusOr<std::string> NewDataKey();
 
 struct Sealed {

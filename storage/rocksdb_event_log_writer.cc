@@ -451,8 +451,9 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
                          subject, request.erase_retaining, state->keys));
   }
 
-  // The records, chained.
+  // The records, chained, each with random bytes of its own (salt).
   const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
+  ASSIGN_OR_RETURN(const std::string salts, RandomBytes(kRecordSaltBytes * n));
   AppendResult result{state->next_position, 0, 0, false};
   for (size_t i = 0; i < n; ++i) {
     v1::ProposedEvent& e = request.events[i];
@@ -469,6 +470,7 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
     record.set_correlation_id(e.correlation_id());
     record.set_causation_id(e.causation_id());
     record.set_prev_hash(state->last_hash);
+    record.set_salt(salts.substr(i * kRecordSaltBytes, kRecordSaltBytes));
     std::string value = EncodeRecord(&record);
 
     EventIdEntry entry{record.position(), record.stream_version(),

@@ -193,6 +193,9 @@ TEST_F(VisibilityTest, TheHolderSeesTheServicesCaseAsCodesAndNoneOfItsConcern) {
       EXPECT_FALSE(e.event().payload().has_personal()) << e.DebugString();
       EXPECT_FALSE(e.event().payload().has_encrypted_personal());
       EXPECT_EQ(e.event().actor().user(), "") << e.DebugString();
+      // Without the record's random bytes its hash cannot be tested against
+      // guesses of what is hidden (the staff id, say).
+      EXPECT_EQ(e.event().salt(), "") << e.DebugString();
     }
   }
   auto shown = ShownByType(trail);
@@ -219,6 +222,7 @@ TEST_F(VisibilityTest, AnAuditorSeesEverythingInFull) {
   const std::vector<v1::AuditEntry> trail = Trail("auditor-1");
   for (const v1::AuditEntry& e : trail) {
     EXPECT_EQ(e.shown(), v1::AuditEntry::SHOWN_FULL) << e.DebugString();
+    EXPECT_EQ(e.event().salt().size(), 16u) << e.DebugString();
   }
   const std::string text = Text(trail);
   for (const std::string& secret : ServiceSecrets()) {

@@ -218,7 +218,7 @@ TEST(KeyFormatTest, FormatVersionEncodesAsFourBytesAndRoundTrips) {
     EXPECT_EQ(DecodeFormatVersion(value), v);
   }
   EXPECT_EQ(EncodeFormatVersion(kStoreFormatVersion),
-            std::string("\x00\x00\x00\x06", 4));
+            std::string("\x00\x00\x00\x07", 4));
   EXPECT_FALSE(DecodeFormatVersion("").has_value());
   EXPECT_FALSE(DecodeFormatVersion("abc").has_value());
   EXPECT_FALSE(DecodeFormatVersion("abcde").has_value());

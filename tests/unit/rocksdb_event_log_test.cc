@@ -1037,7 +1037,7 @@ TEST_F(RocksDbEventLogTest, StoreOfFormatVersionOneIsRefusedSayingWhatToDo) {
       RocksDbEventLog::Open(Options());
   EXPECT_TRUE(StatusIs(
       log.status(), absl::StatusCode::kFailedPrecondition,
-      {"format version 1", "reads format version 6", "free text about people",
+      {"format version 1", "reads format version 7", "free text about people",
        "sealed personal part", "does not migrate", "empty data directory"}));
 }
 

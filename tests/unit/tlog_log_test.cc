@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,9 +21,12 @@
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/tlog.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "storage/event_log.h"
 #include "storage/key_format.h"
+#include "storage/record_codec.h"
 #include "storage/rocksdb_event_log.h"
 #include "tests/unit/raw_store.h"
 #include "tests/unit/test_util.h"
@@ -283,6 +287,46 @@ TEST_F(TlogLogTest, IdempotentRetryAddsNoLeafAndNoHash) {
   ExpectTreeMatchesLeaves(*log);
 }
 
+// Store format 7: a record with no personal part still holds random bytes,
+// so its chain hash and leaf hash cannot be tested against guesses of the
+// fields a reader does not see.
+TEST_F(TlogLogTest, EveryRecordHoldsRandomBytesItsHashesCover) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(Request("s", ExpectedVersion::Any(),
+                                  {OpaqueEvent("a"), OpaqueEvent("b")}))
+                  .ok());
+  AppendOne(*log, 3);
+  absl::StatusOr<LogSlice> all = log->ReadAll(1, 0, LogFilter{});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->events.size(), 3u);
+  std::set<std::string> salts;
+  for (const v1::RecordedEvent& e : all->events) {
+    EXPECT_EQ(e.salt().size(), 16u) << e.position();
+    salts.insert(e.salt());
+    absl::StatusOr<std::string> leaf = log->ReadLeaf(e.position());
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    v1::RecordedEvent stored;
+    ASSERT_TRUE(stored.ParseFromString(*leaf));
+    EXPECT_EQ(stored.salt(), e.salt()) << "the leaf holds the salt";
+    // Everything a reader might see, without the salt, hashes to something
+    // else: the chain hash cannot be recomputed from it.
+    v1::RecordedEvent unsalted = e;
+    unsalted.clear_salt();
+    unsalted.clear_hash();
+    std::string canonical;
+    {
+      google::protobuf::io::StringOutputStream out(&canonical);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.SetSerializationDeterministic(true);
+      unsalted.SerializeToCodedStream(&coded);
+    }
+    EXPECT_NE(Sha256(e.prev_hash(), canonical), e.hash());
+    EXPECT_NE(canonical, *leaf);
+  }
+  EXPECT_EQ(salts.size(), 3u) << "each record draws its own";
+  EXPECT_TRUE(log->VerifyChain(1, 3).ok());
+}
+
 TEST_F(TlogLogTest, ReadsPastTheHeadAreNotFoundAndBoundsAreEnforced) {
   auto log = Open();
   EXPECT_TRUE(StatusIs(log->ReadLeaf(1).status(), absl::StatusCode::kNotFound,
@@ -422,17 +466,23 @@ TEST_F(TlogLogTest, TamperedTreeHashFailsVerificationNamingWhere) {
                        absl::StatusCode::kDataLoss, {"position 6"}));
 }
 
-// Format 4 stores have no tree: refused, saying so and what to do.
-TEST_F(TlogLogTest, StoreOfFormatVersionFourIsRefusedSayingItHasNoTree) {
+// Format 4 stores have no tree, format 6 stores no salt: refused, saying
+// what changed and what to do.
+TEST_F(TlogLogTest, StoresOfEarlierFormatsAreRefusedSayingWhatChanged) {
   { auto log = Open(); }
-  ASSERT_TRUE(
-      RawStore(path_)
-          .Put(RawStore::kDefault, FormatVersionKey(), EncodeFormatVersion(4))
-          .ok());
-  EXPECT_TRUE(StatusIs(RocksDbEventLog::Open(Options()).status(),
-                       absl::StatusCode::kFailedPrecondition,
-                       {"format version 4", "reads format version 6",
-                        "Merkle tree", "empty data directory"}));
+  const std::pair<uint32_t, std::string> earlier[] = {{4, "Merkle tree"},
+                                                      {6, "random bytes"}};
+  for (const auto& [version, change] : earlier) {
+    ASSERT_TRUE(RawStore(path_)
+                    .Put(RawStore::kDefault, FormatVersionKey(),
+                         EncodeFormatVersion(version))
+                    .ok());
+    EXPECT_TRUE(
+        StatusIs(RocksDbEventLog::Open(Options()).status(),
+                 absl::StatusCode::kFailedPrecondition,
+                 {absl::StrCat("format version ", version),
+                  "reads format version 7", change, "empty data directory"}));
+  }
 }
 
 }  // namespace

@@ -284,6 +284,7 @@ v1::AuditEntry FullEntry() {
   e->set_stream("intervention-i-1");
   e->set_event_type("intervention_planned");
   e->set_hash("h");
+  e->set_salt("random-bytes");
   e->mutable_actor()->set_organisation("service-7");
   e->mutable_actor()->set_user("worker-name");
   e->mutable_actor()->set_role("service");
@@ -308,6 +309,7 @@ TEST(VisibilityTest, CodesKeepThePayloadButNoPersonalPartOrStaffNames) {
   EXPECT_EQ(e.actor().user(), "");
   EXPECT_EQ(e.actor().organisation(), "service-7");
   EXPECT_EQ(e.hash(), "h");
+  EXPECT_EQ(e.salt(), "") << "with the salt, the hash tests guesses";
 }
 
 TEST(VisibilityTest, ASkeletonKeepsKindTimesPartiesAndHashesOnly) {
@@ -324,6 +326,7 @@ TEST(VisibilityTest, ASkeletonKeepsKindTimesPartiesAndHashesOnly) {
   EXPECT_EQ(e.position(), 7u);
   EXPECT_EQ(e.hash(), "h");
   EXPECT_EQ(e.actor().user(), "");
+  EXPECT_EQ(e.salt(), "");
   EXPECT_EQ(entry.disclosure().to().organisation(), "school-1");
   EXPECT_EQ(entry.disclosure().categories_size(), 0);
 }
@@ -334,14 +337,17 @@ TEST(VisibilityTest, FullShowsEverything) {
   EXPECT_EQ(entry.shown(), v1::AuditEntry::SHOWN_FULL);
   EXPECT_EQ(entry.event().payload().personal().notes(), "private notes");
   EXPECT_EQ(entry.event().actor().user(), "worker-name");
+  EXPECT_EQ(entry.event().salt(), "random-bytes");
 }
 
 TEST(VisibilityTest, APackRedactsOtherOrganisationsStaffAndThirdParties) {
   v1::AuditEntry entry = FullEntry();
   RedactForDataSubject("service-7", &entry);
   EXPECT_EQ(entry.event().actor().user(), "worker-name") << "own staff";
+  EXPECT_EQ(entry.event().salt(), "random-bytes");
   RedactForDataSubject("school-1", &entry);
   EXPECT_EQ(entry.event().actor().user(), "");
+  EXPECT_EQ(entry.event().salt(), "");
   EXPECT_EQ(entry.event().payload().intervention_planned().worker(), "");
 
   v1::SubjectRecord record;
