@@ -146,7 +146,8 @@ EtcdClient::EtcdClient(EtcdClientOptions options,
       kv_(etcdserverpb::KV::NewStub(channel_)),
       lease_(etcdserverpb::Lease::NewStub(channel_)),
       watch_(etcdserverpb::Watch::NewStub(channel_)),
-      election_(v3electionpb::Election::NewStub(channel_)) {}
+      election_(v3electionpb::Election::NewStub(channel_)),
+      maintenance_(etcdserverpb::Maintenance::NewStub(channel_)) {}
 
 void EtcdClient::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(
@@ -331,6 +332,16 @@ absl::Status EtcdClient::Resign(const v3electionpb::LeaderKey& leader) {
   grpc::ClientContext context;
   SetDeadline(&context);
   return FromEtcd(election_->Resign(&context, request, &response), "Resign");
+}
+
+absl::StatusOr<etcdserverpb::StatusResponse> EtcdClient::MemberStatus() {
+  etcdserverpb::StatusRequest request;
+  etcdserverpb::StatusResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  RETURN_IF_ERROR(
+      FromEtcd(maintenance_->Status(&context, request, &response), "Status"));
+  return response;
 }
 
 absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdClient::Watch(

@@ -125,6 +125,10 @@ class EtcdClient {
                                                    absl::string_view range_end,
                                                    int64_t start_revision);
 
+  // The status of the member this call reaches (round robin: give the
+  // client one endpoint to ask a given member): its id and its leader's.
+  absl::StatusOr<etcdserverpb::StatusResponse> MemberStatus();
+
   absl::Duration call_timeout() const { return options_.call_timeout; }
 
  private:
@@ -137,6 +141,7 @@ class EtcdClient {
   std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
   std::unique_ptr<v3electionpb::Election::Stub> election_;
+  std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance_;
 };
 
 // `status` of etcd call `what` as an absl::Status (codes above).

@@ -218,6 +218,31 @@ absl::Status EtcdCluster::Resume(int i) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> EtcdCluster::Leader(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    std::vector<uint64_t> ids(size(), 0);
+    uint64_t leader = 0;
+    for (int i = 0; i < size(); ++i) {
+      if (members_[i].pid <= 0) continue;
+      auto client = replication::EtcdClient::Create(
+          {.endpoints = {ClientEndpoint(i)},
+           .call_timeout = absl::Milliseconds(500)});
+      if (!client.ok()) return client.status();
+      auto status = (*client)->MemberStatus();
+      if (!status.ok()) continue;
+      ids[i] = status->header().member_id();
+      if (status->leader() != 0) leader = status->leader();
+    }
+    for (int i = 0; i < size(); ++i) {
+      if (leader != 0 && ids[i] == leader) return i;
+    }
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("no etcd leader among the members");
+}
+
 absl::Status EtcdCluster::Restart(int i) {
   if (members_[i].pid > 0) {
     return absl::FailedPreconditionError("member still running");

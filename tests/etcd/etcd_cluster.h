@@ -57,6 +57,9 @@ class EtcdCluster {
   // Waits until member `i` answers a linearizable read (it has a leader
   // that a majority follows).
   absl::Status WaitReady(int i, absl::Duration timeout);
+  // The member that is etcd's Raft leader now, as the running members see
+  // it (a bounded poll while they elect one).
+  absl::StatusOr<int> Leader(absl::Duration timeout);
   // The member's log file (etcd's own output), for failure messages.
   std::string LogPath(int i) const;
 
