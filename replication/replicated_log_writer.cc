@@ -18,24 +18,7 @@ size_t FieldBytes(size_t size) {
   return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
 }
 
-const std::string& NoEntryHash() {
-  static const std::string* zeros = new std::string(32, '\0');
-  return *zeros;
-}
-
 }  // namespace
-
-std::string HeadKey(absl::string_view prefix) {
-  return absl::StrCat(prefix, "/head");
-}
-
-std::string EntryKey(absl::string_view prefix, uint64_t first_position) {
-  return absl::StrFormat("%s/entry/%020u", prefix, first_position);
-}
-
-std::string EntryHash(absl::string_view entry_value) {
-  return storage::Sha256(entry_value);
-}
 
 absl::StatusOr<std::unique_ptr<ReplicatedLogWriter>> ReplicatedLogWriter::Open(
     EtcdClient* client, ReplicatedLogOptions options,
@@ -74,8 +57,7 @@ absl::StatusOr<std::unique_ptr<ReplicatedLogWriter>> ReplicatedLogWriter::Open(
 
 absl::StatusOr<std::vector<size_t>> ReplicatedLogWriter::Plan(
     const std::vector<v1::ReplicatedAppend>& appends) const {
-  uint64_t position = head_.last_position() + 1;
-  std::string prev_hash = head_.last_record_hash();
+  ChainEnd end{head_.last_position(), head_.last_record_hash()};
   // An entry without appends: its first position and the previous hash.
   v1::ReplicatedEntry bare;
   bare.set_first_position(UINT64_MAX);
@@ -85,30 +67,8 @@ absl::StatusOr<std::vector<size_t>> ReplicatedLogWriter::Plan(
   size_t entry_bytes = 0;
   for (size_t i = 0; i < appends.size(); ++i) {
     const v1::ReplicatedAppend& append = appends[i];
-    if (append.records().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("appends[", i, "].records: an append has records"));
-    }
-    for (int j = 0; j < append.records_size(); ++j) {
-      const std::string field =
-          absl::StrCat("appends[", i, "].records[", j, "]");
-      v1::RecordedEvent record;
-      if (!storage::DecodeRecord(append.records(j), &record).ok() ||
-          record.position() != position) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, ": not the record at position ", position,
-                         ", the next of the replicated log"));
-      }
-      std::string hash;
-      if (absl::Status s = storage::VerifyRecordValue(
-              append.records(j), prev_hash, position, &hash);
-          !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ": does not continue the chain: ", s.message()));
-      }
-      prev_hash = std::move(hash);
-      ++position;
-    }
+    RETURN_IF_ERROR(ContinueChain(append, absl::StrCat("appends[", i, "]"),
+                                  absl::StatusCode::kInvalidArgument, &end));
     const size_t bytes = FieldBytes(append.ByteSizeLong());
     if (bare_bytes + bytes > options_.max_entry_bytes) {
       return absl::InvalidArgumentError(

@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "replication/etcd_client.h"
+#include "replication/replicated_entry.h"
 #include "ycr/v1/replication.pb.h"
 
 namespace ycr::replication {
@@ -64,12 +65,6 @@ struct Fence {
   std::string key;
   int64_t create_revision = 0;
 };
-
-std::string HeadKey(absl::string_view prefix);
-std::string EntryKey(absl::string_view prefix, uint64_t first_position);
-// SHA-256 of an entry's value as stored; the hash before the first entry
-// is 32 zero bytes.
-std::string EntryHash(absl::string_view entry_value);
 
 // The outcome of one Write: the first `appends_written` appends are durable
 // in etcd (committed on a majority); `status` says why the rest are not.
