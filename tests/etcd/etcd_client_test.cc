@@ -12,41 +12,16 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "replication/etcd_watch.h"
-#include "tests/etcd/etcd_cluster.h"
+#include "tests/etcd/etcd_suite.h"
 
 namespace ycr::replication {
 namespace {
 
-using ::ycr::testing::EtcdCluster;
-
-class EtcdClientTest : public ::testing::Test {
+class EtcdClientTest : public ::ycr::testing::EtcdSuite<1> {
  protected:
-  static void SetUpTestSuite() {
-    std::optional<std::string> etcd = ::ycr::testing::FindEtcd();
-    if (!etcd.has_value()) return;
-    auto started = EtcdCluster::Start(*etcd, {.members = 1});
-    ASSERT_TRUE(started.ok()) << started.status();
-    cluster_ = std::move(*started).release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    if (::ycr::testing::FindEtcd() == std::nullopt) {
-      GTEST_SKIP() << "no etcd binary (Debian's etcd-server; tests/run.sh "
-                      "installs it)";
-    }
-    ASSERT_NE(cluster_, nullptr);
-    auto client =
-        EtcdClient::Create({.endpoints = cluster_->ClientEndpoints()});
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    // Each test in its own key space.
-    prefix_ = absl::StrCat(
-        "/t/", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        "/");
+    EtcdSuite::SetUp();
+    prefix_ += "/";
   }
 
   int64_t Put(const std::string& key, const std::string& value) {
@@ -56,13 +31,7 @@ class EtcdClientTest : public ::testing::Test {
     EXPECT_TRUE(done.ok()) << done.status();
     return done.ok() ? done->header().revision() : 0;
   }
-
-  static EtcdCluster* cluster_;
-  std::unique_ptr<EtcdClient> client_;
-  std::string prefix_;
 };
-
-EtcdCluster* EtcdClientTest::cluster_ = nullptr;
 
 TEST_F(EtcdClientTest, TxnCommitsOnlyWhenItsComparesHold) {
   const std::string key = prefix_ + "head";

@@ -15,44 +15,36 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "replication/replicated_log_writer.h"
-#include "tests/etcd/etcd_cluster.h"
+#include "tests/etcd/etcd_suite.h"
 #include "tests/etcd/replicated_entries.h"
 
 namespace ycr::replication {
 namespace {
 
-using ::ycr::testing::EtcdCluster;
 using ::ycr::testing::MakeAppends;
 
-class ReplicatedLogFollowerTest : public ::testing::Test {
+class ReplicatedLogFollowerTest : public ::ycr::testing::EtcdSuite<1> {
  protected:
-  static void SetUpTestSuite() {
-    std::optional<std::string> etcd = ::ycr::testing::FindEtcd();
-    if (!etcd.has_value()) return;
-    auto started = EtcdCluster::Start(*etcd, {.members = 1});
-    ASSERT_TRUE(started.ok()) << started.status();
-    cluster_ = std::move(*started).release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    if (::ycr::testing::FindEtcd() == std::nullopt) {
-      GTEST_SKIP() << "no etcd binary (Debian's etcd-server; tests/run.sh "
-                      "installs it)";
-    }
-    ASSERT_NE(cluster_, nullptr);
-    auto client =
-        EtcdClient::Create({.endpoints = cluster_->ClientEndpoints()});
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    options_.prefix = absl::StrCat(
-        "/t/", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    EtcdSuite::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    options_.prefix = prefix_;
     auto writer = ReplicatedLogWriter::Open(client_.get(), options_, {});
     ASSERT_TRUE(writer.ok()) << writer.status();
     writer_ = std::move(*writer);
+  }
+
+  // Puts an entry at position 2 by hand, past the writer and its fence.
+  void PutForged(const std::string& prev_entry_hash,
+                 const v1::ReplicatedAppend& append) {
+    v1::ReplicatedEntry forged;
+    forged.set_first_position(2);
+    forged.set_prev_entry_hash(prev_entry_hash);
+    *forged.add_appends() = append;
+    etcdserverpb::TxnRequest put;
+    *put.add_success() =
+        PutOp(EntryKey(options_.prefix, 2), forged.SerializeAsString());
+    ASSERT_TRUE(client_->Txn(put).ok());
   }
 
   void WriteBatch(const std::vector<int>& records_per_append) {
@@ -77,16 +69,12 @@ class ReplicatedLogFollowerTest : public ::testing::Test {
 
   absl::Time Deadline() { return absl::Now() + absl::Seconds(10); }
 
-  static EtcdCluster* cluster_;
-  std::unique_ptr<EtcdClient> client_;
   ReplicatedLogOptions options_;
   std::unique_ptr<ReplicatedLogWriter> writer_;
   std::vector<uint64_t> applied_;
   std::vector<FollowerCheckpoint> checkpoints_;
   absl::Status apply_error_;
 };
-
-EtcdCluster* ReplicatedLogFollowerTest::cluster_ = nullptr;
 
 TEST_F(ReplicatedLogFollowerTest, AppliesEveryEntryInOrderFromItsCheckpoint) {
   WriteBatch({2, 1});
@@ -121,16 +109,9 @@ TEST_F(ReplicatedLogFollowerTest, AppliesEveryEntryInOrderFromItsCheckpoint) {
 
 TEST_F(ReplicatedLogFollowerTest, AnEntryThatDoesNotChainStopsTheNode) {
   WriteBatch({1});
-  // A second entry put by hand, past the fence: it claims position 2 but
-  // its previous-entry hash is not the first entry's.
-  v1::ReplicatedEntry forged;
-  forged.set_first_position(2);
-  forged.set_prev_entry_hash(std::string(32, 'f'));
-  *forged.add_appends() = MakeAppends(writer_->head(), {1})[0];
-  etcdserverpb::TxnRequest put;
-  *put.add_success() =
-      PutOp(EntryKey(options_.prefix, 2), forged.SerializeAsString());
-  ASSERT_TRUE(client_->Txn(put).ok());
+  // A second entry that claims position 2 but whose previous-entry hash is
+  // not the first entry's.
+  PutForged(std::string(32, 'f'), MakeAppends(writer_->head(), {1})[0]);
 
   auto follower = Follower();
   absl::Status stopped = follower->Follow(2, Deadline());
@@ -146,17 +127,9 @@ TEST_F(ReplicatedLogFollowerTest, ARecordThatDoesNotChainStopsTheNode) {
   WriteBatch({1});
   // The right entry hash and position, but its record's bytes altered after
   // hashing.
-  v1::ReplicatedEntry forged;
-  forged.set_first_position(2);
-  forged.set_prev_entry_hash(writer_->head().entry_hash());
   v1::ReplicatedAppend append = MakeAppends(writer_->head(), {1})[0];
-  std::string* record = append.mutable_records(0);
-  record->back() ^= 1;
-  *forged.add_appends() = append;
-  etcdserverpb::TxnRequest put;
-  *put.add_success() =
-      PutOp(EntryKey(options_.prefix, 2), forged.SerializeAsString());
-  ASSERT_TRUE(client_->Txn(put).ok());
+  append.mutable_records(0)->back() ^= 1;
+  PutForged(writer_->head().entry_hash(), append);
 
   auto follower = Follower();
   absl::Status stopped = follower->Follow(2, Deadline());

@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "storage/record_codec.h"
-#include "tests/etcd/etcd_cluster.h"
+#include "tests/etcd/etcd_suite.h"
 #include "tests/etcd/replicated_entries.h"
 
 namespace ycr::replication {
@@ -28,36 +28,11 @@ namespace {
 using ::ycr::testing::EtcdCluster;
 using ::ycr::testing::MakeAppends;
 
-class ReplicatedLogWriterTest : public ::testing::Test {
+class ReplicatedLogWriterTest : public ::ycr::testing::EtcdSuite<3> {
  protected:
-  static void SetUpTestSuite() {
-    std::optional<std::string> etcd = ::ycr::testing::FindEtcd();
-    if (!etcd.has_value()) return;
-    auto started = EtcdCluster::Start(*etcd, {.members = 3});
-    ASSERT_TRUE(started.ok()) << started.status();
-    cluster_ = std::move(*started).release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    if (::ycr::testing::FindEtcd() == std::nullopt) {
-      GTEST_SKIP() << "no etcd binary (Debian's etcd-server; tests/run.sh "
-                      "installs it)";
-    }
-    ASSERT_NE(cluster_, nullptr);
-    client_ = NewClient(absl::Seconds(5));
-    options_.prefix = absl::StrCat(
-        "/t/", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  }
-
-  std::unique_ptr<EtcdClient> NewClient(absl::Duration timeout) {
-    auto client = EtcdClient::Create(
-        {.endpoints = cluster_->ClientEndpoints(), .call_timeout = timeout});
-    EXPECT_TRUE(client.ok()) << client.status();
-    return client.ok() ? std::move(*client) : nullptr;
+    EtcdSuite::SetUp();
+    options_.prefix = prefix_;
   }
 
   std::unique_ptr<ReplicatedLogWriter> Open(
@@ -87,12 +62,8 @@ class ReplicatedLogWriterTest : public ::testing::Test {
     return out;
   }
 
-  static EtcdCluster* cluster_;
-  std::unique_ptr<EtcdClient> client_;
   ReplicatedLogOptions options_;
 };
-
-EtcdCluster* ReplicatedLogWriterTest::cluster_ = nullptr;
 
 TEST_F(ReplicatedLogWriterTest, OneEntryPerBatchChainedAndTheHeadFollows) {
   auto writer = Open(client_.get());
