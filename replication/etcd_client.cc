@@ -351,6 +351,9 @@ absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdClient::Watch(
   create.set_key(std::string(key));
   create.set_range_end(std::string(range_end));
   create.set_start_revision(start_revision);
+  // A response of many large entries comes in pieces under the message
+  // limit; the events arrive in order all the same.
+  create.set_fragment(true);
   return EtcdWatch::Start(watch_.get(), std::move(create),
                           options_.call_timeout);
 }

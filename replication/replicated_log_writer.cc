@@ -13,7 +13,8 @@
 namespace ycr::replication {
 namespace {
 
-// The bytes `m` adds to its parent as a length-delimited field (tag < 16).
+// The bytes a message of `size` bytes adds to its parent as a
+// length-delimited field (tag < 16).
 size_t FieldBytes(size_t size) {
   return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
 }
@@ -170,15 +171,21 @@ absl::Status ReplicatedLogWriter::WriteEntry(
     }
     return outcome.status();
   }
-  const auto& found = outcome->response.responses(0).response_range();
-  v1::ReplicatedHead stored;
-  if (!outcome->succeeded && found.kvs_size() > 0 &&
-      stored.ParseFromString(found.kvs(0).value()) &&
-      stored.entry_hash() == next.entry_hash()) {
-    // An earlier attempt committed it.
-    head_ = std::move(stored);
-    head_revision_ = found.kvs(0).mod_revision();
-    return absl::OkStatus();
+  if (!outcome->succeeded) {
+    const auto& found = outcome->response.responses(0).response_range();
+    const auto& ours = outcome->response.responses(1).response_range();
+    if (ours.kvs_size() > 0 &&
+        EntryHash(ours.kvs(0).value()) == next.entry_hash()) {
+      // An earlier attempt committed it. If another writer has written
+      // since, this one is deposed from the next entry on.
+      const bool head_is_ours =
+          found.kvs_size() > 0 &&
+          found.kvs(0).mod_revision() == ours.kvs(0).mod_revision();
+      head_ = std::move(next);
+      head_revision_ = ours.kvs(0).mod_revision();
+      deposed_ = !head_is_ours;
+      return absl::OkStatus();
+    }
   }
   if (!outcome->succeeded) {
     deposed_ = true;
