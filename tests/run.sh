@@ -30,10 +30,11 @@ begin install
 # with a font to render text),
 # libpng to read its screenshot, clang with libFuzzer for the fuzz
 # targets, and Go with its sumdb packages for the independent transparency
-# log verifier (tests/tlog).
+# log verifier (tests/tlog); etcd (its members for tests/etcd, and its .proto
+# files, from which the build makes the replication layer's client).
 # shellcheck disable=SC2086  # word splitting of the package list is intended
 bash deploy/install-deps.sh chromium fonts-liberation libpng-dev clang libclang-rt-14-dev ccache lld \
-  golang-go golang-golang-x-mod-dev \
+  golang-go golang-golang-x-mod-dev etcd-server etcd-client golang-etcd-server-dev \
   ${YCR_TEST_PACKAGES:-}
 end
 
