@@ -204,6 +204,19 @@ TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
   } else {
     EXPECT_TRUE(Is(got, StatusCode::PERMISSION_DENIED));
   }
+  // LEAK (the same, on another path): Audit.ConsentInForce asked whether
+  // the consent was shown only of its first event, then folded every later
+  // one, so the school the child left learned that sharing with social care
+  // was now covered, by the variation it may not read.
+  v1::ConsentInForceResponse in_force;
+  ASSERT_TRUE(
+      Ok(InForceAs(kSchool,
+                   InForce("s-1", kSocialCare, v1::PURPOSE_IMPACT_REPORTING,
+                           v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
+                   &in_force)));
+  EXPECT_FALSE(in_force.covered())
+      << "the school the child left learns of the variation: "
+      << in_force.ShortDebugString();
   // Its parties read the consent as it is.
   v1::Consent now;
   ASSERT_TRUE(Ok(GetConsentAs(kService, "c-early", &now)));
