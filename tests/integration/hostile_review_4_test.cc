@@ -24,30 +24,12 @@ const std::string kOtherLa = "la-b";
 
 class HostileReview4Test : public HostileReview2Test {
  protected:
-  grpc::Status GetConsentAs(const std::string& org, const std::string& id,
-                            v1::Consent* out) {
-    v1::GetConsentRequest request;
-    request.set_consent_id(id);
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return consents_->Get(&context, request, out);
-  }
-
   grpc::Status GetInterventionAs(const std::string& org, const std::string& id,
                                  v1::Intervention* out) {
     v1::GetInterventionRequest request;
     request.set_intervention_id(id);
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return interventions_->Get(&context, request, out);
-  }
-
-  grpc::Status InForceAs(const std::string& org,
-                         const v1::ConsentInForceRequest& request,
-                         v1::ConsentInForceResponse* out) {
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return v1::Audit::NewStub(channel_)->ConsentInForce(&context, request, out);
+    return ReadAs(interventions_.get(), &v1::Interventions::Stub::Get, request,
+                  org, out);
   }
 
   // `org` (a consent's recorder) varies consent `id` to `terms`.
@@ -79,10 +61,7 @@ class HostileReview4Test : public HostileReview2Test {
     EXPECT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move", &moved)));
     clock_.Advance(kDay);
     EXPECT_TRUE(Ok(Intervene(Session("i-1", clock_.Now()), kService)));
-    EXPECT_TRUE(Ok(Grant(
-        Consent("c-after", "s-1", kNewSchool, {v1::PURPOSE_IMPACT_REPORTING},
-                {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
-        kService)));
+    EXPECT_TRUE(Ok(ServiceGrants("c-after", kNewSchool)));
     return moved.position();
   }
 };
@@ -131,15 +110,7 @@ TEST_F(HostileReview4Test, TheHoldersAuthorityReadsNoMoreThanTheHolderMay) {
   EXPECT_TRUE(
       Is(GetConsentAs(kLa, "c-after", &consent), StatusCode::PERMISSION_DENIED))
       << consent.ShortDebugString();
-  v1::ConsentInForceResponse in_force;
-  ASSERT_TRUE(
-      Ok(InForceAs(kLa,
-                   InForce("s-1", kNewSchool, v1::PURPOSE_IMPACT_REPORTING,
-                           v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
-                   &in_force)));
-  EXPECT_FALSE(in_force.covered()) << in_force.ShortDebugString();
-  EXPECT_FALSE(absl::StrContains(in_force.DebugString(), "c-after"))
-      << in_force.ShortDebugString();
+  ASSERT_NO_FATAL_FAILURE(ExpectNotCoveredFor(kLa, kNewSchool, "c-after"));
   v1::Intervention intervention;
   const grpc::Status got = GetInterventionAs(kLa, "i-1", &intervention);
   EXPECT_TRUE(Is(got, StatusCode::PERMISSION_DENIED))
@@ -178,18 +149,8 @@ TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
   v1::ConsentTerms varied = early.consent().terms();
   varied.add_recipients()->set_organisation(kSocialCare);
   ASSERT_TRUE(Ok(VaryAs(kService, "c-early", varied)));
-  v1::WithdrawConsentRequest withdraw;
-  withdraw.set_request_id(NewUuid());
-  withdraw.mutable_withdrawal()->set_consent_id("c-early");
-  *withdraw.mutable_withdrawal()->mutable_effective_at() =
-      At(clock_.Now() + kDay);
-  withdraw.mutable_personal()->set_reason("WHY-h0st1le moved away");
-  {
-    grpc::ClientContext context;
-    AsCaller(&context, kService);
-    v1::CommandResponse done;
-    ASSERT_TRUE(Ok(consents_->Withdraw(&context, withdraw, &done)));
-  }
+  ASSERT_TRUE(Ok(ServiceWithdraws("c-early", "WHY-h0st1le moved away",
+                                  clock_.Now() + kDay)));
 
   v1::Consent after;
   const grpc::Status got = GetConsentAs(kSchool, "c-early", &after);
@@ -208,15 +169,7 @@ TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
   // the consent was shown only of its first event, then folded every later
   // one, so the school the child left learned that sharing with social care
   // was now covered, by the variation it may not read.
-  v1::ConsentInForceResponse in_force;
-  ASSERT_TRUE(
-      Ok(InForceAs(kSchool,
-                   InForce("s-1", kSocialCare, v1::PURPOSE_IMPACT_REPORTING,
-                           v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
-                   &in_force)));
-  EXPECT_FALSE(in_force.covered())
-      << "the school the child left learns of the variation: "
-      << in_force.ShortDebugString();
+  ASSERT_NO_FATAL_FAILURE(ExpectNotCoveredFor(kSchool, kSocialCare, ""));
   // Its parties read the consent as it is.
   v1::Consent now;
   ASSERT_TRUE(Ok(GetConsentAs(kService, "c-early", &now)));
@@ -331,16 +284,11 @@ TEST_F(HostileReview4Test, AwayAndBackTheSchoolReadsItsOwnStretchesOnly) {
   ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
   ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
   clock_.Advance(kDay);
-  ASSERT_TRUE(Ok(
-      Grant(Consent("c-away", "s-1", kNewSchool, {v1::PURPOSE_IMPACT_REPORTING},
-                    {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
-            kService)));
+  ASSERT_TRUE(Ok(ServiceGrants("c-away", kNewSchool)));
   ASSERT_TRUE(Ok(MoveReferral(kNewSchool, kSchool, "c-back")));
   clock_.Advance(kDay);
-  ASSERT_TRUE(Ok(Grant(
-      Consent("c-late", "s-1", kOtherSchool, {v1::PURPOSE_SUPPORT_IN_SCHOOL},
-              {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
-      kService)));
+  ASSERT_TRUE(
+      Ok(ServiceGrants("c-late", kOtherSchool, v1::PURPOSE_SUPPORT_IN_SCHOOL)));
 
   v1::Consent got;
   EXPECT_TRUE(
