@@ -94,6 +94,25 @@ void ClearStaffNames(v1::EventPayload* p) {
   }
 }
 
+// Clears who assessed a young person's competence to decide on a consent
+// when it is staff of an organisation other than `organisation`; true when
+// it did.
+bool ClearOtherAssessor(const std::string& organisation, v1::EventPayload* p) {
+  v1::ConsentGiver* giver = nullptr;
+  if (p->has_consent_granted()) {
+    giver = p->mutable_consent_granted()->mutable_given_by();
+  } else if (p->has_consent_refused()) {
+    giver = p->mutable_consent_refused()->mutable_given_by();
+  }
+  if (giver == nullptr || !giver->has_young_person() ||
+      giver->young_person().assessed_by_organisation() == organisation ||
+      giver->young_person().assessed_by_user().empty()) {
+    return false;
+  }
+  giver->mutable_young_person()->clear_assessed_by_user();
+  return true;
+}
+
 }  // namespace
 
 EventClass ClassOf(v1::EventPayload::KindCase kind) {
@@ -358,7 +377,15 @@ void Redact(Visibility level, v1::AuditEntry* entry) {
 void RedactForDataSubject(const std::string& compiler_organisation,
                           v1::AuditEntry* entry) {
   v1::RecordedEvent* event = entry->mutable_event();
-  if (event->actor().organisation() == compiler_organisation) return;
+  if (event->actor().organisation() == compiler_organisation) {
+    // The compiler's own record may still name another organisation's
+    // staff: who assessed a young person's competence to consent. With it
+    // hidden, the record's random bytes go too (no hash tests a guess).
+    if (ClearOtherAssessor(compiler_organisation, event->mutable_payload())) {
+      event->clear_salt();
+    }
+    return;
+  }
   event->clear_salt();
   event->mutable_actor()->clear_user();
   ClearStaffNames(event->mutable_payload());

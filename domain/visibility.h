@@ -129,7 +129,9 @@ void Redact(Visibility level, v1::AuditEntry* entry);
 
 // What a subject access pack leaves out of an entry it shows (DOMAIN.md,
 // data rights): the staff names of organisations other than
-// `compiler_organisation` (who recorded, decided, delivered, assessed).
+// `compiler_organisation` (who recorded, decided, delivered, assessed),
+// also where the compiler's own record names them (a competence assessed
+// by another organisation's worker), and then the record's salt.
 void RedactForDataSubject(const std::string& compiler_organisation,
                           v1::AuditEntry* entry);
 

@@ -391,15 +391,18 @@ absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
   // Each consent (by stream) in the order of its first event.
   std::vector<std::string> order;
   std::map<std::string, domain::ConsentView> views;
-  std::set<std::string> hidden;  // Consents `shown` leaves out.
+  // Consents whose later events `shown` leaves out: each is folded up to
+  // the first event hidden from the reader (a consent given before a school
+  // left the case and varied after: not what it saw), or left out whole.
+  std::set<std::string> hidden;
   for (const v1::AuditEntry& entry : entries) {
     const v1::RecordedEvent& e = entry.event();
     if (hidden.count(e.stream()) > 0) continue;
     auto [it, added] = views.try_emplace(e.stream());
-    if (added && shown != nullptr) {
+    if (shown != nullptr) {
       ASSIGN_OR_RETURN(bool is, shown(entry));
       if (!is) {
-        views.erase(it);
+        if (added) views.erase(it);
         hidden.insert(e.stream());
         continue;
       }

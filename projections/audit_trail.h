@@ -125,8 +125,8 @@ absl::Status ReadOrganisationDisclosures(
 // first consent (in log order) that covers it, at its version then. Not
 // covered: one reason per consent, in log order ("no consent recorded" when
 // there is none). INVALID_ARGUMENT without subject_id or at. With `shown`,
-// a consent whose first entry it answers false for is left out (one its
-// reader may not see).
+// each consent is folded only up to the first entry it answers false for
+// (left out when that is its first: one its reader may not see).
 using ShownFilter =
     std::function<absl::StatusOr<bool>(const v1::AuditEntry& entry)>;
 absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(

@@ -92,18 +92,24 @@ grpc::ServerUnaryReactor* InterventionService::Get(
         // A school the child has moved from (the referral transferred to
         // another) has no part in the intervention's later steps, and the
         // counts below would tell them: none of it, even once the case has
-        // come back (the trail shows it its own stretches).
-        if (caller.organisation() == view->plan.school() &&
-            caller.organisation() != view->plan.service() &&
-            !view->plan.referral_id().empty()) {
+        // come back (the trail shows it its own stretches). Nor has the
+        // local authority that reads it through that school alone.
+        if (view->plan.school() != view->plan.service() &&
+            !view->plan.referral_id().empty() &&
+            caller.organisation() != view->plan.service()) {
           ASSIGN_OR_RETURN(bool left, LeftReferral(commands_->log(),
                                                    view->plan.referral_id(),
-                                                   caller.organisation()));
-          if (left) {
+                                                   view->plan.school()));
+          if (left && caller.organisation() == view->plan.school()) {
             return absl::PermissionDeniedError(absl::StrCat(
                 "school rule: the intervention's referral moved to another "
                 "school; ",
                 caller.organisation(), " has no part in it any more"));
+          }
+          if (left) {
+            RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller,
+                                           {view->plan.service()},
+                                           "the intervention"));
           }
         }
         response->set_intervention_id(id);

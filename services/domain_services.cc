@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "domain/field_checks.h"
 #include "domain/visibility.h"
+#include "services/domain_commands_internal.h"
 #include "services/domain_services_internal.h"
 #include "services/grpc_status.h"
 #include "services/run_query.h"
@@ -29,24 +30,44 @@ using internal::RunCommand;
 using internal::RunOneofCommand;
 using internal::ToPayload;
 
-// Whether `caller`, the record's holder, had left the child's case with the
-// consent's organisations when it was given (ReaderView::LeftTheCase).
-absl::StatusOr<bool> LeftBeforeConsent(storage::EventLog& log,
-                                       const domain::ConsentView& view,
-                                       const v1::Actor& caller) {
-  storage::ReadStreamOptions first;
-  first.from_version = 1;
-  first.limit = 1;
-  ASSIGN_OR_RETURN(storage::StreamSlice slice,
-                   log.ReadStream("consent-" + view.consent_id, first));
-  if (slice.events.empty()) return false;
-  std::vector<std::string> organisations = {view.recorded_by};
-  for (const v1::Recipient& r : view.terms.recipients()) {
-    organisations.push_back(r.organisation());
+// Consent `view` as `holder`, the record's holder, may read it: folded up
+// to the first event recorded while the holder had left the child's case
+// with the consent's organisations (a referral moved to another school:
+// ReaderView::LeftTheCase); nullopt when it had left before the consent was
+// given. What the case records after it left is not the holder's (README,
+// "A case can leave an organisation").
+absl::StatusOr<std::optional<domain::ConsentView>> AsTheHolderSawIt(
+    storage::EventLog& log, const domain::ConsentView& view,
+    const std::string& holder) {
+  v1::Actor reader;
+  reader.set_organisation(holder);
+  ReaderView readers_view(log, reader);
+  domain::ConsentView seen;
+  storage::ReadStreamOptions options;
+  options.from_version = 1;
+  for (;;) {
+    ASSIGN_OR_RETURN(storage::StreamSlice slice,
+                     log.ReadStream("consent-" + view.consent_id, options));
+    for (const v1::RecordedEvent& e : slice.events) {
+      std::vector<std::string> organisations =
+          domain::OrganisationsNamedBy(e.payload());
+      organisations.push_back(e.actor().organisation());
+      for (const v1::Recipient& r : seen.terms.recipients()) {
+        organisations.push_back(r.organisation());
+      }
+      ASSIGN_OR_RETURN(bool left,
+                       readers_view.LeftTheCase(view.subject_id, organisations,
+                                                e.position()));
+      if (left) {
+        if (seen.version == 0) return std::nullopt;
+        return seen;
+      }
+      RETURN_IF_ERROR(internal::ApplyConsent(e, &seen));
+    }
+    if (slice.next_version == 0) break;
+    options.from_version = slice.next_version;
   }
-  ReaderView reader(log, caller);
-  return reader.LeftTheCase(view.subject_id, organisations,
-                            slice.events.front().position());
+  return seen;
 }
 
 }  // namespace
@@ -177,19 +198,29 @@ grpc::ServerUnaryReactor* ConsentService::Get(
             party = party || r.organisation() == caller.organisation();
           }
         }
-        if (!party && record.has_value() &&
-            record->holder() == caller.organisation() &&
-            view->recorded_by != caller.organisation()) {
-          // Nor the holder, if it had left the child's case with the
-          // consent's organisations when it was given (a referral moved to
-          // another school: services/visibility.h, LeftTheCase).
-          ASSIGN_OR_RETURN(bool left,
-                           LeftBeforeConsent(commands_->log(), *view, caller));
-          if (left) answerable = {view->recorded_by};
-        }
         if (!party) {
           RETURN_IF_ERROR(MayReadAsParty(commands_->log(), caller, answerable,
                                          "the consent"));
+        }
+        // A reader entitled through the record's holder alone (the holder,
+        // or the local authority of its area) reads the consent as the
+        // holder may: nothing of it recorded after the holder had left the
+        // child's case with the consent's organisations.
+        if (!party && record.has_value() &&
+            caller.organisation() != view->recorded_by) {
+          ASSIGN_OR_RETURN(
+              bool via_recorder,
+              CoversArea(commands_->log(), caller, view->recorded_by));
+          if (!via_recorder) {
+            ASSIGN_OR_RETURN(
+                std::optional<domain::ConsentView> seen,
+                AsTheHolderSawIt(commands_->log(), *view, record->holder()));
+            if (!seen.has_value()) {
+              return MayReadAsParty(commands_->log(), caller,
+                                    {view->recorded_by}, "the consent");
+            }
+            *view = *std::move(seen);
+          }
         }
         response->set_consent_id(view->consent_id);
         response->set_subject_id(view->subject_id);

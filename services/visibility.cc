@@ -32,7 +32,13 @@ void AddOnce(const std::string& s, std::vector<std::string>* list) {
 absl::StatusOr<bool> ReaderView::LeftTheCase(
     const std::string& subject_id,
     const std::vector<std::string>& organisations, uint64_t position) {
-  const std::string& org = reader_.organisation();
+  return LeftTheCase(reader_.organisation(), subject_id, organisations,
+                     position);
+}
+
+absl::StatusOr<bool> ReaderView::LeftTheCase(
+    const std::string& org, const std::string& subject_id,
+    const std::vector<std::string>& organisations, uint64_t position) {
   for (const std::string& other : organisations) {
     if (other == org) continue;
     const std::string key = SubjectServiceKey(subject_id, other);
@@ -190,11 +196,12 @@ absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
     relations.push_back(Relation::kAddressee);
   }
   bool away = false;  // From a case it had left (StreamParties).
+  const StreamParties* parties = nullptr;
   // The organisations of the event's case: its stream's parties, or those
   // it names and its recorder.
   std::vector<std::string> organisations;
   if (IsCaseStream(event.stream())) {
-    ASSIGN_OR_RETURN(const StreamParties* parties, PartiesOf(event.stream()));
+    ASSIGN_OR_RETURN(parties, PartiesOf(event.stream()));
     away = parties->Away(org, event.position());
     if (!away && Contains(parties->parties, org)) {
       relations.push_back(Relation::kParty);
@@ -225,6 +232,19 @@ absl::StatusOr<std::vector<domain::Relation>> ReaderView::RelationsTo(
     bool holder_in_area = false;
     if (!recorder_in_area && holder.has_value()) {
       ASSIGN_OR_RETURN(holder_in_area, InArea(*holder));
+      // Through the holder, only what the holder itself is holder of: not
+      // what the case records after it left (a referral moved to another
+      // school, maybe in another area).
+      if (holder_in_area && parties != nullptr &&
+          parties->Away(*holder, event.position())) {
+        holder_in_area = false;
+      }
+      if (holder_in_area) {
+        ASSIGN_OR_RETURN(
+            bool left,
+            LeftTheCase(*holder, subject_id, organisations, event.position()));
+        holder_in_area = !left;
+      }
     }
     if (recorder_in_area || holder_in_area) {
       relations.push_back(Relation::kAreaAuthority);

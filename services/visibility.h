@@ -39,6 +39,11 @@ class ReaderView {
   absl::StatusOr<bool> LeftTheCase(
       const std::string& subject_id,
       const std::vector<std::string>& organisations, uint64_t position);
+  // The same for organisation `org` (the record's holder, for a local
+  // authority that reads the case through it).
+  absl::StatusOr<bool> LeftTheCase(
+      const std::string& org, const std::string& subject_id,
+      const std::vector<std::string>& organisations, uint64_t position);
 
   // The level the reader sees `event` at.
   absl::StatusOr<domain::Visibility> LevelOf(const v1::RecordedEvent& event,

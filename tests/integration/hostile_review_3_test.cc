@@ -41,15 +41,6 @@ class HostileReview3Test : public HostileReview2Test {
         "NOTTOLD-h0st1le the family would flee");
     return Step("r-ref-s-1", move, from);
   }
-
-  grpc::Status GetConsentAs(const std::string& org, const std::string& id,
-                            v1::Consent* out) {
-    v1::GetConsentRequest request;
-    request.set_consent_id(id);
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return consents_->Get(&context, request, out);
-  }
 };
 
 // ---------------------------------------------------------------------------
@@ -309,10 +300,7 @@ TEST_F(HostileReview3Test,
   ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
   ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
   clock_.Advance(kDay);
-  ASSERT_TRUE(Ok(Grant(
-      Consent("c-after", "s-1", kNewSchool, {v1::PURPOSE_IMPACT_REPORTING},
-              {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
-      kService)));
+  ASSERT_TRUE(Ok(ServiceGrants("c-after", kNewSchool)));
   v1::Consent got;
   EXPECT_TRUE(
       Is(GetConsentAs(kSchool, "c-after", &got), StatusCode::PERMISSION_DENIED))
@@ -328,19 +316,7 @@ TEST_F(HostileReview3Test,
     if (e.event().stream() == "consent-c-ref-s-1") ++before;
   }
   EXPECT_EQ(before, 1) << "what it saw before the move stays";
-  v1::ConsentInForceResponse in_force;
-  {
-    grpc::ClientContext context;
-    AsCaller(&context, kSchool);
-    ASSERT_TRUE(Ok(v1::Audit::NewStub(channel_)->ConsentInForce(
-        &context,
-        InForce("s-1", kNewSchool, v1::PURPOSE_IMPACT_REPORTING,
-                v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
-        &in_force)));
-  }
-  EXPECT_FALSE(in_force.covered()) << in_force.ShortDebugString();
-  EXPECT_FALSE(absl::StrContains(in_force.DebugString(), "c-after"))
-      << in_force.ShortDebugString();
+  ASSERT_NO_FATAL_FAILURE(ExpectNotCoveredFor(kSchool, kNewSchool, "c-after"));
   // Its parties and the area's authority still read it.
   v1::Consent seen;
   EXPECT_TRUE(Ok(GetConsentAs(kNewSchool, "c-after", &seen)));
@@ -355,22 +331,11 @@ TEST_F(HostileReview3Test,
 TEST_F(HostileReview3Test,
        AConsentNamingTheSchoolShowsItsWithdrawalAfterTheMoveButNotWhy) {
   ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
-  ASSERT_TRUE(Ok(
-      Grant(Consent("c-report", "s-1", kSchool, {v1::PURPOSE_IMPACT_REPORTING},
-                    {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
-            kService)));
+  ASSERT_TRUE(Ok(ServiceGrants("c-report", kSchool)));
   ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
   clock_.Advance(kDay);
-  v1::WithdrawConsentRequest withdraw;
-  withdraw.set_request_id(NewUuid());
-  withdraw.mutable_withdrawal()->set_consent_id("c-report");
-  withdraw.mutable_personal()->set_reason("WHY-7f2 the family moved away");
-  {
-    grpc::ClientContext context;
-    AsCaller(&context, kService);
-    v1::CommandResponse done;
-    ASSERT_TRUE(Ok(consents_->Withdraw(&context, withdraw, &done)));
-  }
+  ASSERT_TRUE(
+      Ok(ServiceWithdraws("c-report", "WHY-7f2 the family moved away")));
   v1::Consent got;
   ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-report", &got)));
   EXPECT_TRUE(got.has_withdrawn_at()) << got.ShortDebugString();

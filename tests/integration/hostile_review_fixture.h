@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,74 @@ class HostileReview2Test : public DomainFlowsTest {
     grpc::ClientContext context;
     AsCaller(&context, org);
     return subjects_->Erase(&context, r, out);
+  }
+
+  // The service records consent `id` about s-1 naming `recipient` (its
+  // wellbeing data, for `purpose`), valid from an hour ago.
+  grpc::Status ServiceGrants(
+      const std::string& id, const std::string& recipient,
+      v1::Purpose purpose = v1::PURPOSE_IMPACT_REPORTING) {
+    return Grant(Consent(id, "s-1", recipient, {purpose},
+                         {v1::DATA_CATEGORY_WELLBEING}, clock_.Now()),
+                 kService);
+  }
+
+  // The service withdraws consent `id`, saying `reason`, from
+  // `effective_at` (unset: now).
+  grpc::Status ServiceWithdraws(const std::string& id,
+                                const std::string& reason,
+                                std::optional<absl::Time> effective_at = {}) {
+    v1::WithdrawConsentRequest withdraw;
+    withdraw.set_request_id(NewUuid());
+    withdraw.mutable_withdrawal()->set_consent_id(id);
+    if (effective_at.has_value()) {
+      *withdraw.mutable_withdrawal()->mutable_effective_at() =
+          At(*effective_at);
+    }
+    withdraw.mutable_personal()->set_reason(reason);
+    grpc::ClientContext context;
+    AsCaller(&context, kService);
+    v1::CommandResponse done;
+    return consents_->Withdraw(&context, withdraw, &done);
+  }
+
+  // Calls read `method` as `org`.
+  template <typename Stub, typename Request, typename Response>
+  static grpc::Status ReadAs(Stub* stub,
+                             grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                          const Request&,
+                                                          Response*),
+                             const Request& request, const std::string& org,
+                             Response* out) {
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return (stub->*method)(&context, request, out);
+  }
+
+  grpc::Status GetConsentAs(const std::string& org, const std::string& id,
+                            v1::Consent* out) {
+    v1::GetConsentRequest request;
+    request.set_consent_id(id);
+    return ReadAs(consents_.get(), &v1::Consents::Stub::Get, request, org, out);
+  }
+
+  // Audit.ConsentInForce as `org`: sharing s-1's wellbeing with `recipient`
+  // for impact reporting, now, is not covered, and the answer does not
+  // name consent `hidden` (one `org` may not read; empty: no such check).
+  void ExpectNotCoveredFor(const std::string& org, const std::string& recipient,
+                           const std::string& hidden) {
+    v1::ConsentInForceResponse in_force;
+    auto audit = v1::Audit::NewStub(channel_);
+    ASSERT_TRUE(
+        Ok(ReadAs(audit.get(), &v1::Audit::Stub::ConsentInForce,
+                  InForce("s-1", recipient, v1::PURPOSE_IMPACT_REPORTING,
+                          v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
+                  org, &in_force)));
+    EXPECT_FALSE(in_force.covered())
+        << org << ": " << in_force.ShortDebugString();
+    if (hidden.empty()) return;
+    EXPECT_FALSE(absl::StrContains(in_force.DebugString(), hidden))
+        << org << ": " << in_force.ShortDebugString();
   }
 
   // Code, message, details and trailing metadata of one answer, as text.

@@ -182,6 +182,8 @@ class HostileReviewTest : public DomainFlowsTest {
       ev->clear_hash();
       ev->clear_correlation_id();
       ev->clear_causation_id();
+      // Random in every record (store format 7).
+      ev->clear_salt();
       v1::EventPayload* p = ev->mutable_payload();
       // Ids the test made up afresh for each subject.
       if (p->has_disclosure_recorded()) {
