@@ -413,6 +413,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
           kMaxEventBytes, "; shorten the free text"));
     }
     *request.events.front().mutable_payload() = std::move(decided);
+    // Events the decision adds after its own (an erasure's kept records),
+    // with ids derived from the command's, so a retry makes the same ones.
+    request.events.resize(1);
+    for (v1::EventPayload& extra : attempt.extra_events()) {
+      v1::ProposedEvent& added = request.events.emplace_back();
+      added.set_event_id(NameUuid(absl::StrCat(
+          request.events.front().event_id(), "/", request.events.size() - 1)));
+      *added.mutable_payload() = std::move(extra);
+    }
     request.expected = target.journal
                            ? storage::ExpectedVersion::Any()
                            : storage::ExpectedVersion::Exact(version);
