@@ -452,6 +452,16 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
   }
 }
 
+absl::StatusOr<storage::AppendResult> DomainCommands::OnSubject(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& subject_id, v1::EventPayload event,
+    Decide<domain::SubjectView> decide) {
+  Target target{"subject", subject_id, false, false, std::nullopt};
+  return Execute<domain::SubjectView>(caller, request_id, target,
+                                      std::move(event),
+                                      domain::ApplySubjectEvent, decide);
+}
+
 // Loads
 
 absl::StatusOr<domain::ConsentView> DomainCommands::LoadConsent(

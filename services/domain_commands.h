@@ -247,6 +247,12 @@ class DomainCommands {
                                                 Apply<View> apply,
                                                 Decide<View> decide);
 
+  // Execute on the stream of an existing subject ("subject-<id>").
+  absl::StatusOr<storage::AppendResult> OnSubject(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& subject_id, v1::EventPayload event,
+      Decide<domain::SubjectView> decide);
+
   // OK(nullopt) when the request (`request_id`, whose event id `request`
   // carries) is new; otherwise the replayed (or refused) append of
   // `request`.

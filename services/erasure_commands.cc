@@ -126,9 +126,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
   v1::EventPayload event;
   *event.mutable_legal_hold_placed() = std::move(hold);
   *event.mutable_personal() = std::move(personal);
-  Target target{"subject", subject, false, false, std::nullopt};
-  return Execute<domain::SubjectView>(
-      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+  return OnSubject(
+      caller, request_id, subject, std::move(event),
       [&](const domain::SubjectView& view, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
@@ -154,11 +153,11 @@ absl::StatusOr<storage::AppendResult> DomainCommands::LiftLegalHold(
   v1::EventPayload event;
   event.mutable_legal_hold_lifted()->set_subject_id(subject_id);
   event.mutable_legal_hold_lifted()->set_hold_id(hold_id);
-  Target target{"subject", subject_id, false, false, std::nullopt};
-  return Execute<domain::SubjectView>(
-      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
-      [&](const domain::SubjectView& view, CommandAttempt&, v1::EventPayload* e)
-          -> absl::Status { return domain::DecideLiftHold(view, caller, *e); });
+  return OnSubject(caller, request_id, subject_id, std::move(event),
+                   [&](const domain::SubjectView& view, CommandAttempt&,
+                       v1::EventPayload* e) -> absl::Status {
+                     return domain::DecideLiftHold(view, caller, *e);
+                   });
 }
 
 }  // namespace ycr::services

@@ -59,9 +59,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::ReviewRetention(
   review.set_organisation(caller.organisation());
   v1::EventPayload event;
   *event.mutable_child_protection_reviewed() = std::move(review);
-  Target target{"subject", subject, false, false, std::nullopt};
-  return Execute<domain::SubjectView>(
-      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+  return OnSubject(
+      caller, request_id, subject, std::move(event),
       [&](const domain::SubjectView& view, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         const v1::ChildProtectionReviewed& r = e->child_protection_reviewed();

@@ -38,14 +38,11 @@ constexpr char kLa[] = "la-w";
 // The kinds of event about one young carer that have no personal part by
 // design: the record's change (the record is sealed apart, and erased with
 // it), the erasure and its refusal, and a lifted hold (its request has no
-// text), and a kept child-protection record's review date and review
-// (the server writes the one, sealed under the keeper's key; the other is
-// codes). Every other kind naming a subject carries text in this test.
+// text). Every other kind naming a subject carries text in this test.
 const std::set<std::string>& KindsWithoutText() {
-  static const auto* kKinds = new std::set<std::string>{
-      "subject_record_changed", "subject_erased",
-      "erasure_refused",        "legal_hold_lifted",
-      "child_protection_kept",  "child_protection_reviewed"};
+  static const auto* kKinds =
+      new std::set<std::string>{"subject_record_changed", "subject_erased",
+                                "erasure_refused", "legal_hold_lifted"};
   return *kKinds;
 }
 
@@ -519,8 +516,12 @@ TEST_F(ErasureEverywhereTest, NoTextOfAnyKindSurvivesInAnyReadExportOrFile) {
       v1::EventPayload::descriptor()->FindOneofByName("kind");
   for (int i = 0; i < kinds->field_count(); ++i) {
     const std::string kind = kinds->field(i)->name();
+    // Written by or after an erasure that keeps another organisation's
+    // records (none here: the school's own concern is past its 25 years);
+    // retention_review_test.cc erases them down to the files.
     if (KindsAboutNoSubject().count(kind) > 0 || kind == "subject_erased" ||
-        kind == "erasure_refused") {
+        kind == "erasure_refused" || kind == "child_protection_kept" ||
+        kind == "child_protection_reviewed") {
       continue;
     }
     EXPECT_TRUE(written.count(kind) > 0) << kind << " was not written";
