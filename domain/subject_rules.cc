@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/proto_time.h"
 #include "domain/field_checks.h"
 #include "domain/refusals.h"
 
@@ -260,6 +261,24 @@ absl::Status ApplySubjectEvent(const v1::RecordedEvent& recorded,
       break;
     case v1::EventPayload::kErasureRefused:
       break;
+    case v1::EventPayload::kChildProtectionKept: {
+      KeptRecord& kept =
+          view->kept[event.child_protection_kept().organisation()];
+      kept.kept_position = recorded.position();
+      kept.kept_at = FromProtoTime(recorded.recorded_at());
+      break;
+    }
+    case v1::EventPayload::kChildProtectionReviewed: {
+      const v1::ChildProtectionReviewed& r = event.child_protection_reviewed();
+      if (r.decision() == v1::RETENTION_DECISION_DESTROY) {
+        view->kept.erase(r.organisation());
+      } else if (auto it = view->kept.find(r.organisation());
+                 it != view->kept.end()) {
+        it->second.next_review = FromProtoTime(r.next_review_at());
+        it->second.keep_reason = r.keep_reason();
+      }
+      break;
+    }
     default:
       return absl::InvalidArgumentError("payload: is not a subject event");
   }

@@ -40,6 +40,19 @@ std::string AddChildProtectionHolder(const std::optional<std::string>& value,
 // Largest subject record, serialised.
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
 
+// An organisation's child-protection records an erasure kept
+// (child_protection_kept), while not destroyed at a review.
+struct KeptRecord {
+  // The child_protection_kept event, whose sealed part holds the first
+  // review date; when it was recorded.
+  uint64_t kept_position = 0;
+  absl::Time kept_at;
+  // The review date the last KEEP decision set (nullopt: none yet, the
+  // sealed date applies), and why.
+  std::optional<absl::Time> next_review;
+  v1::RetentionKeepReason keep_reason = v1::RETENTION_KEEP_REASON_UNSPECIFIED;
+};
+
 struct SubjectView {
   // The record's holder ("" before the record exists).
   std::string holder;
@@ -50,6 +63,8 @@ struct SubjectView {
   std::map<std::string, std::string> holds;
   // SubjectErased was recorded.
   bool erased = false;
+  // Kept child-protection records, by keeping organisation.
+  std::map<std::string, KeptRecord> kept;
   uint64_t version = 0;
 };
 

@@ -32,6 +32,10 @@ constexpr V kTable[][kRelationCount] = {
     // kOpaque
     {V::kFull, V::kFull, V::kNone, V::kNone, V::kNone, V::kNone, V::kNone,
      V::kNone},
+    // kRetention (the recorder of a child_protection_kept is the erasing
+    // holder, which must not learn of the kept records)
+    {V::kFull, V::kNone, V::kFull, V::kNone, V::kNone, V::kNone, V::kNone,
+     V::kNone},
 };
 
 void AddOrg(const std::string& organisation, std::vector<std::string>* out) {
@@ -168,6 +172,9 @@ EventClass ClassOf(v1::EventPayload::KindCase kind) {
       return EventClass::kOrganisational;
     case K::kOpaque:
       return EventClass::kOpaque;
+    case K::kChildProtectionKept:
+    case K::kChildProtectionReviewed:
+      return EventClass::kRetention;
     case K::KIND_NOT_SET:
       break;
   }
@@ -326,6 +333,12 @@ std::vector<std::string> AddresseesOf(const v1::EventPayload& p) {
     case K::kSocialCareReferralMade:
       AddOrg(p.social_care_referral_made().disclosure().to().organisation(),
              &out);
+      break;
+    case K::kChildProtectionKept:
+      AddOrg(p.child_protection_kept().organisation(), &out);
+      break;
+    case K::kChildProtectionReviewed:
+      AddOrg(p.child_protection_reviewed().organisation(), &out);
       break;
     default:
       break;

@@ -86,6 +86,11 @@ enum class EventClass {
   kOrganisational = 4,
   // Raw payloads of operators and tools.
   kOpaque = 5,
+  // Child-protection records kept past an erasure, and their reviews: for
+  // the keeping organisation (their addressee) and auditors only; not for
+  // the holder whose erasure recorded that they were kept, nor for anyone
+  // the keeping organisation's own records would be shown to.
+  kRetention = 6,
 };
 
 EventClass ClassOf(v1::EventPayload::KindCase kind);

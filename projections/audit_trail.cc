@@ -157,6 +157,12 @@ std::optional<Attribution> Attribute(const v1::EventPayload& p) {
     case K::kLegalHoldLifted:
       a.subject = p.legal_hold_lifted().subject_id();
       break;
+    case K::kChildProtectionKept:
+      a.subject = p.child_protection_kept().subject_id();
+      break;
+    case K::kChildProtectionReviewed:
+      a.subject = p.child_protection_reviewed().subject_id();
+      break;
     case K::kInterventionPlanned:
       // Empty for whole-school work: about no one subject.
       a.subject = p.intervention_planned().subject_id();

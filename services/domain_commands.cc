@@ -413,6 +413,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
           kMaxEventBytes, "; shorten the free text"));
     }
     *request.events.front().mutable_payload() = std::move(decided);
+    // Events the decision adds after its own (an erasure's kept records),
+    // with ids derived from the command's, so a retry makes the same ones.
+    request.events.resize(1);
+    for (v1::EventPayload& extra : attempt.extra_events()) {
+      v1::ProposedEvent& added = request.events.emplace_back();
+      added.set_event_id(NameUuid(absl::StrCat(
+          request.events.front().event_id(), "/", request.events.size() - 1)));
+      *added.mutable_payload() = std::move(extra);
+    }
     request.expected = target.journal
                            ? storage::ExpectedVersion::Any()
                            : storage::ExpectedVersion::Exact(version);
@@ -441,6 +450,16 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
       return result;
     }
   }
+}
+
+absl::StatusOr<storage::AppendResult> DomainCommands::OnSubject(
+    const v1::Actor& caller, const std::string& request_id,
+    const std::string& subject_id, v1::EventPayload event,
+    Decide<domain::SubjectView> decide) {
+  Target target{"subject", subject_id, false, false, std::nullopt};
+  return Execute<domain::SubjectView>(caller, request_id, target,
+                                      std::move(event),
+                                      domain::ApplySubjectEvent, decide);
 }
 
 // Loads

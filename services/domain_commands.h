@@ -38,6 +38,7 @@
 #include "domain/safeguarding_rules.h"
 #include "domain/subject_rules.h"
 #include "storage/event_log.h"
+#include "ycr/v1/subject_service.pb.h"
 
 namespace ycr::services {
 
@@ -129,6 +130,24 @@ class DomainCommands {
                                               const std::string& subject_id,
                                               const std::string& request_ref,
                                               v1::ErasureGround refuse_on);
+
+  // The caller's organisation's review of the child-protection records it
+  // kept past an erasure (domain/retention_rules.h; stream "subject-<id>"):
+  // a DESTROY destroys its key for the subject in the same atomic write,
+  // with the same scrub as an erasure.
+  absl::StatusOr<storage::AppendResult> ReviewRetention(
+      const v1::Actor& caller, const std::string& request_id,
+      v1::ChildProtectionReviewed review);
+
+  // When the review of `kept` is due: the date of its last KEEP, or the
+  // date its erasure sealed under the keeping organisation's key.
+  absl::StatusOr<absl::Time> ReviewDue(const domain::KeptRecord& kept);
+
+  // The kept records of the caller's organisation (every organisation's
+  // for an auditor) whose review is due by `as_of`, earliest first, at most
+  // `limit` of them. Reads the log's kept-record events to its head.
+  absl::StatusOr<v1::RetentionReviewsResponse> ListRetentionReviews(
+      const v1::Actor& caller, absl::Time as_of, uint32_t limit);
 
   // Legal holds on a subject (stream "subject-<id>"); the reason is in
   // `personal` (personal.reason).
@@ -228,6 +247,12 @@ class DomainCommands {
                                                 Apply<View> apply,
                                                 Decide<View> decide);
 
+  // Execute on the stream of an existing subject ("subject-<id>").
+  absl::StatusOr<storage::AppendResult> OnSubject(
+      const v1::Actor& caller, const std::string& request_id,
+      const std::string& subject_id, v1::EventPayload event,
+      Decide<domain::SubjectView> decide);
+
   // OK(nullopt) when the request (`request_id`, whose event id `request`
   // carries) is new; otherwise the replayed (or refused) append of
   // `request`.
@@ -317,6 +342,10 @@ class CommandAttempt {
   // Organisations whose child-protection keys the erasure keeps
   // (AppendRequest::erase_retaining).
   std::vector<std::string>& erase_retaining() { return erase_retaining_; }
+  // Events appended after the command's own, in the same atomic write (an
+  // erasure's child_protection_kept). The command's answer names its own
+  // event only.
+  std::vector<v1::EventPayload>& extra_events() { return extra_events_; }
 
  private:
   storage::EventLog* const log_;
@@ -328,6 +357,7 @@ class CommandAttempt {
   std::vector<storage::RecordWrite> records_;
   std::vector<std::string> erase_subjects_;
   std::vector<std::string> erase_retaining_;
+  std::vector<v1::EventPayload> extra_events_;
 };
 
 }  // namespace ycr::services

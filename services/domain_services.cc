@@ -30,6 +30,9 @@ using internal::RunCommand;
 using internal::RunOneofCommand;
 using internal::ToPayload;
 
+// Most kept-record reviews one RetentionReviews answer lists.
+constexpr uint32_t kMaxRetentionReviews = 1000;
+
 // Consent `view` as `holder`, the record's holder, may read it: folded up
 // to the first event recorded while the holder had left the child's case
 // with the consent's organisations (a referral moved to another school:
@@ -397,6 +400,50 @@ grpc::ServerUnaryReactor* SubjectService::LiftLegalHold(
         return commands_->LiftLegalHold(caller, request->request_id(),
                                         request->subject_id(),
                                         request->hold_id());
+      });
+}
+
+grpc::ServerUnaryReactor* SubjectService::RetentionReviews(
+    grpc::CallbackServerContext* context,
+    const v1::RetentionReviewsRequest* request,
+    v1::RetentionReviewsResponse* response) {
+  return RunPersonalQuery(
+      context, *request, pool_, access_,
+      [this, request, response](const v1::Actor& caller,
+                                ReadAccess* read) -> absl::Status {
+        if (request->limit() > kMaxRetentionReviews) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "limit: at most ", kMaxRetentionReviews, " (0: 100)"));
+        }
+        const uint32_t limit = request->limit() == 0 ? 100 : request->limit();
+        const absl::Time as_of = request->has_as_of()
+                                     ? FromProtoTime(request->as_of())
+                                     : commands_->clock().Now();
+        ASSIGN_OR_RETURN(*response,
+                         commands_->ListRetentionReviews(caller, as_of, limit));
+        // The review date derives from the date of birth: each subject
+        // shown is a read of its personal data.
+        for (const v1::RetentionReview& review : response->reviews()) {
+          read->Saw(review.subject_id());
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* SubjectService::ReviewRetention(
+    grpc::CallbackServerContext* context,
+    const v1::ReviewRetentionRequest* request, v1::CommandResponse* response) {
+  return RunCommand(
+      context, *request, pool_, response, [this, request](auto& caller) {
+        v1::ChildProtectionReviewed review;
+        review.set_subject_id(request->subject_id());
+        review.set_decision(request->decision());
+        if (request->has_next_review_at()) {
+          *review.mutable_next_review_at() = request->next_review_at();
+        }
+        review.set_keep_reason(request->keep_reason());
+        return commands_->ReviewRetention(caller, request->request_id(),
+                                          std::move(review));
       });
 }
 

@@ -123,6 +123,14 @@ class SubjectService final : public v1::Subjects::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::LiftLegalHoldRequest* request,
       v1::CommandResponse* response) override;
+  grpc::ServerUnaryReactor* RetentionReviews(
+      grpc::CallbackServerContext* context,
+      const v1::RetentionReviewsRequest* request,
+      v1::RetentionReviewsResponse* response) override;
+  grpc::ServerUnaryReactor* ReviewRetention(
+      grpc::CallbackServerContext* context,
+      const v1::ReviewRetentionRequest* request,
+      v1::CommandResponse* response) override;
 
  private:
   DomainCommands* const commands_;

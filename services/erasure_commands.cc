@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "domain/erasure_rules.h"
 #include "domain/field_checks.h"
+#include "domain/retention_rules.h"
 #include "services/domain_commands.h"
 #include "services/security/access_policy.h"
 
@@ -91,6 +92,14 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
             records.push_back(
                 {domain::SubjectSaltKey(subject_id), "", "", true});
             attempt.erase_subjects().push_back(subject_id);
+            // Each kept organisation's review date, sealed under its own
+            // key (the date of birth it derives from goes with the record).
+            const absl::CivilDay review =
+                domain::KeptReviewDay(facts.date_of_birth, attempt.now());
+            for (const std::string& org : attempt.erase_retaining()) {
+              attempt.extra_events().push_back(
+                  domain::KeptEvent(subject_id, org, review));
+            }
             return absl::OkStatus();
           }));
   // What was decided (also for a retry): the recorded event says.
@@ -98,6 +107,10 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
                    log_->ReadAll(append.first_position, 1, {}));
   ErasureOutcome outcome{append, false, v1::ERASURE_GROUND_UNSPECIFIED};
   if (!slice.events.empty()) {
+    // The answer names the erasure's own event, never the kept records'
+    // after it (the holder must not learn that any were kept).
+    outcome.append.last_position = outcome.append.first_position;
+    outcome.append.stream_version = slice.events[0].stream_version();
     const v1::EventPayload& p = slice.events[0].payload();
     outcome.erased = p.has_subject_erased();
     outcome.refused_on = p.erasure_refused().ground();
@@ -113,9 +126,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PlaceLegalHold(
   v1::EventPayload event;
   *event.mutable_legal_hold_placed() = std::move(hold);
   *event.mutable_personal() = std::move(personal);
-  Target target{"subject", subject, false, false, std::nullopt};
-  return Execute<domain::SubjectView>(
-      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
+  return OnSubject(
+      caller, request_id, subject, std::move(event),
       [&](const domain::SubjectView& view, CommandAttempt& attempt,
           v1::EventPayload* e) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::SubjectRecord> record,
@@ -141,11 +153,11 @@ absl::StatusOr<storage::AppendResult> DomainCommands::LiftLegalHold(
   v1::EventPayload event;
   event.mutable_legal_hold_lifted()->set_subject_id(subject_id);
   event.mutable_legal_hold_lifted()->set_hold_id(hold_id);
-  Target target{"subject", subject_id, false, false, std::nullopt};
-  return Execute<domain::SubjectView>(
-      caller, request_id, target, std::move(event), domain::ApplySubjectEvent,
-      [&](const domain::SubjectView& view, CommandAttempt&, v1::EventPayload* e)
-          -> absl::Status { return domain::DecideLiftHold(view, caller, *e); });
+  return OnSubject(caller, request_id, subject_id, std::move(event),
+                   [&](const domain::SubjectView& view, CommandAttempt&,
+                       v1::EventPayload* e) -> absl::Status {
+                     return domain::DecideLiftHold(view, caller, *e);
+                   });
 }
 
 }  // namespace ycr::services

@@ -35,6 +35,11 @@ std::string SealingOwner(const v1::EventPayload& payload,
     case v1::EventPayload::kSocialCareReferralMade:
     case v1::EventPayload::kConcernClosed:
       return actor.organisation();
+    case v1::EventPayload::kChildProtectionKept:
+      // Written by the erasure (its actor is the erasing holder) for the
+      // organisation whose records it kept: the review date is sealed under
+      // that organisation's key, and goes with it.
+      return payload.child_protection_kept().organisation();
     case v1::EventPayload::kSharingDeclined:
       return payload.sharing_declined().concern_id().empty()
                  ? ""

@@ -16,12 +16,15 @@
 // about them; an organisation's child-protection key for the subject seals
 // that organisation's child-protection records about them (SealingOwner):
 // every event of a safeguarding concern it raised, a disclosure it made on a
-// safeguarding basis, a decision not to share it took within a concern.
+// safeguarding basis, a decision not to share it took within a concern,
+// and the review date an erasure recorded for it (child_protection_kept).
 // Such records must be kept until the child is 25 (IRMS), by the
 // organisation that made them, whoever else asks for erasure; with keys of
 // their own, an erasure can destroy everything else and keep exactly them,
 // and the holder who asked is answered as for any other child (it must not
-// learn that another organisation holds such a record).
+// learn that another organisation holds such a record). At its review the
+// organisation destroys its own key by the same crypto erasure: an append
+// whose erase_retaining names every other organisation's kept key.
 //
 // Crypto erasure: Erase() deletes the key rows and writes an erased marker in
 // the caller's batch; Scrub() then flushes every column family (so no live

@@ -40,6 +40,7 @@ namespace ycr::services {
 const std::vector<PersonalDataView>& PersonalDataViews() {
   static const auto* views = new std::vector<PersonalDataView>{
       {"/ycr.v1.Subjects/GetRecord", "subject_record"},
+      {"/ycr.v1.Subjects/RetentionReviews", "retention_review"},
       {"/ycr.v1.Consents/Get", "consent"},
       {"/ycr.v1.Referrals/Get", "referral"},
       {"/ycr.v1.Interventions/Get", "intervention"},

@@ -44,6 +44,13 @@ std::vector<PolicyRow> BuildTable() {
        {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
       {"/ycr.v1.Subjects/LiftLegalHold",
        {kSchoolRole, kServiceRole, kLocalAuthorityRole}},
+      // Child-protection records kept past an erasure are reviewed by the
+      // organisation that keeps them (schools and services make them; the
+      // domain rule checks it keeps one); auditors may list every
+      // organisation's.
+      {"/ycr.v1.Subjects/RetentionReviews",
+       {kSchoolRole, kServiceRole, kAuditorRole}},
+      {"/ycr.v1.Subjects/ReviewRetention", parties},
       {"/ycr.v1.Consents/Grant", parties},
       {"/ycr.v1.Consents/Refuse", parties},
       {"/ycr.v1.Consents/Vary", parties},

@@ -144,6 +144,10 @@ inline const std::vector<ApiSeed>& ApiSeeds() {
       {"/ycr.v1.Subjects/Erase", "school-1",
        R"(request_id: "00000000-0000-4000-8000-000000000011"
           subject_id: "s-9" request_ref: "SAR-1")"},
+      {"/ycr.v1.Subjects/RetentionReviews", "service-1", R"(limit: 10)"},
+      {"/ycr.v1.Subjects/ReviewRetention", "service-1",
+       R"(request_id: "00000000-0000-4000-8000-0000000000a1"
+          subject_id: "s-9" decision: RETENTION_DECISION_DESTROY)"},
       {"/ycr.v1.EventStore/Append", "ops",
        R"(stream: "ops-notes" expected { kind: ANY }
           events { event_id: "00000000-0000-4000-8000-000000000012"

@@ -459,15 +459,8 @@ class ErasureEverywhereTest : public DomainFlowsTest {
   void CompactEverything() {
     storage::RawStore raw(dir_.path());
     ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
-    rocksdb::CompactRangeOptions options;
-    options.bottommost_level_compaction =
-        rocksdb::BottommostLevelCompaction::kForce;
-    for (int cf = storage::RawStore::kDefault;
-         cf <= storage::RawStore::kSubjectKeys; ++cf) {
-      ASSERT_TRUE(raw.db()->Flush(rocksdb::FlushOptions(), raw.cf(cf)).ok());
-      ASSERT_TRUE(
-          raw.db()->CompactRange(options, raw.cf(cf), nullptr, nullptr).ok());
-    }
+    const rocksdb::Status compacted = raw.CompactAll();
+    ASSERT_TRUE(compacted.ok()) << compacted.ToString();
   }
 
   std::vector<std::string> secrets_;
@@ -523,8 +516,12 @@ TEST_F(ErasureEverywhereTest, NoTextOfAnyKindSurvivesInAnyReadExportOrFile) {
       v1::EventPayload::descriptor()->FindOneofByName("kind");
   for (int i = 0; i < kinds->field_count(); ++i) {
     const std::string kind = kinds->field(i)->name();
+    // Written by or after an erasure that keeps another organisation's
+    // records (none here: the school's own concern is past its 25 years);
+    // retention_review_test.cc erases them down to the files.
     if (KindsAboutNoSubject().count(kind) > 0 || kind == "subject_erased" ||
-        kind == "erasure_refused") {
+        kind == "erasure_refused" || kind == "child_protection_kept" ||
+        kind == "child_protection_reviewed") {
       continue;
     }
     EXPECT_TRUE(written.count(kind) > 0) << kind << " was not written";

@@ -156,15 +156,8 @@ class ErasureTest : public DomainFlowsTest {
   void CompactEverything() {
     storage::RawStore raw(dir_.path());
     ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
-    rocksdb::CompactRangeOptions options;
-    options.bottommost_level_compaction =
-        rocksdb::BottommostLevelCompaction::kForce;
-    for (int cf = storage::RawStore::kDefault;
-         cf <= storage::RawStore::kSubjectKeys; ++cf) {
-      ASSERT_TRUE(raw.db()->Flush(rocksdb::FlushOptions(), raw.cf(cf)).ok());
-      ASSERT_TRUE(
-          raw.db()->CompactRange(options, raw.cf(cf), nullptr, nullptr).ok());
-    }
+    const rocksdb::Status compacted = raw.CompactAll();
+    ASSERT_TRUE(compacted.ok()) << compacted.ToString();
   }
 
   // The identification event of pupil-e, as the raw read serves it.

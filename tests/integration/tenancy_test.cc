@@ -391,6 +391,19 @@ std::map<std::string, Row> TenancyTest::Rows() {
         Must("/ycr.v1.Subjects/PlaceLegalHold", place, kSchool);
       }};
 
+  // Kept child-protection records: none of A's pupils was erased, so each
+  // list is empty and a review finds nothing kept, for every organisation
+  // alike (a real one: retention_review_test.cc).
+  rows["/ycr.v1.Subjects/RetentionReviews"] = {
+      constant(""),
+      {{kSchoolRole, Both()}, {kServiceRole, Both()}, {kAuditorRole, Both()}}};
+  const Outcome keeps_none{StatusCode::FAILED_PRECONDITION,
+                           "keeps no child-protection record"};
+  rows["/ycr.v1.Subjects/ReviewRetention"] = {
+      constant("subject_id: \"s-a\" decision: RETENTION_DECISION_DESTROY"),
+      {{kSchoolRole, {keeps_none, keeps_none}},
+       {kServiceRole, {keeps_none, keeps_none}}}};
+
   // Consents: each party records its own (the service records consents
   // given to it, e.g. to report outcomes back).
   auto grant = [=](const std::string&, const std::string& id) {

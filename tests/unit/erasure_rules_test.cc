@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "common/proto_time.h"
+#include "domain/retention_rules.h"
 #include "gtest/gtest.h"
 
 namespace ycr::domain {
@@ -287,6 +289,71 @@ TEST(ErasureRulesTest, TheHoldersOwnRecordRefusesEvenWithOthers) {
   ASSERT_TRUE(e.has_erasure_refused());
   EXPECT_EQ(e.erasure_refused().ground(), v1::ERASURE_GROUND_LEGAL_OBLIGATION);
   EXPECT_TRUE(retain.empty());
+}
+
+// The review date of kept child-protection records: date of birth + 25
+// years; the erasure's date + 25 years when it is unknown.
+TEST(RetentionRulesTest, TheReviewDayIsBirthPlus25OrTheErasurePlus25) {
+  EXPECT_EQ(KeptReviewDay(absl::CivilDay(2012, 3, 4), kNow),
+            absl::CivilDay(2037, 3, 4));
+  EXPECT_EQ(KeptReviewDay(std::nullopt, kNow), absl::CivilDay(2051, 11, 1));
+  // 29 February: the day after 28 February of the review year.
+  EXPECT_EQ(KeptReviewDay(absl::CivilDay(2012, 2, 29), kNow),
+            absl::CivilDay(2037, 3, 1));
+  EXPECT_EQ(KeptReviewNote(absl::CivilDay(2037, 3, 4)), "2037-03-04");
+  EXPECT_EQ(ParseKeptReviewNote("2037-03-04"),
+            absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone()));
+  EXPECT_EQ(ParseKeptReviewNote("soon"), std::nullopt);
+  const v1::EventPayload kept =
+      KeptEvent("pupil-1", "service-1", absl::CivilDay(2037, 3, 4));
+  EXPECT_EQ(kept.child_protection_kept().organisation(), "service-1");
+  EXPECT_EQ(kept.personal().subject_id(), "pupil-1");
+  EXPECT_EQ(kept.personal().notes(), "2037-03-04");
+}
+
+TEST(RetentionRulesTest, ADecisionIsDestroyOrKeepWithADateAndAReason) {
+  v1::ChildProtectionReviewed r;
+  EXPECT_TRUE(absl::StrContains(ValidateRetentionReview(r, kNow).message(),
+                                "decision"));
+  r.set_decision(static_cast<v1::RetentionDecision>(9));
+  EXPECT_EQ(ValidateRetentionReview(r, kNow).code(),
+            absl::StatusCode::kInvalidArgument);
+  r.set_decision(v1::RETENTION_DECISION_DESTROY);
+  EXPECT_TRUE(ValidateRetentionReview(r, kNow).ok());
+  r.set_keep_reason(v1::RETENTION_KEEP_REASON_OPEN_INQUIRY);
+  EXPECT_FALSE(ValidateRetentionReview(r, kNow).ok());
+  r.set_decision(v1::RETENTION_DECISION_KEEP);
+  EXPECT_TRUE(absl::StrContains(ValidateRetentionReview(r, kNow).message(),
+                                "next_review_at"));
+  *r.mutable_next_review_at() = ToProtoTime(kNow + absl::Hours(24));
+  EXPECT_TRUE(ValidateRetentionReview(r, kNow).ok());
+  *r.mutable_next_review_at() = ToProtoTime(kNow);
+  EXPECT_FALSE(ValidateRetentionReview(r, kNow).ok());
+  *r.mutable_next_review_at() = ToProtoTime(
+      absl::FromCivil(absl::CivilDay(2036, 11, 2), absl::UTCTimeZone()));
+  EXPECT_FALSE(ValidateRetentionReview(r, kNow).ok());
+  *r.mutable_next_review_at() = ToProtoTime(kNow + absl::Hours(24));
+  r.set_keep_reason(static_cast<v1::RetentionKeepReason>(77));
+  EXPECT_TRUE(absl::StrContains(ValidateRetentionReview(r, kNow).message(),
+                                "keep_reason"));
+  r.set_keep_reason(v1::RETENTION_KEEP_REASON_UNSPECIFIED);
+  EXPECT_TRUE(absl::StrContains(ValidateRetentionReview(r, kNow).message(),
+                                "keep_reason"));
+}
+
+TEST(RetentionRulesTest, OnlyTheKeeperReviewsAndOnlyOnceDue) {
+  SubjectView view;
+  view.kept["service-1"].kept_position = 7;
+  EXPECT_TRUE(
+      CallersKeptRecord(view, Caller("service-1", "service"), "p").ok());
+  const absl::Status other =
+      CallersKeptRecord(view, Caller("school-a"), "p").status();
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CallersKeptRecord(SubjectView(), Caller("school-a"), "p").status(),
+            other);
+  EXPECT_EQ(RequireReviewDue("p", kNow + absl::Seconds(1), kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(RequireReviewDue("p", kNow, kNow).ok());
 }
 
 }  // namespace

@@ -57,6 +57,19 @@ class RawStore {
     options.sync = true;
     return db_->Put(options, handles_[index], key, value);
   }
+  // Flushes and compacts every column family to its last level, so that
+  // nothing deleted or overwritten survives in the store's files.
+  rocksdb::Status CompactAll() {
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction =
+        rocksdb::BottommostLevelCompaction::kForce;
+    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+      rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), handle);
+      if (s.ok()) s = db_->CompactRange(options, handle, nullptr, nullptr);
+      if (!s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  }
   rocksdb::Status Delete(int index, const std::string& key) {
     rocksdb::WriteOptions options;
     options.sync = true;

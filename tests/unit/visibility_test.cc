@@ -65,6 +65,8 @@ const std::map<std::string, EventClass>& ExpectedClasses() {
       {"legal_hold_placed", EventClass::kCase},
       {"legal_hold_lifted", EventClass::kCase},
       {"area_assigned", EventClass::kOrganisational},
+      {"child_protection_kept", EventClass::kRetention},
+      {"child_protection_reviewed", EventClass::kRetention},
   };
   return *classes;
 }
@@ -120,6 +122,16 @@ const std::map<EventClass, std::string>& ExpectedRows() {
                                   "N"
                                   "N"
                                   "N"},
+      // Kept child-protection records: their keeping organisation (the
+      // addressee) and auditors; not the erasing holder that recorded one.
+      {EventClass::kRetention, /**/ "F"
+                                    "N"
+                                    "F"
+                                    "N"
+                                    "N"
+                                    "N"
+                                    "N"
+                                    "N"},
       {EventClass::kUnclassified,
        "F"
        "N"
@@ -236,6 +248,28 @@ TEST(VisibilityTest, APackNeverShowsItsCompilerMoreThanItMayRead) {
             Visibility::kFull);
   EXPECT_EQ(PackVisibility(Payload(K::kAgreementSigned), {Relation::kAuditor}),
             Visibility::kNone);
+}
+
+TEST(VisibilityTest, AKeptRecordIsForItsKeeperAndAuditorsOnly) {
+  for (K::KindCase kind :
+       {K::kChildProtectionKept, K::kChildProtectionReviewed}) {
+    K event = Payload(kind);
+    if (kind == K::kChildProtectionKept) {
+      event.mutable_child_protection_kept()->set_organisation("service-1");
+    } else {
+      event.mutable_child_protection_reviewed()->set_organisation("service-1");
+    }
+    EXPECT_EQ(AddresseesOf(event), std::vector<std::string>{"service-1"});
+    EXPECT_TRUE(OrganisationsNamedBy(event).empty());
+    // The erasing holder recorded the kept record: it sees nothing of it.
+    EXPECT_EQ(
+        VisibilityFor(event, {Relation::kRecorder, Relation::kHolder,
+                              Relation::kParty, Relation::kAreaAuthority}),
+        Visibility::kNone);
+    EXPECT_EQ(PackVisibility(event, {Relation::kAuditor}), Visibility::kNone);
+    EXPECT_EQ(VisibilityFor(event, {Relation::kAddressee}), Visibility::kFull);
+    EXPECT_EQ(VisibilityFor(event, {Relation::kAuditor}), Visibility::kFull);
+  }
 }
 
 TEST(VisibilityTest, ADisclosureForSafeguardingIsConfidential) {

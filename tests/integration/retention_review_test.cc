@@ -1,0 +1,350 @@
+// The review of child-protection records kept past an erasure, through the
+// real server (a real store, the injected clock): the review date recorded
+// at erasure from the date of birth and sealed under the keeping
+// organisation's key; the review listed for that organisation (and
+// auditors) once due, for no one else; DESTROY erasing the kept records
+// down to the store's files; KEEP moving the date; and every refusal.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
+#include "domain/safeguarding_rules.h"
+#include "services/data_dir.h"
+#include "tests/integration/hostile_review_fixture.h"
+#include "tests/unit/raw_store.h"
+#include "tests/unit/test_util.h"
+#include "ycr/v1/access_log_service.grpc.pb.h"
+
+namespace ycr::testing {
+namespace {
+
+using test::FilesContain;
+
+// A second service, with a referral of s-1 of its own.
+const std::string kService2 = "service-9";
+constexpr char kFacts[] = "KEPT-child-said-uncle-hits-4471";
+constexpr char kFacts2[] = "KEPT-second-service-saw-bruises-8812";
+// s-1 was born 2012-03-04 (Record): its kept records are due for review on
+// 2037-03-04.
+constexpr char kReviewDay[] = "2037-03-04";
+const absl::Time kDue =
+    absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone());
+
+class RetentionReviewTest : public HostileReview2Test {
+ protected:
+  // The service raises concern g-1 about s-1 (the school is not told);
+  // the school erases s-1.
+  void KeepAndErase(v1::EraseSubjectResponse* erased = nullptr) {
+    ASSERT_TRUE(Ok(Safeguard(Raise("g-1", "s-1", kFacts), kService)));
+    v1::EraseSubjectResponse out;
+    ASSERT_TRUE(Ok(EraseAs(kSchool, "s-1", "req-1", &out)));
+    ASSERT_TRUE(out.erased());
+    if (erased != nullptr) *erased = out;
+  }
+
+  // kService2 gets a referral of s-1 (under a consent naming it) and raises
+  // concern g-2 about it.
+  void SecondServiceKeeps() {
+    ASSERT_TRUE(
+        Ok(Grant(Consent("c-2", "s-1", kService2, {v1::PURPOSE_REFERRAL},
+                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                 kSchool)));
+    v1::ReferralTransitionRequest submit = Submit("r-2", "s-1", "c-2");
+    submit.mutable_submit()->set_service(kService2);
+    submit.mutable_submit()
+        ->mutable_disclosure()
+        ->mutable_to()
+        ->set_organisation(kService2);
+    ASSERT_TRUE(Ok(Refer(submit, kSchool)));
+    ASSERT_TRUE(Ok(Safeguard(Raise("g-2", "s-1", kFacts2), kService2)));
+  }
+
+  grpc::Status Reviews(const std::string& org,
+                       v1::RetentionReviewsResponse* out,
+                       std::optional<absl::Time> as_of = std::nullopt) {
+    v1::RetentionReviewsRequest request;
+    if (as_of.has_value()) *request.mutable_as_of() = At(*as_of);
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    return subjects_->RetentionReviews(&context, request, out);
+  }
+
+  // The reviews `org` lists, as "subject/organisation@YYYY-MM-DD".
+  std::vector<std::string> Listed(
+      const std::string& org, std::optional<absl::Time> as_of = std::nullopt) {
+    v1::RetentionReviewsResponse out;
+    EXPECT_TRUE(Ok(Reviews(org, &out, as_of))) << org;
+    std::vector<std::string> listed;
+    for (const v1::RetentionReview& r : out.reviews()) {
+      listed.push_back(
+          absl::StrCat(r.subject_id(), "/", r.organisation(), "@",
+                       absl::FormatTime("%Y-%m-%d", TimeOf(r.review_due()),
+                                        absl::UTCTimeZone())));
+    }
+    return listed;
+  }
+
+  grpc::Status Review(const std::string& org, v1::ReviewRetentionRequest r,
+                      const std::string& subject = "s-1") {
+    r.set_subject_id(subject);
+    return Send(subjects_.get(), &v1::Subjects::Stub::ReviewRetention, r, org,
+                nullptr);
+  }
+
+  static v1::ReviewRetentionRequest Destroy() {
+    v1::ReviewRetentionRequest r;
+    r.set_decision(v1::RETENTION_DECISION_DESTROY);
+    return r;
+  }
+
+  static v1::ReviewRetentionRequest Keep(absl::Time until,
+                                         v1::RetentionKeepReason why) {
+    v1::ReviewRetentionRequest r;
+    r.set_decision(v1::RETENTION_DECISION_KEEP);
+    *r.mutable_next_review_at() = At(until);
+    r.set_keep_reason(why);
+    return r;
+  }
+
+  // Whether the personal part of `org`'s concern `concern_id` reads as
+  // erased (raw log, as an auditor).
+  bool ConcernErased(const std::string& org, const std::string& concern_id) {
+    const std::vector<v1::RecordedEvent> events =
+        Events(domain::ConcernStream(org, concern_id));
+    EXPECT_FALSE(events.empty());
+    for (const v1::RecordedEvent& e : events) {
+      if (e.payload().has_concern_raised()) {
+        return e.payload().personal().erased();
+      }
+    }
+    return false;
+  }
+
+  // Every entry of s-1's trail as `org` reads it, as text.
+  std::string TrailText(const std::string& org) {
+    std::vector<v1::AuditEntry> entries;
+    EXPECT_TRUE(Ok(TrailAs(org, "s-1", &entries))) << org;
+    std::string out;
+    for (const v1::AuditEntry& e : entries) out += e.DebugString();
+    return out;
+  }
+};
+
+TEST_F(RetentionReviewTest, TheErasureSealsTheReviewDateUnderTheKeepersKey) {
+  ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));
+  ASSERT_NO_FATAL_FAILURE(ReferToService("s-2"));
+  v1::EraseSubjectResponse kept;
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase(&kept));
+  v1::EraseSubjectResponse plain;
+  ASSERT_TRUE(Ok(EraseAs(kSchool, "s-2", "req-2", &plain)));
+
+  // The holder's answer names the erasure's own event, as for any child.
+  std::vector<v1::RecordedEvent> events = Events("subject-s-1");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_TRUE(events[1].payload().has_subject_erased());
+  EXPECT_EQ(kept.command().position(), events[1].position());
+  EXPECT_EQ(kept.command().stream_version(), plain.command().stream_version());
+  EXPECT_EQ(kept.erased(), plain.erased());
+
+  // The review date: date of birth + 25 years, sealed under the service's
+  // child-protection key, never in the event's plain part.
+  const v1::RecordedEvent& record = events[2];
+  ASSERT_TRUE(record.payload().has_child_protection_kept());
+  EXPECT_EQ(record.payload().child_protection_kept().organisation(), kService);
+  EXPECT_EQ(record.payload().personal().notes(), kReviewDay);
+  EXPECT_TRUE(record.payload().has_encrypted_personal());
+  EXPECT_FALSE(absl::StrContains(
+      record.payload().child_protection_kept().DebugString(), kReviewDay));
+  EXPECT_FALSE(absl::StrContains(AllFiles(), kReviewDay));
+  // An erasure that kept nothing records no review.
+  for (const v1::RecordedEvent& e : Events("subject-s-2")) {
+    EXPECT_FALSE(e.payload().has_child_protection_kept());
+  }
+}
+
+TEST_F(RetentionReviewTest, ListedForTheKeeperOnceDueAndForNoOneElse) {
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  const std::string item = absl::StrCat("s-1/", kService, "@", kReviewDay);
+  EXPECT_TRUE(Listed(kService).empty());
+  EXPECT_TRUE(Listed(kService, kDue - absl::Seconds(1)).empty());
+  EXPECT_EQ(Listed(kService, kDue), std::vector<std::string>{item});
+  clock_.Set(kDue);
+  EXPECT_EQ(Listed(kService), std::vector<std::string>{item});
+  EXPECT_EQ(Listed("auditor-1"), std::vector<std::string>{item});
+  // The erasing school, another school, another service: nothing.
+  for (const std::string& org : {kSchool, kNewSchool, kService2}) {
+    EXPECT_TRUE(Listed(org).empty()) << org;
+  }
+  // The local authority and the other roles may not ask.
+  v1::RetentionReviewsResponse out;
+  for (const std::string& org : {kLa, std::string("ops")}) {
+    EXPECT_TRUE(Is(Reviews(org, &out), StatusCode::PERMISSION_DENIED)) << org;
+  }
+  // Each listing of s-1 is a read of its personal data (the date derives
+  // from the date of birth), in the access log.
+  ASSERT_TRUE(server_.server().access_recorder()->Flush().ok());
+  v1::ListAccessBySubjectRequest by_subject;
+  by_subject.set_subject_id("s-1");
+  v1::AccessLogPage page;
+  {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    ASSERT_TRUE(Ok(v1::AccessLog::NewStub(channel_)->ListBySubject(
+        &context, by_subject, &page)));
+  }
+  int logged = 0;
+  for (const v1::AccessLogEntry& e : page.entries()) {
+    logged += e.view() == "retention_review" && e.organisation() == kService;
+  }
+  EXPECT_EQ(logged, 2);
+  // Nor does any read path show the kept record or its review to the
+  // school or its area's authority; an auditor's trail has both.
+  ASSERT_TRUE(
+      Ok(Review(kService, Keep(kDue + 400 * kDay,
+                               v1::RETENTION_KEEP_REASON_OPEN_INQUIRY))));
+  for (const std::string& org : {kSchool, kLa}) {
+    const std::string trail = TrailText(org);
+    EXPECT_FALSE(absl::StrContains(trail, "child_protection")) << org;
+  }
+  v1::SubjectAccessPack pack;
+  ASSERT_TRUE(Ok(PackAs(kSchool, &pack)));
+  EXPECT_FALSE(absl::StrContains(pack.DebugString(), "child_protection"));
+  const std::string audit = TrailText("auditor-1");
+  EXPECT_TRUE(absl::StrContains(audit, "child_protection_kept"));
+  EXPECT_TRUE(absl::StrContains(audit, "child_protection_reviewed"));
+}
+
+TEST_F(RetentionReviewTest, DestroyErasesTheKeptRecordsDownToTheFiles) {
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  EXPECT_FALSE(ConcernErased(kService, "g-1"));
+  clock_.Set(kDue);
+  ASSERT_TRUE(Ok(Review(kService, Destroy())));
+  EXPECT_TRUE(ConcernErased(kService, "g-1"));
+  EXPECT_TRUE(Listed(kService).empty());
+  EXPECT_TRUE(Listed("auditor-1").empty());
+  // Its kept review date reads as erased too; nothing more can be written.
+  for (const v1::RecordedEvent& e : Events("subject-s-1")) {
+    if (e.payload().has_child_protection_kept()) {
+      EXPECT_TRUE(e.payload().personal().erased());
+    }
+  }
+  EXPECT_FALSE(absl::StrContains(TrailText("auditor-1"), kFacts));
+  // Reviewed once: a second decision finds nothing kept.
+  EXPECT_TRUE(Is(Review(kService, Destroy()), StatusCode::FAILED_PRECONDITION,
+                 "keeps no child-protection record"));
+
+  server_.server().Shutdown();
+  {
+    storage::RawStore raw(dir_.path());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    ASSERT_TRUE(raw.CompactAll().ok());
+  }
+  EXPECT_FALSE(FilesContain(dir_.path(), kFacts));
+  EXPECT_FALSE(FilesContain(dir_.path(), kReviewDay));
+  EXPECT_FALSE(FilesContain(dir_.path(), "2012-03-04"));
+  absl::StatusOr<services::VerifyReport> verified =
+      services::VerifyDataDir(dir_.path());
+  EXPECT_TRUE(verified.ok()) << verified.status();
+}
+
+TEST_F(RetentionReviewTest, DestroyKeepsEveryOtherKeepersRecords) {
+  ASSERT_NO_FATAL_FAILURE(SecondServiceKeeps());
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  clock_.Set(kDue);
+  EXPECT_EQ(Listed("auditor-1").size(), 2u);
+  ASSERT_TRUE(Ok(Review(kService, Destroy())));
+  EXPECT_TRUE(ConcernErased(kService, "g-1"));
+  EXPECT_FALSE(ConcernErased(kService2, "g-2"));
+  EXPECT_EQ(Listed(kService2), std::vector<std::string>{absl::StrCat(
+                                   "s-1/", kService2, "@", kReviewDay)});
+  ASSERT_TRUE(Ok(Review(kService2, Destroy())));
+  EXPECT_TRUE(ConcernErased(kService2, "g-2"));
+}
+
+TEST_F(RetentionReviewTest, KeepMovesTheReviewDate) {
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  clock_.Set(kDue + kDay);
+  const absl::Time next = kDue + 730 * kDay;
+  ASSERT_TRUE(Ok(Review(
+      kService, Keep(next, v1::RETENTION_KEEP_REASON_ONGOING_PROCEEDINGS))));
+  EXPECT_TRUE(Listed(kService).empty());
+  v1::RetentionReviewsResponse out;
+  ASSERT_TRUE(Ok(Reviews(kService, &out, next)));
+  ASSERT_EQ(out.reviews_size(), 1);
+  EXPECT_EQ(TimeOf(out.reviews(0).review_due()), next);
+  EXPECT_EQ(out.reviews(0).keep_reason(),
+            v1::RETENTION_KEEP_REASON_ONGOING_PROCEEDINGS);
+  // Kept: not destroyed before the new date, then destroyed.
+  EXPECT_TRUE(Is(Review(kService, Destroy()), StatusCode::FAILED_PRECONDITION,
+                 "before it is due"));
+  EXPECT_FALSE(ConcernErased(kService, "g-1"));
+  clock_.Set(next);
+  ASSERT_TRUE(Ok(Review(kService, Destroy())));
+  EXPECT_TRUE(ConcernErased(kService, "g-1"));
+}
+
+TEST_F(RetentionReviewTest, EveryoneButTheKeeperOnceDueIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));
+  ASSERT_NO_FATAL_FAILURE(ReferToService("s-2"));
+  ASSERT_TRUE(Ok(Safeguard(Raise("g-9", "s-2", "not erased"), kService)));
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  const uint64_t head = Head();
+
+  // Before the date: the records must be kept.
+  EXPECT_TRUE(Is(Review(kService, Destroy()), StatusCode::FAILED_PRECONDITION,
+                 "no decision is taken before it is due"));
+  clock_.Set(kDue);
+  // Malformed decisions, whoever sends them.
+  v1::ReviewRetentionRequest unknown = Destroy();
+  unknown.set_decision(static_cast<v1::RetentionDecision>(99));
+  EXPECT_TRUE(
+      Is(Review(kService, unknown), StatusCode::INVALID_ARGUMENT, "decision"));
+  EXPECT_TRUE(Is(Review(kService, v1::ReviewRetentionRequest()),
+                 StatusCode::INVALID_ARGUMENT, "decision"));
+  v1::ReviewRetentionRequest why =
+      Keep(kDue + 30 * kDay, v1::RETENTION_KEEP_REASON_OPEN_INQUIRY);
+  why.set_keep_reason(static_cast<v1::RetentionKeepReason>(77));
+  EXPECT_TRUE(
+      Is(Review(kService, why), StatusCode::INVALID_ARGUMENT, "keep_reason"));
+  why.set_keep_reason(v1::RETENTION_KEEP_REASON_UNSPECIFIED);
+  EXPECT_TRUE(
+      Is(Review(kService, why), StatusCode::INVALID_ARGUMENT, "keep_reason"));
+  EXPECT_TRUE(Is(Review(kService, Keep(kDue - kDay,
+                                       v1::RETENTION_KEEP_REASON_OPEN_INQUIRY)),
+                 StatusCode::INVALID_ARGUMENT, "next_review_at"));
+  EXPECT_TRUE(Is(Review(kService, Keep(kDue + 11 * 366 * kDay,
+                                       v1::RETENTION_KEEP_REASON_OPEN_INQUIRY)),
+                 StatusCode::INVALID_ARGUMENT, "next_review_at"));
+
+  // The erasing school, another school and another service keep nothing:
+  // one answer, the same as for a subject that was never erased.
+  auto answer = [&](const std::string& org, const std::string& subject) {
+    const grpc::Status s = Review(org, Destroy(), subject);
+    EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << org;
+    return absl::StrReplaceAll(s.error_message(), {{subject, "S"}});
+  };
+  for (const std::string& org : {kSchool, kNewSchool, kService2}) {
+    EXPECT_TRUE(absl::StrContains(answer(org, "s-1"),
+                                  "keeps no child-protection record"))
+        << org;
+    EXPECT_EQ(answer(org, "s-1"), answer(org, "s-2")) << org;
+  }
+  // Not erased: its own concern is not a kept record.
+  EXPECT_TRUE(Is(Review(kService, Destroy(), "s-2"),
+                 StatusCode::FAILED_PRECONDITION,
+                 "keeps no child-protection record"));
+  // The roles that make no child-protection records may not decide.
+  for (const std::string& org :
+       {kLa, std::string("auditor-1"), std::string("ops")}) {
+    EXPECT_TRUE(Is(Review(org, Destroy()), StatusCode::PERMISSION_DENIED))
+        << org;
+  }
+  EXPECT_EQ(Head(), head) << "a refused review wrote something";
+  EXPECT_FALSE(ConcernErased(kService, "g-1"));
+}
+
+}  // namespace
+}  // namespace ycr::testing
