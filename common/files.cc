@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -30,29 +31,19 @@ absl::Status SyncDirectory(const std::string& dir) {
                  : Failed("cannot sync directory", dir, error);
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.is_open()) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return absl::DataLossError(absl::StrCat("cannot read ", path));
-  }
-  return text.str();
-}
-
-absl::Status WritePrivateFile(const std::string& path,
-                              absl::string_view contents) {
+// WritePrivateFile (replace) and CreatePrivateFile (!replace).
+absl::Status WritePrivate(const std::string& path, absl::string_view contents,
+                          bool replace,
+                          const std::function<void()>& before_link) {
   if (path.empty() || path.back() == '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' does not name a file"));
   }
   struct stat existing;
   if (lstat(path.c_str(), &existing) == 0) {
+    if (!replace) {
+      return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
+    }
     if (!S_ISREG(existing.st_mode)) {
       return absl::FailedPreconditionError(
           absl::StrCat(path, " exists and is not a regular file"));
@@ -92,12 +83,52 @@ absl::Status WritePrivateFile(const std::string& path,
     unlink(temp.c_str());
     return Failed("cannot write", path, error);
   }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    unlink(temp.c_str());
-    return Failed("cannot rename into", path, error);
+  if (replace) {
+    if (rename(temp.c_str(), path.c_str()) != 0) {
+      const int error = errno;
+      unlink(temp.c_str());
+      return Failed("cannot rename into", path, error);
+    }
+    return SyncDirectory(dir);
+  }
+  if (before_link != nullptr) before_link();
+  // link(2) never replaces: whoever links first wins, whatever was checked.
+  const int linked = link(temp.c_str(), path.c_str());
+  const int error = errno;
+  unlink(temp.c_str());
+  if (linked != 0) {
+    if (error == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(path, " exists"));
+    }
+    return Failed("cannot link into", path, error);
   }
   return SyncDirectory(dir);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(absl::StrCat("cannot read ", path));
+  }
+  return text.str();
+}
+
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view contents) {
+  return WritePrivate(path, contents, /*replace=*/true, nullptr);
+}
+
+absl::Status CreatePrivateFile(const std::string& path,
+                               absl::string_view contents,
+                               const std::function<void()>& before_link) {
+  return WritePrivate(path, contents, /*replace=*/false, before_link);
 }
 
 }  // namespace ycr

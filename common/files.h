@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,5 +24,14 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // no temporary file is left behind.
 absl::Status WritePrivateFile(const std::string& path,
                               absl::string_view contents);
+
+// As WritePrivateFile, but never replaces anything: the synced temporary
+// file is hard-linked to `path` (link(2) fails when `path` exists, so of
+// two writers racing for one path exactly one wins) and then removed.
+// ALREADY_EXISTS naming the path when it exists, whatever it is.
+// `before_link` (tests only) runs between the write and the link.
+absl::Status CreatePrivateFile(const std::string& path,
+                               absl::string_view contents,
+                               const std::function<void()>& before_link = {});
 
 }  // namespace ycr

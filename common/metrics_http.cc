@@ -78,7 +78,15 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, const MetricRegistry* registry,
-    const std::atomic<bool>* serving, HttpHandler extra) {
+    const std::atomic<bool>* serving, HttpHandler extra, HttpLimits limits) {
+  if (limits.connections == 0 || limits.timeout_seconds == 0 ||
+      limits.per_ip > limits.connections) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http limits: connections (", limits.connections,
+                     ") and timeout_seconds (", limits.timeout_seconds,
+                     ") must be above 0, and per_ip (", limits.per_ip,
+                     ") at most connections"));
+  }
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -109,11 +117,12 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   server->extra_ = std::move(extra);
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (found->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-  server->daemon_ =
-      MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr,
-                       &Answer, server.get(), MHD_OPTION_SOCK_ADDR,
-                       found->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                       MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_END);
+  server->daemon_ = MHD_start_daemon(
+      flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer,
+      server.get(), MHD_OPTION_SOCK_ADDR, found->ai_addr,
+      MHD_OPTION_CONNECTION_TIMEOUT, limits.timeout_seconds,
+      MHD_OPTION_CONNECTION_LIMIT, limits.connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip, MHD_OPTION_END);
   freeaddrinfo(found);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(

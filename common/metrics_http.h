@@ -33,6 +33,20 @@ struct HttpReply {
 using HttpHandler =
     std::function<std::optional<HttpReply>(const std::string& path)>;
 
+// Bounds on the listener's connections, so that one client cannot hold it
+// (slowloris): a client holding `per_ip` idle sockets still leaves room for
+// every other address, and an idle or slow connection is closed after
+// `timeout_seconds` without progress.
+struct HttpLimits {
+  // Connections open at once, in all. Default: 64.
+  unsigned int connections = 64;
+  // Connections open at once from one IP address; more are closed at
+  // accept. 0: no per-address limit. Default: 8.
+  unsigned int per_ip = 8;
+  // Seconds a connection may sit without sending or receiving. Default: 5.
+  unsigned int timeout_seconds = 5;
+};
+
 class MetricsHttpServer {
  public:
   // Listens on `listen` (host:port, host an IPv4/IPv6 address or a name;
@@ -42,10 +56,13 @@ class MetricsHttpServer {
   // cannot speak mutual TLS to the gRPC port (Kubernetes' gRPC probe).
   // INVALID_ARGUMENT for a malformed address; UNAVAILABLE when it cannot be
   // bound. `registry` null: no /metrics. `extra` (may be null) is asked
-  // first for every path.
+  // first for every path. INVALID_ARGUMENT naming the limit for a zero
+  // `limits.connections` or `limits.timeout_seconds`, or `per_ip` above
+  // `connections`.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
       const std::string& listen, const MetricRegistry* registry,
-      const std::atomic<bool>* serving = nullptr, HttpHandler extra = nullptr);
+      const std::atomic<bool>* serving = nullptr, HttpHandler extra = nullptr,
+      HttpLimits limits = {});
 
   // Stops serving; waits for requests being answered.
   ~MetricsHttpServer();

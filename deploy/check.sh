@@ -23,6 +23,10 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     echo "$ours" >&2
     exit 1
   fi
+  if ! grep -q -- '--tlog_listen=' systemd/ycr-server.service; then
+    echo "check: systemd/ycr-server.service has no --tlog_listen" >&2
+    exit 1
+  fi
   echo "check: systemd units verify"
   checked=1
 else
@@ -50,6 +54,11 @@ else:
     for flag in ("--tls_cert=", "--tls_key=", "--tls_client_ca="):
         if not any(a.startswith(flag) for a in c.get("args", [])):
             errors.append(f"the server has no {flag}")
+    # The transparency log's tiles on a port of their own, in the Service.
+    if not any(a.startswith("--tlog_listen=") for a in c.get("args", [])):
+        errors.append("the server has no --tlog_listen")
+    if "tlog" not in {p["name"] for p in c.get("ports", [])}:
+        errors.append("the container has no tlog port")
     if any(a == "--insecure" for a in c.get("args", [])):
         errors.append("the server runs --insecure")
     mounts = {m["name"] for m in c.get("volumeMounts", [])}
@@ -58,6 +67,10 @@ else:
         errors.append("a claim is not mounted")
 if "Service" not in kinds:
     errors.append("no Service")
+elif not any(p.get("targetPort") == "tlog"
+             for d in docs if d["kind"] == "Service"
+             for p in d["spec"].get("ports", [])):
+    errors.append("no Service port for tlog")
 if errors:
     print("check: k8s/ycr.yaml: " + "; ".join(errors), file=sys.stderr)
     sys.exit(1)

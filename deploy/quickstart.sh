@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build ycr in Release and start ycr-server on this machine.
 # Usage: deploy/quickstart.sh [--demo | --foreground | --stop | --help]
-# Env:   YCR_PORT (default 7070; 0 picks a free port)
+# Env:   YCR_PORT (default 7070; 0 picks a free port), YCR_TLOG_PORT (7072)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +13,7 @@ cli_bin="$build_dir/clients/cli/ycr"
 var_dir=./var
 data_dir="$var_dir/data"
 port_file="$var_dir/ycr-server.port"
+tlog_port_file="$var_dir/ycr-server.tlog-port"
 pid_file="$var_dir/ycr-server.pid"
 log_file="$var_dir/ycr-server.log"
 # Development certificates (deploy/dev-ca.sh): mutual TLS is the default.
@@ -20,6 +21,10 @@ tls_dir="$var_dir/tls"
 env_file="$var_dir/ycr.env"
 host=127.0.0.1
 port="${YCR_PORT:-7070}"
+# The transparency log's read API (/checkpoint, /tile/...): hashes and
+# signed checkpoints only, on a port of its own so it can be public while
+# the gRPC port is not.
+tlog_port="${YCR_TLOG_PORT:-7072}"
 start_timeout=30
 
 usage() {
@@ -29,7 +34,9 @@ Usage: deploy/quickstart.sh [--demo | --foreground | --stop | --help]
 Installs build dependencies, builds ycr (Release) into $build_dir, makes a
 development CA and certificates in $tls_dir (deploy/dev-ca.sh) and starts
 ycr-server on $host:\${YCR_PORT:-7070} over mutual TLS, with data in
-$data_dir. $env_file then sets up the ycr CLI as the admin.
+$data_dir, with the transparency log's checkpoint and tiles over HTTP on
+$host:\${YCR_TLOG_PORT:-7072}. $env_file then sets up the ycr CLI as the
+admin.
 
   (no option)    start the server in the background (log: $log_file)
   --demo         the same, then seed a small demo county (ycr demo: schools,
@@ -41,6 +48,8 @@ $data_dir. $env_file then sets up the ycr CLI as the admin.
 
 Environment:
   YCR_PORT       port to listen on (default 7070, 0 = any free port)
+  YCR_TLOG_PORT  port of the transparency log's HTTP read API (/checkpoint,
+                 /tile/...; default 7072, 0 = any free port)
 USAGE
 }
 
@@ -81,12 +90,14 @@ read_port() {
 }
 
 print_info() {
-  local pid="$1" p
+  local pid="$1" p tp
   p="$(read_port || echo "$port")"
+  tp="$({ tr -d '[:space:]' <"$tlog_port_file"; } 2>/dev/null || echo "$tlog_port")"
   cat <<INFO
 
 ycr-server is running (pid $pid)
   listening on  $host:$p
+  tlog tiles    http://$host:$tp (the log's signed checkpoint: curl -s http://$host:$tp/checkpoint)
   data dir      $root/${data_dir#./}
   log           $root/${log_file#./}
   stop with     deploy/quickstart.sh --stop
@@ -196,8 +207,9 @@ echo "== development certificates in $tls_dir"
 bash deploy/dev-ca.sh "$tls_dir"
 
 mkdir -p "$data_dir"
-rm -f "$port_file" "$pid_file"
+rm -f "$port_file" "$pid_file" "$tlog_port_file"
 server_args=(--listen="$host:$port" --data_dir="$data_dir" --port_file="$port_file"
+  --tlog_listen="$host:$tlog_port" --tlog_port_file="$tlog_port_file"
   --tls_cert="$tls_dir/server.crt" --tls_key="$tls_dir/server.key"
   --tls_client_ca="$tls_dir/ca.crt")
 

@@ -102,6 +102,10 @@ class AuditService final : public v1::Audit::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::InclusionProofRequest* request,
       v1::InclusionProofResponse* response) override;
+  grpc::ServerUnaryReactor* InclusionProofs(
+      grpc::CallbackServerContext* context,
+      const v1::InclusionProofsRequest* request,
+      v1::InclusionProofsResponse* response) override;
   grpc::ServerUnaryReactor* ConsistencyProof(
       grpc::CallbackServerContext* context,
       const v1::ConsistencyProofRequest* request,

@@ -16,6 +16,7 @@
 #include "services/grpc_status.h"
 #include "services/security/access_policy.h"
 #include "services/tlog_http.h"
+#include "services/tlog_identity.h"
 
 namespace ycr::services {
 namespace {
@@ -194,12 +195,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   ASSIGN_OR_RETURN(ListeningSecurity security,
                    PrepareSecurity(options.listen, options.security));
-  bool made_key = false;
-  ASSIGN_OR_RETURN(note::Signer signer,
-                   ServerSignerKey(options.tlog_key_file, options.log.path,
-                                   options.tlog_origin, &made_key));
   std::unique_ptr<Server> server(new Server());
-  server->made_signer_key_ = made_key;
   server->metrics_ = std::make_unique<MetricRegistry>();
   options.log.metrics = server->metrics_.get();
   if (options.testing_clock != nullptr) options.clock = options.testing_clock;
@@ -211,9 +207,30 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         raw->OnWriteState(state);
         if (chained) chained(state);
       };
+  const std::string data_dir = options.log.path;
   ASSIGN_OR_RETURN(server->log_,
                    storage::RocksDbEventLog::Open(std::move(options.log)));
   server->projection_store_ = server->log_->NewProjectionStore();
+  // The log's signer key and origin, as the store remembers them.
+  TlogIdentityOptions tlog;
+  tlog.origin = options.tlog_origin;
+  tlog.key_file = options.tlog_key_file;
+  tlog.data_dir = data_dir;
+  tlog.key_rotated = options.tlog_key_rotated;
+  absl::StatusOr<TlogIdentity> identity =
+      LoadTlogIdentity(tlog, *server->projection_store_, *server->log_);
+  if (!identity.ok()) {
+    server->log_->Close();
+    return identity.status();
+  }
+  server->made_signer_key_ = identity->made_key;
+  const std::string verifier_key = note::VerifierKey(identity->signer);
+  if (!identity->rotated_from.empty() && options.log.logger != nullptr) {
+    options.log.logger->Log(LogLevel::kWarning, "tlog.key_rotated",
+                            {{"from", identity->rotated_from},
+                             {"to", verifier_key},
+                             {"flag", "--tlog_key_rotated"}});
+  }
   server->projections_ = std::make_unique<projections::ProjectionHost>(
       server->log_.get(), server->projection_store_.get(), options.projections);
   for (auto& projection : ServerProjections(server->log_.get())) {
@@ -258,8 +275,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       [commands = server->commands_.get()](const std::string& subject_id) {
         return commands->LoadSubjectRecord(subject_id);
       });
-  server->checkpointer_ =
-      std::make_unique<Checkpointer>(server->log_.get(), std::move(signer));
+  server->checkpointer_ = std::make_unique<Checkpointer>(
+      server->log_.get(), std::move(identity->signer),
+      std::move(identity->last),
+      [store = server->projection_store_.get(),
+       verifier_key](const SignedTreeHead& head) {
+        return SaveLastCheckpoint(*store, verifier_key, head);
+      });
   server->audit_->SetCheckpointer(server->checkpointer_.get());
   // The first checkpoint, before anyone can ask for one.
   if (absl::Status s = server->checkpointer_->Tick().status(); !s.ok()) {
@@ -354,7 +376,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->OnWriteState(server->log_->WriteState());
   if (!options.metrics_listen.empty()) {
     auto http = MetricsHttpServer::Start(
-        options.metrics_listen, server->metrics_.get(), &server->serving_);
+        options.metrics_listen, server->metrics_.get(), &server->serving_,
+        nullptr, options.http_limits);
     if (!http.ok()) {
       server->Shutdown(absl::ZeroDuration());
       return http.status();
@@ -374,7 +397,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (!options.tlog_listen.empty()) {
     auto http = MetricsHttpServer::Start(
         options.tlog_listen, nullptr, &server->serving_,
-        TlogHttpHandler(server->checkpointer_.get(), server->log_.get()));
+        TlogHttpHandler(server->checkpointer_.get(), server->log_.get()),
+        options.http_limits);
     if (!http.ok()) {
       server->Shutdown(absl::ZeroDuration());
       return http.status();

@@ -74,16 +74,21 @@ struct ServerOptions {
   // host:port of the Prometheus endpoint (GET /metrics); port 0 picks a free
   // one. Default: "" (no endpoint; metrics are still kept).
   std::string metrics_listen;
+  // Connection bounds of both HTTP listeners (metrics and tlog).
+  HttpLimits http_limits;
   // The access log of reads of personal data (services/security/access_log.h).
   AccessLogOptions access_log;
   // Signed checkpoints of the log's tree (README "Proving the audit
-  // trail"). The origin, which is also the signer key's name. Default:
-  // kDefaultTlogOrigin.
-  std::string tlog_origin = kDefaultTlogOrigin;
+  // trail"). The origin, which is also the signer key's name. Default: ""
+  // (the store's own, tlog_identity.h).
+  std::string tlog_origin;
   // The signer key's file (ycr-server keygen). Empty: the data directory's
   // tlog-signer.key, made on first start (the server logs its verifier
-  // key). A key named otherwise than tlog_origin is refused.
+  // key). A key named otherwise than tlog_origin is refused, and so is a
+  // key other than the one that signed the store's last checkpoint unless
+  // tlog_key_rotated.
   std::string tlog_key_file;
+  bool tlog_key_rotated = false;
   // A new checkpoint this often while the log grows. Zero: none but on
   // demand (Checkpointer::Tick, Audit.Checkpoint with min_tree_size), for
   // tests. Default: 1 s.

@@ -54,13 +54,26 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, metrics_port_file, "",
           "If set, the metrics endpoint's bound port is written here once it "
           "listens.");
+ABSL_FLAG(uint32_t, http_connections_per_ip, 8,
+          "HTTP listeners (--metrics_listen, --tlog_listen): connections one "
+          "IP address may hold open at once (of 64 in all); more are closed "
+          "at once, so one client cannot hold the listener.");
+ABSL_FLAG(uint32_t, http_timeout_seconds, 5,
+          "HTTP listeners: a connection idle this long is closed.");
 ABSL_FLAG(std::string, tlog_key, "",
           "Signer key of the log's checkpoints (ycr-server keygen). Default: "
           "DATA_DIR/tlog-signer.key, made on first start (its verifier key is "
           "logged).");
-ABSL_FLAG(std::string, tlog_origin, ycr::services::kDefaultTlogOrigin,
+ABSL_FLAG(std::string, tlog_origin, "",
           "Origin line of the log's checkpoints, e.g. <your domain>/ycr/v1; "
-          "also the signer key's name.");
+          "also the signer key's name. Default: the one the store keeps; on "
+          "a new store the key file's name, else localhost/ycr/<random>, "
+          "unique to this store.");
+ABSL_FLAG(bool, tlog_key_rotated, false,
+          "Sign with a key (or origin) other than the one that signed the "
+          "store's last checkpoint, on purpose. Without it such a start is "
+          "refused: to verifiers it would look like a forked log. The change "
+          "is logged (tlog.key_rotated).");
 ABSL_FLAG(std::string, tlog_listen, "",
           "host:port of the transparency log's HTTP read API (/checkpoint, "
           "/tile/...; public, no personal data). Default: off.");
@@ -255,6 +268,10 @@ int main(int argc, char** argv) {
       {"max_streams_per_caller",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_max_streams_per_caller)), 1,
        100000},
+      {"http_connections_per_ip", absl::GetFlag(FLAGS_http_connections_per_ip),
+       1, ycr::HttpLimits{}.connections},
+      {"http_timeout_seconds", absl::GetFlag(FLAGS_http_timeout_seconds), 1,
+       300},
       {"drain_delay_seconds",
        static_cast<uint64_t>(absl::GetFlag(FLAGS_drain_delay_seconds)), 0,
        3600},
@@ -368,9 +385,13 @@ int main(int argc, char** argv) {
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.max_streams_per_caller = absl::GetFlag(FLAGS_max_streams_per_caller);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.http_limits.per_ip = absl::GetFlag(FLAGS_http_connections_per_ip);
+  options.http_limits.timeout_seconds =
+      absl::GetFlag(FLAGS_http_timeout_seconds);
   options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
   options.tlog_key_file = absl::GetFlag(FLAGS_tlog_key);
   options.tlog_origin = absl::GetFlag(FLAGS_tlog_origin);
+  options.tlog_key_rotated = absl::GetFlag(FLAGS_tlog_key_rotated);
   options.tlog_listen = absl::GetFlag(FLAGS_tlog_listen);
   options.access_log.capacity = absl::GetFlag(FLAGS_access_log_capacity);
 

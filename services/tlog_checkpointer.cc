@@ -10,8 +10,13 @@
 
 namespace ycr::services {
 
-Checkpointer::Checkpointer(storage::EventLog* log, note::Signer signer)
-    : log_(log), signer_(std::move(signer)) {}
+Checkpointer::Checkpointer(storage::EventLog* log, note::Signer signer,
+                           std::optional<SignedTreeHead> last,
+                           OnSigned on_signed)
+    : log_(log),
+      signer_(std::move(signer)),
+      on_signed_(std::move(on_signed)),
+      latest_(std::move(last)) {}
 
 Checkpointer::~Checkpointer() { Stop(); }
 
@@ -32,6 +37,7 @@ absl::StatusOr<SignedTreeHead> Checkpointer::Tick() {
   checkpoint.root = head.root;
   ASSIGN_OR_RETURN(head.note,
                    note::Sign(note::FormatCheckpoint(checkpoint), signer_));
+  if (on_signed_ != nullptr) RETURN_IF_ERROR(on_signed_(head));
   absl::MutexLock lock(&mu_);
   latest_ = head;
   return head;
@@ -111,14 +117,15 @@ absl::StatusOr<note::Signer> WriteNewSignerKey(const std::string& path,
   if (absl::Status s = note::ValidKeyName(name); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec) ||
-      std::filesystem::is_symlink(path, ec)) {
+  ASSIGN_OR_RETURN(note::Signer signer, note::NewSigner(name));
+  // Created, never renamed over: of two keygens racing, one wins.
+  absl::Status written =
+      CreatePrivateFile(path, note::SignerKey(signer) + "\n");
+  if (written.code() == absl::StatusCode::kAlreadyExists) {
     return absl::AlreadyExistsError(
         absl::StrCat(path, " exists; a signer key is never overwritten"));
   }
-  ASSIGN_OR_RETURN(note::Signer signer, note::NewSigner(name));
-  RETURN_IF_ERROR(WritePrivateFile(path, note::SignerKey(signer) + "\n"));
+  RETURN_IF_ERROR(written);
   return signer;
 }
 

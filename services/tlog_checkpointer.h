@@ -7,6 +7,7 @@
 // (tlog_http.h) serve it and nothing larger. Also the signer key's files.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,8 +21,6 @@
 
 namespace ycr::services {
 
-// The origin (and key name) when none is configured.
-inline constexpr char kDefaultTlogOrigin[] = "localhost/ycr/v1";
 // The signer key a server makes in its data directory when it is given none.
 inline constexpr char kDataDirSignerKeyFile[] = "tlog-signer.key";
 
@@ -35,7 +34,13 @@ struct SignedTreeHead {
 class Checkpointer {
  public:
   // `log` must outlive it. The checkpoints' origin is the signer's name.
-  Checkpointer(storage::EventLog* log, note::Signer signer);
+  // `last`: the last checkpoint this key signed of this log (served until
+  // the next; tlog_identity.h). `on_signed` (may be null) keeps each new
+  // checkpoint before it is served; its error fails the tick.
+  using OnSigned = std::function<absl::Status(const SignedTreeHead&)>;
+  Checkpointer(storage::EventLog* log, note::Signer signer,
+               std::optional<SignedTreeHead> last = std::nullopt,
+               OnSigned on_signed = nullptr);
   // Stops the thread (Stop).
   ~Checkpointer();
 
@@ -62,6 +67,7 @@ class Checkpointer {
  private:
   storage::EventLog* const log_;
   const note::Signer signer_;
+  const OnSigned on_signed_;
   // Serialises signing, so checkpoints only grow.
   absl::Mutex sign_mu_;
   mutable absl::Mutex mu_;

@@ -13,12 +13,25 @@
 namespace ycr::services {
 namespace {
 
+// Most positions one InclusionProofs call proves.
+constexpr int kMaxInclusionProofs = 1000;
+
 void FillCheckpoint(const SignedTreeHead& head, const std::string& origin,
                     v1::SignedCheckpoint* out) {
   out->set_note(head.note);
   out->set_origin(origin);
   out->set_tree_size(static_cast<uint64_t>(head.size));
   out->set_root_hash(tlog::HashBytes(head.root));
+}
+
+// The signed checkpoint into `response` when its tree of `size` records is
+// the latest's (an older tree's checkpoint the caller kept).
+template <typename Response>
+void FillIfLatest(int64_t size, const SignedTreeHead& latest,
+                  const std::string& origin, Response* response) {
+  if (size == latest.size) {
+    FillCheckpoint(latest, origin, response->mutable_checkpoint());
+  }
 }
 
 absl::StatusOr<SignedTreeHead> LatestOf(Checkpointer* checkpointer) {
@@ -51,6 +64,33 @@ void AddHashes(const std::vector<tlog::Hash>& hashes,
   for (const tlog::Hash& hash : hashes) out->Add(tlog::HashBytes(hash));
 }
 
+// The audit path of the record at `position` (named `field` in errors) in
+// the tree of `size` records, into `out` (without its checkpoint).
+absl::Status ProveInclusion(const std::string& field, uint64_t position,
+                            int64_t size, const tlog::HashReader& read,
+                            v1::InclusionProofResponse* out) {
+  if (position == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": log positions start at 1 (leaf index = position - 1)"));
+  }
+  if (position > static_cast<uint64_t>(size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", position, " is not in a tree of ", size, " records"));
+  }
+  const int64_t index = static_cast<int64_t>(position) - 1;
+  ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
+                   tlog::InclusionProof(index, size, read));
+  ASSIGN_OR_RETURN(std::vector<tlog::Hash> leaf,
+                   read({tlog::StoredHashIndex(0, index)}));
+  ASSIGN_OR_RETURN(tlog::Hash root, tlog::TreeHash(size, read));
+  out->set_leaf_index(static_cast<uint64_t>(index));
+  out->set_tree_size(static_cast<uint64_t>(size));
+  out->set_leaf_hash(tlog::HashBytes(leaf.at(0)));
+  AddHashes(path, out->mutable_path());
+  out->set_root_hash(tlog::HashBytes(root));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* AuditService::Checkpoint(
@@ -74,35 +114,40 @@ grpc::ServerUnaryReactor* AuditService::InclusionProof(
   return RunQuery(
       context, *request, pool_,
       [this, request, response](const v1::Actor&) -> absl::Status {
-        if (request->position() == 0) {
+        ASSIGN_OR_RETURN(SignedTreeHead latest, LatestOf(checkpointer_));
+        ASSIGN_OR_RETURN(int64_t size,
+                         TreeSize("tree_size", request->tree_size(), latest));
+        const tlog::HashReader read = storage::TreeHashReader(*log_);
+        RETURN_IF_ERROR(ProveInclusion("position", request->position(), size,
+                                       read, response));
+        FillIfLatest(size, latest, checkpointer_->signer().name, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AuditService::InclusionProofs(
+    grpc::CallbackServerContext* context,
+    const v1::InclusionProofsRequest* request,
+    v1::InclusionProofsResponse* response) {
+  return RunQuery(
+      context, *request, pool_,
+      [this, request, response](const v1::Actor&) -> absl::Status {
+        if (request->positions().empty() ||
+            request->positions_size() > kMaxInclusionProofs) {
           return absl::InvalidArgumentError(
-              "position: log positions start at 1 (leaf index = position - "
-              "1)");
+              absl::StrCat("positions: 1 to ", kMaxInclusionProofs,
+                           " per call, not ", request->positions_size()));
         }
         ASSIGN_OR_RETURN(SignedTreeHead latest, LatestOf(checkpointer_));
         ASSIGN_OR_RETURN(int64_t size,
                          TreeSize("tree_size", request->tree_size(), latest));
-        if (request->position() > static_cast<uint64_t>(size)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("position: ", request->position(),
-                           " is not in a tree of ", size, " records"));
-        }
-        const int64_t index = static_cast<int64_t>(request->position()) - 1;
         const tlog::HashReader read = storage::TreeHashReader(*log_);
-        ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
-                         tlog::InclusionProof(index, size, read));
-        ASSIGN_OR_RETURN(std::vector<tlog::Hash> leaf,
-                         read({tlog::StoredHashIndex(0, index)}));
-        ASSIGN_OR_RETURN(tlog::Hash root, tlog::TreeHash(size, read));
-        response->set_leaf_index(static_cast<uint64_t>(index));
-        response->set_tree_size(static_cast<uint64_t>(size));
-        response->set_leaf_hash(tlog::HashBytes(leaf.at(0)));
-        AddHashes(path, response->mutable_path());
-        response->set_root_hash(tlog::HashBytes(root));
-        if (size == latest.size) {
-          FillCheckpoint(latest, checkpointer_->signer().name,
-                         response->mutable_checkpoint());
+        for (int i = 0; i < request->positions_size(); ++i) {
+          RETURN_IF_ERROR(ProveInclusion(absl::StrCat("positions[", i, "]"),
+                                         request->positions(i), size, read,
+                                         response->add_proofs()));
         }
+        FillIfLatest(size, latest, checkpointer_->signer().name, response);
         return absl::OkStatus();
       });
 }
@@ -133,10 +178,7 @@ grpc::ServerUnaryReactor* AuditService::ConsistencyProof(
         AddHashes(path, response->mutable_path());
         response->set_old_root_hash(tlog::HashBytes(old_root));
         response->set_new_root_hash(tlog::HashBytes(new_root));
-        if (new_size == latest.size) {
-          FillCheckpoint(latest, checkpointer_->signer().name,
-                         response->mutable_checkpoint());
-        }
+        FillIfLatest(new_size, latest, checkpointer_->signer().name, response);
         return absl::OkStatus();
       });
 }

@@ -311,8 +311,12 @@ std::string HtmlRow(const v1::AuditEntry& entry,
                       Html(TermsText(in_force->terms)), "</span>");
     }
   }
+  // The row's position and hash, for `ycr audit verify` to tie the
+  // disclosure's receipt to it.
   return absl::StrCat(
-      "<tr", no_consent ? " class=\"no-consent\"" : "", "><td>",
+      "<tr data-position=\"", e.position(), "\" data-hash=\"", Hex(e.hash()),
+      "\"", has_disclosure ? " data-disclosure" : "",
+      no_consent ? " class=\"no-consent\"" : "", "><td>",
       Html(Time(e.recorded_at())), "</td><td>", what, "</td><td>", who,
       "</td><td>", has_disclosure ? Html(Org(d.to())) : "", "</td><td>", basis,
       "</td><td>", e.position(), "</td><td><code title=\"", Hex(e.hash()),
@@ -325,6 +329,10 @@ std::string HtmlPage(const std::string& subject,
                      const std::vector<v1::AuditEntry>& entries,
                      const std::map<uint64_t, std::string>& receipts) {
   const std::string now = Time(TimeUtil::GetCurrentTime());
+  std::map<uint64_t, std::string> hashes;
+  for (const v1::AuditEntry& entry : entries) {
+    hashes[entry.event().position()] = Hex(entry.event().hash());
+  }
   const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
   size_t without_consent = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -360,9 +368,11 @@ std::string HtmlPage(const std::string& subject,
         "that its record is in the log (C2SP tlog-proof): check them with "
         "<code>ycr audit verify --export</code>.</p>\n");
     for (const auto& [position, receipt] : receipts) {
+      // Named by its row's position and hash (`ycr audit verify`).
       absl::StrAppend(&page, "<details><summary>Position ", position,
-                      "</summary><pre class=\"tlog-proof\">", Html(receipt),
-                      "</pre></details>\n");
+                      "</summary><pre class=\"tlog-proof\" data-position=\"",
+                      position, "\" data-hash=\"", hashes[position], "\">",
+                      Html(receipt), "</pre></details>\n");
     }
   }
   page += "</body>\n</html>\n";

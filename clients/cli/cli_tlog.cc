@@ -22,6 +22,9 @@ absl::Status FromGrpc(const grpc::Status& status) {
                       status.error_message());
 }
 
+// Positions per Audit.InclusionProofs call (the server's limit).
+constexpr size_t kMaxProofsPerCall = 1000;
+
 constexpr char kLeafHelp[] =
     "ycr audit leaf --position P [--output FILE]\n"
     "\n"
@@ -77,42 +80,62 @@ absl::StatusOr<std::map<uint64_t, std::string>> FetchReceipts(
     grpc::Status status = audit->Checkpoint(&context, request, &checkpoint);
     if (!status.ok()) return FromGrpc(status);
   }
+  // The proofs, kMaxProofsPerCall positions a call (Audit.InclusionProofs).
+  std::vector<uint64_t> wanted(positions.begin(), positions.end());
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   bool with_leaves = leaf_bytes == LeafBytes::kIfEntitled;
-  for (uint64_t position : positions) {
-    if (receipts.count(position)) continue;
-    v1::InclusionProofRequest request;
-    request.set_position(position);
+  for (size_t from = 0; from < wanted.size(); from += kMaxProofsPerCall) {
+    v1::InclusionProofsRequest request;
+    for (size_t i = from; i < wanted.size() && i < from + kMaxProofsPerCall;
+         ++i) {
+      request.add_positions(wanted[i]);
+    }
     request.set_tree_size(checkpoint.tree_size());
-    v1::InclusionProofResponse response;
+    v1::InclusionProofsResponse batch;
     grpc::ClientContext context;
     PrepareContext(&context, settings);
-    grpc::Status status = audit->InclusionProof(&context, request, &response);
+    grpc::Status status = audit->InclusionProofs(&context, request, &batch);
     if (!status.ok()) return FromGrpc(status);
-    tlog::Proof proof;
-    proof.index = static_cast<int64_t>(response.leaf_index());
-    proof.checkpoint = checkpoint.note();
-    for (const std::string& bytes : response.path()) {
-      absl::StatusOr<tlog::Hash> hash = tlog::HashFromBytes(bytes);
-      if (!hash.ok()) return hash.status();
-      proof.path.push_back(*hash);
+    if (batch.proofs_size() != request.positions_size()) {
+      return absl::DataLossError(
+          absl::StrCat("the server sent ", batch.proofs_size(), " proofs for ",
+                       request.positions_size(), " positions"));
     }
-    proof.extra = response.leaf_hash();
-    if (with_leaves) {
-      absl::StatusOr<std::string> leaf = FetchLeaf(channel, settings, position);
-      if (leaf.status().code() == absl::StatusCode::kPermissionDenied) {
-        with_leaves = false;  // Not entitled: hashes only, for every one.
-      } else if (!leaf.ok()) {
-        return leaf.status();
-      } else if (tlog::HashBytes(tlog::RecordHash(*leaf)) !=
-                 response.leaf_hash()) {
-        return absl::DataLossError(
-            absl::StrCat("the record at position ", position,
-                         " does not hash to the tree's leaf"));
-      } else {
-        proof.extra = *std::move(leaf);
+    for (int i = 0; i < batch.proofs_size(); ++i) {
+      const uint64_t position = request.positions(i);
+      const v1::InclusionProofResponse& response = batch.proofs(i);
+      tlog::Proof proof;
+      proof.index = static_cast<int64_t>(response.leaf_index());
+      if (proof.index + 1 != static_cast<int64_t>(position)) {
+        return absl::DataLossError(absl::StrCat(
+            "the server's proof for position ", position, " is for another"));
       }
+      proof.checkpoint = checkpoint.note();
+      for (const std::string& bytes : response.path()) {
+        absl::StatusOr<tlog::Hash> hash = tlog::HashFromBytes(bytes);
+        if (!hash.ok()) return hash.status();
+        proof.path.push_back(*hash);
+      }
+      proof.extra = response.leaf_hash();
+      if (with_leaves) {
+        absl::StatusOr<std::string> leaf =
+            FetchLeaf(channel, settings, position);
+        if (leaf.status().code() == absl::StatusCode::kPermissionDenied) {
+          with_leaves = false;  // Not entitled: hashes only, for every one.
+        } else if (!leaf.ok()) {
+          return leaf.status();
+        } else if (tlog::HashBytes(tlog::RecordHash(*leaf)) !=
+                   response.leaf_hash()) {
+          return absl::DataLossError(
+              absl::StrCat("the record at position ", position,
+                           " does not hash to the tree's leaf"));
+        } else {
+          proof.extra = *std::move(leaf);
+        }
+      }
+      receipts[position] = tlog::FormatProof(proof);
     }
-    receipts[position] = tlog::FormatProof(proof);
   }
   return receipts;
 }

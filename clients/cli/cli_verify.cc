@@ -7,16 +7,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "clients/cli/cli_tlog.h"
+#include "clients/cli/cli_verify_internal.h"
 #include "common/files.h"
 #include "common/signed_note.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "openssl/sha.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -41,7 +38,9 @@ constexpr char kHelp[] =
     "    `ycr audit export` (jsonl, csv, html or sar): its checkpoint is\n"
     "    signed by the key, the record is in that tree (from the record's\n"
     "    bytes when the receipt holds them, else from its leaf hash), and\n"
-    "    that tree is part of today's log.\n"
+    "    that tree is part of today's log; a receipt must sit on the row\n"
+    "    (jsonl line, csv or html row) of its record, which states its\n"
+    "    position and hash, and a line that is not JSON fails.\n"
     "\n"
     "  --vkey KEY       the log's verifier key, <name>+<hex id>+<base64>\n"
     "                   (ycr-server keygen prints it; the server logs it),\n"
@@ -145,10 +144,11 @@ class Verifier {
   }
 
   // Checks one receipt; `now` (may be null) is the current checkpoint. For
-  // a jsonl line (`line`) or a sar entry, `position` is the position it
-  // states, which must be the receipt's; a jsonl line must state the
-  // record's chain hash (`hash_hex`), which a receipt holding the record
-  // must match, and carry a receipt at all (`text` empty: it does not).
+  // a row (`line`: a jsonl line, a csv or html row) or a sar entry,
+  // `position` is the position it states, which must be the receipt's; a
+  // row must state the record's chain hash (`hash_hex`), which a receipt
+  // holding the record must match, and carry a receipt at all (`text`
+  // empty: it does not).
   void Receipt(const std::string& text, const Head* now,
                const std::string& hash_hex, const std::string& position,
                bool line) {
@@ -167,13 +167,13 @@ class Verifier {
     // The receipt is for the record its line or entry names.
     if (line || !position.empty()) {
       if (position != absl::StrCat(proof->index + 1)) {
-        Fail(absl::StrCat(what, ": its line or entry states position \"",
+        Fail(absl::StrCat(what, ": its row or entry states position \"",
                           position, "\""));
         return;
       }
     }
     if (line && hash_hex.empty()) {
-      Fail(absl::StrCat(what, ": its line states no hashHex"));
+      Fail(absl::StrCat(what, ": its row states no record hash"));
       return;
     }
     absl::StatusOr<Head> head = Open(proof->checkpoint);
@@ -207,8 +207,8 @@ class Verifier {
             reinterpret_cast<const char*>(digest), sizeof(digest)));
         if (hex != absl::AsciiStrToLower(hash_hex)) {
           Fail(absl::StrCat(what,
-                            ": the record it holds is not the one its line "
-                            "states (hashHex ",
+                            ": the record it holds is not the one its row "
+                            "states (hash ",
                             hash_hex, ", the record's ", hex, ")"));
           return;
         }
@@ -245,118 +245,6 @@ class Verifier {
   std::ostream& out_;
   int failures_ = 0;
 };
-
-// A receipt found in an export, with the record hash its line states (jsonl
-// only; empty otherwise).
-struct FoundReceipt {
-  std::string text;
-  std::string hash_hex;
-  // The position its line or entry states (jsonl, sar; empty otherwise).
-  std::string position;
-  // A jsonl line: it must state the record's hash.
-  bool line = false;
-};
-
-// A JSON value written as a string or a number, as text.
-std::string JsonScalar(const google::protobuf::Value& v) {
-  if (v.has_string_value()) return v.string_value();
-  if (v.has_number_value()) return absl::StrCat(v.number_value());
-  return "";
-}
-
-// Every receipt in an export: JSON (jsonl lines or the sar document),
-// HTML (<pre class="tlog-proof">) or CSV fields.
-std::vector<FoundReceipt> FindReceipts(const std::string& text) {
-  std::vector<FoundReceipt> found;
-  const std::string header = tlog::kProofHeader;
-  if (absl::StrContains(text, "<pre class=\"tlog-proof\">")) {
-    const std::string kOpen = "<pre class=\"tlog-proof\">";
-    for (size_t at = text.find(kOpen); at != std::string::npos;
-         at = text.find(kOpen, at + 1)) {
-      const size_t start = at + kOpen.size();
-      const size_t end = text.find("</pre>", start);
-      if (end == std::string::npos) break;
-      found.push_back({absl::StrReplaceAll(text.substr(start, end - start),
-                                           {{"&lt;", "<"},
-                                            {"&gt;", ">"},
-                                            {"&quot;", "\""},
-                                            {"&#39;", "'"},
-                                            {"&amp;", "&"}}),
-                       "", "", false});
-    }
-    return found;
-  }
-  std::function<void(const google::protobuf::Value&)> walk =
-      [&](const google::protobuf::Value& v) {
-        if (v.has_struct_value()) {
-          const auto& fields = v.struct_value().fields();
-          auto field = [&](const char* name) {
-            auto it = fields.find(name);
-            return it == fields.end() ? std::string() : JsonScalar(it->second);
-          };
-          if (fields.count("receipt") > 0) {
-            // A jsonl line: its receipt (whatever it holds: one that does
-            // not parse fails), the position and the record hash it states.
-            found.push_back(
-                {field("receipt"), field("hashHex"), field("position"), true});
-            return;
-          }
-          if (fields.count("tlogProof") > 0) {
-            // A sar pack's receipt, with the position it is for.
-            found.push_back({field("tlogProof"), "", field("position"), false});
-            return;
-          }
-          if (fields.count("disclosure") > 0 && fields.count("hashHex") > 0) {
-            // A jsonl disclosure line without its receipt.
-            found.push_back({"", "", field("position"), true});
-            return;
-          }
-          for (const auto& [key, value] : fields) walk(value);
-        } else if (v.has_list_value()) {
-          for (const auto& item : v.list_value().values()) walk(item);
-        } else if (v.has_string_value() &&
-                   absl::StartsWith(v.string_value(), header + "\n")) {
-          found.push_back({v.string_value(), "", "", false});
-        }
-      };
-  google::protobuf::Value whole;
-  if (!text.empty() && text[0] == '{') {
-    if (google::protobuf::util::JsonStringToMessage(text, &whole).ok()) {
-      walk(whole);
-      return found;
-    }
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      google::protobuf::Value line;
-      if (google::protobuf::util::JsonStringToMessage(
-              text.substr(start, end - start), &line)
-              .ok()) {
-        walk(line);
-      }
-      start = end + 1;
-    }
-    return found;
-  }
-  // CSV: a receipt is a field in standard base64.
-  const std::string prefix = absl::Base64Escape(header.substr(0, 21));
-  for (size_t at = text.find(prefix); at != std::string::npos;
-       at = text.find(prefix, at + 1)) {
-    size_t end = at;
-    while (end < text.size() &&
-           (absl::ascii_isalnum(text[end]) || text[end] == '+' ||
-            text[end] == '/' || text[end] == '=')) {
-      ++end;
-    }
-    std::string decoded;
-    if (absl::Base64Unescape(text.substr(at, end - at), &decoded)) {
-      found.push_back({decoded, "", "", false});
-    }
-    at = end;
-  }
-  return found;
-}
 
 }  // namespace
 
@@ -492,11 +380,16 @@ int Verify(const std::vector<std::string>& words,
     if (!text.ok()) {
       return bad("--export: " + std::string(text.status().message()));
     }
-    const std::vector<FoundReceipt> receipts = FindReceipts(*text);
+    const std::vector<internal::FoundReceipt> receipts =
+        internal::FindReceipts(*text);
     if (receipts.empty()) check.Fail(export_file + ": no receipts in it");
-    for (const FoundReceipt& receipt : receipts) {
+    for (const internal::FoundReceipt& receipt : receipts) {
+      if (!receipt.problem.empty()) {
+        check.Fail(absl::StrCat(export_file, ": ", receipt.problem));
+        continue;
+      }
       check.Receipt(receipt.text, now.has_value() ? &*now : nullptr,
-                    receipt.hash_hex, receipt.position, receipt.line);
+                    receipt.hash_hex, receipt.position, receipt.row);
     }
   }
   if (check.failures() > 0) {

@@ -84,6 +84,7 @@ std::vector<PolicyRow> BuildTable() {
       // reading the records stays on the rows above.
       {"/ycr.v1.Audit/Checkpoint", everyone},
       {"/ycr.v1.Audit/InclusionProof", everyone},
+      {"/ycr.v1.Audit/InclusionProofs", everyone},
       {"/ycr.v1.Audit/ConsistencyProof", everyone},
       // A subject access request: the record's holder answers it (checked
       // in the handler), auditors may compile it.

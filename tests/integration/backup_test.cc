@@ -105,7 +105,10 @@ TEST_F(BackupTest, BackupWhileServingRestoresVerifiesAndServes) {
   EXPECT_LE(head, server_.server().log().GetHead().position);
 
   // Served: the events are there, chained, and every projection catches up.
-  TestServer again(restored);
+  // A backup holds no signer key: the log's own is given (tlog_identity.h).
+  services::ServerOptions with_key;
+  with_key.tlog_key_file = dir_.path() + "/data/tlog-signer.key";
+  TestServer again(restored, with_key);
   EXPECT_EQ(again.server().log().GetHead().position, head);
   EXPECT_TRUE(again.server().log().VerifyChain(1, 0).ok());
   for (const auto& p : again.server().projections().Status()) {

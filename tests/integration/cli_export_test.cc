@@ -227,7 +227,7 @@ TEST_F(CliExportTest, HtmlHighlightsDisclosuresWithoutConsentAndEscapes) {
   const std::string& html = run.out;
   EXPECT_TRUE(Has(html, "<title>Audit trail of subject s-1")) << html;
   EXPECT_TRUE(Has(html, "class=\"no-consent\"")) << html;
-  const size_t row = html.find("<tr class=\"no-consent\">");
+  const size_t row = html.rfind("<tr ", html.find("class=\"no-consent\">"));
   ASSERT_NE(row, std::string::npos) << html;
   const std::string no_consent =
       html.substr(row, html.find("</tr>", row) - row);

@@ -1,7 +1,11 @@
 // The metrics endpoint as Prometheus scrapes it: real HTTP (libcurl) against
 // a real server on 127.0.0.1:0, after real appends.
 
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -193,6 +197,115 @@ TEST(MetricsEndpointStartTest, MalformedAddressFailsTheStart) {
   auto server = services::Server::Start(std::move(options));
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
       << server.status();
+}
+
+// A TCP connection to 127.0.0.1:`port` from the loopback address `source`
+// (127.0.0.1, 127.0.0.2: two clients to the listener), whose reads give up
+// after 10 s. -1 when it cannot connect.
+int ConnectFrom(const char* source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the server closed `fd` (a read meets end of file) before the
+// socket's 10 s read timeout.
+bool ClosedByServer(int fd) {
+  char byte;
+  return recv(fd, &byte, 1, 0) == 0;
+}
+
+// GET /healthz on `fd`: the whole answer, or "" when the server closed
+// the connection without one.
+std::string Healthz(int fd) {
+  const std::string request = "GET /healthz HTTP/1.0\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "";
+  }
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  return answer;
+}
+
+// Slowloris: one address opening every connection the listener allows and
+// sending nothing. Its sockets beyond its own limit are closed at accept,
+// and another address is still answered.
+TEST(HttpLimitsTest, OneAddressHoldingIdleSocketsLeavesRoomForOthers) {
+  MetricRegistry registry;
+  HttpLimits limits;
+  limits.connections = 4;
+  limits.per_ip = 2;
+  limits.timeout_seconds = 60;  // Longer than the test: no idle closes.
+  auto http = MetricsHttpServer::Start("127.0.0.1:0", &registry, nullptr,
+                                       nullptr, limits);
+  ASSERT_TRUE(http.ok()) << http.status();
+  const int port = (*http)->port();
+  std::vector<int> held;
+  for (unsigned i = 0; i < limits.connections; ++i) {
+    const int fd = ConnectFrom("127.0.0.1", port);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    held.push_back(fd);
+  }
+  // The listener accepts in order: the first two are kept, the rest closed.
+  for (size_t i = limits.per_ip; i < held.size(); ++i) {
+    EXPECT_TRUE(ClosedByServer(held[i])) << "connection " << i;
+  }
+  const int other = ConnectFrom("127.0.0.2", port);
+  ASSERT_GE(other, 0) << "cannot bind 127.0.0.2: " << strerror(errno);
+  const std::string answer = Healthz(other);
+  EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 200") ||
+              absl::StartsWith(answer, "HTTP/1.0 200"))
+      << answer;
+  close(other);
+  // The kept ones were really accepted: they are answered too.
+  EXPECT_NE(Healthz(held[0]).find(" 200 "), std::string::npos);
+  for (int fd : held) close(fd);
+}
+
+TEST(HttpLimitsTest, AnIdleConnectionIsClosedAfterTheTimeout) {
+  MetricRegistry registry;
+  HttpLimits limits;
+  limits.timeout_seconds = 1;
+  auto http = MetricsHttpServer::Start("127.0.0.1:0", &registry, nullptr,
+                                       nullptr, limits);
+  ASSERT_TRUE(http.ok()) << http.status();
+  const int fd = ConnectFrom("127.0.0.1", (*http)->port());
+  ASSERT_GE(fd, 0) << strerror(errno);
+  const absl::Time start = absl::Now();
+  // Before the socket's own 10 s read timeout.
+  EXPECT_TRUE(ClosedByServer(fd));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  close(fd);
+}
+
+TEST(HttpLimitsTest, LimitsThatMakeNoSenseAreRefused) {
+  MetricRegistry registry;
+  for (HttpLimits limits :
+       {HttpLimits{0, 0, 5}, HttpLimits{4, 8, 5}, HttpLimits{64, 8, 0}}) {
+    auto http = MetricsHttpServer::Start("127.0.0.1:0", &registry, nullptr,
+                                         nullptr, limits);
+    EXPECT_EQ(http.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(http.status().message(), "per_ip"))
+        << http.status();
+  }
 }
 
 }  // namespace

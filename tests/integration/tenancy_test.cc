@@ -668,6 +668,8 @@ std::map<std::string, Row> TenancyTest::Rows() {
   rows["/ycr.v1.Audit/Checkpoint"] = {constant(""), everyone};
   rows["/ycr.v1.Audit/InclusionProof"] = {constant("position: 1"), everyone,
                                           signed_now};
+  rows["/ycr.v1.Audit/InclusionProofs"] = {constant("positions: 1"), everyone,
+                                           signed_now};
   rows["/ycr.v1.Audit/ConsistencyProof"] = {constant("old_size: 1"), everyone,
                                             signed_now};
   return rows;

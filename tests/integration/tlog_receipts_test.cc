@@ -138,7 +138,7 @@ TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
   // never the record.
   const std::string csv = Read(Export("csv", false));
   const std::string html = Read(Export("html", false));
-  EXPECT_TRUE(Has(html, "<pre class=\"tlog-proof\">")) << html;
+  EXPECT_TRUE(Has(html, "<pre class=\"tlog-proof\" data-position=\"")) << html;
   for (const tlog::Proof& proof : auditor) {
     const std::string record = absl::Base64Escape(*proof.extra);
     EXPECT_FALSE(Has(csv, record));
@@ -296,7 +296,7 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
           .ok());
   run = Verify({"--export", relabelled});
   EXPECT_EQ(run.code, 1) << run.out;
-  EXPECT_TRUE(Has(run.out, "not the one its line states")) << run.out;
+  EXPECT_TRUE(Has(run.out, "not the one its row states")) << run.out;
   // A line that states no hash, a line that states another position, and a
   // disclosure line without its receipt each fail.
   const std::string first_hash =
@@ -331,6 +331,102 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
   // Usage.
   EXPECT_EQ(AsAuditor({"audit", "verify"}).code, 2);
   EXPECT_EQ(AsAuditor({"audit", "verify", "--help"}).code, 0);
+}
+
+// The receipts of csv and html rows (in an export's order) and the export
+// with the first two swapped: each a genuine receipt, on another row.
+std::vector<std::string> CsvReceipts(const std::string& csv) {
+  std::vector<std::string> receipts;
+  for (absl::string_view row : absl::StrSplit(csv, "\r\n", absl::SkipEmpty())) {
+    const absl::string_view last = row.substr(row.rfind(',') + 1);
+    if (!last.empty() && last != "receipt") receipts.emplace_back(last);
+  }
+  return receipts;
+}
+
+std::vector<std::string> HtmlReceipts(const std::string& html) {
+  std::vector<std::string> receipts;
+  const std::string open = "<pre class=\"tlog-proof\"";
+  for (size_t at = html.find(open); at != std::string::npos;
+       at = html.find(open, at + 1)) {
+    const size_t start = html.find('>', at) + 1;
+    receipts.push_back(html.substr(start, html.find("</pre>", start) - start));
+  }
+  return receipts;
+}
+
+// A receipt belongs to the row that carries it, in csv and html as in
+// jsonl: two rows' genuine receipts swapped fail, in the holder's exports
+// (leaf hashes) and an auditor's (the records).
+TEST_F(TlogReceiptsTest, CsvAndHtmlReceiptsAreTiedToTheirRows) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  for (bool auditor : {false, true}) {
+    for (const std::string format : {"csv", "html"}) {
+      const std::string file = Export(format, auditor);
+      const std::string text = Read(file);
+      ASSERT_EQ(Verify({"--export", file}).code, 0) << format;
+      std::vector<std::string> receipts =
+          format == "csv" ? CsvReceipts(text) : HtmlReceipts(text);
+      ASSERT_EQ(receipts.size(), 2u) << format << "\n" << text;
+      ASSERT_NE(receipts[0], receipts[1]);
+      const std::string swapped = dir_.path() + "/swapped." + format;
+      ASSERT_TRUE(
+          WritePrivateFile(
+              swapped, absl::StrReplaceAll(text, {{receipts[0], receipts[1]},
+                                                  {receipts[1], receipts[0]}}))
+              .ok());
+      Outcome run = Verify({"--export", swapped});
+      EXPECT_EQ(run.code, 1) << format << " auditor " << auditor << "\n"
+                             << run.out;
+      EXPECT_TRUE(Has(run.out, "its row or entry states position")) << run.out;
+      // A disclosure row without its receipt fails too.
+      const std::string dropped = dir_.path() + "/dropped." + format;
+      ASSERT_TRUE(WritePrivateFile(
+                      dropped, absl::StrReplaceAll(text, {{receipts[0], ""}}))
+                      .ok());
+      run = Verify({"--export", dropped});
+      EXPECT_EQ(run.code, 1) << format << "\n" << run.out;
+    }
+  }
+  // An html receipt naming another hash than its row's fails.
+  const std::string html = Read(Export("html", false));
+  const size_t pre = html.find("<pre class=\"tlog-proof\"");
+  const size_t hash_at = html.find("data-hash=\"", pre) + 11;
+  std::string renamed = html;
+  renamed[hash_at] = renamed[hash_at] == '0' ? '1' : '0';
+  ASSERT_TRUE(WritePrivateFile(dir_.path() + "/renamed.html", renamed).ok());
+  Outcome run = Verify({"--export", dir_.path() + "/renamed.html"});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "its row states")) << run.out;
+}
+
+// A jsonl line that is not JSON is not skipped: it fails, by its number.
+TEST_F(TlogReceiptsTest, AJsonlLineThatIsNotJsonFailsByNumber) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Read(Export("jsonl", false));
+  const size_t second = text.find('\n') + 1;
+  const std::string broken = dir_.path() + "/broken.jsonl";
+  ASSERT_TRUE(WritePrivateFile(broken, text.substr(0, second) +
+                                           "{\"position\": \"2\", oops\n" +
+                                           text.substr(second))
+                  .ok());
+  Outcome run = Verify({"--export", broken});
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_TRUE(Has(run.out, "FAIL: " + broken + ": line 2 is not JSON"))
+      << run.out;
+}
+
+// An export asks for its receipts' proofs in one call, not one a
+// disclosure.
+TEST_F(TlogReceiptsTest, AnExportAsksForAllItsProofsInOneCall) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  Export("jsonl", false);
+  const std::string metrics = server_.server().metrics().Render();
+  EXPECT_TRUE(Has(metrics,
+                  "ycr_grpc_server_handled_total{method=\"/ycr.v1.Audit/"
+                  "InclusionProofs\",code=\"OK\"} 1"))
+      << metrics;
+  EXPECT_FALSE(Has(metrics, "/ycr.v1.Audit/InclusionProof\"")) << metrics;
 }
 
 }  // namespace

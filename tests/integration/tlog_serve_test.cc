@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,8 @@
 #include "common/tlog.h"
 #include "gtest/gtest.h"
 #include "services/tlog_checkpointer.h"
+#include "services/tlog_identity.h"
+#include "storage/rocksdb_event_log.h"
 #include "tests/integration/http_get.h"
 #include "tests/integration/test_server.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -190,6 +193,59 @@ TEST_F(TlogServeTest, EveryRecordsInclusionVerifiesAgainstTheCheckpoint) {
   }
 }
 
+// Audit.InclusionProofs: the proofs of many positions in one call, each as
+// InclusionProof gives it; at most 1,000 positions, each checked.
+TEST_F(TlogServeTest, InclusionProofsAnswersManyPositionsInOneCall) {
+  ASSERT_NO_FATAL_FAILURE(AppendNotes(7));
+  v1::SignedCheckpoint checkpoint;
+  ASSERT_TRUE(GetCheckpoint(7, &checkpoint).ok());
+  v1::InclusionProofsRequest request;
+  for (uint64_t position : {5, 1, 7}) request.add_positions(position);
+  v1::InclusionProofsResponse batch;
+  grpc::Status status =
+      Call(&v1::Audit::Stub::InclusionProofs, request, &batch, "school-100001");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(batch.proofs_size(), 3);
+  EXPECT_EQ(batch.checkpoint().note(), checkpoint.note());
+  for (int i = 0; i < 3; ++i) {
+    v1::InclusionProofResponse one;
+    ASSERT_TRUE(Inclusion(request.positions(i), 0, &one).ok());
+    one.clear_checkpoint();
+    EXPECT_EQ(batch.proofs(i).SerializeAsString(), one.SerializeAsString())
+        << "position " << request.positions(i);
+    EXPECT_TRUE(tlog::VerifyInclusion(
+                    static_cast<int64_t>(batch.proofs(i).leaf_index()), 7,
+                    ToHash(batch.proofs(i).leaf_hash()),
+                    Hashes(batch.proofs(i).path()),
+                    Open(checkpoint.note()).root)
+                    .ok());
+  }
+  // Bad positions and sizes name their field.
+  const auto refused = [&](const v1::InclusionProofsRequest& bad,
+                           const std::string& field) {
+    v1::InclusionProofsResponse out;
+    grpc::Status s =
+        Call(&v1::Audit::Stub::InclusionProofs, bad, &out, "school-100001");
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_TRUE(absl::StartsWith(s.error_message(), field))
+        << s.error_message();
+  };
+  refused(v1::InclusionProofsRequest(), "positions: 1 to 1000");
+  v1::InclusionProofsRequest too_many;
+  for (int i = 0; i < 1001; ++i) too_many.add_positions(1);
+  refused(too_many, "positions: ");  // At most 1000.
+  v1::InclusionProofsRequest zero;
+  zero.add_positions(1);
+  zero.add_positions(0);
+  refused(zero, "positions[1]: log positions start at 1");
+  v1::InclusionProofsRequest beyond;
+  beyond.add_positions(8);
+  refused(beyond, "positions[0]: 8 is not in a tree of 7");
+  v1::InclusionProofsRequest smaller = request;
+  smaller.set_tree_size(6);
+  refused(smaller, "positions[2]: 7 is not in a tree of 6");
+}
+
 TEST_F(TlogServeTest, ConsistencyProofsLinkEveryEarlierTreeToTheLatest) {
   AppendNotes(4);
   v1::SignedCheckpoint old_checkpoint;
@@ -310,7 +366,7 @@ TEST(TlogSignerKeyTest, AServerWithoutAKeyMakesOnePrivateOneAndKeepsIt) {
     EXPECT_EQ(server.server().made_signer_key(), start == 0);
     const std::string now =
         note::VerifierKey(server.server().checkpointer().signer());
-    EXPECT_TRUE(absl::StartsWith(now, "localhost/ycr/v1+")) << now;
+    EXPECT_TRUE(absl::StartsWith(now, "localhost/ycr/")) << now;
     if (start == 1) {
       EXPECT_EQ(now, vkey);  // The same key after a restart.
     }
@@ -356,6 +412,174 @@ TEST(TlogSignerKeyTest, AKeyOthersCanReadIsRefused) {
   signer = services::ServerSignerKey(key, dir.path() + "/data",
                                      "council.example/ycr/v1", &made);
   EXPECT_TRUE(signer.ok()) << signer.status();
+}
+
+// Two keygens racing for one file: exactly one writes it, and it is that
+// one's key.
+TEST(TlogSignerKeyTest, TwoKeygensRacingLeaveExactlyOneKey) {
+  TempDir dir;
+  for (int round = 0; round < 20; ++round) {
+    const std::string key = absl::StrCat(dir.path(), "/signer-", round, ".key");
+    absl::StatusOr<note::Signer> made[2];
+    std::thread other([&] {
+      made[1] = services::WriteNewSignerKey(key, "council.example/ycr/v1");
+    });
+    made[0] = services::WriteNewSignerKey(key, "council.example/ycr/v1");
+    other.join();
+    ASSERT_NE(made[0].ok(), made[1].ok()) << "round " << round;
+    const note::Signer& winner = made[0].ok() ? *made[0] : *made[1];
+    const absl::Status& loser =
+        made[0].ok() ? made[1].status() : made[0].status();
+    EXPECT_EQ(loser.code(), absl::StatusCode::kAlreadyExists) << loser;
+    auto kept = services::LoadSignerKey("--tlog_key", key);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_EQ(note::SignerKey(*kept), note::SignerKey(winner));
+  }
+}
+
+// A server on `dir` as tests start it, but its start's outcome returned.
+absl::StatusOr<std::unique_ptr<services::Server>> StartOn(
+    const std::string& dir, services::ServerOptions options = {}) {
+  options.listen = "127.0.0.1:0";
+  options.security.insecure = true;
+  options.log.path = dir;
+  options.log.sync = false;
+  options.checkpoint_interval = absl::ZeroDuration();
+  return services::Server::Start(std::move(options));
+}
+
+TEST(TlogIdentityTest, EachStoreHasAnOriginOfItsOwnAndKeepsIt) {
+  TempDir one, two;
+  std::string first;
+  for (int start = 0; start < 2; ++start) {
+    auto server = StartOn(one.path());
+    ASSERT_TRUE(server.ok()) << server.status();
+    const std::string origin = (*server)->checkpointer().signer().name;
+    EXPECT_TRUE(absl::StartsWith(origin, "localhost/ycr/")) << origin;
+    EXPECT_EQ(origin.size(), std::string("localhost/ycr/").size() + 16);
+    if (start == 1) {
+      EXPECT_EQ(origin, first);
+    }
+    first = origin;
+  }
+  auto other = StartOn(two.path());
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE((*other)->checkpointer().signer().name, first);
+}
+
+// A restored copy of the store (no key file with it) is not signed with a
+// new key, nor with another one, unless --tlog_key_rotated says so; with the
+// key that signed it, its last checkpoint is served at once.
+TEST(TlogIdentityTest, ARestoredStoreKeepsItsKeyUnlessRotated) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string restored = dir.path() + "/restored";
+  const std::string old_key = dir.path() + "/old.key";
+  std::string last;
+  {
+    services::ServerOptions options;
+    options.tlog_origin = "council.example/ycr/v1";
+    auto server = StartOn(data, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = v1::EventStore::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                            grpc::InsecureChannelCredentials()));
+    for (int i = 0; i < 3; ++i) {
+      grpc::ClientContext context;
+      AsCaller(&context, "ops", "op-1");
+      v1::AppendResponse response;
+      ASSERT_TRUE(
+          stub->Append(&context, AppendOne("ops-notes", "n"), &response).ok());
+    }
+    auto head = (*server)->checkpointer().Tick();
+    ASSERT_TRUE(head.ok()) << head.status();
+    ASSERT_EQ(head->size, 3);
+    last = head->note;
+  }
+  std::filesystem::copy(data, restored,
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::rename(restored + "/tlog-signer.key", old_key);
+  const std::string new_key = dir.path() + "/new.key";
+  ASSERT_TRUE(
+      services::WriteNewSignerKey(new_key, "council.example/ycr/v1").ok());
+  const auto refused = [&](services::ServerOptions options) {
+    auto server = StartOn(restored, std::move(options));
+    ASSERT_FALSE(server.ok());
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(
+        absl::StrContains(server.status().message(), "--tlog_key_rotated"))
+        << server.status();
+  };
+  // No key: none is made.
+  refused({});
+  EXPECT_FALSE(std::filesystem::exists(restored + "/tlog-signer.key"));
+  // Another key.
+  services::ServerOptions with_new;
+  with_new.tlog_key_file = new_key;
+  refused(with_new);
+  // The key that signed it: its last checkpoint, at once.
+  {
+    services::ServerOptions options;
+    options.tlog_key_file = old_key;
+    auto server = StartOn(restored, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_TRUE((*server)->checkpointer().Latest().has_value());
+    EXPECT_EQ((*server)->checkpointer().Latest()->note, last);
+  }
+  // Rotated on purpose: the new key signs from then on, and is kept.
+  {
+    services::ServerOptions options = with_new;
+    options.tlog_key_rotated = true;
+    auto server = StartOn(restored, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto verifier = note::ParseVerifierKey(
+        note::VerifierKey(*services::LoadSignerKey("--tlog_key", new_key)));
+    ASSERT_TRUE(verifier.ok());
+    ASSERT_TRUE((*server)->checkpointer().Latest().has_value());
+    EXPECT_TRUE(
+        note::Open((*server)->checkpointer().Latest()->note, *verifier).ok());
+  }
+  EXPECT_TRUE(StartOn(restored, with_new).ok());
+  services::ServerOptions with_old;
+  with_old.tlog_key_file = old_key;
+  refused(with_old);
+}
+
+// The store's last checkpoint covers more records than its log holds: the
+// log lost what was signed, and the server says so rather than sign a
+// smaller tree.
+TEST(TlogIdentityTest, ALastCheckpointBeyondTheLogIsDataLoss) {
+  TempDir dir;
+  note::Signer signer;
+  services::SignedTreeHead head;
+  {
+    auto server = StartOn(dir.path());
+    ASSERT_TRUE(server.ok()) << server.status();
+    signer = (*server)->checkpointer().signer();
+    head = *(*server)->checkpointer().Latest();
+  }
+  {
+    storage::RocksDbEventLogOptions options;
+    options.path = dir.path();
+    auto log = storage::RocksDbEventLog::Open(std::move(options));
+    ASSERT_TRUE(log.ok()) << log.status();
+    auto store = (*log)->NewProjectionStore();
+    note::Checkpoint larger{signer.name, head.size + 3, head.root, {}};
+    auto signed_larger = note::Sign(note::FormatCheckpoint(larger), signer);
+    ASSERT_TRUE(signed_larger.ok());
+    ASSERT_TRUE(
+        services::SaveLastCheckpoint(*store, note::VerifierKey(signer),
+                                     {larger.size, larger.root, *signed_larger})
+            .ok());
+    store.reset();
+    (*log)->Close();
+  }
+  auto server = StartOn(dir.path());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(server.status().message(),
+                                "records it signed are lost"))
+      << server.status();
 }
 
 }  // namespace

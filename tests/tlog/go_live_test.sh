@@ -6,7 +6,8 @@
 # tiles over HTTP, and the chosen records' leaf bytes (`ycr audit leaf`, as
 # an auditor) and checks the checkpoint's signature, the records'
 # inclusion, and after more appends the consistency of the first checkpoint
-# with the second. The server restarted with another key (same origin) must
+# with the second. The server restarted with another key (same origin) is
+# refused unless --tlog_key_rotated says so, and then its checkpoints must
 # fail against the configured verifier key.
 # Usage: go_live_test.sh YCR_SERVER YCR_CLI WORK_DIR
 set -euo pipefail
@@ -51,7 +52,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# Starts the server with signer key $1; its readiness is its
+# Starts the server with signer key $1 (and flags $2...); its readiness is its
 # "server.listening" line (the port files are written before it).
 start_server() {
   rm -f "$work/port" "$work/tlog-port" "$work/out"
@@ -59,7 +60,7 @@ start_server() {
   "$server_bin" --insecure --listen=127.0.0.1:0 --data_dir="$work/data" \
     --port_file="$work/port" --tlog_listen=127.0.0.1:0 \
     --tlog_port_file="$work/tlog-port" --tlog_key="$1" \
-    --tlog_origin="$origin" >"$work/out" &
+    --tlog_origin="$origin" "${@:2}" >"$work/out" &
   server_pid=$!
   exec 3<"$work/out"
   local line
@@ -139,10 +140,20 @@ else
   echo "ok: a record at the wrong index refused: $(echo "$out" | tail -1)"
 fi
 
-# The same log, restarted with another key of the same origin: its
-# checkpoints must not pass for the configured key's.
+# The same log, restarted with another key of the same origin: refused,
+# since to a verifier it is a forked log, unless the key was rotated on
+# purpose; then its checkpoints must not pass for the configured key's.
 stop_server
-start_server "$work/other.key"
+if "$server_bin" --insecure --listen=127.0.0.1:0 --data_dir="$work/data" \
+  --tlog_key="$work/other.key" --tlog_origin="$origin" >"$work/refused" 2>&1; then
+  echo "FAIL: the log restarted with another key"; failures=$((failures + 1))
+elif ! grep -q -- "--tlog_key_rotated" "$work/refused"; then
+  echo "FAIL: the refusal names no --tlog_key_rotated: $(cat "$work/refused")"
+  failures=$((failures + 1))
+else
+  echo "ok: a restart with another key refused without --tlog_key_rotated"
+fi
+start_server "$work/other.key" --tlog_key_rotated
 checkpoint 557 "$work/cp-other"
 if out="$(verify "$work/cp-other" "" 2>&1)"; then
   echo "FAIL: a checkpoint signed by another key was accepted: $out"

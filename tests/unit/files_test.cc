@@ -106,5 +106,33 @@ TEST(WritePrivateFileTest, AMissingDirectoryIsAnErrorNamingThePath) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
+TEST(CreatePrivateFileTest, WritesAPrivateFileAndRefusesAnExistingOne) {
+  test::TempDir dir;
+  ScopedUmask scoped(022);
+  const std::string path = dir.path() + "/signer.key";
+  ASSERT_TRUE(CreatePrivateFile(path, "first").ok());
+  EXPECT_EQ(ModeOf(path), 0600u);
+  absl::Status again = CreatePrivateFile(path, "second");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_NE(again.message().find(path), std::string::npos) << again;
+  EXPECT_EQ(*ReadFile(path), "first");
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"signer.key"});
+}
+
+// Another writer makes the file after the existence check, before this one
+// puts its own in place: this one fails and the other's file stands (a
+// check-then-rename would replace it).
+TEST(CreatePrivateFileTest, AFileMadeAfterTheCheckIsNeverReplaced) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/signer.key";
+  absl::Status status = CreatePrivateFile(path, "mine", [&path] {
+    ASSERT_TRUE(CreatePrivateFile(path, "the other writer's").ok());
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+  EXPECT_EQ(*ReadFile(path), "the other writer's");
+  // No temporary file left beside it.
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"signer.key"});
+}
+
 }  // namespace
 }  // namespace ycr

@@ -1,0 +1,254 @@
+// The receipts of an export, each tied to its row (cli_verify_internal.h).
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "clients/cli/cli_verify_internal.h"
+#include "common/tlog_proof.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace ycr::cli::internal {
+namespace {
+
+// ---- json: jsonl lines and the sar document ----
+
+// A JSON value written as a string or a number, as text.
+std::string JsonScalar(const google::protobuf::Value& v) {
+  if (v.has_string_value()) return v.string_value();
+  if (v.has_number_value()) return absl::StrCat(v.number_value());
+  return "";
+}
+
+void WalkJson(const google::protobuf::Value& v,
+              std::vector<FoundReceipt>& found) {
+  if (v.has_struct_value()) {
+    const auto& fields = v.struct_value().fields();
+    auto field = [&](const char* name) {
+      auto it = fields.find(name);
+      return it == fields.end() ? std::string() : JsonScalar(it->second);
+    };
+    if (fields.count("receipt") > 0) {
+      // A jsonl line: its receipt (whatever it holds: one that does not
+      // parse fails), the position and the record hash it states.
+      found.push_back(
+          {field("receipt"), field("hashHex"), field("position"), true, ""});
+      return;
+    }
+    if (fields.count("tlogProof") > 0) {
+      // A sar pack's receipt, with the position it is for.
+      found.push_back({field("tlogProof"), "", field("position"), false, ""});
+      return;
+    }
+    if (fields.count("disclosure") > 0 && fields.count("hashHex") > 0) {
+      // A jsonl disclosure line without its receipt.
+      found.push_back({"", field("hashHex"), field("position"), true, ""});
+      return;
+    }
+    for (const auto& [key, value] : fields) WalkJson(value, found);
+  } else if (v.has_list_value()) {
+    for (const auto& item : v.list_value().values()) WalkJson(item, found);
+  } else if (v.has_string_value() &&
+             absl::StartsWith(v.string_value(),
+                              std::string(tlog::kProofHeader) + "\n")) {
+    found.push_back({v.string_value(), "", "", false, ""});
+  }
+}
+
+void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
+  google::protobuf::Value whole;
+  if (google::protobuf::util::JsonStringToMessage(text, &whole).ok()) {
+    WalkJson(whole, found);
+    return;
+  }
+  // jsonl: every line a JSON object; one that is not fails, by number.
+  size_t start = 0;
+  for (int number = 1; start < text.size(); ++number) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    google::protobuf::Value value;
+    const auto parsed =
+        google::protobuf::util::JsonStringToMessage(line, &value);
+    if (!parsed.ok()) {
+      found.push_back({"", "", "", true,
+                       absl::StrCat("line ", number, " is not JSON (",
+                                    std::string(parsed.message()), ")")});
+      continue;
+    }
+    WalkJson(value, found);
+  }
+}
+
+// ---- csv ----
+
+// The records of an RFC 4180 text, each a list of fields.
+std::vector<std::vector<std::string>> CsvRecords(const std::string& text) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> record;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c != '"') {
+        field += c;
+      } else if (i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else {
+        quoted = false;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n' ||
+               (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      if (c == '\r') ++i;
+      record.push_back(std::move(field));
+      field.clear();
+      records.push_back(std::move(record));
+      record.clear();
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty() || !record.empty()) {
+    record.push_back(std::move(field));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
+  const std::vector<std::vector<std::string>> records = CsvRecords(text);
+  std::map<std::string, size_t> column;
+  for (size_t i = 0; i < records[0].size(); ++i) column[records[0][i]] = i;
+  for (const char* name : {"position", "hash", "receipt", "from", "to"}) {
+    if (column.count(name) == 0) {
+      found.push_back(
+          {"", "", "", true, absl::StrCat("the csv header has no ", name)});
+      return;
+    }
+  }
+  for (size_t r = 1; r < records.size(); ++r) {
+    const std::vector<std::string>& row = records[r];
+    if (row.size() != records[0].size()) {
+      found.push_back(
+          {"", "", "", true,
+           absl::StrCat("csv row ", r, " has ", row.size(),
+                        " fields, the header ", records[0].size())});
+      continue;
+    }
+    FoundReceipt receipt{"", row[column["hash"]], row[column["position"]], true,
+                         ""};
+    const std::string& base64 = row[column["receipt"]];
+    if (!base64.empty() && !absl::Base64Unescape(base64, &receipt.text)) {
+      receipt.problem =
+          absl::StrCat("csv row ", r, ": the receipt is not base64");
+    }
+    // A disclosure row (it names whom to) without a receipt fails too.
+    if (!base64.empty() || !row[column["from"]].empty() ||
+        !row[column["to"]].empty()) {
+      found.push_back(std::move(receipt));
+    }
+  }
+}
+
+// ---- html ----
+
+// The value of attribute `name` in the tag text `tag`; empty when absent.
+std::string Attribute(const std::string& tag, const std::string& name) {
+  const std::string key = absl::StrCat(" ", name, "=\"");
+  const size_t at = tag.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  const size_t end = tag.find('"', start);
+  return end == std::string::npos ? "" : tag.substr(start, end - start);
+}
+
+// Calls `visit(tag, after)` for each tag that starts with `open`, with the
+// tag's text up to its '>' and the offset just after it.
+void EachTag(const std::string& text, const std::string& open,
+             const std::function<void(const std::string&, size_t)>& visit) {
+  for (size_t at = text.find(open); at != std::string::npos;
+       at = text.find(open, at + 1)) {
+    const size_t close = text.find('>', at);
+    if (close == std::string::npos) return;
+    visit(text.substr(at, close - at), close + 1);
+  }
+}
+
+void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
+  struct Row {
+    std::string hash;
+    bool disclosure = false;
+    bool receipt = false;
+  };
+  std::map<std::string, Row> rows;  // By position.
+  EachTag(text, "<tr ", [&](const std::string& tag, size_t) {
+    const std::string position = Attribute(tag, "data-position");
+    if (position.empty()) return;
+    rows[position] = {Attribute(tag, "data-hash"),
+                      absl::StrContains(tag, " data-disclosure"), false};
+  });
+  EachTag(text, "<pre class=\"tlog-proof\"",
+          [&](const std::string& tag, size_t after) {
+            const size_t end = text.find("</pre>", after);
+            const std::string body =
+                text.substr(after, end == std::string::npos ? 0 : end - after);
+            FoundReceipt receipt{absl::StrReplaceAll(body, {{"&lt;", "<"},
+                                                            {"&gt;", ">"},
+                                                            {"&quot;", "\""},
+                                                            {"&#39;", "'"},
+                                                            {"&amp;", "&"}}),
+                                 Attribute(tag, "data-hash"),
+                                 Attribute(tag, "data-position"), true, ""};
+            auto row = rows.find(receipt.position);
+            if (receipt.position.empty() || receipt.hash_hex.empty()) {
+              receipt.problem =
+                  "an html receipt names no row (data-position and data-hash)";
+            } else if (row == rows.end()) {
+              receipt.problem =
+                  absl::StrCat("the receipt for position ", receipt.position,
+                               " names a row the table does not have");
+            } else if (row->second.hash != receipt.hash_hex) {
+              receipt.problem = absl::StrCat(
+                  "the receipt for position ", receipt.position, " names hash ",
+                  receipt.hash_hex, ", its row states ", row->second.hash);
+            } else {
+              row->second.receipt = true;
+            }
+            found.push_back(std::move(receipt));
+          });
+  for (const auto& [position, row] : rows) {
+    if (row.disclosure && !row.receipt) {
+      found.push_back({"", row.hash, position, true, ""});
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<FoundReceipt> FindReceipts(const std::string& text) {
+  std::vector<FoundReceipt> found;
+  if (absl::StartsWith(text, "<!DOCTYPE html>")) {
+    FindInHtml(text, found);
+  } else if (absl::StartsWith(text, "{")) {
+    FindInJson(text, found);
+  } else if (absl::StartsWith(text, "position,")) {
+    FindInCsv(text, found);
+  }
+  return found;
+}
+
+}  // namespace ycr::cli::internal
