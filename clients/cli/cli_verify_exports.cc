@@ -8,10 +8,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "clients/cli/cli_export_internal.h"
 #include "clients/cli/cli_verify_internal.h"
 #include "common/tlog_proof.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace ycr::cli::internal {
 namespace {
@@ -35,9 +39,20 @@ void WalkJson(const google::protobuf::Value& v,
     };
     if (fields.count("receipt") > 0) {
       // A jsonl line: its receipt (whatever it holds: one that does not
-      // parse fails), the position and the record hash it states.
-      found.push_back(
-          {field("receipt"), field("hashHex"), field("position"), true, ""});
+      // parse fails), the position and the record hash it states, and its
+      // event and disclosure.
+      FoundReceipt receipt{field("receipt"), field("hashHex"),
+                           field("position"), true, ""};
+      receipt.form = FoundReceipt::Form::kJsonl;
+      for (const char* name : {"event", "disclosure"}) {
+        std::string json;
+        auto it = fields.find(name);
+        if (it != fields.end()) {
+          (void)google::protobuf::util::MessageToJsonString(it->second, &json);
+        }
+        receipt.stated.push_back(std::move(json));
+      }
+      found.push_back(std::move(receipt));
       return;
     }
     if (fields.count("tlogProof") > 0) {
@@ -129,6 +144,11 @@ std::vector<std::vector<std::string>> CsvRecords(const std::string& text) {
   return records;
 }
 
+// The columns of an export's csv, in order (kCsvHeader).
+std::vector<std::string> CsvColumns() {
+  return absl::StrSplit(absl::StripSuffix(kCsvHeader, "\r\n"), ',');
+}
+
 void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
   const std::vector<std::vector<std::string>> records = CsvRecords(text);
   std::map<std::string, size_t> column;
@@ -151,6 +171,11 @@ void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
     }
     FoundReceipt receipt{"", row[column["hash"]], row[column["position"]], true,
                          ""};
+    receipt.form = FoundReceipt::Form::kCsv;
+    for (const std::string& name : CsvColumns()) {
+      auto it = column.find(name);
+      receipt.stated.push_back(it == column.end() ? "" : row[it->second]);
+    }
     const std::string& base64 = row[column["receipt"]];
     if (!base64.empty() && !absl::Base64Unescape(base64, &receipt.text)) {
       receipt.problem =
@@ -188,18 +213,39 @@ void EachTag(const std::string& text, const std::string& open,
   }
 }
 
+// The cells of an html table row, as written (<td>...</td> each).
+std::vector<std::string> Cells(const std::string& row) {
+  std::vector<std::string> cells;
+  for (size_t at = row.find("<td>"); at != std::string::npos;) {
+    const size_t end = row.find("</td>", at);
+    if (end == std::string::npos) break;
+    cells.push_back(row.substr(at + 4, end - at - 4));
+    at = row.find("<td>", end);
+  }
+  return cells;
+}
+
+// The html row's cell that says on what basis a disclosure was made, and
+// whether a consent covered it: worked out from other rows.
+constexpr size_t kHtmlBasisCell = 4;
+
 void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   struct Row {
     std::string hash;
     bool disclosure = false;
     bool receipt = false;
+    std::vector<std::string> cells;
   };
   std::map<std::string, Row> rows;  // By position.
-  EachTag(text, "<tr ", [&](const std::string& tag, size_t) {
+  EachTag(text, "<tr ", [&](const std::string& tag, size_t after) {
     const std::string position = Attribute(tag, "data-position");
     if (position.empty()) return;
-    rows[position] = {Attribute(tag, "data-hash"),
-                      absl::StrContains(tag, " data-disclosure"), false};
+    const size_t end = text.find("</tr>", after);
+    rows[position] = {
+        Attribute(tag, "data-hash"), absl::StrContains(tag, " data-disclosure"),
+        false,
+        Cells(text.substr(after, end == std::string::npos ? std::string::npos
+                                                          : end - after))};
   });
   EachTag(text, "<pre class=\"tlog-proof\"",
           [&](const std::string& tag, size_t after) {
@@ -227,6 +273,8 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
                   receipt.hash_hex, ", its row states ", row->second.hash);
             } else {
               row->second.receipt = true;
+              receipt.form = FoundReceipt::Form::kHtml;
+              receipt.stated = row->second.cells;
             }
             found.push_back(std::move(receipt));
           });
@@ -237,7 +285,121 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   }
 }
 
+// ---- what a row says of its record ----
+
+// The disclosure an event carries, as the audit trail files it (null:
+// none).
+const v1::DisclosureRecorded* DisclosureOf(const v1::EventPayload& p) {
+  using K = v1::EventPayload::KindCase;
+  switch (p.kind_case()) {
+    case K::kDisclosureRecorded:
+      return &p.disclosure_recorded();
+    case K::kReferralSubmitted:
+      return p.referral_submitted().has_disclosure()
+                 ? &p.referral_submitted().disclosure()
+                 : nullptr;
+    case K::kReferralTransferred:
+      return p.referral_transferred().has_disclosure()
+                 ? &p.referral_transferred().disclosure()
+                 : nullptr;
+    case K::kOutcomesRecorded:
+      return p.outcomes_recorded().has_report()
+                 ? &p.outcomes_recorded().report()
+                 : nullptr;
+    case K::kSocialCareReferralMade:
+      return p.social_care_referral_made().has_disclosure()
+                 ? &p.social_care_referral_made().disclosure()
+                 : nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+std::string Differs(const std::string& what, const std::string& stated,
+                    const std::string& wanted) {
+  return absl::StrCat(what, " \"", stated, "\", the record's \"", wanted, "\"");
+}
+
+// A jsonl line's event and disclosure against the record's.
+std::string JsonlDiffers(const std::vector<std::string>& stated,
+                         const v1::AuditEntry& entry) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  v1::RecordedEvent event;
+  v1::DisclosureRecorded disclosure;
+  if (stated.size() != 2 ||
+      !google::protobuf::util::JsonStringToMessage(stated[0], &event, options)
+           .ok() ||
+      (!stated[1].empty() && !google::protobuf::util::JsonStringToMessage(
+                                  stated[1], &disclosure, options)
+                                  .ok())) {
+    return "an event or disclosure that is not one";
+  }
+  v1::RecordedEvent record = entry.event();
+  for (v1::RecordedEvent* e : {&event, &record}) {
+    e->mutable_payload()->clear_personal();
+    e->mutable_payload()->clear_encrypted_personal();
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(event, record)) {
+    return Differs("an event", event.ShortDebugString(),
+                   record.ShortDebugString());
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(disclosure,
+                                                          entry.disclosure())) {
+    return Differs("a disclosure", disclosure.ShortDebugString(),
+                   entry.disclosure().ShortDebugString());
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string RowDiffers(const FoundReceipt& found,
+                       const v1::RecordedEvent& record) {
+  v1::AuditEntry entry;
+  *entry.mutable_event() = record;
+  if (const v1::DisclosureRecorded* d = DisclosureOf(record.payload())) {
+    *entry.mutable_disclosure() = *d;
+  }
+  switch (found.form) {
+    case FoundReceipt::Form::kJsonl:
+      return JsonlDiffers(found.stated, entry);
+    case FoundReceipt::Form::kCsv: {
+      const std::vector<std::string> names = CsvColumns();
+      const std::vector<std::string> wanted =
+          CsvRecords(CsvRow(entry, nullptr)).at(0);
+      for (size_t i = 0; i < names.size() && i < wanted.size(); ++i) {
+        if (names[i] == "consent_in_force" || names[i] == "consent_terms" ||
+            names[i] == "receipt") {
+          continue;
+        }
+        const std::string stated =
+            i < found.stated.size() ? found.stated[i] : "";
+        if (stated != wanted[i]) {
+          return Differs(absl::StrCat("column ", names[i]), stated, wanted[i]);
+        }
+      }
+      return "";
+    }
+    case FoundReceipt::Form::kHtml: {
+      const std::vector<std::string> wanted = Cells(HtmlRow(entry, nullptr));
+      if (wanted.size() != found.stated.size()) {
+        return absl::StrCat(found.stated.size(), " cells, the record's row ",
+                            wanted.size());
+      }
+      for (size_t i = 0; i < wanted.size(); ++i) {
+        if (i != kHtmlBasisCell && found.stated[i] != wanted[i]) {
+          return Differs(absl::StrCat("cell ", i + 1), found.stated[i],
+                         wanted[i]);
+        }
+      }
+      return "";
+    }
+    case FoundReceipt::Form::kNone:
+      break;
+  }
+  return "";
+}
 
 std::vector<FoundReceipt> FindReceipts(const std::string& text) {
   std::vector<FoundReceipt> found;
