@@ -184,17 +184,19 @@ class HostileReview5VerifyTest : public TlogReceiptsTest {
     return absl::StrJoin(lines, "\r\n");
   }
 
-  void ExpectFails(const std::string& name, const std::string& forged) {
+  void ExpectFails(const std::string& name, const std::string& forged,
+                   const std::string& why = "its row says") {
     const std::string file = dir_.path() + "/" + name;
     ASSERT_TRUE(WritePrivateFile(file, forged).ok());
     Outcome run = Verify({"--export", file});
     EXPECT_EQ(run.code, 1) << name << "\n" << run.out;
-    EXPECT_TRUE(Has(run.out, "its row says")) << name << "\n" << run.out;
+    EXPECT_TRUE(Has(run.out, why)) << name << "\n" << run.out;
   }
 
-  // An auditor's export of s-1 in `format`, which verifies as written.
-  std::string Verified(const std::string& format) {
-    const std::string file = Export(format, true);
+  // An export of s-1 in `format` (as an auditor, or as the school), which
+  // verifies as written.
+  std::string Verified(const std::string& format, bool auditor = true) {
+    const std::string file = Export(format, auditor);
     Outcome run = Verify({"--export", file});
     EXPECT_EQ(run.code, 0) << format << "\n" << run.out;
     return Read(file);
@@ -277,6 +279,27 @@ TEST_F(HostileReview5VerifyTest, AnAuditorsHtmlRowMustSayWhatItsRecordSays) {
   std::string forged = text;
   forged.replace(to, kService.size() + 9, "<td>school-999999</td>");
   ExpectFails("to.html", forged);
+}
+
+// A subject access pack's receipts are hash-only (it goes to the data
+// subject), but every disclosure in it carries one, as in the other
+// formats. LEAK (a forgery that verified): a pack whose disclosure had its
+// receipt taken out (and could then say anything) passed, as long as
+// another receipt was left; a jsonl, csv or html disclosure without its
+// receipt fails.
+TEST_F(HostileReview5VerifyTest, ASubjectAccessPacksDisclosureNeedsItsReceipt) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("sar", false);
+  google::protobuf::Struct pack;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text, &pack).ok());
+  auto* receipts = (*pack.mutable_fields())["receipts"]
+                       .mutable_list_value()
+                       ->mutable_values();
+  ASSERT_EQ(receipts->size(), 2) << text;
+  receipts->erase(receipts->begin());
+  std::string forged;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(pack, &forged).ok());
+  ExpectFails("dropped.sar.json", forged, "carries no receipt");
 }
 
 }  // namespace
