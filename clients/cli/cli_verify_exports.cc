@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -55,14 +56,29 @@ void WalkJson(const google::protobuf::Value& v,
       found.push_back(std::move(receipt));
       return;
     }
-    if (fields.count("tlogProof") > 0) {
-      // A sar pack's receipt, with the position it is for.
-      found.push_back({field("tlogProof"), "", field("position"), false, ""});
-      return;
+    for (const char* name : {"tlog_proof", "tlogProof"}) {
+      if (fields.count(name) > 0) {
+        // A sar pack's receipt (its proto field names kept, as the export
+        // writes it, or in camel case), with the position it is for.
+        found.push_back({field(name), "", field("position"), false, ""});
+        return;
+      }
     }
     if (fields.count("disclosure") > 0 && fields.count("hashHex") > 0) {
       // A jsonl disclosure line without its receipt.
       found.push_back({"", field("hashHex"), field("position"), true, ""});
+      return;
+    }
+    if (fields.count("disclosure") > 0 && fields.count("event") > 0 &&
+        fields.at("event").has_struct_value()) {
+      // A sar pack's disclosure entry: its receipt is among the pack's
+      // receipts (SarDisclosuresWithoutReceipts).
+      const auto& event = fields.at("event").struct_value().fields();
+      auto position = event.find("position");
+      found.push_back({"", "", "", false, ""});
+      found.back().form = FoundReceipt::Form::kSarDisclosure;
+      found.back().position =
+          position == event.end() ? "" : JsonScalar(position->second);
       return;
     }
     for (const auto& [key, value] : fields) WalkJson(value, found);
@@ -75,10 +91,33 @@ void WalkJson(const google::protobuf::Value& v,
   }
 }
 
+// A sar pack's disclosure entries (kSarDisclosure), each left as a
+// disclosure without a receipt when no receipt names its position, and
+// dropped otherwise.
+void SarDisclosuresWithoutReceipts(std::vector<FoundReceipt>& found) {
+  std::set<std::string> receipted;
+  for (const FoundReceipt& f : found) {
+    if (f.form != FoundReceipt::Form::kSarDisclosure) {
+      receipted.insert(f.position);
+    }
+  }
+  std::vector<FoundReceipt> out;
+  for (FoundReceipt& f : found) {
+    if (f.form != FoundReceipt::Form::kSarDisclosure) {
+      out.push_back(std::move(f));
+    } else if (receipted.count(f.position) == 0) {
+      // Checked as a row without a receipt: it fails.
+      out.push_back({"", "", f.position, true, ""});
+    }
+  }
+  found = std::move(out);
+}
+
 void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
   google::protobuf::Value whole;
   if (google::protobuf::util::JsonStringToMessage(text, &whole).ok()) {
     WalkJson(whole, found);
+    SarDisclosuresWithoutReceipts(found);
     return;
   }
   // jsonl: every line a JSON object; one that is not fails, by number.
@@ -396,6 +435,7 @@ std::string RowDiffers(const FoundReceipt& found,
       return "";
     }
     case FoundReceipt::Form::kNone:
+    case FoundReceipt::Form::kSarDisclosure:
       break;
   }
   return "";

@@ -37,7 +37,9 @@ struct FoundReceipt {
   // What its row says of the record, for RowDiffers: a jsonl line's event
   // and disclosure (JSON), a csv row's fields in kCsvHeader's order, an
   // html row's cells.
-  enum class Form { kNone, kJsonl, kCsv, kHtml };
+  // kSarDisclosure: a sar pack's disclosure entry, while FindReceipts
+  // looks for its receipt (never returned).
+  enum class Form { kNone, kJsonl, kCsv, kHtml, kSarDisclosure };
   Form form = Form::kNone;
   std::vector<std::string> stated;
 };
