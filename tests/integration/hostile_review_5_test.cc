@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -279,6 +280,54 @@ TEST_F(HostileReview5VerifyTest, AnAuditorsHtmlRowMustSayWhatItsRecordSays) {
   std::string forged = text;
   forged.replace(to, kService.size() + 9, "<td>school-999999</td>");
   ExpectFails("to.html", forged);
+}
+
+// An html export is read as a browser shows it. LEAK (forgeries that
+// verified): the verifier read only `<tr ` rows with a data-position, the
+// last of two rows with one position, and took a row for a disclosure only
+// by its data-disclosure attribute. So a page could show a made-up
+// disclosure row (no attributes, or none but a fresh position, or in upper
+// case) or a doctored copy of a real one before the real one hidden in a
+// comment, and still "pass".
+TEST_F(HostileReview5VerifyTest, AnHtmlPageShowsNoRowTheVerifierSkips) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("html", false);
+  const size_t start = text.rfind("<tr ", text.find(" data-disclosure"));
+  const size_t end = text.find("</tr>", start) + 5;
+  const std::string row = text.substr(start, end - start);
+  const std::string doctored = absl::StrReplaceAll(
+      row,
+      {{absl::StrCat("<td>", kService, "</td>"), "<td>school-999999</td>"}});
+  ASSERT_NE(doctored, row);
+  auto with = [&](const std::string& instead) {
+    return absl::StrCat(text.substr(0, start), instead, text.substr(end));
+  };
+  ExpectFails("hidden.html", with(absl::StrCat(doctored, "<!--", row, "-->")),
+              "two rows for position");
+  const std::string bare =
+      absl::StrCat("<tr>", doctored.substr(doctored.find("><td>") + 1));
+  ExpectFails("bare.html", with(absl::StrCat(row, bare)), "names no position");
+  ExpectFails(
+      "upper.html",
+      with(absl::StrCat(row, absl::StrReplaceAll(bare, {{"<tr>", "<TR>"}}))),
+      "names no position");
+  const std::string unmarked = absl::StrReplaceAll(
+      doctored,
+      {{" data-disclosure", ""}, {"data-position=\"", "data-position=\"9"}});
+  ExpectFails("unmarked.html", with(absl::StrCat(row, unmarked)),
+              "carries no receipt");
+}
+
+// The same in csv: a second row for a position fails.
+TEST_F(HostileReview5VerifyTest, ACsvExportHasOneRowAPosition) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("csv", false);
+  std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
+  ASSERT_GT(lines.size(), 2u);
+  std::vector<std::string> copy = absl::StrSplit(lines[1], ',');
+  copy[2] = "consent_withdrawn";
+  lines.insert(lines.begin() + 1, absl::StrJoin(copy, ","));
+  ExpectFails("twice.csv", absl::StrJoin(lines, "\r\n"), "repeats position");
 }
 
 // A subject access pack's receipts are hash-only (it goes to the data
