@@ -199,8 +199,16 @@ void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
       return;
     }
   }
+  std::set<std::string> positions;
   for (size_t r = 1; r < records.size(); ++r) {
     const std::vector<std::string>& row = records[r];
+    if (row.size() == records[0].size() &&
+        !positions.insert(row[column["position"]]).second) {
+      found.push_back({"", "", row[column["position"]], true,
+                       absl::StrCat("csv row ", r, " repeats position ",
+                                    row[column["position"]])});
+      continue;
+    }
     if (row.size() != records[0].size()) {
       found.push_back(
           {"", "", "", true,
@@ -252,21 +260,32 @@ void EachTag(const std::string& text, const std::string& open,
   }
 }
 
-// The cells of an html table row, as written (<td>...</td> each).
-std::vector<std::string> Cells(const std::string& row) {
+// The cells of an html table row, as written (<td>...</td> each), found
+// in `lower` (the row in lower case, as a browser reads tags) and taken
+// from `row`.
+std::vector<std::string> Cells(const std::string& row,
+                               const std::string& lower) {
   std::vector<std::string> cells;
-  for (size_t at = row.find("<td>"); at != std::string::npos;) {
-    const size_t end = row.find("</td>", at);
-    if (end == std::string::npos) break;
-    cells.push_back(row.substr(at + 4, end - at - 4));
-    at = row.find("<td>", end);
+  for (size_t at = lower.find("<td"); at != std::string::npos;) {
+    const size_t open = lower.find('>', at);
+    const size_t end = lower.find("</td>", at);
+    if (open == std::string::npos || end == std::string::npos || end < open) {
+      break;
+    }
+    cells.push_back(row.substr(open + 1, end - open - 1));
+    at = lower.find("<td", end);
   }
   return cells;
+}
+std::vector<std::string> Cells(const std::string& row) {
+  return Cells(row, absl::AsciiStrToLower(row));
 }
 
 // The html row's cell that says on what basis a disclosure was made, and
 // whether a consent covered it: worked out from other rows.
 constexpr size_t kHtmlBasisCell = 4;
+// The cell that names whom a disclosure was made to.
+constexpr size_t kHtmlToCell = 3;
 
 void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   struct Row {
@@ -276,15 +295,33 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
     std::vector<std::string> cells;
   };
   std::map<std::string, Row> rows;  // By position.
-  EachTag(text, "<tr ", [&](const std::string& tag, size_t after) {
+  // Tags as a browser reads them, in any case; every row of cells counts.
+  const std::string lower = absl::AsciiStrToLower(text);
+  EachTag(lower, "<tr", [&](const std::string& tag, size_t after) {
+    if (tag.size() > 3 && tag[3] != ' ' && tag[3] != '\t' && tag[3] != '\n') {
+      return;  // Another tag (<track>).
+    }
+    const size_t end = lower.find("</tr>", after);
+    const size_t size = end == std::string::npos ? end : end - after;
+    Row row{Attribute(tag, "data-hash"),
+            absl::StrContains(tag, " data-disclosure"), false,
+            Cells(text.substr(after, size), lower.substr(after, size))};
+    if (row.cells.empty()) return;  // The header.
     const std::string position = Attribute(tag, "data-position");
-    if (position.empty()) return;
-    const size_t end = text.find("</tr>", after);
-    rows[position] = {
-        Attribute(tag, "data-hash"), absl::StrContains(tag, " data-disclosure"),
-        false,
-        Cells(text.substr(after, end == std::string::npos ? std::string::npos
-                                                          : end - after))};
+    if (position.empty() || rows.count(position) > 0) {
+      found.push_back(
+          {"", "", position, true,
+           position.empty()
+               ? "an html table row names no position (data-position)"
+               : absl::StrCat("the html table has two rows for position ",
+                              position)});
+      return;
+    }
+    // A row that names whom something was disclosed to is a disclosure,
+    // whatever its attributes say.
+    row.disclosure = row.disclosure || (row.cells.size() > kHtmlToCell &&
+                                        !row.cells[kHtmlToCell].empty());
+    rows[position] = std::move(row);
   });
   EachTag(text, "<pre class=\"tlog-proof\"",
           [&](const std::string& tag, size_t after) {
