@@ -120,7 +120,9 @@ void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
     SarDisclosuresWithoutReceipts(found);
     return;
   }
-  // jsonl: every line a JSON object; one that is not fails, by number.
+  // jsonl: every line a JSON object; one that is not fails, by number, and
+  // so does a second line for a position.
+  std::set<std::string> positions;
   size_t start = 0;
   for (int number = 1; start < text.size(); ++number) {
     size_t end = text.find('\n', start);
@@ -136,6 +138,16 @@ void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
                        absl::StrCat("line ", number, " is not JSON (",
                                     std::string(parsed.message()), ")")});
       continue;
+    }
+    if (value.has_struct_value()) {
+      auto position = value.struct_value().fields().find("position");
+      if (position != value.struct_value().fields().end() &&
+          !positions.insert(JsonScalar(position->second)).second) {
+        found.push_back({"", "", "", true,
+                         absl::StrCat("line ", number, " repeats position ",
+                                      JsonScalar(position->second))});
+        continue;
+      }
     }
     WalkJson(value, found);
   }

@@ -318,8 +318,8 @@ TEST_F(HostileReview5VerifyTest, AnHtmlPageShowsNoRowTheVerifierSkips) {
               "carries no receipt");
 }
 
-// The same in csv: a second row for a position fails.
-TEST_F(HostileReview5VerifyTest, ACsvExportHasOneRowAPosition) {
+// The same in csv and jsonl: a second row or line for a position fails.
+TEST_F(HostileReview5VerifyTest, AnExportHasOneRowAPosition) {
   ASSERT_NO_FATAL_FAILURE(MakeHistory());
   const std::string text = Verified("csv", false);
   std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
@@ -328,6 +328,10 @@ TEST_F(HostileReview5VerifyTest, ACsvExportHasOneRowAPosition) {
   copy[2] = "consent_withdrawn";
   lines.insert(lines.begin() + 1, absl::StrJoin(copy, ","));
   ExpectFails("twice.csv", absl::StrJoin(lines, "\r\n"), "repeats position");
+  const std::string jsonl = Verified("jsonl", false);
+  const size_t second = jsonl.find('\n') + 1;
+  const std::string first_line = jsonl.substr(0, second);
+  ExpectFails("twice.jsonl", first_line + jsonl, "repeats position");
 }
 
 // A subject access pack's receipts are hash-only (it goes to the data
