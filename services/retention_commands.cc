@@ -59,48 +59,60 @@ absl::StatusOr<storage::AppendResult> DomainCommands::ReviewRetention(
   review.set_organisation(caller.organisation());
   v1::EventPayload event;
   *event.mutable_child_protection_reviewed() = std::move(review);
-  return OnSubject(
-      caller, request_id, subject, std::move(event),
-      [&](const domain::SubjectView& view, CommandAttempt& attempt,
-          v1::EventPayload* e) -> absl::Status {
-        const v1::ChildProtectionReviewed& r = e->child_protection_reviewed();
-        RETURN_IF_ERROR(domain::ValidateRetentionReview(r, attempt.now()));
-        ASSIGN_OR_RETURN(const domain::KeptRecord* kept,
-                         domain::CallersKeptRecord(view, caller, subject));
-        ASSIGN_OR_RETURN(absl::Time due, ReviewDue(*kept));
-        RETURN_IF_ERROR(domain::RequireReviewDue(subject, due, attempt.now()));
-        if (r.decision() != v1::RETENTION_DECISION_DESTROY) {
-          return absl::OkStatus();
-        }
-        // Destroys the caller's key alone: every other organisation's kept
-        // key is named as kept (those the erasure kept, and any other that
-        // ever marked a child-protection record, to be sure).
-        const std::string key = domain::SubjectChildProtectionKey(subject);
-        ASSIGN_OR_RETURN(std::optional<std::string> marks,
-                         log_->GetRecord(key));
-        attempt.DependOnRecord(key, marks);
-        std::vector<std::string> others;
-        for (const std::string& org : domain::ChildProtectionHolders(marks)) {
-          if (org != caller.organisation()) others.push_back(org);
-        }
-        // The mark goes too, so the store no longer says that the caller
-        // held such a record.
-        if (marks.has_value()) {
-          attempt.records().push_back(
-              others.empty()
-                  ? storage::RecordWrite(key, "", "", true)
-                  : storage::RecordWrite(key, absl::StrJoin(others, "\n")));
-        }
-        for (const auto& [org, unused] : view.kept) {
-          if (org != caller.organisation() &&
-              std::find(others.begin(), others.end(), org) == others.end()) {
-            others.push_back(org);
-          }
-        }
-        attempt.erase_subjects().push_back(subject);
-        attempt.erase_retaining() = std::move(others);
-        return absl::OkStatus();
-      });
+  ASSIGN_OR_RETURN(
+      storage::AppendResult result,
+      OnSubject(
+          caller, request_id, subject, std::move(event),
+          [&](const domain::SubjectView& view, CommandAttempt& attempt,
+              v1::EventPayload* e) -> absl::Status {
+            const v1::ChildProtectionReviewed& r =
+                e->child_protection_reviewed();
+            RETURN_IF_ERROR(domain::ValidateRetentionReview(r, attempt.now()));
+            ASSIGN_OR_RETURN(const domain::KeptRecord* kept,
+                             domain::CallersKeptRecord(view, caller, subject));
+            ASSIGN_OR_RETURN(absl::Time due, ReviewDue(*kept));
+            RETURN_IF_ERROR(
+                domain::RequireReviewDue(subject, due, attempt.now()));
+            if (r.decision() != v1::RETENTION_DECISION_DESTROY) {
+              return absl::OkStatus();
+            }
+            // Destroys the caller's key alone: every other organisation's kept
+            // key is named as kept (those the erasure kept, and any other that
+            // ever marked a child-protection record, to be sure).
+            const std::string key = domain::SubjectChildProtectionKey(subject);
+            ASSIGN_OR_RETURN(std::optional<std::string> marks,
+                             log_->GetRecord(key));
+            attempt.DependOnRecord(key, marks);
+            std::vector<std::string> others;
+            for (const std::string& org :
+                 domain::ChildProtectionHolders(marks)) {
+              if (org != caller.organisation()) others.push_back(org);
+            }
+            // The mark goes too, so the store no longer says that the caller
+            // held such a record.
+            if (marks.has_value()) {
+              attempt.records().push_back(
+                  others.empty()
+                      ? storage::RecordWrite(key, "", "", true)
+                      : storage::RecordWrite(key, absl::StrJoin(others, "\n")));
+            }
+            for (const auto& [org, unused] : view.kept) {
+              if (org != caller.organisation() &&
+                  std::find(others.begin(), others.end(), org) ==
+                      others.end()) {
+                others.push_back(org);
+              }
+            }
+            attempt.erase_subjects().push_back(subject);
+            attempt.erase_retaining() = std::move(others);
+            return absl::OkStatus();
+          }));
+  // The subject's stream holds every keeping organisation's records and
+  // reviews: its version would count the others' (that another
+  // organisation kept a child-protection record), so the answer names
+  // none. Nothing takes an expected version of that stream.
+  result.stream_version = 0;
+  return result;
 }
 
 absl::StatusOr<v1::RetentionReviewsResponse>

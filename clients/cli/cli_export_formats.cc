@@ -261,6 +261,8 @@ constexpr char kStyle[] =
     "code{font-family:monospace}"
     ".meta{color:#555}";
 
+}  // namespace
+
 std::string HtmlRow(const v1::AuditEntry& entry,
                     const ConsentInForce* in_force) {
   const v1::RecordedEvent& e = entry.event();
@@ -322,8 +324,6 @@ std::string HtmlRow(const v1::AuditEntry& entry,
       "</td><td>", e.position(), "</td><td><code title=\"", Hex(e.hash()),
       "\">", Hex(e.hash()).substr(0, 12), "</code></td></tr>\n");
 }
-
-}  // namespace
 
 std::string HtmlPage(const std::string& subject,
                      const std::vector<v1::AuditEntry>& entries,

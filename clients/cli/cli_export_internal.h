@@ -45,6 +45,11 @@ constexpr char kCsvHeader[] =
 std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force,
                    const std::string* receipt = nullptr);
 
+// One entry as a row of the HTML page's table (<tr>...</tr>), with the
+// consent in force for a disclosure (null: none).
+std::string HtmlRow(const v1::AuditEntry& entry,
+                    const ConsentInForce* in_force);
+
 // The whole trail as one self-contained HTML page, with the receipts (by
 // position) after the table, each in a <pre class="tlog-proof">.
 std::string HtmlPage(const std::string& subject,

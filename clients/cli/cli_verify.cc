@@ -40,7 +40,10 @@ constexpr char kHelp[] =
     "    bytes when the receipt holds them, else from its leaf hash), and\n"
     "    that tree is part of today's log; a receipt must sit on the row\n"
     "    (jsonl line, csv or html row) of its record, which states its\n"
-    "    position and hash, and a line that is not JSON fails.\n"
+    "    position and hash, and says what the record says when the receipt\n"
+    "    holds it (an auditor's); every disclosure carries a receipt, no\n"
+    "    position has two rows, every html row names its position, and a\n"
+    "    line that is not JSON fails.\n"
     "\n"
     "  --vkey KEY       the log's verifier key, <name>+<hex id>+<base64>\n"
     "                   (ycr-server keygen prints it; the server logs it),\n"
@@ -149,9 +152,11 @@ class Verifier {
   // row must state the record's chain hash (`hash_hex`), which a receipt
   // holding the record must match, and carry a receipt at all (`text`
   // empty: it does not).
-  void Receipt(const std::string& text, const Head* now,
-               const std::string& hash_hex, const std::string& position,
-               bool line) {
+  void Receipt(const internal::FoundReceipt& found, const Head* now) {
+    const std::string& text = found.text;
+    const std::string& hash_hex = found.hash_hex;
+    const std::string& position = found.position;
+    const bool line = found.row;
     if (line && text.empty()) {
       Fail(absl::StrCat("the disclosure at position ", position,
                         " carries no receipt"));
@@ -197,14 +202,15 @@ class Verifier {
         return;
       }
       // The record's chain hash is SHA-256(prev_hash || its stored bytes):
-      // the line that carries the receipt must be that record's.
+      // the line that carries the receipt must be that record's, and say
+      // of it what the record says.
+      const std::string chained = event.prev_hash() + *proof->extra;
+      unsigned char digest[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(chained.data()),
+             chained.size(), digest);
+      event.set_hash(reinterpret_cast<const char*>(digest), sizeof(digest));
       if (!hash_hex.empty()) {
-        const std::string chained = event.prev_hash() + *proof->extra;
-        unsigned char digest[SHA256_DIGEST_LENGTH];
-        SHA256(reinterpret_cast<const unsigned char*>(chained.data()),
-               chained.size(), digest);
-        const std::string hex = absl::BytesToHexString(absl::string_view(
-            reinterpret_cast<const char*>(digest), sizeof(digest)));
+        const std::string hex = absl::BytesToHexString(event.hash());
         if (hex != absl::AsciiStrToLower(hash_hex)) {
           Fail(absl::StrCat(what,
                             ": the record it holds is not the one its row "
@@ -212,6 +218,11 @@ class Verifier {
                             hash_hex, ", the record's ", hex, ")"));
           return;
         }
+      }
+      if (const std::string differs = internal::RowDiffers(found, event);
+          !differs.empty()) {
+        Fail(absl::StrCat(what, ": its row says ", differs));
+        return;
       }
     }
     if (absl::Status s =
@@ -388,8 +399,7 @@ int Verify(const std::vector<std::string>& words,
         check.Fail(absl::StrCat(export_file, ": ", receipt.problem));
         continue;
       }
-      check.Receipt(receipt.text, now.has_value() ? &*now : nullptr,
-                    receipt.hash_hex, receipt.position, receipt.row);
+      check.Receipt(receipt, now.has_value() ? &*now : nullptr);
     }
   }
   if (check.failures() > 0) {

@@ -2,16 +2,21 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "clients/cli/cli_export_internal.h"
 #include "clients/cli/cli_verify_internal.h"
 #include "common/tlog_proof.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace ycr::cli::internal {
 namespace {
@@ -35,19 +40,45 @@ void WalkJson(const google::protobuf::Value& v,
     };
     if (fields.count("receipt") > 0) {
       // A jsonl line: its receipt (whatever it holds: one that does not
-      // parse fails), the position and the record hash it states.
-      found.push_back(
-          {field("receipt"), field("hashHex"), field("position"), true, ""});
+      // parse fails), the position and the record hash it states, and its
+      // event and disclosure.
+      FoundReceipt receipt{field("receipt"), field("hashHex"),
+                           field("position"), true, ""};
+      receipt.form = FoundReceipt::Form::kJsonl;
+      for (const char* name : {"event", "disclosure"}) {
+        std::string json;
+        auto it = fields.find(name);
+        if (it != fields.end()) {
+          (void)google::protobuf::util::MessageToJsonString(it->second, &json);
+        }
+        receipt.stated.push_back(std::move(json));
+      }
+      found.push_back(std::move(receipt));
       return;
     }
-    if (fields.count("tlogProof") > 0) {
-      // A sar pack's receipt, with the position it is for.
-      found.push_back({field("tlogProof"), "", field("position"), false, ""});
-      return;
+    for (const char* name : {"tlog_proof", "tlogProof"}) {
+      if (fields.count(name) > 0) {
+        // A sar pack's receipt (its proto field names kept, as the export
+        // writes it, or in camel case), with the position it is for.
+        found.push_back({field(name), "", field("position"), false, ""});
+        return;
+      }
     }
     if (fields.count("disclosure") > 0 && fields.count("hashHex") > 0) {
       // A jsonl disclosure line without its receipt.
       found.push_back({"", field("hashHex"), field("position"), true, ""});
+      return;
+    }
+    if (fields.count("disclosure") > 0 && fields.count("event") > 0 &&
+        fields.at("event").has_struct_value()) {
+      // A sar pack's disclosure entry: its receipt is among the pack's
+      // receipts (SarDisclosuresWithoutReceipts).
+      const auto& event = fields.at("event").struct_value().fields();
+      auto position = event.find("position");
+      found.push_back({"", "", "", false, ""});
+      found.back().form = FoundReceipt::Form::kSarDisclosure;
+      found.back().position =
+          position == event.end() ? "" : JsonScalar(position->second);
       return;
     }
     for (const auto& [key, value] : fields) WalkJson(value, found);
@@ -60,13 +91,38 @@ void WalkJson(const google::protobuf::Value& v,
   }
 }
 
+// A sar pack's disclosure entries (kSarDisclosure), each left as a
+// disclosure without a receipt when no receipt names its position, and
+// dropped otherwise.
+void SarDisclosuresWithoutReceipts(std::vector<FoundReceipt>& found) {
+  std::set<std::string> receipted;
+  for (const FoundReceipt& f : found) {
+    if (f.form != FoundReceipt::Form::kSarDisclosure) {
+      receipted.insert(f.position);
+    }
+  }
+  std::vector<FoundReceipt> out;
+  for (FoundReceipt& f : found) {
+    if (f.form != FoundReceipt::Form::kSarDisclosure) {
+      out.push_back(std::move(f));
+    } else if (receipted.count(f.position) == 0) {
+      // Checked as a row without a receipt: it fails.
+      out.push_back({"", "", f.position, true, ""});
+    }
+  }
+  found = std::move(out);
+}
+
 void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
   google::protobuf::Value whole;
   if (google::protobuf::util::JsonStringToMessage(text, &whole).ok()) {
     WalkJson(whole, found);
+    SarDisclosuresWithoutReceipts(found);
     return;
   }
-  // jsonl: every line a JSON object; one that is not fails, by number.
+  // jsonl: every line a JSON object; one that is not fails, by number, and
+  // so does a second line for a position.
+  std::set<std::string> positions;
   size_t start = 0;
   for (int number = 1; start < text.size(); ++number) {
     size_t end = text.find('\n', start);
@@ -82,6 +138,16 @@ void FindInJson(const std::string& text, std::vector<FoundReceipt>& found) {
                        absl::StrCat("line ", number, " is not JSON (",
                                     std::string(parsed.message()), ")")});
       continue;
+    }
+    if (value.has_struct_value()) {
+      auto position = value.struct_value().fields().find("position");
+      if (position != value.struct_value().fields().end() &&
+          !positions.insert(JsonScalar(position->second)).second) {
+        found.push_back({"", "", "", true,
+                         absl::StrCat("line ", number, " repeats position ",
+                                      JsonScalar(position->second))});
+        continue;
+      }
     }
     WalkJson(value, found);
   }
@@ -129,6 +195,11 @@ std::vector<std::vector<std::string>> CsvRecords(const std::string& text) {
   return records;
 }
 
+// The columns of an export's csv, in order (kCsvHeader).
+std::vector<std::string> CsvColumns() {
+  return absl::StrSplit(absl::StripSuffix(kCsvHeader, "\r\n"), ',');
+}
+
 void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
   const std::vector<std::vector<std::string>> records = CsvRecords(text);
   std::map<std::string, size_t> column;
@@ -140,8 +211,16 @@ void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
       return;
     }
   }
+  std::set<std::string> positions;
   for (size_t r = 1; r < records.size(); ++r) {
     const std::vector<std::string>& row = records[r];
+    if (row.size() == records[0].size() &&
+        !positions.insert(row[column["position"]]).second) {
+      found.push_back({"", "", row[column["position"]], true,
+                       absl::StrCat("csv row ", r, " repeats position ",
+                                    row[column["position"]])});
+      continue;
+    }
     if (row.size() != records[0].size()) {
       found.push_back(
           {"", "", "", true,
@@ -151,6 +230,11 @@ void FindInCsv(const std::string& text, std::vector<FoundReceipt>& found) {
     }
     FoundReceipt receipt{"", row[column["hash"]], row[column["position"]], true,
                          ""};
+    receipt.form = FoundReceipt::Form::kCsv;
+    for (const std::string& name : CsvColumns()) {
+      auto it = column.find(name);
+      receipt.stated.push_back(it == column.end() ? "" : row[it->second]);
+    }
     const std::string& base64 = row[column["receipt"]];
     if (!base64.empty() && !absl::Base64Unescape(base64, &receipt.text)) {
       receipt.problem =
@@ -188,18 +272,68 @@ void EachTag(const std::string& text, const std::string& open,
   }
 }
 
+// The cells of an html table row, as written (<td>...</td> each), found
+// in `lower` (the row in lower case, as a browser reads tags) and taken
+// from `row`.
+std::vector<std::string> Cells(const std::string& row,
+                               const std::string& lower) {
+  std::vector<std::string> cells;
+  for (size_t at = lower.find("<td"); at != std::string::npos;) {
+    const size_t open = lower.find('>', at);
+    const size_t end = lower.find("</td>", at);
+    if (open == std::string::npos || end == std::string::npos || end < open) {
+      break;
+    }
+    cells.push_back(row.substr(open + 1, end - open - 1));
+    at = lower.find("<td", end);
+  }
+  return cells;
+}
+std::vector<std::string> Cells(const std::string& row) {
+  return Cells(row, absl::AsciiStrToLower(row));
+}
+
+// The html row's cell that says on what basis a disclosure was made, and
+// whether a consent covered it: worked out from other rows.
+constexpr size_t kHtmlBasisCell = 4;
+// The cell that names whom a disclosure was made to.
+constexpr size_t kHtmlToCell = 3;
+
 void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   struct Row {
     std::string hash;
     bool disclosure = false;
     bool receipt = false;
+    std::vector<std::string> cells;
   };
   std::map<std::string, Row> rows;  // By position.
-  EachTag(text, "<tr ", [&](const std::string& tag, size_t) {
+  // Tags as a browser reads them, in any case; every row of cells counts.
+  const std::string lower = absl::AsciiStrToLower(text);
+  EachTag(lower, "<tr", [&](const std::string& tag, size_t after) {
+    if (tag.size() > 3 && tag[3] != ' ' && tag[3] != '\t' && tag[3] != '\n') {
+      return;  // Another tag (<track>).
+    }
+    const size_t end = lower.find("</tr>", after);
+    const size_t size = end == std::string::npos ? end : end - after;
+    Row row{Attribute(tag, "data-hash"),
+            absl::StrContains(tag, " data-disclosure"), false,
+            Cells(text.substr(after, size), lower.substr(after, size))};
+    if (row.cells.empty()) return;  // The header.
     const std::string position = Attribute(tag, "data-position");
-    if (position.empty()) return;
-    rows[position] = {Attribute(tag, "data-hash"),
-                      absl::StrContains(tag, " data-disclosure"), false};
+    if (position.empty() || rows.count(position) > 0) {
+      found.push_back(
+          {"", "", position, true,
+           position.empty()
+               ? "an html table row names no position (data-position)"
+               : absl::StrCat("the html table has two rows for position ",
+                              position)});
+      return;
+    }
+    // A row that names whom something was disclosed to is a disclosure,
+    // whatever its attributes say.
+    row.disclosure = row.disclosure || (row.cells.size() > kHtmlToCell &&
+                                        !row.cells[kHtmlToCell].empty());
+    rows[position] = std::move(row);
   });
   EachTag(text, "<pre class=\"tlog-proof\"",
           [&](const std::string& tag, size_t after) {
@@ -227,6 +361,8 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
                   receipt.hash_hex, ", its row states ", row->second.hash);
             } else {
               row->second.receipt = true;
+              receipt.form = FoundReceipt::Form::kHtml;
+              receipt.stated = row->second.cells;
             }
             found.push_back(std::move(receipt));
           });
@@ -237,7 +373,122 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   }
 }
 
+// ---- what a row says of its record ----
+
+// The disclosure an event carries, as the audit trail files it (null:
+// none).
+const v1::DisclosureRecorded* DisclosureOf(const v1::EventPayload& p) {
+  using K = v1::EventPayload::KindCase;
+  switch (p.kind_case()) {
+    case K::kDisclosureRecorded:
+      return &p.disclosure_recorded();
+    case K::kReferralSubmitted:
+      return p.referral_submitted().has_disclosure()
+                 ? &p.referral_submitted().disclosure()
+                 : nullptr;
+    case K::kReferralTransferred:
+      return p.referral_transferred().has_disclosure()
+                 ? &p.referral_transferred().disclosure()
+                 : nullptr;
+    case K::kOutcomesRecorded:
+      return p.outcomes_recorded().has_report()
+                 ? &p.outcomes_recorded().report()
+                 : nullptr;
+    case K::kSocialCareReferralMade:
+      return p.social_care_referral_made().has_disclosure()
+                 ? &p.social_care_referral_made().disclosure()
+                 : nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+std::string Differs(const std::string& what, const std::string& stated,
+                    const std::string& wanted) {
+  return absl::StrCat(what, " \"", stated, "\", the record's \"", wanted, "\"");
+}
+
+// A jsonl line's event and disclosure against the record's.
+std::string JsonlDiffers(const std::vector<std::string>& stated,
+                         const v1::AuditEntry& entry) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  v1::RecordedEvent event;
+  v1::DisclosureRecorded disclosure;
+  if (stated.size() != 2 ||
+      !google::protobuf::util::JsonStringToMessage(stated[0], &event, options)
+           .ok() ||
+      (!stated[1].empty() && !google::protobuf::util::JsonStringToMessage(
+                                  stated[1], &disclosure, options)
+                                  .ok())) {
+    return "an event or disclosure that is not one";
+  }
+  v1::RecordedEvent record = entry.event();
+  for (v1::RecordedEvent* e : {&event, &record}) {
+    e->mutable_payload()->clear_personal();
+    e->mutable_payload()->clear_encrypted_personal();
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(event, record)) {
+    return Differs("an event", event.ShortDebugString(),
+                   record.ShortDebugString());
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(disclosure,
+                                                          entry.disclosure())) {
+    return Differs("a disclosure", disclosure.ShortDebugString(),
+                   entry.disclosure().ShortDebugString());
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string RowDiffers(const FoundReceipt& found,
+                       const v1::RecordedEvent& record) {
+  v1::AuditEntry entry;
+  *entry.mutable_event() = record;
+  if (const v1::DisclosureRecorded* d = DisclosureOf(record.payload())) {
+    *entry.mutable_disclosure() = *d;
+  }
+  switch (found.form) {
+    case FoundReceipt::Form::kJsonl:
+      return JsonlDiffers(found.stated, entry);
+    case FoundReceipt::Form::kCsv: {
+      const std::vector<std::string> names = CsvColumns();
+      const std::vector<std::string> wanted =
+          CsvRecords(CsvRow(entry, nullptr)).at(0);
+      for (size_t i = 0; i < names.size() && i < wanted.size(); ++i) {
+        if (names[i] == "consent_in_force" || names[i] == "consent_terms" ||
+            names[i] == "receipt") {
+          continue;
+        }
+        const std::string stated =
+            i < found.stated.size() ? found.stated[i] : "";
+        if (stated != wanted[i]) {
+          return Differs(absl::StrCat("column ", names[i]), stated, wanted[i]);
+        }
+      }
+      return "";
+    }
+    case FoundReceipt::Form::kHtml: {
+      const std::vector<std::string> wanted = Cells(HtmlRow(entry, nullptr));
+      if (wanted.size() != found.stated.size()) {
+        return absl::StrCat(found.stated.size(), " cells, the record's row ",
+                            wanted.size());
+      }
+      for (size_t i = 0; i < wanted.size(); ++i) {
+        if (i != kHtmlBasisCell && found.stated[i] != wanted[i]) {
+          return Differs(absl::StrCat("cell ", i + 1), found.stated[i],
+                         wanted[i]);
+        }
+      }
+      return "";
+    }
+    case FoundReceipt::Form::kNone:
+    case FoundReceipt::Form::kSarDisclosure:
+      break;
+  }
+  return "";
+}
 
 std::vector<FoundReceipt> FindReceipts(const std::string& text) {
   std::vector<FoundReceipt> found;

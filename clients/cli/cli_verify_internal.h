@@ -5,12 +5,23 @@
 // Internal to clients/cli.
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "ycr/v1/event.pb.h"
 
 namespace ycr::cli::internal {
 
 // A receipt found in an export, or a disclosure row that should carry one.
 struct FoundReceipt {
+  FoundReceipt(std::string text, std::string hash_hex, std::string position,
+               bool row, std::string problem)
+      : text(std::move(text)),
+        hash_hex(std::move(hash_hex)),
+        position(std::move(position)),
+        row(row),
+        problem(std::move(problem)) {}
+
   // The C2SP tlog-proof text; empty: the row carries none.
   std::string text;
   // The record hash (hex) its row or line states (jsonl, csv, html).
@@ -23,6 +34,14 @@ struct FoundReceipt {
   // Why it cannot be checked at all (a line that is not JSON, a receipt
   // that names no row); the verifier fails it as it is.
   std::string problem;
+  // What its row says of the record, for RowDiffers: a jsonl line's event
+  // and disclosure (JSON), a csv row's fields in kCsvHeader's order, an
+  // html row's cells.
+  // kSarDisclosure: a sar pack's disclosure entry, while FindReceipts
+  // looks for its receipt (never returned).
+  enum class Form { kNone, kJsonl, kCsv, kHtml, kSarDisclosure };
+  Form form = Form::kNone;
+  std::vector<std::string> stated;
 };
 
 // Every receipt of an export of `ycr audit export`: a jsonl file (one JSON
@@ -32,5 +51,16 @@ struct FoundReceipt {
 // (each <tr> of the table names its position and hash, and so does each
 // <pre class="tlog-proof">, which must match a row).
 std::vector<FoundReceipt> FindReceipts(const std::string& text);
+
+// Empty when the row that carries `found` says of the record what the
+// export would write from `record` (the stored record, with its chain hash
+// set), else which field differs: every field of a csv row but the consent
+// in force, which the export works out from other rows; every cell of an
+// html row but the basis, for the same reason; a jsonl line's event (its
+// sealed personal part aside, which the record holds as ciphertext) and
+// disclosure. A receipt that holds no record cannot be tied to its row's
+// content (README, "Receipts").
+std::string RowDiffers(const FoundReceipt& found,
+                       const v1::RecordedEvent& record);
 
 }  // namespace ycr::cli::internal

@@ -13,7 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "domain/safeguarding_rules.h"
 #include "services/data_dir.h"
-#include "tests/integration/hostile_review_fixture.h"
+#include "tests/integration/retention_review_fixture.h"
 #include "tests/unit/raw_store.h"
 #include "tests/unit/test_util.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
@@ -22,116 +22,6 @@ namespace ycr::testing {
 namespace {
 
 using test::FilesContain;
-
-// A second service, with a referral of s-1 of its own.
-const std::string kService2 = "service-9";
-constexpr char kFacts[] = "KEPT-child-said-uncle-hits-4471";
-constexpr char kFacts2[] = "KEPT-second-service-saw-bruises-8812";
-// s-1 was born 2012-03-04 (Record): its kept records are due for review on
-// 2037-03-04.
-constexpr char kReviewDay[] = "2037-03-04";
-const absl::Time kDue =
-    absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone());
-
-class RetentionReviewTest : public HostileReview2Test {
- protected:
-  // The service raises concern g-1 about s-1 (the school is not told);
-  // the school erases s-1.
-  void KeepAndErase(v1::EraseSubjectResponse* erased = nullptr) {
-    ASSERT_TRUE(Ok(Safeguard(Raise("g-1", "s-1", kFacts), kService)));
-    v1::EraseSubjectResponse out;
-    ASSERT_TRUE(Ok(EraseAs(kSchool, "s-1", "req-1", &out)));
-    ASSERT_TRUE(out.erased());
-    if (erased != nullptr) *erased = out;
-  }
-
-  // kService2 gets a referral of s-1 (under a consent naming it) and raises
-  // concern g-2 about it.
-  void SecondServiceKeeps() {
-    ASSERT_TRUE(
-        Ok(Grant(Consent("c-2", "s-1", kService2, {v1::PURPOSE_REFERRAL},
-                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
-                 kSchool)));
-    v1::ReferralTransitionRequest submit = Submit("r-2", "s-1", "c-2");
-    submit.mutable_submit()->set_service(kService2);
-    submit.mutable_submit()
-        ->mutable_disclosure()
-        ->mutable_to()
-        ->set_organisation(kService2);
-    ASSERT_TRUE(Ok(Refer(submit, kSchool)));
-    ASSERT_TRUE(Ok(Safeguard(Raise("g-2", "s-1", kFacts2), kService2)));
-  }
-
-  grpc::Status Reviews(const std::string& org,
-                       v1::RetentionReviewsResponse* out,
-                       std::optional<absl::Time> as_of = std::nullopt) {
-    v1::RetentionReviewsRequest request;
-    if (as_of.has_value()) *request.mutable_as_of() = At(*as_of);
-    grpc::ClientContext context;
-    AsCaller(&context, org);
-    return subjects_->RetentionReviews(&context, request, out);
-  }
-
-  // The reviews `org` lists, as "subject/organisation@YYYY-MM-DD".
-  std::vector<std::string> Listed(
-      const std::string& org, std::optional<absl::Time> as_of = std::nullopt) {
-    v1::RetentionReviewsResponse out;
-    EXPECT_TRUE(Ok(Reviews(org, &out, as_of))) << org;
-    std::vector<std::string> listed;
-    for (const v1::RetentionReview& r : out.reviews()) {
-      listed.push_back(
-          absl::StrCat(r.subject_id(), "/", r.organisation(), "@",
-                       absl::FormatTime("%Y-%m-%d", TimeOf(r.review_due()),
-                                        absl::UTCTimeZone())));
-    }
-    return listed;
-  }
-
-  grpc::Status Review(const std::string& org, v1::ReviewRetentionRequest r,
-                      const std::string& subject = "s-1") {
-    r.set_subject_id(subject);
-    return Send(subjects_.get(), &v1::Subjects::Stub::ReviewRetention, r, org,
-                nullptr);
-  }
-
-  static v1::ReviewRetentionRequest Destroy() {
-    v1::ReviewRetentionRequest r;
-    r.set_decision(v1::RETENTION_DECISION_DESTROY);
-    return r;
-  }
-
-  static v1::ReviewRetentionRequest Keep(absl::Time until,
-                                         v1::RetentionKeepReason why) {
-    v1::ReviewRetentionRequest r;
-    r.set_decision(v1::RETENTION_DECISION_KEEP);
-    *r.mutable_next_review_at() = At(until);
-    r.set_keep_reason(why);
-    return r;
-  }
-
-  // Whether the personal part of `org`'s concern `concern_id` reads as
-  // erased (raw log, as an auditor).
-  bool ConcernErased(const std::string& org, const std::string& concern_id) {
-    const std::vector<v1::RecordedEvent> events =
-        Events(domain::ConcernStream(org, concern_id));
-    EXPECT_FALSE(events.empty());
-    for (const v1::RecordedEvent& e : events) {
-      if (e.payload().has_concern_raised()) {
-        return e.payload().personal().erased();
-      }
-    }
-    return false;
-  }
-
-  // Every entry of s-1's trail as `org` reads it, as text.
-  std::string TrailText(const std::string& org) {
-    std::vector<v1::AuditEntry> entries;
-    EXPECT_TRUE(Ok(TrailAs(org, "s-1", &entries))) << org;
-    std::string out;
-    for (const v1::AuditEntry& e : entries) out += e.DebugString();
-    return out;
-  }
-};
 
 TEST_F(RetentionReviewTest, TheErasureSealsTheReviewDateUnderTheKeepersKey) {
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));

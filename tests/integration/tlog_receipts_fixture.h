@@ -1,0 +1,81 @@
+#pragma once
+
+// The fixture of the tests of receipts and `ycr audit verify`
+// (tlog_receipts_test.cc, hostile_review_5_test.cc): DomainFlowsTest with
+// the real `ycr` binary as the school or an auditor, a history of two
+// disclosures about s-1, its exports, and the verifier.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/signed_note.h"
+#include "gtest/gtest.h"
+#include "tests/integration/command_runner.h"
+#include "tests/integration/domain_flows_fixture.h"
+
+namespace ycr::testing {
+
+inline bool Has(const std::string& text, const std::string& fragment) {
+  return text.find(fragment) != std::string::npos;
+}
+
+class TlogReceiptsTest : public DomainFlowsTest {
+ protected:
+  Outcome Ycr(std::vector<std::string> args,
+              const std::string& organisation = kSchool,
+              const std::string& role = "school") {
+    return RunArgs(CliAs(YCR_CLI_BINARY, server_.server().port(), organisation,
+                         role, args),
+                   dir_.path() + "/stderr");
+  }
+  Outcome AsAuditor(std::vector<std::string> args) {
+    return Ycr(std::move(args), "auditor-1", "auditor");
+  }
+
+  std::string VerifierKey() {
+    return note::VerifierKey(server_.server().checkpointer().signer());
+  }
+
+  // s-1: a record, consent c-1, two disclosures under it.
+  void MakeHistory() {
+    ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
+    ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+                                 {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                         kSchool)));
+    for (int i = 0; i < 2; ++i) {
+      v1::RecordDisclosureRequest disclose;
+      *disclose.mutable_disclosure() =
+          Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                     {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+      ASSERT_TRUE(Ok(Disclose(disclose, kSchool)));
+    }
+  }
+
+  // Writes an export of s-1 in `format` as the school or the auditor.
+  std::string Export(const std::string& format, bool auditor) {
+    const std::string file =
+        absl::StrCat(dir_.path(), "/s-1.", auditor ? "auditor." : "", format);
+    std::vector<std::string> args = {"audit",    "export", "--subject", "s-1",
+                                     "--format", format,   "--output",  file};
+    Outcome run = auditor ? AsAuditor(args) : Ycr(args);
+    EXPECT_EQ(run.code, 0) << run.err;
+    return file;
+  }
+
+  Outcome Verify(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"audit", "verify", "--vkey",
+                                     VerifierKey()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return AsAuditor(args);
+  }
+};
+
+inline std::string Read(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+}  // namespace ycr::testing
