@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -89,10 +90,23 @@ class ProjectionWait {
   void Begin(const std::string& projection, uint64_t position,
              absl::Time deadline, std::function<void(Result)> reached,
              std::function<void()> cancelled) {
+    // The result can arrive on another thread before AwaitAsync returns, and
+    // `reached` can end the call and free this object: until Begin has done
+    // with `this`, an early result waits in `early`, and Begin posts it last.
+    auto early = std::make_shared<EarlyResult>();
+    WorkQueue* const pool = pool_;
+    projections::ProjectionHost* const host = host_;
     uint64_t id = 0;
-    std::optional<Result> now = host_->AwaitAsync(
+    std::optional<Result> now = host->AwaitAsync(
         projection, position, deadline,
-        [pool = pool_, reached](Result result) {
+        [pool, reached, early](Result result) {
+          {
+            absl::MutexLock lock(&early->mu);
+            if (!early->begun) {
+              early->result = std::move(result);
+              return;
+            }
+          }
           pool->Post([reached, result = std::move(result)]() mutable {
             reached(std::move(result));
           });
@@ -108,7 +122,23 @@ class ProjectionWait {
       wait_id_ = id;
       was_cancelled = cancelled_;
     }
-    if (was_cancelled && host_->CancelAwait(id)) cancelled();
+    // From here on `this` may be gone (OnCancel can drop the wait and end
+    // the call): only locals.
+    if (was_cancelled && host->CancelAwait(id)) {
+      cancelled();
+      return;
+    }
+    std::optional<Result> arrived;
+    {
+      absl::MutexLock lock(&early->mu);
+      early->begun = true;
+      arrived = std::move(early->result);
+    }
+    if (arrived.has_value()) {
+      pool->Post([reached, result = *std::move(arrived)]() mutable {
+        reached(std::move(result));
+      });
+    }
   }
 
   // From the reactor's OnCancel: true when the wait was dropped (the
@@ -125,6 +155,13 @@ class ProjectionWait {
   }
 
  private:
+  // A result that came before Begin was done with `this`.
+  struct EarlyResult {
+    absl::Mutex mu;
+    bool begun ABSL_GUARDED_BY(mu) = false;
+    std::optional<Result> result ABSL_GUARDED_BY(mu);
+  };
+
   WorkQueue* const pool_;
   projections::ProjectionHost* const host_;
   absl::Mutex mu_;
