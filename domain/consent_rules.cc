@@ -216,6 +216,15 @@ absl::Status CheckConsentCommand(const ConsentView& view,
   }
 }
 
+void ApplyLaterWithdrawal(const v1::EventPayload& event, ConsentView* view) {
+  if (!event.has_consent_withdrawn()) return;
+  // The earliest withdrawal recorded wins.
+  const absl::Time at = FromProtoTime(event.consent_withdrawn().effective_at());
+  if (!view->withdrawn_at.has_value() || at < *view->withdrawn_at) {
+    view->withdrawn_at = at;
+  }
+}
+
 absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
                                ConsentView* view) {
   switch (event.kind_case()) {
@@ -234,15 +243,9 @@ absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
     case v1::EventPayload::kConsentVaried:
       view->terms = event.consent_varied().terms();
       break;
-    case v1::EventPayload::kConsentWithdrawn: {
-      // The earliest withdrawal recorded wins.
-      const absl::Time at =
-          FromProtoTime(event.consent_withdrawn().effective_at());
-      if (!view->withdrawn_at.has_value() || at < *view->withdrawn_at) {
-        view->withdrawn_at = at;
-      }
+    case v1::EventPayload::kConsentWithdrawn:
+      ApplyLaterWithdrawal(event, view);
       break;
-    }
     default:
       return absl::InvalidArgumentError("payload: is not a consent event");
   }

@@ -72,6 +72,15 @@ absl::Status CheckConsentCommand(const ConsentView& view,
 absl::Status ApplyConsentEvent(const v1::EventPayload& event, uint64_t version,
                                ConsentView* view);
 
+// Folds into `view` a consent event its reader sees after a step of the
+// consent it may not see (a school that left the case, back on it): only a
+// withdrawal's date (the earliest wins), since a withdrawal only narrows what
+// the consent covers and every organisation it covered must know when it
+// stops; the terms and the version stay those of the last step the reader
+// saw, so no gap in versions tells it of steps it may not see. Other kinds
+// change nothing.
+void ApplyLaterWithdrawal(const v1::EventPayload& event, ConsentView* view);
+
 // OK when `consent` covers every part of `disclosure`; otherwise
 // FAILED_PRECONDITION saying what is not covered.
 absl::Status CheckConsentCovers(const ConsentView& consent,

@@ -399,11 +399,19 @@ absl::StatusOr<v1::ConsentInForceResponse> ConsentInForce(
   std::map<std::string, domain::ConsentView> views;
   // Consents whose later events `shown` leaves out: each is folded up to
   // the first event hidden from the reader (a consent given before a school
-  // left the case and varied after: not what it saw), or left out whole.
+  // left the case and varied after: not what it saw), then takes only the
+  // withdrawals the reader sees (domain::ApplyLaterWithdrawal), or is left
+  // out whole.
   std::set<std::string> hidden;
   for (const v1::AuditEntry& entry : entries) {
     const v1::RecordedEvent& e = entry.event();
-    if (hidden.count(e.stream()) > 0) continue;
+    if (hidden.count(e.stream()) > 0) {
+      auto folded = views.find(e.stream());
+      if (folded == views.end()) continue;
+      ASSIGN_OR_RETURN(bool is, shown(entry));
+      if (is) domain::ApplyLaterWithdrawal(e.payload(), &folded->second);
+      continue;
+    }
     auto [it, added] = views.try_emplace(e.stream());
     if (shown != nullptr) {
       ASSIGN_OR_RETURN(bool is, shown(entry));

@@ -36,9 +36,10 @@ constexpr uint32_t kMaxRetentionReviews = 1000;
 // Consent `view` as `holder`, the record's holder, may read it: folded up
 // to the first event recorded while the holder had left the child's case
 // with the consent's organisations (a referral moved to another school:
-// ReaderView::LeftTheCase); nullopt when it had left before the consent was
-// given. What the case records after it left is not the holder's (README,
-// "A case can leave an organisation").
+// ReaderView::LeftTheCase), then only the withdrawals recorded once it is
+// back on the case (domain::ApplyLaterWithdrawal); nullopt when it had left
+// before the consent was given. What the case records after it left is not the
+// holder's (README, "A case can leave an organisation").
 absl::StatusOr<std::optional<domain::ConsentView>> AsTheHolderSawIt(
     storage::EventLog& log, const domain::ConsentView& view,
     const std::string& holder) {
@@ -46,6 +47,8 @@ absl::StatusOr<std::optional<domain::ConsentView>> AsTheHolderSawIt(
   reader.set_organisation(holder);
   ReaderView readers_view(log, reader);
   domain::ConsentView seen;
+  // Whether the fold has met a step the holder may not see.
+  bool stopped = false;
   storage::ReadStreamOptions options;
   options.from_version = 1;
   for (;;) {
@@ -63,9 +66,13 @@ absl::StatusOr<std::optional<domain::ConsentView>> AsTheHolderSawIt(
                                                 e.position()));
       if (left) {
         if (seen.version == 0) return std::nullopt;
-        return seen;
+        stopped = true;
+      } else if (stopped) {
+        // Back on the case: a later withdrawal, nothing else.
+        domain::ApplyLaterWithdrawal(e.payload(), &seen);
+      } else {
+        RETURN_IF_ERROR(internal::ApplyConsent(e, &seen));
       }
-      RETURN_IF_ERROR(internal::ApplyConsent(e, &seen));
     }
     if (slice.next_version == 0) break;
     options.from_version = slice.next_version;

@@ -177,6 +177,48 @@ TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
   EXPECT_TRUE(absl::StrContains(now.DebugString(), kSocialCare));
 }
 
+// Found by the fifth pass: the consent folded for a school that left the
+// case stopped at the first step it may not see, for good. Varied while the
+// case was away and withdrawn once it was back, the consent still read as in
+// force to the school back on the case (Consents.Get, ConsentInForce): wrong
+// about consent, in the direction that invites a disclosure. A withdrawal
+// the school sees now counts; the variation, and its version, still do not.
+TEST_F(HostileReview4Test, BackOnTheCaseTheSchoolReadsALaterWithdrawal) {
+  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+  v1::GrantConsentRequest early =
+      Consent("c-early", "s-1", kOtherSchool, {v1::PURPOSE_IMPACT_REPORTING},
+              {v1::DATA_CATEGORY_WELLBEING}, clock_.Now());
+  ASSERT_TRUE(Ok(Grant(early, kService)));
+  v1::Consent before;
+  ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-early", &before)));
+  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
+  clock_.Advance(kDay);
+  v1::ConsentTerms varied = early.consent().terms();
+  varied.add_recipients()->set_organisation(kSocialCare);
+  ASSERT_TRUE(Ok(VaryAs(kService, "c-early", varied)));
+  ASSERT_TRUE(Ok(MoveReferral(kNewSchool, kSchool, "c-back")));
+  clock_.Advance(kDay);
+  ASSERT_TRUE(Ok(ServiceWithdraws("c-early", "WHY-h0st1le", clock_.Now())));
+
+  v1::Consent after;
+  ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-early", &after)));
+  EXPECT_TRUE(after.has_withdrawn_at())
+      << "back on the case, the school reads a withdrawn consent as in force: "
+      << after.ShortDebugString();
+  EXPECT_EQ(after.version(), before.version()) << after.ShortDebugString();
+  EXPECT_FALSE(absl::StrContains(after.DebugString(), kSocialCare))
+      << after.ShortDebugString();
+  v1::ConsentInForceResponse in_force;
+  auto audit = v1::Audit::NewStub(channel_);
+  ASSERT_TRUE(
+      Ok(ReadAs(audit.get(), &v1::Audit::Stub::ConsentInForce,
+                InForce("s-1", kOtherSchool, v1::PURPOSE_IMPACT_REPORTING,
+                        v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
+                kSchool, &in_force)));
+  EXPECT_FALSE(in_force.covered()) << in_force.ShortDebugString();
+  EXPECT_FALSE(absl::StrContains(in_force.DebugString(), kSocialCare));
+}
+
 // ---------------------------------------------------------------------------
 // 3. A subject access pack: another organisation's staff in the compiler's
 // own record.
