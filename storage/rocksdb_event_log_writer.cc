@@ -245,6 +245,7 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
 }
 
 void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
+  if (options_.replication != nullptr) return CommitReplicated(batch);
   if (!write_error_.ok() && !TryResume().ok()) {
     for (Pending& pending : batch) {
       if (metrics_.appends_error != nullptr) {
