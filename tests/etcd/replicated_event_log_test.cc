@@ -1,0 +1,141 @@
+// ReplicatedEventLog (replication/replicated_event_log.h) against a real
+// etcd member: ycr nodes in this process, each with its own store, one
+// leading. An append is acknowledged once its entry is in etcd and applied
+// to the leader's store; followers apply the same entries and refuse
+// appends, naming the leader; when the leader goes, another takes over from
+// what it applied, and a retry of an acknowledged append lands once.
+
+#include "replication/replicated_event_log.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/etcd/etcd_suite.h"
+#include "tests/unit/test_util.h"
+
+namespace ycr::replication {
+namespace {
+
+using ::ycr::test::StatusIs;
+using ::ycr::test::TempDir;
+
+const std::string kKek(storage::kClusterKekBytes, 'c');
+
+class ReplicatedEventLogTest : public ::ycr::testing::EtcdSuite<1> {
+ protected:
+  std::unique_ptr<ReplicatedEventLog> OpenNode(const std::string& name,
+                                               const TempDir& dir) {
+    ReplicatedEventLogOptions options;
+    options.endpoints = cluster_->ClientEndpoints();
+    options.advertise = name;
+    options.prefix = prefix_ + "/log";
+    options.election = prefix_ + "/leader";
+    options.lease_ttl = absl::Seconds(2);
+    options.log.path = dir.path();
+    options.log.sync = false;
+    options.log.cluster_kek = kKek;
+    auto log = ReplicatedEventLog::Open(std::move(options));
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+
+  // The node of `nodes` that leads, waiting (bounded) for one to.
+  ReplicatedEventLog* Leader(const std::vector<ReplicatedEventLog*>& nodes) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < deadline) {
+      for (ReplicatedEventLog* node : nodes) {
+        if (node->leading()) return node;
+      }
+      absl::SleepFor(absl::Milliseconds(20));  // A poll with a deadline.
+    }
+    return nullptr;
+  }
+
+  // Waits until `log` has applied `position`.
+  bool Applied(storage::EventLog& log, uint64_t position) {
+    auto done = std::make_shared<absl::Notification>();
+    const uint64_t id = log.WatchHead(position, [done] { done->Notify(); });
+    if (id == 0) return true;
+    return done->WaitForNotificationWithTimeout(absl::Seconds(15));
+  }
+
+  static v1::ProposedEvent Personal(const std::string& notes) {
+    v1::ProposedEvent e = test::OpaqueEvent("skeleton");
+    e.mutable_payload()->mutable_personal()->set_subject_id("pupil-9");
+    e.mutable_payload()->mutable_personal()->set_notes(notes);
+    return e;
+  }
+};
+
+TEST_F(ReplicatedEventLogTest,
+       TheLeaderAcknowledgesAppliedAppendsFollowersHold) {
+  TempDir da, db;
+  auto a = OpenNode("node-a:1", da);
+  auto b = OpenNode("node-b:2", db);
+  ReplicatedEventLog* leader = Leader({a.get(), b.get()});
+  ASSERT_NE(leader, nullptr);
+  ReplicatedEventLog* follower = leader == a.get() ? b.get() : a.get();
+  uint64_t last = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = leader->Append(test::Request(
+        "case-9", storage::ExpectedVersion::Exact(i), {Personal("notes")}));
+    ASSERT_TRUE(r.ok()) << r.status();
+    // Read-your-writes on the leader: applied before acknowledged.
+    EXPECT_GE(leader->GetHead().position, r->last_position);
+    last = r->last_position;
+  }
+  ASSERT_TRUE(Applied(*follower, last));
+  EXPECT_EQ(follower->GetHead().hash, leader->GetHead().hash);
+  std::vector<v1::RecordedEvent> on_follower = test::ReadWholeLog(*follower);
+  ASSERT_EQ(on_follower.size(), last);
+  // The subject's key came wrapped through etcd: the follower opens it.
+  ASSERT_TRUE(follower->RevealPersonal(&on_follower[0]).ok());
+  EXPECT_EQ(on_follower[0].payload().personal().notes(), "notes");
+
+  const absl::Status refused =
+      follower->Append(test::OneEvent("ops-x")).status();
+  EXPECT_TRUE(StatusIs(
+      refused, absl::StatusCode::kUnavailable,
+      {"not the leader", leader == a.get() ? "node-a:1" : "node-b:2"}));
+}
+
+TEST_F(ReplicatedEventLogTest, AnotherNodeTakesOverAndRetriesLandOnce) {
+  TempDir da, db;
+  auto a = OpenNode("node-a:1", da);
+  auto b = OpenNode("node-b:2", db);
+  ReplicatedEventLog* first = Leader({a.get(), b.get()});
+  ASSERT_NE(first, nullptr);
+  std::unique_ptr<ReplicatedEventLog>& gone = first == a.get() ? a : b;
+  std::unique_ptr<ReplicatedEventLog>& next = first == a.get() ? b : a;
+  const TempDir& gone_dir = first == a.get() ? da : db;
+  storage::AppendRequest request = test::OneEvent("ops-retry");
+  auto acked = first->Append(request);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  gone->Close();  // Resigns.
+  gone.reset();
+
+  ASSERT_EQ(Leader({next.get()}), next.get());
+  auto retried = next->Append(request);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->replayed);
+  EXPECT_EQ(retried->first_position, acked->first_position);
+  auto more = next->Append(test::OneEvent("ops-retry"));
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ(more->first_position, acked->last_position + 1);
+  EXPECT_EQ(more->stream_version, 2u);
+
+  // The old leader comes back as a follower and catches up from its
+  // checkpoint.
+  gone = OpenNode("node-old:3", gone_dir);
+  ASSERT_NE(gone, nullptr);
+  ASSERT_TRUE(Applied(*gone, more->last_position));
+  EXPECT_EQ(gone->GetHead().hash, next->GetHead().hash);
+  EXPECT_TRUE(gone->VerifyChain(1, 0).ok());
+}
+
+}  // namespace
+}  // namespace ycr::replication
