@@ -1,0 +1,247 @@
+// Failover of real ycr-server processes on etcd (issue 17): 3 etcd members
+// and 3 ycr nodes on loopback (ycr-server --replication). Clients append
+// through the leader (raw appends with their own event ids); the leader is
+// killed with SIGKILL under that load. Then:
+//   - a surviving node serves writes within 10 s of the kill;
+//   - every acknowledged append is on both survivors, at the positions it
+//     was given, in the same order, and the survivors' logs (so their head
+//     hashes) are identical;
+//   - every append retried with the same event ids on the new leader lands
+//     once (an acknowledged one is answered as a replay);
+//   - a follower answers commands UNAVAILABLE naming the leader's address.
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "gtest/gtest.h"
+#include "tests/etcd/etcd_suite.h"
+#include "tests/integration/server_process.h"
+#include "tests/integration/test_server.h"
+#include "tests/unit/test_util.h"
+
+namespace ycr::testing {
+namespace {
+
+constexpr int kNodes = 3;
+constexpr int kClients = 4;
+
+// A port the kernel calls free now (the node binds it a moment later).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct Attempt {
+  v1::AppendRequest request;
+  bool acknowledged = false;
+  uint64_t first_position = 0;
+};
+
+grpc::Status Append(const std::string& address,
+                    const v1::AppendRequest& request,
+                    v1::AppendResponse* response,
+                    absl::Duration deadline = absl::Seconds(10)) {
+  auto stub = v1::EventStore::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  AsCaller(&context, "ops", "writer", "admin");
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  return stub->Append(&context, request, response);
+}
+
+v1::AppendRequest NewAppend(const std::string& stream, int events) {
+  v1::AppendRequest request;
+  request.set_stream(stream);
+  request.mutable_expected()->set_kind(v1::ExpectedVersion::ANY);
+  for (int i = 0; i < events; ++i) *request.add_events() = NoteEvent("load");
+  return request;
+}
+
+// Every event of the node at `address`.
+std::vector<v1::RecordedEvent> ReadEverything(const std::string& address) {
+  auto stub = v1::EventStore::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::vector<v1::RecordedEvent> events;
+  uint64_t from = 1;
+  while (true) {
+    grpc::ClientContext context;
+    AsCaller(&context, "failover-auditor", "reader", "auditor");
+    v1::ReadAllRequest request;
+    request.set_from_position(from);
+    request.set_limit(1000);
+    v1::ReadAllResponse response;
+    grpc::Status status = stub->ReadAll(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) return events;
+    for (const auto& e : response.events()) events.push_back(e);
+    if (response.events().empty()) return events;
+    from = response.next_position();
+  }
+}
+
+class FailoverTest : public EtcdSuite<3> {};
+
+TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
+  test::TempDir root;
+  const std::string kek = root.path() + "/cluster.kek";
+  ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
+  const std::string etcd =
+      absl::StrCat("etcd://", absl::StrJoin(cluster_->ClientEndpoints(), ","));
+  std::vector<std::string> addresses;
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+    addresses.push_back(address);
+    nodes.push_back(std::make_unique<ServerProcess>(
+        YCR_SERVER_BINARY, absl::StrCat(root.path(), "/node", i),
+        std::vector<std::string>{
+            "--listen=" + address, "--advertise=" + address,
+            absl::StrCat("--node_id=node", i), "--replication=" + etcd,
+            "--cluster_kek=" + kek, "--replication_lease_seconds=3"}));
+    ASSERT_GT(nodes.back()->port(), 0);
+  }
+
+  // Whoever leads takes the first append; the others name it.
+  int leader = -1;
+  const absl::Time elect_deadline = absl::Now() + absl::Seconds(20);
+  while (leader < 0 && absl::Now() < elect_deadline) {
+    for (int i = 0; i < kNodes && leader < 0; ++i) {
+      v1::AppendResponse response;
+      if (Append(addresses[i], NewAppend("ops-first", 1), &response).ok()) {
+        leader = i;
+      }
+    }
+  }
+  ASSERT_GE(leader, 0) << "no node leads";
+  const int follower = (leader + 1) % kNodes;
+  v1::AppendResponse refused_response;
+  grpc::Status refused =
+      Append(addresses[follower], NewAppend("ops-x", 1), &refused_response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(refused.error_message().find(addresses[leader]), std::string::npos)
+      << refused.error_message();
+
+  // A bounded load through the leader; the leader dies under it.
+  absl::Mutex mu;
+  std::vector<Attempt> attempts;
+  int acknowledged = 0;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 200 && !stop; ++i) {
+        Attempt attempt;
+        attempt.request = NewAppend(absl::StrCat("ops-load-", c), 1 + i % 3);
+        v1::AppendResponse response;
+        grpc::Status status =
+            Append(addresses[leader], attempt.request, &response);
+        attempt.acknowledged = status.ok();
+        attempt.first_position = response.first_position();
+        absl::MutexLock lock(&mu);
+        acknowledged += status.ok();
+        attempts.push_back(std::move(attempt));
+        if (!status.ok()) return;
+      }
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu) {
+      return acknowledged >= 60;
+    };
+    mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+  }
+  nodes[leader]->Stop(SIGKILL);
+  const absl::Time killed = absl::Now();
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  ASSERT_GE(acknowledged, 60);
+
+  // A survivor serves writes within 10 s.
+  std::vector<int> survivors;
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != leader) survivors.push_back(i);
+  }
+  int next = -1;
+  while (next < 0 && absl::Now() - killed < absl::Seconds(10)) {
+    for (int i : survivors) {
+      v1::AppendResponse response;
+      if (Append(addresses[i], NewAppend("ops-after", 1), &response,
+                 absl::Seconds(2))
+              .ok()) {
+        next = i;
+        break;
+      }
+    }
+  }
+  ASSERT_GE(next, 0) << "no survivor took writes within 10 s of the kill";
+  std::cout << "new leader took writes " << absl::Now() - killed
+            << " after the kill; " << acknowledged << " of " << attempts.size()
+            << " appends acknowledged before it\n";
+
+  // Retries land once: acknowledged ones replay at their positions, the
+  // others land now.
+  for (const Attempt& attempt : attempts) {
+    v1::AppendResponse response;
+    grpc::Status status = Append(addresses[next], attempt.request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    if (attempt.acknowledged) {
+      EXPECT_TRUE(response.replayed());
+      EXPECT_EQ(response.first_position(), attempt.first_position);
+    }
+  }
+  v1::AppendResponse last;
+  ASSERT_TRUE(Append(addresses[next], NewAppend("ops-last", 1), &last).ok());
+
+  // Both survivors hold the same log, every event id once, and every
+  // acknowledged append where it was acknowledged.
+  const int other = survivors[0] == next ? survivors[1] : survivors[0];
+  std::vector<v1::RecordedEvent> a = ReadEverything(addresses[next]);
+  std::vector<v1::RecordedEvent> b;
+  const absl::Time caught_deadline = absl::Now() + absl::Seconds(10);
+  do {
+    b = ReadEverything(addresses[other]);
+  } while (b.size() < a.size() && absl::Now() < caught_deadline);
+  ASSERT_EQ(a.size(), last.last_position());
+  ASSERT_EQ(b.size(), a.size());
+  std::map<std::string, uint64_t> position_of;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].hash(), b[i].hash()) << "position " << i + 1;
+    EXPECT_TRUE(position_of.emplace(a[i].event_id(), a[i].position()).second)
+        << "event id twice: " << a[i].event_id();
+  }
+  for (const Attempt& attempt : attempts) {
+    for (int e = 0; e < attempt.request.events_size(); ++e) {
+      auto it = position_of.find(attempt.request.events(e).event_id());
+      ASSERT_NE(it, position_of.end());
+      if (attempt.acknowledged) {
+        EXPECT_EQ(it->second, attempt.first_position + e);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ycr::testing
