@@ -9,6 +9,8 @@
 //   - every append retried with the same event ids on the new leader lands
 //     once (an acknowledged one is answered as a replay);
 //   - a follower answers commands UNAVAILABLE naming the leader's address.
+// Also: a leader paused past its lease writes nothing once resumed; with
+// two etcd members lost appends are refused and reads go on.
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -101,39 +103,57 @@ std::vector<v1::RecordedEvent> ReadEverything(const std::string& address) {
   }
 }
 
-class FailoverTest : public EtcdSuite<3> {};
-
-TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
-  test::TempDir root;
-  const std::string kek = root.path() + "/cluster.kek";
-  ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
-  const std::string etcd =
-      absl::StrCat("etcd://", absl::StrJoin(cluster_->ClientEndpoints(), ","));
-  std::vector<std::string> addresses;
-  std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 0; i < kNodes; ++i) {
-    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
-    addresses.push_back(address);
-    nodes.push_back(std::make_unique<ServerProcess>(
-        YCR_SERVER_BINARY, absl::StrCat(root.path(), "/node", i),
-        std::vector<std::string>{
-            "--listen=" + address, "--advertise=" + address,
-            absl::StrCat("--node_id=node", i), "--replication=" + etcd,
-            "--cluster_kek=" + kek, "--replication_lease_seconds=3"}));
-    ASSERT_GT(nodes.back()->port(), 0);
-  }
-
-  // Whoever leads takes the first append; the others name it.
-  int leader = -1;
-  const absl::Time elect_deadline = absl::Now() + absl::Seconds(20);
-  while (leader < 0 && absl::Now() < elect_deadline) {
-    for (int i = 0; i < kNodes && leader < 0; ++i) {
-      v1::AppendResponse response;
-      if (Append(addresses[i], NewAppend("ops-first", 1), &response).ok()) {
-        leader = i;
-      }
+// 3 ycr-server processes on this suite's etcd cluster, and helpers.
+class ClusterTest : public EtcdSuite<3> {
+ protected:
+  void StartNodes() {
+    const std::string kek = root_.path() + "/cluster.kek";
+    ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
+    const std::string etcd = absl::StrCat(
+        "etcd://", absl::StrJoin(cluster_->ClientEndpoints(), ","));
+    for (int i = 0; i < kNodes; ++i) {
+      const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+      addresses_.push_back(address);
+      nodes_.push_back(std::make_unique<ServerProcess>(
+          YCR_SERVER_BINARY, absl::StrCat(root_.path(), "/node", i),
+          std::vector<std::string>{
+              "--listen=" + address, "--advertise=" + address,
+              absl::StrCat("--node_id=node", i), "--replication=" + etcd,
+              "--cluster_kek=" + kek, "--replication_lease_seconds=3"}));
+      ASSERT_GT(nodes_.back()->port(), 0);
     }
   }
+
+  // The node that takes `request` first, trying every node but `skip`
+  // until `within` has passed; -1 if none did.
+  int TakesWrites(const v1::AppendRequest& request, absl::Duration within,
+                  int skip = -1) {
+    const absl::Time deadline = absl::Now() + within;
+    while (absl::Now() < deadline) {
+      for (int i = 0; i < kNodes; ++i) {
+        if (i == skip || nodes_[i]->pid() < 0) continue;
+        v1::AppendResponse response;
+        if (Append(addresses_[i], request, &response, absl::Seconds(2)).ok()) {
+          return i;
+        }
+      }
+    }
+    return -1;
+  }
+
+  test::TempDir root_;
+  std::vector<std::string> addresses_;
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+};
+
+class FailoverTest : public ClusterTest {};
+
+TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
+  StartNodes();
+  std::vector<std::string>& addresses = addresses_;
+  std::vector<std::unique_ptr<ServerProcess>>& nodes = nodes_;
+  // Whoever leads takes the first append; the others name it.
+  const int leader = TakesWrites(NewAppend("ops-first", 1), absl::Seconds(20));
   ASSERT_GE(leader, 0) << "no node leads";
   const int follower = (leader + 1) % kNodes;
   v1::AppendResponse refused_response;
@@ -184,18 +204,8 @@ TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
   for (int i = 0; i < kNodes; ++i) {
     if (i != leader) survivors.push_back(i);
   }
-  int next = -1;
-  while (next < 0 && absl::Now() - killed < absl::Seconds(10)) {
-    for (int i : survivors) {
-      v1::AppendResponse response;
-      if (Append(addresses[i], NewAppend("ops-after", 1), &response,
-                 absl::Seconds(2))
-              .ok()) {
-        next = i;
-        break;
-      }
-    }
-  }
+  const int next =
+      TakesWrites(NewAppend("ops-after", 1), absl::Seconds(10), leader);
   ASSERT_GE(next, 0) << "no survivor took writes within 10 s of the kill";
   std::cout << "new leader took writes " << absl::Now() - killed
             << " after the kill; " << acknowledged << " of " << attempts.size()
@@ -241,6 +251,85 @@ TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
       }
     }
   }
+}
+
+// How many times each event id is in `events`.
+std::map<std::string, int> IdCounts(
+    const std::vector<v1::RecordedEvent>& events) {
+  std::map<std::string, int> counts;
+  for (const auto& e : events) ++counts[e.event_id()];
+  return counts;
+}
+
+class PausedLeaderTest : public ClusterTest {};
+
+// A leader paused with SIGSTOP past its lease and then resumed writes
+// nothing: an append it received while paused is refused, never in the
+// log, and it follows the new leader's log.
+TEST_F(PausedLeaderTest, AResumedLeaderWritesNothing) {
+  StartNodes();
+  const int old = TakesWrites(NewAppend("ops-first", 1), absl::Seconds(20));
+  ASSERT_GE(old, 0) << "no node leads";
+  ASSERT_EQ(kill(nodes_[old]->pid(), SIGSTOP), 0);
+  const v1::AppendRequest stale = NewAppend("ops-stale", 2);
+  grpc::Status stale_status;
+  std::thread sender([&] {
+    v1::AppendResponse response;
+    stale_status = Append(addresses_[old], stale, &response, absl::Seconds(30));
+  });
+  // Another node leads once the paused one's lease has expired.
+  const int next =
+      TakesWrites(NewAppend("ops-after", 1), absl::Seconds(15), old);
+  ASSERT_GE(next, 0) << "no other node took writes";
+  v1::AppendResponse last;
+  ASSERT_TRUE(Append(addresses_[next], NewAppend("ops-new", 1), &last).ok());
+  ASSERT_EQ(kill(nodes_[old]->pid(), SIGCONT), 0);
+  sender.join();
+  EXPECT_EQ(stale_status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << stale_status.error_message();
+  // Its own log catches up with the new leader's, which never had the
+  // stale append.
+  std::vector<v1::RecordedEvent> resumed;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  do {
+    resumed = ReadEverything(addresses_[old]);
+  } while (resumed.size() < last.last_position() && absl::Now() < deadline);
+  const std::vector<v1::RecordedEvent> current =
+      ReadEverything(addresses_[next]);
+  ASSERT_EQ(resumed.size(), current.size());
+  EXPECT_EQ(resumed.back().hash(), current.back().hash());
+  const std::map<std::string, int> ids = IdCounts(current);
+  for (const auto& e : stale.events()) EXPECT_EQ(ids.count(e.event_id()), 0u);
+}
+
+class EtcdMajorityLostTest : public ClusterTest {};
+
+// Two of three etcd members lost: appends are refused with UNAVAILABLE
+// (nothing acknowledged without a majority) and every node still serves
+// reads; once they are back, writes resume and the refused append, retried,
+// lands once.
+TEST_F(EtcdMajorityLostTest, WritesRefusedReadsGoOnThenResume) {
+  StartNodes();
+  const int leader = TakesWrites(NewAppend("ops-first", 1), absl::Seconds(20));
+  ASSERT_GE(leader, 0) << "no node leads";
+  ASSERT_TRUE(cluster_->Kill(1).ok());
+  ASSERT_TRUE(cluster_->Kill(2).ok());
+  const v1::AppendRequest refused = NewAppend("ops-refused", 1);
+  v1::AppendResponse response;
+  const grpc::Status status =
+      Append(addresses_[leader], refused, &response, absl::Seconds(40));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  for (int i = 0; i < kNodes; ++i) {
+    EXPECT_GE(ReadEverything(addresses_[i]).size(), 1u) << "node " << i;
+  }
+  ASSERT_TRUE(cluster_->Restart(1).ok());
+  ASSERT_TRUE(cluster_->Restart(2).ok());
+  const int now = TakesWrites(refused, absl::Seconds(30));
+  ASSERT_GE(now, 0) << "writes did not resume";
+  EXPECT_EQ(
+      IdCounts(ReadEverything(addresses_[now]))[refused.events(0).event_id()],
+      1);
 }
 
 }  // namespace
