@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -44,6 +45,7 @@ absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", why));
 }
 
+#ifdef YCR_ETCD
 bool ValidNodeId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -53,17 +55,18 @@ bool ValidNodeId(absl::string_view id) {
   }
   return true;
 }
+#endif
 
 }  // namespace
 
 absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
   const std::string replication = absl::GetFlag(FLAGS_replication);
   if (replication.empty()) {
-    for (const char* flag : {"node_id", "advertise", "cluster_kek"}) {
-      const std::string value =
-          std::string(flag) == "node_id"     ? absl::GetFlag(FLAGS_node_id)
-          : std::string(flag) == "advertise" ? absl::GetFlag(FLAGS_advertise)
-                                             : absl::GetFlag(FLAGS_cluster_kek);
+    for (const auto& [flag, value] :
+         {std::pair<const char*, std::string>{"node_id",
+                                              absl::GetFlag(FLAGS_node_id)},
+          {"advertise", absl::GetFlag(FLAGS_advertise)},
+          {"cluster_kek", absl::GetFlag(FLAGS_cluster_kek)}}) {
       if (!value.empty()) return BadFlag(flag, "only with --replication");
     }
     return absl::OkStatus();

@@ -7,13 +7,17 @@
 
 #include "replication/replicated_event_log.h"
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "gtest/gtest.h"
+#include "replication/cluster_kek.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/unit/test_util.h"
 
@@ -135,6 +139,28 @@ TEST_F(ReplicatedEventLogTest, AnotherNodeTakesOverAndRetriesLandOnce) {
   ASSERT_TRUE(Applied(*gone, more->last_position));
   EXPECT_EQ(gone->GetHead().hash, next->GetHead().hash);
   EXPECT_TRUE(gone->VerifyChain(1, 0).ok());
+}
+
+// The cluster key's file (no etcd needed): 64 hex digits, private.
+TEST(ClusterKekTest, APrivateFileOfSixtyFourHexDigitsOnly) {
+  TempDir dir;
+  const std::string path = dir.path() + "/cluster.kek";
+  const std::string hex(64, 'b');
+  ASSERT_TRUE(WritePrivateFile(path, hex + "\n").ok());
+  absl::StatusOr<std::string> kek = LoadClusterKek("--cluster_kek", path);
+  ASSERT_TRUE(kek.ok()) << kek.status();
+  EXPECT_EQ(*kek, std::string(storage::kClusterKekBytes, '\xbb'));
+
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  EXPECT_TRUE(StatusIs(LoadClusterKek("--cluster_kek", path).status(),
+                       absl::StatusCode::kInvalidArgument,
+                       {"--cluster_kek", "chmod 600"}));
+  ASSERT_TRUE(WritePrivateFile(path, hex.substr(2) + "zz").ok());
+  EXPECT_TRUE(StatusIs(LoadClusterKek("--cluster_kek", path).status(),
+                       absl::StatusCode::kInvalidArgument,
+                       {"64 hexadecimal digits"}));
+  EXPECT_TRUE(StatusIs(LoadClusterKek("--cluster_kek", path + ".none").status(),
+                       absl::StatusCode::kInvalidArgument, {"--cluster_kek"}));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 namespace ycr::storage {
 namespace {
 
+using test::PersonalEvent;
 using test::StatusIs;
 using test::TempDir;
 
@@ -68,25 +69,6 @@ std::unique_ptr<RocksDbEventLog> OpenReplicated(const std::string& path,
   if (!log.ok()) return nullptr;
   commit->log = log->get();
   return *std::move(log);
-}
-
-v1::ProposedEvent PersonalEvent(const std::string& subject,
-                                const std::string& notes,
-                                std::string id = NewUuid()) {
-  v1::ProposedEvent e = test::OpaqueEvent("skeleton", "test.note", id);
-  e.mutable_payload()->mutable_personal()->set_subject_id(subject);
-  e.mutable_payload()->mutable_personal()->set_notes(notes);
-  return e;
-}
-
-// The subject's stored data key, from a closed store's files.
-std::string StoredKey(const std::string& path, const std::string& subject) {
-  RawStore raw(path);
-  std::string value;
-  rocksdb::Status s =
-      raw.db()->Get(rocksdb::ReadOptions(), raw.cf(RawStore::kSubjectKeys),
-                    SubjectKeyKey(subject), &value);
-  return s.ok() && value.size() > 4 ? value.substr(4) : "";
 }
 
 class ReplicatedApplyTest : public ::testing::Test {
@@ -258,7 +240,7 @@ TEST_F(ReplicatedApplyTest, ACommitThatDidNotLandAnswersUnavailable) {
 TEST_F(ReplicatedApplyTest, SubjectKeysTravelWrappedNeverInClear) {
   WriteSome();
   leader_->Close();
-  const std::string key = StoredKey(leader_dir_.path(), "pupil-1");
+  const std::string key = StoredSubjectKey(leader_dir_.path(), "pupil-1");
   ASSERT_EQ(key.size(), kDataKeyBytes);
   for (const v1::ReplicatedEntry& entry : leader_commit_.entries) {
     EXPECT_EQ(entry.SerializeAsString().find(key), std::string::npos);
@@ -298,7 +280,7 @@ TEST_F(ReplicatedApplyTest, AnErasureDestroysTheKeyOnTheFollowerToo) {
   EXPECT_TRUE(event.payload().personal().erased());
   leader_->Close();
   follower_->Close();
-  EXPECT_EQ(StoredKey(follower_dir_.path(), "pupil-1"), "");
+  EXPECT_EQ(StoredSubjectKey(follower_dir_.path(), "pupil-1"), "");
 }
 
 TEST(ReplicatedApplyModeTest, ASingleNodeLogRefusesEntriesAndAShortKek) {
