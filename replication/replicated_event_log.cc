@@ -13,6 +13,12 @@
 namespace ycr::replication {
 namespace {
 
+// Bytes an entry holds besides its records (its framing, the previous
+// hash), and a stored record besides its proposed event (actor, stream,
+// times, hashes, salt, digest, sealing), generously.
+constexpr size_t kEntryOverheadBytes = 4096;
+constexpr size_t kRecordOverheadBytes = 1024;
+
 Logger& DefaultLogger() {
   static Logger* const logger =
       new Logger(&std::cerr, LogFormat::kText, LogLevel::kInfo);
@@ -208,6 +214,24 @@ void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
     std::move(done)(NotLeader("this node does not lead"));
     return;
   }
+  // An append is never split across entries: one that cannot fit in one
+  // is refused before anything is decided. The estimate is generous (a
+  // stored record carries the actor, times, hashes and salt besides the
+  // proposed event) so that the writer's own check never refuses a batch.
+  size_t bytes = kEntryOverheadBytes;
+  for (const v1::ProposedEvent& e : request.events) {
+    bytes += e.ByteSizeLong() + kRecordOverheadBytes;
+  }
+  for (const storage::RecordWrite& r : request.records) {
+    bytes += r.key.size() + r.value.size() + kRecordOverheadBytes;
+  }
+  if (bytes > kDefaultMaxEntryBytes) {
+    std::move(done)(absl::InvalidArgumentError(absl::StrCat(
+        "events: this append is too large for one replicated entry (about ",
+        bytes, " bytes, at most ", kDefaultMaxEntryBytes,
+        "): split it into several appends")));
+    return;
+  }
   local_->AppendAsync(std::move(request), std::move(done));
 }
 
@@ -300,10 +324,15 @@ storage::ReplicatedCommitResult ReplicatedEventLog::Commit(
              (writer_ != nullptr && writer_->deposed())) {
     Depose(written.status);
   } else if (!written.status.ok()) {
-    // INVALID_ARGUMENT: an append too large for an entry (the caller's to
-    // see), or a batch that did not continue etcd's head: the next batch
-    // starts from a writer opened anew.
+    // INVALID_ARGUMENT: a batch that did not continue etcd's head, or (not
+    // expected past AppendAsync's estimate) an append too large for an
+    // entry. Nothing of it was written, and it is not the other appends'
+    // fault: UNAVAILABLE, and the next batch starts from a writer opened
+    // anew.
     writer_.reset();
+    written.status = absl::UnavailableError(absl::StrCat(
+        "the replicated log refused the batch (", written.status.message(),
+        "); nothing of it was written: retry"));
   }
   uint64_t last = 0;
   if (written.appends_written > 0) {

@@ -169,7 +169,8 @@ void RocksDbEventLog::Impl::CommitReplicated(std::vector<Pending>& batch) {
   absl::Status ready = options_.replication->Prepare();
   if (ready.ok()) ready = ReloadWriterState();
   if (!ready.ok()) {
-    for (Pending& pending : batch) std::move(pending.done)(ready);
+    std::vector<absl::StatusOr<AppendResult>> refused(batch.size(), ready);
+    Answer(batch, refused);
     return;
   }
   BatchState state;
@@ -188,7 +189,8 @@ void RocksDbEventLog::Impl::CommitReplicated(std::vector<Pending>& batch) {
     v1::ReplicatedAppend append;
     if (absl::Status s = ExportAppend(own, pending.request, &append); !s.ok()) {
       // Not expected: the decisions of this batch cannot be written.
-      for (Pending& p : batch) std::move(p.done)(s);
+      std::vector<absl::StatusOr<AppendResult>> failed(batch.size(), s);
+      Answer(batch, failed);
       writer_reload_ = true;
       return;
     }
@@ -231,9 +233,7 @@ void RocksDbEventLog::Impl::CommitReplicated(std::vector<Pending>& batch) {
       }
     }
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    std::move(batch[i].done)(std::move(results[i]));
-  }
+  Answer(batch, results);
 }
 
 absl::Status RocksDbEventLog::Impl::ApplyAppend(
@@ -369,6 +369,7 @@ absl::Status RocksDbEventLog::Impl::ApplyReplicated(
     RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch),
                               "cannot write a replicated entry"));
     apply_tree_ = std::move(state.tree);
+    if (metrics_.events != nullptr) metrics_.events->Increment(records);
     Scrub(state);
   }
   PublishHead(last, state.last_hash);

@@ -237,6 +237,10 @@ class RocksDbEventLog::Impl {
   // it was already that.
   bool SetWriteState(const absl::Status& state);
   void CommitBatch(std::vector<Pending>& batch);
+  // Answers every append of `batch` with its result, counting them in the
+  // writer's metrics.
+  void Answer(std::vector<Pending>& batch,
+              std::vector<absl::StatusOr<AppendResult>>& results);
   absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
                                       BatchState* state,
                                       rocksdb::WriteBatch* batch);

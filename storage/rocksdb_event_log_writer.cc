@@ -295,6 +295,12 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
       Scrub(state);
     }
   }
+  Answer(batch, results);
+}
+
+void RocksDbEventLog::Impl::Answer(
+    std::vector<Pending>& batch,
+    std::vector<absl::StatusOr<AppendResult>>& results) {
   if (metrics_.latency != nullptr) {
     metrics_.batch_appends->Observe(static_cast<double>(batch.size()));
     for (size_t i = 0; i < batch.size(); ++i) {

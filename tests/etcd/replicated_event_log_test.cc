@@ -100,6 +100,20 @@ TEST_F(ReplicatedEventLogTest,
   ASSERT_TRUE(follower->RevealPersonal(&on_follower[0]).ok());
   EXPECT_EQ(on_follower[0].payload().personal().notes(), "notes");
 
+  // An append is never split across entries: one too large for an entry
+  // is refused whole, and nothing is written.
+  std::vector<v1::ProposedEvent> big;
+  for (int i = 0; i < 25; ++i) {
+    big.push_back(test::OpaqueEvent(std::string(64000, 'x')));
+  }
+  EXPECT_TRUE(StatusIs(
+      leader
+          ->Append(test::Request("ops-big", storage::ExpectedVersion::Any(),
+                                 std::move(big)))
+          .status(),
+      absl::StatusCode::kInvalidArgument, {"too large for one replicated"}));
+  EXPECT_EQ(leader->GetHead().position, last);
+
   const absl::Status refused =
       follower->Append(test::OneEvent("ops-x")).status();
   EXPECT_TRUE(StatusIs(
