@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "replication/log_trimmer.h"
 #include "storage/record_codec.h"
 #include "ycr/v1/replication.pb.h"
 
@@ -76,6 +77,9 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
   if (options.endpoints.empty()) {
     return absl::InvalidArgumentError("--replication: no etcd endpoint");
   }
+  if (options.node_id.empty()) {
+    return absl::InvalidArgumentError("--node_id: required in replicated mode");
+  }
   if (options.log.cluster_kek.size() != storage::kClusterKekBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("--cluster_kek: a key of ", storage::kClusterKekBytes,
@@ -133,6 +137,17 @@ void ReplicatedEventLog::FollowLoop() {
       absl::MutexLock lock(&mu_);
       if (closing_) return;
     }
+    // What this node applied, for trimming etcd's tail: at most once a
+    // second (each Follow below returns within one), and once at start so
+    // that a new node holds trimming back from the beginning.
+    const uint64_t applied = follower_->checkpoint().end.last_position;
+    if (!published_once_ || applied > published_) {
+      if (PublishApplied(*client_, options_.prefix, options_.node_id, applied)
+              .ok()) {
+        published_ = applied;
+        published_once_ = true;
+      }
+    }
     absl::Status s =
         follower_->Follow(UINT64_MAX, absl::Now() + absl::Seconds(1));
     if (s.code() == absl::StatusCode::kDeadlineExceeded) continue;
@@ -149,15 +164,22 @@ void ReplicatedEventLog::FollowLoop() {
 
 void ReplicatedEventLog::CampaignLoop() {
   while (true) {
+    bool was_leading = false;
+    bool leading = false;
     {
       absl::MutexLock lock(&mu_);
       if (closing_ || !follower_state_.ok()) return;
       if (lease_ != nullptr && lease_->held()) {
         // Leading: check the lease a few times a TTL.
+        was_leading = true;
         mu_.AwaitWithTimeout(absl::Condition(&closing_),
                              options_.lease_ttl / 10);
-        continue;
+        leading = !closing_ && lease_ != nullptr && lease_->held();
       }
+    }
+    if (was_leading) {
+      if (leading) MaybeTrim();
+      continue;
     }
     if (absl::StatusOr<std::optional<KeyValue>> leader =
             client_->Leader(options_.election);
@@ -188,6 +210,20 @@ void ReplicatedEventLog::CampaignLoop() {
     }
     logger_->Log(LogLevel::kInfo, "replication.leading",
                  {{"advertise", options_.advertise}});
+  }
+}
+
+void ReplicatedEventLog::MaybeTrim() {
+  if (options_.trim_interval == absl::ZeroDuration() ||
+      absl::Now() - trimmed_at_ < options_.trim_interval) {
+    return;
+  }
+  trimmed_at_ = absl::Now();
+  absl::StatusOr<uint64_t> trimmed =
+      TrimAppliedEntries(*client_, options_.prefix);
+  if (!trimmed.ok()) {
+    logger_->Log(LogLevel::kWarning, "replication.trim_failed",
+                 {{"error", std::string(trimmed.status().message())}});
   }
 }
 

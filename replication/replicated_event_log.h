@@ -20,6 +20,10 @@
 // A node whose follower finds an entry that does not continue its log
 // (DATA_LOSS), or that lost entries etcd no longer has (OUT_OF_RANGE),
 // stops applying and deciding for good; reads of what it holds go on.
+//
+// etcd holds only the tail: each node publishes what it applied, and the
+// leader deletes the entries every node has applied and compacts etcd's
+// history (log_trimmer.h).
 
 #include <atomic>
 #include <memory>
@@ -46,6 +50,12 @@ namespace ycr::replication {
 struct ReplicatedEventLogOptions {
   // etcd's client endpoints, host:port.
   std::vector<std::string> endpoints;
+  // This node's name, unique in the cluster: it publishes what it applied
+  // under it (log_trimmer.h). Required.
+  std::string node_id;
+  // How often the leader deletes from etcd the entries every node has
+  // applied and compacts etcd's history (log_trimmer.h). Zero: never.
+  absl::Duration trim_interval = absl::Seconds(5);
   // This node's address for clients (posted while it leads).
   std::string advertise;
   // Keys in etcd: the log's prefix and the election's name.
@@ -146,6 +156,8 @@ class ReplicatedEventLog : public storage::EventLog,
   void Depose(const absl::Status& why);
   void FollowLoop();
   void CampaignLoop();
+  // While leading: trims etcd's tail when trim_interval has passed.
+  void MaybeTrim();
 
   ReplicatedEventLogOptions options_;
   Logger* logger_ = nullptr;
@@ -165,6 +177,11 @@ class ReplicatedEventLog : public storage::EventLog,
   // The writer's thread only: the fenced writer of this leadership.
   std::unique_ptr<ReplicatedLogWriter> writer_;
   uint64_t writer_term_ = 0;
+  // The follower's thread only: the position last published as applied.
+  uint64_t published_ = 0;
+  bool published_once_ = false;
+  // The campaign thread only: when the tail was last trimmed.
+  absl::Time trimmed_at_ = absl::InfinitePast();
   std::atomic<bool> closed_{false};
 };
 

@@ -110,13 +110,14 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
   log->Log(
       LogLevel::kInfo, "replication.configured",
       {{"node_id", node_id}, {"advertise", advertise}, {"etcd", replication}});
-  options->open_cluster_log = [endpoints, advertise, lease,
+  options->open_cluster_log = [endpoints, node_id, advertise, lease,
                                kek = *std::move(kek),
                                log](storage::RocksDbEventLogOptions store,
                                     storage::RocksDbEventLog** local)
       -> absl::StatusOr<std::unique_ptr<storage::EventLog> > {
     replication::ReplicatedEventLogOptions cluster;
     cluster.endpoints = endpoints;
+    cluster.node_id = node_id;
     cluster.advertise = advertise;
     cluster.lease_ttl = absl::Seconds(lease);
     cluster.log = std::move(store);

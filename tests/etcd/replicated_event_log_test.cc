@@ -18,6 +18,7 @@
 #include "common/files.h"
 #include "gtest/gtest.h"
 #include "replication/cluster_kek.h"
+#include "replication/replicated_entry.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/unit/test_util.h"
 
@@ -36,6 +37,8 @@ class ReplicatedEventLogTest : public ::ycr::testing::EtcdSuite<1> {
     ReplicatedEventLogOptions options;
     options.endpoints = cluster_->ClientEndpoints();
     options.advertise = name;
+    options.node_id = name.substr(0, name.find(':'));
+    options.trim_interval = absl::Milliseconds(200);
     options.prefix = prefix_ + "/log";
     options.election = prefix_ + "/leader";
     options.lease_ttl = absl::Seconds(2);
@@ -153,6 +156,58 @@ TEST_F(ReplicatedEventLogTest, AnotherNodeTakesOverAndRetriesLandOnce) {
   ASSERT_TRUE(Applied(*gone, more->last_position));
   EXPECT_EQ(gone->GetHead().hash, next->GetHead().hash);
   EXPECT_TRUE(gone->VerifyChain(1, 0).ok());
+}
+
+// etcd holds only the tail: once every node has applied the entries, the
+// leader deletes them and compacts etcd's history, so an erased subject's
+// wrapped key leaves etcd; the log goes on after it.
+TEST_F(ReplicatedEventLogTest, AppliedEntriesLeaveEtcdWithTheirWrappedKeys) {
+  TempDir da, db;
+  auto a = OpenNode("node-a:1", da);
+  auto b = OpenNode("node-b:2", db);
+  ReplicatedEventLog* leader = Leader({a.get(), b.get()});
+  ASSERT_NE(leader, nullptr);
+  ReplicatedEventLog* follower = leader == a.get() ? b.get() : a.get();
+  ASSERT_TRUE(
+      leader
+          ->Append(test::Request("case-9", storage::ExpectedVersion::Any(),
+                                 {Personal("notes")}))
+          .ok());
+  // The entry that carries the subject's wrapped key, and its revision.
+  const std::string entries = EntriesBegin(prefix_ + "/log");
+  int64_t carried_at = 0;
+  auto first = client_->Range(entries, PrefixEnd(entries));
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (const auto& kv : first->kvs()) {
+    v1::ReplicatedEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(kv.value()));
+    if (entry.appends(0).key_writes_size() > 0) carried_at = kv.mod_revision();
+  }
+  storage::AppendRequest erase = test::OneEvent("subject-pupil-9");
+  erase.erase_subjects.push_back("pupil-9");
+  auto erased = leader->Append(erase);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  ASSERT_TRUE(Applied(*follower, erased->last_position));
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  int left = -1;
+  while (left != 0 && absl::Now() < deadline) {
+    auto range = client_->Range(entries, PrefixEnd(entries));
+    ASSERT_TRUE(range.ok()) << range.status();
+    left = range->kvs_size();
+    if (left != 0) absl::SleepFor(absl::Milliseconds(50));  // Bounded poll.
+  }
+  EXPECT_EQ(left, 0) << "the applied entries are still in etcd";
+  // Nor in its history: the revision that wrote the key is compacted.
+  if (carried_at != 0) {
+    EXPECT_FALSE(
+        client_->Range(entries, PrefixEnd(entries), 0, carried_at).ok());
+  }
+
+  auto more = leader->Append(test::OneEvent("ops-after-trim"));
+  ASSERT_TRUE(more.ok()) << more.status();
+  ASSERT_TRUE(Applied(*follower, more->last_position));
+  EXPECT_EQ(follower->GetHead().hash, leader->GetHead().hash);
 }
 
 // The cluster key's file (no etcd needed): 64 hex digits, private.
