@@ -70,22 +70,33 @@ class ReplicatedEventLogTest : public ::ycr::testing::EtcdSuite<1> {
     return done->WaitForNotificationWithTimeout(absl::Seconds(15));
   }
 
+  // Opens nodes a and b and waits for one to lead.
+  void StartTwo() {
+    a_ = OpenNode("node-a:1", dir_a_);
+    b_ = OpenNode("node-b:2", dir_b_);
+    leader_ = Leader({a_.get(), b_.get()});
+    ASSERT_NE(leader_, nullptr);
+    follower_ = leader_ == a_.get() ? b_.get() : a_.get();
+  }
+
   static v1::ProposedEvent Personal(const std::string& notes) {
     v1::ProposedEvent e = test::OpaqueEvent("skeleton");
     e.mutable_payload()->mutable_personal()->set_subject_id("pupil-9");
     e.mutable_payload()->mutable_personal()->set_notes(notes);
     return e;
   }
+
+  TempDir dir_a_, dir_b_;
+  std::unique_ptr<ReplicatedEventLog> a_, b_;
+  ReplicatedEventLog* leader_ = nullptr;
+  ReplicatedEventLog* follower_ = nullptr;
 };
 
 TEST_F(ReplicatedEventLogTest,
        TheLeaderAcknowledgesAppliedAppendsFollowersHold) {
-  TempDir da, db;
-  auto a = OpenNode("node-a:1", da);
-  auto b = OpenNode("node-b:2", db);
-  ReplicatedEventLog* leader = Leader({a.get(), b.get()});
-  ASSERT_NE(leader, nullptr);
-  ReplicatedEventLog* follower = leader == a.get() ? b.get() : a.get();
+  StartTwo();
+  ReplicatedEventLog* leader = leader_;
+  ReplicatedEventLog* follower = follower_;
   uint64_t last = 0;
   for (int i = 0; i < 10; ++i) {
     auto r = leader->Append(test::Request(
@@ -121,7 +132,7 @@ TEST_F(ReplicatedEventLogTest,
       follower->Append(test::OneEvent("ops-x")).status();
   EXPECT_TRUE(StatusIs(
       refused, absl::StatusCode::kUnavailable,
-      {"not the leader", leader == a.get() ? "node-a:1" : "node-b:2"}));
+      {"not the leader", leader == a_.get() ? "node-a:1" : "node-b:2"}));
 }
 
 TEST_F(ReplicatedEventLogTest, AnotherNodeTakesOverAndRetriesLandOnce) {
@@ -162,12 +173,9 @@ TEST_F(ReplicatedEventLogTest, AnotherNodeTakesOverAndRetriesLandOnce) {
 // leader deletes them and compacts etcd's history, so an erased subject's
 // wrapped key leaves etcd; the log goes on after it.
 TEST_F(ReplicatedEventLogTest, AppliedEntriesLeaveEtcdWithTheirWrappedKeys) {
-  TempDir da, db;
-  auto a = OpenNode("node-a:1", da);
-  auto b = OpenNode("node-b:2", db);
-  ReplicatedEventLog* leader = Leader({a.get(), b.get()});
-  ASSERT_NE(leader, nullptr);
-  ReplicatedEventLog* follower = leader == a.get() ? b.get() : a.get();
+  StartTwo();
+  ReplicatedEventLog* leader = leader_;
+  ReplicatedEventLog* follower = follower_;
   ASSERT_TRUE(
       leader
           ->Append(test::Request("case-9", storage::ExpectedVersion::Any(),
