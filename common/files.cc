@@ -131,4 +131,22 @@ absl::Status CreatePrivateFile(const std::string& path,
   return WritePrivate(path, contents, /*replace=*/false, before_link);
 }
 
+absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag,
+                                            const std::string& path,
+                                            absl::string_view what) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": ", text.status().message()));
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": ", path, " is open to its group or others (mode 0",
+        (st.st_mode >> 6) & 7, (st.st_mode >> 3) & 7, st.st_mode & 7, "); ",
+        what, " must be private: chmod 600 ", path));
+  }
+  return text;
+}
+
 }  // namespace ycr

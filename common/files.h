@@ -13,6 +13,14 @@ namespace ycr {
 // DATA_LOSS when reading it fails part way; both name the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// The whole of a secret's file (a signer key, a key-encryption key) given
+// by `flag`: INVALID_ARGUMENT naming the flag when it cannot be read, or
+// when it is open to its group or others (mode & 077), with the chmod that
+// fixes it; `what` names the secret in that message.
+absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag,
+                                            const std::string& path,
+                                            absl::string_view what);
+
 // Writes `contents` to `path` readable and writable by its owner only (mode
 // 0600, whatever the umask), and atomically: into a temporary file created
 // 0600 in the same directory (mkostemp), synced, then renamed over `path`,

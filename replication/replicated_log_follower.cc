@@ -12,6 +12,15 @@
 #include "storage/record_codec.h"
 
 namespace ycr::replication {
+namespace {
+
+// Before trying etcd again after it did not answer (a member that refuses
+// connections fails at once): a pause, not a wait for anything.
+void Backoff(absl::Time deadline) {
+  absl::SleepFor(std::min(absl::Milliseconds(100), deadline - absl::Now()));
+}
+
+}  // namespace
 
 FollowerCheckpoint EmptyCheckpoint() {
   return FollowerCheckpoint{0, ChainEnd{0, storage::GenesisHash()},
@@ -114,14 +123,20 @@ absl::Status ReplicatedLogFollower::Follow(uint64_t until_position,
       // needed.
       int64_t read_at = 0;
       if (absl::Status s = CatchUp(&read_at); !s.ok()) {
-        if (s.code() == absl::StatusCode::kUnavailable) continue;
+        if (s.code() == absl::StatusCode::kUnavailable) {
+          Backoff(deadline);
+          continue;
+        }
         stopped_for_good_ = s;
         return s;
       }
       if (checkpoint_.end.last_position >= until_position) break;
       absl::StatusOr<std::unique_ptr<EtcdWatch>> opened =
           client_->Watch(begin, PrefixEnd(begin), read_at + 1);
-      if (!opened.ok()) continue;  // Retried until the deadline.
+      if (!opened.ok()) {  // Retried until the deadline.
+        Backoff(deadline);
+        continue;
+      }
       watch = std::move(*opened);
     }
     // Short waits, so Stop() and the deadline are seen.

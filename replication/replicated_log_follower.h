@@ -9,8 +9,8 @@
 //
 // `apply` must make the entry and the checkpoint it is given durable
 // together (one synced write), so a node that restarts follows on from
-// exactly what it has. Applying to the local RocksDB log is the next step
-// (not written yet: see the README, "Running a cluster (in progress)").
+// exactly what it has: ReplicatedEventLog hands it to
+// RocksDbEventLog::ApplyReplicated with the checkpoint encoded.
 //
 // Not thread-safe, but Stop() may be called from any thread.
 

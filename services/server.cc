@@ -208,8 +208,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         if (chained) chained(state);
       };
   const std::string data_dir = options.log.path;
-  ASSIGN_OR_RETURN(server->log_,
-                   storage::RocksDbEventLog::Open(std::move(options.log)));
+  if (options.open_cluster_log) {
+    ASSIGN_OR_RETURN(server->owned_log_,
+                     options.open_cluster_log(options.log, &server->log_));
+    server->append_log_ = server->owned_log_.get();
+  } else {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::RocksDbEventLog> store,
+                     storage::RocksDbEventLog::Open(options.log));
+    server->log_ = store.get();
+    server->append_log_ = store.get();
+    server->owned_log_ = std::move(store);
+  }
   server->projection_store_ = server->log_->NewProjectionStore();
   // The log's signer key and origin, as the store remembers them.
   TlogIdentityOptions tlog;
@@ -220,7 +229,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   absl::StatusOr<TlogIdentity> identity =
       LoadTlogIdentity(tlog, *server->projection_store_, *server->log_);
   if (!identity.ok()) {
-    server->log_->Close();
+    server->append_log_->Close();
     return identity.status();
   }
   server->made_signer_key_ = identity->made_key;
@@ -232,8 +241,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                              {"flag", "--tlog_key_rotated"}});
   }
   server->projections_ = std::make_unique<projections::ProjectionHost>(
-      server->log_.get(), server->projection_store_.get(), options.projections);
-  for (auto& projection : ServerProjections(server->log_.get())) {
+      server->log_, server->projection_store_.get(), options.projections);
+  for (auto& projection : ServerProjections(server->log_)) {
     server->projections_->Add(std::move(projection));
   }
   // Rebuilds are timed by the wall clock, whatever clock the rules use.
@@ -241,7 +250,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                                        absl::Seconds(10));
   if (absl::Status s = server->projections_->Start(); !s.ok()) {
     server->projections_->Stop();
-    server->log_->Close();
+    server->append_log_->Close();
     return s;
   }
   server->readers_ = std::make_unique<WorkQueue>(options.reader_threads);
@@ -249,7 +258,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       server->log_->NewAccessLogStore();
   if (!access_store.ok()) {
     server->projections_->Stop();
-    server->log_->Close();
+    server->append_log_->Close();
     return access_store.status();
   }
   server->access_log_store_ = *std::move(access_store);
@@ -267,17 +276,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->streams_ =
       std::make_unique<StreamQuota>(options.max_streams_per_caller);
   server->commands_ = std::make_unique<DomainCommands>(
-      server->log_.get(),
+      server->append_log_,
       options.clock != nullptr ? options.clock : &SystemClock());
   server->audit_ = std::make_unique<AuditService>(
-      server->projections_.get(), server->log_.get(), server->readers_.get(),
-      access, server->streams_.get(),
+      server->projections_.get(), server->log_, server->readers_.get(), access,
+      server->streams_.get(),
       [commands = server->commands_.get()](const std::string& subject_id) {
         return commands->LoadSubjectRecord(subject_id);
       });
   server->checkpointer_ = std::make_unique<Checkpointer>(
-      server->log_.get(), std::move(identity->signer),
-      std::move(identity->last),
+      server->log_, std::move(identity->signer), std::move(identity->last),
       [store = server->projection_store_.get(),
        verifier_key](const SignedTreeHead& head) {
         return SaveLastCheckpoint(*store, verifier_key, head);
@@ -289,11 +297,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return s;
   }
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
-      server->projections_.get(), server->log_.get(), server->readers_.get());
+      server->projections_.get(), server->log_, server->readers_.get());
   server->admin_ = std::make_unique<AdminService>(
-      server->log_.get(), server->readers_.get(), options.backup_dir);
+      server->log_, server->readers_.get(), options.backup_dir);
   server->event_store_ = std::make_unique<EventStoreService>(
-      server->log_.get(), server->readers_.get(), options.event_store, access,
+      server->append_log_, server->readers_.get(), options.event_store, access,
       server->streams_.get());
 
   server->command_pool_ = std::make_unique<WorkQueue>(options.command_threads);
@@ -363,7 +371,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->projections_->Stop();
-    server->log_->Close();
+    server->append_log_->Close();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use or malformed?)"));
@@ -397,7 +405,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (!options.tlog_listen.empty()) {
     auto http = MetricsHttpServer::Start(
         options.tlog_listen, nullptr, &server->serving_,
-        TlogHttpHandler(server->checkpointer_.get(), server->log_.get()),
+        TlogHttpHandler(server->checkpointer_.get(), server->log_),
         options.http_limits);
     if (!http.ok()) {
       server->Shutdown(absl::ZeroDuration());
@@ -447,7 +455,7 @@ void Server::Shutdown(absl::Duration grace) {
   // the store closes.
   if (access_recorder_ != nullptr) access_recorder_->Stop();
   if (projections_ != nullptr) projections_->Stop();
-  if (log_ != nullptr) log_->Close();
+  if (append_log_ != nullptr) append_log_->Close();
   if (readers_ != nullptr) readers_->Stop();
 }
 

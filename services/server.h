@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +97,16 @@ struct ServerOptions {
   // host:port of the tlog-tiles read API (tlog_http.h); port 0 picks a free
   // one. Default: "" (off; Audit.Checkpoint and the proofs still answer).
   std::string tlog_listen;
+  // Replicated mode (issue 17; ycr-server --replication): opens the log in
+  // place of a single node's store. Given the store's options, returns the
+  // cluster's log (where commands append; it answers UNAVAILABLE naming the
+  // leader on a node that does not lead) and sets *local to the node's own
+  // store, which the returned log owns (reads, projections, the access log
+  // and backups use it). Default: none (a single node).
+  std::function<absl::StatusOr<std::unique_ptr<storage::EventLog>>(
+      storage::RocksDbEventLogOptions options,
+      storage::RocksDbEventLog** local)>
+      open_cluster_log;
 };
 
 // Every projection the server runs, in the order it adds them. `log` must
@@ -160,7 +171,12 @@ class Server {
 
   // Declared first: destroyed last, after everything that records into it.
   std::unique_ptr<MetricRegistry> metrics_;
-  std::unique_ptr<storage::RocksDbEventLog> log_;
+  // The cluster's log in replicated mode (it owns the node's store), or
+  // the node's own store on a single node; log_ is that store, append_log_
+  // where appends go (the cluster's log, or the store).
+  std::unique_ptr<storage::EventLog> owned_log_;
+  storage::RocksDbEventLog* log_ = nullptr;
+  storage::EventLog* append_log_ = nullptr;
   std::unique_ptr<storage::ProjectionStore> projection_store_;
   std::unique_ptr<storage::AccessLogStore> access_log_store_;
   std::unique_ptr<AccessRecorder> access_recorder_;

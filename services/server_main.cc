@@ -15,6 +15,7 @@
 #include "common/command_line.h"
 #include "common/files.h"
 #include "common/log_flags.h"
+#include "services/cluster_flags.h"
 #include "services/data_dir.h"
 #include "services/security/server_security.h"
 #include "services/server.h"
@@ -214,7 +215,11 @@ int main(int argc, char** argv) {
       "0 when the store verifies, 1 when not. keygen writes a new signer key "
       "for the log's checkpoints (mode 0600; an existing file is never "
       "overwritten) and prints its verifier key, "
-      "<name>+<hex id>+<base64>, for auditors (ycr audit verify --vkey).");
+      "<name>+<hex id>+<base64>, for auditors (ycr audit verify --vkey).\n"
+      "Replicated mode (--replication=etcd://..., README \"Running a "
+      "cluster\"): every node applies the log from etcd; one leads and "
+      "decides commands, the others serve reads and answer commands "
+      "UNAVAILABLE naming the leader.");
   if (args.size() > 2 ||
       (args.size() == 2 && std::string(args[1]) != "verify" &&
        std::string(args[1]) != "restore" && std::string(args[1]) != "keygen")) {
@@ -394,6 +399,12 @@ int main(int argc, char** argv) {
   options.tlog_key_rotated = absl::GetFlag(FLAGS_tlog_key_rotated);
   options.tlog_listen = absl::GetFlag(FLAGS_tlog_listen);
   options.access_log.capacity = absl::GetFlag(FLAGS_access_log_capacity);
+  if (absl::Status s = ycr::services::ConfigureCluster(&options, &log);
+      !s.ok()) {
+    log.Log(LogLevel::kError, "server.bad_flag",
+            {{"error", std::string(s.message())}});
+    return 2;
+  }
 
   // Lives as long as the server.
   static ycr::ManualClock testing_clock(absl::Now());

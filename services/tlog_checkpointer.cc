@@ -86,19 +86,10 @@ void Checkpointer::Stop() {
 
 absl::StatusOr<note::Signer> LoadSignerKey(const std::string& flag,
                                            const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": ", text.status().message()));
-  }
   // Whoever can read the key can sign checkpoints of another history.
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": ", path, " is open to its group or others (mode 0",
-        (st.st_mode >> 6) & 7, (st.st_mode >> 3) & 7, st.st_mode & 7,
-        "); a signer key must be private: chmod 600 ", path));
-  }
+  absl::StatusOr<std::string> text =
+      ReadPrivateFile(flag, path, "a signer key");
+  if (!text.ok()) return text.status();
   std::string key = *std::move(text);
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
     key.pop_back();

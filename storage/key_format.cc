@@ -38,6 +38,10 @@ uint32_t GetBigEndian32(const char* p) {
   return v;
 }
 
+std::string ReplicationCheckpointKey() {
+  return std::string(1, Prefix(KeyPrefix::kReplicationCheckpoint));
+}
+
 std::string FormatVersionKey() {
   return std::string(1, Prefix(KeyPrefix::kFormatVersion));
 }

@@ -8,6 +8,11 @@
 //
 //   column family  key                                      value
 //   default        kFormatVersion                           u32 format version
+//   default        kReplicationCheckpoint                   the replication
+//                                                           layer's checkpoint
+//                  (replicated mode only, written with every applied entry;
+//                  bytes the store does not interpret; absent on a single
+//                  node's store, so that store's bytes are unchanged)
 //   log            kLogRecord position                      hash[32] record
 //   tree           kTreeHash index                          hash[32]
 //                  (the log's Merkle tree: stored hash `index` in
@@ -97,6 +102,7 @@ absl::string_view FormatChange(uint32_t version);
 // Sorted: new prefixes take new values, never reuse old ones.
 enum class KeyPrefix : uint8_t {
   kFormatVersion = 0x01,
+  kReplicationCheckpoint = 0x02,
   kLogRecord = 0x10,
   kTreeHash = 0x11,
   kStreamIndex = 0x20,
@@ -139,6 +145,7 @@ uint32_t GetBigEndian32(const char* p);
 std::string FormatVersionKey();
 std::string EncodeFormatVersion(uint32_t version);
 std::optional<uint32_t> DecodeFormatVersion(absl::string_view value);
+std::string ReplicationCheckpointKey();
 
 std::string LogKey(uint64_t position);
 // kTreeHash index (index >= 0).

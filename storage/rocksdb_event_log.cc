@@ -113,6 +113,12 @@ RocksDbEventLog::Impl::Impl(RocksDbEventLogOptions options)
       versions_(options_.stream_cache_entries) {}
 
 absl::Status RocksDbEventLog::Impl::Open() {
+  if (options_.replication != nullptr &&
+      options_.cluster_kek.size() != kClusterKekBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster_kek: a replicated log needs a key of ",
+                     kClusterKekBytes, " bytes"));
+  }
   RETURN_IF_ERROR(OpenDb());
   RETURN_IF_ERROR(CheckFormatVersion());
   RETURN_IF_ERROR(RecoverHead());
@@ -408,6 +414,16 @@ void RocksDbEventLog::Impl::Close() {
 }
 
 // --- RocksDbEventLog: forwards to Impl. ---
+
+absl::Status RocksDbEventLog::ApplyReplicated(const v1::ReplicatedEntry& entry,
+                                              absl::string_view checkpoint) {
+  return impl_->ApplyReplicated(entry, checkpoint);
+}
+
+absl::StatusOr<std::optional<std::string>>
+RocksDbEventLog::ReplicationCheckpoint() {
+  return impl_->ReplicationCheckpoint();
+}
 
 absl::StatusOr<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
     RocksDbEventLogOptions options) {

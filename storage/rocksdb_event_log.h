@@ -27,6 +27,8 @@
 #include "storage/access_log_store.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
+#include "storage/replicated_commit.h"
+#include "ycr/v1/replication.pb.h"
 
 namespace rocksdb {
 class FileSystem;
@@ -73,6 +75,14 @@ struct RocksDbEventLogOptions {
   // they resume (OK), e.g. to set the health service. Must not call into
   // the log's writes. Default: none.
   std::function<void(const absl::Status&)> on_write_state;
+  // Replicated mode (issue 17; storage/replicated_commit.h): the writer
+  // decides appends and hands them to `replication` instead of writing
+  // them; records reach the store only through ApplyReplicated. Not owned;
+  // must outlive the log. Default: none (a single node).
+  ReplicatedCommit* replication = nullptr;
+  // Replicated mode: the cluster key-encryption key (kClusterKekBytes) that
+  // wraps subject keys in replicated entries.
+  std::string cluster_kek;
   // Tests only: the filesystem RocksDB writes through (to inject faults).
   // Default: the operating system's.
   std::shared_ptr<rocksdb::FileSystem> file_system;
@@ -142,6 +152,22 @@ class RocksDbEventLog : public EventLog {
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
 
   void Close() override;
+
+  // Replicated mode only (FAILED_PRECONDITION otherwise): applies one entry
+  // of the replicated log, verified by the caller, and stores `checkpoint`
+  // with it, in ONE synced write: its records with their tree hashes,
+  // stream index and event ids, its record writes and erasures, and its
+  // subject keys (unwrapped with cluster_kek). Head watches and
+  // subscriptions then see the records as if written here. An entry whose
+  // records this node already holds is a no-op (DATA_LOSS if they differ);
+  // one that does not start at head + 1 or chain to the head is DATA_LOSS
+  // (the node must stop rather than diverge); FAILED_PRECONDITION when a
+  // subject key does not unwrap under cluster_kek. Nothing is written on
+  // error. One at a time (calls are serialised). Thread-safe.
+  absl::Status ApplyReplicated(const v1::ReplicatedEntry& entry,
+                               absl::string_view checkpoint);
+  // The checkpoint stored by the last ApplyReplicated; nullopt when none.
+  absl::StatusOr<std::optional<std::string>> ReplicationCheckpoint();
 
   class Impl;
 

@@ -43,6 +43,7 @@
 #include "storage/rocksdb_internal.h"
 #include "storage/stream_version_cache.h"
 #include "storage/subject_keys.h"
+#include "ycr/v1/replication.pb.h"
 
 namespace ycr::storage {
 namespace internal {
@@ -190,6 +191,10 @@ class RocksDbEventLog::Impl {
   absl::Status WriteState();
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
   void Close();
+  // Replicated mode (rocksdb_event_log_apply.cc).
+  absl::Status ApplyReplicated(const v1::ReplicatedEntry& entry,
+                               absl::string_view checkpoint);
+  absl::StatusOr<std::optional<std::string>> ReplicationCheckpoint();
 
  private:
   // The writer's and the readers' own types (rocksdb_event_log_impl.h).
@@ -232,6 +237,10 @@ class RocksDbEventLog::Impl {
   // it was already that.
   bool SetWriteState(const absl::Status& state);
   void CommitBatch(std::vector<Pending>& batch);
+  // Answers every append of `batch` with its result, counting them in the
+  // writer's metrics.
+  void Answer(std::vector<Pending>& batch,
+              std::vector<absl::StatusOr<AppendResult>>& results);
   absl::StatusOr<AppendResult> Decide(AppendRequest& request, absl::Time now,
                                       BatchState* state,
                                       rocksdb::WriteBatch* batch);
@@ -251,6 +260,21 @@ class RocksDbEventLog::Impl {
   // Removes the bytes of erased keys and removed records from the files.
   void Scrub(const BatchState& state);
   void PublishHead(uint64_t position, const std::string& hash);
+  // Replicated mode: the writer decides a batch and hands it to
+  // options_.replication instead of writing it.
+  void CommitReplicated(std::vector<Pending>& batch);
+  // Takes the writer's head, chain end, tree and versions from the store
+  // when what was applied is not what the writer last decided (another
+  // leader's entries, a commit that did not land).
+  absl::Status ReloadWriterState();
+  // One decided append's writes (its own WriteBatch) as a replicated append.
+  absl::Status ExportAppend(const rocksdb::WriteBatch& batch,
+                            const AppendRequest& request,
+                            v1::ReplicatedAppend* out);
+  // Puts one replicated append's writes into `batch`, checking its chain
+  // from `state`.
+  absl::Status ApplyAppend(const v1::ReplicatedAppend& append,
+                           BatchState* state, rocksdb::WriteBatch* batch);
 
   const RocksDbEventLogOptions options_;
   Clock* const clock_;
@@ -293,6 +317,11 @@ class RocksDbEventLog::Impl {
   LogTree tree_;
   // Not OK while writes are stopped: what appends get.
   absl::Status write_error_;
+  // Replicated mode: the writer's state must be re-read from the store.
+  bool writer_reload_ = false;
+  // Replicated mode: one entry applied at a time; the tree as applied.
+  absl::Mutex apply_mu_;
+  std::optional<LogTree> apply_tree_ ABSL_GUARDED_BY(apply_mu_);
 
   absl::Mutex head_mu_;
   Head head_ ABSL_GUARDED_BY(head_mu_);

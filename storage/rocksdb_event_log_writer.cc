@@ -245,6 +245,7 @@ absl::Status RocksDbEventLog::Impl::TryResume() {
 }
 
 void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
+  if (options_.replication != nullptr) return CommitReplicated(batch);
   if (!write_error_.ok() && !TryResume().ok()) {
     for (Pending& pending : batch) {
       if (metrics_.appends_error != nullptr) {
@@ -294,6 +295,12 @@ void RocksDbEventLog::Impl::CommitBatch(std::vector<Pending>& batch) {
       Scrub(state);
     }
   }
+  Answer(batch, results);
+}
+
+void RocksDbEventLog::Impl::Answer(
+    std::vector<Pending>& batch,
+    std::vector<absl::StatusOr<AppendResult>>& results) {
   if (metrics_.latency != nullptr) {
     metrics_.batch_appends->Observe(static_cast<double>(batch.size()));
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -103,6 +103,8 @@ class ServerProcess {
   }
 
   int port() const { return port_; }
+  // The process (e.g. to pause it with SIGSTOP); -1 once stopped.
+  pid_t pid() const { return pid_; }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
 
  private:

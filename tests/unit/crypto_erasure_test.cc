@@ -14,24 +14,12 @@ namespace ycr::storage {
 namespace {
 
 using test::FilesContain;
+using test::PersonalEvent;
 using test::StatusIs;
 using test::TempDir;
 
 constexpr char kNotes[] = "PLAIN-NOTES-cares-for-dad-7731";
 constexpr char kRecord[] = "PLAIN-RECORD-born-2012-0931";
-
-// The stored data key of `subject`, read from the store's files directly
-// (the log must be closed).
-std::string StoredKey(const std::string& path, const std::string& subject) {
-  RawStore raw(path);
-  EXPECT_TRUE(raw.status().ok()) << raw.status().ToString();
-  std::string value;
-  rocksdb::Status s =
-      raw.db()->Get(rocksdb::ReadOptions(), raw.cf(RawStore::kSubjectKeys),
-                    SubjectKeyKey(subject), &value);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return value.size() > 4 ? value.substr(4) : "";
-}
 
 std::unique_ptr<RocksDbEventLog> OpenLog(const std::string& path) {
   RocksDbEventLogOptions options;
@@ -41,15 +29,6 @@ std::unique_ptr<RocksDbEventLog> OpenLog(const std::string& path) {
       RocksDbEventLog::Open(options);
   EXPECT_TRUE(log.ok()) << log.status();
   return *std::move(log);
-}
-
-v1::ProposedEvent PersonalEvent(const std::string& subject,
-                                const std::string& notes,
-                                std::string id = NewUuid()) {
-  v1::ProposedEvent e = test::OpaqueEvent("skeleton", "test.note", id);
-  e.mutable_payload()->mutable_personal()->set_subject_id(subject);
-  e.mutable_payload()->mutable_personal()->set_notes(notes);
-  return e;
 }
 
 v1::RecordedEvent ReadOne(EventLog& log, uint64_t position) {
@@ -126,7 +105,7 @@ TEST_F(CryptoErasureTest, ErasureDestroysTheKeyAndKeepsTheChain) {
   WriteSubject(*log);
   const std::string hash_before = ReadOne(*log, 1).hash();
   log->Close();
-  const std::string key = StoredKey(dir_.path(), "pupil-1");
+  const std::string key = StoredSubjectKey(dir_.path(), "pupil-1");
   ASSERT_EQ(key.size(), 32u);
   ASSERT_TRUE(FilesContain(dir_.path(), key));
 
@@ -162,7 +141,7 @@ TEST_F(CryptoErasureTest, AnErasureCutShortBeforeItsScrubIsScrubbedOnOpen) {
   auto log = OpenLog(dir_.path());
   WriteSubject(*log);
   log->Close();
-  const std::string key = StoredKey(dir_.path(), "pupil-1");
+  const std::string key = StoredSubjectKey(dir_.path(), "pupil-1");
   ASSERT_EQ(key.size(), 32u);
   {
     // The erasure's write as the log makes it, then a crash: no scrub.
@@ -253,9 +232,10 @@ TEST_F(CryptoErasureTest, AnErasureKeepsOnlyTheChildProtectionKeysNamed) {
   ASSERT_NE(gone, 0u);
   // Each under a key of its own: the subject's key does not open them.
   log.reset();
-  const std::string subject_key = StoredKey(dir_.path(), "pupil-1");
-  EXPECT_NE(subject_key,
-            StoredKey(dir_.path(), std::string("pupil-1\0service-b", 17)));
+  const std::string subject_key = StoredSubjectKey(dir_.path(), "pupil-1");
+  EXPECT_NE(
+      subject_key,
+      StoredSubjectKey(dir_.path(), std::string("pupil-1\0service-b", 17)));
   log = OpenLog(dir_.path());
 
   AppendRequest erase = test::OneEvent("subject-pupil-1");

@@ -82,4 +82,17 @@ class RawStore {
   std::unique_ptr<rocksdb::DB> db_;
 };
 
+// The stored data key of `subject` (its 32 bytes), read from a closed
+// store's files; "" when there is none.
+inline std::string StoredSubjectKey(const std::string& path,
+                                    const std::string& subject) {
+  RawStore raw(path);
+  if (!raw.status().ok()) return "";
+  std::string value;
+  rocksdb::Status s =
+      raw.db()->Get(rocksdb::ReadOptions(), raw.cf(RawStore::kSubjectKeys),
+                    SubjectKeyKey(subject), &value);
+  return s.ok() && value.size() > 4 ? value.substr(4) : "";
+}
+
 }  // namespace ycr::storage

@@ -85,6 +85,16 @@ inline v1::ProposedEvent OpaqueEvent(absl::string_view data,
   return event;
 }
 
+// An opaque event with a personal part about `subject` holding `notes`.
+inline v1::ProposedEvent PersonalEvent(const std::string& subject,
+                                       const std::string& notes,
+                                       std::string id = NewUuid()) {
+  v1::ProposedEvent e = OpaqueEvent("skeleton", "test.note", std::move(id));
+  e.mutable_payload()->mutable_personal()->set_subject_id(subject);
+  e.mutable_payload()->mutable_personal()->set_notes(notes);
+  return e;
+}
+
 inline storage::AppendRequest Request(absl::string_view stream,
                                       storage::ExpectedVersion expected,
                                       std::vector<v1::ProposedEvent> events) {

@@ -1,0 +1,398 @@
+#include "replication/replicated_event_log.h"
+
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "replication/log_trimmer.h"
+#include "storage/record_codec.h"
+#include "ycr/v1/replication.pb.h"
+
+namespace ycr::replication {
+namespace {
+
+// Bytes an entry holds besides its records (its framing, the previous
+// hash), and a stored record besides its proposed event (actor, stream,
+// times, hashes, salt, digest, sealing), generously.
+constexpr size_t kEntryOverheadBytes = 4096;
+constexpr size_t kRecordOverheadBytes = 1024;
+
+Logger& DefaultLogger() {
+  static Logger* const logger =
+      new Logger(&std::cerr, LogFormat::kText, LogLevel::kInfo);
+  return *logger;
+}
+
+std::string EncodeCheckpoint(const FollowerCheckpoint& c) {
+  v1::ReplicationCheckpoint proto;
+  proto.set_revision(c.revision);
+  proto.set_last_position(c.end.last_position);
+  proto.set_last_record_hash(c.end.last_record_hash);
+  proto.set_entry_hash(c.entry_hash);
+  return proto.SerializeAsString();
+}
+
+// The checkpoint stored with the last entry applied to `log`.
+absl::StatusOr<FollowerCheckpoint> LoadCheckpoint(
+    storage::RocksDbEventLog& log) {
+  ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                   log.ReplicationCheckpoint());
+  const storage::Head head = log.GetHead();
+  if (!stored.has_value()) {
+    if (head.position != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--replication: the store holds ", head.position,
+          " records but no replication checkpoint: it is not a replicated "
+          "node's store (start from an empty directory or a peer's backup)"));
+    }
+    return EmptyCheckpoint();
+  }
+  v1::ReplicationCheckpoint proto;
+  if (!proto.ParseFromString(*stored) ||
+      proto.last_position() != head.position ||
+      proto.last_record_hash() != head.hash) {
+    return absl::DataLossError(
+        "the store's replication checkpoint does not match its head");
+  }
+  return FollowerCheckpoint{
+      proto.revision(),
+      ChainEnd{proto.last_position(), proto.last_record_hash()},
+      proto.entry_hash()};
+}
+
+}  // namespace
+
+ReplicatedEventLog::ReplicatedEventLog(ReplicatedEventLogOptions options)
+    : options_(std::move(options)) {
+  logger_ = options_.logger != nullptr       ? options_.logger
+            : options_.log.logger != nullptr ? options_.log.logger
+                                             : &DefaultLogger();
+}
+
+absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
+    ReplicatedEventLogOptions options) {
+  if (options.endpoints.empty()) {
+    return absl::InvalidArgumentError("--replication: no etcd endpoint");
+  }
+  if (options.node_id.empty()) {
+    return absl::InvalidArgumentError("--node_id: required in replicated mode");
+  }
+  if (options.log.cluster_kek.size() != storage::kClusterKekBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cluster_kek: a key of ", storage::kClusterKekBytes,
+                     " bytes is needed in replicated mode"));
+  }
+  std::unique_ptr<ReplicatedEventLog> log(
+      new ReplicatedEventLog(std::move(options)));
+  EtcdClientOptions client_options;
+  client_options.endpoints = log->options_.endpoints;
+  ASSIGN_OR_RETURN(log->client_, EtcdClient::Create(client_options));
+  storage::RocksDbEventLogOptions local_options = log->options_.log;
+  local_options.replication = log.get();
+  ASSIGN_OR_RETURN(log->local_,
+                   storage::RocksDbEventLog::Open(std::move(local_options)));
+  absl::StatusOr<FollowerCheckpoint> from = LoadCheckpoint(*log->local_);
+  if (!from.ok()) {
+    log->local_->Close();
+    return from.status();
+  }
+  log->follower_ = std::make_unique<ReplicatedLogFollower>(
+      log->client_.get(), log->options_.prefix, *from,
+      [l = log.get()](const v1::ReplicatedEntry& entry,
+                      const FollowerCheckpoint& after) {
+        return l->local_->ApplyReplicated(entry, EncodeCheckpoint(after));
+      });
+  log->follow_thread_ = std::thread([l = log.get()] { l->FollowLoop(); });
+  log->campaign_thread_ = std::thread([l = log.get()] { l->CampaignLoop(); });
+  return log;
+}
+
+ReplicatedEventLog::~ReplicatedEventLog() { Close(); }
+
+void ReplicatedEventLog::Close() {
+  if (closed_.exchange(true)) return;
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  follower_->Stop();
+  if (follow_thread_.joinable()) follow_thread_.join();
+  // The writer answers what is queued (Prepare refuses: closing).
+  local_->Close();
+  if (campaign_thread_.joinable()) campaign_thread_.join();
+  std::unique_ptr<LeaderLease> lease;
+  {
+    absl::MutexLock lock(&mu_);
+    lease = std::move(lease_);
+  }
+  lease.reset();  // Resigns: another node may lead at once.
+}
+
+void ReplicatedEventLog::FollowLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+    }
+    // What this node applied, for trimming etcd's tail: at most once a
+    // second (each Follow below returns within one), and once at start so
+    // that a new node holds trimming back from the beginning.
+    const uint64_t applied = follower_->checkpoint().end.last_position;
+    if (!published_once_ || applied > published_) {
+      if (PublishApplied(*client_, options_.prefix, options_.node_id, applied)
+              .ok()) {
+        published_ = applied;
+        published_once_ = true;
+      }
+    }
+    absl::Status s =
+        follower_->Follow(UINT64_MAX, absl::Now() + absl::Seconds(1));
+    if (s.code() == absl::StatusCode::kDeadlineExceeded) continue;
+    if (s.code() == absl::StatusCode::kCancelled) return;
+    if (!s.ok()) {
+      logger_->Log(LogLevel::kError, "replication.follower_stopped",
+                   {{"error", std::string(s.message())}});
+      absl::MutexLock lock(&mu_);
+      follower_state_ = s;
+      return;
+    }
+  }
+}
+
+void ReplicatedEventLog::CampaignLoop() {
+  while (true) {
+    bool was_leading = false;
+    bool leading = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_ || !follower_state_.ok()) return;
+      if (lease_ != nullptr && lease_->held()) {
+        // Leading: check the lease a few times a TTL.
+        was_leading = true;
+        mu_.AwaitWithTimeout(absl::Condition(&closing_),
+                             options_.lease_ttl / 10);
+        leading = !closing_ && lease_ != nullptr && lease_->held();
+      }
+    }
+    if (was_leading) {
+      if (leading) MaybeTrim();
+      continue;
+    }
+    if (absl::StatusOr<std::optional<KeyValue>> leader =
+            client_->Leader(options_.election);
+        leader.ok()) {
+      absl::MutexLock lock(&mu_);
+      leader_address_ = leader->has_value() ? (*leader)->value : "";
+    }
+    LeaderLeaseOptions lease_options;
+    lease_options.election = options_.election;
+    lease_options.value = options_.advertise;
+    lease_options.ttl = options_.lease_ttl;
+    // Short, so that Close() and the leader's address are seen.
+    lease_options.campaign_timeout = absl::Seconds(2);
+    absl::StatusOr<std::unique_ptr<LeaderLease>> won =
+        LeaderLease::Campaign(client_.get(), lease_options);
+    if (!won.ok()) {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&closing_), absl::Milliseconds(100));
+      continue;
+    }
+    std::unique_ptr<LeaderLease> old;
+    {
+      absl::MutexLock lock(&mu_);
+      old = std::move(lease_);
+      lease_ = *std::move(won);
+      ++term_;
+      leader_address_ = options_.advertise;
+    }
+    logger_->Log(LogLevel::kInfo, "replication.leading",
+                 {{"advertise", options_.advertise}});
+  }
+}
+
+void ReplicatedEventLog::MaybeTrim() {
+  if (options_.trim_interval == absl::ZeroDuration() ||
+      absl::Now() - trimmed_at_ < options_.trim_interval) {
+    return;
+  }
+  trimmed_at_ = absl::Now();
+  absl::StatusOr<uint64_t> trimmed =
+      TrimAppliedEntries(*client_, options_.prefix);
+  if (!trimmed.ok()) {
+    logger_->Log(LogLevel::kWarning, "replication.trim_failed",
+                 {{"error", std::string(trimmed.status().message())}});
+  }
+}
+
+bool ReplicatedEventLog::leading() {
+  absl::MutexLock lock(&mu_);
+  return lease_ != nullptr && lease_->held() && follower_state_.ok();
+}
+
+std::string ReplicatedEventLog::leader_address() {
+  absl::MutexLock lock(&mu_);
+  return leader_address_;
+}
+
+absl::Status ReplicatedEventLog::follower_state() {
+  absl::MutexLock lock(&mu_);
+  return follower_state_;
+}
+
+void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
+                                     storage::AppendCallback done) {
+  // Refused here, before queueing, when this node does not lead; the
+  // writer checks again (Prepare) when it takes the append.
+  if (!leading()) {
+    std::move(done)(NotLeader("this node does not lead"));
+    return;
+  }
+  // An append is never split across entries: one that cannot fit in one
+  // is refused before anything is decided. The estimate is generous (a
+  // stored record carries the actor, times, hashes and salt besides the
+  // proposed event) so that the writer's own check never refuses a batch.
+  size_t bytes = kEntryOverheadBytes;
+  for (const v1::ProposedEvent& e : request.events) {
+    bytes += e.ByteSizeLong() + kRecordOverheadBytes;
+  }
+  for (const storage::RecordWrite& r : request.records) {
+    bytes += r.key.size() + r.value.size() + kRecordOverheadBytes;
+  }
+  if (bytes > kDefaultMaxEntryBytes) {
+    std::move(done)(absl::InvalidArgumentError(absl::StrCat(
+        "events: this append is too large for one replicated entry (about ",
+        bytes, " bytes, at most ", kDefaultMaxEntryBytes,
+        "): split it into several appends")));
+    return;
+  }
+  local_->AppendAsync(std::move(request), std::move(done));
+}
+
+absl::Status ReplicatedEventLog::NotLeader(absl::string_view why) {
+  std::string leader = leader_address();
+  return absl::UnavailableError(absl::StrCat(
+      "not the leader (", why, "): send commands to the leader",
+      leader.empty() ? " (none known yet; retry shortly)"
+                     : absl::StrCat(" at ", leader),
+      "; the outcome of an unacknowledged append is unknown: retry it with "
+      "the same event ids"));
+}
+
+bool ReplicatedEventLog::WaitApplied(uint64_t position) {
+  auto done = std::make_shared<absl::Notification>();
+  const uint64_t id = local_->WatchHead(position, [done]() { done->Notify(); });
+  if (id == 0) return local_->GetHead().position >= position;
+  if (!done->WaitForNotificationWithTimeout(options_.apply_timeout)) {
+    local_->CancelWatch(id);
+    return false;
+  }
+  return local_->GetHead().position >= position;
+}
+
+void ReplicatedEventLog::Depose(const absl::Status& why) {
+  logger_->Log(LogLevel::kWarning, "replication.deposed",
+               {{"error", std::string(why.message())}});
+  writer_.reset();
+  std::unique_ptr<LeaderLease> lease;
+  {
+    absl::MutexLock lock(&mu_);
+    if (term_ == writer_term_) lease = std::move(lease_);
+  }
+  lease.reset();
+}
+
+absl::Status ReplicatedEventLog::Prepare() {
+  uint64_t term = 0;
+  Fence fence;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return absl::UnavailableError("the event log is closed");
+    if (!follower_state_.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("this node stopped applying the replicated log: ",
+                       follower_state_.message()));
+    }
+    if (lease_ != nullptr && lease_->held()) {
+      term = term_;
+      fence = lease_->fence();
+    }
+  }
+  if (term == 0) return NotLeader("it holds no leader lease");
+  if (writer_ == nullptr || writer_term_ != term || writer_->deposed()) {
+    writer_.reset();
+    ReplicatedLogOptions writer_options;
+    writer_options.prefix = options_.prefix;
+    absl::StatusOr<std::unique_ptr<ReplicatedLogWriter>> opened =
+        ReplicatedLogWriter::Open(client_.get(), writer_options, fence);
+    if (!opened.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot open the replicated log: ", opened.status().message()));
+    }
+    writer_ = *std::move(opened);
+    writer_term_ = term;
+  }
+  // A leader decides only on a store that holds the whole log.
+  if (!WaitApplied(writer_->head().last_position())) {
+    return absl::UnavailableError(absl::StrCat(
+        "the new leader has not yet applied the log up to position ",
+        writer_->head().last_position(), "; retry shortly"));
+  }
+  return absl::OkStatus();
+}
+
+storage::ReplicatedCommitResult ReplicatedEventLog::Commit(
+    const std::vector<v1::ReplicatedAppend>& appends) {
+  WriteResult written = writer_->Write(appends);
+  if (written.status.code() == absl::StatusCode::kUnavailable) {
+    // The last entry is in doubt: settle it now, so the next batch starts
+    // from a known head (if this fails too, the next Prepare opens a new
+    // writer from etcd's head).
+    absl::StatusOr<size_t> landed = writer_->Recover();
+    if (landed.ok()) {
+      written.appends_written += *landed;
+    } else {
+      writer_.reset();
+    }
+  } else if (written.status.code() == absl::StatusCode::kFailedPrecondition ||
+             (writer_ != nullptr && writer_->deposed())) {
+    Depose(written.status);
+  } else if (!written.status.ok()) {
+    // INVALID_ARGUMENT: a batch that did not continue etcd's head, or (not
+    // expected past AppendAsync's estimate) an append too large for an
+    // entry. Nothing of it was written, and it is not the other appends'
+    // fault: UNAVAILABLE, and the next batch starts from a writer opened
+    // anew.
+    writer_.reset();
+    written.status = absl::UnavailableError(absl::StrCat(
+        "the replicated log refused the batch (", written.status.message(),
+        "); nothing of it was written: retry"));
+  }
+  uint64_t last = 0;
+  if (written.appends_written > 0) {
+    const v1::ReplicatedAppend& a = appends[written.appends_written - 1];
+    v1::RecordedEvent record;
+    if (storage::DecodeRecord(a.records(a.records_size() - 1), &record).ok()) {
+      last = record.position();
+    }
+  }
+  if (last > 0 && !WaitApplied(last)) {
+    // Durable in etcd, but not applied here in time: their outcome, to
+    // the caller, is unknown (a retry with the same ids is answered from
+    // the log).
+    return {0, absl::UnavailableError(
+                   "the entry is in the replicated log but this node has "
+                   "not applied it in time; retry with the same event ids")};
+  }
+  if (written.appends_written < appends.size() && written.status.ok()) {
+    written.status = absl::UnavailableError("not written");
+  }
+  if (written.status.code() == absl::StatusCode::kFailedPrecondition) {
+    written.status = NotLeader(written.status.message());
+  }
+  return {written.appends_written, written.status};
+}
+
+}  // namespace ycr::replication

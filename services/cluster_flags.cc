@@ -1,0 +1,135 @@
+#include "services/cluster_flags.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "services/security/server_security.h"
+
+#ifdef YCR_ETCD
+#include "replication/cluster_kek.h"
+#include "replication/replicated_event_log.h"
+#endif
+
+ABSL_FLAG(std::string, replication, "",
+          "Replicated mode: etcd://host:port[,host:port...], the etcd "
+          "cluster's client endpoints. Empty (the default): a single node. "
+          "Needs --node_id, --advertise and --cluster_kek.");
+ABSL_FLAG(std::string, node_id, "",
+          "Replicated mode: this node's name in logs (1-64 of "
+          "[A-Za-z0-9._-]).");
+ABSL_FLAG(std::string, advertise, "",
+          "Replicated mode: host:port where clients reach this node; "
+          "followers name the leader's in their UNAVAILABLE answers to "
+          "commands.");
+ABSL_FLAG(std::string, cluster_kek, "",
+          "Replicated mode: file (mode 0600) holding the cluster's "
+          "key-encryption key, 64 hex digits, the same on every node (umask "
+          "077; openssl rand -hex 32 > FILE). Subject keys travel in etcd "
+          "only wrapped under it.");
+ABSL_FLAG(int, replication_lease_seconds, 5,
+          "Replicated mode: the leader's lease in etcd (2..60): a leader "
+          "that dies or stalls is replaced this long after.");
+
+namespace ycr::services {
+namespace {
+
+absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", why));
+}
+
+#ifdef YCR_ETCD
+bool ValidNodeId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+#endif
+
+}  // namespace
+
+absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
+  const std::string replication = absl::GetFlag(FLAGS_replication);
+  if (replication.empty()) {
+    for (const auto& [flag, value] :
+         {std::pair<const char*, std::string>{"node_id",
+                                              absl::GetFlag(FLAGS_node_id)},
+          {"advertise", absl::GetFlag(FLAGS_advertise)},
+          {"cluster_kek", absl::GetFlag(FLAGS_cluster_kek)}}) {
+      if (!value.empty()) return BadFlag(flag, "only with --replication");
+    }
+    return absl::OkStatus();
+  }
+#ifndef YCR_ETCD
+  (void)options;
+  (void)log;
+  return BadFlag("replication",
+                 "this build has no replication layer (configured with "
+                 "YCR_ETCD off: install golang-etcd-server-dev and rebuild)");
+#else
+  constexpr absl::string_view kScheme = "etcd://";
+  if (!absl::StartsWith(replication, kScheme)) {
+    return BadFlag("replication", "expected etcd://host:port[,host:port...]");
+  }
+  std::vector<std::string> endpoints =
+      absl::StrSplit(replication.substr(kScheme.size()), ',');
+  if (endpoints.size() > 16) {
+    return BadFlag("replication", "at most 16 endpoints");
+  }
+  for (const std::string& endpoint : endpoints) {
+    RETURN_IF_ERROR(CheckListenAddress("--replication", endpoint));
+  }
+  const std::string node_id = absl::GetFlag(FLAGS_node_id);
+  if (!ValidNodeId(node_id)) {
+    return BadFlag("node_id", "1-64 of [A-Za-z0-9._-] (required)");
+  }
+  const std::string advertise = absl::GetFlag(FLAGS_advertise);
+  RETURN_IF_ERROR(CheckListenAddress("--advertise", advertise));
+  const int lease = absl::GetFlag(FLAGS_replication_lease_seconds);
+  if (lease < 2 || lease > 60) {
+    return BadFlag("replication_lease_seconds", "must be in 2..60");
+  }
+  const std::string kek_file = absl::GetFlag(FLAGS_cluster_kek);
+  if (kek_file.empty()) {
+    return BadFlag("cluster_kek", "required with --replication");
+  }
+  absl::StatusOr<std::string> kek =
+      replication::LoadClusterKek("--cluster_kek", kek_file);
+  if (!kek.ok()) return kek.status();
+  log->Log(
+      LogLevel::kInfo, "replication.configured",
+      {{"node_id", node_id}, {"advertise", advertise}, {"etcd", replication}});
+  options->open_cluster_log = [endpoints, node_id, advertise, lease,
+                               kek = *std::move(kek),
+                               log](storage::RocksDbEventLogOptions store,
+                                    storage::RocksDbEventLog** local)
+      -> absl::StatusOr<std::unique_ptr<storage::EventLog> > {
+    replication::ReplicatedEventLogOptions cluster;
+    cluster.endpoints = endpoints;
+    cluster.node_id = node_id;
+    cluster.advertise = advertise;
+    cluster.lease_ttl = absl::Seconds(lease);
+    cluster.log = std::move(store);
+    cluster.log.cluster_kek = kek;
+    cluster.logger = log;
+    ASSIGN_OR_RETURN(std::unique_ptr<replication::ReplicatedEventLog> opened,
+                     replication::ReplicatedEventLog::Open(std::move(cluster)));
+    *local = &opened->local();
+    return std::unique_ptr<storage::EventLog>(std::move(opened));
+  };
+  return absl::OkStatus();
+#endif
+}
+
+}  // namespace ycr::services
