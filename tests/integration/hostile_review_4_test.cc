@@ -46,6 +46,25 @@ class HostileReview4Test : public HostileReview2Test {
     return consents_->Vary(&context, vary, &done);
   }
 
+  // The service records consent c-early (wellbeing to kOtherSchool for
+  // impact reporting), the school reads it (`before`), moves the referral
+  // to kNewSchool, and a day later the service varies the consent to name
+  // kSocialCare too.
+  void GrantMoveAndVary(v1::Consent* before) {
+    ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
+    v1::GrantConsentRequest early =
+        Consent("c-early", "s-1", kOtherSchool, {v1::PURPOSE_IMPACT_REPORTING},
+                {v1::DATA_CATEGORY_WELLBEING}, clock_.Now());
+    ASSERT_TRUE(Ok(Grant(early, kService)));
+    ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-early", before)))
+        << "the holder reads it before the move";
+    ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
+    clock_.Advance(kDay);
+    v1::ConsentTerms varied = early.consent().terms();
+    varied.add_recipients()->set_organisation(kSocialCare);
+    ASSERT_TRUE(Ok(VaryAs(kService, "c-early", varied)));
+  }
+
   // The service plans intervention i-1 on s-1's referral and delivers a
   // session, the school moves the referral to kNewSchool, and a day later
   // the service delivers a second session and records a consent naming the
@@ -136,19 +155,8 @@ TEST_F(HostileReview4Test, TheHoldersAuthorityReadsNoMoreThanTheHolderMay) {
 // care now named, the version counting the service's later steps) and the
 // withdrawal date, which its trail rightly leaves out.
 TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
-  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
-  v1::GrantConsentRequest early =
-      Consent("c-early", "s-1", kOtherSchool, {v1::PURPOSE_IMPACT_REPORTING},
-              {v1::DATA_CATEGORY_WELLBEING}, clock_.Now());
-  ASSERT_TRUE(Ok(Grant(early, kService)));
   v1::Consent before;
-  ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-early", &before)))
-      << "the holder reads it before the move";
-  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
-  clock_.Advance(kDay);
-  v1::ConsentTerms varied = early.consent().terms();
-  varied.add_recipients()->set_organisation(kSocialCare);
-  ASSERT_TRUE(Ok(VaryAs(kService, "c-early", varied)));
+  ASSERT_NO_FATAL_FAILURE(GrantMoveAndVary(&before));
   ASSERT_TRUE(Ok(ServiceWithdraws("c-early", "WHY-h0st1le moved away",
                                   clock_.Now() + kDay)));
 
@@ -184,18 +192,8 @@ TEST_F(HostileReview4Test, TheSchoolTheChildLeftReadsNoLaterStepOfAConsent) {
 // about consent, in the direction that invites a disclosure. A withdrawal
 // the school sees now counts; the variation, and its version, still do not.
 TEST_F(HostileReview4Test, BackOnTheCaseTheSchoolReadsALaterWithdrawal) {
-  ASSERT_NO_FATAL_FAILURE(ReceiveAndAccept());
-  v1::GrantConsentRequest early =
-      Consent("c-early", "s-1", kOtherSchool, {v1::PURPOSE_IMPACT_REPORTING},
-              {v1::DATA_CATEGORY_WELLBEING}, clock_.Now());
-  ASSERT_TRUE(Ok(Grant(early, kService)));
   v1::Consent before;
-  ASSERT_TRUE(Ok(GetConsentAs(kSchool, "c-early", &before)));
-  ASSERT_TRUE(Ok(MoveReferral(kSchool, kNewSchool, "c-move")));
-  clock_.Advance(kDay);
-  v1::ConsentTerms varied = early.consent().terms();
-  varied.add_recipients()->set_organisation(kSocialCare);
-  ASSERT_TRUE(Ok(VaryAs(kService, "c-early", varied)));
+  ASSERT_NO_FATAL_FAILURE(GrantMoveAndVary(&before));
   ASSERT_TRUE(Ok(MoveReferral(kNewSchool, kSchool, "c-back")));
   clock_.Advance(kDay);
   ASSERT_TRUE(Ok(ServiceWithdraws("c-early", "WHY-h0st1le", clock_.Now())));
