@@ -206,15 +206,8 @@ TEST_F(HostileReview4Test, BackOnTheCaseTheSchoolReadsALaterWithdrawal) {
   EXPECT_EQ(after.version(), before.version()) << after.ShortDebugString();
   EXPECT_FALSE(absl::StrContains(after.DebugString(), kSocialCare))
       << after.ShortDebugString();
-  v1::ConsentInForceResponse in_force;
-  auto audit = v1::Audit::NewStub(channel_);
-  ASSERT_TRUE(
-      Ok(ReadAs(audit.get(), &v1::Audit::Stub::ConsentInForce,
-                InForce("s-1", kOtherSchool, v1::PURPOSE_IMPACT_REPORTING,
-                        v1::DATA_CATEGORY_WELLBEING, clock_.Now(), Head()),
-                kSchool, &in_force)));
-  EXPECT_FALSE(in_force.covered()) << in_force.ShortDebugString();
-  EXPECT_FALSE(absl::StrContains(in_force.DebugString(), kSocialCare));
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectNotCoveredFor(kSchool, kOtherSchool, kSocialCare));
 }
 
 // ---------------------------------------------------------------------------
