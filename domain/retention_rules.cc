@@ -1,5 +1,8 @@
 #include "domain/retention_rules.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "domain/erasure_rules.h"
@@ -31,14 +34,24 @@ std::optional<absl::Time> ParseKeptReviewNote(const std::string& note) {
 }
 
 v1::EventPayload KeptEvent(const std::string& subject_id,
-                           const std::string& organisation,
+                           std::vector<std::string> keepers,
                            absl::CivilDay review) {
+  std::sort(keepers.begin(), keepers.end());
+  keepers.erase(std::unique(keepers.begin(), keepers.end()), keepers.end());
   v1::EventPayload event;
   event.mutable_child_protection_kept()->set_subject_id(subject_id);
-  event.mutable_child_protection_kept()->set_organisation(organisation);
+  for (std::string& org : keepers) {
+    event.mutable_child_protection_kept()->add_keepers(std::move(org));
+  }
   event.mutable_personal()->set_subject_id(subject_id);
   event.mutable_personal()->set_notes(KeptReviewNote(review));
   return event;
+}
+
+std::vector<std::string> KeepersOf(const v1::ChildProtectionKept& kept) {
+  std::vector<std::string> out(kept.keepers().begin(), kept.keepers().end());
+  if (!kept.organisation().empty()) out.push_back(kept.organisation());
+  return out;
 }
 
 absl::Status ValidateRetentionReview(const v1::ChildProtectionReviewed& review,

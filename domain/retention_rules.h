@@ -23,6 +23,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,11 +48,17 @@ absl::CivilDay KeptReviewDay(const std::optional<absl::CivilDay>& date_of_birth,
 std::string KeptReviewNote(absl::CivilDay day);
 std::optional<absl::Time> ParseKeptReviewNote(const std::string& note);
 
-// The child_protection_kept `organisation`'s records get at an erasure of
-// `subject_id`; `review` the review day.
+// The one child_protection_kept an erasure of `subject_id` writes, naming
+// `keepers` (the organisations whose records it kept; may be none);
+// `review` the review day.
 v1::EventPayload KeptEvent(const std::string& subject_id,
-                           const std::string& organisation,
+                           std::vector<std::string> keepers,
                            absl::CivilDay review);
+
+// The organisations a child_protection_kept kept records of: its keepers,
+// or the one `organisation` of a store written before one event per
+// erasure.
+std::vector<std::string> KeepersOf(const v1::ChildProtectionKept& kept);
 
 // INVALID_ARGUMENT naming the field: decision DESTROY or KEEP; a KEEP with
 // next_review_at after `now` and at most kMaxKeepYears later, and a known

@@ -9,6 +9,7 @@
 #include "common/proto_time.h"
 #include "domain/field_checks.h"
 #include "domain/refusals.h"
+#include "domain/retention_rules.h"
 
 namespace ycr::domain {
 namespace {
@@ -262,10 +263,11 @@ absl::Status ApplySubjectEvent(const v1::RecordedEvent& recorded,
     case v1::EventPayload::kErasureRefused:
       break;
     case v1::EventPayload::kChildProtectionKept: {
-      KeptRecord& kept =
-          view->kept[event.child_protection_kept().organisation()];
-      kept.kept_position = recorded.position();
-      kept.kept_at = FromProtoTime(recorded.recorded_at());
+      for (const std::string& org : KeepersOf(event.child_protection_kept())) {
+        KeptRecord& kept = view->kept[org];
+        kept.kept_position = recorded.position();
+        kept.kept_at = FromProtoTime(recorded.recorded_at());
+      }
       break;
     }
     case v1::EventPayload::kChildProtectionReviewed: {

@@ -40,11 +40,12 @@ std::string AddChildProtectionHolder(const std::optional<std::string>& value,
 // Largest subject record, serialised.
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
 
-// An organisation's child-protection records an erasure kept
-// (child_protection_kept), while not destroyed at a review.
+// An organisation's child-protection records an erasure kept (named by its
+// child_protection_kept), while not destroyed at a review.
 struct KeptRecord {
   // The child_protection_kept event, whose sealed part holds the first
-  // review date; when it was recorded.
+  // review date (shared by every keeper of the erasure); when it was
+  // recorded.
   uint64_t kept_position = 0;
   absl::Time kept_at;
   // The review date the last KEEP decision set (nullopt: none yet, the

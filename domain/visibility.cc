@@ -335,6 +335,9 @@ std::vector<std::string> AddresseesOf(const v1::EventPayload& p) {
              &out);
       break;
     case K::kChildProtectionKept:
+      // Only a store's older form names one keeper, its addressee. The
+      // form every erasure writes now names all its keepers: it has no
+      // addressee (one keeper must not learn of another), auditors only.
       AddOrg(p.child_protection_kept().organisation(), &out);
       break;
     case K::kChildProtectionReviewed:

@@ -140,8 +140,11 @@ class DomainCommands {
       v1::ChildProtectionReviewed review);
 
   // When the review of `kept` is due: the date of its last KEEP, or the
-  // date its erasure sealed under the keeping organisation's key.
-  absl::StatusOr<absl::Time> ReviewDue(const domain::KeptRecord& kept);
+  // date its erasure sealed (under the kept-reviews key, or in a store's
+  // older form the keeping organisation's). nullopt when that date reads as
+  // erased: the records were destroyed since `kept` was read.
+  absl::StatusOr<std::optional<absl::Time>> ReviewDue(
+      const domain::KeptRecord& kept);
 
   // The kept records of the caller's organisation (every organisation's
   // for an auditor) whose review is due by `as_of`, earliest first, at most

@@ -92,13 +92,18 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
             records.push_back(
                 {domain::SubjectSaltKey(subject_id), "", "", true});
             attempt.erase_subjects().push_back(subject_id);
-            // Each kept organisation's review date, sealed under its own
-            // key (the date of birth it derives from goes with the record).
+            // One record of the review date whatever was kept, so the log's
+            // head tells the holder nothing (it counted the keepers when
+            // each had its own). The date is sealed under the kept-reviews
+            // key, kept with the keepers' keys; with none kept, the erasure
+            // destroys it in this same write (the date derives from the
+            // date of birth, and must go with the records).
             const absl::CivilDay review =
                 domain::KeptReviewDay(facts.date_of_birth, attempt.now());
-            for (const std::string& org : attempt.erase_retaining()) {
-              attempt.extra_events().push_back(
-                  domain::KeptEvent(subject_id, org, review));
+            attempt.extra_events().push_back(domain::KeptEvent(
+                subject_id, attempt.erase_retaining(), review));
+            if (!attempt.erase_retaining().empty()) {
+              attempt.erase_retaining().push_back(storage::kKeptReviewsOwner);
             }
             return absl::OkStatus();
           }));
@@ -107,8 +112,8 @@ absl::StatusOr<DomainCommands::ErasureOutcome> DomainCommands::EraseSubject(
                    log_->ReadAll(append.first_position, 1, {}));
   ErasureOutcome outcome{append, false, v1::ERASURE_GROUND_UNSPECIFIED};
   if (!slice.events.empty()) {
-    // The answer names the erasure's own event, never the kept records'
-    // after it (the holder must not learn that any were kept).
+    // The answer names the erasure's own event, never the kept-reviews
+    // record after it (written by every erasure, but auditors' alone).
     outcome.append.last_position = outcome.append.first_position;
     outcome.append.stream_version = slice.events[0].stream_version();
     const v1::EventPayload& p = slice.events[0].payload();

@@ -30,7 +30,7 @@ storage::LogFilter RetentionEvents() {
 
 }  // namespace
 
-absl::StatusOr<absl::Time> DomainCommands::ReviewDue(
+absl::StatusOr<std::optional<absl::Time>> DomainCommands::ReviewDue(
     const domain::KeptRecord& kept) {
   if (kept.next_review.has_value()) return *kept.next_review;
   ASSIGN_OR_RETURN(storage::LogSlice slice,
@@ -41,6 +41,8 @@ absl::StatusOr<absl::Time> DomainCommands::ReviewDue(
                                             kept.kept_position, " is missing"));
   }
   RETURN_IF_ERROR(log_->RevealPersonal(&slice.events[0]));
+  // Destroyed since the view was read (a review that raced this one).
+  if (slice.events[0].payload().personal().erased()) return std::nullopt;
   std::optional<absl::Time> due =
       domain::ParseKeptReviewNote(slice.events[0].payload().personal().notes());
   if (!due.has_value()) {
@@ -70,9 +72,15 @@ absl::StatusOr<storage::AppendResult> DomainCommands::ReviewRetention(
             RETURN_IF_ERROR(domain::ValidateRetentionReview(r, attempt.now()));
             ASSIGN_OR_RETURN(const domain::KeptRecord* kept,
                              domain::CallersKeptRecord(view, caller, subject));
-            ASSIGN_OR_RETURN(absl::Time due, ReviewDue(*kept));
+            ASSIGN_OR_RETURN(std::optional<absl::Time> due, ReviewDue(*kept));
+            if (!due.has_value()) {
+              // As for any organisation that keeps nothing.
+              return domain::CallersKeptRecord(domain::SubjectView(), caller,
+                                               subject)
+                  .status();
+            }
             RETURN_IF_ERROR(
-                domain::RequireReviewDue(subject, due, attempt.now()));
+                domain::RequireReviewDue(subject, *due, attempt.now()));
             if (r.decision() != v1::RETENTION_DECISION_DESTROY) {
               return absl::OkStatus();
             }
@@ -96,13 +104,17 @@ absl::StatusOr<storage::AppendResult> DomainCommands::ReviewRetention(
                       ? storage::RecordWrite(key, "", "", true)
                       : storage::RecordWrite(key, absl::StrJoin(others, "\n")));
             }
+            bool others_keep = false;
             for (const auto& [org, unused] : view.kept) {
-              if (org != caller.organisation() &&
-                  std::find(others.begin(), others.end(), org) ==
-                      others.end()) {
+              if (org == caller.organisation()) continue;
+              others_keep = true;
+              if (std::find(others.begin(), others.end(), org) ==
+                  others.end()) {
                 others.push_back(org);
               }
             }
+            // The review date goes with the last keeper's records.
+            if (others_keep) others.push_back(storage::kKeptReviewsOwner);
             attempt.erase_subjects().push_back(subject);
             attempt.erase_retaining() = std::move(others);
             return absl::OkStatus();
@@ -133,10 +145,12 @@ DomainCommands::ListRetentionReviews(const v1::Actor& caller, absl::Time as_of,
       const v1::EventPayload& p = event.payload();
       if (p.has_child_protection_kept()) {
         const v1::ChildProtectionKept& k = p.child_protection_kept();
-        if (!everyone && k.organisation() != caller.organisation()) continue;
-        Kept& entry = kept[{k.subject_id(), k.organisation()}];
-        entry.record.kept_position = event.position();
-        entry.record.kept_at = FromProtoTime(event.recorded_at());
+        for (const std::string& org : domain::KeepersOf(k)) {
+          if (!everyone && org != caller.organisation()) continue;
+          Kept& entry = kept[{k.subject_id(), org}];
+          entry.record.kept_position = event.position();
+          entry.record.kept_at = FromProtoTime(event.recorded_at());
+        }
       } else if (p.has_child_protection_reviewed()) {
         const v1::ChildProtectionReviewed& r = p.child_protection_reviewed();
         auto it = kept.find({r.subject_id(), r.organisation()});
@@ -155,12 +169,12 @@ DomainCommands::ListRetentionReviews(const v1::Actor& caller, absl::Time as_of,
   std::vector<v1::RetentionReview> due;
   for (const auto& [id, entry] : kept) {
     if (entry.destroyed) continue;
-    ASSIGN_OR_RETURN(absl::Time when, ReviewDue(entry.record));
-    if (when > as_of) continue;
+    ASSIGN_OR_RETURN(std::optional<absl::Time> when, ReviewDue(entry.record));
+    if (!when.has_value() || *when > as_of) continue;
     v1::RetentionReview& review = due.emplace_back();
     review.set_subject_id(id.first);
     review.set_organisation(id.second);
-    *review.mutable_review_due() = ToProtoTime(when);
+    *review.mutable_review_due() = ToProtoTime(*when);
     *review.mutable_kept_since() = ToProtoTime(entry.record.kept_at);
     review.set_keep_reason(entry.record.keep_reason);
   }

@@ -130,10 +130,18 @@ struct AppendRequest {
   // compacted so the key bytes leave the store's table files.
   std::vector<std::string> erase_subjects;
   // Organisations whose child-protection keys for the erased subjects the
-  // erasure keeps (they must retain those records; subject_keys.h): every
-  // other key of the subjects is destroyed. At most max_conditions.
+  // erasure keeps (they must retain those records; subject_keys.h), and
+  // kKeptReviewsOwner while any is kept: every other key of the subjects is
+  // destroyed. At most max_conditions.
   std::vector<std::string> erase_retaining;
 };
+
+// The owner (in erase_retaining) of a subject's kept-reviews key, which
+// seals the review date an erasure records for the records it kept
+// (child_protection_kept): it must live while any organisation keeps its
+// records, and go with the last. 0x01 keeps it apart from every
+// organisation id (printable ASCII).
+inline constexpr char kKeptReviewsOwner[] = "\x01kept-reviews";
 
 struct AppendResult {
   // Positions of the events: first_position..last_position, contiguous.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/carried_disclosure.h"
 #include "common/status_macros.h"
+#include "storage/event_log.h"
 #include "storage/key_format.h"
 #include "storage/personal_crypto.h"
 #include "storage/rocksdb_internal.h"
@@ -36,10 +37,13 @@ std::string SealingOwner(const v1::EventPayload& payload,
     case v1::EventPayload::kConcernClosed:
       return actor.organisation();
     case v1::EventPayload::kChildProtectionKept:
-      // Written by the erasure (its actor is the erasing holder) for the
-      // organisation whose records it kept: the review date is sealed under
-      // that organisation's key, and goes with it.
-      return payload.child_protection_kept().organisation();
+      // Written by the erasure (its actor is the erasing holder). A store's
+      // older form, for one keeping organisation, sealed its review date
+      // under that organisation's key; the one event per erasure seals it
+      // under the kept-reviews key.
+      return payload.child_protection_kept().organisation().empty()
+                 ? kKeptReviewsOwner
+                 : payload.child_protection_kept().organisation();
     case v1::EventPayload::kSharingDeclined:
       return payload.sharing_declined().concern_id().empty()
                  ? ""

@@ -16,8 +16,10 @@
 // about them; an organisation's child-protection key for the subject seals
 // that organisation's child-protection records about them (SealingOwner):
 // every event of a safeguarding concern it raised, a disclosure it made on a
-// safeguarding basis, a decision not to share it took within a concern,
-// and the review date an erasure recorded for it (child_protection_kept).
+// safeguarding basis, a decision not to share it took within a concern.
+// A third, the kept-reviews key (owner kKeptReviewsOwner), seals the review
+// date an erasure records for the records it kept (child_protection_kept);
+// the erasure keeps it only while it keeps some organisation's key.
 // Such records must be kept until the child is 25 (IRMS), by the
 // organisation that made them, whoever else asks for erasure; with keys of
 // their own, an erasure can destroy everything else and keep exactly them,

@@ -555,16 +555,21 @@ TEST_F(ErasureEverywhereTest, NoTextOfAnyKindSurvivesInAnyReadExportOrFile) {
   EXPECT_EQ(Found(Exports()), std::vector<std::string>());
 
   // The audit skeleton is whole: every entry as before but for the
-  // personal part, now marked erased, and the erasure appended.
+  // personal part, now marked erased, and the erasure appended with its
+  // one kept-reviews record (keeping nothing: its date already erased).
   const std::vector<v1::AuditEntry> trail_after = TrailAs(kAuditor);
-  ASSERT_EQ(trail_after.size(), trail_before.size() + 1);
+  ASSERT_EQ(trail_after.size(), trail_before.size() + 2);
   for (size_t i = 0; i < trail_before.size(); ++i) {
     EXPECT_EQ(Skeleton(trail_after[i]), Skeleton(trail_before[i])) << i;
     if (trail_before[i].event().payload().has_personal()) {
       EXPECT_TRUE(trail_after[i].event().payload().personal().erased()) << i;
     }
   }
-  EXPECT_TRUE(trail_after.back().event().payload().has_subject_erased());
+  EXPECT_TRUE(
+      trail_after[trail_before.size()].event().payload().has_subject_erased());
+  const v1::EventPayload& kept = trail_after.back().event().payload();
+  EXPECT_EQ(kept.child_protection_kept().keepers_size(), 0);
+  EXPECT_TRUE(kept.personal().erased());
 
   server_.server().Shutdown();
   ASSERT_NO_FATAL_FAILURE(CompactEverything());

@@ -1,8 +1,8 @@
 // The review of child-protection records kept past an erasure, through the
 // real server (a real store, the injected clock): the review date recorded
-// at erasure from the date of birth and sealed under the keeping
-// organisation's key; the review listed for that organisation (and
-// auditors) once due, for no one else; DESTROY erasing the kept records
+// at erasure from the date of birth, one record whatever was kept, sealed
+// under the subject's kept-reviews key; the review listed for that organisation
+// (and auditors) once due, for no one else; DESTROY erasing the kept records
 // down to the store's files; KEEP moving the date; and every refusal.
 
 #include <optional>
@@ -23,7 +23,7 @@ namespace {
 
 using test::FilesContain;
 
-TEST_F(RetentionReviewTest, TheErasureSealsTheReviewDateUnderTheKeepersKey) {
+TEST_F(RetentionReviewTest, EveryErasureWritesOneSealedReviewRecord) {
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));
   ASSERT_NO_FATAL_FAILURE(ReferToService("s-2"));
   v1::EraseSubjectResponse kept;
@@ -39,20 +39,30 @@ TEST_F(RetentionReviewTest, TheErasureSealsTheReviewDateUnderTheKeepersKey) {
   EXPECT_EQ(kept.command().stream_version(), plain.command().stream_version());
   EXPECT_EQ(kept.erased(), plain.erased());
 
-  // The review date: date of birth + 25 years, sealed under the service's
-  // child-protection key, never in the event's plain part.
+  // The review date: date of birth + 25 years, sealed under the subject's
+  // kept-reviews key, never in the event's plain part; the keepers named.
   const v1::RecordedEvent& record = events[2];
   ASSERT_TRUE(record.payload().has_child_protection_kept());
-  EXPECT_EQ(record.payload().child_protection_kept().organisation(), kService);
+  EXPECT_EQ(record.payload().child_protection_kept().organisation(), "");
+  ASSERT_EQ(record.payload().child_protection_kept().keepers_size(), 1);
+  EXPECT_EQ(record.payload().child_protection_kept().keepers(0), kService);
   EXPECT_EQ(record.payload().personal().notes(), kReviewDay);
   EXPECT_TRUE(record.payload().has_encrypted_personal());
   EXPECT_FALSE(absl::StrContains(
       record.payload().child_protection_kept().DebugString(), kReviewDay));
   EXPECT_FALSE(absl::StrContains(AllFiles(), kReviewDay));
-  // An erasure that kept nothing records no review.
-  for (const v1::RecordedEvent& e : Events("subject-s-2")) {
-    EXPECT_FALSE(e.payload().has_child_protection_kept());
-  }
+  // An erasure that kept nothing writes the same one record, naming no
+  // keeper, its date's key destroyed by the erasure itself (so the head
+  // after any erasure is its position + 1).
+  const std::vector<v1::RecordedEvent> plain_events = Events("subject-s-2");
+  ASSERT_FALSE(plain_events.empty());
+  const v1::RecordedEvent& none = plain_events.back();
+  ASSERT_TRUE(none.payload().has_child_protection_kept());
+  EXPECT_EQ(none.position(), plain.command().position() + 1);
+  EXPECT_EQ(none.payload().child_protection_kept().keepers_size(), 0);
+  EXPECT_TRUE(none.payload().personal().erased());
+  EXPECT_EQ(none.payload().encrypted_personal().ciphertext().size(),
+            record.payload().encrypted_personal().ciphertext().size());
 }
 
 TEST_F(RetentionReviewTest, ListedForTheKeeperOnceDueAndForNoOneElse) {
@@ -145,13 +155,37 @@ TEST_F(RetentionReviewTest, DestroyKeepsEveryOtherKeepersRecords) {
   ASSERT_NO_FATAL_FAILURE(KeepAndErase());
   clock_.Set(kDue);
   EXPECT_EQ(Listed("auditor-1").size(), 2u);
+  // One keeper never reads the record that names the other.
+  for (const std::string& org : {kService, kService2}) {
+    v1::ReadAllRequest read;
+    v1::ReadAllResponse all;
+    grpc::ClientContext context;
+    AsCaller(&context, org);
+    if (!server_.stub().ReadAll(&context, read, &all).ok()) continue;
+    for (const v1::RecordedEvent& e : all.events()) {
+      EXPECT_FALSE(e.payload().has_child_protection_kept()) << org;
+    }
+  }
   ASSERT_TRUE(Ok(Review(kService, Destroy())));
   EXPECT_TRUE(ConcernErased(kService, "g-1"));
   EXPECT_FALSE(ConcernErased(kService2, "g-2"));
   EXPECT_EQ(Listed(kService2), std::vector<std::string>{absl::StrCat(
                                    "s-1/", kService2, "@", kReviewDay)});
+  // The shared review date outlived the first keeper's records, and goes
+  // with the last's.
+  auto date_erased = [&] {
+    for (const v1::RecordedEvent& e : Events("subject-s-1")) {
+      if (e.payload().has_child_protection_kept()) {
+        return e.payload().personal().erased();
+      }
+    }
+    ADD_FAILURE() << "no kept-reviews record";
+    return false;
+  };
+  EXPECT_FALSE(date_erased());
   ASSERT_TRUE(Ok(Review(kService2, Destroy())));
   EXPECT_TRUE(ConcernErased(kService2, "g-2"));
+  EXPECT_TRUE(date_erased());
 }
 
 TEST_F(RetentionReviewTest, KeepMovesTheReviewDate) {

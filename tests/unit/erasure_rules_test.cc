@@ -305,10 +305,21 @@ TEST(RetentionRulesTest, TheReviewDayIsBirthPlus25OrTheErasurePlus25) {
             absl::FromCivil(absl::CivilDay(2037, 3, 4), absl::UTCTimeZone()));
   EXPECT_EQ(ParseKeptReviewNote("soon"), std::nullopt);
   const v1::EventPayload kept =
-      KeptEvent("pupil-1", "service-1", absl::CivilDay(2037, 3, 4));
-  EXPECT_EQ(kept.child_protection_kept().organisation(), "service-1");
+      KeptEvent("pupil-1", {"service-2", "service-1", "service-2"},
+                absl::CivilDay(2037, 3, 4));
+  EXPECT_EQ(kept.child_protection_kept().organisation(), "");
+  EXPECT_EQ(KeepersOf(kept.child_protection_kept()),
+            (std::vector<std::string>{"service-1", "service-2"}));
   EXPECT_EQ(kept.personal().subject_id(), "pupil-1");
   EXPECT_EQ(kept.personal().notes(), "2037-03-04");
+  // Nothing kept: the same one event, naming no one.
+  EXPECT_TRUE(KeepersOf(KeptEvent("pupil-1", {}, absl::CivilDay(2037, 3, 4))
+                            .child_protection_kept())
+                  .empty());
+  // A store's older form named its one keeper.
+  v1::ChildProtectionKept older;
+  older.set_organisation("service-3");
+  EXPECT_EQ(KeepersOf(older), std::vector<std::string>{"service-3"});
 }
 
 TEST(RetentionRulesTest, ADecisionIsDestroyOrKeepWithADateAndAReason) {

@@ -268,6 +268,16 @@ TEST(VisibilityTest, AKeptRecordIsForItsKeeperAndAuditorsOnly) {
         Visibility::kNone);
     EXPECT_EQ(PackVisibility(event, {Relation::kAuditor}), Visibility::kNone);
     EXPECT_EQ(VisibilityFor(event, {Relation::kAddressee}), Visibility::kFull);
+    if (kind == K::kChildProtectionKept) {
+      // The one record an erasure writes now names every keeper: it has no
+      // addressee (one keeper must not learn of another); auditors only.
+      K shared = Payload(kind);
+      shared.mutable_child_protection_kept()->add_keepers("service-1");
+      shared.mutable_child_protection_kept()->add_keepers("service-2");
+      EXPECT_TRUE(AddresseesOf(shared).empty());
+      EXPECT_TRUE(OrganisationsNamedBy(shared).empty());
+      EXPECT_EQ(VisibilityFor(shared, {Relation::kAuditor}), Visibility::kFull);
+    }
     EXPECT_EQ(VisibilityFor(event, {Relation::kAuditor}), Visibility::kFull);
   }
 }
