@@ -345,5 +345,69 @@ TEST_F(HostileReview6VerifyTest, AnAuditorsReceiptCannotBeCutToItsLeafHash) {
   EXPECT_EQ(run.code, 1) << run.out;
 }
 
+// README ("Receipts"): an html page is read as a browser shows it. LEAK (a
+// forgery that verified): the verifier read the rows' cells as written and
+// nothing else of the page, so a style sheet added to the page (or a style
+// attribute, a script, an element the export never writes) could show a
+// disclosure's "To whom" as another organisation while the cells, and so
+// every check, stayed the record's: "every check passed" on a page that
+// shows a disclosure to someone it never went to. The page may now hold
+// only the markup the export writes (its tags, attributes and one style
+// sheet, its own).
+TEST_F(HostileReview6VerifyTest, AnHtmlPageHoldsOnlyTheMarkupTheExportWrites) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("html");
+  const std::string disguise =
+      "tr[data-disclosure] td:nth-child(4){font-size:0}"
+      "tr[data-disclosure] td:nth-child(4)::after"
+      "{content:\"school-999999\";font-size:14px}";
+  auto before = [&text](const std::string& at, const std::string& what) {
+    const size_t where = text.find(at);
+    EXPECT_NE(where, std::string::npos) << at;
+    return absl::StrCat(text.substr(0, where), what, text.substr(where));
+  };
+  ExpectFails("sheet.html",
+              before("</head>", absl::StrCat("<style>", disguise, "</style>")),
+              "markup the export does not write");
+  ExpectFails("body-sheet.html",
+              before("</tbody>", absl::StrCat("<STYLE>", disguise, "</STYLE>")),
+              "markup the export does not write");
+  ExpectFails("attribute.html",
+              before("<td>" + kService, "<td style=\"display:none\">x</td>"),
+              "markup the export does not write");
+  ExpectFails("script.html", before("</body>", "<script>1</script>"),
+              "markup the export does not write");
+  ExpectFails("comment.html", before("</body>", "<!-- x -->"),
+              "markup the export does not write");
+  std::string own_sheet_changed = text;
+  const size_t sheet = own_sheet_changed.find("<style>") + 7;
+  own_sheet_changed.insert(sheet, disguise);
+  ExpectFails("own-sheet.html", own_sheet_changed,
+              "markup the export does not write");
+}
+
+// KNOWN LEAK (not fixed): an export's consent-in-force columns (csv
+// consent_in_force and consent_terms, the html basis cell) are worked out
+// by the export from the consent rows, which carry no receipts, and the
+// verifier does not check them (README: "worked out from other rows"). So
+// an auditor's csv edited to say that a disclosure made under a consent in
+// force was "not covered" (or the reverse: one made without consent
+// "covered") passes with "every check passed", though whether consent
+// covered a disclosure is what the export is for. A fix: the verifier asks
+// the server (Audit.ConsentInForce at the disclosure's position) for each
+// row, or consent rows carry receipts and the verifier works the columns
+// out again; see the report.
+TEST_F(HostileReview6VerifyTest, DISABLED_TheConsentInForceColumnsAreChecked) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("csv");
+  ExpectFails("in-force.csv",
+              EditCsvRow(text,
+                         [](std::vector<std::string>& f) {
+                           f[12] = "not covered by consent: withdrawn";
+                           f[13] = "";
+                         }),
+              "consent_in_force");
+}
+
 }  // namespace
 }  // namespace ycr::testing
