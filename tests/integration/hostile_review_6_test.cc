@@ -20,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
 #include "tests/integration/tlog_receipts_fixture.h"
@@ -384,6 +385,36 @@ TEST_F(HostileReview6VerifyTest, AnHtmlPageHoldsOnlyTheMarkupTheExportWrites) {
   own_sheet_changed.insert(sheet, disguise);
   ExpectFails("own-sheet.html", own_sheet_changed,
               "markup the export does not write");
+}
+
+// Held (pinned here): a jsonl line that states its disclosure twice (a
+// reader that keeps the first key and one that keeps the last would see two
+// different disclosures) fails, whichever copy is the forged one.
+TEST_F(HostileReview6VerifyTest, AJsonlLineStatesEachKeyOnce) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("jsonl");
+  const size_t key = text.find("\"disclosure\":{");
+  ASSERT_NE(key, std::string::npos) << text;
+  size_t end = key + 14, depth = 1;
+  for (; end < text.size() && depth > 0; ++end) {
+    depth += text[end] == '{' ? 1 : text[end] == '}' ? -1 : 0;
+  }
+  const std::string genuine = text.substr(key, end - key);
+  const std::string forged =
+      absl::StrReplaceAll(genuine, {{kService, "school-999999"}});
+  ASSERT_NE(forged, genuine);
+  std::string last = text, first = text;
+  last.insert(end, "," + forged);
+  first.insert(key, forged + ",");
+  for (const auto& [name, page] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"last.jsonl", last}, {"first.jsonl", first}}) {
+    const std::string file = dir_.path() + "/" + name;
+    ASSERT_TRUE(WritePrivateFile(file, page).ok());
+    Outcome run = Verify({"--export", file});
+    EXPECT_EQ(run.code, 1) << name << "\n" << run.out;
+    EXPECT_TRUE(Has(run.out, "is not JSON")) << run.out;  // Repeated key.
+  }
 }
 
 // KNOWN LEAK (not fixed): an export's consent-in-force columns (csv
