@@ -173,8 +173,16 @@ namespace {
 // ---- csv ----
 
 std::string CsvField(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\"", "\"\""}}), "\"");
+  // A spreadsheet takes a field that starts with = + - @ (or a tab or a
+  // carriage return) for a formula; a caller's user name may be any
+  // printable text. Such a field is written as text, after a "'".
+  const std::string text =
+      !value.empty() && absl::string_view("=+-@\t\r").find(value[0]) !=
+                            absl::string_view::npos
+          ? "'" + value
+          : value;
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }
 
 }  // namespace

