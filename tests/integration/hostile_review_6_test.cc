@@ -1,7 +1,8 @@
 // A sixth hostile review, of the verifiable log's surfaces (issue 18): the
 // gRPC calls of the transparency tree as every role, the tlog-tiles HTTP
-// listener however a path is spelt, and `ycr audit verify` against forged
-// exports and state files; tried as an outside organisation or a careless
+// listener however a path is spelt, the signer key files, and `ycr audit
+// verify` against forged exports and state files (with the csv export as a
+// spreadsheet reads it); tried as an outside organisation or a careless
 // client would. Each test asserts the RULE; a LEAK comment says what was
 // shown to whom (or what forgery passed) and why that is wrong (each failed
 // before its fix). Attacks that held are kept only where no earlier test
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "absl/strings/strip.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
+#include "services/tlog_checkpointer.h"
 #include "tests/integration/tlog_receipts_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
@@ -202,6 +205,39 @@ TEST_F(HostileReview6TreeTest, EntryBundlesStayRefusedHoweverThePathIsSpelt) {
     EXPECT_FALSE(absl::StrContains(reply, "application/octet-stream"))
         << target.substr(0, 80);
   }
+}
+
+// ---------------------------------------------------------------------------
+// (d) Keys. Held (pinned here: tlog_serve_test refuses a key others can
+// read, one named otherwise, another key on a kept store): a --tlog_key that
+// is missing, a directory, or holds the public verifier key instead of the
+// signer key is refused at start naming --tlog_key, and nothing is made in
+// its place (a server never signs with a key it invented when one was
+// named).
+TEST(HostileReview6KeyTest, AMissingOrWrongKeyFileIsRefusedNotReplaced) {
+  TempDir dir;
+  const std::string key = dir.path() + "/signer.key";
+  auto made = services::WriteNewSignerKey(key, "council.example/ycr/v1");
+  ASSERT_TRUE(made.ok()) << made.status();
+  const std::string vkey = dir.path() + "/verifier.key";
+  ASSERT_TRUE(WritePrivateFile(vkey, note::VerifierKey(*made) + "\n").ok());
+  for (const std::string& path :
+       {dir.path() + "/missing.key", dir.path(), vkey}) {
+    services::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.security.insecure = true;
+    options.log.path = dir.path() + "/data";
+    options.log.sync = false;
+    options.tlog_key_file = path;
+    auto server = services::Server::Start(std::move(options));
+    ASSERT_FALSE(server.ok()) << path;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << server.status();
+    EXPECT_TRUE(absl::StartsWith(server.status().message(), "--tlog_key: "))
+        << server.status();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/missing.key"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/tlog-signer.key"));
 }
 
 // ---------------------------------------------------------------------------
