@@ -167,8 +167,12 @@ absl::StatusOr<storage::AppendResult> DomainCommands::PutSubjectRecord(
                          log_->GetRecord(SubjectSaltKey(record.subject_id())));
         if (!salt.has_value()) {
           salt = RandomBytes(32);
-          attempt.records().push_back(
-              {SubjectSaltKey(record.subject_id()), *salt});
+          // Sealed under the subject's key, like the record: with the
+          // request digest (in the log) the salt tests guesses of the
+          // record, so it travels (etcd) and rests only as ciphertext, and
+          // goes with the key. A store's earlier plain salt still reads.
+          attempt.records().push_back({SubjectSaltKey(record.subject_id()),
+                                       *salt, record.subject_id()});
         }
         auto* changed = e->mutable_subject_record_changed();
         changed->set_request_digest(RecordDigest(*salt, record));

@@ -173,8 +173,16 @@ namespace {
 // ---- csv ----
 
 std::string CsvField(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\"", "\"\""}}), "\"");
+  // A spreadsheet takes a field that starts with = + - @ (or a tab or a
+  // carriage return) for a formula; a caller's user name may be any
+  // printable text. Such a field is written as text, after a "'".
+  const std::string text =
+      !value.empty() && absl::string_view("=+-@\t\r").find(value[0]) !=
+                            absl::string_view::npos
+          ? "'" + value
+          : value;
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }
 
 }  // namespace
@@ -247,19 +255,6 @@ std::string Humanise(const std::string& type) {
 std::string Short(const std::string& name, const std::string& prefix) {
   return absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
 }
-
-constexpr char kStyle[] =
-    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-    "h1{font-size:1.4em}"
-    "table{border-collapse:collapse;width:100%}"
-    "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;"
-    "vertical-align:top;font-size:.9em}"
-    "th{background:#eee}"
-    "tr.no-consent td{background:#fde8e8}"
-    ".label{display:inline-block;background:#b00020;color:#fff;"
-    "padding:0 .4em;border-radius:3px;font-weight:bold;margin-right:.4em}"
-    "code{font-family:monospace}"
-    ".meta{color:#555}";
 
 }  // namespace
 
@@ -346,7 +341,7 @@ std::string HtmlPage(const std::string& subject,
   std::string page = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>Audit trail of subject ",
-      Html(subject), " exported ", Html(now), "</title>\n<style>", kStyle,
+      Html(subject), " exported ", Html(now), "</title>\n<style>", kHtmlStyle,
       "</style>\n</head>\n<body>\n<h1>Audit trail of subject ", Html(subject),
       "</h1>\n<p class=\"meta\">Exported ", Html(now), ". ", entries.size(),
       " entries in log order; ", without_consent,

@@ -45,6 +45,20 @@ constexpr char kCsvHeader[] =
 std::string CsvRow(const v1::AuditEntry& entry, const ConsentInForce* in_force,
                    const std::string* receipt = nullptr);
 
+// The HTML page's one style sheet (`ycr audit verify` allows no other).
+constexpr char kHtmlStyle[] =
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "h1{font-size:1.4em}"
+    "table{border-collapse:collapse;width:100%}"
+    "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;"
+    "vertical-align:top;font-size:.9em}"
+    "th{background:#eee}"
+    "tr.no-consent td{background:#fde8e8}"
+    ".label{display:inline-block;background:#b00020;color:#fff;"
+    "padding:0 .4em;border-radius:3px;font-weight:bold;margin-right:.4em}"
+    "code{font-family:monospace}"
+    ".meta{color:#555}";
+
 // One entry as a row of the HTML page's table (<tr>...</tr>), with the
 // consent in force for a disclosure (null: none).
 std::string HtmlRow(const v1::AuditEntry& entry,

@@ -23,7 +23,7 @@ namespace {
 
 constexpr char kHelp[] =
     "ycr audit verify --vkey KEY|@FILE [--state FILE] [--export FILE]\n"
-    "                 [--checkpoint FILE] [--offline]\n"
+    "                 [--records] [--checkpoint FILE] [--offline]\n"
     "\n"
     "Checks the log's transparency tree (README \"Proving the audit\n"
     "trail\"), one line per check, and exits 1 on any failure:\n"
@@ -43,7 +43,9 @@ constexpr char kHelp[] =
     "    position and hash, and says what the record says when the receipt\n"
     "    holds it (an auditor's); every disclosure carries a receipt, no\n"
     "    position has two rows, every html row names its position, and a\n"
-    "    line that is not JSON fails.\n"
+    "    line that is not JSON fails; an export's receipts all hold their\n"
+    "    records (an auditor's) or all only leaf hashes (anyone else's), and\n"
+    "    a leaf hash proves a position, not what its row says.\n"
     "\n"
     "  --vkey KEY       the log's verifier key, <name>+<hex id>+<base64>\n"
     "                   (ycr-server keygen prints it; the server logs it),\n"
@@ -51,6 +53,8 @@ constexpr char kHelp[] =
     "  --state FILE     the last checkpoint seen (created on first use;\n"
     "                   keep it where the server's operator cannot reach)\n"
     "  --export FILE    an export whose receipts to check\n"
+    "  --records        every receipt must hold its record (an auditor's\n"
+    "                   export), so that every row is checked against it\n"
     "  --checkpoint F   check this signed checkpoint instead of the server's\n"
     "  --offline        call no server: receipts are checked against their\n"
     "                   own checkpoints only; a state file needs the server\n"
@@ -72,6 +76,11 @@ class Verifier {
         out_(out) {}
 
   int failures() const { return failures_; }
+  // Receipts that passed their checks, holding the record or its hash.
+  int with_record() const { return with_record_; }
+  int hash_only() const { return hash_only_; }
+  // --records: a receipt holding only its leaf hash fails.
+  void RequireRecords() { require_records_ = true; }
 
   void Ok(const std::string& line) { out_ << "ok: " << line << "\n"; }
   void Fail(const std::string& line) {
@@ -192,6 +201,13 @@ class Verifier {
       return;
     }
     const bool has_record = proof->extra->size() != 32;
+    if (!has_record && require_records_) {
+      Fail(absl::StrCat(what,
+                        " holds only its leaf hash, not the record "
+                        "(--records: an auditor's export holds every record, "
+                        "so that its rows can be checked against them)"));
+      return;
+    }
     if (has_record) {
       v1::RecordedEvent event;
       if (!event.ParseFromString(*proof->extra) ||
@@ -244,6 +260,7 @@ class Verifier {
       later = absl::StrCat(", which is part of today's tree of ",
                            now->checkpoint.size);
     }
+    ++(has_record ? with_record_ : hash_only_);
     Ok(absl::StrCat(what, ": ", has_record ? "the record" : "its leaf hash",
                     " is in the signed tree of ", head->checkpoint.size,
                     later));
@@ -255,6 +272,9 @@ class Verifier {
   const CallSettings& settings_;
   std::ostream& out_;
   int failures_ = 0;
+  int with_record_ = 0;
+  int hash_only_ = 0;
+  bool require_records_ = false;
 };
 
 }  // namespace
@@ -272,13 +292,14 @@ int Verify(const std::vector<std::string>& words,
   if (words.size() > 2) return bad("unexpected argument '" + words[2] + "'");
   std::string vkey, state, export_file, checkpoint_file;
   bool offline = false;
+  bool records = false;
   for (const std::string& option : options) {
     const size_t eq = option.find('=');
     const std::string name = option.substr(0, eq);
     const std::string value =
         eq == std::string::npos ? "" : option.substr(eq + 1);
-    if (name == "offline" && eq == std::string::npos) {
-      offline = true;
+    if ((name == "offline" || name == "records") && eq == std::string::npos) {
+      (name == "offline" ? offline : records) = true;
       continue;
     }
     if (eq == std::string::npos || value.empty()) {
@@ -309,6 +330,7 @@ int Verify(const std::vector<std::string>& words,
     return bad("--state with --offline needs --checkpoint FILE");
   }
   Verifier check(*key, offline ? nullptr : channels.Own(), settings, out);
+  if (records) check.RequireRecords();
 
   // The current checkpoint.
   std::optional<Head> now;
@@ -400,6 +422,23 @@ int Verify(const std::vector<std::string>& words,
         continue;
       }
       check.Receipt(receipt, now.has_value() ? &*now : nullptr);
+    }
+    // The server writes an export's receipts one way: an auditor's hold the
+    // records, anyone else's the leaf hashes. A mix is an auditor's export
+    // whose rows were changed and their receipts cut to the hash, which
+    // proves only the position.
+    if (check.with_record() > 0 && check.hash_only() > 0) {
+      check.Fail(absl::StrCat(
+          export_file, ": ", check.with_record(),
+          " of its receipts hold the record and others only its leaf hash (",
+          check.hash_only(),
+          "); an export's receipts are written all one way, so its rows "
+          "were changed"));
+    } else if (check.hash_only() > 0) {
+      out << "note: " << check.hash_only()
+          << " receipt(s) hold only leaf hashes: each proves its position "
+             "is in the tree, not what its row says (an auditor's export, "
+             "verified with --records, ties every row to its record)\n";
     }
   }
   if (check.failures() > 0) {

@@ -299,6 +299,78 @@ constexpr size_t kHtmlBasisCell = 4;
 // The cell that names whom a disclosure was made to.
 constexpr size_t kHtmlToCell = 3;
 
+// The first piece of markup in `text` that the export does not write (its
+// tags, their attributes, one style sheet: its own), or "" when there is
+// none. A page is read as a browser shows it, and a style sheet, a style
+// attribute, a script or a comment could show what the cells do not say.
+std::string ForeignMarkup(const std::string& text) {
+  static const std::set<std::string> kTags = {
+      "html", "head", "meta",  "title", "style",   "body",    "h1",
+      "h2",   "p",    "table", "thead", "tbody",   "tr",      "th",
+      "td",   "br",   "span",  "code",  "details", "summary", "pre"};
+  static const std::set<std::string> kAttributes = {
+      "lang",      "charset",         "class", "data-position",
+      "data-hash", "data-disclosure", "title"};
+  static const std::set<std::string> kClasses = {"meta", "label", "no-consent",
+                                                 "tlog-proof"};
+  const std::string lower = absl::AsciiStrToLower(text);
+  constexpr absl::string_view kDoctype = "<!doctype html>";
+  int sheets = 0;
+  for (size_t at = lower.find('<'); at != std::string::npos;
+       at = lower.find('<', at + 1)) {
+    const std::string here = text.substr(at, 40);
+    if (at == 0 && absl::StartsWith(lower, kDoctype)) continue;
+    size_t i = at + 1;
+    if (i < lower.size() && lower[i] == '/') ++i;
+    const size_t name_start = i;
+    while (i < lower.size() && (absl::ascii_isalnum(lower[i]))) ++i;
+    const std::string name = lower.substr(name_start, i - name_start);
+    if (kTags.count(name) == 0) return here;
+    if (name == "style" && lower[at + 1] != '/') {
+      const size_t close = lower.find("</style", i);
+      if (++sheets > 1 || lower.compare(i, 1, ">") != 0 ||
+          close == std::string::npos ||
+          text.substr(i + 1, close - i - 1) != kHtmlStyle) {
+        return here;
+      }
+    }
+    // Attributes: name, name="value", name='value' or name=value.
+    while (i < lower.size() && lower[i] != '>') {
+      if (absl::ascii_isspace(lower[i]) || lower[i] == '/') {
+        ++i;
+        continue;
+      }
+      const size_t attr_start = i;
+      while (i < lower.size() && !absl::ascii_isspace(lower[i]) &&
+             lower[i] != '=' && lower[i] != '>') {
+        ++i;
+      }
+      const std::string attr = lower.substr(attr_start, i - attr_start);
+      std::string value;
+      if (i < lower.size() && lower[i] == '=') {
+        ++i;
+        const char quote = i < lower.size() ? lower[i] : '\0';
+        const size_t value_start = quote == '"' || quote == '\'' ? i + 1 : i;
+        size_t end = value_start;
+        while (end < lower.size() &&
+               (quote == '"' || quote == '\''
+                    ? lower[end] != quote
+                    : !absl::ascii_isspace(lower[end]) && lower[end] != '>')) {
+          ++end;
+        }
+        value = lower.substr(value_start, end - value_start);
+        i = quote == '"' || quote == '\'' ? end + 1 : end;
+      }
+      if (kAttributes.count(attr) == 0 ||
+          (attr == "class" && kClasses.count(value) == 0) ||
+          (attr == "charset" && value != "utf-8")) {
+        return here;
+      }
+    }
+  }
+  return sheets == 1 ? "" : "(no style sheet of its own)";
+}
+
 void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
   struct Row {
     std::string hash;
@@ -493,6 +565,15 @@ std::string RowDiffers(const FoundReceipt& found,
 std::vector<FoundReceipt> FindReceipts(const std::string& text) {
   std::vector<FoundReceipt> found;
   if (absl::StartsWith(text, "<!DOCTYPE html>")) {
+    if (const std::string foreign = ForeignMarkup(text); !foreign.empty()) {
+      found.push_back({"", "", "", true,
+                       absl::StrCat("the html holds markup the export does "
+                                    "not write, at \"",
+                                    absl::CHexEscape(foreign),
+                                    "\": a page could show what its rows do "
+                                    "not say")});
+      return found;
+    }
     FindInHtml(text, found);
   } else if (absl::StartsWith(text, "{")) {
     FindInJson(text, found);

@@ -174,45 +174,7 @@ TEST_F(HostileReview5Test, TwoReviewsAtOnceDecideOnce) {
 // ---------------------------------------------------------------------------
 // (c) `ycr audit verify` against forged exports.
 
-class HostileReview5VerifyTest : public TlogReceiptsTest {
- protected:
-  // `text` with the first disclosure row that carries a receipt changed by
-  // `edit` (csv: its fields).
-  static std::string EditCsvRow(
-      const std::string& text,
-      const std::function<void(std::vector<std::string>&)>& edit) {
-    std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
-    for (std::string& line : lines) {
-      std::vector<std::string> fields = absl::StrSplit(line, ',');
-      if (fields.size() < 2 || fields[0] == "position" ||
-          fields.back().empty()) {
-        continue;
-      }
-      edit(fields);
-      line = absl::StrJoin(fields, ",");
-      break;
-    }
-    return absl::StrJoin(lines, "\r\n");
-  }
-
-  void ExpectFails(const std::string& name, const std::string& forged,
-                   const std::string& why = "its row says") {
-    const std::string file = dir_.path() + "/" + name;
-    ASSERT_TRUE(WritePrivateFile(file, forged).ok());
-    Outcome run = Verify({"--export", file});
-    EXPECT_EQ(run.code, 1) << name << "\n" << run.out;
-    EXPECT_TRUE(Has(run.out, why)) << name << "\n" << run.out;
-  }
-
-  // An export of s-1 in `format` (as an auditor, or as the school), which
-  // verifies as written.
-  std::string Verified(const std::string& format, bool auditor = true) {
-    const std::string file = Export(format, auditor);
-    Outcome run = Verify({"--export", file});
-    EXPECT_EQ(run.code, 0) << format << "\n" << run.out;
-    return Read(file);
-  }
-};
+class HostileReview5VerifyTest : public ForgedExportTest {};
 
 // README ("Receipts"): an auditor's receipt holds the record itself, so
 // that the row it sits on can be tied to the record. LEAK (a forgery that
@@ -312,7 +274,10 @@ TEST_F(HostileReview5VerifyTest, AnHtmlPageShowsNoRowTheVerifierSkips) {
   auto with = [&](const std::string& instead) {
     return absl::StrCat(text.substr(0, start), instead, text.substr(end));
   };
+  // (A comment is markup the export does not write: hostile_review_6_test.)
   ExpectFails("hidden.html", with(absl::StrCat(doctored, "<!--", row, "-->")),
+              "markup the export does not write");
+  ExpectFails("twice.html", with(absl::StrCat(doctored, row)),
               "two rows for position");
   const std::string bare =
       absl::StrCat("<tr>", doctored.substr(doctored.find("><td>") + 1));

@@ -5,10 +5,13 @@
 // the real `ycr` binary as the school or an auditor, a history of two
 // disclosures about s-1, its exports, and the verifier.
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/signed_note.h"
 #include "gtest/gtest.h"
@@ -77,5 +80,48 @@ inline std::string Read(const std::string& path) {
   EXPECT_TRUE(text.ok()) << text.status();
   return text.ok() ? *text : "";
 }
+
+// Helpers of the hostile reviews of `ycr audit verify`
+// (hostile_review_5_test.cc, hostile_review_6_test.cc): forge an export,
+// expect the verifier to fail it.
+class ForgedExportTest : public TlogReceiptsTest {
+ protected:
+  // `text` with the first disclosure row that carries a receipt changed by
+  // `edit` (csv: its fields).
+  static std::string EditCsvRow(
+      const std::string& text,
+      const std::function<void(std::vector<std::string>&)>& edit) {
+    std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
+    for (std::string& line : lines) {
+      std::vector<std::string> fields = absl::StrSplit(line, ',');
+      if (fields.size() < 2 || fields[0] == "position" ||
+          fields.back().empty()) {
+        continue;
+      }
+      edit(fields);
+      line = absl::StrJoin(fields, ",");
+      break;
+    }
+    return absl::StrJoin(lines, "\r\n");
+  }
+
+  void ExpectFails(const std::string& name, const std::string& forged,
+                   const std::string& why = "its row says") {
+    const std::string file = dir_.path() + "/" + name;
+    ASSERT_TRUE(WritePrivateFile(file, forged).ok());
+    Outcome run = Verify({"--export", file});
+    EXPECT_EQ(run.code, 1) << name << "\n" << run.out;
+    EXPECT_TRUE(Has(run.out, why)) << name << "\n" << run.out;
+  }
+
+  // An export of s-1 in `format` (as an auditor, or as the school), which
+  // verifies as written.
+  std::string Verified(const std::string& format, bool auditor = true) {
+    const std::string file = Export(format, auditor);
+    Outcome run = Verify({"--export", file});
+    EXPECT_EQ(run.code, 0) << format << "\n" << run.out;
+    return Read(file);
+  }
+};
 
 }  // namespace ycr::testing

@@ -101,8 +101,9 @@ TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
     if (format == "sar") continue;
     Outcome run = Verify({"--export", file});
     EXPECT_EQ(run.code, 0) << format << "\n" << run.out << run.err;
-    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 4)
-        << run.out;  // The checkpoint, two receipts, the summary.
+    // The checkpoint, two receipts, the note that they hold only leaf
+    // hashes, the summary.
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 5) << run.out;
   }
   Outcome run = Verify({"--export", dir_.path() + "/s-1.auditor.sar"});
   EXPECT_EQ(run.code, 0) << run.out << run.err;
