@@ -11,6 +11,8 @@ packages=(
   libcurl4-openssl-dev
   # deploy/dev-ca.sh makes development certificates with the openssl tool.
   openssl
+  # ycr-server's allocator (CMakeLists.txt, YCR_TCMALLOC).
+  libtcmalloc-minimal4
 )
 packages+=("$@")
 

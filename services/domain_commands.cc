@@ -116,11 +116,37 @@ std::string SubjectServiceKey(const std::string& subject_id,
 
 // CommandAttempt
 
+void CommandCaches::Forget(absl::string_view stream) {
+  consents.Forget(stream);
+  agreements.Forget(stream);
+  referrals.Forget(stream);
+  areas.Forget(stream);
+  concerns.Forget(stream);
+}
+
+template <typename View, typename ApplyFn>
+absl::StatusOr<View> CommandAttempt::Current(
+    const std::string& stream, ViewCache<View> CommandCaches::*cache,
+    ApplyFn apply) {
+  // The command's own stream is covered by its expected version, which may
+  // be ANY (a journal): never from the cache.
+  const bool kept = caches_ != nullptr && stream != own_stream_;
+  if (kept && !fresh_) {
+    if (std::optional<View> view = (caches_->*cache).Get(stream)) {
+      used_cache_ = true;
+      return *std::move(view);
+    }
+  }
+  ASSIGN_OR_RETURN(View view, Fold<View>(*log_, stream, apply));
+  if (kept) (caches_->*cache).Put(stream, view);
+  return view;
+}
+
 absl::StatusOr<domain::ConsentView> CommandAttempt::DependOnConsent(
     const std::string& id) {
   const std::string stream = "consent-" + id;
   ASSIGN_OR_RETURN(domain::ConsentView view,
-                   Fold<domain::ConsentView>(*log_, stream, ApplyConsent));
+                   Current(stream, &CommandCaches::consents, ApplyConsent));
   Depend(stream, view.version);
   return view;
 }
@@ -130,7 +156,7 @@ absl::StatusOr<domain::AgreementView> CommandAttempt::DependOnAgreement(
   const std::string stream = "agreement-" + id;
   ASSIGN_OR_RETURN(
       domain::AgreementView view,
-      Fold<domain::AgreementView>(*log_, stream, domain::ApplyAgreementEvent));
+      Current(stream, &CommandCaches::agreements, domain::ApplyAgreementEvent));
   Depend(stream, view.version);
   return view;
 }
@@ -139,7 +165,7 @@ absl::StatusOr<domain::ReferralView> CommandAttempt::DependOnReferral(
     const std::string& id) {
   const std::string stream = "referral-" + id;
   ASSIGN_OR_RETURN(domain::ReferralView view,
-                   Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
+                   Current(stream, &CommandCaches::referrals, ApplyReferral));
   Depend(stream, view.version);
   return view;
 }
@@ -147,9 +173,8 @@ absl::StatusOr<domain::ReferralView> CommandAttempt::DependOnReferral(
 absl::StatusOr<domain::AreaView> CommandAttempt::DependOnArea(
     const std::string& organisation) {
   const std::string stream = "area-" + organisation;
-  ASSIGN_OR_RETURN(
-      domain::AreaView view,
-      Fold<domain::AreaView>(*log_, stream, domain::ApplyAreaEvent));
+  ASSIGN_OR_RETURN(domain::AreaView view, Current(stream, &CommandCaches::areas,
+                                                  domain::ApplyAreaEvent));
   Depend(stream, view.version);
   return view;
 }
@@ -210,7 +235,7 @@ absl::Status CommandAttempt::RequireSubject(const std::string& subject_id,
         const std::string stream = absl::StrCat("referral-", id);
         ASSIGN_OR_RETURN(
             domain::ReferralView referral,
-            Fold<domain::ReferralView>(*log_, stream, ApplyReferral));
+            Current(stream, &CommandCaches::referrals, ApplyReferral));
         if (referral.state != v1::REFERRAL_STATE_ENTERED_IN_ERROR) {
           Depend(stream, referral.version);
           return erased;
@@ -243,9 +268,9 @@ absl::Status CommandAttempt::CheckConcern(const std::string& concern_id,
   // what").
   const std::string stream =
       domain::ConcernStream(caller.organisation(), concern_id);
-  ASSIGN_OR_RETURN(
-      domain::ConcernView concern,
-      Fold<domain::ConcernView>(*log_, stream, domain::ApplySafeguardingEvent));
+  ASSIGN_OR_RETURN(domain::ConcernView concern,
+                   Current(stream, &CommandCaches::concerns,
+                           domain::ApplySafeguardingEvent));
   // (FAILED_PRECONDITION REFERENCE_NOT_FOUND: the command cites it; the
   // same details either way.)
   if (concern.version == 0 ||
@@ -270,8 +295,10 @@ absl::Status CommandAttempt::MarkChildProtection(
   const std::string key = domain::SubjectChildProtectionKey(subject_id);
   ASSIGN_OR_RETURN(std::optional<std::string> holders, log_->GetRecord(key));
   DependOnRecord(key, holders);
-  records_.push_back(
-      {key, domain::AddChildProtectionHolder(holders, organisation)});
+  std::string marked = domain::AddChildProtectionHolder(holders, organisation);
+  // Already marked (every later disclosure of the same concern): the
+  // condition alone keeps the append ordered with an erasure.
+  if (holders != marked) records_.push_back({key, std::move(marked)});
   return absl::OkStatus();
 }
 
@@ -360,40 +387,46 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
                                    ? "concern_id"
                                    : target.kind + "_id";
   RETURN_IF_ERROR(domain::ValidId(target.id, id_field));
-  storage::AppendRequest request;
-  request.stream = target.stream.empty()
-                       ? absl::StrCat(target.kind, "-", target.id)
-                       : target.stream;
-  request.actor = caller;
-  v1::ProposedEvent& proposed = request.events.emplace_back();
   if (!IsUuid(request_id)) {
     return absl::InvalidArgumentError("request_id: must be a UUID");
   }
+  // The command as asked: Replay compares with it, and each attempt's append
+  // is made from it.
+  storage::AppendRequest asked;
+  asked.stream = target.stream.empty()
+                     ? absl::StrCat(target.kind, "-", target.id)
+                     : target.stream;
+  asked.actor = caller;
+  v1::ProposedEvent& proposed = asked.events.emplace_back();
   proposed.set_event_id(CommandEventId(caller.organisation(), request_id));
-  *proposed.mutable_payload() = event;
-  ASSIGN_OR_RETURN(auto replayed, Replay(request, request_id));
+  *proposed.mutable_payload() = std::move(event);
+  ASSIGN_OR_RETURN(auto replayed, Replay(asked, request_id));
   if (replayed.has_value()) return *replayed;
-  const storage::AppendRequest asked = request;
+  const std::string& stream = asked.stream;
+  const v1::EventPayload& asked_event = proposed.payload();
 
+  // Views of other streams come from the caches until a refusal made on
+  // them sends the command to decide again on fresh ones (view_cache.h).
+  bool fresh = false;
   for (int attempt_no = 0;; ++attempt_no) {
     View view;
     uint64_t version = 0;
     if (!target.journal) {
-      ASSIGN_OR_RETURN(view, Fold<View>(*log_, request.stream, apply));
+      ASSIGN_OR_RETURN(view, Fold<View>(*log_, stream, apply));
       version = view.version;
       if (target.expected_version.has_value() &&
           *target.expected_version != version) {
         // The case's rules answer a caller who may not act on it before its
         // version would: a stale version must not tell a stranger how many
         // steps another organisation's case has had.
-        CommandAttempt scratch(log_, clock_->Now(), request.stream);
-        v1::EventPayload tried = event;
+        CommandAttempt scratch(log_, clock_->Now(), stream);
+        v1::EventPayload tried = asked_event;
         if (absl::Status refused = decide(view, scratch, &tried);
             absl::IsPermissionDenied(refused)) {
           return refused;
         }
         return VersionConflict(
-            request.stream, version,
+            stream, version,
             absl::StrCat(target.kind, " ", target.id, " is at version ",
                          version, ", expected ", *target.expected_version,
                          "; read it again and retry"));
@@ -403,23 +436,34 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
             absl::StrCat(target.kind, " ", target.id, " does not exist"));
       }
     }
-    CommandAttempt attempt(log_, clock_->Now(), request.stream);
-    v1::EventPayload decided = event;
-    RETURN_IF_ERROR(decide(view, attempt, &decided));
-    RETURN_IF_ERROR(SettlePersonal(attempt.personal_subject(), &decided));
+    CommandAttempt attempt(log_, clock_->Now(), stream, &caches_, fresh);
+    v1::EventPayload decided = asked_event;
+    absl::Status decision = decide(view, attempt, &decided);
+    if (decision.ok()) {
+      decision = SettlePersonal(attempt.personal_subject(), &decided);
+    }
+    if (!decision.ok()) {
+      if (!attempt.used_cache()) return decision;
+      fresh = true;
+      continue;
+    }
     if (const size_t bytes = decided.ByteSizeLong(); bytes > kMaxEventBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "request: the event would be ", bytes, " bytes, more than ",
           kMaxEventBytes, "; shorten the free text"));
     }
-    *request.events.front().mutable_payload() = std::move(decided);
+    storage::AppendRequest request;
+    request.stream = stream;
+    request.actor = caller;
+    v1::ProposedEvent& own = request.events.emplace_back();
+    own.set_event_id(proposed.event_id());
+    *own.mutable_payload() = std::move(decided);
     // Events the decision adds after its own (an erasure's kept records),
     // with ids derived from the command's, so a retry makes the same ones.
-    request.events.resize(1);
     for (v1::EventPayload& extra : attempt.extra_events()) {
       v1::ProposedEvent& added = request.events.emplace_back();
-      added.set_event_id(NameUuid(absl::StrCat(
-          request.events.front().event_id(), "/", request.events.size() - 1)));
+      added.set_event_id(NameUuid(
+          absl::StrCat(proposed.event_id(), "/", request.events.size() - 1)));
       *added.mutable_payload() = std::move(extra);
     }
     request.expected = target.journal
@@ -430,7 +474,8 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
     request.records = std::move(attempt.records());
     request.erase_subjects = std::move(attempt.erase_subjects());
     request.erase_retaining = std::move(attempt.erase_retaining());
-    absl::StatusOr<storage::AppendResult> result = log_->Append(request);
+    absl::StatusOr<storage::AppendResult> result =
+        log_->Append(std::move(request));
     if (absl::IsAlreadyExists(result.status())) {
       // The same request, sent again while its first copy was in flight,
       // landed first (decided at another instant): a retry, if it matches.
@@ -438,15 +483,19 @@ absl::StatusOr<storage::AppendResult> DomainCommands::Execute(
       if (again.has_value()) return *again;
       return result;
     }
+    const auto conflict =
+        result.status().GetPayload(storage::kConflictStreamPayload);
+    // A stream read that moved is read afresh from now on.
+    if (absl::IsAborted(result.status()) && conflict.has_value()) {
+      caches_.Forget(std::string(*conflict));
+    }
     if (!absl::IsAborted(result.status()) || attempt_no + 1 == kMaxAttempts) {
       return result;
     }
     // The caller's expected version speaks for its own stream only: another
     // stream read moving is decided again.
-    const auto conflict =
-        result.status().GetPayload(storage::kConflictStreamPayload);
     if (target.expected_version.has_value() &&
-        (!conflict.has_value() || std::string(*conflict) == request.stream)) {
+        (!conflict.has_value() || std::string(*conflict) == stream)) {
       return result;
     }
   }

@@ -37,6 +37,7 @@
 #include "domain/referral_rules.h"
 #include "domain/safeguarding_rules.h"
 #include "domain/subject_rules.h"
+#include "services/view_cache.h"
 #include "storage/event_log.h"
 #include "ycr/v1/subject_service.pb.h"
 
@@ -61,6 +62,22 @@ std::string SubjectServiceKey(const std::string& subject_id,
 // What one attempt of a command read besides its own stream, and what it
 // writes besides its event.
 class CommandAttempt;
+
+// The folded views of the streams commands depend on, by stream
+// (view_cache.h). Thread-safe.
+struct CommandCaches {
+  // Streams kept per kind of view (2x at most).
+  static constexpr size_t kCapacity = 8192;
+
+  // Drops `stream` from every cache (it moved since it was folded).
+  void Forget(absl::string_view stream);
+
+  ViewCache<domain::ConsentView> consents{kCapacity};
+  ViewCache<domain::AgreementView> agreements{kCapacity};
+  ViewCache<domain::ReferralView> referrals{kCapacity};
+  ViewCache<domain::AreaView> areas{kCapacity};
+  ViewCache<domain::ConcernView> concerns{kCapacity};
+};
 
 class DomainCommands {
  public:
@@ -264,6 +281,7 @@ class DomainCommands {
 
   storage::EventLog* const log_;
   Clock* const clock_;
+  CommandCaches caches_;
 
   friend class CommandAttempt;
 };
@@ -271,11 +289,22 @@ class DomainCommands {
 class CommandAttempt {
  public:
   // `own_stream` is the command's stream: reading it adds no condition (the
-  // append's expected version covers it).
-  CommandAttempt(storage::EventLog* log, absl::Time now, std::string own_stream)
-      : log_(log), now_(now), own_stream_(std::move(own_stream)) {}
+  // append's expected version covers it). The views of other streams come
+  // from `caches` when kept there, unless `fresh`; every view folded is kept
+  // (`caches` may be null: nothing kept).
+  CommandAttempt(storage::EventLog* log, absl::Time now, std::string own_stream,
+                 CommandCaches* caches = nullptr, bool fresh = true)
+      : log_(log),
+        now_(now),
+        own_stream_(std::move(own_stream)),
+        caches_(caches),
+        fresh_(fresh) {}
 
   absl::Time now() const { return now_; }
+
+  // Whether a view came from the caches (a refusal is then decided again
+  // fresh: view_cache.h).
+  bool used_cache() const { return used_cache_; }
 
   // The current consent, the agreement, ...: the append will require its
   // stream to be still at the version read.
@@ -351,9 +380,20 @@ class CommandAttempt {
   std::vector<v1::EventPayload>& extra_events() { return extra_events_; }
 
  private:
+  // The view of `stream` folded with `apply`, or the one kept in `cache`:
+  // the caller must Depend on the view's version before deciding anything
+  // from it but a refusal.
+  template <typename View, typename ApplyFn>
+  absl::StatusOr<View> Current(const std::string& stream,
+                               ViewCache<View> CommandCaches::*cache,
+                               ApplyFn apply);
+
   storage::EventLog* const log_;
   const absl::Time now_;
   const std::string own_stream_;
+  CommandCaches* const caches_;
+  const bool fresh_;
+  bool used_cache_ = false;
   std::string personal_subject_;
   std::vector<storage::StreamCondition> conditions_;
   std::vector<storage::RecordCondition> record_conditions_;

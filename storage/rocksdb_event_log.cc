@@ -159,7 +159,14 @@ absl::Status RocksDbEventLog::Impl::OpenDb() {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
-    if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    if (bloom) {
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      // Point reads of keys not in the memtable (a new event id, a record
+      // never written) skip its skip list: a bloom filter of whole keys,
+      // 2% of the memtable's size, in memory only.
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+      cf.memtable_whole_key_filtering = true;
+    }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return cf;
   };

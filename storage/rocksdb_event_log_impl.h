@@ -249,8 +249,9 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<uint64_t> LastStreamVersion(absl::string_view stream);
   // The idempotency digest of event `i`: ContentDigest, with the personal
   // part folded in under the subject's key (KeyedDigest), never as a plain
-  // hash of the text.
-  absl::StatusOr<std::string> Digest(const AppendRequest& request, size_t i,
+  // hash of the text. The event is as it was on return (its personal part
+  // is set aside while the rest is hashed).
+  absl::StatusOr<std::string> Digest(AppendRequest& request, size_t i,
                                      BatchState* state,
                                      rocksdb::WriteBatch* batch);
   // Appends the record stored as `value` (hash[32] || leaf) to the

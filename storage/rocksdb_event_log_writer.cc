@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/cord.h"
@@ -517,9 +518,9 @@ absl::StatusOr<AppendResult> RocksDbEventLog::Impl::Decide(
 }
 
 absl::StatusOr<std::string> RocksDbEventLog::Impl::Digest(
-    const AppendRequest& request, size_t i, BatchState* state,
+    AppendRequest& request, size_t i, BatchState* state,
     rocksdb::WriteBatch* batch) {
-  const v1::ProposedEvent& e = request.events[i];
+  v1::ProposedEvent& e = request.events[i];
   if (!e.payload().has_personal()) {
     return ContentDigest(request.stream, e, request.actor);
   }
@@ -530,10 +531,14 @@ absl::StatusOr<std::string> RocksDbEventLog::Impl::Digest(
           internal::KeyName(personal.subject_id(),
                             internal::SealingOwner(e.payload(), request.actor)),
           &state->keys, batch));
-  v1::ProposedEvent without = e;
-  without.mutable_payload()->clear_personal();
-  return Sha256(ContentDigest(request.stream, without, request.actor),
-                KeyedDigest(key, DeterministicBytes(personal)));
+  // The event without its personal part: the part is set aside meanwhile
+  // rather than the event copied.
+  std::unique_ptr<v1::PersonalData> aside(
+      e.mutable_payload()->release_personal());
+  std::string content = ContentDigest(request.stream, e, request.actor);
+  std::string keyed = KeyedDigest(key, DeterministicBytes(*aside));
+  e.mutable_payload()->set_allocated_personal(aside.release());
+  return Sha256(content, keyed);
 }
 
 void RocksDbEventLog::Impl::Scrub(const BatchState& state) {

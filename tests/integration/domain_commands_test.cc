@@ -208,6 +208,17 @@ class DomainCommandsTest : public ::testing::Test {
     ASSERT_TRUE(put.ok()) << put.status();
   }
 
+  // Grants consent `consent_id` about s-1 and records a disclosure under it
+  // (which leaves the consent's view in the commands' cache).
+  void GrantAndDisclose(const std::string& consent_id) {
+    ASSERT_TRUE(
+        commands_->RecordConsent(school_, NewUuid(), Grant(consent_id, "s-1"))
+            .ok());
+    auto shared = commands_->RecordDisclosure(school_, NewUuid(),
+                                              Share(consent_id, "s-1"));
+    ASSERT_TRUE(shared.ok()) << shared.status();
+  }
+
   std::vector<v1::RecordedEvent> Stream(const std::string& stream) {
     auto slice = log_->ReadStream(stream, {});
     if (!slice.ok()) return {};
@@ -235,6 +246,45 @@ TEST_F(DomainCommandsTest, CoveredDisclosureRecordsTheConsentVersion) {
       events[0].payload().disclosure_recorded().consent().consent_version(),
       1u);
   EXPECT_EQ(events[0].actor().organisation(), "school-100001");
+}
+
+// Commands keep the views of the streams they depend on (view_cache.h). A
+// consent withdrawn after a disclosure cached it is read again: the next
+// disclosure's append conflicts on the cached version, the command forgets
+// it and is refused on the fresh view (not ABORTED after every attempt).
+TEST_F(DomainCommandsTest, ACachedConsentWithdrawnSinceIsReadAgain) {
+  GrantAndDisclose("c-1");
+  ASSERT_TRUE(
+      commands_->RecordConsent(school_, NewUuid(), Withdraw("c-1", kNow)).ok());
+  auto result =
+      commands_->RecordDisclosure(school_, NewUuid(), Share("c-1", "s-1"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition)
+      << result.status();
+  EXPECT_NE(result.status().message().find("withdrawn"), std::string::npos);
+  EXPECT_EQ(Stream("sharing-s-1").size(), 1u);
+}
+
+// A refusal has no append to catch a stale view: a disclosure refused on a
+// cached consent is decided again on a fresh one, so a variation that now
+// covers it counts, and the disclosure records the version that covered it.
+TEST_F(DomainCommandsTest, ARefusalOnACachedConsentIsDecidedAgainFresh) {
+  GrantAndDisclose("c-1");
+  v1::EventPayload vary;
+  vary.mutable_consent_varied()->set_consent_id("c-1");
+  *vary.mutable_consent_varied()->mutable_terms() =
+      Grant("c-1", "s-1").consent_granted().terms();
+  vary.mutable_consent_varied()->mutable_terms()->add_categories(
+      v1::DATA_CATEGORY_ATTENDANCE);
+  ASSERT_TRUE(commands_->RecordConsent(school_, NewUuid(), vary).ok());
+  v1::DisclosureRecorded attendance = Share("c-1", "s-1");
+  attendance.add_categories(v1::DATA_CATEGORY_ATTENDANCE);
+  auto result = commands_->RecordDisclosure(school_, NewUuid(), attendance);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto events = Stream("sharing-s-1");
+  ASSERT_EQ(events.size(), 2u);
+  const v1::DisclosureRecorded& covered =
+      events.back().payload().disclosure_recorded();
+  EXPECT_EQ(covered.consent().consent_version(), 2u);
 }
 
 TEST_F(DomainCommandsTest, DisclosureAfterWithdrawalIsRefusedAndNotWritten) {
