@@ -162,9 +162,10 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
                        limits.max_stream_id_bytes, " bytes, without NUL"));
     }
   }
-  if (request->erase_retaining.size() > limits.max_conditions) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "erase_retaining: more than the limit of ", limits.max_conditions));
+  if (request->erase_retaining.size() > limits.max_erase_retaining) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("erase_retaining: more than the limit of ",
+                     limits.max_erase_retaining));
   }
   for (const std::string& owner : request->erase_retaining) {
     if (owner.empty() || owner.size() > limits.max_stream_id_bytes ||

@@ -55,6 +55,12 @@ struct LogLimits {
   size_t max_stream_id_bytes = 200;
   // Conditions on other streams in one append. Default: 16.
   size_t max_conditions = 16;
+  // Organisations whose keys an erasure keeps (erase_retaining): its own
+  // limit, past any number of organisations that may act on one child, since
+  // an erasure (or a review's DESTROY) refused at a small one would tell its
+  // caller that that many organisations keep child-protection records about
+  // the child. Default: 1024.
+  size_t max_erase_retaining = 1024;
   // Bytes of a correlation or causation id. Default: 128.
   size_t max_id_bytes = 128;
   // Events returned by one read. Default: 1000.
@@ -132,7 +138,7 @@ struct AppendRequest {
   // Organisations whose child-protection keys for the erased subjects the
   // erasure keeps (they must retain those records; subject_keys.h), and
   // kKeptReviewsOwner while any is kept: every other key of the subjects is
-  // destroyed. At most max_conditions.
+  // destroyed. At most LogLimits::max_erase_retaining.
   std::vector<std::string> erase_retaining;
 };
 

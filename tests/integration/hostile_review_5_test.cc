@@ -10,7 +10,6 @@
 // tlog_receipts_fixture.h.
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -42,15 +41,6 @@ class HostileReview5Test : public RetentionReviewTest {
     ASSERT_NO_FATAL_FAILURE(AddSubject("s-2"));
     ASSERT_NO_FATAL_FAILURE(ReferToService("s-2"));
     ASSERT_NO_FATAL_FAILURE(KeepAndErase(nullptr, "s-2"));
-  }
-
-  // `org`'s review of `subject`, with its answer.
-  grpc::Status ReviewAs(const std::string& org, const std::string& subject,
-                        v1::ReviewRetentionRequest r,
-                        v1::CommandResponse* out) {
-    r.set_subject_id(subject);
-    return Send(subjects_.get(), &v1::Subjects::Stub::ReviewRetention, r, org,
-                out);
   }
 };
 
@@ -153,12 +143,7 @@ TEST_F(HostileReview5Test, AbsurdNextReviewDatesNameTheField) {
 TEST_F(HostileReview5Test, TwoReviewsAtOnceDecideOnce) {
   ASSERT_NO_FATAL_FAILURE(KeepAndErase());
   clock_.Set(kDue);
-  grpc::Status first;
-  grpc::Status second;
-  std::thread a([&] { first = Review(kService, Destroy()); });
-  std::thread b([&] { second = Review(kService, Destroy()); });
-  a.join();
-  b.join();
+  const auto [first, second] = DestroyAtOnce(kService, kService);
   EXPECT_NE(first.ok(), second.ok())
       << first.error_message() << " / " << second.error_message();
   const grpc::Status& refused = first.ok() ? second : first;

@@ -7,6 +7,8 @@
 
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -42,19 +44,25 @@ class RetentionReviewTest : public HostileReview2Test {
 
   // kService2 gets a referral of s-1 (under a consent naming it) and raises
   // concern g-2 about it.
-  void SecondServiceKeeps() {
+  void SecondServiceKeeps() { ServiceKeeps(kService2, "2", kFacts2); }
+
+  // `service` gets a referral of s-1 (r-<n>, under consent c-<n> naming
+  // it) and raises concern g-<n> about it, stating `facts`.
+  void ServiceKeeps(const std::string& service, const std::string& n,
+                    const std::string& facts) {
+    const std::string consent = "c-" + n;
     ASSERT_TRUE(
-        Ok(Grant(Consent("c-2", "s-1", kService2, {v1::PURPOSE_REFERRAL},
+        Ok(Grant(Consent(consent, "s-1", service, {v1::PURPOSE_REFERRAL},
                          {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
                  kSchool)));
-    v1::ReferralTransitionRequest submit = Submit("r-2", "s-1", "c-2");
-    submit.mutable_submit()->set_service(kService2);
+    v1::ReferralTransitionRequest submit = Submit("r-" + n, "s-1", consent);
+    submit.mutable_submit()->set_service(service);
     submit.mutable_submit()
         ->mutable_disclosure()
         ->mutable_to()
-        ->set_organisation(kService2);
+        ->set_organisation(service);
     ASSERT_TRUE(Ok(Refer(submit, kSchool)));
-    ASSERT_TRUE(Ok(Safeguard(Raise("g-2", "s-1", kFacts2), kService2)));
+    ASSERT_TRUE(Ok(Safeguard(Raise("g-" + n, "s-1", facts), service)));
   }
 
   grpc::Status Reviews(const std::string& org,
@@ -84,9 +92,27 @@ class RetentionReviewTest : public HostileReview2Test {
 
   grpc::Status Review(const std::string& org, v1::ReviewRetentionRequest r,
                       const std::string& subject = "s-1") {
+    return ReviewAs(org, subject, std::move(r), nullptr);
+  }
+
+  // `org`'s review of `subject`, with its answer.
+  grpc::Status ReviewAs(const std::string& org, const std::string& subject,
+                        v1::ReviewRetentionRequest r,
+                        v1::CommandResponse* out) {
     r.set_subject_id(subject);
     return Send(subjects_.get(), &v1::Subjects::Stub::ReviewRetention, r, org,
-                nullptr);
+                out);
+  }
+
+  // `a` and `b` each DESTROY their kept records of s-1, at once.
+  std::pair<grpc::Status, grpc::Status> DestroyAtOnce(const std::string& a,
+                                                      const std::string& b) {
+    std::pair<grpc::Status, grpc::Status> out;
+    std::thread first([&] { out.first = Review(a, Destroy()); });
+    std::thread second([&] { out.second = Review(b, Destroy()); });
+    first.join();
+    second.join();
+    return out;
   }
 
   static v1::ReviewRetentionRequest Destroy() {
