@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/not_leader.h"
 #include "common/status_macros.h"
 #include "replication/log_trimmer.h"
 #include "replication/replicated_entry.h"
@@ -331,12 +332,16 @@ void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
 
 absl::Status ReplicatedEventLog::NotLeader(absl::string_view why) {
   std::string leader = leader_address();
-  return absl::UnavailableError(absl::StrCat(
-      "not the leader (", why, "): send commands to the leader",
-      leader.empty() ? " (none known yet; retry shortly)"
-                     : absl::StrCat(" at ", leader),
-      "; the outcome of an unacknowledged append is unknown: retry it with "
-      "the same event ids"));
+  // Deposed, it may still have itself as the last leader it saw.
+  if (leader == options_.advertise) leader.clear();
+  return NotLeaderError(
+      absl::StrCat(
+          "not the leader (", why, "): send commands to the leader",
+          leader.empty() ? " (none known yet; retry shortly)"
+                         : absl::StrCat(" at ", leader),
+          "; the outcome of an unacknowledged append is unknown: retry it with "
+          "the same event ids"),
+      leader);
 }
 
 bool ReplicatedEventLog::WaitApplied(uint64_t position) {

@@ -5,8 +5,11 @@
 // backup's head as far as the hold allows; a third node restored from that
 // backup (ycr-server restore) joins, catches up from etcd and answers
 // ReadAll and Head exactly as the others do, then tails new appends. The
-// backup's hold is released with `ycr-server forget-node`.
+// backup's hold is released with `ycr-server forget-node`. A node started
+// empty after the trim cannot catch up: its health says not ready, and once
+// removed, forget-node stops it holding etcd's trimming back.
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -16,8 +19,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "replication/log_trimmer.h"
 #include "replication/replicated_entry.h"
+#include "services/server.h"
 #include "tests/etcd/cluster_nodes.h"
 #include "ycr/v1/admin_service.grpc.pb.h"
 
@@ -38,6 +43,21 @@ int RunServerCommand(const std::vector<std::string>& args) {
   int status = 0;
   waitpid(child.pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// SERVING (true) or not, for `service` on the node at `address`.
+bool Serving(const std::string& address, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << service << ": " << status.error_message();
+  return status.ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
 v1::HeadResponse Head(const std::string& address) {
@@ -121,6 +141,21 @@ TEST_F(RestoredNodeTest,
   const uint64_t oldest = OldestEntry(*client_);
   ASSERT_GT(oldest, 1u) << "etcd's tail was never trimmed";
   EXPECT_LE(oldest, backup.head_position() + 1);
+
+  // A node started empty now cannot catch up (what it lacks was trimmed):
+  // it stops applying, and its health says it is not ready.
+  StartNode(3, root_.path() + "/node3");
+  const absl::Time stopped_by = absl::Now() + absl::Seconds(15);
+  while (Serving(addresses_[3], "") && absl::Now() < stopped_by) {
+    absl::SleepFor(absl::Milliseconds(100));  // A bounded poll.
+  }
+  EXPECT_FALSE(Serving(addresses_[3], ""));
+  EXPECT_FALSE(Serving(addresses_[3], services::kLeaderHealthService));
+  nodes_[3]->Stop(SIGTERM);
+  // Removed for good: forgotten, it holds etcd's trimming back no more.
+  ASSERT_EQ(RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
+                              "--node_id=node3"}),
+            0);
 
   // A third node from the peer's backup, with the peer's signer key (the
   // restored store's last checkpoint was signed with it).
