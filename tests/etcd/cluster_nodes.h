@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/integration/server_process.h"
@@ -91,6 +92,21 @@ inline std::vector<v1::RecordedEvent> ReadEverything(
   }
 }
 
+// SERVING (true) or not, for grpc.health.v1 `service` on the node at
+// `address`.
+inline bool Serving(const std::string& address, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  return status.ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
 // 3 ycr-server processes on this suite's etcd cluster, and helpers.
 class ClusterTest : public EtcdSuite<3> {
  protected:
@@ -104,18 +120,21 @@ class ClusterTest : public EtcdSuite<3> {
   }
 
   // Starts node `i` (its address in addresses_[i], its process in
-  // nodes_[i]) on `data_dir`.
+  // nodes_[i]) on `data_dir`; on the address it had, when `keep_address`
+  // (a restart).
   void StartNode(int i, const std::string& data_dir,
-                 const std::vector<std::string>& extra = {}) {
+                 const std::vector<std::string>& extra = {},
+                 bool keep_address = false) {
     const std::string kek = root_.path() + "/cluster.kek";
     if (!std::filesystem::exists(kek)) {
       ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
     }
-    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
     if (addresses_.size() <= static_cast<size_t>(i)) {
       addresses_.resize(i + 1);
       nodes_.resize(i + 1);
     }
+    const std::string address =
+        keep_address ? addresses_[i] : absl::StrCat("127.0.0.1:", FreePort());
     addresses_[i] = address;
     std::vector<std::string> flags = {"--listen=" + address,
                                       "--advertise=" + address,

@@ -19,7 +19,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "replication/log_trimmer.h"
 #include "replication/replicated_entry.h"
 #include "services/server.h"
@@ -43,21 +42,6 @@ int RunServerCommand(const std::vector<std::string>& args) {
   int status = 0;
   waitpid(child.pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// SERVING (true) or not, for `service` on the node at `address`.
-bool Serving(const std::string& address, const std::string& service) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service(service);
-  grpc::health::v1::HealthCheckResponse response;
-  const grpc::Status status = stub->Check(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << service << ": " << status.error_message();
-  return status.ok() &&
-         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
 v1::HeadResponse Head(const std::string& address) {

@@ -12,31 +12,12 @@
 #include "common/error_details.h"
 #include "common/not_leader.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "services/server.h"
 #include "tests/etcd/cluster_nodes.h"
 #include "tests/integration/command_runner.h"
 
 namespace ycr::testing {
 namespace {
-
-using grpc::health::v1::Health;
-using grpc::health::v1::HealthCheckRequest;
-using grpc::health::v1::HealthCheckResponse;
-
-// SERVING (true) or not, for `service` on the node at `address`.
-bool Serving(const std::string& address, const std::string& service) {
-  auto stub = Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  HealthCheckRequest request;
-  request.set_service(service);
-  HealthCheckResponse response;
-  const grpc::Status status = stub->Check(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << service << ": " << status.error_message();
-  return status.ok() && response.status() == HealthCheckResponse::SERVING;
-}
 
 class ClusterRolesTest : public ClusterTest {
  protected:
