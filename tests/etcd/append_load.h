@@ -86,6 +86,12 @@ class LoadTest : public ClusterTest {
     }
   }
 
+  // A test that failed with its load running stops it first.
+  void TearDown() override {
+    if (!clients_.empty()) StopLoad();
+    ClusterTest::TearDown();
+  }
+
   // Stops the clients once each has its request in hand acknowledged.
   void StopLoad() {
     stop_ = true;

@@ -49,10 +49,14 @@ TEST_F(FailoverSoakTest, LeaderKillsUnderLoadLoseNoAcknowledgedAppend) {
     ASSERT_GE(leader, 0) << "kill " << k << ": no node leads";
     nodes_[leader]->Stop(SIGKILL);
     const absl::Time killed = absl::Now();
-    // Appends in flight at the kill may still be answered: 20 more.
-    ASSERT_TRUE(AcknowledgedMore(Acknowledged(), 20, absl::Seconds(10)))
-        << "kill " << k << ": no survivor took appends within 10 s";
-    worst = std::max(worst, absl::Now() - killed);
+    // Appends in flight at the kill may still be answered: 20 more. Waited
+    // for up to 60 s, to tell a slow takeover from none.
+    ASSERT_TRUE(AcknowledgedMore(Acknowledged(), 20, absl::Seconds(60)))
+        << "kill " << k + 1 << ": no survivor took appends within 60 s";
+    const absl::Duration took = absl::Now() - killed;
+    EXPECT_LE(took, absl::Seconds(10))
+        << "kill " << k + 1 << ": a survivor took appends only after " << took;
+    worst = std::max(worst, took);
     StartNode(leader, absl::StrCat(root_.path(), "/node", leader), {},
               /*keep_address=*/true);
     const absl::Time ready_by = absl::Now() + absl::Seconds(60);
@@ -62,7 +66,9 @@ TEST_F(FailoverSoakTest, LeaderKillsUnderLoadLoseNoAcknowledgedAppend) {
     ASSERT_TRUE(Serving(addresses_[leader], ""))
         << "kill " << k << ": the restarted node did not catch up";
     std::cout << "kill " << k + 1 << " of " << kills << ": node " << leader
-              << ", appends again after " << absl::Now() - killed << "\n";
+              << ", 20 appends acknowledged after " << took
+              << ", restarted and ready after " << absl::Now() - killed
+              << std::endl;
   }
   StopLoad();
   ExpectNothingLost();
