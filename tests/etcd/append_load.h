@@ -38,7 +38,7 @@ class LoadTest : public ClusterTest {
           grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
     }
     int target = c % kNodes;
-    const absl::Time give_up = absl::Now() + absl::Seconds(150);
+    const absl::Time give_up = absl::Now() + load_limit_;
     for (int i = 0; !stop_ && absl::Now() < give_up; ++i) {
       const v1::AppendRequest request =
           NewAppend(absl::StrCat("ops-load-", c), 1 + i % 2);
@@ -154,6 +154,8 @@ class LoadTest : public ClusterTest {
   std::atomic<int> redirected_{0};
   std::atomic<int> refused_{0};
   std::vector<std::thread> clients_;
+  // How long a client goes on at most (a bound for a test that fails).
+  absl::Duration load_limit_ = absl::Seconds(150);
 };
 
 }  // namespace ycr::testing

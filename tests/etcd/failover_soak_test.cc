@@ -41,6 +41,7 @@ TEST_F(FailoverSoakTest, LeaderKillsUnderLoadLoseNoAcknowledgedAppend) {
   StartNodes();
   ASSERT_GE(TakesWrites(NewAppend("ops-first", 1), absl::Seconds(20)), 0)
       << "no node leads";
+  load_limit_ = absl::Seconds(60 + 30 * kills);
   StartLoad(16);
   ASSERT_TRUE(AcknowledgedMore(0, 50, absl::Seconds(60)));
   absl::Duration worst = absl::ZeroDuration();
