@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
+#include "common/not_leader.h"
 #include "google/protobuf/any.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -90,7 +91,8 @@ const std::vector<std::string>& KnownReasons() {
       reason::kTimeOutOfRange,    reason::kTooLong,
       reason::kReferenceNotFound, reason::kNotCovered,
       reason::kInvalidState,      reason::kSubjectErased,
-      reason::kVersionConflict,   reason::kRequestIdReused};
+      reason::kVersionConflict,   reason::kRequestIdReused,
+      reason::kNotLeader};
   return *reasons;
 }
 
@@ -206,7 +208,12 @@ std::string SerializedRpcStatus(const absl::Status& status) {
   google::rpc::Status out;
   out.set_code(static_cast<int>(status.code()));
   out.set_message(std::string(status.message()));
+  // The status's own ErrorInfo, with its metadata (NOT_LEADER's leader),
+  // when it carries one.
   google::rpc::ErrorInfo info;
+  if (!Get(status, kErrorInfoUrl, &info) || info.reason() != details.reason) {
+    info.Clear();
+  }
   info.set_reason(details.reason);
   info.set_domain(kErrorDomain);
   out.add_details()->PackFrom(info);

@@ -59,6 +59,14 @@ else:
         errors.append("the server has no --tlog_listen")
     if "tlog" not in {p["name"] for p in c.get("ports", [])}:
         errors.append("the container has no tlog port")
+    # Replicated (README "Running a cluster"): three nodes on etcd, each
+    # named after its pod, with the cluster key.
+    if spec.get("replicas", 1) < 3:
+        errors.append("the StatefulSet runs fewer than 3 nodes")
+    for flag in ("--replication=etcd://", "--node_id=$(POD_NAME)",
+                 "--advertise=$(POD_NAME).", "--cluster_kek="):
+        if not any(a.startswith(flag) for a in c.get("args", [])):
+            errors.append(f"the server has no {flag}")
     if any(a == "--insecure" for a in c.get("args", [])):
         errors.append("the server runs --insecure")
     mounts = {m["name"] for m in c.get("volumeMounts", [])}

@@ -1,5 +1,8 @@
 #include "replication/etcd_client.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +58,28 @@ std::string PrefixEnd(absl::string_view prefix) {
 }
 
 namespace {
+
+bool IsIpv4Endpoint(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return false;
+  in_addr addr;
+  return inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr) == 1;
+}
+
+// gRPC's target for the members: their IPv4 addresses, each its own
+// subchannel; or one DNS name, each of whose addresses is a member (e.g. a
+// Kubernetes headless Service).
+absl::StatusOr<std::string> ChannelTarget(
+    const std::vector<std::string>& endpoints) {
+  if (std::all_of(endpoints.begin(), endpoints.end(), IsIpv4Endpoint)) {
+    return absl::StrCat("ipv4:", absl::StrJoin(endpoints, ","));
+  }
+  if (endpoints.size() == 1) return absl::StrCat("dns:///", endpoints[0]);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "etcd endpoints: either IPv4 addresses (host:port, ...) or one DNS "
+      "name whose addresses are the members, not ",
+      absl::StrJoin(endpoints, ",")));
+}
 
 etcdserverpb::Compare CompareOn(absl::string_view key,
                                 etcdserverpb::Compare::CompareTarget target) {
@@ -132,9 +157,9 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  ASSIGN_OR_RETURN(const std::string target, ChannelTarget(options.endpoints));
   auto channel = grpc::CreateCustomChannel(
-      absl::StrCat("ipv4:", absl::StrJoin(options.endpoints, ",")),
-      grpc::InsecureChannelCredentials(), args);
+      target, grpc::InsecureChannelCredentials(), args);
   return std::unique_ptr<EtcdClient>(
       new EtcdClient(std::move(options), std::move(channel)));
 }

@@ -29,19 +29,55 @@ absl::Status PublishApplied(EtcdClient& client, absl::string_view prefix,
   return client.TxnDecide(txn).status();
 }
 
-absl::StatusOr<uint64_t> TrimAppliedEntries(EtcdClient& client,
-                                            absl::string_view prefix) {
+absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> ListApplied(
+    EtcdClient& client, absl::string_view prefix) {
   const std::string applied = AppliedPrefix(prefix);
   ASSIGN_OR_RETURN(etcdserverpb::RangeResponse nodes,
                    client.Range(applied, PrefixEnd(applied)));
-  if (nodes.kvs_size() == 0) return 0;
-  uint64_t lowest = std::numeric_limits<uint64_t>::max();
+  std::vector<std::pair<std::string, uint64_t>> out;
   for (const mvccpb::KeyValue& kv : nodes.kvs()) {
     uint64_t position = 0;
     if (!absl::SimpleAtoi(kv.value(), &position)) {
       return absl::DataLossError(
           absl::StrCat("replicated log: ", kv.key(), " is not a position"));
     }
+    out.emplace_back(kv.key().substr(applied.size()), position);
+  }
+  return out;
+}
+
+std::string BackupHoldName(absl::string_view backup_name) {
+  return absl::StrCat("backup:", backup_name);
+}
+
+absl::Status HoldForBackup(EtcdClient& client, absl::string_view prefix,
+                           absl::string_view backup_name, uint64_t position,
+                           absl::Duration ttl) {
+  ASSIGN_OR_RETURN(int64_t lease, client.LeaseGrant(ttl));
+  etcdserverpb::TxnRequest txn;
+  *txn.add_success() = PutOp(AppliedKey(prefix, BackupHoldName(backup_name)),
+                             absl::StrCat(position), lease);
+  return client.TxnDecide(txn).status();
+}
+
+absl::Status ForgetApplied(EtcdClient& client, absl::string_view prefix,
+                           absl::string_view name) {
+  etcdserverpb::TxnRequest txn;
+  *txn.add_success() = DeleteOp(AppliedKey(prefix, name));
+  ASSIGN_OR_RETURN(TxnOutcome deleted, client.TxnDecide(txn));
+  if (deleted.response.responses(0).response_delete_range().deleted() == 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "no published position ", AppliedKey(prefix, name), " in etcd"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> TrimAppliedEntries(EtcdClient& client,
+                                            absl::string_view prefix) {
+  ASSIGN_OR_RETURN(auto published, ListApplied(client, prefix));
+  if (published.empty()) return 0;
+  uint64_t lowest = std::numeric_limits<uint64_t>::max();
+  for (const auto& [name, position] : published) {
     lowest = std::min(lowest, position);
   }
   if (lowest == 0) return 0;

@@ -6,8 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/not_leader.h"
 #include "common/status_macros.h"
 #include "replication/log_trimmer.h"
+#include "replication/replicated_entry.h"
 #include "storage/record_codec.h"
 #include "ycr/v1/replication.pb.h"
 
@@ -140,6 +142,8 @@ void ReplicatedEventLog::FollowLoop() {
     // What this node applied, for trimming etcd's tail: at most once a
     // second (each Follow below returns within one), and once at start so
     // that a new node holds trimming back from the beginning.
+    CheckReady();
+    NotifyRole();
     const uint64_t applied = follower_->checkpoint().end.last_position;
     if (!published_once_ || applied > published_) {
       if (PublishApplied(*client_, options_.prefix, options_.node_id, applied)
@@ -155,11 +159,64 @@ void ReplicatedEventLog::FollowLoop() {
     if (!s.ok()) {
       logger_->Log(LogLevel::kError, "replication.follower_stopped",
                    {{"error", std::string(s.message())}});
-      absl::MutexLock lock(&mu_);
-      follower_state_ = s;
+      {
+        absl::MutexLock lock(&mu_);
+        follower_state_ = s;
+      }
+      NotifyRole();
       return;
     }
   }
+}
+
+void ReplicatedEventLog::CheckReady() {
+  if (ready_) return;
+  if (!ready_target_.has_value()) {
+    absl::StatusOr<std::optional<KeyValue>> head =
+        client_->Get(HeadKey(options_.prefix));
+    if (!head.ok()) return;
+    v1::ReplicatedHead parsed;
+    if (head->has_value() && !parsed.ParseFromString((*head)->value)) return;
+    ready_target_ = parsed.last_position();
+  }
+  if (follower_->checkpoint().end.last_position >= *ready_target_) {
+    ready_ = true;
+    logger_->Log(LogLevel::kInfo, "replication.ready",
+                 {{"position", absl::StrCat(*ready_target_)}});
+  }
+}
+
+storage::ClusterRole ReplicatedEventLog::role() {
+  absl::MutexLock lock(&mu_);
+  if (!follower_state_.ok() || !ready_) return storage::ClusterRole::kNotReady;
+  if (lease_ != nullptr && lease_->held()) return storage::ClusterRole::kLeader;
+  return storage::ClusterRole::kFollower;
+}
+
+void ReplicatedEventLog::SetRoleListener(
+    std::function<void(storage::ClusterRole)> listener) {
+  {
+    absl::MutexLock lock(&role_mu_);
+    role_listener_ = std::move(listener);
+    told_role_.reset();
+  }
+  NotifyRole();
+}
+
+void ReplicatedEventLog::NotifyRole() {
+  const storage::ClusterRole now = role();
+  absl::MutexLock lock(&role_mu_);
+  if (told_role_ == now) return;
+  told_role_ = now;
+  logger_->Log(LogLevel::kInfo, "replication.role",
+               {{"role", storage::ClusterRoleName(now)}});
+  if (role_listener_) role_listener_(now);
+}
+
+absl::Status ReplicatedEventLog::HoldForBackup(absl::string_view name,
+                                               uint64_t position) {
+  return replication::HoldForBackup(*client_, options_.prefix, name, position,
+                                    options_.backup_hold);
 }
 
 void ReplicatedEventLog::CampaignLoop() {
@@ -179,6 +236,7 @@ void ReplicatedEventLog::CampaignLoop() {
     }
     if (was_leading) {
       if (leading) MaybeTrim();
+      NotifyRole();
       continue;
     }
     if (absl::StatusOr<std::optional<KeyValue>> leader =
@@ -210,6 +268,7 @@ void ReplicatedEventLog::CampaignLoop() {
     }
     logger_->Log(LogLevel::kInfo, "replication.leading",
                  {{"advertise", options_.advertise}});
+    NotifyRole();
   }
 }
 
@@ -273,12 +332,16 @@ void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
 
 absl::Status ReplicatedEventLog::NotLeader(absl::string_view why) {
   std::string leader = leader_address();
-  return absl::UnavailableError(absl::StrCat(
-      "not the leader (", why, "): send commands to the leader",
-      leader.empty() ? " (none known yet; retry shortly)"
-                     : absl::StrCat(" at ", leader),
-      "; the outcome of an unacknowledged append is unknown: retry it with "
-      "the same event ids"));
+  // Deposed, it may still have itself as the last leader it saw.
+  if (leader == options_.advertise) leader.clear();
+  return NotLeaderError(
+      absl::StrCat(
+          "not the leader (", why, "): send commands to the leader",
+          leader.empty() ? " (none known yet; retry shortly)"
+                         : absl::StrCat(" at ", leader),
+          "; the outcome of an unacknowledged append is unknown: retry it with "
+          "the same event ids"),
+      leader);
 }
 
 bool ReplicatedEventLog::WaitApplied(uint64_t position) {
@@ -302,6 +365,7 @@ void ReplicatedEventLog::Depose(const absl::Status& why) {
     if (term_ == writer_term_) lease = std::move(lease_);
   }
   lease.reset();
+  NotifyRole();
 }
 
 absl::Status ReplicatedEventLog::Prepare() {

@@ -26,7 +26,9 @@
 // history (log_trimmer.h).
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +43,7 @@
 #include "replication/leader_lease.h"
 #include "replication/replicated_log_follower.h"
 #include "replication/replicated_log_writer.h"
+#include "storage/cluster_node.h"
 #include "storage/event_log.h"
 #include "storage/replicated_commit.h"
 #include "storage/rocksdb_event_log.h"
@@ -63,6 +66,9 @@ struct ReplicatedEventLogOptions {
   std::string election = "/ycr/leader";
   // The leader's lease: how long a silent leader keeps leadership.
   absl::Duration lease_ttl = absl::Seconds(5);
+  // How long a backup's hold keeps etcd's entries after the backup's head
+  // for a node restored from it (HoldForBackup; log_trimmer.h).
+  absl::Duration backup_hold = absl::Hours(24);
   // How long an append waits for its entry to be applied here once etcd
   // has it, and a new leader for its store to catch up, before UNAVAILABLE.
   absl::Duration apply_timeout = absl::Seconds(10);
@@ -74,6 +80,7 @@ struct ReplicatedEventLogOptions {
 };
 
 class ReplicatedEventLog : public storage::EventLog,
+                           public storage::ClusterNode,
                            private storage::ReplicatedCommit {
  public:
   // Opens the local store, connects to etcd, starts following from the
@@ -138,6 +145,17 @@ class ReplicatedEventLog : public storage::EventLog,
   // OK while the node follows; the error that stopped it for good.
   absl::Status follower_state();
 
+  // storage::ClusterNode. Not ready until the store holds etcd's log as it
+  // was when this node started (a node restored from a backup catching
+  // up), or once its follower stopped for good.
+  storage::ClusterRole role() override;
+  void SetRoleListener(
+      std::function<void(storage::ClusterRole)> listener) override;
+  // Holds etcd's trimming back at `position` for options.backup_hold
+  // (log_trimmer.h HoldForBackup).
+  absl::Status HoldForBackup(absl::string_view name,
+                             uint64_t position) override;
+
  private:
   explicit ReplicatedEventLog(ReplicatedEventLogOptions options);
 
@@ -158,6 +176,11 @@ class ReplicatedEventLog : public storage::EventLog,
   void CampaignLoop();
   // While leading: trims etcd's tail when trim_interval has passed.
   void MaybeTrim();
+  // Calls the role listener if the role changed since it was last told.
+  void NotifyRole();
+  // The follower's thread: marks the node ready once it has applied what
+  // etcd held when it started.
+  void CheckReady();
 
   ReplicatedEventLogOptions options_;
   Logger* logger_ = nullptr;
@@ -180,6 +203,13 @@ class ReplicatedEventLog : public storage::EventLog,
   // The follower's thread only: the position last published as applied.
   uint64_t published_ = 0;
   bool published_once_ = false;
+  // The follower's thread only: etcd's head position when first read.
+  std::optional<uint64_t> ready_target_;
+  std::atomic<bool> ready_{false};
+  absl::Mutex role_mu_;
+  std::function<void(storage::ClusterRole)> role_listener_
+      ABSL_GUARDED_BY(role_mu_);
+  std::optional<storage::ClusterRole> told_role_ ABSL_GUARDED_BY(role_mu_);
   // The campaign thread only: when the tail was last trimmed.
   absl::Time trimmed_at_ = absl::InfinitePast();
   std::atomic<bool> closed_{false};

@@ -1,6 +1,7 @@
 #include "replication/replicated_log_follower.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -101,8 +102,30 @@ absl::Status ReplicatedLogFollower::CatchUp(int64_t* read_at) {
       }
       RETURN_IF_ERROR(Apply(kv.key(), kv.value(), kv.mod_revision()));
     }
-    if (!range.more()) return absl::OkStatus();
+    if (!range.more()) break;
   }
+  // Nothing after this node's checkpoint is left, but the log may have gone
+  // on past it and been trimmed whole: then the next entry to come would
+  // not continue this node's log.
+  ASSIGN_OR_RETURN(std::optional<KeyValue> head,
+                   client_->Get(HeadKey(prefix_)));
+  v1::ReplicatedHead parsed;
+  if (head.has_value() && parsed.ParseFromString(head->value) &&
+      parsed.last_position() > checkpoint_.end.last_position) {
+    ASSIGN_OR_RETURN(
+        etcdserverpb::RangeResponse again,
+        client_->Range(EntryKey(prefix_, checkpoint_.end.last_position + 1),
+                       end, /*limit=*/1));
+    if (again.kvs().empty()) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "replicated log: etcd's log reaches position ",
+          parsed.last_position(), " but holds no entry after position ",
+          checkpoint_.end.last_position,
+          " (its tail was trimmed past this node): restore this node from a "
+          "peer's backup"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReplicatedLogFollower::Follow(uint64_t until_position,

@@ -47,6 +47,18 @@ grpc::ServerUnaryReactor* AdminService::Backup(
         std::filesystem::create_directories(backup_dir_, ec);
         const std::string path =
             (std::filesystem::path(backup_dir_) / request->name()).string();
+        if (cluster_ != nullptr) {
+          // Before the copy: a node restored from it must find in etcd
+          // every entry after what it holds.
+          absl::Status held = cluster_->HoldForBackup(request->name(),
+                                                      log_->GetHead().position);
+          if (!held.ok()) {
+            return absl::UnavailableError(absl::StrCat(
+                "cannot hold the cluster's log for this backup (a node "
+                "restored from it could not catch up): ",
+                held.message()));
+          }
+        }
         absl::StatusOr<uint64_t> head = log_->Checkpoint(path);
         if (!head.ok()) return head.status();
         response->set_path(path);

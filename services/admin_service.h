@@ -6,6 +6,7 @@
 #include <string>
 
 #include "services/work_queue.h"
+#include "storage/cluster_node.h"
 #include "storage/rocksdb_event_log.h"
 #include "ycr/v1/admin_service.grpc.pb.h"
 
@@ -13,11 +14,16 @@ namespace ycr::services {
 
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  // `log` and `pool` must outlive the service. `backup_dir` empty: backups
-  // are off (FAILED_PRECONDITION).
+  // `log` and `pool` (and `cluster`, when not null) must outlive the
+  // service. `backup_dir` empty: backups are off (FAILED_PRECONDITION).
+  // `cluster`: a replicated node, whose backups first hold the cluster's
+  // log after their head (ClusterNode::HoldForBackup).
   AdminService(storage::RocksDbEventLog* log, WorkQueue* pool,
-               std::string backup_dir)
-      : log_(log), pool_(pool), backup_dir_(std::move(backup_dir)) {}
+               std::string backup_dir, storage::ClusterNode* cluster = nullptr)
+      : log_(log),
+        pool_(pool),
+        backup_dir_(std::move(backup_dir)),
+        cluster_(cluster) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const v1::BackupRequest* request,
@@ -27,6 +33,7 @@ class AdminService final : public v1::Admin::CallbackService {
   storage::RocksDbEventLog* const log_;
   WorkQueue* const pool_;
   const std::string backup_dir_;
+  storage::ClusterNode* const cluster_;
 };
 
 }  // namespace ycr::services

@@ -1,5 +1,6 @@
 #include "services/cluster_flags.h"
 
+#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #ifdef YCR_ETCD
 #include "replication/cluster_kek.h"
+#include "replication/log_trimmer.h"
 #include "replication/replicated_event_log.h"
 #endif
 
@@ -34,6 +36,11 @@ ABSL_FLAG(std::string, cluster_kek, "",
           "key-encryption key, 64 hex digits, the same on every node (umask "
           "077; openssl rand -hex 32 > FILE). Subject keys travel in etcd "
           "only wrapped under it.");
+ABSL_FLAG(int, replication_backup_hold_seconds, 86400,
+          "Replicated mode: a backup (ycr.v1.Admin.Backup) keeps etcd's "
+          "entries after its head this long (60..2592000), so that a node "
+          "restored from it can catch up; `ycr-server forget-node "
+          "--node_id=backup:NAME` ends the hold sooner.");
 ABSL_FLAG(int, replication_lease_seconds, 5,
           "Replicated mode: the leader's lease in etcd (2..60): a leader "
           "that dies or stalls is replaced this long after.");
@@ -54,6 +61,24 @@ bool ValidNodeId(absl::string_view id) {
     }
   }
   return true;
+}
+
+// The endpoints of --replication's etcd://host:port[,host:port...].
+absl::StatusOr<std::vector<std::string>> EtcdEndpoints(
+    const std::string& replication) {
+  constexpr absl::string_view kScheme = "etcd://";
+  if (!absl::StartsWith(replication, kScheme)) {
+    return BadFlag("replication", "expected etcd://host:port[,host:port...]");
+  }
+  std::vector<std::string> endpoints =
+      absl::StrSplit(replication.substr(kScheme.size()), ',');
+  if (endpoints.size() > 16) {
+    return BadFlag("replication", "at most 16 endpoints");
+  }
+  for (const std::string& endpoint : endpoints) {
+    RETURN_IF_ERROR(CheckListenAddress("--replication", endpoint));
+  }
+  return endpoints;
 }
 #endif
 
@@ -78,24 +103,19 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
                  "this build has no replication layer (configured with "
                  "YCR_ETCD off: install golang-etcd-server-dev and rebuild)");
 #else
-  constexpr absl::string_view kScheme = "etcd://";
-  if (!absl::StartsWith(replication, kScheme)) {
-    return BadFlag("replication", "expected etcd://host:port[,host:port...]");
-  }
-  std::vector<std::string> endpoints =
-      absl::StrSplit(replication.substr(kScheme.size()), ',');
-  if (endpoints.size() > 16) {
-    return BadFlag("replication", "at most 16 endpoints");
-  }
-  for (const std::string& endpoint : endpoints) {
-    RETURN_IF_ERROR(CheckListenAddress("--replication", endpoint));
-  }
+  ASSIGN_OR_RETURN(std::vector<std::string> endpoints,
+                   EtcdEndpoints(replication));
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
   if (!ValidNodeId(node_id)) {
     return BadFlag("node_id", "1-64 of [A-Za-z0-9._-] (required)");
   }
   const std::string advertise = absl::GetFlag(FLAGS_advertise);
   RETURN_IF_ERROR(CheckListenAddress("--advertise", advertise));
+  const int hold = absl::GetFlag(FLAGS_replication_backup_hold_seconds);
+  if (hold < 60 || hold > 30 * 86400) {
+    return BadFlag("replication_backup_hold_seconds",
+                   "must be in 60..2592000 (30 days)");
+  }
   const int lease = absl::GetFlag(FLAGS_replication_lease_seconds);
   if (lease < 2 || lease > 60) {
     return BadFlag("replication_lease_seconds", "must be in 2..60");
@@ -110,25 +130,69 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
   log->Log(
       LogLevel::kInfo, "replication.configured",
       {{"node_id", node_id}, {"advertise", advertise}, {"etcd", replication}});
-  options->open_cluster_log = [endpoints, node_id, advertise, lease,
-                               kek = *std::move(kek),
-                               log](storage::RocksDbEventLogOptions store,
-                                    storage::RocksDbEventLog** local)
-      -> absl::StatusOr<std::unique_ptr<storage::EventLog> > {
+  options->open_cluster_log =
+      [endpoints, node_id, advertise, lease, hold, kek = *std::move(kek), log](
+          storage::RocksDbEventLogOptions store,
+          storage::RocksDbEventLog** local, storage::ClusterNode** node)
+      -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
     replication::ReplicatedEventLogOptions cluster;
     cluster.endpoints = endpoints;
     cluster.node_id = node_id;
     cluster.advertise = advertise;
     cluster.lease_ttl = absl::Seconds(lease);
+    cluster.backup_hold = absl::Seconds(hold);
     cluster.log = std::move(store);
     cluster.log.cluster_kek = kek;
     cluster.logger = log;
     ASSIGN_OR_RETURN(std::unique_ptr<replication::ReplicatedEventLog> opened,
                      replication::ReplicatedEventLog::Open(std::move(cluster)));
     *local = &opened->local();
+    *node = opened.get();
     return std::unique_ptr<storage::EventLog>(std::move(opened));
   };
   return absl::OkStatus();
+#endif
+}
+
+int RunForgetNode() {
+#ifndef YCR_ETCD
+  std::cerr << "ycr-server forget-node: this build has no replication layer "
+               "(configured with YCR_ETCD off)\n";
+  return 2;
+#else
+  absl::StatusOr<std::vector<std::string>> endpoints =
+      EtcdEndpoints(absl::GetFlag(FLAGS_replication));
+  const std::string name = absl::GetFlag(FLAGS_node_id);
+  const absl::string_view id = absl::StartsWith(name, "backup:")
+                                   ? absl::string_view(name).substr(7)
+                                   : absl::string_view(name);
+  if (!endpoints.ok() || !ValidNodeId(id)) {
+    std::cerr << "ycr-server forget-node: "
+              << (endpoints.ok() ? "--node_id: a node id, or backup:<backup "
+                                   "name> (1-64 of [A-Za-z0-9._-])"
+                                 : endpoints.status().message())
+              << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<replication::EtcdClient>> client =
+      replication::EtcdClient::Create({.endpoints = *endpoints});
+  const std::string kPrefix = replication::ReplicatedEventLogOptions().prefix;
+  absl::Status forgot =
+      client.ok() ? replication::ForgetApplied(**client, kPrefix, name)
+                  : client.status();
+  if (!forgot.ok()) {
+    std::cerr << "ycr-server forget-node: " << forgot.message() << "\n";
+    return 1;
+  }
+  std::cout << "forgot " << name
+            << "; it no longer holds back the trimming of etcd's log\n";
+  auto left = replication::ListApplied(**client, kPrefix);
+  if (left.ok()) {
+    for (const auto& [node, position] : *left) {
+      std::cout << "  " << node << " applied " << position << "\n";
+    }
+  }
+  return 0;
 #endif
 }
 

@@ -210,7 +210,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   const std::string data_dir = options.log.path;
   if (options.open_cluster_log) {
     ASSIGN_OR_RETURN(server->owned_log_,
-                     options.open_cluster_log(options.log, &server->log_));
+                     options.open_cluster_log(options.log, &server->log_,
+                                              &server->cluster_));
     server->append_log_ = server->owned_log_.get();
   } else {
     ASSIGN_OR_RETURN(std::unique_ptr<storage::RocksDbEventLog> store,
@@ -298,8 +299,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_, server->readers_.get());
-  server->admin_ = std::make_unique<AdminService>(
-      server->log_, server->readers_.get(), options.backup_dir);
+  server->admin_ =
+      std::make_unique<AdminService>(server->log_, server->readers_.get(),
+                                     options.backup_dir, server->cluster_);
   server->event_store_ = std::make_unique<EventStoreService>(
       server->append_log_, server->readers_.get(), options.event_store, access,
       server->streams_.get());
@@ -377,6 +379,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                      " (address in use or malformed?)"));
   }
   server->AddGauges();
+  if (server->cluster_ != nullptr) {
+    // Kept until health is ready (OnWriteState below applies it).
+    server->cluster_->SetRoleListener(
+        [raw](storage::ClusterRole role) { raw->OnRole(role); });
+  }
   {
     absl::MutexLock lock(&server->health_mu_);
     server->health_ready_ = true;
@@ -420,10 +427,24 @@ Server::~Server() { Shutdown(absl::Seconds(1)); }
 
 void Server::OnWriteState(const absl::Status& state) {
   absl::MutexLock lock(&health_mu_);
+  writes_ok_ = state.ok();
+  ApplyHealth();
+}
+
+void Server::OnRole(storage::ClusterRole role) {
+  absl::MutexLock lock(&health_mu_);
+  role_ = role;
+  ApplyHealth();
+}
+
+void Server::ApplyHealth() {
   if (!health_ready_ || draining_) return;
-  if (auto* health = grpc_server_->GetHealthCheckService(); health != nullptr) {
-    health->SetServingStatus(kWritesHealthService, state.ok());
-  }
+  auto* health = grpc_server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  const bool leads = role_ == storage::ClusterRole::kLeader;
+  health->SetServingStatus("", role_ != storage::ClusterRole::kNotReady);
+  health->SetServingStatus(kLeaderHealthService, leads);
+  health->SetServingStatus(kWritesHealthService, writes_ok_ && leads);
 }
 
 void Server::BeginDrain() {
@@ -442,6 +463,7 @@ void Server::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   if (grpc_server_ != nullptr) {
     BeginDrain();
+    if (cluster_ != nullptr) cluster_->SetRoleListener(nullptr);
     event_store_->BeginShutdown();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     grpc_server_->Wait();

@@ -29,6 +29,7 @@
 #include "services/testing_service.h"
 #include "services/tlog_checkpointer.h"
 #include "services/work_queue.h"
+#include "storage/cluster_node.h"
 #include "storage/rocksdb_event_log.h"
 
 namespace ycr::services {
@@ -39,6 +40,14 @@ namespace ycr::services {
 // SERVING meanwhile, because reads, queries and subscriptions keep working.
 // A probe that must only send writes checks this name.
 inline constexpr char kWritesHealthService[] = "ycr.v1.writes";
+
+// The grpc.health.v1 service name a load balancer asks to find the node that
+// takes commands. A single node always answers SERVING; in replicated mode
+// (--replication) only the leader does, and kWritesHealthService follows it
+// (writes possible: the store's disk, and leading). A node that is not
+// ready (catching up after a restore, or stopped applying for good)
+// answers NOT_SERVING for the server ("") too: its reads may be stale.
+inline constexpr char kLeaderHealthService[] = "ycr.v1.leader";
 
 struct ServerOptions {
   // host:port, the port required (CheckListenAddress); port 0 picks a free
@@ -102,10 +111,12 @@ struct ServerOptions {
   // cluster's log (where commands append; it answers UNAVAILABLE naming the
   // leader on a node that does not lead) and sets *local to the node's own
   // store, which the returned log owns (reads, projections, the access log
-  // and backups use it). Default: none (a single node).
+  // and backups use it), and *node to what the node tells of its role
+  // (health) and holds for backups, also owned by the returned log.
+  // Default: none (a single node).
   std::function<absl::StatusOr<std::unique_ptr<storage::EventLog>>(
-      storage::RocksDbEventLogOptions options,
-      storage::RocksDbEventLog** local)>
+      storage::RocksDbEventLogOptions options, storage::RocksDbEventLog** local,
+      storage::ClusterNode** node)>
       open_cluster_log;
 };
 
@@ -168,6 +179,11 @@ class Server {
   // The log's writes stopped (error) or resumed (OK): sets the write path's
   // health (kWritesHealthService), unless draining.
   void OnWriteState(const absl::Status& state);
+  // The node's role in a cluster changed (health, as kLeaderHealthService
+  // says).
+  void OnRole(storage::ClusterRole role);
+  // Sets the health services from the write state and role.
+  void ApplyHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);
 
   // Declared first: destroyed last, after everything that records into it.
   std::unique_ptr<MetricRegistry> metrics_;
@@ -177,6 +193,8 @@ class Server {
   std::unique_ptr<storage::EventLog> owned_log_;
   storage::RocksDbEventLog* log_ = nullptr;
   storage::EventLog* append_log_ = nullptr;
+  // Replicated mode: the node's role and backup holds (owned by owned_log_).
+  storage::ClusterNode* cluster_ = nullptr;
   std::unique_ptr<storage::ProjectionStore> projection_store_;
   std::unique_ptr<storage::AccessLogStore> access_log_store_;
   std::unique_ptr<AccessRecorder> access_recorder_;
@@ -216,6 +234,9 @@ class Server {
   absl::Mutex health_mu_;
   bool health_ready_ ABSL_GUARDED_BY(health_mu_) = false;
   bool draining_ ABSL_GUARDED_BY(health_mu_) = false;
+  bool writes_ok_ ABSL_GUARDED_BY(health_mu_) = true;
+  storage::ClusterRole role_ ABSL_GUARDED_BY(health_mu_) =
+      storage::ClusterRole::kLeader;
 };
 
 }  // namespace ycr::services

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
       "       ycr-server verify --data_dir=DIR\n"
       "       ycr-server restore --from=BACKUP --data_dir=NEW_DIR\n"
       "       ycr-server keygen --name=ORIGIN --out=FILE\n"
+      "       ycr-server forget-node --replication=etcd://... --node_id=NAME\n"
       "Stops cleanly on SIGTERM or SIGINT: in-flight calls finish, the store "
       "is flushed and closed.\nLogs one line per event on standard output.\n"
       "verify checks the whole hash chain and the projections' checkpoints "
@@ -219,14 +221,22 @@ int main(int argc, char** argv) {
       "Replicated mode (--replication=etcd://..., README \"Running a "
       "cluster\"): every node applies the log from etcd; one leads and "
       "decides commands, the others serve reads and answer commands "
-      "UNAVAILABLE naming the leader.");
+      "UNAVAILABLE naming the leader. forget-node deletes a node's (or a "
+      "backup's, backup:NAME) published position from etcd, so that a node "
+      "removed for good no longer holds back the trimming of etcd's log.");
+  const std::vector<std::string> commands = {"verify", "restore", "keygen",
+                                             "forget-node"};
   if (args.size() > 2 ||
-      (args.size() == 2 && std::string(args[1]) != "verify" &&
-       std::string(args[1]) != "restore" && std::string(args[1]) != "keygen")) {
-    std::cerr << "ycr-server: expected no command, verify, restore or keygen\n";
+      (args.size() == 2 && std::find(commands.begin(), commands.end(),
+                                     args[1]) == commands.end())) {
+    std::cerr << "ycr-server: expected no command, verify, restore, keygen or "
+                 "forget-node\n";
     return 2;
   }
   if (args.size() == 2 && std::string(args[1]) == "keygen") return RunKeygen();
+  if (args.size() == 2 && std::string(args[1]) == "forget-node") {
+    return ycr::services::RunForgetNode();
+  }
   if (args.size() == 2) return RunDataDirCommand(args[1]);
   auto logger = ycr::LoggerFromFlags(&std::cout);
   if (!logger.ok()) {

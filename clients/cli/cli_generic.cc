@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/cli/cli_generic_internal.h"
 #include "common/error_details.h"
+#include "common/not_leader.h"
 #include "common/wire_names.h"
 #include "google/protobuf/dynamic_message.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -91,9 +92,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Channels::As(
   return channel;
 }
 
-int Call(const std::shared_ptr<grpc::Channel>& channel,
-         const MethodDescriptor* method, const Message& request,
-         const CallSettings& settings, std::ostream& out, std::ostream& err) {
+namespace {
+
+// Call, once: `*leader` is set to the leader a NOT_LEADER refusal names.
+int CallOnce(const std::shared_ptr<grpc::Channel>& channel,
+             const MethodDescriptor* method, const Message& request,
+             const CallSettings& settings, std::ostream& out, std::ostream& err,
+             std::string* leader) {
   if (method->client_streaming()) {
     err << "ycr: " << method->full_name()
         << " streams requests; the command line does not\n";
@@ -186,6 +191,10 @@ int Call(const std::shared_ptr<grpc::Channel>& channel,
                               &details)) {
       err << DescribeDetails(details);
     }
+    if (ParseNotLeader(status.error_details(), leader) && !leader->empty() &&
+        !settings.json) {
+      err << "  leader: " << *leader << "\n";
+    }
     return 1;
   }
   if (!streaming && received == 0) {
@@ -193,6 +202,23 @@ int Call(const std::shared_ptr<grpc::Channel>& channel,
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int Call(const std::shared_ptr<grpc::Channel>& channel,
+         const MethodDescriptor* method, const Message& request,
+         const CallSettings& settings, std::ostream& out, std::ostream& err) {
+  std::string leader;
+  const int code =
+      CallOnce(channel, method, request, settings, out, err, &leader);
+  if (code != 1 || leader.empty() || !settings.redial) return code;
+  // A follower wrote nothing of a refused call: sent once to the leader it
+  // names (not further: a leader that moved again is the caller's to retry).
+  err << "ycr: following the leader at " << leader << "\n";
+  std::string again;
+  return CallOnce(settings.redial(leader), method, request, settings, out, err,
+                  &again);
 }
 
 }  // namespace ycr::cli

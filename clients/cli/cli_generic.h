@@ -9,6 +9,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -106,6 +107,11 @@ struct CallSettings {
   int timeout_seconds = 10;
   bool follow = false;
   bool json = false;
+  // A channel to another node (host:port) with the caller's own security:
+  // a call a cluster's follower refuses with NOT_LEADER (common/not_leader.h)
+  // is sent once more to the leader it names. Null: not followed.
+  std::function<std::shared_ptr<grpc::Channel>(const std::string& address)>
+      redial;
 };
 
 // Puts the identity metadata (when `settings` sends it) and, when

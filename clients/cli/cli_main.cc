@@ -385,6 +385,9 @@ ycr::cli::CallSettings Settings() {
   settings.timeout_seconds = absl::GetFlag(FLAGS_timeout_seconds);
   settings.follow = absl::GetFlag(FLAGS_follow);
   settings.json = absl::GetFlag(FLAGS_json);
+  settings.redial = [](const std::string& address) {
+    return ycr::services::OpenChannel(address, Security());
+  };
   return settings;
 }
 

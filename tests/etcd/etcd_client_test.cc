@@ -232,5 +232,24 @@ TEST(EtcdClientErrorsTest, ConfigurationAndUnreachableMembers) {
             absl::StatusCode::kUnavailable);
 }
 
+// The members by one DNS name (a Kubernetes headless Service's), or by
+// their IPv4 addresses; names among several endpoints are refused.
+TEST_F(EtcdClientTest, OneDnsNameOrIpv4AddressesReachTheMembers) {
+  const std::string endpoint = cluster_->ClientEndpoints()[0];
+  const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+  auto by_name = EtcdClient::Create({.endpoints = {"localhost:" + port}});
+  ASSERT_TRUE(by_name.ok()) << by_name.status();
+  const int64_t revision = Put(prefix_ + "dns", "v");
+  auto got = (*by_name)->Get(prefix_ + "dns");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->mod_revision, revision);
+  const absl::Status mixed =
+      EtcdClient::Create({.endpoints = {"localhost:" + port, endpoint}})
+          .status();
+  EXPECT_EQ(mixed.code(), absl::StatusCode::kInvalidArgument) << mixed;
+  EXPECT_NE(mixed.message().find("one DNS name"), absl::string_view::npos);
+}
+
 }  // namespace
 }  // namespace ycr::replication

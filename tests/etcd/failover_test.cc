@@ -12,10 +12,7 @@
 // Also: a leader paused past its lease writes nothing once resumed; with
 // two etcd members lost appends are refused and reads go on.
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <iostream>
@@ -26,125 +23,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/files.h"
 #include "gtest/gtest.h"
-#include "tests/etcd/etcd_suite.h"
-#include "tests/integration/server_process.h"
-#include "tests/integration/test_server.h"
-#include "tests/unit/test_util.h"
+#include "tests/etcd/cluster_nodes.h"
 
 namespace ycr::testing {
 namespace {
 
-constexpr int kNodes = 3;
 constexpr int kClients = 4;
-
-// A port the kernel calls free now (the node binds it a moment later).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-struct Attempt {
-  v1::AppendRequest request;
-  bool acknowledged = false;
-  uint64_t first_position = 0;
-};
-
-grpc::Status Append(const std::string& address,
-                    const v1::AppendRequest& request,
-                    v1::AppendResponse* response,
-                    absl::Duration deadline = absl::Seconds(10)) {
-  auto stub = v1::EventStore::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  AsCaller(&context, "ops", "writer", "admin");
-  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  return stub->Append(&context, request, response);
-}
-
-v1::AppendRequest NewAppend(const std::string& stream, int events) {
-  v1::AppendRequest request;
-  request.set_stream(stream);
-  request.mutable_expected()->set_kind(v1::ExpectedVersion::ANY);
-  for (int i = 0; i < events; ++i) *request.add_events() = NoteEvent("load");
-  return request;
-}
-
-// Every event of the node at `address`.
-std::vector<v1::RecordedEvent> ReadEverything(const std::string& address) {
-  auto stub = v1::EventStore::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  std::vector<v1::RecordedEvent> events;
-  uint64_t from = 1;
-  while (true) {
-    grpc::ClientContext context;
-    AsCaller(&context, "failover-auditor", "reader", "auditor");
-    v1::ReadAllRequest request;
-    request.set_from_position(from);
-    request.set_limit(1000);
-    v1::ReadAllResponse response;
-    grpc::Status status = stub->ReadAll(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    if (!status.ok()) return events;
-    for (const auto& e : response.events()) events.push_back(e);
-    if (response.events().empty()) return events;
-    from = response.next_position();
-  }
-}
-
-// 3 ycr-server processes on this suite's etcd cluster, and helpers.
-class ClusterTest : public EtcdSuite<3> {
- protected:
-  void StartNodes() {
-    const std::string kek = root_.path() + "/cluster.kek";
-    ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
-    const std::string etcd = absl::StrCat(
-        "etcd://", absl::StrJoin(cluster_->ClientEndpoints(), ","));
-    for (int i = 0; i < kNodes; ++i) {
-      const std::string address = absl::StrCat("127.0.0.1:", FreePort());
-      addresses_.push_back(address);
-      nodes_.push_back(std::make_unique<ServerProcess>(
-          YCR_SERVER_BINARY, absl::StrCat(root_.path(), "/node", i),
-          std::vector<std::string>{
-              "--listen=" + address, "--advertise=" + address,
-              absl::StrCat("--node_id=node", i), "--replication=" + etcd,
-              "--cluster_kek=" + kek, "--replication_lease_seconds=3"}));
-      ASSERT_GT(nodes_.back()->port(), 0);
-    }
-  }
-
-  // The node that takes `request` first, trying every node but `skip`
-  // until `within` has passed; -1 if none did.
-  int TakesWrites(const v1::AppendRequest& request, absl::Duration within,
-                  int skip = -1) {
-    const absl::Time deadline = absl::Now() + within;
-    while (absl::Now() < deadline) {
-      for (int i = 0; i < kNodes; ++i) {
-        if (i == skip || nodes_[i]->pid() < 0) continue;
-        v1::AppendResponse response;
-        if (Append(addresses_[i], request, &response, absl::Seconds(2)).ok()) {
-          return i;
-        }
-      }
-    }
-    return -1;
-  }
-
-  test::TempDir root_;
-  std::vector<std::string> addresses_;
-  std::vector<std::unique_ptr<ServerProcess>> nodes_;
-};
 
 class FailoverTest : public ClusterTest {};
 
@@ -253,14 +140,6 @@ TEST_F(FailoverTest, KillingTheLeaderLosesNoAcknowledgedAppend) {
   }
 }
 
-// How many times each event id is in `events`.
-std::map<std::string, int> IdCounts(
-    const std::vector<v1::RecordedEvent>& events) {
-  std::map<std::string, int> counts;
-  for (const auto& e : events) ++counts[e.event_id()];
-  return counts;
-}
-
 class PausedLeaderTest : public ClusterTest {};
 
 // A leader paused with SIGSTOP past its lease and then resumed writes
@@ -312,6 +191,14 @@ TEST_F(EtcdMajorityLostTest, WritesRefusedReadsGoOnThenResume) {
   StartNodes();
   const int leader = TakesWrites(NewAppend("ops-first", 1), absl::Seconds(20));
   ASSERT_GE(leader, 0) << "no node leads";
+  // Every node holds the first append before the majority goes (a follower
+  // cannot read etcd without one).
+  for (int i = 0; i < kNodes; ++i) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (ReadEverything(addresses_[i]).empty() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));  // A bounded poll.
+    }
+  }
   ASSERT_TRUE(cluster_->Kill(1).ok());
   ASSERT_TRUE(cluster_->Kill(2).ok());
   const v1::AppendRequest refused = NewAppend("ops-refused", 1);

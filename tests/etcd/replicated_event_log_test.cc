@@ -18,6 +18,7 @@
 #include "common/files.h"
 #include "gtest/gtest.h"
 #include "replication/cluster_kek.h"
+#include "replication/log_trimmer.h"
 #include "replication/replicated_entry.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/unit/test_util.h"
@@ -216,6 +217,75 @@ TEST_F(ReplicatedEventLogTest, AppliedEntriesLeaveEtcdWithTheirWrappedKeys) {
   ASSERT_TRUE(more.ok()) << more.status();
   ASSERT_TRUE(Applied(*follower, more->last_position));
   EXPECT_EQ(follower->GetHead().hash, leader->GetHead().hash);
+}
+
+// A node removed for good holds etcd's tail back until it is forgotten
+// (ycr-server forget-node); a backup's hold keeps the entries after its head,
+// on a lease, until it expires or is forgotten.
+TEST_F(ReplicatedEventLogTest, AForgottenNodeOrBackupNoLongerHoldsTrimming) {
+  StartTwo();
+  const std::string prefix = prefix_ + "/log";
+  const std::string gone_id = follower_ == a_.get() ? "node-a" : "node-b";
+  const std::string leader_id = follower_ == a_.get() ? "node-b" : "node-a";
+  auto first = leader_->Append(test::OneEvent("ops-1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(Applied(*follower_, first->last_position));
+  // The follower leaves for good (it may have published 0 or position 1).
+  (follower_ == a_.get() ? a_ : b_).reset();
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto more = leader_->Append(test::OneEvent("ops-1"));
+    ASSERT_TRUE(more.ok()) << more.status();
+    last = more->last_position;
+  }
+  // Once the leader has published its head, a trim deletes only what the
+  // departed node applied.
+  auto published = [&](const std::string& name) -> uint64_t {
+    auto all = ListApplied(*client_, prefix);
+    EXPECT_TRUE(all.ok()) << all.status();
+    for (const auto& [n, p] : *all) {
+      if (n == name) return p;
+    }
+    return UINT64_MAX;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (published(leader_id) != last && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));  // A bounded poll.
+  }
+  ASSERT_EQ(published(leader_id), last);
+  auto lowest = TrimAppliedEntries(*client_, prefix);
+  ASSERT_TRUE(lowest.ok()) << lowest.status();
+  EXPECT_LT(*lowest, last);
+  const std::string entries = EntriesBegin(prefix);
+  auto left = client_->Range(entries, PrefixEnd(entries));
+  ASSERT_TRUE(left.ok());
+  EXPECT_GT(left->kvs_size(), 0);
+
+  // Forgotten: nothing of the log is left in etcd after a trim.
+  ASSERT_TRUE(ForgetApplied(*client_, prefix, gone_id).ok());
+  EXPECT_TRUE(StatusIs(ForgetApplied(*client_, prefix, gone_id),
+                       absl::StatusCode::kNotFound, {gone_id}));
+  lowest = TrimAppliedEntries(*client_, prefix);
+  ASSERT_TRUE(lowest.ok()) << lowest.status();
+  EXPECT_EQ(*lowest, last);
+  left = client_->Range(entries, PrefixEnd(entries));
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->kvs_size(), 0);
+
+  // A backup's hold at `last`: the entries after it stay, on a lease.
+  ASSERT_TRUE(leader_->HoldForBackup("nightly", last).ok());
+  auto hold = client_->Get(AppliedKey(prefix, BackupHoldName("nightly")));
+  ASSERT_TRUE(hold.ok() && hold->has_value());
+  EXPECT_NE((*hold)->lease, 0);
+  auto later = leader_->Append(test::OneEvent("ops-2"));
+  ASSERT_TRUE(later.ok()) << later.status();
+  lowest = TrimAppliedEntries(*client_, prefix);
+  ASSERT_TRUE(lowest.ok()) << lowest.status();
+  EXPECT_EQ(*lowest, last);
+  left = client_->Range(entries, PrefixEnd(entries));
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->kvs_size(), 1);
+  ASSERT_TRUE(ForgetApplied(*client_, prefix, BackupHoldName("nightly")).ok());
 }
 
 // The cluster key's file (no etcd needed): 64 hex digits, private.

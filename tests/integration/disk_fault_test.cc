@@ -73,6 +73,10 @@ TEST_F(DiskFaultTest, FullDiskRefusesAppendsKeepsReadsAndRecovers) {
   ASSERT_TRUE(Append(AppendOne("ops-notes-1", "first"), &response).ok());
   EXPECT_EQ(CheckHealth(services::kWritesHealthService).value(),
             HealthCheckResponse::SERVING);
+  // A single node leads itself (ycr.v1.leader, for a cluster's load
+  // balancer), full disk or not.
+  EXPECT_EQ(CheckHealth(services::kLeaderHealthService).value(),
+            HealthCheckResponse::SERVING);
 
   fs_->Fail(FaultFileSystem::Mode::kFailWrites, /*no_space=*/true);
   const v1::AppendRequest second = AppendOne("ops-notes-1", "second");
@@ -87,6 +91,8 @@ TEST_F(DiskFaultTest, FullDiskRefusesAppendsKeepsReadsAndRecovers) {
   EXPECT_EQ(CheckHealth(services::kWritesHealthService).value(),
             HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(CheckHealth("").value(), HealthCheckResponse::SERVING);
+  EXPECT_EQ(CheckHealth(services::kLeaderHealthService).value(),
+            HealthCheckResponse::SERVING);
   {
     grpc::ClientContext context;
     AsCaller(&context, "auditor-1", "reader-1", services::kAuditorRole);

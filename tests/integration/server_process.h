@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -77,6 +78,15 @@ class ServerProcess {
       }
     }
     EXPECT_GT(port_, 0) << line;
+    // From then on its output is read and dropped, so that a long-running
+    // server never blocks on a full pipe when it logs.
+    if (port_ > 0) {
+      drain_ = std::thread([out = out_] {
+        char buffer[4096];
+        while (fgets(buffer, sizeof(buffer), out) != nullptr) {
+        }
+      });
+    }
   }
 
   ServerProcess(const ServerProcess&) = delete;
@@ -89,8 +99,12 @@ class ServerProcess {
     int status = 0;
     if (pid_ > 0) {
       kill(pid_, signal);
-      char buffer[4096];
-      while (fgets(buffer, sizeof(buffer), out_) != nullptr) {
+      if (drain_.joinable()) {
+        drain_.join();  // At the end of its output: it exited.
+      } else {
+        char buffer[4096];
+        while (fgets(buffer, sizeof(buffer), out_) != nullptr) {
+        }
       }
       waitpid(pid_, &status, 0);
       pid_ = -1;
@@ -111,6 +125,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   FILE* out_ = nullptr;
   int port_ = 0;
+  std::thread drain_;
 };
 
 }  // namespace ycr::testing

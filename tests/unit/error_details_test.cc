@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/not_leader.h"
 #include "gtest/gtest.h"
 
 namespace ycr {
@@ -224,6 +225,30 @@ TEST(ErrorDetailsTest, DescribeDetailsPrintsOneLineEach) {
             "  reason: NOT_COVERED\n"
             "  precondition CONSENT consent_id/c-1: not covered\n");
   EXPECT_EQ(DescribeDetails(ErrorDetails()), "");
+}
+
+// A cluster's follower names the leader in its refusal's ErrorInfo
+// metadata, and the details keep it through the wire.
+TEST(ErrorDetailsTest, ANotLeaderRefusalCarriesTheLeadersAddress) {
+  const std::string bytes =
+      SerializedRpcStatus(NotLeaderError("not the leader", "10.0.0.7:7070"));
+  std::string leader;
+  ASSERT_TRUE(ParseNotLeader(bytes, &leader));
+  EXPECT_EQ(leader, "10.0.0.7:7070");
+  EXPECT_TRUE(absl::StrContains(RpcStatusJson(bytes), "10.0.0.7:7070"));
+  int code = 0;
+  std::string message;
+  ErrorDetails parsed;
+  ASSERT_TRUE(ParseRpcStatus(bytes, &code, &message, &parsed));
+  EXPECT_EQ(code, static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(parsed.reason, reason::kNotLeader);
+  // No leader known yet: the reason without an address.
+  ASSERT_TRUE(
+      ParseNotLeader(SerializedRpcStatus(NotLeaderError("none", "")), &leader));
+  EXPECT_EQ(leader, "");
+  // Any other refusal is not one.
+  EXPECT_FALSE(ParseNotLeader(
+      SerializedRpcStatus(absl::UnavailableError("disk full")), &leader));
 }
 
 // The reasons in README "Errors a client can branch on": the first cell of
