@@ -54,7 +54,8 @@ class FollowerReadsTest : public EtcdSuite<1> {
     const std::string prefix = prefix_;
     options.open_cluster_log = [endpoints, name, prefix, node](
                                    storage::RocksDbEventLogOptions store,
-                                   storage::RocksDbEventLog** local)
+                                   storage::RocksDbEventLog** local,
+                                   storage::ClusterNode** cluster_node)
         -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
       replication::ReplicatedEventLogOptions cluster;
       cluster.endpoints = endpoints;
@@ -69,6 +70,7 @@ class FollowerReadsTest : public EtcdSuite<1> {
       if (!opened.ok()) return opened.status();
       node->log = opened->get();
       *local = &(*opened)->local();
+      *cluster_node = opened->get();
       return std::unique_ptr<storage::EventLog>(std::move(*opened));
     };
     auto server = services::Server::Start(std::move(options));
