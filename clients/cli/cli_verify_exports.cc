@@ -441,10 +441,22 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
             }
             found.push_back(std::move(receipt));
           });
+  size_t highlighted = 0;
   for (const auto& [position, row] : rows) {
     if (row.disclosure && !row.receipt) {
       found.push_back({"", row.hash, position, true, ""});
     }
+    highlighted += row.klass == "no-consent" ? 1 : 0;
+  }
+  // The page's summary counts what its rows show (each row's cells and
+  // highlighting are checked against its record).
+  const std::string summary =
+      absl::StrCat(" ", rows.size(), " entries in log order; ", highlighted,
+                   " disclosure(s) made without consent in force.");
+  if (!absl::StrContains(text, summary)) {
+    found.push_back({"", "", "", true,
+                     absl::StrCat("the html summary does not say \"",
+                                  summary.substr(1), "\", as its rows do")});
   }
 }
 

@@ -513,9 +513,9 @@ TEST_F(HostileReview6VerifyTest, TheConsentInForceColumnsAreChecked) {
 }
 
 // The consent's terms in force, in each form: the csv consent_terms
-// column, the jsonl consentInForce, the html basis cell and the row's
+// column, the jsonl consentInForce, the html basis cell, the row's
 // highlighting (a disclosure made without consent in force is
-// highlighted).
+// highlighted) and the page's count of such disclosures.
 TEST_F(HostileReview6VerifyTest, TheConsentTermsAreCheckedInEveryForm) {
   ASSERT_NO_FATAL_FAILURE(MakeHistory());
   const std::string csv = Verified("csv");
@@ -545,6 +545,13 @@ TEST_F(HostileReview6VerifyTest, TheConsentTermsAreCheckedInEveryForm) {
   std::string highlighted = html;
   highlighted.replace(row, 17, " data-disclosure class=\"no-consent\">");
   ExpectFails("highlighted.html", highlighted, "the row's class");
+  // The page's summary counts what its rows show.
+  ASSERT_TRUE(Has(html, "; 0 disclosure(s) made without consent")) << html;
+  ExpectFails(
+      "summary.html",
+      absl::StrReplaceAll(html, {{"; 0 disclosure(s) made without consent",
+                                  "; 1 disclosure(s) made without consent"}}),
+      "the html summary does not say");
 }
 
 // The consent records a disclosure rests on must all be in the export,
