@@ -4,10 +4,12 @@
 // and for `ycr audit verify`, which folds the records an export's receipts
 // hold and so checks the consent columns offline.
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/cli_export_internal.h"
+#include "common/carried_disclosure.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace ycr::cli::internal {
@@ -19,10 +21,19 @@ absl::Time RecordedAt(const v1::RecordedEvent& e) {
   return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(e.recorded_at()));
 }
 
+// The view that `e` alone folds to, or nullopt when it is no consent event
+// (the domain's own test of one).
+std::optional<domain::ConsentView> FoldedAlone(const v1::RecordedEvent& e) {
+  domain::ConsentView view;
+  if (!domain::ApplyConsentEvent(e.payload(), e.stream_version(), &view).ok()) {
+    return std::nullopt;
+  }
+  return view;
+}
+
 }  // namespace
 
 void ConsentFold::Apply(const v1::RecordedEvent& e) {
-  if (ConsentIdOf(e.payload()).empty()) return;
   Folded& folded = views_[e.stream()];
   domain::ConsentView next = folded.view;
   if (domain::ApplyConsentEvent(e.payload(), e.stream_version(), &next).ok()) {
@@ -46,14 +57,11 @@ ConsentInForce ConsentFold::Check(const v1::DisclosureRecorded& d,
                                  : "no consent named");
     return result;
   }
-  domain::ProposedDisclosure proposed;
-  proposed.subject_id = d.subject_id();
-  proposed.to = d.to();
-  proposed.purpose = d.purpose();
+  domain::ProposedDisclosure proposed{
+      d.subject_id(), d.to(), d.purpose(), {}, at};
   for (int c : d.categories()) {
     proposed.categories.push_back(static_cast<v1::DataCategory>(c));
   }
-  proposed.at = at;
   for (const auto& [stream, folded] : views_) {
     if (folded.view.consent_id != d.consent().consent_id()) continue;
     result.relied_on = folded.positions;
@@ -73,22 +81,6 @@ ConsentInForce ConsentFold::Check(const v1::DisclosureRecorded& d,
   return result;
 }
 
-const std::string& ConsentIdOf(const v1::EventPayload& p) {
-  static const std::string kNone;
-  switch (p.kind_case()) {
-    case v1::EventPayload::kConsentGranted:
-      return p.consent_granted().consent_id();
-    case v1::EventPayload::kConsentRefused:
-      return p.consent_refused().consent_id();
-    case v1::EventPayload::kConsentVaried:
-      return p.consent_varied().consent_id();
-    case v1::EventPayload::kConsentWithdrawn:
-      return p.consent_withdrawn().consent_id();
-    default:
-      return kNone;
-  }
-}
-
 std::map<size_t, ConsentInForce> CheckDisclosures(
     const std::vector<v1::AuditEntry>& entries) {
   ConsentFold fold;
@@ -106,29 +98,11 @@ std::map<size_t, ConsentInForce> CheckDisclosures(
 }
 
 const v1::DisclosureRecorded* DisclosureOf(const v1::EventPayload& p) {
-  using K = v1::EventPayload::KindCase;
-  switch (p.kind_case()) {
-    case K::kDisclosureRecorded:
-      return &p.disclosure_recorded();
-    case K::kReferralSubmitted:
-      return p.referral_submitted().has_disclosure()
-                 ? &p.referral_submitted().disclosure()
-                 : nullptr;
-    case K::kReferralTransferred:
-      return p.referral_transferred().has_disclosure()
-                 ? &p.referral_transferred().disclosure()
-                 : nullptr;
-    case K::kOutcomesRecorded:
-      return p.outcomes_recorded().has_report()
-                 ? &p.outcomes_recorded().report()
-                 : nullptr;
-    case K::kSocialCareReferralMade:
-      return p.social_care_referral_made().has_disclosure()
-                 ? &p.social_care_referral_made().disclosure()
-                 : nullptr;
-    default:
-      return nullptr;
-  }
+  // The one answer of which disclosure an event carries; one it may carry
+  // but does not (a referral's, a transfer's, a social-care referral's
+  // unset) is the default instance, and the trail files none.
+  const v1::DisclosureRecorded* d = CarriedDisclosure(p);
+  return d == &v1::DisclosureRecorded::default_instance() ? nullptr : d;
 }
 
 absl::StatusOr<ConsentInForce> ConsentFromRecords(
@@ -143,20 +117,27 @@ absl::StatusOr<ConsentInForce> ConsentFromRecords(
     // The append of a disclosure required its consent's stream to be still
     // at the version it names, so the records of that consent before it are
     // exactly its versions 1 to that one: each must be held, once.
+    // Its stream is the one whose first record grants or refuses it.
     const std::string& id = d->consent().consent_id();
     const uint64_t version = d->consent().consent_version();
-    std::map<uint64_t, const v1::RecordedEvent*> steps;  // By version.
     std::set<std::string> streams;
     for (const auto& [position, e] : held) {
-      if (position >= record.position() || ConsentIdOf(e.payload()) != id ||
-          e.stream_version() > version) {
-        continue;
+      std::optional<domain::ConsentView> alone = FoldedAlone(e);
+      if (position < record.position() && e.stream_version() == 1 &&
+          alone.has_value() && alone->consent_id == id) {
+        streams.insert(e.stream());
       }
-      streams.insert(e.stream());
-      if (!steps.emplace(e.stream_version(), &e).second) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("consent ", id, " has two records of version ",
-                         e.stream_version(), " in the export"));
+    }
+    if (streams.size() > 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("consent ", id, " is granted or refused ",
+                       streams.size(), " times in the export"));
+    }
+    std::map<uint64_t, const v1::RecordedEvent*> steps;  // By version.
+    for (const auto& [position, e] : held) {
+      if (streams.count(e.stream()) > 0 && position < record.position() &&
+          e.stream_version() <= version) {
+        steps.emplace(e.stream_version(), &e);
       }
     }
     for (uint64_t v = 1; v <= version; ++v) {
@@ -166,14 +147,19 @@ absl::StatusOr<ConsentInForce> ConsentFromRecords(
             ", whose record the export does not hold with its receipt"));
       }
     }
-    if (streams.size() > 1) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consent ", id, "'s records in the export are of ",
-                       streams.size(), " streams"));
-    }
     for (const auto& [v, e] : steps) fold.Apply(*e);
   }
   return fold.Check(*d, RecordedAt(record));
+}
+
+std::string ConsentRecordName(const v1::RecordedEvent& e) {
+  std::optional<domain::ConsentView> alone = FoldedAlone(e);
+  if (!alone.has_value()) return "";
+  if (alone->consent_id.empty()) {
+    return absl::StrCat("a step of consent stream ", e.stream());
+  }
+  return absl::StrCat("consent ", alone->consent_id, " (about subject ",
+                      alone->subject_id, ")");
 }
 
 }  // namespace ycr::cli::internal

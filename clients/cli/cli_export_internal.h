@@ -62,9 +62,6 @@ std::map<size_t, ConsentInForce> CheckDisclosures(
 // none).
 const v1::DisclosureRecorded* DisclosureOf(const v1::EventPayload& p);
 
-// The consent a consent event is a step of ("" for any other event).
-const std::string& ConsentIdOf(const v1::EventPayload& p);
-
 // For `ycr audit verify`: the consent in force that the row of `record`, a
 // disclosure, must state, worked out again from `held` (the records the
 // export's receipts hold, by position): every record of the consent it names
@@ -73,6 +70,11 @@ const std::string& ConsentIdOf(const v1::EventPayload& p);
 absl::StatusOr<ConsentInForce> ConsentFromRecords(
     const v1::RecordedEvent& record,
     const std::map<uint64_t, v1::RecordedEvent>& held);
+
+// For `ycr audit verify`: "consent C (about subject S)" for a record that
+// grants or refuses consent C, "a step of consent stream X" for a later step
+// of one, "" for any other record.
+std::string ConsentRecordName(const v1::RecordedEvent& e);
 
 // The consent in force as a jsonl line writes it ("consentInForce").
 std::string InForceJson(const ConsentInForce& c);

@@ -334,16 +334,10 @@ class Verifier {
       Ok(row.ok + consent);
     }
     for (const auto& [position, record] : records) {
-      const std::string& id = internal::ConsentIdOf(record.payload());
-      if (id.empty() || relied_on.count(position) > 0) continue;
-      const v1::EventPayload& p = record.payload();
-      const std::string& subject = p.has_consent_granted()
-                                       ? p.consent_granted().subject_id()
-                                       : p.consent_refused().subject_id();
+      const std::string name = internal::ConsentRecordName(record);
+      if (name.empty() || relied_on.count(position) > 0) continue;
       Fail(absl::StrCat("receipt for position ", position,
-                        ": the export holds a record of ", "consent ", id,
-                        subject.empty() ? "" : " (about subject ", subject,
-                        subject.empty() ? "" : ")",
+                        ": the export holds a record of ", name,
                         " that no disclosure of the export rests on"));
     }
   }
