@@ -28,6 +28,7 @@
 #include "absl/strings/strip.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/tlog_checkpointer.h"
 #include "tests/integration/tlog_receipts_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -620,6 +621,57 @@ TEST_F(HostileReview6VerifyTest, AConsentRowOfAnotherSubjectFails) {
   ExpectFails("beside.csv", absl::StrJoin(beside, "\r\n"),
               "the export holds a record of consent c-2 (about subject s-2) "
               "that no disclosure of the export rests on");
+}
+
+// A disclosure rests on every record of its consent up to the version it
+// names: after a variation, a disclosure's terms are worked out from the
+// grant and the variation, and an export without the variation's record
+// (or with the grant's terms stated for that disclosure) fails.
+TEST_F(HostileReview6VerifyTest, AVariedConsentIsWorkedOutAtEachDisclosure) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  v1::ConsentVaried varied;
+  varied.set_consent_id("c-1");
+  *varied.mutable_terms() =
+      Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_ATTENDANCE},
+              clock_.Now())
+          .consent()
+          .terms();
+  std::string variation;
+  ASSERT_TRUE(
+      google::protobuf::util::MessageToJsonString(varied, &variation).ok());
+  Outcome run = Ycr({"consents", "vary", "--data",
+                     absl::StrCat("{\"variation\":", variation,
+                                  ",\"personal\":{\"reason\":\"more\"}}")});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::RecordDisclosureRequest third;
+  *third.mutable_disclosure() =
+      Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                 {v1::DATA_CATEGORY_ATTENDANCE}, "c-1");
+  ASSERT_TRUE(Ok(Disclose(third, kSchool)));
+  const std::string text = Verified("csv");
+  run = Verify({"--export", Export("csv", true), "--records"});
+  EXPECT_EQ(run.code, 0) << run.out;
+  EXPECT_TRUE(Has(run.out,
+                  "worked out again from the records at positions "
+                  "2, 5"))
+      << run.out;
+  std::vector<std::string> rows = absl::StrSplit(text, "\r\n");
+  std::vector<std::string> without_variation;
+  for (const std::string& row : rows) {
+    std::vector<std::string> f = absl::StrSplit(row, ',');
+    if (f.size() > 2 && f[2] == "consent_varied") continue;
+    without_variation.push_back(row);
+  }
+  ASSERT_EQ(without_variation.size() + 1, rows.size()) << text;
+  ExpectFails("no-variation.csv", absl::StrJoin(without_variation, "\r\n"),
+              "it rests on consent c-1 version 2, whose record the export "
+              "does not hold");
+  // The terms of the disclosure after the variation said to be the grant's.
+  ASSERT_TRUE(Has(text, "of IDENTITY, ATTENDANCE;")) << text;
+  const std::string old_terms =
+      absl::StrReplaceAll(text, {{"of IDENTITY, ATTENDANCE;", "of IDENTITY;"}});
+  ExpectFails("old-terms.csv", old_terms, "column consent_terms");
 }
 
 // README ("Receipts"): erasure destroys keys, not leaves. An auditor's
