@@ -1,7 +1,8 @@
 // `ycr audit export` (cli_export.h): its help, its options, the calls
 // (Audit.Trail read at the log's head, or Audit.SubjectAccessPack), and the
-// consent in force for each disclosure, folded from the trail with the
-// server's own rule (domain/consent_rules.h). The written forms are in
+// receipts of the disclosures and of the consent records each rests on. The
+// consent in force for each disclosure is folded from the trail with the
+// server's own rule (cli_consent.cc); the written forms are in
 // cli_export_formats.cc.
 
 #include "clients/cli/cli_export.h"
@@ -13,16 +14,13 @@
 #include "clients/cli/cli_tlog.h"
 #include "common/files.h"
 #include "common/wire_names.h"
-#include "domain/consent_rules.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::cli {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using internal::ConsentInForce;
 
 constexpr char kHelp[] =
@@ -63,7 +61,9 @@ constexpr char kHelp[] =
     "                  Every disclosure carries a receipt, a C2SP tlog-proof\n"
     "                  that its record is in the log (jsonl \"receipt\", csv\n"
     "                  column receipt in base64, html after the table, sar\n"
-    "                  \"receipts\"); `ycr audit verify --export FILE`\n"
+    "                  \"receipts\"), and so does every consent record the\n"
+    "                  consent in force at a disclosure was worked out from\n"
+    "                  (jsonl, csv, html); `ycr audit verify --export FILE`\n"
     "                  checks them. A receipt holds the record's bytes only\n"
     "                  for a caller who may read the whole stored record\n"
     "                  (auditors), and never in a sar pack; otherwise only\n"
@@ -92,87 +92,7 @@ int Bad(std::ostream& err, const std::string& problem) {
   return 2;
 }
 
-class ConsentFold {
- public:
-  // Folds a consent event; anything else is ignored.
-  void Apply(const v1::RecordedEvent& e) {
-    domain::ConsentView& view = views_[e.stream()];
-    domain::ConsentView next = view;
-    if (domain::ApplyConsentEvent(e.payload(), e.stream_version(), &next)
-            .ok()) {
-      if (view.version == 0) order_.push_back(e.stream());
-      view = next;
-    } else if (view.version == 0) {
-      views_.erase(e.stream());
-    }
-  }
-
-  // The consent in force for `d` at `at`. A disclosure naming a consent is
-  // checked against that consent; any other against each consent.
-  ConsentInForce Check(const v1::DisclosureRecorded& d, absl::Time at) const {
-    domain::ProposedDisclosure proposed;
-    proposed.subject_id = d.subject_id();
-    proposed.to = d.to();
-    proposed.purpose = d.purpose();
-    for (int c : d.categories()) {
-      proposed.categories.push_back(static_cast<v1::DataCategory>(c));
-    }
-    proposed.at = at;
-    ConsentInForce result;
-    for (const std::string& stream : order_) {
-      const domain::ConsentView& view = views_.at(stream);
-      if (d.has_consent() && view.consent_id != d.consent().consent_id()) {
-        continue;
-      }
-      absl::Status covers = domain::CheckConsentCovers(view, proposed);
-      if (covers.ok()) {
-        result.covered = true;
-        result.consent_id = view.consent_id;
-        result.consent_version = view.version;
-        result.terms = view.terms;
-        result.reasons.clear();
-        return result;
-      }
-      result.reasons.emplace_back(covers.message());
-    }
-    if (result.reasons.empty()) {
-      result.reasons.push_back(
-          d.has_consent() ? absl::StrCat("consent ", d.consent().consent_id(),
-                                         " is not in the subject's trail")
-                          : std::string("no consent recorded"));
-    }
-    return result;
-  }
-
- private:
-  std::map<std::string, domain::ConsentView> views_;
-  std::vector<std::string> order_;
-};
-
 }  // namespace
-
-namespace internal {
-
-std::map<size_t, ConsentInForce> CheckDisclosures(
-    const std::vector<v1::AuditEntry>& entries) {
-  ConsentFold fold;
-  std::map<size_t, ConsentInForce> checks;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const v1::RecordedEvent& e = entries[i].event();
-    // A skeleton has no purpose or basis to check: no verdict on it.
-    if (entries[i].has_disclosure() &&
-        entries[i].shown() != v1::AuditEntry::SHOWN_SKELETON) {
-      checks[i] =
-          fold.Check(entries[i].disclosure(),
-                     absl::FromUnixNanos(
-                         TimeUtil::TimestampToNanoseconds(e.recorded_at())));
-    }
-    fold.Apply(e);
-  }
-  return checks;
-}
-
-}  // namespace internal
 
 using internal::CheckDisclosures;
 using internal::CsvRow;
@@ -293,18 +213,24 @@ int Export(const std::vector<std::string>& words,
     return 1;
   }
 
-  // A receipt for each disclosure, with the record's bytes only when the
-  // caller may read the whole stored record (cli_tlog.h).
+  // A receipt for each disclosure and for each consent record the consent
+  // in force at a disclosure was worked out from, with the record's bytes
+  // only when the caller may read the whole stored record (cli_tlog.h): so
+  // an auditor's export proves the consent columns too.
+  const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
   std::vector<uint64_t> positions;
   for (const v1::AuditEntry& e : entries) {
     if (e.has_disclosure()) positions.push_back(e.event().position());
+  }
+  for (const auto& [index, check] : checks) {
+    positions.insert(positions.end(), check.relied_on.begin(),
+                     check.relied_on.end());
   }
   absl::StatusOr<std::map<uint64_t, std::string>> receipts =
       FetchReceipts(channel, settings, positions, LeafBytes::kIfEntitled);
   if (!receipts.ok()) return NoReceipts(err, receipts.status());
   std::string text;
   if (format == "jsonl" || format == "csv") {
-    const std::map<size_t, ConsentInForce> checks = CheckDisclosures(entries);
     if (format == "csv") text = kCsvHeader;
     for (size_t i = 0; i < entries.size(); ++i) {
       auto check = checks.find(i);
@@ -312,9 +238,7 @@ int Export(const std::vector<std::string>& words,
           check == checks.end() ? nullptr : &check->second;
       auto receipt = receipts->find(entries[i].event().position());
       const std::string* proof =
-          entries[i].has_disclosure() && receipt != receipts->end()
-              ? &receipt->second
-              : nullptr;
+          receipt != receipts->end() ? &receipt->second : nullptr;
       text += format == "jsonl" ? JsonLine(entries[i], in_force, proof)
                                 : CsvRow(entries[i], in_force, proof);
     }

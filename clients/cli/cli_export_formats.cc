@@ -126,6 +126,8 @@ std::string JsonString(const std::string& value) {
   return out + "\"";
 }
 
+}  // namespace
+
 // {"covered":true,"consentId":..,"consentVersion":"2","terms":{..}} or
 // {"covered":false,"reasons":[..]}.
 std::string InForceJson(const ConsentInForce& c) {
@@ -142,8 +144,6 @@ std::string InForceJson(const ConsentInForce& c) {
       "{\"covered\":true,\"consentId\":", JsonString(c.consent_id),
       ",\"consentVersion\":\"", c.consent_version, "\",\"terms\":", terms, "}");
 }
-
-}  // namespace
 
 std::string JsonLine(const v1::AuditEntry& entry,
                      const ConsentInForce* in_force,
@@ -359,7 +359,8 @@ std::string HtmlPage(const std::string& subject,
   if (!receipts.empty()) {
     absl::StrAppend(
         &page,
-        "<h2>Receipts</h2>\n<p class=\"meta\">For each disclosure, a proof "
+        "<h2>Receipts</h2>\n<p class=\"meta\">For each disclosure, and each "
+        "consent record its consent in force was worked out from, a proof "
         "that its record is in the log (C2SP tlog-proof): check them with "
         "<code>ycr audit verify --export</code>.</p>\n");
     for (const auto& [position, receipt] : receipts) {

@@ -4,10 +4,13 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "clients/cli/cli_export_internal.h"
 #include "clients/cli/cli_tlog.h"
 #include "clients/cli/cli_verify_internal.h"
 #include "common/files.h"
@@ -41,11 +44,14 @@ constexpr char kHelp[] =
     "    that tree is part of today's log; a receipt must sit on the row\n"
     "    (jsonl line, csv or html row) of its record, which states its\n"
     "    position and hash, and says what the record says when the receipt\n"
-    "    holds it (an auditor's); every disclosure carries a receipt, no\n"
-    "    position has two rows, every html row names its position, and a\n"
-    "    line that is not JSON fails; an export's receipts all hold their\n"
-    "    records (an auditor's) or all only leaf hashes (anyone else's), and\n"
-    "    a leaf hash proves a position, not what its row says.\n"
+    "    holds it (an auditor's), the consent in force at a disclosure\n"
+    "    worked out again from the consent's records, each held by its own\n"
+    "    receipt (a record missing fails); every disclosure carries a\n"
+    "    receipt, no position has two rows, every html row names its\n"
+    "    position, and a line that is not JSON fails; an export's\n"
+    "    receipts all hold their records (an auditor's) or all only leaf\n"
+    "    hashes (anyone else's), and a leaf hash proves a position, not what\n"
+    "    its row says.\n"
     "\n"
     "  --vkey KEY       the log's verifier key, <name>+<hex id>+<base64>\n"
     "                   (ycr-server keygen prints it; the server logs it),\n"
@@ -60,6 +66,20 @@ constexpr char kHelp[] =
     "                   own checkpoints only; a state file needs the server\n"
     "                   unless the tree has not grown\n"
     "Exit codes: 0 every check passed, 1 a check failed, 2 bad usage.\n";
+
+// The column or cell of `found`'s row that states the consent in force.
+std::string ConsentColumn(const internal::FoundReceipt& found) {
+  switch (found.form) {
+    case internal::FoundReceipt::Form::kJsonl:
+      return "consentInForce";
+    case internal::FoundReceipt::Form::kCsv:
+      return "consent_in_force and consent_terms";
+    case internal::FoundReceipt::Form::kHtml:
+      return "basis cell";
+    default:
+      return "consent in force";
+  }
+}
 
 struct Head {
   note::Checkpoint checkpoint;
@@ -235,11 +255,7 @@ class Verifier {
           return;
         }
       }
-      if (const std::string differs = internal::RowDiffers(found, event);
-          !differs.empty()) {
-        Fail(absl::StrCat(what, ": its row says ", differs));
-        return;
-      }
+      held_.push_back({found, event, ""});
     }
     if (absl::Status s =
             tlog::VerifyInclusion(proof->index, head->checkpoint.size, *leaf,
@@ -261,9 +277,69 @@ class Verifier {
                            now->checkpoint.size);
     }
     ++(has_record ? with_record_ : hash_only_);
-    Ok(absl::StrCat(what, ": ", has_record ? "the record" : "its leaf hash",
-                    " is in the signed tree of ", head->checkpoint.size,
-                    later));
+    const std::string ok = absl::StrCat(
+        what, ": ", has_record ? "the record" : "its leaf hash",
+        " is in the signed tree of ", head->checkpoint.size, later);
+    // A row tied to its record is checked once every receipt is (Rows).
+    if (has_record) {
+      held_.back().ok = ok;
+    } else {
+      Ok(ok);
+    }
+  }
+
+  // The rows whose receipts hold their records, once every receipt is
+  // checked: each must say what the export writes from its record, with the
+  // consent in force at a disclosure worked out again, with the export's
+  // own fold of the server's rule, from the consent records the export
+  // holds (each checked by its own receipt); and every consent record held
+  // must be one that a disclosure rests on.
+  void Rows() {
+    std::map<uint64_t, v1::RecordedEvent> records;
+    for (const HeldRow& row : held_) {
+      if (!row.ok.empty()) records.emplace(row.event.position(), row.event);
+    }
+    std::set<uint64_t> relied_on;
+    for (const HeldRow& row : held_) {
+      if (row.ok.empty()) continue;  // Its receipt failed.
+      const std::string what =
+          absl::StrCat("receipt for position ", row.event.position());
+      std::optional<internal::ConsentInForce> in_force;
+      if (internal::DisclosureOf(row.event.payload()) != nullptr) {
+        absl::StatusOr<internal::ConsentInForce> worked_out =
+            internal::ConsentFromRecords(row.event, records);
+        if (!worked_out.ok()) {
+          Fail(absl::StrCat(
+              what, ": its row's ", ConsentColumn(row.found),
+              " cannot be worked out again: ", worked_out.status().message()));
+          continue;
+        }
+        in_force = *std::move(worked_out);
+        relied_on.insert(in_force->relied_on.begin(),
+                         in_force->relied_on.end());
+      }
+      if (const std::string differs = internal::RowDiffers(
+              row.found, row.event, in_force ? &*in_force : nullptr);
+          !differs.empty()) {
+        Fail(absl::StrCat(what, ": its row says ", differs));
+        continue;
+      }
+      std::string consent;
+      if (in_force.has_value() && !in_force->relied_on.empty()) {
+        consent = absl::StrCat(
+            "; the consent in force it states is worked out again from the "
+            "records at positions ",
+            absl::StrJoin(in_force->relied_on, ", "));
+      }
+      Ok(row.ok + consent);
+    }
+    for (const auto& [position, record] : records) {
+      const std::string name = internal::ConsentRecordName(record);
+      if (name.empty() || relied_on.count(position) > 0) continue;
+      Fail(absl::StrCat("receipt for position ", position,
+                        ": the export holds a record of ", name,
+                        " that no disclosure of the export rests on"));
+    }
   }
 
  private:
@@ -275,6 +351,14 @@ class Verifier {
   int with_record_ = 0;
   int hash_only_ = 0;
   bool require_records_ = false;
+  // The rows whose receipts hold their records; `ok` is set once the
+  // receipt passed.
+  struct HeldRow {
+    internal::FoundReceipt found;
+    v1::RecordedEvent event;
+    std::string ok;
+  };
+  std::vector<HeldRow> held_;
 };
 
 }  // namespace
@@ -423,6 +507,7 @@ int Verify(const std::vector<std::string>& words,
       }
       check.Receipt(receipt, now.has_value() ? &*now : nullptr);
     }
+    check.Rows();
     // The server writes an export's receipts one way: an auditor's hold the
     // records, anyone else's the leaf hashes. A mix is an auditor's export
     // whose rows were changed and their receipts cut to the hash, which
@@ -437,8 +522,10 @@ int Verify(const std::vector<std::string>& words,
     } else if (check.hash_only() > 0) {
       out << "note: " << check.hash_only()
           << " receipt(s) hold only leaf hashes: each proves its position "
-             "is in the tree, not what its row says (an auditor's export, "
-             "verified with --records, ties every row to its record)\n";
+             "is in the tree, not what its row says, nor the consent in "
+             "force it states (an auditor's export, verified with "
+             "--records, ties every row to its record, and works the "
+             "consent in force out again from the consent's records)\n";
     }
   }
   if (check.failures() > 0) {

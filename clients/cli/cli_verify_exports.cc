@@ -45,7 +45,7 @@ void WalkJson(const google::protobuf::Value& v,
       FoundReceipt receipt{field("receipt"), field("hashHex"),
                            field("position"), true, ""};
       receipt.form = FoundReceipt::Form::kJsonl;
-      for (const char* name : {"event", "disclosure"}) {
+      for (const char* name : {"event", "disclosure", "consentInForce"}) {
         std::string json;
         auto it = fields.find(name);
         if (it != fields.end()) {
@@ -294,7 +294,7 @@ std::vector<std::string> Cells(const std::string& row) {
 }
 
 // The html row's cell that says on what basis a disclosure was made, and
-// whether a consent covered it: worked out from other rows.
+// whether a consent covered it: worked out from the consent's records.
 constexpr size_t kHtmlBasisCell = 4;
 // The cell that names whom a disclosure was made to.
 constexpr size_t kHtmlToCell = 3;
@@ -377,6 +377,7 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
     bool disclosure = false;
     bool receipt = false;
     std::vector<std::string> cells;
+    std::string klass;
   };
   std::map<std::string, Row> rows;  // By position.
   // Tags as a browser reads them, in any case; every row of cells counts.
@@ -389,7 +390,8 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
     const size_t size = end == std::string::npos ? end : end - after;
     Row row{Attribute(tag, "data-hash"),
             absl::StrContains(tag, " data-disclosure"), false,
-            Cells(text.substr(after, size), lower.substr(after, size))};
+            Cells(text.substr(after, size), lower.substr(after, size)),
+            Attribute(tag, "class")};
     if (row.cells.empty()) return;  // The header.
     const std::string position = Attribute(tag, "data-position");
     if (position.empty() || rows.count(position) > 0) {
@@ -435,59 +437,55 @@ void FindInHtml(const std::string& text, std::vector<FoundReceipt>& found) {
               row->second.receipt = true;
               receipt.form = FoundReceipt::Form::kHtml;
               receipt.stated = row->second.cells;
+              receipt.row_class = row->second.klass;
             }
             found.push_back(std::move(receipt));
           });
+  size_t highlighted = 0;
   for (const auto& [position, row] : rows) {
     if (row.disclosure && !row.receipt) {
       found.push_back({"", row.hash, position, true, ""});
     }
+    highlighted += row.klass == "no-consent" ? 1 : 0;
+  }
+  // The page's summary counts what its rows show (each row's cells and
+  // highlighting are checked against its record).
+  const std::string summary =
+      absl::StrCat(" ", rows.size(), " entries in log order; ", highlighted,
+                   " disclosure(s) made without consent in force.");
+  if (!absl::StrContains(text, summary)) {
+    found.push_back({"", "", "", true,
+                     absl::StrCat("the html summary does not say \"",
+                                  summary.substr(1), "\", as its rows do")});
   }
 }
 
 // ---- what a row says of its record ----
-
-// The disclosure an event carries, as the audit trail files it (null:
-// none).
-const v1::DisclosureRecorded* DisclosureOf(const v1::EventPayload& p) {
-  using K = v1::EventPayload::KindCase;
-  switch (p.kind_case()) {
-    case K::kDisclosureRecorded:
-      return &p.disclosure_recorded();
-    case K::kReferralSubmitted:
-      return p.referral_submitted().has_disclosure()
-                 ? &p.referral_submitted().disclosure()
-                 : nullptr;
-    case K::kReferralTransferred:
-      return p.referral_transferred().has_disclosure()
-                 ? &p.referral_transferred().disclosure()
-                 : nullptr;
-    case K::kOutcomesRecorded:
-      return p.outcomes_recorded().has_report()
-                 ? &p.outcomes_recorded().report()
-                 : nullptr;
-    case K::kSocialCareReferralMade:
-      return p.social_care_referral_made().has_disclosure()
-                 ? &p.social_care_referral_made().disclosure()
-                 : nullptr;
-    default:
-      return nullptr;
-  }
-}
 
 std::string Differs(const std::string& what, const std::string& stated,
                     const std::string& wanted) {
   return absl::StrCat(what, " \"", stated, "\", the record's \"", wanted, "\"");
 }
 
-// A jsonl line's event and disclosure against the record's.
+// Whether two JSON texts hold the same value ("" for none).
+bool SameJson(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return a == b;
+  google::protobuf::Value x, y;
+  return google::protobuf::util::JsonStringToMessage(a, &x).ok() &&
+         google::protobuf::util::JsonStringToMessage(b, &y).ok() &&
+         google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+// A jsonl line's event, disclosure and consent in force against the
+// record's.
 std::string JsonlDiffers(const std::vector<std::string>& stated,
-                         const v1::AuditEntry& entry) {
+                         const v1::AuditEntry& entry,
+                         const ConsentInForce* in_force) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   v1::RecordedEvent event;
   v1::DisclosureRecorded disclosure;
-  if (stated.size() != 2 ||
+  if (stated.size() != 3 ||
       !google::protobuf::util::JsonStringToMessage(stated[0], &event, options)
            .ok() ||
       (!stated[1].empty() && !google::protobuf::util::JsonStringToMessage(
@@ -509,13 +507,18 @@ std::string JsonlDiffers(const std::vector<std::string>& stated,
     return Differs("a disclosure", disclosure.ShortDebugString(),
                    entry.disclosure().ShortDebugString());
   }
+  const std::string wanted = in_force ? InForceJson(*in_force) : "";
+  if (!SameJson(stated[2], wanted)) {
+    return Differs("consentInForce", stated[2], wanted);
+  }
   return "";
 }
 
 }  // namespace
 
 std::string RowDiffers(const FoundReceipt& found,
-                       const v1::RecordedEvent& record) {
+                       const v1::RecordedEvent& record,
+                       const ConsentInForce* in_force) {
   v1::AuditEntry entry;
   *entry.mutable_event() = record;
   if (const v1::DisclosureRecorded* d = DisclosureOf(record.payload())) {
@@ -523,16 +526,13 @@ std::string RowDiffers(const FoundReceipt& found,
   }
   switch (found.form) {
     case FoundReceipt::Form::kJsonl:
-      return JsonlDiffers(found.stated, entry);
+      return JsonlDiffers(found.stated, entry, in_force);
     case FoundReceipt::Form::kCsv: {
       const std::vector<std::string> names = CsvColumns();
       const std::vector<std::string> wanted =
-          CsvRecords(CsvRow(entry, nullptr)).at(0);
+          CsvRecords(CsvRow(entry, in_force)).at(0);
       for (size_t i = 0; i < names.size() && i < wanted.size(); ++i) {
-        if (names[i] == "consent_in_force" || names[i] == "consent_terms" ||
-            names[i] == "receipt") {
-          continue;
-        }
+        if (names[i] == "receipt") continue;
         const std::string stated =
             i < found.stated.size() ? found.stated[i] : "";
         if (stated != wanted[i]) {
@@ -542,16 +542,23 @@ std::string RowDiffers(const FoundReceipt& found,
       return "";
     }
     case FoundReceipt::Form::kHtml: {
-      const std::vector<std::string> wanted = Cells(HtmlRow(entry, nullptr));
+      const std::string row = HtmlRow(entry, in_force);
+      const std::vector<std::string> wanted = Cells(row);
       if (wanted.size() != found.stated.size()) {
         return absl::StrCat(found.stated.size(), " cells, the record's row ",
                             wanted.size());
       }
       for (size_t i = 0; i < wanted.size(); ++i) {
-        if (i != kHtmlBasisCell && found.stated[i] != wanted[i]) {
-          return Differs(absl::StrCat("cell ", i + 1), found.stated[i],
-                         wanted[i]);
+        if (found.stated[i] != wanted[i]) {
+          return Differs(
+              absl::StrCat(i == kHtmlBasisCell ? "basis " : "", "cell ", i + 1),
+              found.stated[i], wanted[i]);
         }
+      }
+      const std::string klass =
+          Attribute(row.substr(0, row.find('>')), "class");
+      if (found.row_class != klass) {
+        return Differs("the row's class", found.row_class, klass);
       }
       return "";
     }

@@ -37,12 +37,17 @@ struct FoundReceipt {
   // What its row says of the record, for RowDiffers: a jsonl line's event
   // and disclosure (JSON), a csv row's fields in kCsvHeader's order, an
   // html row's cells.
+  // A jsonl line's third is its consentInForce (JSON; "" when it has none).
   // kSarDisclosure: a sar pack's disclosure entry, while FindReceipts
   // looks for its receipt (never returned).
   enum class Form { kNone, kJsonl, kCsv, kHtml, kSarDisclosure };
   Form form = Form::kNone;
   std::vector<std::string> stated;
+  // An html row's class (highlighted: "no-consent").
+  std::string row_class;
 };
+
+struct ConsentInForce;
 
 // Every receipt of an export of `ycr audit export`: a jsonl file (one JSON
 // object a line; a line that is not JSON is a problem naming its number),
@@ -54,13 +59,16 @@ std::vector<FoundReceipt> FindReceipts(const std::string& text);
 
 // Empty when the row that carries `found` says of the record what the
 // export would write from `record` (the stored record, with its chain hash
-// set), else which field differs: every field of a csv row but the consent
-// in force, which the export works out from other rows; every cell of an
-// html row but the basis, for the same reason; a jsonl line's event (its
-// sealed personal part aside, which the record holds as ciphertext) and
-// disclosure. A receipt that holds no record cannot be tied to its row's
-// content (README, "Receipts").
+// set) and `in_force` (for a disclosure, the consent in force worked out
+// again from the records the export holds; null for any other record), else
+// which field differs: every field of a csv row, the consent in force and
+// its terms included; every cell of an html row, the basis included, and
+// its highlighting; a jsonl line's event (its sealed personal part aside,
+// which the record holds as ciphertext), disclosure and consentInForce. A
+// receipt that holds no record cannot be tied to its row's content (README,
+// "Receipts").
 std::string RowDiffers(const FoundReceipt& found,
-                       const v1::RecordedEvent& record);
+                       const v1::RecordedEvent& record,
+                       const ConsentInForce* in_force);
 
 }  // namespace ycr::cli::internal

@@ -163,29 +163,32 @@ TEST_F(BackupTest, RestoreRefusesANonEmptyDirectoryAndANonBackup) {
       << from_nothing.err;
 }
 
-// More events than opening a store checks (its last 1000): only verify's
-// walk of the whole chain finds position 1 altered.
+// A store at `data` with 1,200 events: more than opening a store checks
+// (its last 1000).
+void WriteMoreThanTheTail(const std::string& data) {
+  storage::RocksDbEventLogOptions options;
+  options.path = data;
+  options.sync = false;
+  auto log = storage::RocksDbEventLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (int batch = 0; batch < 3; ++batch) {
+    storage::AppendRequest request;
+    request.stream = "pupil-1";
+    request.actor.set_organisation("school-100001");
+    request.actor.set_user("dsl-1");
+    request.actor.set_role("school");
+    for (int i = 0; i < 400; ++i) {
+      request.events.push_back(NoteEvent(absl::StrCat("note-", batch, i)));
+    }
+    ASSERT_TRUE((*log)->Append(std::move(request)).ok());
+  }
+}
+
+// Only verify's walk of the whole chain finds position 1 altered.
 TEST(VerifyTest, FindsABrokenChainBeyondTheTailOpenChecks) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
-  {
-    storage::RocksDbEventLogOptions options;
-    options.path = data;
-    options.sync = false;
-    auto log = storage::RocksDbEventLog::Open(options);
-    ASSERT_TRUE(log.ok()) << log.status();
-    for (int batch = 0; batch < 3; ++batch) {
-      storage::AppendRequest request;
-      request.stream = "pupil-1";
-      request.actor.set_organisation("school-100001");
-      request.actor.set_user("dsl-1");
-      request.actor.set_role("school");
-      for (int i = 0; i < 400; ++i) {
-        request.events.push_back(NoteEvent(absl::StrCat("note-", batch, i)));
-      }
-      ASSERT_TRUE((*log)->Append(std::move(request)).ok());
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMoreThanTheTail(data));
   ASSERT_TRUE(services::VerifyDataDir(data).ok());
   {
     storage::RawStore raw(data);
@@ -207,6 +210,33 @@ TEST(VerifyTest, FindsABrokenChainBeyondTheTailOpenChecks) {
   }
   absl::StatusOr<services::VerifyReport> report = services::VerifyDataDir(data);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss)
+      << report.status();
+}
+
+// `ycr-server verify` checks the Merkle tree it rebuilds from the log
+// against the stored one (issue 18): a stored hash of record 1 altered,
+// beyond the tail that opening checks, is DATA_LOSS naming it.
+TEST(VerifyTest, FindsATamperedTreeHashBeyondTheTailOpenChecks) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  ASSERT_NO_FATAL_FAILURE(WriteMoreThanTheTail(data));
+  {
+    storage::RawStore raw(data);
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    const std::string key = storage::TreeHashKey(0);  // Record 1's leaf.
+    std::string value;
+    ASSERT_TRUE(raw.db()
+                    ->Get(rocksdb::ReadOptions(),
+                          raw.cf(storage::RawStore::kTree), key, &value)
+                    .ok());
+    value[0] ^= 1;
+    ASSERT_TRUE(raw.Put(storage::RawStore::kTree, key, value).ok());
+  }
+  absl::StatusOr<services::VerifyReport> report = services::VerifyDataDir(data);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss)
+      << report.status();
+  EXPECT_NE(report.status().message().find("stored hash 0"),
+            absl::string_view::npos)
       << report.status();
 }
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -27,6 +28,7 @@
 #include "absl/strings/strip.h"
 #include "common/tlog.h"
 #include "common/tlog_proof.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/tlog_checkpointer.h"
 #include "tests/integration/tlog_receipts_fixture.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
@@ -489,18 +491,17 @@ TEST_F(HostileReview6VerifyTest, ACsvFieldIsNeverAFormula) {
   EXPECT_EQ(rows, 1) << text;
 }
 
-// KNOWN LEAK (not fixed): an export's consent-in-force columns (csv
-// consent_in_force and consent_terms, the html basis cell) are worked out
-// by the export from the consent rows, which carry no receipts, and the
-// verifier does not check them (README: "worked out from other rows"). So
-// an auditor's csv edited to say that a disclosure made under a consent in
-// force was "not covered" (or the reverse: one made without consent
-// "covered") passes with "every check passed", though whether consent
-// covered a disclosure is what the export is for. A fix: the verifier asks
-// the server (Audit.ConsentInForce at the disclosure's position) for each
-// row, or consent rows carry receipts and the verifier works the columns
-// out again; see the report.
-TEST_F(HostileReview6VerifyTest, DISABLED_TheConsentInForceColumnsAreChecked) {
+// README ("Receipts"): the consent in force at a disclosure is proved like
+// the rest of the row. LEAK (a forgery that verified): an export's
+// consent-in-force columns (csv consent_in_force and consent_terms, the
+// html basis cell) were worked out by the export from the consent rows,
+// which carried no receipts, and the verifier did not check them. So an
+// auditor's csv edited to say that a disclosure made under a consent in
+// force was "not covered" (or the reverse) passed with "every check
+// passed", though whether consent covered a disclosure is what the export
+// is for. The consent records a disclosure rests on now carry receipts,
+// and the verifier works the columns out again from them.
+TEST_F(HostileReview6VerifyTest, TheConsentInForceColumnsAreChecked) {
   ASSERT_NO_FATAL_FAILURE(MakeHistory());
   const std::string text = Verified("csv");
   ExpectFails("in-force.csv",
@@ -509,7 +510,202 @@ TEST_F(HostileReview6VerifyTest, DISABLED_TheConsentInForceColumnsAreChecked) {
                            f[12] = "not covered by consent: withdrawn";
                            f[13] = "";
                          }),
-              "consent_in_force");
+              "column consent_in_force");
+}
+
+// The consent's terms in force, in each form: the csv consent_terms
+// column, the jsonl consentInForce, the html basis cell, the row's
+// highlighting (a disclosure made without consent in force is
+// highlighted) and the page's count of such disclosures.
+TEST_F(HostileReview6VerifyTest, TheConsentTermsAreCheckedInEveryForm) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string csv = Verified("csv");
+  ExpectFails(
+      "terms.csv",
+      EditCsvRow(
+          csv,
+          [](std::vector<std::string>& f) {
+            f[13] = absl::StrReplaceAll(f[13], {{"of IDENTITY", "of HEALTH"}});
+          }),
+      "column consent_terms");
+  // `text` with `from`, which it holds, replaced by `to`.
+  auto edited = [](const std::string& text, const std::string& from,
+                   const std::string& to) {
+    EXPECT_TRUE(Has(text, from)) << from << "\n" << text;
+    return absl::StrReplaceAll(text, {{from, to}});
+  };
+  ExpectFails("in-force.jsonl",
+              edited(Verified("jsonl"), "\"consentInForce\":{\"covered\":true",
+                     "\"consentInForce\":{\"covered\":false"),
+              "its row says consentInForce");
+  const std::string html = Verified("html");
+  ExpectFails(
+      "basis.html",
+      edited(html, "in force then: for REFERRAL", "in force then: for CARE"),
+      "basis cell 5");
+  const size_t row = html.find(" data-disclosure>");
+  ASSERT_NE(row, std::string::npos) << html;
+  std::string highlighted = html;
+  highlighted.replace(row, 17, " data-disclosure class=\"no-consent\">");
+  ExpectFails("highlighted.html", highlighted, "the row's class");
+  // The page's summary counts what its rows show.
+  ExpectFails("summary.html",
+              edited(html, "; 0 disclosure(s) made without consent",
+                     "; 1 disclosure(s) made without consent"),
+              "the html summary does not say");
+}
+
+// The consent records a disclosure rests on must all be in the export,
+// each with its receipt: a dropped consent row (or its receipt) fails,
+// naming the disclosure's row and the column it would prove.
+TEST_F(HostileReview6VerifyTest, ADroppedConsentRowFails) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  const std::string text = Verified("csv");
+  std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
+  std::vector<std::string> without, unreceipted;
+  for (const std::string& line : lines) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    if (f.size() > 2 && f[2] == "consent_granted") {
+      ASSERT_FALSE(f.back().empty()) << line;
+      f.back() = "";
+      unreceipted.push_back(absl::StrJoin(f, ","));
+      continue;
+    }
+    without.push_back(line);
+    unreceipted.push_back(line);
+  }
+  ASSERT_EQ(without.size() + 1, lines.size()) << text;
+  for (const auto& [name, forged] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"dropped.csv", absl::StrJoin(without, "\r\n")},
+           {"unreceipted.csv", absl::StrJoin(unreceipted, "\r\n")}}) {
+    ExpectFails(name, forged,
+                "its row's consent_in_force and consent_terms cannot be "
+                "worked out again: it rests on consent c-1 version 1, whose "
+                "record the export does not hold");
+  }
+}
+
+// A consent row of another child, with its genuine receipt, pasted into
+// an export fails: in place of the consent a disclosure rests on, and
+// beside it (a consent no disclosure of the export rests on, about
+// another subject).
+TEST_F(HostileReview6VerifyTest, AConsentRowOfAnotherSubjectFails) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  ASSERT_NO_FATAL_FAILURE(MakeHistory("s-2", "c-2"));
+  const std::string text = Verified("csv");
+  // s-2's export, as the auditor: its consent's row, with its receipt.
+  const std::string other = dir_.path() + "/s-2.csv";
+  Outcome run = AsAuditor({"audit", "export", "--subject", "s-2", "--format",
+                           "csv", "--output", other});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string pasted;
+  for (absl::string_view line : absl::StrSplit(Read(other), "\r\n")) {
+    if (absl::StrContains(line, ",consent_granted,"))
+      pasted = std::string(line);
+  }
+  ASSERT_FALSE(pasted.empty());
+  std::vector<std::string> replaced = absl::StrSplit(text, "\r\n");
+  std::vector<std::string> beside = replaced;
+  for (size_t i = 0; i < replaced.size(); ++i) {
+    if (absl::StrContains(replaced[i], ",consent_granted,")) {
+      replaced[i] = pasted;
+      beside.insert(beside.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                    pasted);
+      break;
+    }
+  }
+  ExpectFails("replaced.csv", absl::StrJoin(replaced, "\r\n"),
+              "rests on consent c-1 version 1, whose record the export does "
+              "not hold");
+  ExpectFails("beside.csv", absl::StrJoin(beside, "\r\n"),
+              "the export holds a record of consent c-2 (about subject s-2) "
+              "that no disclosure of the export rests on");
+}
+
+// A disclosure rests on every record of its consent up to the version it
+// names: after a variation, a disclosure's terms are worked out from the
+// grant and the variation, and an export without the variation's record
+// (or with the grant's terms stated for that disclosure) fails.
+TEST_F(HostileReview6VerifyTest, AVariedConsentIsWorkedOutAtEachDisclosure) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  v1::ConsentVaried varied;
+  varied.set_consent_id("c-1");
+  *varied.mutable_terms() =
+      Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_ATTENDANCE},
+              clock_.Now())
+          .consent()
+          .terms();
+  std::string variation;
+  ASSERT_TRUE(
+      google::protobuf::util::MessageToJsonString(varied, &variation).ok());
+  Outcome run = Ycr({"consents", "vary", "--data",
+                     absl::StrCat("{\"variation\":", variation,
+                                  ",\"personal\":{\"reason\":\"more\"}}")});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::RecordDisclosureRequest third;
+  *third.mutable_disclosure() =
+      Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                 {v1::DATA_CATEGORY_ATTENDANCE}, "c-1");
+  ASSERT_TRUE(Ok(Disclose(third, kSchool)));
+  const std::string text = Verified("csv");
+  run = Verify({"--export", Export("csv", true), "--records"});
+  EXPECT_EQ(run.code, 0) << run.out;
+  EXPECT_TRUE(Has(run.out,
+                  "worked out again from the records at positions "
+                  "2, 5"))
+      << run.out;
+  std::vector<std::string> rows = absl::StrSplit(text, "\r\n");
+  std::vector<std::string> without_variation;
+  for (const std::string& row : rows) {
+    std::vector<std::string> f = absl::StrSplit(row, ',');
+    if (f.size() > 2 && f[2] == "consent_varied") continue;
+    without_variation.push_back(row);
+  }
+  ASSERT_EQ(without_variation.size() + 1, rows.size()) << text;
+  ExpectFails("no-variation.csv", absl::StrJoin(without_variation, "\r\n"),
+              "it rests on consent c-1 version 2, whose record the export "
+              "does not hold");
+  // The terms of the disclosure after the variation said to be the grant's.
+  ASSERT_TRUE(Has(text, "of IDENTITY, ATTENDANCE;")) << text;
+  const std::string old_terms =
+      absl::StrReplaceAll(text, {{"of IDENTITY, ATTENDANCE;", "of IDENTITY;"}});
+  ExpectFails("old-terms.csv", old_terms, "column consent_terms");
+}
+
+// README ("Receipts"): erasure destroys keys, not leaves. An auditor's
+// export made before the subject's erasure still proves, after it, every
+// row and the consent in force at each disclosure, in every form.
+TEST_F(HostileReview6VerifyTest, TheConsentColumnsStillVerifyAfterErasure) {
+  ASSERT_NO_FATAL_FAILURE(MakeHistory());
+  std::vector<std::string> files;
+  for (const std::string format : {"csv", "jsonl", "html"}) {
+    files.push_back(Export(format, /*auditor=*/true));
+  }
+  Outcome run = Ycr({"subjects", "erase", "--data",
+                     R"({"subject_id": "s-1", "request_ref": "erasure-1"})"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  v1::SubjectRecord record;
+  ASSERT_TRUE(Ok(GetRecord("s-1", &record)));
+  ASSERT_TRUE(record.erased());
+  for (const std::string& file : files) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{"--export", file, "--records"},
+          std::vector<std::string>{"--export", file, "--records",
+                                   "--offline"}}) {
+      run = Verify(extra);
+      EXPECT_EQ(run.code, 0) << file << "\n" << run.out;
+      // Both disclosures' consent in force, worked out from the grant.
+      size_t worked_out = 0;
+      for (size_t at = run.out.find("worked out again from the records at");
+           at != std::string::npos;
+           at = run.out.find("worked out again from the records at", at + 1)) {
+        ++worked_out;
+      }
+      EXPECT_EQ(worked_out, 2u) << file << "\n" << run.out;
+    }
+  }
 }
 
 }  // namespace

@@ -41,17 +41,20 @@ class TlogReceiptsTest : public DomainFlowsTest {
     return note::VerifierKey(server_.server().checkpointer().signer());
   }
 
-  // s-1: a record, consent c-1, two disclosures under it.
-  void MakeHistory() {
-    ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
-    ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
-                                 {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
-                         kSchool)));
+  // s-1 (or `subject`): a record, consent c-1 (or `consent`), two
+  // disclosures under it.
+  void MakeHistory(const std::string& subject = "s-1",
+                   const std::string& consent = "c-1") {
+    ASSERT_NO_FATAL_FAILURE(AddSubject(subject));
+    ASSERT_TRUE(
+        Ok(Grant(Consent(consent, subject, kService, {v1::PURPOSE_REFERRAL},
+                         {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
+                 kSchool)));
     for (int i = 0; i < 2; ++i) {
       v1::RecordDisclosureRequest disclose;
       *disclose.mutable_disclosure() =
-          Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
-                     {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+          Disclosure(subject, kSchool, kService, v1::PURPOSE_REFERRAL,
+                     {v1::DATA_CATEGORY_IDENTITY}, consent);
       ASSERT_TRUE(Ok(Disclose(disclose, kSchool)));
     }
   }
@@ -94,8 +97,10 @@ class ForgedExportTest : public TlogReceiptsTest {
     std::vector<std::string> lines = absl::StrSplit(text, "\r\n");
     for (std::string& line : lines) {
       std::vector<std::string> fields = absl::StrSplit(line, ',');
-      if (fields.size() < 2 || fields[0] == "position" ||
-          fields.back().empty()) {
+      // (The consent rows a disclosure rests on carry receipts too; a
+      // disclosure row names whom to, column 8.)
+      if (fields.size() < 9 || fields[0] == "position" ||
+          fields.back().empty() || fields[8].empty()) {
         continue;
       }
       edit(fields);

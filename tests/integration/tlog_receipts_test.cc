@@ -28,7 +28,8 @@
 namespace ycr::testing {
 namespace {
 
-// The receipts of a jsonl export, one per disclosure line.
+// The receipts of a jsonl export: one per disclosure line, and one per
+// line of a consent record that a disclosure rests on.
 std::vector<tlog::Proof> JsonlReceipts(const std::string& text,
                                        int* disclosures) {
   std::vector<tlog::Proof> proofs;
@@ -41,7 +42,14 @@ std::vector<tlog::Proof> JsonlReceipts(const std::string& text,
     const auto& fields = object.fields();
     if (fields.count("disclosure")) ++*disclosures;
     if (!fields.count("receipt")) continue;
-    EXPECT_TRUE(fields.count("disclosure")) << "a receipt off a disclosure";
+    EXPECT_TRUE(fields.count("disclosure") ||
+                absl::StartsWith(fields.at("event")
+                                     .struct_value()
+                                     .fields()
+                                     .at("eventType")
+                                     .string_value(),
+                                 "consent_"))
+        << "a receipt off a disclosure or a consent";
     auto proof = tlog::ParseProof(fields.at("receipt").string_value());
     EXPECT_TRUE(proof.ok()) << proof.status();
     if (proof.ok()) proofs.push_back(*proof);
@@ -56,7 +64,8 @@ TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
   std::vector<tlog::Proof> school =
       JsonlReceipts(Read(Export("jsonl", false)), &disclosures);
   EXPECT_EQ(disclosures, 2);
-  ASSERT_EQ(school.size(), 2u);
+  // Two disclosures and the grant of the consent they rest on.
+  ASSERT_EQ(school.size(), 3u);
   for (const tlog::Proof& proof : school) {
     ASSERT_TRUE(proof.extra.has_value());
     EXPECT_EQ(proof.extra->size(), 32u);
@@ -67,7 +76,7 @@ TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
   // The auditor may: the record as stored, byte for byte.
   std::vector<tlog::Proof> auditor =
       JsonlReceipts(Read(Export("jsonl", true)), &disclosures);
-  ASSERT_EQ(auditor.size(), 2u);
+  ASSERT_EQ(auditor.size(), 3u);
   for (const tlog::Proof& proof : auditor) {
     auto leaf = server_.server().log().ReadLeaf(proof.index + 1);
     ASSERT_TRUE(leaf.ok());
@@ -101,9 +110,9 @@ TEST_F(TlogReceiptsTest, OnlyAnAuditorsReceiptsHoldTheRecordsBytes) {
     if (format == "sar") continue;
     Outcome run = Verify({"--export", file});
     EXPECT_EQ(run.code, 0) << format << "\n" << run.out << run.err;
-    // The checkpoint, two receipts, the note that they hold only leaf
-    // hashes, the summary.
-    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 5) << run.out;
+    // The checkpoint, three receipts (two disclosures, the consent's
+    // grant), the note that they hold only leaf hashes, the summary.
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 6) << run.out;
   }
   Outcome run = Verify({"--export", dir_.path() + "/s-1.auditor.sar"});
   EXPECT_EQ(run.code, 0) << run.out << run.err;
@@ -180,7 +189,7 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
   const std::string text = Read(jsonl);
   int disclosures = 0;
   std::vector<tlog::Proof> proofs = JsonlReceipts(text, &disclosures);
-  ASSERT_EQ(proofs.size(), 2u);
+  ASSERT_EQ(proofs.size(), 3u);
   ASSERT_FALSE(proofs[0].path.empty());
   // One hash of the first receipt's audit path changed.
   const std::string hash =
@@ -222,7 +231,10 @@ TEST_F(TlogReceiptsTest, ATamperedReceiptOrAnotherKeyFails) {
   std::vector<std::string> hashes;
   for (absl::string_view line :
        absl::StrSplit(audited, '\n', absl::SkipEmpty())) {
-    if (!absl::StrContains(line, "\"receipt\"")) continue;
+    if (!absl::StrContains(line, "\"receipt\"") ||
+        !absl::StrContains(line, "\"disclosure\"")) {
+      continue;
+    }
     const size_t at = line.find("\"hashHex\":\"");
     ASSERT_NE(at, absl::string_view::npos) << line;
     hashes.emplace_back(line.substr(at + 11, 64));
@@ -307,7 +319,8 @@ TEST_F(TlogReceiptsTest, CsvAndHtmlReceiptsAreTiedToTheirRows) {
       ASSERT_EQ(Verify({"--export", file}).code, 0) << format;
       std::vector<std::string> receipts =
           format == "csv" ? CsvReceipts(text) : HtmlReceipts(text);
-      ASSERT_EQ(receipts.size(), 2u) << format << "\n" << text;
+      // Two disclosures' and their consent's grant's.
+      ASSERT_EQ(receipts.size(), 3u) << format << "\n" << text;
       ASSERT_NE(receipts[0], receipts[1]);
       const std::string swapped = dir_.path() + "/swapped." + format;
       ASSERT_TRUE(
@@ -321,8 +334,8 @@ TEST_F(TlogReceiptsTest, CsvAndHtmlReceiptsAreTiedToTheirRows) {
       EXPECT_TRUE(Has(run.out, "its row or entry states position")) << run.out;
       // A disclosure row without its receipt fails too.
       const std::string dropped = dir_.path() + "/dropped." + format;
-      ASSERT_TRUE(WritePrivateFile(
-                      dropped, absl::StrReplaceAll(text, {{receipts[0], ""}}))
+      ASSERT_TRUE(WritePrivateFile(dropped, absl::StrReplaceAll(
+                                                text, {{receipts.back(), ""}}))
                       .ok());
       run = Verify({"--export", dropped});
       EXPECT_EQ(run.code, 1) << format << "\n" << run.out;

@@ -6,7 +6,9 @@
 # tiles over HTTP, and the chosen records' leaf bytes (`ycr audit leaf`, as
 # an auditor) and checks the checkpoint's signature, the records'
 # inclusion, and after more appends the consistency of the first checkpoint
-# with the second. The server restarted with another key (same origin) is
+# with the second; a record with one byte changed and a tile copied from the
+# server with one byte changed each fail. The server restarted with another
+# key (same origin) is
 # refused unless --tlog_key_rotated says so, and then its checkpoints must
 # fail against the configured verifier key.
 # Usage: go_live_test.sh YCR_SERVER YCR_CLI WORK_DIR
@@ -138,6 +140,37 @@ if out="$(verify "$work/cp2" "$work/cp1" --record "3=$work/leaf-557" 2>&1)"; the
   echo "FAIL: a record at the wrong index was accepted"; failures=$((failures + 1))
 else
   echo "ok: a record at the wrong index refused: $(echo "$out" | tail -1)"
+fi
+# A record with one byte changed.
+cp "$work/leaf-307" "$work/leaf-307.tampered"
+printf '\xff' | dd of="$work/leaf-307.tampered" bs=1 seek=20 conv=notrunc status=none
+if out="$(verify "$work/cp2" "" --record "306=$work/leaf-307.tampered" 2>&1)"; then
+  echo "FAIL: a tampered record was accepted"; failures=$((failures + 1))
+else
+  echo "ok: a tampered record refused: $(echo "$out" | tail -1)"
+fi
+# The live server's tiles for the tree of 557 (two full level-0 tiles, a
+# partial one of 45 hashes, a partial level-1 tile of 2), copied as served:
+# the copy verifies; with one byte of a tile changed it must not.
+for tiles_dir in "$work/tiles" "$work/tiles-tampered"; do
+  for path in tile/0/000 tile/0/001 tile/0/002.p/45 tile/1/000.p/2; do
+    mkdir -p "$tiles_dir/$(dirname "$path")"
+    curl -sf "$tiles/$path" >"$tiles_dir/$path"
+  done
+done
+printf '\x00' | dd of="$work/tiles-tampered/tile/0/001" bs=1 seek=$((50 * 32 + 7)) conv=notrunc status=none
+if cmp -s "$work/tiles/tile/0/001" "$work/tiles-tampered/tile/0/001"; then
+  printf '\x01' | dd of="$work/tiles-tampered/tile/0/001" bs=1 seek=$((50 * 32 + 7)) conv=notrunc status=none
+fi
+if out="$(verify "$work/cp2" "" --tiles "$work/tiles" 2>&1)"; then
+  echo "ok: the live tiles, copied, verify: $out"
+else
+  echo "FAIL: the live tiles, copied, were refused: $out"; failures=$((failures + 1))
+fi
+if out="$(verify "$work/cp2" "" --tiles "$work/tiles-tampered" 2>&1)"; then
+  echo "FAIL: a tampered live tile was accepted: $out"; failures=$((failures + 1))
+else
+  echo "ok: a tampered live tile refused: $(echo "$out" | tail -1)"
 fi
 
 # The same log, restarted with another key of the same origin: refused,
