@@ -375,6 +375,9 @@ TEST_F(HostileReview8Test, EveryReadRpcAsEveryRoleShowsNoTextOutsideTheTable) {
     EXPECT_TRUE(absl::StrContains(auditor, text)) << text;
   }
   int calls = 0;
+  // What each reader was answered, all calls together, and how many OK.
+  std::map<std::string, std::string> seen;
+  std::map<std::string, int> ok;
   for (const auto& [reader, forbidden] : Forbidden()) {
     for (const MethodDescriptor* m : ReadMethods()) {
       const absl::Duration timeout = m->name() == "Subscribe"
@@ -384,6 +387,9 @@ TEST_F(HostileReview8Test, EveryReadRpcAsEveryRoleShowsNoTextOutsideTheTable) {
            Requests(m, Identifiers(kHiddenConcern), head, clock_.Now())) {
         const std::string answer = Answer(m, *request, reader, timeout);
         ++calls;
+        const std::string who = reader.organisation + "/" + reader.role;
+        seen[who] += answer;
+        if (absl::StartsWith(answer, "0:")) ++ok[who];
         for (const std::string& text : forbidden) {
           EXPECT_FALSE(absl::StrContains(answer, text))
               << reader.organisation << "/" << reader.role << " "
@@ -394,6 +400,14 @@ TEST_F(HostileReview8Test, EveryReadRpcAsEveryRoleShowsNoTextOutsideTheTable) {
     }
   }
   EXPECT_GT(calls, 1000);
+  // The readers read what they may: the school its own reason (in its
+  // trail; the service reads no trail), the service and the area's
+  // authority their Gets and lists.
+  EXPECT_TRUE(absl::StrContains(seen[kSchool + "/school"], kSchoolWithdrawal));
+  EXPECT_GT(ok[kSchool + "/school"], 20);
+  EXPECT_GT(ok[kService + "/service"], 10);
+  EXPECT_GT(ok[kLa + "/local_authority"], 5);
+  EXPECT_EQ(ok["/"], 0);
 }
 
 // A concern's existence is confidential: to every reader but its raiser and
