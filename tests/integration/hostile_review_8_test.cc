@@ -194,7 +194,8 @@ Values Identifiers(const std::string& concern) {
       {"agreement_id", {"a-none"}},
       {"concern_id", {concern}},
       {"raised_by", {kService, kSchool, ""}},
-      {"organisation", {kService, kSchool, kLa, "SERVICE-7", "service-7 "}},
+      {"organisation",
+       {kService, kSchool, kLa, "", "SERVICE-7", "service-7 ", "la-a\n"}},
       {"reader_organisation", {kService, kSchool}},
       {"reader_user", {"user-h8"}},
       {"stream",
@@ -600,6 +601,55 @@ TEST_F(HostileReview8Test, APackRacingConcernsRaisedElsewhereShowsNone) {
   raiser.join();
   EXPECT_GE(packs, 2);
   EXPECT_TRUE(leaks.empty()) << leaks.front();
+}
+
+// Held (pinned here; DestroyErasesTheKeptRecordsDownToTheFiles has one
+// keeper, TwoKeepersDestroyingAtOnceTakeTheDateWithTheLast no compaction):
+// two services keep concerns past the school's erasure and each DESTROYs
+// in turn. Then no read RPC, with any request Requests makes, tells even
+// an auditor either concern's facts, the review date or the date of birth
+// it derives from; and once the store is compacted no file holds them, and
+// the chain still verifies.
+TEST_F(HostileReview8Test, AfterTheLastDestroyNoReadAndNoFileHoldsTheKept) {
+  ASSERT_NO_FATAL_FAILURE(SecondServiceKeeps());
+  ASSERT_NO_FATAL_FAILURE(KeepAndErase());
+  clock_.Set(kDue);
+  ASSERT_TRUE(Ok(Review(kService, Destroy())));
+  EXPECT_FALSE(ConcernErased(kService2, "g-2"));
+  ASSERT_TRUE(Ok(Review(kService2, Destroy())));
+  const uint64_t head = Head();
+  std::string answers;
+  for (const Reader& reader :
+       {Reader{"auditor-1", "auditor"}, Reader{kService, "service"},
+        Reader{kService2, "service"}, Reader{kSchool, "school"}}) {
+    for (const MethodDescriptor* m : ReadMethods()) {
+      if (m->name() == "Subscribe") continue;
+      for (const auto& request :
+           Requests(m, Identifiers("g-2"), head, clock_.Now())) {
+        absl::StrAppend(&answers, Answer(m, *request, reader));
+      }
+    }
+  }
+  for (const std::string& text :
+       {std::string(kFacts), std::string(kFacts2), std::string(kReviewDay),
+        std::string("2012-03-04")}) {
+    EXPECT_FALSE(absl::StrContains(answers, text)) << text;
+  }
+  server_.server().Shutdown();
+  {
+    storage::RawStore raw(dir_.path());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    ASSERT_TRUE(raw.CompactAll().ok());
+  }
+  const std::string files = AllFiles();
+  for (const std::string& text :
+       {std::string(kFacts), std::string(kFacts2), std::string(kReviewDay),
+        std::string("2012-03-04")}) {
+    EXPECT_FALSE(absl::StrContains(files, text)) << text;
+  }
+  absl::StatusOr<services::VerifyReport> verified =
+      services::VerifyDataDir(dir_.path());
+  EXPECT_TRUE(verified.ok()) << verified.status();
 }
 
 }  // namespace
