@@ -203,6 +203,10 @@ Values Identifiers(const std::string& concern) {
         "consent-c-svc", "intervention-i-1",
         domain::ConfidentialSharingStream("s-1", kService)}},
       {"page_token", {"", "not-a-token", std::string(4096, 'x')}},
+      // Enums, by value name: what the rich case's consents cover.
+      {"purpose", {"PURPOSE_IMPACT_REPORTING"}},
+      {"category", {"DATA_CATEGORY_WELLBEING"}},
+      {"stream_prefix", {"", "safeguarding-", "sharing-s-1/", "subject-"}},
   };
 }
 
@@ -237,6 +241,13 @@ std::vector<std::unique_ptr<Message>> Requests(const MethodDescriptor* m,
       if (f->type() == FieldDescriptor::TYPE_STRING) {
         auto it = values.find(f->name());
         if (it != values.end()) SetString(message, f, it->second.front());
+      } else if (f->type() == FieldDescriptor::TYPE_ENUM) {
+        auto it = values.find(f->name());
+        const auto* v =
+            it == values.end()
+                ? nullptr
+                : f->enum_type()->FindValueByName(it->second.front());
+        if (v != nullptr) r->SetEnumValue(message, f, v->number());
       } else if (f->type() == FieldDescriptor::TYPE_UINT64 &&
                  !f->is_repeated()) {
         const bool size = absl::StrContains(f->name(), "size") ||
@@ -289,6 +300,24 @@ std::vector<std::unique_ptr<Message>> Requests(const MethodDescriptor* m,
       add([&](Message* q) {
         q->GetReflection()->SetString(q, f, std::string(64 << 10, 'i'));
       });
+    } else if (f->message_type() != nullptr && !f->is_repeated() &&
+               f->message_type()->full_name() != "google.protobuf.Timestamp") {
+      // A recipient, a filter: its ids one at a time.
+      const auto* sd = f->message_type();
+      for (int j = 0; j < sd->field_count(); ++j) {
+        const FieldDescriptor* g = sd->field(j);
+        auto it = values.find(g->name());
+        if (g->type() != FieldDescriptor::TYPE_STRING || g->is_repeated() ||
+            it == values.end()) {
+          continue;
+        }
+        for (size_t k = 1; k < it->second.size(); ++k) {
+          add([&](Message* q) {
+            Message* sub = q->GetReflection()->MutableMessage(q, f);
+            sub->GetReflection()->SetString(sub, g, it->second[k]);
+          });
+        }
+      }
     } else if (f->type() == FieldDescriptor::TYPE_UINT32) {
       for (uint32_t v : {1u, std::numeric_limits<uint32_t>::max()}) {
         add([&](Message* q) { q->GetReflection()->SetUInt32(q, f, v); });
@@ -306,8 +335,11 @@ std::vector<std::unique_ptr<Message>> Requests(const MethodDescriptor* m,
       }
     } else if (f->message_type() != nullptr &&
                f->message_type()->full_name() == "google.protobuf.Timestamp") {
+      // Ten years on (every deadline due), then absurd times.
+      const int64_t later = absl::ToUnixSeconds(now + 3650 * kDay);
       for (auto [seconds, nanos] :
-           std::vector<std::pair<int64_t, int32_t>>{{-62135596801, 0},
+           std::vector<std::pair<int64_t, int32_t>>{{later, 0},
+                                                    {-62135596801, 0},
                                                     {253402300800, 0},
                                                     {0, -1},
                                                     {0, 1000000000}}) {
