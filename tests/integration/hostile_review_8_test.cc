@@ -49,6 +49,8 @@ constexpr char kWithheld[] = "H8-WITHHELD-NOTES-not-school-3304";
 // Written by the school only: the school and auditors read it; the service
 // is party to the consent, so it reads its codes, never the reason.
 constexpr char kSchoolWithdrawal[] = "H8-SCHOOL-WITHDRAWAL-gran-dying-3305";
+// An agreement's lead contact, for the agreement's parties only.
+constexpr char kLeadContact[] = "H8 Lead Contact Zq";
 // The service's concern: its id is confidential too.
 constexpr char kHiddenConcern[] = "g-h8-hidden-77";
 constexpr char kMadeUpConcern[] = "g-h8-madeup-77";
@@ -104,6 +106,14 @@ class HostileReview8Test : public RetentionReviewTest {
     v1::CommandResponse done;
     ASSERT_TRUE(Ok(Send(consents_.get(), &v1::Consents::Stub::Withdraw,
                         withdraw, kSchool, &done)));
+    // An agreement between them, amended to name another lead contact (for
+    // its parties only), and a letter under it.
+    ASSERT_NO_FATAL_FAILURE(MakeInForce("a-1", Terms()));
+    v1::AgreementTerms amended = Terms();
+    amended.mutable_school()->mutable_lead_contact()->set_name(kLeadContact);
+    ASSERT_TRUE(Ok(Agree(Amend("a-1", amended), kSchool)));
+    ASSERT_TRUE(
+        Ok(Correspond(Receive("l-1", "a-1", kSchool, clock_.Now()), kService)));
   }
 
   // Calls every read RPC with every request Requests makes as each reader
@@ -204,8 +214,8 @@ Values Identifiers(const std::string& concern) {
       {"consent_id", {"c-svc", "c-sch"}},
       {"referral_id", {"r-ref-s-1"}},
       {"intervention_id", {"i-1"}},
-      {"correspondence_id", {"l-none"}},
-      {"agreement_id", {"a-none"}},
+      {"correspondence_id", {"l-1"}},
+      {"agreement_id", {"a-1"}},
       {"concern_id", {concern}},
       {"raised_by", {kService, kSchool, ""}},
       {"organisation",
@@ -377,6 +387,7 @@ std::vector<std::pair<Reader, std::vector<std::string>>> Forbidden() {
                                             kConcernFacts, kWithheld};
   std::vector<std::string> all = service;
   all.push_back(kSchoolWithdrawal);
+  all.push_back(kLeadContact);
   return {
       {{kSchool, "school"}, service},
       {{kService, "service"}, {kSchoolWithdrawal}},
