@@ -469,6 +469,7 @@ TEST_F(HostileReview8Test, EveryReadRpcAsEveryRoleShowsNoTextOutsideTheTable) {
   // trail; the service reads no trail), the service and the area's
   // authority their Gets and lists.
   EXPECT_TRUE(absl::StrContains(seen[kSchool + "/school"], kSchoolWithdrawal));
+  EXPECT_TRUE(absl::StrContains(seen[kService + "/service"], kLeadContact));
   EXPECT_GT(ok[kSchool + "/school"], 20);
   EXPECT_GT(ok[kService + "/service"], 10);
   EXPECT_GT(ok[kLa + "/local_authority"], 5);
