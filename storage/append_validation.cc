@@ -1,5 +1,7 @@
 #include "storage/append_validation.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,33 @@ bool IsOpaqueTypeChar(char c) {
 bool IsValidTimestamp(const google::protobuf::Timestamp& t) {
   return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 &&
          t.nanos() >= 0 && t.nanos() <= 999999999;
+}
+
+// The limit of what lists the organisations that keep child-protection
+// records about a child: room for max_erase_retaining organisation ids
+// (each with a tag and a length of at most 2 bytes, or a separator) on top
+// of the client payload limit. Past about 500 ids of 128 bytes such a list
+// exceeds 64 KiB, and a refusal there would tell an erasing school, or a
+// service raising a concern, how many organisations keep such records (and
+// stop the erasure or the concern). The lists are the server's own, never a
+// client's: the kept-reviews record an erasure writes
+// (child_protection_kept; the EventStore refuses it raw), and the plain
+// records its commands write (raw appends write no records), among them
+// the subject's child-protection marks. A sealed record (a client's
+// personal data) keeps the payload limit.
+size_t OrganisationListLimit(const LogLimits& limits) {
+  return limits.max_payload_bytes +
+         limits.max_erase_retaining * (limits.max_stream_id_bytes + 3);
+}
+
+size_t PayloadLimit(const v1::EventPayload& payload, const LogLimits& limits) {
+  return payload.has_child_protection_kept() ? OrganisationListLimit(limits)
+                                             : limits.max_payload_bytes;
+}
+
+size_t RecordLimit(const RecordWrite& record, const LogLimits& limits) {
+  return record.seal_subject.empty() ? OrganisationListLimit(limits)
+                                     : limits.max_payload_bytes;
 }
 
 absl::Status ValidateExpected(const ExpectedVersion& e,
@@ -134,10 +163,10 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
       return absl::InvalidArgumentError(absl::StrCat(
           "records[", i, "].key: 1 to ", limits.max_stream_id_bytes, " bytes"));
     }
-    if (r.value.size() > limits.max_payload_bytes) {
+    if (r.value.size() > RecordLimit(r, limits)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "records[", i, "].value: ", r.value.size(),
-          " bytes, more than the limit of ", limits.max_payload_bytes));
+          " bytes, more than the limit of ", RecordLimit(r, limits)));
     }
     if (r.remove && (!r.value.empty() || !r.seal_subject.empty())) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -162,7 +191,11 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
                        limits.max_stream_id_bytes, " bytes, without NUL"));
     }
   }
-  if (request->erase_retaining.size() > limits.max_erase_retaining) {
+  // The organisations only: the kept-reviews key's owner goes with them.
+  const size_t organisations_kept = static_cast<size_t>(std::count_if(
+      request->erase_retaining.begin(), request->erase_retaining.end(),
+      [](const std::string& owner) { return owner != kKeptReviewsOwner; }));
+  if (organisations_kept > limits.max_erase_retaining) {
     return absl::InvalidArgumentError(
         absl::StrCat("erase_retaining: more than the limit of ",
                      limits.max_erase_retaining));
@@ -218,10 +251,10 @@ absl::Status ValidateAppend(AppendRequest* request, const LogLimits& limits) {
       }
     }
     size_t payload_bytes = e.payload().ByteSizeLong();
-    if (payload_bytes > limits.max_payload_bytes) {
+    if (payload_bytes > PayloadLimit(e.payload(), limits)) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".payload: ", payload_bytes, " bytes, more than the limit of ",
-          limits.max_payload_bytes));
+          PayloadLimit(e.payload(), limits)));
     }
     if (e.has_occurred_at() && !IsValidTimestamp(e.occurred_at())) {
       return absl::InvalidArgumentError(

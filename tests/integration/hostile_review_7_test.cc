@@ -21,19 +21,7 @@
 namespace ycr::testing {
 namespace {
 
-class HostileReview7Test : public RetentionReviewTest {
- protected:
-  // The one child_protection_kept of `subject`'s erasure, as an auditor
-  // reads it (fails the test when there is not exactly one).
-  v1::RecordedEvent KeptRecord(const std::string& subject = "s-1") {
-    std::vector<v1::RecordedEvent> kept;
-    for (const v1::RecordedEvent& e : Events("subject-" + subject)) {
-      if (e.payload().has_child_protection_kept()) kept.push_back(e);
-    }
-    EXPECT_EQ(kept.size(), 1u) << subject;
-    return kept.empty() ? v1::RecordedEvent() : kept[0];
-  }
-};
+using HostileReview7Test = RetentionReviewTest;
 
 // Held (pinned here; TwoReviewsAtOnceDecideOnce races one keeper with
 // itself): the two keepers of s-1 DESTROY at once. Both are acknowledged

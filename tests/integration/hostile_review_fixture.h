@@ -27,6 +27,8 @@ inline const std::string kNewSchool = "school-200002";
 
 class HostileReview2Test : public DomainFlowsTest {
  protected:
+  using DomainFlowsTest::DomainFlowsTest;
+
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(PutInArea(kSchool, kLa));
     ASSERT_NO_FATAL_FAILURE(PutInArea(kService, kLa));

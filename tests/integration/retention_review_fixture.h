@@ -29,6 +29,8 @@ inline const absl::Time kDue =
 
 class RetentionReviewTest : public HostileReview2Test {
  protected:
+  using HostileReview2Test::HostileReview2Test;
+
   // The service raises concern g-1 about s-1 (the school is not told);
   // the school erases s-1. Another `subject`: concern g-1-<subject>.
   void KeepAndErase(v1::EraseSubjectResponse* erased = nullptr,
@@ -142,6 +144,17 @@ class RetentionReviewTest : public HostileReview2Test {
       }
     }
     return false;
+  }
+
+  // The one child_protection_kept of `subject`'s erasure, as an auditor
+  // reads it (fails the test when there is not exactly one).
+  v1::RecordedEvent KeptRecord(const std::string& subject = "s-1") {
+    std::vector<v1::RecordedEvent> kept;
+    for (const v1::RecordedEvent& e : Events("subject-" + subject)) {
+      if (e.payload().has_child_protection_kept()) kept.push_back(e);
+    }
+    EXPECT_EQ(kept.size(), 1u) << subject;
+    return kept.empty() ? v1::RecordedEvent() : kept[0];
   }
 
   // Every entry of s-1's trail as `org` reads it, as text.

@@ -156,6 +156,42 @@ TEST(AppendValidationTest, PayloadAtTheConfiguredLimitPasses) {
       StatusIs(Validate(request, limits), kInvalid, {"events[0].payload"}));
 }
 
+// The lists of organisations keeping child-protection records (the
+// kept-reviews record, the plain records of the commands) have room for
+// max_erase_retaining ids of the longest size past the payload limit; a
+// client's payload and a sealed record keep the payload limit
+// (hostile_review_8_test.cc).
+TEST(AppendValidationTest, KeeperListsHaveRoomForEveryKeeper) {
+  LogLimits limits;
+  limits.max_payload_bytes = 1024;
+  limits.max_erase_retaining = 8;
+  const std::string id(limits.max_stream_id_bytes, 'o');
+  AppendRequest kept = ValidRequest();
+  auto* k = kept.events[0].mutable_payload()->mutable_child_protection_kept();
+  k->set_subject_id("s-1");
+  for (size_t i = 0; i < limits.max_erase_retaining; ++i) k->add_keepers(id);
+  for (size_t i = 0; i < limits.max_erase_retaining; ++i) {
+    kept.erase_retaining.push_back(id);
+  }
+  kept.erase_retaining.push_back(kKeptReviewsOwner);
+  kept.records = {{"marks", std::string(limits.max_erase_retaining *
+                                            (limits.max_stream_id_bytes + 1),
+                                        'm')}};
+  ASSERT_GT(kept.events[0].payload().ByteSizeLong(), limits.max_payload_bytes);
+  EXPECT_TRUE(Validate(kept, limits).ok()) << Validate(kept, limits);
+  AppendRequest sealed = kept;
+  sealed.records[0].seal_subject = "s-1";
+  EXPECT_TRUE(
+      StatusIs(Validate(sealed, limits), kInvalid, {"records[0].value"}));
+  AppendRequest opaque = ValidRequest();
+  opaque.events[0].mutable_payload()->mutable_opaque()->set_data(
+      std::string(limits.max_payload_bytes + 1, 'x'));
+  EXPECT_TRUE(
+      StatusIs(Validate(opaque, limits), kInvalid, {"events[0].payload"}));
+  kept.erase_retaining.push_back("one-too-many");
+  EXPECT_TRUE(StatusIs(Validate(kept, limits), kInvalid, {"erase_retaining"}));
+}
+
 TEST(AppendValidationTest, OpaqueTypeWithBadCharactersIsInvalid) {
   for (const std::string& bad :
        {std::string(""), std::string("Test.Note"), std::string("test note"),

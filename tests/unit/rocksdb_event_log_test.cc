@@ -441,9 +441,22 @@ TEST_F(RocksDbEventLogTest, RecordsAreValidated) {
   empty_key.records = {{"", "v"}};
   EXPECT_TRUE(StatusIs(log->Append(empty_key).status(),
                        absl::StatusCode::kInvalidArgument, {"records[0].key"}));
+  // A plain record has room for a list of max_erase_retaining
+  // organisations past the payload limit; a sealed one has the limit.
+  const LogLimits limits;
   AppendRequest big = OneEvent("s");
-  big.records = {{"k", std::string(LogLimits().max_payload_bytes + 1, 'x')}};
+  big.records = {{"k", std::string(limits.max_payload_bytes +
+                                       limits.max_erase_retaining *
+                                           (limits.max_stream_id_bytes + 3) +
+                                       1,
+                                   'x')}};
   EXPECT_TRUE(StatusIs(log->Append(big).status(),
+                       absl::StatusCode::kInvalidArgument,
+                       {"records[0].value"}));
+  AppendRequest big_sealed = OneEvent("s");
+  big_sealed.records = {
+      {"k", std::string(limits.max_payload_bytes + 1, 'x'), "subject-1"}};
+  EXPECT_TRUE(StatusIs(log->Append(big_sealed).status(),
                        absl::StatusCode::kInvalidArgument,
                        {"records[0].value"}));
   AppendRequest many = OneEvent("s");
