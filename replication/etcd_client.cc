@@ -171,6 +171,11 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     ssl.pem_cert_chain = options.tls.cert_pem;
     ssl.pem_private_key = options.tls.key_pem;
     credentials = grpc::SslCredentials(ssl);
+    // The name every member's certificate must carry: the first endpoint's
+    // host (one DNS name, or the first address), not the channel's
+    // authority, which for several addresses is their whole list.
+    const std::string& first = options.endpoints.front();
+    args.SetSslTargetNameOverride(first.substr(0, first.rfind(':')));
   }
   auto channel = grpc::CreateCustomChannel(target, credentials, args);
   return std::unique_ptr<EtcdClient>(
