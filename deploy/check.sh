@@ -64,10 +64,13 @@ else:
     if spec.get("replicas", 1) < 3:
         errors.append("the StatefulSet runs fewer than 3 nodes")
     for flag in ("--replication=etcd://", "--node_id=$(POD_NAME)",
-                 "--advertise=$(POD_NAME).", "--cluster_kek="):
+                 "--advertise=$(POD_NAME).", "--cluster_kek=",
+                 "--replication_ca=", "--replication_cert=",
+                 "--replication_key="):
         if not any(a.startswith(flag) for a in c.get("args", [])):
             errors.append(f"the server has no {flag}")
-    if any(a == "--insecure" for a in c.get("args", [])):
+    if any(a in ("--insecure", "--replication_insecure")
+           for a in c.get("args", [])):
         errors.append("the server runs --insecure")
     mounts = {m["name"] for m in c.get("volumeMounts", [])}
     claims = {t["metadata"]["name"] for t in spec["volumeClaimTemplates"]}

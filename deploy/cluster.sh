@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A 3-node ycr cluster on this machine (README "Running a cluster"): 3 etcd
-# members and 3 ycr-server nodes on loopback, plain text (--insecure: for
-# trying it out only), one cluster key-encryption key made for them.
+# members and 3 ycr-server nodes on loopback, one cluster key-encryption key
+# made for them. The nodes reach etcd over TLS with a client certificate
+# (etcd --client-cert-auth), from a development CA made here
+# (deploy/dev-ca.sh $YCR_CLUSTER_DIR/tls); the nodes' own API is plain text
+# (--insecure: for trying it out only). YCR_ETCD_INSECURE=1: etcd in plain text too.
 # Usage: deploy/cluster.sh start | stop | status | --help
 # Env:   YCR_CLUSTER_DIR (default ./var/cluster), YCR_BIN (the directory of
 #        ycr-server; default build/release/services), ETCD (default: etcd on
@@ -19,7 +22,7 @@ etcd_base="${YCR_ETCD_PORT:-2479}"
 host=127.0.0.1
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 etcd_client_port() { echo $((etcd_base + 10 * $1)); }
@@ -62,6 +65,23 @@ start() {
   if [[ ! -f "$dir/cluster.kek" ]]; then
     (umask 077 && openssl rand -hex 32 >"$dir/cluster.kek")
   fi
+  # TLS to etcd's client port, with client certificates (peers talk on
+  # loopback in plain text here).
+  local scheme=https etcd_tls=() node_tls=() ctl_tls=()
+  if [[ "${YCR_ETCD_INSECURE:-0}" == 1 ]]; then
+    scheme=http
+    node_tls=(--replication_insecure)
+  else
+    local tls="$dir/tls"
+    bash deploy/dev-ca.sh "$tls" >/dev/null
+    bash deploy/dev-ca.sh "$tls" client ycr-cluster ycr-node replication >/dev/null
+    local client="$tls/clients/ycr-cluster/ycr-node"
+    etcd_tls=(--cert-file="$tls/server.crt" --key-file="$tls/server.key"
+      --client-cert-auth --trusted-ca-file="$tls/ca.crt")
+    node_tls=(--replication_ca="$tls/ca.crt" --replication_cert="$client.crt"
+      --replication_key="$client.key")
+    ctl_tls=(--cacert="$tls/ca.crt" --cert="$client.crt" --key="$client.key")
+  fi
   local peers=() i
   for i in 0 1 2; do peers+=("etcd$i=http://$host:$(etcd_peer_port "$i")"); done
   local initial
@@ -69,9 +89,9 @@ start() {
   for i in 0 1 2; do
     local state=new
     [[ -d "$dir/etcd$i" ]] && state=existing
-    "$etcd" --name="etcd$i" --data-dir="$dir/etcd$i" \
-      --listen-client-urls="http://$host:$(etcd_client_port "$i")" \
-      --advertise-client-urls="http://$host:$(etcd_client_port "$i")" \
+    "$etcd" --name="etcd$i" --data-dir="$dir/etcd$i" "${etcd_tls[@]}" \
+      --listen-client-urls="$scheme://$host:$(etcd_client_port "$i")" \
+      --advertise-client-urls="$scheme://$host:$(etcd_client_port "$i")" \
       --listen-peer-urls="http://$host:$(etcd_peer_port "$i")" \
       --initial-advertise-peer-urls="http://$host:$(etcd_peer_port "$i")" \
       --initial-cluster="$initial" --initial-cluster-state="$state" \
@@ -81,7 +101,7 @@ start() {
   done
   if command -v etcdctl >/dev/null 2>&1; then
     wait_for "etcd" env ETCDCTL_API=3 etcdctl --endpoints="$(endpoints)" \
-      endpoint health
+      "${ctl_tls[@]}" endpoint health
   fi
   for i in 0 1 2; do
     if ! kill -0 "$(cat "$dir/etcd$i.pid")" 2>/dev/null; then
@@ -93,8 +113,8 @@ start() {
     local port=$((base + i))
     "$bin/ycr-server" --insecure --data_dir="$dir/node$i" \
       --listen="$host:$port" --advertise="$host:$port" --node_id="node$i" \
-      --replication="etcd://$(endpoints)" --cluster_kek="$dir/cluster.kek" \
-      --backup_dir="$dir/backups$i" \
+      --replication="etcd://$(endpoints)" "${node_tls[@]}" \
+      --cluster_kek="$dir/cluster.kek" --backup_dir="$dir/backups$i" \
       >"$dir/node$i.log" 2>&1 &
     echo $! >"$dir/node$i.pid"
   done

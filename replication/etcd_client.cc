@@ -158,8 +158,26 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   ASSIGN_OR_RETURN(const std::string target, ChannelTarget(options.endpoints));
-  auto channel = grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls.enabled()) {
+    if (options.tls.cert_pem.empty() != options.tls.key_pem.empty()) {
+      return absl::InvalidArgumentError(
+          "etcd TLS: a client certificate needs its key, and a key its "
+          "certificate");
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls.ca_pem;
+    ssl.pem_cert_chain = options.tls.cert_pem;
+    ssl.pem_private_key = options.tls.key_pem;
+    credentials = grpc::SslCredentials(ssl);
+    // The name every member's certificate must carry: the first endpoint's
+    // host (one DNS name, or the first address), not the channel's
+    // authority, which for several addresses is their whole list.
+    const std::string& first = options.endpoints.front();
+    args.SetSslTargetNameOverride(first.substr(0, first.rfind(':')));
+  }
+  auto channel = grpc::CreateCustomChannel(target, credentials, args);
   return std::unique_ptr<EtcdClient>(
       new EtcdClient(std::move(options), std::move(channel)));
 }

@@ -32,13 +32,26 @@ namespace ycr::replication {
 
 class EtcdWatch;
 
+// TLS to etcd's members (PEM text, not file names). No CA: plain text.
+struct EtcdTls {
+  // The CA that signed the members' certificates.
+  std::string ca_pem;
+  // This client's certificate and key, for members that ask for one
+  // (etcd --client-cert-auth); both or neither.
+  std::string cert_pem;
+  std::string key_pem;
+  bool enabled() const { return !ca_pem.empty(); }
+};
+
 struct EtcdClientOptions {
-  // The members' client addresses, host:port (plain, no TLS yet). Calls are
-  // spread over them round robin; a member that cannot be reached is
-  // skipped once gRPC sees its connection fail.
+  // The members' client addresses, host:port. Calls are spread over them
+  // round robin; a member that cannot be reached is skipped once gRPC sees
+  // its connection fail.
   std::vector<std::string> endpoints;
   // The deadline of each unary call. Campaign takes its own.
   absl::Duration call_timeout = absl::Seconds(5);
+  // Plain text unless tls.enabled().
+  EtcdTls tls{};
 };
 
 // A key's value with its revisions.

@@ -9,6 +9,7 @@
 #include "common/not_leader.h"
 #include "common/status_macros.h"
 #include "replication/log_trimmer.h"
+#include "replication/replicated_access_log.h"
 #include "replication/replicated_entry.h"
 #include "storage/record_codec.h"
 #include "ycr/v1/replication.pb.h"
@@ -91,6 +92,7 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
       new ReplicatedEventLog(std::move(options)));
   EtcdClientOptions client_options;
   client_options.endpoints = log->options_.endpoints;
+  client_options.tls = log->options_.etcd_tls;
   ASSIGN_OR_RETURN(log->client_, EtcdClient::Create(client_options));
   storage::RocksDbEventLogOptions local_options = log->options_.log;
   local_options.replication = log.get();
@@ -215,8 +217,30 @@ void ReplicatedEventLog::NotifyRole() {
 
 absl::Status ReplicatedEventLog::HoldForBackup(absl::string_view name,
                                                uint64_t position) {
+  // The access log's batches too, from the store's mark (the copy holds at
+  // least that much of it).
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::AccessLogStore> access,
+                   local_->NewAccessLogStore());
+  ASSIGN_OR_RETURN(int64_t mark, access->ReplicatedMark());
+  RETURN_IF_ERROR(replication::HoldForBackup(
+      *client_, AccessPrefix(options_.prefix), name,
+      static_cast<uint64_t>(mark), options_.backup_hold));
   return replication::HoldForBackup(*client_, options_.prefix, name, position,
                                     options_.backup_hold);
+}
+
+absl::StatusOr<std::unique_ptr<storage::AccessLogStore>>
+ReplicatedEventLog::ClusterAccessLog(
+    std::unique_ptr<storage::AccessLogStore> local) {
+  ReplicatedAccessLogOptions access;
+  access.client = client_.get();
+  access.prefix = options_.prefix;
+  access.node_id = options_.node_id;
+  access.logger = logger_;
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ReplicatedAccessLog> log,
+      ReplicatedAccessLog::Start(std::move(access), std::move(local)));
+  return std::unique_ptr<storage::AccessLogStore>(std::move(log));
 }
 
 void ReplicatedEventLog::CampaignLoop() {
@@ -283,6 +307,12 @@ void ReplicatedEventLog::MaybeTrim() {
   if (!trimmed.ok()) {
     logger_->Log(LogLevel::kWarning, "replication.trim_failed",
                  {{"error", std::string(trimmed.status().message())}});
+  }
+  if (absl::StatusOr<int64_t> access =
+          TrimAccessBatches(*client_, options_.prefix);
+      !access.ok()) {
+    logger_->Log(LogLevel::kWarning, "replication.access_trim_failed",
+                 {{"error", std::string(access.status().message())}});
   }
 }
 

@@ -53,6 +53,8 @@ namespace ycr::replication {
 struct ReplicatedEventLogOptions {
   // etcd's client endpoints, host:port.
   std::vector<std::string> endpoints;
+  // TLS to etcd (plain text when it has no CA).
+  EtcdTls etcd_tls;
   // This node's name, unique in the cluster: it publishes what it applied
   // under it (log_trimmer.h). Required.
   std::string node_id;
@@ -155,6 +157,9 @@ class ReplicatedEventLog : public storage::EventLog,
   // (log_trimmer.h HoldForBackup).
   absl::Status HoldForBackup(absl::string_view name,
                              uint64_t position) override;
+  // A ReplicatedAccessLog (replicated_access_log.h) on this node's client.
+  absl::StatusOr<std::unique_ptr<storage::AccessLogStore>> ClusterAccessLog(
+      std::unique_ptr<storage::AccessLogStore> local) override;
 
  private:
   explicit ReplicatedEventLog(ReplicatedEventLogOptions options);

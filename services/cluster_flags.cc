@@ -11,12 +11,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "services/security/server_security.h"
 
 #ifdef YCR_ETCD
 #include "replication/cluster_kek.h"
 #include "replication/log_trimmer.h"
+#include "replication/replicated_access_log.h"
 #include "replication/replicated_event_log.h"
 #endif
 
@@ -41,6 +43,19 @@ ABSL_FLAG(int, replication_backup_hold_seconds, 86400,
           "entries after its head this long (60..2592000), so that a node "
           "restored from it can catch up; `ycr-server forget-node "
           "--node_id=backup:NAME` ends the hold sooner.");
+ABSL_FLAG(std::string, replication_ca, "",
+          "Replicated mode: the CA file (PEM) that signed etcd's members' "
+          "client-port certificates: TLS to etcd. Required unless "
+          "--replication_insecure.");
+ABSL_FLAG(std::string, replication_cert, "",
+          "Replicated mode: this node's client certificate (PEM) for etcd "
+          "(etcd --client-cert-auth); with --replication_key.");
+ABSL_FLAG(std::string, replication_key, "",
+          "Replicated mode: the key (PEM, mode 0600) of --replication_cert.");
+ABSL_FLAG(bool, replication_insecure, false,
+          "Replicated mode: talk to etcd over plain text (for trying it out "
+          "on one machine). Without it, --replication needs "
+          "--replication_ca.");
 ABSL_FLAG(int, replication_lease_seconds, 5,
           "Replicated mode: the leader's lease in etcd (2..60): a leader "
           "that dies or stalls is replaced this long after.");
@@ -80,6 +95,41 @@ absl::StatusOr<std::vector<std::string>> EtcdEndpoints(
   }
   return endpoints;
 }
+
+// TLS to etcd from --replication_ca, --replication_cert and
+// --replication_key; plain text only with --replication_insecure.
+absl::StatusOr<replication::EtcdTls> EtcdTlsFromFlags() {
+  replication::EtcdTls tls;
+  const std::string ca = absl::GetFlag(FLAGS_replication_ca);
+  const std::string cert = absl::GetFlag(FLAGS_replication_cert);
+  const std::string key = absl::GetFlag(FLAGS_replication_key);
+  if (absl::GetFlag(FLAGS_replication_insecure)) {
+    if (!ca.empty() || !cert.empty() || !key.empty()) {
+      return BadFlag("replication_insecure",
+                     "plain text to etcd, yet --replication_ca, _cert or "
+                     "_key given: choose one");
+    }
+    return tls;
+  }
+  if (ca.empty()) {
+    return BadFlag("replication",
+                   "etcd over plain text is refused: give --replication_ca "
+                   "(and --replication_cert with --replication_key for etcd's "
+                   "client-certificate auth), or --replication_insecure to "
+                   "try it out");
+  }
+  if (cert.empty() != key.empty()) {
+    return BadFlag(cert.empty() ? "replication_cert" : "replication_key",
+                   "--replication_cert and --replication_key go together");
+  }
+  ASSIGN_OR_RETURN(tls.ca_pem, ReadFile(ca));
+  if (!cert.empty()) {
+    ASSIGN_OR_RETURN(tls.cert_pem, ReadFile(cert));
+    ASSIGN_OR_RETURN(tls.key_pem,
+                     ReadPrivateFile("--replication_key", key, "etcd key"));
+  }
+  return tls;
+}
 #endif
 
 }  // namespace
@@ -105,6 +155,7 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
 #else
   ASSIGN_OR_RETURN(std::vector<std::string> endpoints,
                    EtcdEndpoints(replication));
+  ASSIGN_OR_RETURN(replication::EtcdTls tls, EtcdTlsFromFlags());
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
   if (!ValidNodeId(node_id)) {
     return BadFlag("node_id", "1-64 of [A-Za-z0-9._-] (required)");
@@ -127,16 +178,19 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
   absl::StatusOr<std::string> kek =
       replication::LoadClusterKek("--cluster_kek", kek_file);
   if (!kek.ok()) return kek.status();
-  log->Log(
-      LogLevel::kInfo, "replication.configured",
-      {{"node_id", node_id}, {"advertise", advertise}, {"etcd", replication}});
+  log->Log(LogLevel::kInfo, "replication.configured",
+           {{"node_id", node_id},
+            {"advertise", advertise},
+            {"etcd", replication},
+            {"etcd_tls", tls.enabled() ? "on" : "off"}});
   options->open_cluster_log =
-      [endpoints, node_id, advertise, lease, hold, kek = *std::move(kek), log](
-          storage::RocksDbEventLogOptions store,
-          storage::RocksDbEventLog** local, storage::ClusterNode** node)
+      [endpoints, tls, node_id, advertise, lease, hold, kek = *std::move(kek),
+       log](storage::RocksDbEventLogOptions store,
+            storage::RocksDbEventLog** local, storage::ClusterNode** node)
       -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
     replication::ReplicatedEventLogOptions cluster;
     cluster.endpoints = endpoints;
+    cluster.etcd_tls = tls;
     cluster.node_id = node_id;
     cluster.advertise = advertise;
     cluster.lease_ttl = absl::Seconds(lease);
@@ -166,20 +220,30 @@ int RunForgetNode() {
   const absl::string_view id = absl::StartsWith(name, "backup:")
                                    ? absl::string_view(name).substr(7)
                                    : absl::string_view(name);
-  if (!endpoints.ok() || !ValidNodeId(id)) {
+  absl::StatusOr<replication::EtcdTls> tls = EtcdTlsFromFlags();
+  if (!endpoints.ok() || !ValidNodeId(id) || !tls.ok()) {
     std::cerr << "ycr-server forget-node: "
-              << (endpoints.ok() ? "--node_id: a node id, or backup:<backup "
-                                   "name> (1-64 of [A-Za-z0-9._-])"
-                                 : endpoints.status().message())
+              << (!endpoints.ok() ? endpoints.status().message()
+                  : !tls.ok()
+                      ? tls.status().message()
+                      : "--node_id: a node id, or backup:<backup name> (1-64 "
+                        "of [A-Za-z0-9._-])")
               << "\n";
     return 2;
   }
   absl::StatusOr<std::unique_ptr<replication::EtcdClient>> client =
-      replication::EtcdClient::Create({.endpoints = *endpoints});
+      replication::EtcdClient::Create(
+          {.endpoints = *endpoints, .tls = *std::move(tls)});
   const std::string kPrefix = replication::ReplicatedEventLogOptions().prefix;
   absl::Status forgot =
       client.ok() ? replication::ForgetApplied(**client, kPrefix, name)
                   : client.status();
+  if (forgot.ok()) {
+    // Its access-log mark too (absent for a node that never applied one).
+    absl::Status access = replication::ForgetApplied(
+        **client, replication::AccessPrefix(kPrefix), name);
+    if (!access.ok() && !absl::IsNotFound(access)) forgot = access;
+  }
   if (!forgot.ok()) {
     std::cerr << "ycr-server forget-node: " << forgot.message() << "\n";
     return 1;

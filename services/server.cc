@@ -262,6 +262,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     server->append_log_->Close();
     return access_store.status();
   }
+  if (server->cluster_ != nullptr) {
+    // A cluster's access log: every node's reads, on every node.
+    access_store = server->cluster_->ClusterAccessLog(*std::move(access_store));
+    if (!access_store.ok()) {
+      server->projections_->Stop();
+      server->append_log_->Close();
+      return access_store.status();
+    }
+  }
   server->access_log_store_ = *std::move(access_store);
   if (options.access_log.enabled) {
     server->access_recorder_ = std::make_unique<AccessRecorder>(
@@ -390,9 +399,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->OnWriteState(server->log_->WriteState());
   if (!options.metrics_listen.empty()) {
+    // A cluster's node says its role on /healthz (Kubernetes' probes
+    // cannot present a client certificate to the gRPC port).
+    HttpHandler role_health = nullptr;
+    if (server->cluster_ != nullptr) {
+      role_health = [raw](const std::string& path) {
+        return raw->RoleHealth(path);
+      };
+    }
     auto http = MetricsHttpServer::Start(
         options.metrics_listen, server->metrics_.get(), &server->serving_,
-        nullptr, options.http_limits);
+        std::move(role_health), options.http_limits);
     if (!http.ok()) {
       server->Shutdown(absl::ZeroDuration());
       return http.status();
@@ -435,6 +452,25 @@ void Server::OnRole(storage::ClusterRole role) {
   absl::MutexLock lock(&health_mu_);
   role_ = role;
   ApplyHealth();
+}
+
+std::optional<HttpReply> Server::RoleHealth(const std::string& path) {
+  if (path != "/healthz" && path != "/healthz/leader") return std::nullopt;
+  storage::ClusterRole role;
+  {
+    absl::MutexLock lock(&health_mu_);
+    role = role_;
+  }
+  // Reads need a node that is ready; /healthz/leader, the one that leads.
+  const bool serving =
+      serving_.load() &&
+      (path == "/healthz" ? role != storage::ClusterRole::kNotReady
+                          : role == storage::ClusterRole::kLeader);
+  HttpReply reply;
+  reply.code = serving ? 200 : 503;
+  reply.body = absl::StrCat(serving ? "SERVING " : "NOT_SERVING ",
+                            storage::ClusterRoleName(role), "\n");
+  return reply;
 }
 
 void Server::ApplyHealth() {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,10 @@ class Server {
   // The node's role in a cluster changed (health, as kLeaderHealthService
   // says).
   void OnRole(storage::ClusterRole role);
+  // A cluster node's /healthz ("SERVING leader|follower", 503 "NOT_SERVING
+  // not_ready" while it catches up or once it stopped applying) and
+  // /healthz/leader (200 on the leader only); nullopt for other paths.
+  std::optional<HttpReply> RoleHealth(const std::string& path);
   // Sets the health services from the write state and role.
   void ApplyHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);
 

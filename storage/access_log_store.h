@@ -42,8 +42,23 @@ class AccessLogStore {
   // Gives each entry the next sequence numbers and writes them all, in both
   // indexes, as ONE write with a synced WAL: on OK they are durable. Each
   // entry needs `at`, `subject_id`, `organisation` and `user`. Thread-safe;
-  // UNAVAILABLE after the store closed.
+  // UNAVAILABLE after the store closed. On an error, `*entries` holds the
+  // entries NOT written (all of them for a store that writes all or none;
+  // a replicated store may have written a first part).
   virtual absl::Status Write(std::vector<v1::AccessLogEntry>* entries) = 0;
+
+  // A cluster node's (replication/replicated_access_log.h): writes `entries`
+  // as Write does and, in the same synced write, sets the store's mark (the
+  // etcd revision of the last access batch applied) to `mark`.
+  // UNIMPLEMENTED where the store keeps no mark.
+  virtual absl::Status WriteReplicated(std::vector<v1::AccessLogEntry>* entries,
+                                       int64_t mark) {
+    (void)entries;
+    (void)mark;
+    return absl::UnimplementedError("this access log store keeps no mark");
+  }
+  // The mark WriteReplicated last wrote; 0 when none.
+  virtual absl::StatusOr<int64_t> ReplicatedMark() { return 0; }
 
   // At most `limit` (>= 1) entries of `subject_id` within `range`, from
   // `start` (or the range's start), oldest first. Thread-safe.

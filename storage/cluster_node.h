@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/access_log_store.h"
 
 namespace ycr::storage {
 
@@ -50,6 +53,11 @@ class ClusterNode {
   // while, so that a node restored from the copy finds what follows it.
   virtual absl::Status HoldForBackup(absl::string_view name,
                                      uint64_t position) = 0;
+  // The store this node's access log is written through, given its own
+  // (`local`, which it keeps and reads from): entries written to it reach
+  // every node's access log. Call once, before serving.
+  virtual absl::StatusOr<std::unique_ptr<AccessLogStore>> ClusterAccessLog(
+      std::unique_ptr<AccessLogStore> local) = 0;
 };
 
 }  // namespace ycr::storage

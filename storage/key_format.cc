@@ -240,6 +240,10 @@ std::string AccessLogStateKey() {
   return std::string(1, Prefix(KeyPrefix::kAccessLogState));
 }
 
+std::string AccessLogReplicatedKey() {
+  return std::string(1, Prefix(KeyPrefix::kAccessLogReplicated));
+}
+
 std::string EncodeAccessLogState(uint32_t format_version,
                                  uint64_t next_sequence) {
   std::string out;

@@ -30,6 +30,9 @@
 //   default        kAccessLogState                          u32 access-log
 //                                                           format version
 //                                                           u64 next sequence
+//                  kAccessLogReplicated                     i64 etcd revision
+//                  (a cluster node's: the last access batch it applied from
+//                  etcd, replication/replicated_access_log.h)
 //   access_by_subject
 //                  kAccessBySubject subject 0x00 at seq      AccessLogEntry
 //   access_by_reader
@@ -114,6 +117,7 @@ enum class KeyPrefix : uint8_t {
   kAccessBySubject = 0x70,
   kAccessByReader = 0x71,
   kAccessLogState = 0x72,
+  kAccessLogReplicated = 0x73,
   kSealedRecord = 0x61,
   kSubjectKey = 0x80,
   kSubjectErased = 0x81,
@@ -199,6 +203,9 @@ struct AccessLogState {
   uint64_t next_sequence;
 };
 std::optional<AccessLogState> DecodeAccessLogState(absl::string_view value);
+// A cluster node's mark: the etcd revision of the last access batch it
+// applied (u64, big-endian).
+std::string AccessLogReplicatedKey();
 // kAccessBySubject subject 0x00: the prefix of every key of `subject`.
 std::string AccessBySubjectPrefix(absl::string_view subject);
 // kAccessByReader organisation 0x00 user 0x00.

@@ -31,6 +31,31 @@ class RocksDbAccessLogStore : public AccessLogStore {
       : db_(db), next_sequence_(next_sequence) {}
 
   absl::Status Write(std::vector<v1::AccessLogEntry>* entries) override {
+    return WriteWith(entries, std::nullopt);
+  }
+
+  absl::Status WriteReplicated(std::vector<v1::AccessLogEntry>* entries,
+                               int64_t mark) override {
+    return WriteWith(entries, mark);
+  }
+
+  absl::StatusOr<int64_t> ReplicatedMark() override {
+    absl::ReaderMutexLock lock(db_.mu);
+    if (*db_.closed) return Closed();
+    std::string value;
+    rocksdb::Status s = db_.db->Get(rocksdb::ReadOptions(), db_.default_cf,
+                                    AccessLogReplicatedKey(), &value);
+    if (s.IsNotFound()) return 0;
+    RETURN_IF_ERROR(FromRocks(s, "cannot read the access log's mark"));
+    if (value.size() != 8) {
+      return absl::DataLossError("a malformed access log mark");
+    }
+    return static_cast<int64_t>(GetBigEndian64(value.data()));
+  }
+
+  // Write, with the replication mark when `mark` is set.
+  absl::Status WriteWith(std::vector<v1::AccessLogEntry>* entries,
+                         std::optional<int64_t> mark) {
     absl::MutexLock write_lock(&write_mu_);
     absl::ReaderMutexLock lock(db_.mu);
     if (*db_.closed) return Closed();
@@ -62,6 +87,13 @@ class RocksDbAccessLogStore : public AccessLogStore {
         batch.Put(db_.default_cf, AccessLogStateKey(),
                   EncodeAccessLogState(kAccessLogFormatVersion, sequence)),
         "cannot batch the access log state"));
+    if (mark.has_value()) {
+      std::string encoded;
+      PutBigEndian64(&encoded, static_cast<uint64_t>(*mark));
+      RETURN_IF_ERROR(FromRocks(
+          batch.Put(db_.default_cf, AccessLogReplicatedKey(), encoded),
+          "cannot batch the access log's mark"));
+    }
     rocksdb::WriteOptions options;
     options.sync = true;
     RETURN_IF_ERROR(FromRocks(db_.db->Write(options, &batch),

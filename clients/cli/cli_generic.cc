@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/cli_generic_internal.h"
+#include "clients/follow_leader.h"
 #include "common/error_details.h"
 #include "common/not_leader.h"
 #include "common/wire_names.h"
@@ -209,16 +210,14 @@ int CallOnce(const std::shared_ptr<grpc::Channel>& channel,
 int Call(const std::shared_ptr<grpc::Channel>& channel,
          const MethodDescriptor* method, const Message& request,
          const CallSettings& settings, std::ostream& out, std::ostream& err) {
-  std::string leader;
-  const int code =
-      CallOnce(channel, method, request, settings, out, err, &leader);
-  if (code != 1 || leader.empty() || !settings.redial) return code;
-  // A follower wrote nothing of a refused call: sent once to the leader it
-  // names (not further: a leader that moved again is the caller's to retry).
-  err << "ycr: following the leader at " << leader << "\n";
-  std::string again;
-  return CallOnce(settings.redial(leader), method, request, settings, out, err,
-                  &again);
+  return clients::FollowLeaderOnce<int>(
+      channel, settings.redial,
+      [&](const std::shared_ptr<grpc::Channel>& to, std::string* leader) {
+        return CallOnce(to, method, request, settings, out, err, leader);
+      },
+      [&err](const std::string& leader) {
+        err << "ycr: following the leader at " << leader << "\n";
+      });
 }
 
 }  // namespace ycr::cli

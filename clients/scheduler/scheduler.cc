@@ -46,7 +46,8 @@ Scheduler::Scheduler(std::shared_ptr<grpc::Channel> channel,
     : stub_(v1::Deadlines::NewStub(channel)),
       log_stub_(v1::EventStore::NewStub(channel)),
       options_(std::move(options)),
-      log_(log) {}
+      log_(log),
+      command_channel_(std::move(channel)) {}
 
 void Scheduler::Count(const char* outcome) const {
   if (options_.metrics == nullptr) return;
@@ -65,6 +66,33 @@ void Scheduler::Prepare(grpc::ClientContext* context) const {
   }
   context->set_deadline(
       absl::ToChronoTime(absl::Now() + options_.call_timeout));
+}
+
+grpc::Status Scheduler::Flag(const v1::FlagOverdueRequest& flag,
+                             v1::CommandResponse* done) {
+  clients::Redial redial;
+  if (options_.redial) {
+    // The leader's channel is kept for the next flags.
+    redial = [this](const std::string& address) {
+      command_channel_ = options_.redial(address);
+      return command_channel_;
+    };
+  }
+  return clients::FollowLeaderOnce<grpc::Status>(
+      command_channel_, redial,
+      [this, &flag, done](const std::shared_ptr<grpc::Channel>& channel,
+                          std::string* leader) {
+        grpc::ClientContext context;
+        Prepare(&context);
+        const grpc::Status s =
+            v1::Deadlines::NewStub(channel)->FlagOverdue(&context, flag, done);
+        *leader = clients::LeaderNamedBy(s);
+        return s;
+      },
+      [this](const std::string& leader) {
+        log_->Log(LogLevel::kInfo, "scheduler.following_leader",
+                  {{"leader", leader}});
+      });
 }
 
 absl::StatusOr<PassResult> Scheduler::RunOnce() {
@@ -113,9 +141,7 @@ absl::StatusOr<PassResult> Scheduler::RunOnce() {
       *f->mutable_due_at() = item.due_at();
       f->set_escalated(escalate);
       v1::CommandResponse done;
-      grpc::ClientContext flag_context;
-      Prepare(&flag_context);
-      grpc::Status s = stub_->FlagOverdue(&flag_context, flag, &done);
+      grpc::Status s = Flag(flag, &done);
       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
         // Answered or moved since it was listed, or flagged meanwhile by
         // another scheduler.

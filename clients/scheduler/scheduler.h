@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/follow_leader.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ycr/v1/event_store.grpc.pb.h"
@@ -40,6 +41,11 @@ struct SchedulerOptions {
   absl::Duration interval = absl::Seconds(60);
   // Longest wait between retries after a failed pass (doubling from 1 s).
   absl::Duration max_backoff = absl::Seconds(60);
+  // A channel to another node with the scheduler's own security: a flag a
+  // cluster's follower refuses with NOT_LEADER is sent once more to the
+  // leader it names (clients/follow_leader.h), and later flags go straight
+  // there. Null: not followed (the flag fails, and is tried next pass).
+  clients::Redial redial;
   // Where to count items by outcome (ycr_scheduler_items_total{outcome});
   // null: not counted. Must outlive the scheduler.
   MetricRegistry* metrics = nullptr;
@@ -86,11 +92,16 @@ class Scheduler {
  private:
   void Prepare(grpc::ClientContext* context) const;
   void Count(const char* outcome) const;
+  // FlagOverdue on the node that takes commands, following NOT_LEADER.
+  grpc::Status Flag(const v1::FlagOverdueRequest& flag,
+                    v1::CommandResponse* done);
 
   std::unique_ptr<v1::Deadlines::Stub> stub_;
   std::unique_ptr<v1::EventStore::Stub> log_stub_;
   const SchedulerOptions options_;
   Logger* const log_;
+  // Where flags go: the server given, or the leader it last named.
+  std::shared_ptr<grpc::Channel> command_channel_;
 };
 
 }  // namespace ycr::services

@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
     metrics_server = std::move(*started);
     options.metrics = &metrics;
   }
+  options.redial = [security = *security](const std::string& address) {
+    return ycr::services::OpenChannel(address, security);
+  };
   ycr::services::Scheduler scheduler(
       ycr::services::OpenChannel(absl::GetFlag(FLAGS_server), *security),
       options, logger->get());

@@ -128,6 +128,13 @@ absl::Status AccessRecorder::Record(const v1::Actor& caller,
   const absl::string_view view = PersonalViewName(method);
   const std::string outcome_name = StatusCodeName(static_cast<int>(outcome));
   absl::MutexLock lock(&mu_);
+  if (!stopping_ && !failing_.ok()) {
+    if (refused_ != nullptr) refused_->Increment();
+    return absl::UnavailableError(absl::StrCat(
+        "the access log cannot be written (", failing_.message(),
+        "); every read of personal data is logged before it is shown: retry "
+        "shortly"));
+  }
   if (stopping_ || queue_.size() + subjects.size() > options_.capacity) {
     if (refused_ != nullptr) refused_->Increment();
     return absl::UnavailableError(
@@ -173,6 +180,7 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
   }
   if (batch.empty()) return absl::OkStatus();
   const absl::Time start = absl::Now();
+  const size_t taken = batch.size();
   absl::Status written = store_->Write(&batch);
   if (flush_seconds_ != nullptr) {
     flush_seconds_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
@@ -181,7 +189,12 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
     if (write_errors_ != nullptr) write_errors_->Increment();
     // Back to the front, in order: retried by the next flush; meanwhile the
     // queue fills and reads are refused rather than left unlogged.
+    const size_t part = taken - batch.size();
+    if (written_ != nullptr) written_->Increment(part);
     absl::MutexLock lock(&mu_);
+    written_total_ += part;
+    failing_ = written;
+    // (A store that wrote a first part left only the rest in `batch`.)
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                   std::make_move_iterator(batch.end()));
     oldest_ = flush_clock_->Now() - options_.flush_interval;
@@ -189,6 +202,7 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
   }
   if (written_ != nullptr) written_->Increment(batch.size());
   absl::MutexLock lock(&mu_);
+  failing_ = absl::OkStatus();
   written_total_ += batch.size();
   return absl::OkStatus();
 }

@@ -12,7 +12,10 @@
 // (1 s) of its read. A system of record does not drop entries: when the
 // queue is full the read is refused with UNAVAILABLE (the data is not
 // shown) and counted, and a failed write keeps its entries queued and is
-// retried. Stop() (graceful shutdown) writes everything queued.
+// retried; until a write succeeds again, every read is refused too (a
+// store that cannot write, such as a cluster node's when etcd has no
+// majority, never lets reads go on unlogged). Stop() (graceful shutdown)
+// writes everything queued.
 
 #include <grpcpp/grpcpp.h>
 
@@ -85,8 +88,9 @@ class AccessRecorder {
   ~AccessRecorder();
 
   // Queues one entry per subject in `subjects`, all or none. UNAVAILABLE
-  // (counted in ycr_access_log_refused_total) when they do not fit or the
-  // recorder has stopped. Thread-safe; never waits for the disk.
+  // (counted in ycr_access_log_refused_total) when they do not fit, the
+  // last write failed, or the recorder has stopped. Thread-safe; never waits
+  // for the disk.
   absl::Status Record(const v1::Actor& caller, absl::string_view method,
                       absl::string_view purpose,
                       const std::vector<std::string>& subjects,
@@ -135,6 +139,8 @@ class AccessRecorder {
   // When the oldest queued entry was queued (flush clock).
   absl::Time oldest_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The last write's error, until a write succeeds.
+  absl::Status failing_ ABSL_GUARDED_BY(mu_);
   uint64_t written_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread writer_;
 };

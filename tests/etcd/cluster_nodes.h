@@ -4,9 +4,7 @@
 // cluster of 3 members on loopback, and what the tests of such a cluster
 // share: raw appends with their own event ids, reading a node's whole log.
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,6 +20,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/etcd/etcd_suite.h"
+#include "tests/etcd/free_port.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_server.h"
 #include "tests/unit/test_util.h"
@@ -29,19 +28,6 @@
 namespace ycr::testing {
 
 constexpr int kNodes = 3;
-
-// A port the kernel calls free now (the node binds it a moment later).
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct Attempt {
   v1::AppendRequest request;
@@ -140,6 +126,7 @@ class ClusterTest : public EtcdSuite<3> {
                                       "--advertise=" + address,
                                       absl::StrCat("--node_id=node", i),
                                       "--replication=" + EtcdFlag(),
+                                      "--replication_insecure",
                                       "--cluster_kek=" + kek,
                                       "--replication_lease_seconds=3"};
     flags.insert(flags.end(), extra.begin(), extra.end());

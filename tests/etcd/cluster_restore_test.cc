@@ -139,7 +139,7 @@ TEST_F(RestoredNodeTest,
   nodes_[3]->Stop(SIGTERM);
   // Removed for good: forgotten, it holds etcd's trimming back no more.
   ASSERT_EQ(RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
-                              "--node_id=node3"}),
+                              "--replication_insecure", "--node_id=node3"}),
             0);
 
   // A third node from the peer's backup, with the peer's signer key (the
@@ -188,17 +188,19 @@ TEST_F(RestoredNodeTest,
 
   // The backup's hold is released by hand; the restored node publishes its
   // own position.
-  ASSERT_EQ(RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
-                              "--node_id=backup:mid-load"}),
-            0);
+  ASSERT_EQ(
+      RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
+                        "--replication_insecure", "--node_id=backup:mid-load"}),
+      0);
   auto published = replication::ListApplied(*client_, kPrefix);
   ASSERT_TRUE(published.ok()) << published.status();
   for (const auto& [name, position] : *published) {
     EXPECT_NE(name, "backup:mid-load");
   }
-  EXPECT_EQ(RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
-                              "--node_id=backup:mid-load"}),
-            1)
+  EXPECT_EQ(
+      RunServerCommand({"forget-node", "--replication=" + EtcdFlag(),
+                        "--replication_insecure", "--node_id=backup:mid-load"}),
+      1)
       << "a second forget finds nothing";
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "replication/etcd_client.h"
 
@@ -40,7 +41,9 @@ absl::StatusOr<int> FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
+std::string Url(int port, bool tls = false) {
+  return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port);
+}
 
 }  // namespace
 
@@ -70,6 +73,14 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
           .string();
   std::unique_ptr<EtcdCluster> cluster(
       new EtcdCluster(etcd, options, std::move(root)));
+  if (!options.tls_dir.empty()) {
+    const std::string stem =
+        absl::StrCat(options.tls_dir, "/clients/", options.client);
+    replication::EtcdTls& tls = cluster->client_tls_;
+    ASSIGN_OR_RETURN(tls.ca_pem, ReadFile(options.tls_dir + "/ca.crt"));
+    ASSIGN_OR_RETURN(tls.cert_pem, ReadFile(stem + ".crt"));
+    ASSIGN_OR_RETURN(tls.key_pem, ReadFile(stem + ".key"));
+  }
   absl::Status started;
   for (int attempt = 0; attempt < 3; ++attempt) {
     started = cluster->StartAll();
@@ -101,6 +112,7 @@ absl::Status EtcdCluster::StartAll() {
 
 absl::Status EtcdCluster::Spawn(int i) {
   Member& m = members_[i];
+  const bool tls = !options_.tls_dir.empty();
   std::vector<std::string> peers;
   for (const Member& p : members_) {
     peers.push_back(absl::StrCat(p.name, "=", Url(p.peer_port)));
@@ -109,8 +121,8 @@ absl::Status EtcdCluster::Spawn(int i) {
       etcd_,
       "--name=" + m.name,
       "--data-dir=" + m.data_dir,
-      "--listen-client-urls=" + Url(m.client_port),
-      "--advertise-client-urls=" + Url(m.client_port),
+      "--listen-client-urls=" + Url(m.client_port, tls),
+      "--advertise-client-urls=" + Url(m.client_port, tls),
       "--listen-peer-urls=" + Url(m.peer_port),
       "--initial-advertise-peer-urls=" + Url(m.peer_port),
       "--initial-cluster=" + absl::StrJoin(peers, ","),
@@ -118,6 +130,13 @@ absl::Status EtcdCluster::Spawn(int i) {
       "--initial-cluster-token=" + token_,
       "--logger=zap",
       "--log-outputs=stderr"};
+  if (tls) {
+    const std::string& dir = options_.tls_dir;
+    args.insert(args.end(),
+                {"--cert-file=" + dir + "/server.crt",
+                 "--key-file=" + dir + "/server.key", "--client-cert-auth",
+                 "--trusted-ca-file=" + dir + "/ca.crt"});
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -146,6 +165,7 @@ absl::Status EtcdCluster::WaitReady(int i, absl::Duration timeout) {
   replication::EtcdClientOptions options;
   options.endpoints = {ClientEndpoint(i)};
   options.call_timeout = absl::Milliseconds(500);
+  options.tls = client_tls_;
   const absl::Time deadline = absl::Now() + timeout;
   absl::Status last;
   while (true) {
@@ -227,7 +247,8 @@ absl::StatusOr<int> EtcdCluster::Leader(absl::Duration timeout) {
       if (members_[i].pid <= 0) continue;
       auto client = replication::EtcdClient::Create(
           {.endpoints = {ClientEndpoint(i)},
-           .call_timeout = absl::Milliseconds(500)});
+           .call_timeout = absl::Milliseconds(500),
+           .tls = client_tls_});
       if (!client.ok()) return client.status();
       auto status = (*client)->MemberStatus();
       if (!status.ok()) continue;

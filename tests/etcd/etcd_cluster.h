@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "replication/etcd_client.h"
 
 namespace ycr::testing {
 
@@ -28,6 +29,13 @@ class EtcdCluster {
     int members = 3;
     // How long starting (or restarting) may take before it fails.
     absl::Duration start_timeout = absl::Seconds(30);
+    // A deploy/dev-ca.sh directory: the members serve their client port
+    // over TLS with its server.crt and ask for client certificates signed
+    // by its ca.crt (etcd --client-cert-auth); `client` names the client
+    // certificate the cluster's own calls use (clients/<client>.crt).
+    // Empty: plain text.
+    std::string tls_dir{};
+    std::string client = "ycr-cluster/ycr-node";
   };
 
   // Starts the members and waits until all are ready. Ports are picked free
@@ -62,6 +70,8 @@ class EtcdCluster {
   absl::StatusOr<int> Leader(absl::Duration timeout);
   // The member's log file (etcd's own output), for failure messages.
   std::string LogPath(int i) const;
+  // TLS for a client of the members (empty when they speak plain text).
+  const replication::EtcdTls& client_tls() const { return client_tls_; }
 
  private:
   struct Member {
@@ -82,6 +92,7 @@ class EtcdCluster {
   std::string root_;
   std::string token_;
   std::vector<Member> members_;
+  replication::EtcdTls client_tls_;
 };
 
 }  // namespace ycr::testing
