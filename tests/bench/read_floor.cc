@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -19,6 +20,12 @@ namespace {
 absl::Status Rocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 }  // namespace
@@ -58,6 +65,7 @@ absl::StatusOr<ReadFloor> MeasureReadFloor(const std::string& path) {
   absl::Status status;
   v1::RecordedEvent record;
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ThreadCpuSeconds();
   {
     std::unique_ptr<rocksdb::Iterator> it(
         db->NewIterator(options, handles[log_index]));
@@ -81,6 +89,7 @@ absl::StatusOr<ReadFloor> MeasureReadFloor(const std::string& path) {
   floor.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+  floor.cpu_seconds = ThreadCpuSeconds() - cpu_start;
   for (rocksdb::ColumnFamilyHandle* h : handles) {
     db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   }

@@ -18,6 +18,7 @@ struct ReadFloor {
   uint64_t events = 0;
   uint64_t bytes = 0;  // Stored record bytes read.
   double seconds = 0;
+  double cpu_seconds = 0;  // The reading thread's CPU time.
   double events_per_second() const {
     return seconds > 0 ? events / seconds : 0;
   }
