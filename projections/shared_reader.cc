@@ -81,6 +81,29 @@ void SharedLogReader::Evict(bool only_passed,
   }
 }
 
+void SharedLogReader::DropReady(std::vector<std::shared_ptr<Chunk>>* dropped) {
+  for (auto it = chunks_.begin(); it != chunks_.end();) {
+    if (it->second->ready) {
+      dropped->push_back(std::move(it->second));
+      it = chunks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t SharedLogReader::chunks_held() const {
+  absl::MutexLock lock(&mu_);
+  return chunks_.size();
+}
+
+bool SharedLogReader::AwaitNoChunks(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto none = [this]()
+                  ABSL_SHARED_LOCKS_REQUIRED(mu_) { return chunks_.empty(); };
+  return mu_.AwaitWithTimeout(absl::Condition(&none), timeout);
+}
+
 std::shared_ptr<const SharedLogReader::Chunk> SharedLogReader::Acquire(
     uint64_t index, std::optional<uint64_t>* cursor) {
   if (index >= WholeChunks()) return nullptr;
@@ -208,13 +231,19 @@ void SharedLogReader::Run() {
       auto work = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return stop_ || FindWork().has_value();
       };
-      mu_.Await(absl::Condition(&work));
+      if (chunks_.empty()) {
+        mu_.Await(absl::Condition(&work));
+      } else if (!mu_.AwaitWithTimeout(absl::Condition(&work),
+                                       options_.idle_drop)) {
+        // Nobody has read for a while: let the chunks go.
+        if (active_.empty()) DropReady(&dropped);
+      }
       if (stop_) return;
       std::optional<uint64_t> index = FindWork();
-      if (!index.has_value()) continue;
-      chunk = Claim(*index, &dropped);
+      if (index.has_value()) chunk = Claim(*index, &dropped);
     }
     dropped.clear();  // Outside the lock.
+    if (chunk == nullptr) continue;
     Decode(*chunk);
     absl::MutexLock lock(&mu_);
     chunk->ready = true;

@@ -31,6 +31,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/event_log.h"
 #include "ycr/v1/event.pb.h"
 
@@ -44,6 +45,9 @@ struct SharedReaderOptions {
   uint32_t max_chunks = 12;
   // Chunks decoded ahead of the furthest one asked for. Default: 3.
   uint32_t readahead_chunks = 3;
+  // Once no ForEach has run for this long, the decoded chunks are freed.
+  // Default: 2 s.
+  absl::Duration idle_drop = absl::Seconds(2);
 };
 
 class SharedLogReader {
@@ -68,6 +72,9 @@ class SharedLogReader {
   // Chunks decoded so far (for tests: each whole chunk is decoded once while
   // it stays within max_chunks).
   uint64_t chunks_decoded() const;
+  // Decoded chunks held now; waits until none is (freed once idle).
+  size_t chunks_held() const;
+  bool AwaitNoChunks(absl::Duration timeout) const;
 
  private:
   struct Chunk;
@@ -91,6 +98,9 @@ class SharedLogReader {
   // with `only_passed`, only chunks below every caller's. They go to
   // `dropped`, to be freed outside the lock.
   void Evict(bool only_passed, std::vector<std::shared_ptr<Chunk>>* dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops every ready chunk (to `dropped`).
+  void DropReady(std::vector<std::shared_ptr<Chunk>>* dropped)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The number of whole chunks in the log now.
   uint64_t WholeChunks() const;

@@ -3,7 +3,10 @@
 //
 //   rebuild  builds every projection of the server from position 1 to the
 //            head of an --events log of mixed domain events (all runners
-//            concurrently, as the host runs them), then each one alone.
+//            concurrently, as the host runs them), then each one alone;
+//            beside it, measured in the same run, the read+parse floor
+//            (read_floor.h: the fastest loop over the same log) and the
+//            ratio, in events/s and in CPU per event.
 //   trail    reads whole audit trails of random subjects (ReadSubjectTrail)
 //            out of an --events log whose audit_trail projection is built.
 //   overdue  ListDue(as_of) -- the ListOverdue query -- over a deadlines

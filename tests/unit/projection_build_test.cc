@@ -136,7 +136,10 @@ TEST_F(ProjectionBuildTest, SharedReaderVisitsWhatTheLogHoldsDecodingOnce) {
   // 1000 events: 15 whole chunks of 64, and a tail of 40 read directly.
   SharedLogReader reader(
       log_.get(),
-      {.chunk_events = 64, .max_chunks = 32, .readahead_chunks = 2});
+      {.chunk_events = 64,
+       .max_chunks = 32,
+       .readahead_chunks = 2,
+       .idle_drop = absl::InfiniteDuration()});  // Kept between the visits.
   EXPECT_EQ(Visit(reader, 1, &next), expected);
   EXPECT_EQ(next, head + 1);
   EXPECT_EQ(reader.chunks_decoded(), 15u);
@@ -151,6 +154,19 @@ TEST_F(ProjectionBuildTest, SharedReaderVisitsWhatTheLogHoldsDecodingOnce) {
   const uint64_t later = Append(100, 3);
   EXPECT_EQ(Visit(reader, head + 1, &next).size(), later - head);
   EXPECT_EQ(next, later + 1);
+  EXPECT_GT(reader.chunks_held(), 0u);
+}
+
+TEST_F(ProjectionBuildTest, SharedReaderFreesItsChunksOnceIdle) {
+  Append(1000, 7);
+  SharedLogReader reader(log_.get(), {.chunk_events = 64,
+                                      .max_chunks = 32,
+                                      .readahead_chunks = 2,
+                                      .idle_drop = absl::ZeroDuration()});
+  uint64_t next = 0;
+  EXPECT_EQ(Visit(reader, 1, &next).size(), 1000u);
+  // Nothing decoded stays once nobody reads.
+  EXPECT_TRUE(reader.AwaitNoChunks(absl::Seconds(10)));
 }
 
 TEST_F(ProjectionBuildTest, SharedReaderServesConcurrentReadersAndStops) {
