@@ -42,18 +42,24 @@ using ::ycr::test::TempDir;
 
 using State = std::map<std::string, std::string>;
 
+// A log in `dir`, unsynced, with a small block cache.
+std::unique_ptr<storage::RocksDbEventLog> LogIn(const std::string& dir,
+                                                Clock* clock) {
+  storage::RocksDbEventLogOptions o;
+  o.path = dir;
+  o.clock = clock;
+  o.sync = false;
+  o.block_cache_bytes = 1 << 20;
+  auto log = storage::RocksDbEventLog::Open(std::move(o));
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? *std::move(log) : nullptr;
+}
+
 class ProjectionBuildTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::RocksDbEventLogOptions options;
-    options.path = dir_.path();
-    options.clock = &clock_;
-    options.sync = false;
-    options.block_cache_bytes = 1 << 20;
-    absl::StatusOr<std::unique_ptr<storage::RocksDbEventLog>> log =
-        storage::RocksDbEventLog::Open(std::move(options));
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = *std::move(log);
+    log_ = LogIn(dir_.path(), &clock_);
+    ASSERT_NE(log_, nullptr);
     store_ = log_->NewProjectionStore();
   }
 
@@ -266,15 +272,10 @@ TEST(ProjectionBuildFilesTest, AStoreRemovesWhatADeadBuildLeft) {
   std::filesystem::create_directories(dir.path() + "/projection-build");
   const std::string left = dir.path() + "/projection-build/p-1-0-0-run.sst";
   { std::ofstream(left) << "state of a build that died"; }
-  storage::RocksDbEventLogOptions options;
-  options.path = dir.path();
-  options.sync = false;
-  absl::StatusOr<std::unique_ptr<storage::RocksDbEventLog>> log =
-      storage::RocksDbEventLog::Open(std::move(options));
-  ASSERT_TRUE(log.ok()) << log.status();
+  std::unique_ptr<storage::RocksDbEventLog> log = LogIn(dir.path(), nullptr);
+  ASSERT_NE(log, nullptr);
   EXPECT_TRUE(std::filesystem::exists(left));
-  std::unique_ptr<storage::ProjectionStore> store =
-      (*log)->NewProjectionStore();
+  std::unique_ptr<storage::ProjectionStore> store = log->NewProjectionStore();
   EXPECT_FALSE(std::filesystem::exists(left));
 }
 
