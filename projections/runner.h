@@ -4,8 +4,10 @@
 // From the generation's checkpoint it reads the log in order, applies a run
 // of events, and commits their state changes with the new checkpoint in one
 // write (building a generation from position 1, it sets runs aside and
-// commits them all at the head, or when stopped); once at the head it waits for
-// the next append (EventLog::WatchHead). A crash (or a failed commit) leaves
+// commits them all at the head; a stop noticed inside a run commits them
+// with it, a stop between runs drops them, as a crash would, and the build
+// starts again); once at the head it waits for the next append
+// (EventLog::WatchHead). A crash (or a failed commit) leaves
 // state and checkpoint together, so a new runner neither skips nor repeats an
 // event. A read or commit that fails with UNAVAILABLE or RESOURCE_EXHAUSTED (a
 // full or failing disk) is retried from the checkpoint every retry_delay, the
