@@ -110,6 +110,12 @@ class RocksDbEventLog : public EventLog {
       uint64_t from_position, uint64_t limit,
       absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
       uint64_t* next_position) override;
+  // The same chunks, handed over as stored.
+  absl::Status ForEachStored(uint64_t from_position, uint64_t limit,
+                             absl::FunctionRef<absl::Status(
+                                 uint64_t position, absl::string_view stored)>
+                                 visit,
+                             uint64_t* next_position) override;
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) override;
   absl::StatusOr<std::optional<std::string>> GetRecord(
