@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/arena.h"
 #include "storage/record_codec.h"
+#include "storage/rocksdb_event_log.h"
 
 namespace ycr::projections {
 namespace {
@@ -201,20 +202,42 @@ void SharedLogReader::Decode(Chunk& chunk) {
   const uint64_t first = chunk.index * n + 1;
   chunk.events.reserve(n);
   uint64_t next = first;
-  chunk.status = log_->ForEachStored(
-      first, n,
-      [&chunk](uint64_t position, absl::string_view stored) -> absl::Status {
-        auto* event = google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(
-            &chunk.arena);
-        RETURN_IF_ERROR(storage::DecodeRecord(stored, event));
-        if (event->position() != position) {
-          return absl::DataLossError(
-              absl::StrCat("log record at position ", position, " is missing"));
-        }
-        chunk.events.push_back(event);
-        return absl::OkStatus();
-      },
-      &next);
+  auto check = [&chunk](const v1::RecordedEvent* event,
+                        uint64_t position) -> absl::Status {
+    if (event->position() != position) {
+      return absl::DataLossError(
+          absl::StrCat("log record at position ", position, " is missing"));
+    }
+    chunk.events.push_back(event);
+    return absl::OkStatus();
+  };
+  auto* rocks = dynamic_cast<storage::RocksDbEventLog*>(log_);
+  if (rocks != nullptr) {
+    // Parsed straight into the chunk's arena, once.
+    chunk.status = rocks->ForEachStored(
+        first, n,
+        [&](uint64_t position, absl::string_view stored) -> absl::Status {
+          auto* event =
+              google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(
+                  &chunk.arena);
+          RETURN_IF_ERROR(storage::DecodeRecord(stored, event));
+          return check(event, position);
+        },
+        &next);
+  } else {
+    // Any other log (one replicated through etcd): copied from its reads.
+    uint64_t position = first;
+    chunk.status = log_->ForEach(
+        first, n,
+        [&](const v1::RecordedEvent& read) -> absl::Status {
+          auto* event =
+              google::protobuf::Arena::CreateMessage<v1::RecordedEvent>(
+                  &chunk.arena);
+          event->CopyFrom(read);
+          return check(event, position++);
+        },
+        &next);
+  }
   if (chunk.status.ok() && chunk.events.size() != n) {
     chunk.status = absl::DataLossError(absl::StrCat(
         "log positions ", first, " to ", first + n - 1,

@@ -6,7 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "common/proto_bytes.h"
 
 namespace ycr::storage {
 
@@ -89,24 +88,6 @@ absl::Status EventLog::ForEach(
     if (slice->events.empty() || slice->reached_end) break;
   }
   return absl::OkStatus();
-}
-
-absl::Status EventLog::ForEachStored(
-    uint64_t from_position, uint64_t limit,
-    absl::FunctionRef<absl::Status(uint64_t, absl::string_view)> visit,
-    uint64_t* next_position) {
-  v1::RecordedEvent copy;
-  std::string stored;
-  return ForEach(
-      from_position, limit,
-      [&](const v1::RecordedEvent& event) {
-        copy = event;
-        copy.clear_hash();
-        stored = event.hash();
-        stored.append(DeterministicBytes(copy));
-        return visit(event.position(), stored);
-      },
-      next_position);
 }
 
 absl::StatusOr<std::vector<tlog::Hash>> EventLog::ReadTreeHashes(

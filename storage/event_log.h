@@ -249,17 +249,6 @@ class EventLog {
       absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
       uint64_t* next_position);
 
-  // As ForEach, but `visit` gets each event as stored, with its position:
-  // the record's hash, then its canonical bytes (storage::DecodeRecord
-  // parses it), valid during the call only. For readers that decode into
-  // memory of their own (an arena). The default encodes what ForEach reads.
-  virtual absl::Status ForEachStored(
-      uint64_t from_position, uint64_t limit,
-      absl::FunctionRef<absl::Status(uint64_t position,
-                                     absl::string_view stored)>
-          visit,
-      uint64_t* next_position);
-
   // The position of the event with this id (a UUID), or nullopt if no such
   // event was appended. INVALID_ARGUMENT for a malformed id. Thread-safe.
   virtual absl::StatusOr<std::optional<uint64_t>> LookupEventId(
