@@ -62,7 +62,8 @@ ProjectionHost::ProjectionHost(storage::EventLog* log,
     : log_(log),
       store_(store),
       reader_(options.share_reads && options.shared_reader == nullptr
-                  ? std::make_unique<SharedLogReader>(log)
+                  ? std::make_unique<SharedLogReader>(
+                        log, options.shared_reader_options)
                   : nullptr),
       options_(WithReader(options, reader_.get())) {
   absl::MutexLock lock(&join_mu_);

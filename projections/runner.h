@@ -58,6 +58,8 @@ struct RunnerOptions {
   // ProjectionHost: give the runners one shared reader (unless
   // shared_reader names one). Default: true.
   bool share_reads = true;
+  // The options of that reader (its chunks' size, how many it keeps).
+  SharedReaderOptions shared_reader_options;
   // After a read or commit fails with UNAVAILABLE or RESOURCE_EXHAUSTED,
   // how long the runner waits before trying again from its checkpoint.
   // Default: 1 s.

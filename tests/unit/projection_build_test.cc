@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,9 +22,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/proto_bytes.h"
 #include "gtest/gtest.h"
 #include "projections/audit_trail.h"
+#include "projections/host.h"
 #include "projections/projection.h"
 #include "projections/runner.h"
 #include "projections/shared_reader.h"
@@ -341,6 +344,68 @@ TEST_F(ProjectionBuildTest, BuildFromTheStartSpillsAndCommitsOnceAtTheHead) {
   const State built = Scan("counts", 1);
   EXPECT_EQ(built.size(), 9u + head);
   EXPECT_EQ(built, Scan("counts", 2));
+}
+
+// A wall clock one second further on each time it is read.
+class TickingClock : public Clock {
+ public:
+  absl::Time Now() const override {
+    return absl::FromUnixSeconds(1800000000 + ticks_++);
+  }
+
+ private:
+  mutable std::atomic<int64_t> ticks_{0};
+};
+
+TEST_F(ProjectionBuildTest, ARebuildThroughSpillsReportsProgressRateAndEta) {
+  const uint64_t head = Append(3000, 9);
+  RunnerOptions options;
+  options.build_min_events = 100;
+  options.build_batch_bytes = 4 << 10;  // Spills every ~200 events.
+  options.build_cache_bytes = 0;
+  options.shared_reader_options.chunk_events = 256;
+  ProjectionHost host(log_.get(), store_.get(), options);
+  host.Add(std::make_unique<Counting>());
+  std::ostringstream lines;
+  Logger logger(&lines, LogFormat::kText, LogLevel::kInfo);
+  TickingClock wall;
+  host.SetProgressLog(&logger, &wall, absl::ZeroDuration());
+  ASSERT_TRUE(host.Start().ok());
+  ASSERT_TRUE(host.Await("counts", head, absl::Now() + absl::Seconds(30)).ok());
+  ASSERT_TRUE(host.Rebuild("counts").ok());
+  ASSERT_TRUE(
+      host.AwaitRebuilt("counts", absl::Now() + absl::Seconds(30)).ok());
+  host.Stop();
+  // Nothing is committed before the head, yet every spill reports how far
+  // the build has come, at a rate and with an end in sight.
+  std::istringstream in(lines.str());
+  std::string line;
+  uint64_t last = 0;
+  int before_head = 0;
+  bool done = false;
+  const std::string of = absl::StrCat(" of=", head, " ");
+  while (std::getline(in, line)) {
+    SCOPED_TRACE(line);
+    const size_t at = line.find(" applied=");
+    ASSERT_NE(at, std::string::npos);
+    const uint64_t applied = std::stoull(line.substr(at + 9));
+    EXPECT_NE(line.find(of), std::string::npos);
+    EXPECT_GE(applied, last);
+    last = applied;
+    if (line.find("projection_rebuild_done") != std::string::npos) {
+      EXPECT_EQ(applied, head);
+      EXPECT_NE(line.find("percent=100.0"), std::string::npos);
+      EXPECT_NE(line.find("eta_seconds=0"), std::string::npos);
+      done = true;
+    } else if (applied > 0 && applied < head) {
+      ++before_head;
+      EXPECT_EQ(line.find("events_per_second=0 "), std::string::npos);
+      EXPECT_EQ(line.find("eta_seconds=unknown"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(done) << lines.str();
+  EXPECT_GE(before_head, 5) << lines.str();
+  EXPECT_EQ(store_->ReadCheckpoint("counts", 2)->value().position, head);
 }
 
 TEST(AuditEntryBytesTest, AreTheEntrysDeterministicBytes) {
