@@ -7,12 +7,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/proto_bytes.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "domain/consent_rules.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "storage/key_format.h"
 
 namespace ycr::projections {
@@ -241,6 +241,35 @@ std::string AuditStreamKey(const std::string& stream) {
   return Prefix(AuditKey::kStream, stream);
 }
 
+std::string AuditEntryBytes(const v1::RecordedEvent& event,
+                            const v1::DisclosureRecorded* disclosure,
+                            const std::string& subject_id) {
+  // Fields 1 (event), 2 (disclosure) and 3 (subject_id), in that order, as
+  // a deterministic serialisation of the entry writes them; without copying
+  // the event into an entry first.
+  using google::protobuf::internal::WireFormatLite;
+  constexpr auto kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    auto message = [&](int field, const google::protobuf::MessageLite& m) {
+      coded.WriteTag(WireFormatLite::MakeTag(field, kBytes));
+      coded.WriteVarint32(static_cast<uint32_t>(m.ByteSizeLong()));
+      m.SerializeWithCachedSizes(&coded);
+    };
+    message(1, event);
+    if (disclosure != nullptr) message(2, *disclosure);
+    if (!subject_id.empty()) {
+      coded.WriteTag(WireFormatLite::MakeTag(3, kBytes));
+      coded.WriteVarint32(static_cast<uint32_t>(subject_id.size()));
+      coded.WriteString(subject_id);
+    }
+  }
+  return out;
+}
+
 const std::string& AuditTrailProjection::name() const {
   static const std::string* const kName = new std::string(kAuditTrailName);
   return *kName;
@@ -261,11 +290,7 @@ absl::Status AuditTrailProjection::Apply(const v1::RecordedEvent& event,
   if (subject.empty()) return absl::OkStatus();
   if (a->creates) batch.Put(stream_key, subject);
 
-  v1::AuditEntry entry;
-  *entry.mutable_event() = event;
-  if (a->disclosure != nullptr) *entry.mutable_disclosure() = *a->disclosure;
-  entry.set_subject_id(subject);
-  const std::string value = DeterministicBytes(entry);
+  const std::string value = AuditEntryBytes(event, a->disclosure, subject);
 
   batch.Put(AuditTrailKey(subject, event.position()), value);
   if (a->consent) {

@@ -79,6 +79,13 @@ std::string AuditConsentPrefix(const std::string& subject_id);
 std::string AuditOrgPrefix(const std::string& organisation);
 std::string AuditStreamKey(const std::string& stream);
 
+// The value stored for an entry: the deterministic bytes of an AuditEntry
+// of `event`, `disclosure` (may be null) and `subject_id`, written without
+// building the entry (exposed for tests).
+std::string AuditEntryBytes(const v1::RecordedEvent& event,
+                            const v1::DisclosureRecorded* disclosure,
+                            const std::string& subject_id);
+
 class AuditTrailProjection : public Projection {
  public:
   const std::string& name() const override;

@@ -32,6 +32,11 @@ class Lease : public GenerationLease {
   std::atomic<bool> retired_{false};
 };
 
+RunnerOptions WithReader(RunnerOptions options, SharedLogReader* reader) {
+  if (options.shared_reader == nullptr) options.shared_reader = reader;
+  return options;
+}
+
 }  // namespace
 
 struct ProjectionHost::Slot {
@@ -54,7 +59,13 @@ struct ProjectionHost::Slot {
 ProjectionHost::ProjectionHost(storage::EventLog* log,
                                storage::ProjectionStore* store,
                                RunnerOptions options)
-    : log_(log), store_(store), options_(options) {
+    : log_(log),
+      store_(store),
+      reader_(options.share_reads && options.shared_reader == nullptr
+                  ? std::make_unique<SharedLogReader>(
+                        log, options.shared_reader_options)
+                  : nullptr),
+      options_(WithReader(options, reader_.get())) {
   absl::MutexLock lock(&join_mu_);
   waiter_thread_ = std::thread([this] { RunWaiters(); });
 }

@@ -168,6 +168,9 @@ class ProjectionHost {
 
   storage::EventLog* const log_;
   storage::ProjectionStore* const store_;
+  // Every runner's reads while catching up (RunnerOptions::shared_reader);
+  // null when the options name a reader of their own.
+  std::unique_ptr<SharedLogReader> reader_;
   const RunnerOptions options_;
 
   // Rebuild progress, by projection; taken without mu_ by the builders'

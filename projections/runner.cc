@@ -1,5 +1,6 @@
 #include "projections/runner.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -109,7 +110,7 @@ void ProjectionRunner::Run() {
     if (absl::IsUnavailable(s) || absl::IsResourceExhausted(s)) {
       // The store cannot read or write for now (a full disk): nothing of
       // the failed run is committed, so try again from the checkpoint.
-      build_batch_ = nullptr;
+      DropBuildBatch();
       {
         absl::MutexLock lock(&mu_);
         retrying_ = s;
@@ -155,49 +156,72 @@ void ProjectionRunner::CompactIfBuilt(bool reached_head) {
   }
 }
 
+void ProjectionRunner::DropBuildBatch() {
+  build_batch_ = nullptr;
+  spilled_through_ = 0;  // Spills go with their batch.
+}
+
 absl::Status ProjectionRunner::BuildStep(bool* idle) {
-  const uint64_t from = applied() + 1;
   if (build_batch_ == nullptr) {
+    DropBuildBatch();
     build_batch_ = store_->NewBuildBatch(projection_->name(), generation_,
                                          options_.build_cache_bytes);
   }
+  const uint64_t applied_before = applied();
+  const uint64_t from = std::max(applied_before, spilled_through_) + 1;
   if (from == 1) building_from_start_ = true;
   uint64_t last = from - 1;
   // Set when the run ends before the head: the batch is full or the runner
   // is stopping.
   bool cut = false;
+  bool stopping = false;
   uint64_t next = from;
-  absl::Status read = log_->ForEach(
-      from, 0,
-      [&](const v1::RecordedEvent& event) -> absl::Status {
-        RETURN_IF_ERROR(ApplyOne(event, *build_batch_));
-        last = event.position();
-        cut = build_batch_->staged_bytes() >= options_.build_batch_bytes;
-        if (!cut && (last - from) % 4096 == 4095) {
-          absl::MutexLock lock(&mu_);
-          cut = stop_;
-        }
-        // Ends the read; not an error.
-        return cut ? absl::CancelledError() : absl::OkStatus();
-      },
-      &next);
+  auto visit = [&](const v1::RecordedEvent& event) -> absl::Status {
+    RETURN_IF_ERROR(ApplyOne(event, *build_batch_));
+    last = event.position();
+    cut = build_batch_->staged_bytes() >= options_.build_batch_bytes;
+    if (!cut && (last - from) % 4096 == 4095) {
+      absl::MutexLock lock(&mu_);
+      cut = stopping = stop_;
+    }
+    // Ends the read; not an error.
+    return cut ? absl::CancelledError() : absl::OkStatus();
+  };
+  absl::Status read = options_.shared_reader != nullptr
+                          ? options_.shared_reader->ForEach(from, visit, &next)
+                          : log_->ForEach(from, 0, visit, &next);
   if (!read.ok() && !cut) {
-    build_batch_ = nullptr;
+    DropBuildBatch();
     return read;
   }
   const bool reached_end = !cut;
-  if (last == from - 1) {
+  if (last == applied_before) {
     *idle = true;
     if (on_commit_) on_commit_(last, true);
     return absl::OkStatus();
+  }
+  if (cut && !stopping && building_from_start_) {
+    // Building from position 1, short of the head: set the run aside, to
+    // be written with the rest as one sorted run of the generation.
+    absl::StatusOr<bool> spilled = store_->Spill(*build_batch_);
+    if (!spilled.ok()) {
+      DropBuildBatch();
+      return spilled.status();
+    }
+    if (*spilled) {
+      spilled_through_ = last;
+      if (on_commit_) on_commit_(last, false);
+      return absl::OkStatus();
+    }
   }
   if (absl::Status s = store_->Commit(
           *build_batch_,
           storage::ProjectionCheckpoint{last, projection_->code_version()});
       !s.ok()) {
-    build_batch_ = nullptr;
+    DropBuildBatch();
     return s;
   }
+  spilled_through_ = 0;
   CompactIfBuilt(reached_end);
   {
     absl::MutexLock lock(&mu_);
@@ -209,6 +233,8 @@ absl::Status ProjectionRunner::BuildStep(bool* idle) {
 }
 
 absl::Status ProjectionRunner::Step(bool* idle) {
+  // Spilled runs are committed by the build batch that holds them.
+  if (spilled_through_ > applied()) return BuildStep(idle);
   const uint64_t from = applied() + 1;
   const uint64_t head = log_->GetHead().position;
   if (options_.build_min_events > 0 && head >= from &&
@@ -216,7 +242,7 @@ absl::Status ProjectionRunner::Step(bool* idle) {
     return BuildStep(idle);
   }
   // Near the head: small commits, reading the store directly.
-  build_batch_ = nullptr;
+  DropBuildBatch();
   ASSIGN_OR_RETURN(
       storage::LogSlice slice,
       log_->ReadAll(from, options_.batch_events, storage::LogFilter()));

@@ -3,12 +3,16 @@
 // ProjectionRunner: runs one generation of one projection on its own thread.
 // From the generation's checkpoint it reads the log in order, applies a run
 // of events, and commits their state changes with the new checkpoint in one
-// write; once at the head it waits for the next append (EventLog::WatchHead).
-// A crash (or a failed commit) leaves state and checkpoint together, so a new
-// runner neither skips nor repeats an event. A read or commit that fails with
-// UNAVAILABLE or RESOURCE_EXHAUSTED (a full or failing disk) is retried from
-// the checkpoint every retry_delay, the error showing in retrying() and the
-// lag growing meanwhile; any other error stops the runner.
+// write (building a generation from position 1, it sets runs aside and
+// commits them all at the head; a stop noticed inside a run commits them
+// with it, a stop between runs drops them, as a crash would, and the build
+// starts again); once at the head it waits for the next append
+// (EventLog::WatchHead). A crash (or a failed commit) leaves
+// state and checkpoint together, so a new runner neither skips nor repeats an
+// event. A read or commit that fails with UNAVAILABLE or RESOURCE_EXHAUSTED (a
+// full or failing disk) is retried from the checkpoint every retry_delay, the
+// error showing in retrying() and the lag growing meanwhile; any other error
+// stops the runner.
 
 #include <cstdint>
 #include <functional>
@@ -20,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "projections/projection.h"
+#include "projections/shared_reader.h"
 #include "storage/event_log.h"
 #include "storage/projection_store.h"
 
@@ -46,6 +51,15 @@ struct RunnerOptions {
   // once background compaction has caught up. It nearly doubles the time
   // of a rebuild. Default: false.
   bool compact_after_build = false;
+  // Catching up, the log is read through this reader (not owned; null: the
+  // runner reads the log itself), which decodes each event once for every
+  // runner catching up at the same time. Set by ProjectionHost.
+  SharedLogReader* shared_reader = nullptr;
+  // ProjectionHost: give the runners one shared reader (unless
+  // shared_reader names one). Default: true.
+  bool share_reads = true;
+  // The options of that reader (its chunks' size, how many it keeps).
+  SharedReaderOptions shared_reader_options;
   // After a read or commit fails with UNAVAILABLE or RESOURCE_EXHAUSTED,
   // how long the runner waits before trying again from its checkpoint.
   // Default: 1 s.
@@ -56,7 +70,9 @@ class ProjectionRunner {
  public:
   // Called on the runner's thread after each commit, and each time it finds
   // nothing more to read, with the position applied and whether that was
-  // the head of the log at the time.
+  // the head of the log at the time; also after each spill of a build from
+  // position 1 (ProjectionStore::Spill), with the position spilled (not
+  // applied() yet: nothing of it is committed) and false.
   using CommitListener =
       std::function<void(uint64_t applied, bool reached_head)>;
 
@@ -102,6 +118,8 @@ class ProjectionRunner {
   // One read-apply-commit round. Sets *idle when there was nothing to read.
   absl::Status Step(bool* idle);
   absl::Status BuildStep(bool* idle);
+  // Drops the build batch, and with it what it spilled.
+  void DropBuildBatch();
   // After a commit: compacts a generation built from position 1 once it
   // reaches the head (RunnerOptions::compact_after_build).
   void CompactIfBuilt(bool reached_head);
@@ -122,6 +140,9 @@ class ProjectionRunner {
   std::unique_ptr<storage::ProjectionBatch> build_batch_;
   // Build batches have run since position 1 and not reached the head yet.
   bool building_from_start_ = false;
+  // The last position the build batch holds in spilled runs (ProjectionStore
+  // ::Spill), not committed yet (0: none); owned by the runner's thread.
+  uint64_t spilled_through_ = 0;
   // Serialises joins (Stop may be called from two threads).
   absl::Mutex join_mu_;
   std::thread thread_ ABSL_GUARDED_BY(join_mu_);

@@ -74,6 +74,21 @@ class ProjectionStore {
   virtual absl::Status Commit(ProjectionBatch& batch,
                               const ProjectionCheckpoint& checkpoint) = 0;
 
+  // Sets a build batch's changes since its last commit or spill aside,
+  // instead of committing them: reads through the batch still see them, but
+  // nothing of them is in the generation's state, nor durable, until the
+  // batch's next Commit, which writes them with everything staged since as
+  // sorted, non-overlapping files in one atomic write with the checkpoint.
+  // Made for building a generation from position 1, where a crash costs only
+  // a restart of the build, and committing in pieces would leave
+  // overlapping files for compaction to merge again and again (each piece
+  // spans every key). True when spilled; false, doing nothing, where spills
+  // are not supported (commit instead). The batch must be dropped after an
+  // error.
+  virtual absl::StatusOr<bool> Spill(ProjectionBatch& /*batch*/) {
+    return false;
+  }
+
   // Compacts the state of one generation (after building it in bulk: its
   // commits leave overlapping files that every read would otherwise visit
   // until background compaction catches up). Only an optimisation.

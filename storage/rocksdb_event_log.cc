@@ -466,6 +466,13 @@ absl::Status RocksDbEventLog::ForEach(
   return impl_->ForEach(from_position, limit, visit, next_position);
 }
 
+absl::Status RocksDbEventLog::ForEachStored(
+    uint64_t from_position, uint64_t limit,
+    absl::FunctionRef<absl::Status(uint64_t, absl::string_view)> visit,
+    uint64_t* next_position) {
+  return impl_->ForEachStored(from_position, limit, visit, next_position);
+}
+
 absl::StatusOr<std::optional<uint64_t>> RocksDbEventLog::LookupEventId(
     absl::string_view event_id) {
   return impl_->LookupEventId(event_id);

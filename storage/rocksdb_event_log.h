@@ -110,6 +110,14 @@ class RocksDbEventLog : public EventLog {
       uint64_t from_position, uint64_t limit,
       absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
       uint64_t* next_position) override;
+  // As ForEach, but `visit` gets each event as stored, with its position:
+  // the record as storage::DecodeRecord parses it, valid during the call
+  // only. For readers that decode into memory of their own (an arena).
+  absl::Status ForEachStored(uint64_t from_position, uint64_t limit,
+                             absl::FunctionRef<absl::Status(
+                                 uint64_t position, absl::string_view stored)>
+                                 visit,
+                             uint64_t* next_position);
   absl::StatusOr<std::optional<uint64_t>> LookupEventId(
       absl::string_view event_id) override;
   absl::StatusOr<std::optional<std::string>> GetRecord(

@@ -181,6 +181,10 @@ class RocksDbEventLog::Impl {
       uint64_t from, uint64_t limit,
       absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
       uint64_t* next_position);
+  absl::Status ForEachStored(
+      uint64_t from, uint64_t limit,
+      absl::FunctionRef<absl::Status(uint64_t, absl::string_view)> visit,
+      uint64_t* next_position);
   Head GetHead();
   uint64_t WatchHead(uint64_t position, WatchCallback ready);
   bool CancelWatch(uint64_t id);

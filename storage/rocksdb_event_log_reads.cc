@@ -126,15 +126,36 @@ absl::Status RocksDbEventLog::Impl::ForEach(
     uint64_t from, uint64_t limit,
     absl::FunctionRef<absl::Status(const v1::RecordedEvent&)> visit,
     uint64_t* next_position) {
+  v1::RecordedEvent record;
+  return ForEachStored(
+      from, limit,
+      [&](uint64_t position, absl::string_view stored) -> absl::Status {
+        RETURN_IF_ERROR(DecodeRecord(stored, &record));
+        if (record.position() != position) {
+          return absl::DataLossError(
+              absl::StrCat("log record at position ", position, " is missing"));
+        }
+        return visit(record);
+      },
+      next_position);
+}
+
+absl::Status RocksDbEventLog::Impl::ForEachStored(
+    uint64_t from, uint64_t limit,
+    absl::FunctionRef<absl::Status(uint64_t, absl::string_view)> visit,
+    uint64_t* next_position) {
   // Raw records are copied out under the lock (`visit` may read the store,
-  // which takes the lock again), a chunk at a time.
+  // which takes the lock again), a chunk at a time, read ahead.
   constexpr size_t kChunkBytes = 4 << 20;
   from = std::max<uint64_t>(from, 1);
   *next_position = from;
   uint64_t visited = 0;
   std::string chunk;
   std::vector<size_t> ends;
-  v1::RecordedEvent record;
+  // A long scan: read ahead, and leave the block cache to point reads.
+  rocksdb::ReadOptions options;
+  options.readahead_size = 2 << 20;
+  options.fill_cache = false;
   for (;;) {
     chunk.clear();
     ends.clear();
@@ -142,8 +163,7 @@ absl::Status RocksDbEventLog::Impl::ForEach(
     {
       absl::ReaderMutexLock lock(&db_mu_);
       if (db_closed_) return absl::UnavailableError("the event log is closed");
-      std::unique_ptr<rocksdb::Iterator> it(
-          db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_cf_));
       for (it->Seek(LogKey(*next_position));
            it->Valid() && chunk.size() < kChunkBytes &&
            (limit == 0 || visited + ends.size() < limit);
@@ -156,16 +176,12 @@ absl::Status RocksDbEventLog::Impl::ForEach(
     }
     size_t begin = 0;
     for (size_t end : ends) {
-      RETURN_IF_ERROR(DecodeRecord(
-          absl::string_view(chunk.data() + begin, end - begin), &record));
+      RETURN_IF_ERROR(
+          visit(*next_position,
+                absl::string_view(chunk.data() + begin, end - begin)));
       begin = end;
-      if (record.position() != *next_position) {
-        return absl::DataLossError(absl::StrCat("log record at position ",
-                                                *next_position, " is missing"));
-      }
-      RETURN_IF_ERROR(visit(record));
       ++visited;
-      *next_position = record.position() + 1;
+      ++*next_position;
     }
     if (at_end || ends.empty() || (limit != 0 && visited >= limit)) break;
   }

@@ -1,20 +1,16 @@
 #include "storage/rocksdb_projection_store.h"
 
-#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/key_format.h"
+#include "storage/rocksdb_projection_build.h"
 
 namespace ycr::storage {
 namespace {
@@ -104,213 +100,6 @@ class RocksDbProjectionBatch : public ProjectionBatch {
   size_t staged_bytes_ = 0;
 };
 
-// A build batch (see ProjectionStore::NewBuildBatch): the generation's
-// state as far as this batch has seen it, in memory, over the store.
-// Entries written but never read are dropped at each commit; entries read
-// stay (the likely next reads) until the cache outgrows its size.
-class RocksDbBuildBatch : public ProjectionBatch {
- public:
-  RocksDbBuildBatch(internal::OpenDb db, std::string projection,
-                    uint32_t generation, size_t cache_bytes)
-      : db_(db),
-        projection_(std::move(projection)),
-        generation_(generation),
-        prefix_(ProjectionStatePrefix(projection_, generation)),
-        cache_bytes_(cache_bytes) {}
-
-  absl::StatusOr<std::optional<std::string>> Get(
-      absl::string_view key) override {
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      it->second.read = true;
-      return it->second.value;
-    }
-    std::optional<std::string> value;
-    {
-      absl::ReaderMutexLock lock(db_.mu);
-      if (*db_.closed) return Closed();
-      std::string bytes;
-      rocksdb::Status s =
-          db_.db->Get(rocksdb::ReadOptions(), db_.projections,
-                      Slice(absl::StrCat(prefix_, key)), &bytes);
-      if (!s.ok() && !s.IsNotFound()) {
-        return FromRocks(s, "cannot read projection state");
-      }
-      if (s.ok()) value = std::move(bytes);
-    }
-    Entry& e = entries_[key];
-    e.value = value;
-    e.read = true;
-    cached_bytes_ += key.size() + (value.has_value() ? value->size() : 0);
-    return value;
-  }
-
-  void Put(absl::string_view key, absl::string_view value) override {
-    Set(key, std::optional<std::string>(std::string(value)));
-  }
-
-  void Delete(absl::string_view key) override { Set(key, std::nullopt); }
-
-  size_t staged_bytes() const override { return staged_bytes_; }
-
-  const std::string& projection() const { return projection_; }
-  uint32_t generation() const { return generation_; }
-
-  // Writes the changes since the last commit, in key order, to an SST file
-  // at `path`.
-  absl::Status WriteChanges(const rocksdb::Options& options,
-                            const std::string& path) {
-    std::vector<std::pair<absl::string_view, const Entry*>> changes;
-    for (const auto& [k, e] : entries_) {
-      if (e.dirty) changes.emplace_back(k, &e);
-    }
-    std::sort(changes.begin(), changes.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
-    RETURN_IF_ERROR(
-        FromRocks(writer.Open(path), "cannot create a projection build file"));
-    std::string key = prefix_;
-    for (const auto& [k, e] : changes) {
-      key.resize(prefix_.size());
-      key.append(k.data(), k.size());
-      rocksdb::Status s = e->value.has_value()
-                              ? writer.Put(Slice(key), Slice(*e->value))
-                              : writer.Delete(Slice(key));
-      RETURN_IF_ERROR(FromRocks(s, "cannot write a projection build file"));
-    }
-    return FromRocks(writer.Finish(), "cannot write a projection build file");
-  }
-
-  bool has_changes() const { return staged_bytes_ > 0; }
-  bool flushed() const { return flushed_; }
-  void set_flushed() { flushed_ = true; }
-
-  // After a successful commit: what was written is now the store's state.
-  // Keeps what was read (the likely next reads), up to the cache's size.
-  void Committed() {
-    staged_bytes_ = 0;
-    if (cached_bytes_ > cache_bytes_) {
-      entries_.clear();
-      cached_bytes_ = 0;
-      return;
-    }
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.read) {
-        it->second.dirty = false;
-        ++it;
-      } else {
-        cached_bytes_ -= Size(it->first, it->second);
-        entries_.erase(it++);
-      }
-    }
-  }
-
- private:
-  struct Entry {
-    std::optional<std::string> value;  // nullopt: absent
-    bool dirty = false;                // changed since the last commit
-    bool read = false;                 // read since it was cached
-  };
-
-  static size_t Size(absl::string_view key, const Entry& e) {
-    return key.size() + (e.value.has_value() ? e.value->size() : 0);
-  }
-
-  void Set(absl::string_view key, std::optional<std::string> value) {
-    auto [it, added] = entries_.try_emplace(key);
-    Entry& e = it->second;
-    if (!added) cached_bytes_ -= Size(key, e);
-    e.value = std::move(value);
-    e.dirty = true;
-    const size_t size = Size(key, e);
-    cached_bytes_ += size;
-    staged_bytes_ += prefix_.size() + size;
-  }
-
-  const internal::OpenDb db_;
-  const std::string projection_;
-  const uint32_t generation_;
-  const std::string prefix_;
-  const size_t cache_bytes_;
-  absl::flat_hash_map<std::string, Entry> entries_;
-  size_t cached_bytes_ = 0;
-  size_t staged_bytes_ = 0;
-  bool flushed_ = false;
-};
-
-// A build batch's changes go to the store as SST files, ingested with the
-// checkpoint's in one atomic ingestion: no memtable, no WAL, no flush.
-absl::Status CommitBuild(const internal::OpenDb& db_, RocksDbBuildBatch& build,
-                         const std::string& checkpoint_value) {
-  static std::atomic<uint64_t> next_file{0};
-  absl::ReaderMutexLock lock(db_.mu);
-  if (*db_.closed) return Closed();
-  const std::string dir = db_.db->GetName() + "/projection-build";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  }
-  if (!build.flushed()) {
-    // Range tombstones over the generation (DropGeneration's) may still be
-    // in a memtable: flush them first, once per batch, so that the files
-    // are ordered after them without relying on the ingestion's memtable
-    // overlap check.
-    rocksdb::FlushOptions flush;
-    flush.wait = true;
-    RETURN_IF_ERROR(
-        FromRocks(db_.db->Flush(flush, {db_.projections, db_.checkpoints}),
-                  "cannot flush projection state"));
-    build.set_flushed();
-  }
-  const std::string stem = absl::StrCat(dir, "/", build.projection(), "-",
-                                        build.generation(), "-", next_file++);
-  std::vector<std::string> files;
-  std::vector<rocksdb::IngestExternalFileArg> args;
-  auto remove_files = [&files] {
-    for (const std::string& f : files) std::remove(f.c_str());
-  };
-  if (build.has_changes()) {
-    rocksdb::Options options = db_.db->GetOptions(db_.projections);
-    options.compression = rocksdb::kNoCompression;
-    files.push_back(stem + "-state.sst");
-    if (absl::Status s = build.WriteChanges(options, files.back()); !s.ok()) {
-      remove_files();
-      return s;
-    }
-    args.emplace_back();
-    args.back().column_family = db_.projections;
-    args.back().external_files = {files.back()};
-  }
-  {
-    rocksdb::Options options = db_.db->GetOptions(db_.checkpoints);
-    files.push_back(stem + "-checkpoint.sst");
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
-    rocksdb::Status s = writer.Open(files.back());
-    if (s.ok()) {
-      s = writer.Put(Slice(ProjectionCheckpointKey(build.projection(),
-                                                   build.generation())),
-                     Slice(checkpoint_value));
-    }
-    if (s.ok()) s = writer.Finish();
-    if (!s.ok()) {
-      remove_files();
-      return FromRocks(s, "cannot write a projection build file");
-    }
-    args.emplace_back();
-    args.back().column_family = db_.checkpoints;
-    args.back().external_files = {files.back()};
-  }
-  for (rocksdb::IngestExternalFileArg& arg : args) {
-    arg.options.move_files = true;
-  }
-  absl::Status s = FromRocks(db_.db->IngestExternalFiles(args),
-                             "cannot ingest projection state");
-  remove_files();
-  return s;
-}
-
 std::string EncodeCheckpoint(const ProjectionCheckpoint& checkpoint) {
   std::string value;
   PutBigEndian64(&value, checkpoint.position);
@@ -319,6 +108,10 @@ std::string EncodeCheckpoint(const ProjectionCheckpoint& checkpoint) {
 }
 
 }  // namespace
+
+RocksDbProjectionStore::RocksDbProjectionStore(internal::OpenDb db) : db_(db) {
+  internal::RemoveOrphanBuildFiles(db_);
+}
 
 absl::StatusOr<std::optional<uint32_t>>
 RocksDbProjectionStore::ActiveGeneration(absl::string_view projection) {
@@ -366,18 +159,23 @@ std::unique_ptr<ProjectionBatch> RocksDbProjectionStore::NewBatch(
 
 std::unique_ptr<ProjectionBatch> RocksDbProjectionStore::NewBuildBatch(
     absl::string_view projection, uint32_t generation, size_t cache_bytes) {
-  return std::make_unique<RocksDbBuildBatch>(db_, std::string(projection),
-                                             generation, cache_bytes);
+  return internal::NewRocksDbBuildBatch(db_, std::string(projection),
+                                        generation, cache_bytes);
+}
+
+absl::StatusOr<bool> RocksDbProjectionStore::Spill(ProjectionBatch& batch) {
+  if (internal::AsBuildBatch(batch) == nullptr) {
+    return absl::InvalidArgumentError("only a build batch can be spilled");
+  }
+  RETURN_IF_ERROR(internal::SpillBuildBatch(db_, batch));
+  return true;
 }
 
 absl::Status RocksDbProjectionStore::Commit(
     ProjectionBatch& batch, const ProjectionCheckpoint& checkpoint) {
   const std::string value = EncodeCheckpoint(checkpoint);
-  if (auto* build = dynamic_cast<RocksDbBuildBatch*>(&batch)) {
-    if (absl::Status s = CheckName(build->projection()); !s.ok()) return s;
-    RETURN_IF_ERROR(CommitBuild(db_, *build, value));
-    build->Committed();
-    return absl::OkStatus();
+  if (internal::AsBuildBatch(batch) != nullptr) {
+    return internal::CommitBuildBatch(db_, batch, value);
   }
   auto& b = static_cast<RocksDbProjectionBatch&>(batch);
   if (absl::Status s = CheckName(b.projection()); !s.ok()) return s;

@@ -9,7 +9,9 @@
 // a projection is at most behind (never torn) and catches up from its
 // checkpoint. The log's own synced writes flush them too. A build batch's
 // commit is written as SST files (state and checkpoint), ingested in one
-// atomic ingestion: durable, and neither memtable nor WAL.
+// atomic ingestion: durable, and neither memtable nor WAL; its spills are
+// sorted runs beside the store, merged into the generation at its next
+// commit (rocksdb_projection_build.h).
 
 #include "storage/projection_store.h"
 #include "storage/rocksdb_internal.h"
@@ -18,7 +20,9 @@ namespace ycr::storage {
 
 class RocksDbProjectionStore : public ProjectionStore {
  public:
-  explicit RocksDbProjectionStore(internal::OpenDb db) : db_(db) {}
+  // The first store of a database in this process removes the build files
+  // a process that died left beside it.
+  explicit RocksDbProjectionStore(internal::OpenDb db);
 
   absl::StatusOr<std::optional<uint32_t>> ActiveGeneration(
       absl::string_view projection) override;
@@ -31,6 +35,7 @@ class RocksDbProjectionStore : public ProjectionStore {
                                                  size_t cache_bytes) override;
   absl::Status Commit(ProjectionBatch& batch,
                       const ProjectionCheckpoint& checkpoint) override;
+  absl::StatusOr<bool> Spill(ProjectionBatch& batch) override;
   absl::Status CompactGeneration(absl::string_view projection,
                                  uint32_t generation) override;
   absl::Status Activate(absl::string_view projection,

@@ -44,6 +44,7 @@
 #include "services/grpc_status.h"
 #include "services/security/caller_identity.h"
 #include "services/server.h"
+#include "tests/bench/machine_load.h"
 #include "tests/bench/tree_bench.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 #include "ycr/v1/safeguarding_service.grpc.pb.h"
@@ -418,21 +419,7 @@ struct Result {
   bool interrupted = false;
 };
 
-// Busy CPU seconds of the whole machine so far (0 if /proc/stat is
-// unreadable): user + nice + system + irq + softirq + steal.
-double MachineBusySeconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0,
-           softirq = 0, steal = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >>
-        softirq >> steal) ||
-      cpu != "cpu") {
-    return 0;
-  }
-  return static_cast<double>(user + nice + system + irq + softirq + steal) /
-         sysconf(_SC_CLK_TCK);
-}
+using ycr::bench::MachineBusySeconds;
 
 // CPU times at a moment of a phase.
 struct CpuSample {
