@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "clients/cli/cli_export_internal.h"
+#include "common/proto_time.h"
 #include "common/tlog_proof.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -191,6 +193,72 @@ TEST_F(HostileReview9VerifyTest, DISABLED_AnExportWithoutDisclosuresVerifies) {
     EXPECT_FALSE(Has(text, tlog::kProofHeader)) << text;
     EXPECT_FALSE(Has(text, "tlog-proof\"")) << text;
   }
+}
+
+// FORGERY (of a careless client's making): a consent's records from a newer
+// server may hold an event kind this client does not know (a new step that
+// narrows or suspends a consent). The fold skipped it silently, so the
+// export stated the consent in force without it, and `ycr audit verify`
+// worked out the same and passed: "covered by consent c-1 v2" with the
+// grant's terms, though version 2 may have ended them. The rule: a consent
+// a disclosure rests on that holds a step of a kind the client does not
+// know cannot be worked out; the export says so (not covered) and verify
+// fails naming the version.
+TEST(HostileReview9FoldTest, DISABLED_AConsentStepOfAnUnknownKindIsNotSkipped) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  v1::RecordedEvent grant;
+  grant.set_position(2);
+  grant.set_stream("consent-c-1");
+  grant.set_stream_version(1);
+  *grant.mutable_recorded_at() = ToProtoTime(now);
+  *grant.mutable_payload()->mutable_consent_granted() =
+      Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
+              {v1::DATA_CATEGORY_IDENTITY}, now)
+          .consent();
+  // Version 2: a payload whose kind is field 999, which this client's
+  // EventPayload does not have (tag 999, length-delimited, empty).
+  v1::RecordedEvent step;
+  step.set_position(3);
+  step.set_stream("consent-c-1");
+  step.set_stream_version(2);
+  *step.mutable_recorded_at() = ToProtoTime(now);
+  ASSERT_TRUE(
+      step.mutable_payload()->ParseFromString(std::string("\xba\x3e\x00", 3)));
+  ASSERT_EQ(step.payload().kind_case(), v1::EventPayload::KIND_NOT_SET);
+  v1::RecordedEvent disclosure;
+  disclosure.set_position(4);
+  disclosure.set_stream("disclosures-s-1");
+  disclosure.set_stream_version(1);
+  *disclosure.mutable_recorded_at() = ToProtoTime(now + absl::Minutes(1));
+  v1::DisclosureRecorded* d =
+      disclosure.mutable_payload()->mutable_disclosure_recorded();
+  *d = Disclosure("s-1", kSchool, kService, v1::PURPOSE_REFERRAL,
+                  {v1::DATA_CATEGORY_IDENTITY}, "c-1");
+  d->mutable_consent()->set_consent_version(2);
+  const std::map<uint64_t, v1::RecordedEvent> held = {
+      {2, grant}, {3, step}, {4, disclosure}};
+  absl::StatusOr<cli::internal::ConsentInForce> worked_out =
+      cli::internal::ConsentFromRecords(disclosure, held);
+  EXPECT_FALSE(worked_out.ok() && worked_out->covered)
+      << "verify works out 'covered by consent c-1 v2' without version 2";
+  EXPECT_TRUE(
+      !worked_out.ok() &&
+      absl::StrContains(worked_out.status().message(), "consent c-1 version 2"))
+      << worked_out.status();
+  // The export's fold of the trail: not covered, saying why.
+  std::vector<v1::AuditEntry> entries(3);
+  *entries[0].mutable_event() = grant;
+  *entries[1].mutable_event() = step;
+  *entries[2].mutable_event() = disclosure;
+  *entries[2].mutable_disclosure() = *d;
+  for (v1::AuditEntry& e : entries) e.set_shown(v1::AuditEntry::SHOWN_CODES);
+  const auto checks = cli::internal::CheckDisclosures(entries);
+  ASSERT_EQ(checks.count(2), 1u);
+  EXPECT_FALSE(checks.at(2).covered);
+  EXPECT_EQ(checks.at(2).relied_on, (std::vector<uint64_t>{2, 3}));
+  EXPECT_TRUE(!checks.at(2).reasons.empty() &&
+              absl::StrContains(checks.at(2).reasons[0], "version 2"))
+      << absl::StrJoin(checks.at(2).reasons, "; ");
 }
 
 }  // namespace
