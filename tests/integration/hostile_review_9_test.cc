@@ -204,7 +204,7 @@ TEST_F(HostileReview9VerifyTest, DISABLED_AnExportWithoutDisclosuresVerifies) {
 // a disclosure rests on that holds a step of a kind the client does not
 // know cannot be worked out; the export says so (not covered) and verify
 // fails naming the version.
-TEST(HostileReview9FoldTest, DISABLED_AConsentStepOfAnUnknownKindIsNotSkipped) {
+TEST(HostileReview9FoldTest, AConsentStepOfAnUnknownKindIsNotSkipped) {
   const absl::Time now = absl::FromUnixSeconds(1800000000);
   v1::RecordedEvent grant;
   grant.set_position(2);
