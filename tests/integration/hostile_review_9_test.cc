@@ -181,9 +181,9 @@ TEST_F(HostileReview9VerifyTest, ANonAuditorsExportIsItsOwnTrailWithHashes) {
 // ever disclosed (a child just identified) holds no receipt, as it should:
 // there is no disclosure to prove. `ycr audit verify` failed it, exit 1,
 // "no receipts in it", so a genuine export could not be verified at all.
-// The rule: such an export verifies, and says that it holds no disclosure.
-// KNOWN (not fixed): see the report.
-TEST_F(HostileReview9VerifyTest, DISABLED_AnExportWithoutDisclosuresVerifies) {
+// The rule: such an export verifies, and says that it holds no disclosure;
+// a file that is no export still fails.
+TEST_F(HostileReview9VerifyTest, AnExportWithoutDisclosuresVerifies) {
   ASSERT_NO_FATAL_FAILURE(AddSubject("s-1"));
   ASSERT_TRUE(Ok(Grant(Consent("c-1", "s-1", kService, {v1::PURPOSE_REFERRAL},
                                {v1::DATA_CATEGORY_IDENTITY}, clock_.Now()),
@@ -193,6 +193,10 @@ TEST_F(HostileReview9VerifyTest, DISABLED_AnExportWithoutDisclosuresVerifies) {
     EXPECT_FALSE(Has(text, tlog::kProofHeader)) << text;
     EXPECT_FALSE(Has(text, "tlog-proof\"")) << text;
   }
+  Outcome run = Verify({"--export", Export("csv", true)});
+  EXPECT_TRUE(Has(run.out, "no disclosure in it, so no receipt to check"))
+      << run.out;
+  ExpectFails("not-an-export.txt", "hello\n", "no receipts in it");
 }
 
 // FORGERY (of a careless client's making): a consent's records from a newer
