@@ -31,6 +31,19 @@ std::optional<domain::ConsentView> FoldedAlone(const v1::RecordedEvent& e) {
   return view;
 }
 
+// True when `e` is of an event kind this client does not know: its payload
+// holds no kind it has, but a field it has not (a newer server's kind).
+bool UnknownKind(const v1::RecordedEvent& e) {
+  return e.payload().kind_case() == v1::EventPayload::KIND_NOT_SET &&
+         !e.payload().GetReflection()->GetUnknownFields(e.payload()).empty();
+}
+
+std::string UnknownKindText(const std::string& id, uint64_t version) {
+  return absl::StrCat("consent ", id, " version ", version,
+                      ", whose record is of an event kind this client does "
+                      "not know (use a newer ycr)");
+}
+
 }  // namespace
 
 void ConsentFold::Apply(const v1::RecordedEvent& e) {
@@ -41,6 +54,12 @@ void ConsentFold::Apply(const v1::RecordedEvent& e) {
     folded.positions.push_back(e.position());
   } else if (folded.view.version == 0) {
     views_.erase(e.stream());
+  } else if (UnknownKind(e)) {
+    // A step of the consent the fold cannot take: skipping it would state
+    // the consent as it was before it.
+    folded.positions.push_back(e.position());
+    if (folded.unknown_version == 0)
+      folded.unknown_version = e.stream_version();
   }
 }
 
@@ -65,6 +84,12 @@ ConsentInForce ConsentFold::Check(const v1::DisclosureRecorded& d,
   for (const auto& [stream, folded] : views_) {
     if (folded.view.consent_id != d.consent().consent_id()) continue;
     result.relied_on = folded.positions;
+    if (folded.unknown_version != 0) {
+      result.reasons.push_back(absl::StrCat(
+          "it cannot be worked out: ",
+          UnknownKindText(folded.view.consent_id, folded.unknown_version)));
+      return result;
+    }
     absl::Status covers = domain::CheckConsentCovers(folded.view, proposed);
     if (covers.ok()) {
       result.covered = true;
@@ -147,7 +172,13 @@ absl::StatusOr<ConsentInForce> ConsentFromRecords(
             ", whose record the export does not hold with its receipt"));
       }
     }
-    for (const auto& [v, e] : steps) fold.Apply(*e);
+    for (const auto& [v, e] : steps) {
+      if (UnknownKind(*e)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("it rests on ", UnknownKindText(id, v)));
+      }
+      fold.Apply(*e);
+    }
   }
   return fold.Check(*d, RecordedAt(record));
 }

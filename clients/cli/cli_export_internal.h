@@ -38,7 +38,9 @@ struct ConsentInForce {
 // records an export's receipts hold.
 class ConsentFold {
  public:
-  // Folds a consent event at its position; anything else is ignored.
+  // Folds a consent event at its position; a later record of a consent's
+  // stream of an event kind this client does not know (a newer server's)
+  // leaves the consent unknown from there; anything else is ignored.
   void Apply(const v1::RecordedEvent& e);
 
   // The consent in force for `d` at `at`: the consent it names, as folded so
@@ -50,6 +52,9 @@ class ConsentFold {
   struct Folded {
     domain::ConsentView view;
     std::vector<uint64_t> positions;
+    // The first version of the consent whose record is of an event kind
+    // this client does not know (0: none): the consent cannot be worked out.
+    uint64_t unknown_version = 0;
   };
   std::map<std::string, Folded> views_;  // By stream.
 };
