@@ -1,6 +1,7 @@
 #include "common/not_leader.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "common/error_details.h"
 #include "google/protobuf/any.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -20,6 +21,29 @@ absl::Status NotLeaderError(absl::string_view message,
   status.SetPayload("type.googleapis.com/google.rpc.ErrorInfo",
                     absl::Cord(info.SerializeAsString()));
   return status;
+}
+
+absl::Status NotLeaderRefusal(absl::string_view leader) {
+  return NotLeaderError(
+      absl::StrCat(
+          "not the leader: send commands to the leader",
+          leader.empty() ? " (none known yet; retry shortly)"
+                         : absl::StrCat(" at ", leader),
+          "; the outcome of an unacknowledged append is unknown: retry it with "
+          "the same event ids"),
+      leader);
+}
+
+bool IsNotLeader(const absl::Status& status, std::string* leader) {
+  auto payload = status.GetPayload("type.googleapis.com/google.rpc.ErrorInfo");
+  google::rpc::ErrorInfo info;
+  if (!payload.has_value() || !info.ParseFromString(std::string(*payload)) ||
+      info.reason() != reason::kNotLeader) {
+    return false;
+  }
+  auto it = info.metadata().find(kLeaderMetadataKey);
+  *leader = it == info.metadata().end() ? "" : it->second;
+  return true;
 }
 
 bool ParseNotLeader(const std::string& rpc_status, std::string* leader) {

@@ -28,6 +28,15 @@ inline constexpr char kLeaderMetadataKey[] = "leader";
 absl::Status NotLeaderError(absl::string_view message,
                             absl::string_view leader);
 
+// NotLeaderError with the message every refusal gives a client: send
+// commands to `leader` (or: none known yet), retry an unacknowledged append
+// with the same event ids.
+absl::Status NotLeaderRefusal(absl::string_view leader);
+
+// Whether `status` is a NOT_LEADER refusal; *leader is then the address it
+// names ("" when none is known).
+bool IsNotLeader(const absl::Status& status, std::string* leader);
+
 // From a serialized google.rpc.Status (grpc-status-details-bin): true when
 // it is a NOT_LEADER refusal; *leader is then the address it names ("" when
 // none is known).

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/not_leader.h"
 #include "common/status_macros.h"
+#include "replication/append_errors.h"
 #include "replication/log_trimmer.h"
 #include "replication/replicated_access_log.h"
 #include "replication/replicated_entry.h"
@@ -333,6 +334,7 @@ absl::Status ReplicatedEventLog::follower_state() {
 
 void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
                                      storage::AppendCallback done) {
+  done = AnswerClients(std::move(done), logger_);
   // Refused here, before queueing, when this node does not lead; the
   // writer checks again (Prepare) when it takes the append.
   if (!leading()) {

@@ -53,10 +53,16 @@ grpc::ServerUnaryReactor* AdminService::Backup(
           absl::Status held = cluster_->HoldForBackup(request->name(),
                                                       log_->GetHead().position);
           if (!held.ok()) {
-            return absl::UnavailableError(absl::StrCat(
-                "cannot hold the cluster's log for this backup (a node "
-                "restored from it could not catch up): ",
-                held.message()));
+            // The cause is etcd's (its endpoints): the server's log's.
+            if (logger_ != nullptr) {
+              logger_->Log(LogLevel::kWarning, "admin.backup_hold_failed",
+                           {{"backup", request->name()},
+                            {"error", std::string(held.message())}});
+            }
+            return absl::UnavailableError(
+                "cannot hold the cluster's log for this backup, so it is not "
+                "taken (a node restored from it could not catch up; the cause "
+                "is in the server's log): retry shortly");
           }
         }
         absl::StatusOr<uint64_t> head = log_->Checkpoint(path);

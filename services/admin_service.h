@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "common/log.h"
 #include "services/work_queue.h"
 #include "storage/cluster_node.h"
 #include "storage/rocksdb_event_log.h"
@@ -18,12 +19,16 @@ class AdminService final : public v1::Admin::CallbackService {
   // service. `backup_dir` empty: backups are off (FAILED_PRECONDITION).
   // `cluster`: a replicated node, whose backups first hold the cluster's
   // log after their head (ClusterNode::HoldForBackup).
+  // `logger` (may be null) gets the cause of a hold etcd refused
+  // (admin.backup_hold_failed); the client, the rule.
   AdminService(storage::RocksDbEventLog* log, WorkQueue* pool,
-               std::string backup_dir, storage::ClusterNode* cluster = nullptr)
+               std::string backup_dir, storage::ClusterNode* cluster = nullptr,
+               Logger* logger = nullptr)
       : log_(log),
         pool_(pool),
         backup_dir_(std::move(backup_dir)),
-        cluster_(cluster) {}
+        cluster_(cluster),
+        logger_(logger) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const v1::BackupRequest* request,
@@ -34,6 +39,7 @@ class AdminService final : public v1::Admin::CallbackService {
   WorkQueue* const pool_;
   const std::string backup_dir_;
   storage::ClusterNode* const cluster_;
+  Logger* const logger_;
 };
 
 }  // namespace ycr::services

@@ -273,10 +273,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->access_log_store_ = *std::move(access_store);
   if (options.access_log.enabled) {
+    AccessLogOptions access_options = options.access_log;
+    if (access_options.logger == nullptr) {
+      access_options.logger = options.log.logger;
+    }
     server->access_recorder_ = std::make_unique<AccessRecorder>(
         server->access_log_store_.get(),
         options.clock != nullptr ? options.clock : &SystemClock(),
-        options.access_log, server->metrics_.get());
+        access_options, server->metrics_.get());
   }
   AccessRecorder* const access = server->access_recorder_.get();
   server->access_log_service_ = std::make_unique<AccessLogService>(
@@ -308,9 +312,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   server->projection_admin_ = std::make_unique<ProjectionAdminService>(
       server->projections_.get(), server->log_, server->readers_.get());
-  server->admin_ =
-      std::make_unique<AdminService>(server->log_, server->readers_.get(),
-                                     options.backup_dir, server->cluster_);
+  server->admin_ = std::make_unique<AdminService>(
+      server->log_, server->readers_.get(), options.backup_dir,
+      server->cluster_, options.log.logger);
   server->event_store_ = std::make_unique<EventStoreService>(
       server->append_log_, server->readers_.get(), options.event_store, access,
       server->streams_.get());

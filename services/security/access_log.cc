@@ -130,10 +130,9 @@ absl::Status AccessRecorder::Record(const v1::Actor& caller,
   absl::MutexLock lock(&mu_);
   if (!stopping_ && !failing_.ok()) {
     if (refused_ != nullptr) refused_->Increment();
-    return absl::UnavailableError(absl::StrCat(
-        "the access log cannot be written (", failing_.message(),
-        "); every read of personal data is logged before it is shown: retry "
-        "shortly"));
+    // The cause (on a cluster node, etcd's own error) is in the server's
+    // log (access_log.write_failed), not in the client's answer.
+    return absl::UnavailableError(kAccessLogUnwritable);
   }
   if (stopping_ || queue_.size() + subjects.size() > options_.capacity) {
     if (refused_ != nullptr) refused_->Increment();
@@ -193,6 +192,12 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
     if (written_ != nullptr) written_->Increment(part);
     absl::MutexLock lock(&mu_);
     written_total_ += part;
+    if (options_.logger != nullptr && failing_.ok()) {
+      options_.logger->Log(
+          LogLevel::kError, "access_log.write_failed",
+          {{"error", std::string(written.message())},
+           {"queued", absl::StrCat(queue_.size() + batch.size())}});
+    }
     failing_ = written;
     // (A store that wrote a first part left only the rest in `batch`.)
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
@@ -202,6 +207,9 @@ absl::Status AccessRecorder::FlushIf(bool only_when_due) {
   }
   if (written_ != nullptr) written_->Increment(batch.size());
   absl::MutexLock lock(&mu_);
+  if (options_.logger != nullptr && !failing_.ok()) {
+    options_.logger->Log(LogLevel::kInfo, "access_log.write_recovered", {});
+  }
   failing_ = absl::OkStatus();
   written_total_ += batch.size();
   return absl::OkStatus();

@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "storage/access_log_store.h"
 #include "ycr/v1/event.pb.h"
@@ -58,6 +59,14 @@ const std::vector<PersonalDataView>& PersonalDataViews();
 // The view name of `method`; "" when it is not in PersonalDataViews().
 absl::string_view PersonalViewName(absl::string_view method);
 
+// The message of a read refused because the access log cannot be written:
+// the rule, never the store's own error (which names, on a cluster node,
+// etcd's endpoints); that goes to the server's log.
+inline constexpr char kAccessLogUnwritable[] =
+    "this read is refused because it cannot be logged: every read of personal "
+    "data is logged before it is shown, and the access log cannot be written "
+    "now; retry shortly";
+
 struct AccessLogOptions {
   // Off: no entries are recorded (benchmarks compare with and without).
   // Default: true.
@@ -72,6 +81,9 @@ struct AccessLogOptions {
   // Decides when a flush is due (not the entries' times, which come from
   // the server's clock). Not owned. Default: SystemClock().
   Clock* flush_clock = nullptr;
+  // Where a failed write's cause is logged (access_log.write_failed, once
+  // per failure, and access_log.write_recovered). Not owned; may be null.
+  Logger* logger = nullptr;
   // Run the background writer. Tests turn it off and call Tick() or Flush()
   // themselves. Default: true.
   bool background = true;

@@ -1,0 +1,216 @@
+// A cluster node's own hygiene (issue 17): what its clients' errors say
+// when etcd is gone, what its access-log batches hold in etcd, the metrics
+// of its replicated commit, and the one transparency-log signer of the
+// cluster. Two ycr servers in this process on one real etcd member, each
+// with its own store, the same cluster key and the same tlog key.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "replication/replicated_event_log.h"
+#include "services/server.h"
+#include "services/tlog_checkpointer.h"
+#include "storage/replicated_commit.h"
+#include "tests/etcd/etcd_suite.h"
+#include "tests/etcd/free_port.h"
+#include "tests/integration/domain_flows_fixture.h"
+#include "tests/integration/http_get.h"
+#include "ycr/v1/admin_service.grpc.pb.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+
+namespace ycr::testing {
+namespace {
+
+// Distinctive names that must never sit in etcd in clear.
+const std::string kSubject = "subject-quillon-7";
+const std::string kReader = "reader-ottoline-3";
+
+class ClusterNodeTest : public EtcdSuite<1> {
+ protected:
+  struct Node {
+    TempDir dir;
+    std::unique_ptr<services::Server> server;
+    replication::ReplicatedEventLog* log = nullptr;
+    std::shared_ptr<grpc::Channel> channel;
+  };
+
+  // The replicated log's options for node `name` at `address`.
+  replication::ReplicatedEventLogOptions ClusterOptions(
+      const std::string& name, const std::string& address) const {
+    replication::ReplicatedEventLogOptions cluster;
+    cluster.endpoints = cluster_->ClientEndpoints();
+    cluster.node_id = name;
+    cluster.advertise = address;
+    cluster.prefix = prefix_ + "/log";
+    cluster.election = prefix_ + "/leader";
+    cluster.lease_ttl = absl::Seconds(2);
+    return cluster;
+  }
+
+  void Start(const std::string& name, Node* node) {
+    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+    services::ServerOptions options = ClockedOptions(&clock_);
+    options.listen = address;
+    options.security.insecure = true;
+    options.tlog_listen = "127.0.0.1:0";
+    options.metrics_listen = "127.0.0.1:0";
+    options.tlog_key_file = tlog_key_;
+    options.backup_dir = node->dir.path() + "/backups";
+    options.log.path = node->dir.path() + "/data";
+    options.log.sync = false;
+    replication::ReplicatedEventLogOptions base = ClusterOptions(name, address);
+    options.open_cluster_log = [base, node](
+                                   storage::RocksDbEventLogOptions store,
+                                   storage::RocksDbEventLog** local,
+                                   storage::ClusterNode** cluster_node)
+        -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
+      replication::ReplicatedEventLogOptions cluster = base;
+      cluster.log = std::move(store);
+      cluster.log.cluster_kek = std::string(storage::kClusterKekBytes, 'q');
+      auto opened = replication::ReplicatedEventLog::Open(std::move(cluster));
+      if (!opened.ok()) return opened.status();
+      node->log = opened->get();
+      *local = &(*opened)->local();
+      *cluster_node = opened->get();
+      return std::unique_ptr<storage::EventLog>(std::move(*opened));
+    };
+    auto server = services::Server::Start(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    node->server = *std::move(server);
+    node->channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", node->server->port()),
+                            grpc::InsecureChannelCredentials());
+  }
+
+  // Two nodes, one leading (a bounded wait), kSubject's record written on
+  // the leader and applied by the follower.
+  void SetUp() override {
+    EtcdSuite<1>::SetUp();
+    if (IsSkipped()) return;
+    tlog_key_ = keys_.path() + "/cluster-tlog.key";
+    ASSERT_TRUE(
+        services::WriteNewSignerKey(tlog_key_, "example.org/ycr-cluster").ok());
+    ASSERT_NO_FATAL_FAILURE(Start("node-a", &a_));
+    ASSERT_NO_FATAL_FAILURE(Start("node-b", &b_));
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (leader_ == nullptr && absl::Now() < deadline) {
+      for (Node* node : {&a_, &b_}) {
+        if (node->log->leading()) leader_ = node;
+      }
+      absl::SleepFor(absl::Milliseconds(20));  // A poll with a deadline.
+    }
+    ASSERT_NE(leader_, nullptr);
+    follower_ = leader_ == &a_ ? &b_ : &a_;
+    v1::PutSubjectRecordRequest put;
+    put.set_request_id(NewUuid());
+    *put.mutable_record() = Record(kSubject, "Name-Not-In-Etcd");
+    v1::CommandResponse done;
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    ASSERT_TRUE(Ok(v1::Subjects::NewStub(leader_->channel)
+                       ->PutRecord(&context, put, &done)));
+    ASSERT_TRUE(AwaitApplied(follower_, done.position()));
+    written_ = done.position();
+  }
+
+  void TearDown() override {
+    for (Node* node : {&a_, &b_}) {
+      node->channel.reset();
+      node->server.reset();
+    }
+  }
+
+  static bool AwaitApplied(Node* node, uint64_t position) {
+    auto applied = std::make_shared<absl::Notification>();
+    if (node->log->WatchHead(position, [applied] { applied->Notify(); }) == 0) {
+      return true;
+    }
+    return applied->WaitForNotificationWithTimeout(absl::Seconds(15));
+  }
+
+  // Subjects.GetRecord of kSubject on `node` as kSchool's `user`.
+  static grpc::Status ReadRecord(Node* node, const std::string& user) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool, user);
+    v1::GetSubjectRecordRequest get;
+    get.set_subject_id(kSubject);
+    v1::SubjectRecord record;
+    return v1::Subjects::NewStub(node->channel)
+        ->GetRecord(&context, get, &record);
+  }
+
+  // Expects that `status` (message and details) names neither etcd nor its
+  // member's port (a NOT_LEADER refusal's leader address is the API's);
+  // `what` says which call, for the failure message.
+  void ExpectNoInfrastructure(const grpc::Status& status,
+                              const std::string& what) const {
+    const std::string etcd = cluster_->ClientEndpoint(0);
+    const std::string port = etcd.substr(etcd.rfind(':') + 1);
+    for (const std::string& text :
+         {status.error_message(), status.error_details()}) {
+      EXPECT_FALSE(absl::StrContains(text, port)) << what << ": " << text;
+      EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(text), "etcd"))
+          << what << ": " << text;
+    }
+  }
+
+  ManualClock clock_{absl::Now()};
+  TempDir keys_;
+  std::string tlog_key_;
+  Node a_, b_;
+  Node* leader_ = nullptr;
+  Node* follower_ = nullptr;
+  uint64_t written_ = 0;
+};
+
+// etcd's member killed: a read refused because it cannot be logged, an
+// append the leader cannot commit, a backup whose hold etcd cannot take,
+// all say the rule to the client, never etcd's error (which names the
+// member's address); the cause is in the server's log.
+TEST_F(ClusterNodeTest, ClientsErrorsNameNoInfrastructure) {
+  ASSERT_TRUE(cluster_->Kill(0).ok());
+  grpc::Status read;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (int i = 0; absl::Now() < deadline; ++i) {
+    read = ReadRecord(follower_, absl::StrCat("user-", i));
+    if (read.error_code() == grpc::StatusCode::UNAVAILABLE) break;
+    absl::SleepFor(absl::Milliseconds(100));  // A poll with a deadline.
+  }
+  EXPECT_EQ(read.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(read.error_message(), "cannot be logged"))
+      << read.error_message();
+  ExpectNoInfrastructure(read, "read");
+
+  for (Node* node : {leader_, follower_}) {
+    grpc::ClientContext context;
+    AsCaller(&context, "ops");
+    v1::AppendResponse appended;
+    const grpc::Status append =
+        v1::EventStore::NewStub(node->channel)
+            ->Append(&context, AppendOne("ops-notes", "while etcd is gone"),
+                     &appended);
+    EXPECT_EQ(append.error_code(), grpc::StatusCode::UNAVAILABLE);
+    ExpectNoInfrastructure(append, "append");
+
+    grpc::ClientContext backup_context;
+    AsCaller(&backup_context, "ops");
+    v1::BackupRequest backup;
+    backup.set_name("while-etcd-is-gone");
+    v1::BackupResponse backed_up;
+    const grpc::Status held = v1::Admin::NewStub(node->channel)
+                                  ->Backup(&backup_context, backup, &backed_up);
+    EXPECT_EQ(held.error_code(), grpc::StatusCode::UNAVAILABLE);
+    ExpectNoInfrastructure(held, "backup");
+  }
+  ASSERT_TRUE(cluster_->Restart(0).ok());
+}
+
+}  // namespace
+}  // namespace ycr::testing
