@@ -7,13 +7,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/ids.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "replication/etcd_watch.h"
 #include "replication/log_trimmer.h"
-#include "ycr/v1/access_log_service.pb.h"
+#include "storage/personal_crypto.h"
+#include "storage/replicated_commit.h"
 
 namespace ycr::replication {
 namespace {
@@ -37,6 +39,10 @@ std::string BatchKey(absl::string_view prefix, absl::string_view node_id,
                       "-", absl::BytesToHexString(RandomBytes(8)));
 }
 
+std::string BatchAad(absl::string_view key) {
+  return absl::StrCat("ycr.access-batch.v1", std::string(1, '\0'), key);
+}
+
 Logger& DefaultLogger() {
   static Logger* const logger =
       new Logger(&std::cerr, LogFormat::kText, LogLevel::kInfo);
@@ -44,6 +50,49 @@ Logger& DefaultLogger() {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> SealAccessBatch(absl::string_view kek,
+                                            absl::string_view key,
+                                            const v1::AccessLogPage& page) {
+  ASSIGN_OR_RETURN(storage::Sealed sealed,
+                   storage::Seal(kek, BatchAad(key), page.SerializeAsString()));
+  return absl::StrCat(kSealedAccessBatch, storage::ClusterKekId(kek),
+                      sealed.nonce, sealed.ciphertext);
+}
+
+absl::StatusOr<v1::AccessLogPage> OpenAccessBatch(absl::string_view kek,
+                                                  absl::string_view key,
+                                                  absl::string_view value) {
+  const std::string id = storage::ClusterKekId(kek);
+  if (!absl::ConsumePrefix(&value, kSealedAccessBatch)) {
+    return absl::DataLossError(
+        absl::StrCat("access batch ", key,
+                     " is not sealed (written in clear, or not by ycr)"));
+  }
+  if (value.size() < id.size() + storage::kNonceBytes) {
+    return absl::DataLossError(
+        absl::StrCat("access batch ", key, " is malformed"));
+  }
+  if (value.substr(0, id.size()) != id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "access batch ", key, " is sealed under another cluster key (id ",
+        absl::BytesToHexString(value.substr(0, id.size())), ", this node's ",
+        absl::BytesToHexString(id),
+        "): every node needs the same --cluster_kek"));
+  }
+  value.remove_prefix(id.size());
+  absl::StatusOr<std::string> plain =
+      storage::Unseal(kek, BatchAad(key), value.substr(0, storage::kNonceBytes),
+                      value.substr(storage::kNonceBytes));
+  v1::AccessLogPage page;
+  if (!plain.ok() || !page.ParseFromString(*plain)) {
+    return absl::DataLossError(absl::StrCat(
+        "access batch ", key,
+        " does not authenticate under the cluster key (tampered with in etcd, "
+        "or moved from another key)"));
+  }
+  return page;
+}
 
 std::string AccessPrefix(absl::string_view prefix) {
   return absl::StrCat(prefix, "/access");
@@ -81,9 +130,11 @@ absl::StatusOr<int64_t> TrimAccessBatches(EtcdClient& client,
 absl::StatusOr<std::unique_ptr<ReplicatedAccessLog>> ReplicatedAccessLog::Start(
     ReplicatedAccessLogOptions options,
     std::unique_ptr<storage::AccessLogStore> local) {
-  if (options.client == nullptr || options.node_id.empty()) {
+  if (options.client == nullptr || options.node_id.empty() ||
+      options.kek.size() != storage::kClusterKekBytes) {
     return absl::InvalidArgumentError(
-        "replicated access log: an etcd client and a node id are required");
+        "replicated access log: an etcd client, a node id and the cluster "
+        "key-encryption key are required");
   }
   ASSIGN_OR_RETURN(int64_t mark, local->ReplicatedMark());
   std::unique_ptr<ReplicatedAccessLog> log(
@@ -137,11 +188,18 @@ absl::Status ReplicatedAccessLog::Write(
       bytes += size;
       *batch.add_entries() = next;
     }
-    etcdserverpb::TxnRequest txn;
-    *txn.add_success() =
-        PutOp(BatchKey(options_.prefix, options_.node_id, batch.entries(0)),
-              batch.SerializeAsString());
-    absl::StatusOr<TxnOutcome> put = options_.client->TxnDecide(txn);
+    const std::string key =
+        BatchKey(options_.prefix, options_.node_id, batch.entries(0));
+    absl::StatusOr<std::string> sealed =
+        SealAccessBatch(options_.kek, key, batch);
+    absl::StatusOr<TxnOutcome> put = absl::InternalError("not sealed");
+    if (!sealed.ok()) {
+      put = sealed.status();
+    } else {
+      etcdserverpb::TxnRequest txn;
+      *txn.add_success() = PutOp(key, *sealed);
+      put = options_.client->TxnDecide(txn);
+    }
     if (!put.ok()) {
       entries->erase(entries->begin(), entries->begin() + done);
       return absl::UnavailableError(absl::StrCat(
@@ -154,31 +212,71 @@ absl::Status ReplicatedAccessLog::Write(
   // Visible here before the flush returns (bounded: durable either way).
   absl::MutexLock lock(&mu_);
   auto applied = [this, last_revision]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || mark_ >= last_revision;
+    return stopping_ || mark_ >= last_revision || !refused_.empty();
   };
   mu_.AwaitWithTimeout(absl::Condition(&applied), options_.apply_wait);
   return absl::OkStatus();
 }
 
-void ReplicatedAccessLog::Apply(const KeyValue& kv) {
-  v1::AccessLogPage batch;
-  if (!batch.ParseFromString(kv.value)) {
-    // Not ours to fix: logged and passed over (the mark moves past it).
-    logger_->Log(LogLevel::kError, "replication.access_batch_malformed",
-                 {{"key", kv.key}});
+absl::Status ReplicatedAccessLog::Refuse(const std::string& key,
+                                         const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  if (refused_ != key) {
+    // Not passed over: the entries in it would be lost without a trace.
+    logger_->Log(LogLevel::kError, "replication.access_batch_refused",
+                 {{"key", key}, {"error", std::string(why.message())}});
   }
-  std::vector<v1::AccessLogEntry> entries(batch.entries().begin(),
-                                          batch.entries().end());
+  refused_ = key;
+  return why;
+}
+
+bool ReplicatedAccessLog::refused() {
+  absl::MutexLock lock(&mu_);
+  return !refused_.empty();
+}
+
+absl::Status ReplicatedAccessLog::Whole() {
+  absl::MutexLock lock(&mu_);
+  if (refused_.empty()) return absl::OkStatus();
+  return absl::DataLossError(
+      "this node's copy of the cluster's access log is held at a batch that "
+      "does not open under the cluster key (tampered with, or sealed under "
+      "another key): the reads logged after it are not shown here until it "
+      "is removed (the server's log names it)");
+}
+
+absl::StatusOr<storage::AccessPage> ReplicatedAccessLog::ListBySubject(
+    absl::string_view subject_id, const storage::AccessTimeRange& range,
+    const std::optional<storage::AccessCursor>& start, size_t limit) {
+  RETURN_IF_ERROR(Whole());
+  return local_->ListBySubject(subject_id, range, start, limit);
+}
+
+absl::StatusOr<storage::AccessPage> ReplicatedAccessLog::ListByReader(
+    absl::string_view organisation, absl::string_view user,
+    const storage::AccessTimeRange& range,
+    const std::optional<storage::AccessCursor>& start, size_t limit) {
+  RETURN_IF_ERROR(Whole());
+  return local_->ListByReader(organisation, user, range, start, limit);
+}
+
+absl::Status ReplicatedAccessLog::Apply(const KeyValue& kv) {
+  absl::StatusOr<v1::AccessLogPage> batch =
+      OpenAccessBatch(options_.kek, kv.key, kv.value);
+  if (!batch.ok()) return Refuse(kv.key, batch.status());
+  std::vector<v1::AccessLogEntry> entries(batch->entries().begin(),
+                                          batch->entries().end());
   while (true) {
     std::vector<v1::AccessLogEntry> copy = entries;
     absl::Status written = local_->WriteReplicated(&copy, kv.mod_revision);
     if (written.ok()) break;
     logger_->Log(LogLevel::kWarning, "replication.access_apply_failed",
                  {{"key", kv.key}, {"error", std::string(written.message())}});
-    if (StoppedWithin(absl::Milliseconds(200))) return;
+    if (StoppedWithin(absl::Milliseconds(200))) return absl::OkStatus();
   }
   absl::MutexLock lock(&mu_);
   mark_ = kv.mod_revision;
+  return absl::OkStatus();
 }
 
 absl::Status ReplicatedAccessLog::CatchUp(int64_t* read_at) {
@@ -195,10 +293,16 @@ absl::Status ReplicatedAccessLog::CatchUp(int64_t* read_at) {
               return a.mod_revision < b.mod_revision;
             });
   for (const KeyValue& kv : pending) {
-    Apply(kv);
+    RETURN_IF_ERROR(Apply(kv));
     if (StoppedWithin(absl::ZeroDuration())) break;
   }
   *read_at = batches.header().revision();
+  absl::MutexLock lock(&mu_);
+  if (!refused_.empty()) {
+    logger_->Log(LogLevel::kInfo, "replication.access_batch_gone",
+                 {{"key", refused_}});
+    refused_.clear();
+  }
   return absl::OkStatus();
 }
 
@@ -220,7 +324,9 @@ void ReplicatedAccessLog::ApplyLoop() {
   while (!StoppedWithin(absl::ZeroDuration())) {
     int64_t read_at = 0;
     if (absl::Status s = CatchUp(&read_at); !s.ok()) {
-      StoppedWithin(absl::Milliseconds(200));  // etcd did not answer.
+      // etcd did not answer, or a batch does not open (read again: it may
+      // have been removed).
+      StoppedWithin(absl::Milliseconds(refused() ? 1000 : 200));
       continue;
     }
     MaybePublish();
@@ -240,10 +346,15 @@ void ReplicatedAccessLog::ApplyLoop() {
         }
         break;  // Broken or compacted: read again from the mark.
       }
+      bool held = false;
       for (const WatchEvent& event : *events) {
         if (event.deleted || event.kv.mod_revision <= mark()) continue;
-        Apply(event.kv);
+        if (!Apply(event.kv).ok()) {
+          held = true;
+          break;
+        }
       }
+      if (held) break;  // Read again from the mark (CatchUp).
       MaybePublish();
     }
   }

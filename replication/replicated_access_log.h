@@ -18,6 +18,17 @@
 // leader deletes the batches every published node has applied
 // (TrimAccessBatches). Reads of the access log are the local store's.
 //
+// Each batch sits in etcd sealed (AES-256-GCM) under the cluster
+// key-encryption key, the key that wraps subject keys (cluster_kek.h), with
+// a fresh nonce and the batch's etcd key as associated data: etcd and its
+// backups hold no reader, organisation or subject id in clear. A batch that
+// does not open (tampered with, moved to another key, sealed under another
+// cluster key, or written in clear) is not passed over: the node stops
+// applying at it, logs replication.access_batch_refused naming its key, and
+// answers reads of its access log with DATA_LOSS until the batch is gone
+// from etcd (it retries every second), so an auditor is never shown an
+// access log with a hole in it as if it were whole.
+//
 // When etcd cannot take a flush, the flush fails (UNAVAILABLE) and the
 // recorder keeps its entries queued and refuses further reads of personal
 // data until a flush succeeds (access_log.h): a node never serves reads it
@@ -37,11 +48,27 @@
 #include "common/log.h"
 #include "replication/etcd_client.h"
 #include "storage/access_log_store.h"
+#include "ycr/v1/access_log_service.pb.h"
 
 namespace ycr::replication {
 
 // A batch's largest size in etcd (a flush of more is split).
 inline constexpr size_t kMaxAccessBatchBytes = 512 * 1024;
+
+// A batch's value in etcd: kSealedAccessBatch, the cluster key's id
+// (storage::ClusterKekId), the nonce, then the ycr.v1.AccessLogPage sealed
+// under `kek` with `key` (the batch's etcd key) as associated data.
+inline constexpr char kSealedAccessBatch[] = "ycr.access.sealed.v1:";
+absl::StatusOr<std::string> SealAccessBatch(absl::string_view kek,
+                                            absl::string_view key,
+                                            const v1::AccessLogPage& page);
+// The page in a value SealAccessBatch made for `key`. DATA_LOSS when it is
+// not sealed, is malformed or does not authenticate (tampered with, or
+// moved from another key); FAILED_PRECONDITION when another cluster key
+// sealed it.
+absl::StatusOr<v1::AccessLogPage> OpenAccessBatch(absl::string_view kek,
+                                                  absl::string_view key,
+                                                  absl::string_view value);
 
 // <prefix>/access: the prefix of the batches and of the nodes' marks.
 std::string AccessPrefix(absl::string_view prefix);
@@ -57,6 +84,9 @@ struct ReplicatedAccessLogOptions {
   // The replicated log's prefix (ReplicatedEventLogOptions::prefix).
   std::string prefix;
   std::string node_id;
+  // The cluster key-encryption key (storage::kClusterKekBytes) the batches
+  // are sealed under.
+  std::string kek;
   // How long a flush waits for its batches to be applied here (so that an
   // auditor on this node sees them) before it returns OK anyway: they are
   // durable in etcd and applied when the node catches up.
@@ -81,17 +111,12 @@ class ReplicatedAccessLog : public storage::AccessLogStore {
   absl::Status Write(std::vector<v1::AccessLogEntry>* entries) override;
   absl::StatusOr<storage::AccessPage> ListBySubject(
       absl::string_view subject_id, const storage::AccessTimeRange& range,
-      const std::optional<storage::AccessCursor>& start,
-      size_t limit) override {
-    return local_->ListBySubject(subject_id, range, start, limit);
-  }
+      const std::optional<storage::AccessCursor>& start, size_t limit) override;
   absl::StatusOr<storage::AccessPage> ListByReader(
       absl::string_view organisation, absl::string_view user,
       const storage::AccessTimeRange& range,
-      const std::optional<storage::AccessCursor>& start,
-      size_t limit) override {
-    return local_->ListByReader(organisation, user, range, start, limit);
-  }
+      const std::optional<storage::AccessCursor>& start, size_t limit) override;
+  absl::StatusOr<int64_t> ReplicatedMark() override { return mark(); }
 
   // The etcd revision of the last batch applied here.
   int64_t mark();
@@ -106,8 +131,15 @@ class ReplicatedAccessLog : public storage::AccessLogStore {
   // Applies the batches in etcd after the mark; `read_at`: the revision
   // read at.
   absl::Status CatchUp(int64_t* read_at);
-  // Applies one batch (retried until it is written or Stop()).
-  void Apply(const KeyValue& kv);
+  // Applies one batch (retried until it is written or Stop()). The batch's
+  // error when it does not open: applying stops there (Refuse).
+  absl::Status Apply(const KeyValue& kv);
+  // Records that the batch `key` does not open (logged once per batch).
+  absl::Status Refuse(const std::string& key, const absl::Status& why);
+  // OK, or the DATA_LOSS reads of the access log get while a batch that
+  // does not open holds applying back.
+  absl::Status Whole();
+  bool refused();
   void MaybePublish();
   // Waits up to `timeout` for Stop(); whether it came.
   bool StoppedWithin(absl::Duration timeout);
@@ -118,6 +150,8 @@ class ReplicatedAccessLog : public storage::AccessLogStore {
   absl::Mutex mu_;
   int64_t mark_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The batch that does not open, while applying is held at it.
+  std::string refused_ ABSL_GUARDED_BY(mu_);
   // The apply thread only.
   int64_t published_ = -1;
   absl::Time published_at_ = absl::InfinitePast();

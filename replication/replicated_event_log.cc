@@ -237,6 +237,7 @@ ReplicatedEventLog::ClusterAccessLog(
   access.client = client_.get();
   access.prefix = options_.prefix;
   access.node_id = options_.node_id;
+  access.kek = options_.log.cluster_kek;
   access.logger = logger_;
   ASSIGN_OR_RETURN(
       std::unique_ptr<ReplicatedAccessLog> log,

@@ -57,8 +57,11 @@ class AccessLogStore {
     (void)mark;
     return absl::UnimplementedError("this access log store keeps no mark");
   }
-  // The mark WriteReplicated last wrote; 0 when none.
-  virtual absl::StatusOr<int64_t> ReplicatedMark() { return 0; }
+  // The mark WriteReplicated last wrote; 0 when none. UNIMPLEMENTED where
+  // the store keeps no mark (as WriteReplicated).
+  virtual absl::StatusOr<int64_t> ReplicatedMark() {
+    return absl::UnimplementedError("this access log store keeps no mark");
+  }
 
   // At most `limit` (>= 1) entries of `subject_id` within `range`, from
   // `start` (or the range's start), oldest first. Thread-safe.

@@ -4,6 +4,7 @@
 // cluster. Two ycr servers in this process on one real etcd member, each
 // with its own store, the same cluster key and the same tlog key.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "tests/etcd/free_port.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/http_get.h"
+#include "ycr/v1/access_log_service.grpc.pb.h"
 #include "ycr/v1/admin_service.grpc.pb.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
@@ -161,6 +163,42 @@ class ClusterNodeTest : public EtcdSuite<1> {
     }
   }
 
+  // Access.ListBySubject of kSubject on `node` as an auditor: the status,
+  // and the readers it lists in `*users`.
+  static grpc::Status ListReaders(Node* node, std::vector<std::string>* users) {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    v1::ListAccessBySubjectRequest list;
+    list.set_subject_id(kSubject);
+    list.set_page_size(1000);
+    v1::AccessLogPage page;
+    const grpc::Status s = v1::AccessLog::NewStub(node->channel)
+                               ->ListBySubject(&context, list, &page);
+    users->clear();
+    for (const v1::AccessLogEntry& entry : page.entries()) {
+      users->push_back(entry.user());
+    }
+    return s;
+  }
+
+  // Waits (bounded) until `node`'s access log answers with `code` and, when
+  // OK, lists `user` among kSubject's readers.
+  static bool AwaitAccessLog(Node* node, grpc::StatusCode code,
+                             const std::string& user = "") {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    std::vector<std::string> users;
+    while (absl::Now() < deadline) {
+      const grpc::Status s = ListReaders(node, &users);
+      if (s.error_code() == code &&
+          (code != grpc::StatusCode::OK ||
+           std::find(users.begin(), users.end(), user) != users.end())) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(100));  // Flushed within 1 s.
+    }
+    return false;
+  }
+
   ManualClock clock_{absl::Now()};
   TempDir keys_;
   std::string tlog_key_;
@@ -210,6 +248,52 @@ TEST_F(ClusterNodeTest, ClientsErrorsNameNoInfrastructure) {
     ExpectNoInfrastructure(held, "backup");
   }
   ASSERT_TRUE(cluster_->Restart(0).ok());
+}
+
+}  // namespace
+}  // namespace ycr::testing
+
+namespace ycr::testing {
+namespace {
+
+// A read's access entry sits in etcd sealed: etcd's raw values hold neither
+// the reader, nor the organisation, nor the subject. A batch tampered with
+// in etcd is not passed over: each node's access log answers DATA_LOSS
+// (the server's log names the batch) until it is removed; then the reads
+// logged after it are there, nothing lost.
+TEST_F(ClusterNodeTest, AccessBatchesSitSealedAndATamperedOneIsRefused) {
+  ASSERT_TRUE(ReadRecord(follower_, kReader).ok());
+  ASSERT_TRUE(AwaitAccessLog(leader_, grpc::StatusCode::OK, kReader));
+  const std::string begin = prefix_ + "/log/access/batch/";
+  std::string end = begin;
+  end.back() = static_cast<char>(end.back() + 1);
+  auto batches = client_->Range(begin, end);
+  ASSERT_TRUE(batches.ok()) << batches.status();
+  ASSERT_GT(batches->kvs_size(), 0);
+  for (const auto& kv : batches->kvs()) {
+    for (const std::string& clear : {kReader, kSubject, kSchool}) {
+      EXPECT_FALSE(absl::StrContains(kv.value(), clear)) << kv.key();
+    }
+  }
+
+  std::string tampered = batches->kvs(0).value();
+  tampered.back() = static_cast<char>(tampered.back() ^ 1);
+  const std::string forged = begin + "node-x/99999999999999999999-forged";
+  etcdserverpb::TxnRequest put;
+  *put.add_success() = replication::PutOp(forged, tampered);
+  ASSERT_TRUE(client_->TxnDecide(put).ok());
+  for (Node* node : {leader_, follower_}) {
+    EXPECT_TRUE(AwaitAccessLog(node, grpc::StatusCode::DATA_LOSS));
+  }
+  ASSERT_TRUE(ReadRecord(follower_, "reader-after-forgery").ok());
+
+  etcdserverpb::TxnRequest remove;
+  *remove.add_success() = replication::DeleteOp(forged);
+  ASSERT_TRUE(client_->TxnDecide(remove).ok());
+  for (Node* node : {leader_, follower_}) {
+    EXPECT_TRUE(
+        AwaitAccessLog(node, grpc::StatusCode::OK, "reader-after-forgery"));
+  }
 }
 
 }  // namespace
