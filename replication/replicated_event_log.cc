@@ -95,6 +95,8 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
   client_options.endpoints = log->options_.endpoints;
   client_options.tls = log->options_.etcd_tls;
   ASSIGN_OR_RETURN(log->client_, EtcdClient::Create(client_options));
+  log->metrics_ = std::make_unique<CommitMetrics>(
+      log->options_.log.metrics, log->client_.get(), log->options_.prefix);
   storage::RocksDbEventLogOptions local_options = log->options_.log;
   local_options.replication = log.get();
   ASSIGN_OR_RETURN(log->local_,
@@ -104,11 +106,17 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
     log->local_->Close();
     return from.status();
   }
+  log->metrics_->Applied(from->end.last_position, from->revision);
   log->follower_ = std::make_unique<ReplicatedLogFollower>(
       log->client_.get(), log->options_.prefix, *from,
       [l = log.get()](const v1::ReplicatedEntry& entry,
                       const FollowerCheckpoint& after) {
-        return l->local_->ApplyReplicated(entry, EncodeCheckpoint(after));
+        absl::Status applied =
+            l->local_->ApplyReplicated(entry, EncodeCheckpoint(after));
+        if (applied.ok()) {
+          l->metrics_->Applied(after.end.last_position, after.revision);
+        }
+        return applied;
       });
   log->follow_thread_ = std::thread([l = log.get()] { l->FollowLoop(); });
   log->campaign_thread_ = std::thread([l = log.get()] { l->CampaignLoop(); });
@@ -211,6 +219,7 @@ void ReplicatedEventLog::NotifyRole() {
   absl::MutexLock lock(&role_mu_);
   if (told_role_ == now) return;
   told_role_ = now;
+  metrics_->Role(now);
   logger_->Log(LogLevel::kInfo, "replication.role",
                {{"role", storage::ClusterRoleName(now)}});
   if (role_listener_) role_listener_(now);
@@ -422,6 +431,7 @@ absl::Status ReplicatedEventLog::Prepare() {
     writer_.reset();
     ReplicatedLogOptions writer_options;
     writer_options.prefix = options_.prefix;
+    writer_options.metrics = metrics_.get();
     absl::StatusOr<std::unique_ptr<ReplicatedLogWriter>> opened =
         ReplicatedLogWriter::Open(client_.get(), writer_options, fence);
     if (!opened.ok()) {

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "replication/commit_metrics.h"
 #include "replication/etcd_client.h"
 #include "replication/leader_lease.h"
 #include "replication/replicated_log_follower.h"
@@ -190,6 +191,7 @@ class ReplicatedEventLog : public storage::EventLog,
   ReplicatedEventLogOptions options_;
   Logger* logger_ = nullptr;
   std::unique_ptr<EtcdClient> client_;
+  std::unique_ptr<CommitMetrics> metrics_;  // Uses client_.
   std::unique_ptr<storage::RocksDbEventLog> local_;
   std::unique_ptr<ReplicatedLogFollower> follower_;
   std::thread follow_thread_;

@@ -154,6 +154,7 @@ absl::Status ReplicatedLogWriter::WriteEntry(
   // entry and the second's failure branch says so. A call that ran out its
   // deadline is not (no majority, most likely): it is left in doubt.
   absl::StatusOr<TxnOutcome> outcome;
+  const absl::Time txn_start = absl::Now();
   for (int attempt = 0; attempt < 3; ++attempt) {
     const absl::Time start = absl::Now();
     outcome = client_->TxnDecide(txn);
@@ -163,6 +164,7 @@ absl::Status ReplicatedLogWriter::WriteEntry(
       break;
     }
   }
+  RecordTransaction(options_.metrics, txn_start, entry, outcome);
   if (!outcome.ok()) {
     // etcd refuses an invalid request before proposing it; anything else
     // may yet have committed.

@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "replication/commit_metrics.h"
 #include "replication/etcd_client.h"
 #include "replication/replicated_entry.h"
 #include "ycr/v1/replication.pb.h"
@@ -56,6 +57,9 @@ struct ReplicatedLogOptions {
   std::string prefix = "/ycr/log";
   // The largest entry value written (tests lower it to split small batches).
   size_t max_entry_bytes = kDefaultMaxEntryBytes;
+  // Told of each fenced transaction (commit_metrics.h). Not owned; may be
+  // null.
+  CommitMetrics* metrics = nullptr;
 };
 
 // The key a writer may write only while it exists as created at

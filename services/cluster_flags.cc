@@ -14,9 +14,11 @@
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "services/security/server_security.h"
+#include "services/tlog_checkpointer.h"
 
 #ifdef YCR_ETCD
 #include "replication/cluster_kek.h"
+#include "replication/cluster_signer.h"
 #include "replication/log_trimmer.h"
 #include "replication/replicated_access_log.h"
 #include "replication/replicated_event_log.h"
@@ -178,17 +180,36 @@ absl::Status ConfigureCluster(ServerOptions* options, Logger* log) {
   absl::StatusOr<std::string> kek =
       replication::LoadClusterKek("--cluster_kek", kek_file);
   if (!kek.ok()) return kek.status();
+  // One signer for the cluster's checkpoints (replication/cluster_signer.h).
+  if (options->tlog_key_file.empty()) {
+    return BadFlag("tlog_key",
+                   "required with --replication: every node of a cluster signs "
+                   "the log's checkpoints with the same key, so give each the "
+                   "same file (ycr-server keygen --tlog_key=FILE), as with "
+                   "--cluster_kek");
+  }
+  ASSIGN_OR_RETURN(note::Signer signer,
+                   LoadSignerKey("--tlog_key", options->tlog_key_file));
+  const std::string verifier_key = note::VerifierKey(signer);
   log->Log(LogLevel::kInfo, "replication.configured",
            {{"node_id", node_id},
             {"advertise", advertise},
             {"etcd", replication},
             {"etcd_tls", tls.enabled() ? "on" : "off"}});
-  options->open_cluster_log =
-      [endpoints, tls, node_id, advertise, lease, hold, kek = *std::move(kek),
-       log](storage::RocksDbEventLogOptions store,
-            storage::RocksDbEventLog** local, storage::ClusterNode** node)
+  options->open_cluster_log = [endpoints, tls, node_id, advertise, lease, hold,
+                               kek = *std::move(kek), verifier_key,
+                               log](storage::RocksDbEventLogOptions store,
+                                    storage::RocksDbEventLog** local,
+                                    storage::ClusterNode** node)
       -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
     replication::ReplicatedEventLogOptions cluster;
+    {
+      ASSIGN_OR_RETURN(std::unique_ptr<replication::EtcdClient> client,
+                       replication::EtcdClient::Create(
+                           {.endpoints = endpoints, .tls = tls}));
+      RETURN_IF_ERROR(replication::ClaimClusterSigner(*client, cluster.prefix,
+                                                      verifier_key));
+    }
     cluster.endpoints = endpoints;
     cluster.etcd_tls = tls;
     cluster.node_id = node_id;

@@ -4,17 +4,26 @@
 // cluster. Two ycr servers in this process on one real etcd member, each
 // with its own store, the same cluster key and the same tlog key.
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/signed_note.h"
 #include "gtest/gtest.h"
+#include "replication/cluster_signer.h"
 #include "replication/replicated_event_log.h"
 #include "services/server.h"
 #include "services/tlog_checkpointer.h"
@@ -294,6 +303,136 @@ TEST_F(ClusterNodeTest, AccessBatchesSitSealedAndATamperedOneIsRefused) {
     EXPECT_TRUE(
         AwaitAccessLog(node, grpc::StatusCode::OK, "reader-after-forgery"));
   }
+}
+
+}  // namespace
+}  // namespace ycr::testing
+
+namespace ycr::testing {
+namespace {
+
+// The value of the sample `name` (with its labels, as rendered) in a
+// /metrics text; -1 when absent.
+double Sample(const std::string& metrics, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (absl::ConsumePrefix(&line, name) && absl::ConsumePrefix(&line, " ")) {
+      double value = 0;
+      if (absl::SimpleAtod(line, &value)) return value;
+    }
+  }
+  return -1;
+}
+
+// /metrics on each node: the leader's fenced transactions (time, entries,
+// events, none failed or fenced), what each node applied and its lag
+// behind etcd's head (0 once caught up), and the role as a gauge.
+TEST_F(ClusterNodeTest, MetricsShowTheReplicatedCommit) {
+  auto scrape = [](Node* node) {
+    return Get(absl::StrCat("http://127.0.0.1:", node->server->metrics_port(),
+                            "/metrics"))
+        .body;
+  };
+  const std::string leads = scrape(leader_);
+  EXPECT_GE(Sample(leads, "ycr_replication_txn_seconds_count"), 1) << leads;
+  EXPECT_GE(Sample(leads, "ycr_replication_txn_entries_count"), 1);
+  EXPECT_GE(Sample(leads, "ycr_replication_txn_events_sum"), written_);
+  EXPECT_EQ(Sample(leads, "ycr_replication_txn_failed_total"), 0);
+  EXPECT_EQ(Sample(leads, "ycr_replication_txn_fenced_total"), 0);
+  EXPECT_EQ(Sample(leads, "ycr_replication_role{role=\"leader\"}"), 1);
+  EXPECT_EQ(Sample(leads, "ycr_replication_role{role=\"follower\"}"), 0);
+  const std::string follows = scrape(follower_);
+  EXPECT_EQ(Sample(follows, "ycr_replication_role{role=\"follower\"}"), 1);
+  EXPECT_EQ(Sample(follows, "ycr_replication_txn_seconds_count"), 0);
+  for (Node* node : {leader_, follower_}) {
+    std::string text;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      text = scrape(node);
+      if (Sample(text, "ycr_replication_etcd_head_position") ==
+          static_cast<double>(written_)) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(100));  // Polled each second.
+    }
+    EXPECT_EQ(Sample(text, "ycr_replication_applied_position"), written_);
+    EXPECT_EQ(Sample(text, "ycr_replication_etcd_head_position"), written_);
+    EXPECT_EQ(Sample(text, "ycr_replication_lag_positions"), 0);
+    EXPECT_GT(Sample(text, "ycr_replication_applied_revision"), 0);
+    EXPECT_GE(Sample(text, "ycr_replication_etcd_revision"),
+              Sample(text, "ycr_replication_applied_revision"));
+  }
+}
+
+// One signer for the cluster: both nodes, given the same --tlog_key, sign
+// a checkpoint of the same tree size byte for byte alike (Ed25519 is
+// deterministic, the note's body is origin, size and root only), so one
+// public key verifies either. The first node recorded the key in etcd; a
+// node with another key is refused, naming --tlog_key.
+TEST_F(ClusterNodeTest, TheNodesSignCheckpointsWithTheClustersOneKey) {
+  auto checkpoint = [](Node* node) {
+    return Get(absl::StrCat("http://127.0.0.1:", node->server->tlog_port(),
+                            "/checkpoint"))
+        .body;
+  };
+  const std::string size_line = absl::StrCat("\n", written_, "\n");
+  std::string from_leader, from_follower;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    from_leader = checkpoint(leader_);
+    from_follower = checkpoint(follower_);
+    if (absl::StrContains(from_leader, size_line) &&
+        absl::StrContains(from_follower, size_line)) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));  // Signed each second.
+  }
+  EXPECT_TRUE(absl::StrContains(from_leader, size_line)) << from_leader;
+  EXPECT_EQ(from_leader, from_follower);
+  auto signer = services::LoadSignerKey("--tlog_key", tlog_key_);
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  auto verifier = note::ParseVerifierKey(note::VerifierKey(*signer));
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_TRUE(note::Open(from_follower, *verifier).ok());
+
+  const std::string prefix = prefix_ + "/signer";
+  const std::string mine = note::VerifierKey(*signer);
+  EXPECT_TRUE(replication::ClaimClusterSigner(*client_, prefix, mine).ok());
+  EXPECT_TRUE(replication::ClaimClusterSigner(*client_, prefix, mine).ok());
+  auto other = note::NewSigner("example.org/ycr-other");
+  ASSERT_TRUE(other.ok());
+  const absl::Status refused = replication::ClaimClusterSigner(
+      *client_, prefix, note::VerifierKey(*other));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "--tlog_key")) << refused;
+}
+
+// ycr-server itself: a node started with another key than the cluster
+// recorded stops before it serves, naming --tlog_key.
+TEST_F(ClusterNodeTest, ANodeWithAnotherTlogKeyIsRefused) {
+  const std::string other = keys_.path() + "/other-tlog.key";
+  ASSERT_TRUE(services::WriteNewSignerKey(other, "example.org/ycr-other").ok());
+  const std::string kek = keys_.path() + "/cluster.kek";
+  ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'b') + "\n").ok());
+  auto signer = services::LoadSignerKey("--tlog_key", tlog_key_);
+  ASSERT_TRUE(signer.ok());
+  ASSERT_TRUE(replication::ClaimClusterSigner(
+                  *client_, replication::ReplicatedEventLogOptions().prefix,
+                  note::VerifierKey(*signer))
+                  .ok());
+  const std::string out = keys_.path() + "/refused.txt";
+  const std::string command = absl::StrCat(
+      "timeout 60 ", YCR_SERVER_BINARY, " --insecure --listen=127.0.0.1:0",
+      " --metrics_listen= --tlog_listen= --data_dir=", keys_.path(), "/other",
+      " --node_id=other --advertise=127.0.0.1:1 --replication_insecure",
+      " --replication=etcd://", cluster_->ClientEndpoint(0),
+      " --cluster_kek=", kek, " --tlog_key=", other, " >", out, " 2>&1");
+  const int exit = std::system(command.c_str());
+  EXPECT_NE(exit, 0);
+  EXPECT_NE(WEXITSTATUS(exit), 124) << "it served instead";
+  auto said = ReadFile(out);
+  ASSERT_TRUE(said.ok());
+  EXPECT_TRUE(absl::StrContains(*said, "--tlog_key")) << *said;
+  EXPECT_TRUE(absl::StrContains(*said, "same --tlog_key")) << *said;
 }
 
 }  // namespace

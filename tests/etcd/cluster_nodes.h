@@ -19,6 +19,7 @@
 #include "common/files.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "services/tlog_checkpointer.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/etcd/free_port.h"
 #include "tests/integration/server_process.h"
@@ -115,6 +116,13 @@ class ClusterTest : public EtcdSuite<3> {
     if (!std::filesystem::exists(kek)) {
       ASSERT_TRUE(WritePrivateFile(kek, std::string(64, 'a') + "\n").ok());
     }
+    // One signer for the cluster (every node the same --tlog_key).
+    const std::string tlog_key = root_.path() + "/cluster-tlog.key";
+    if (!std::filesystem::exists(tlog_key)) {
+      ASSERT_TRUE(
+          services::WriteNewSignerKey(tlog_key, "localhost/ycr/test-cluster")
+              .ok());
+    }
     if (addresses_.size() <= static_cast<size_t>(i)) {
       addresses_.resize(i + 1);
       nodes_.resize(i + 1);
@@ -128,6 +136,7 @@ class ClusterTest : public EtcdSuite<3> {
                                       "--replication=" + EtcdFlag(),
                                       "--replication_insecure",
                                       "--cluster_kek=" + kek,
+                                      "--tlog_key=" + tlog_key,
                                       "--replication_lease_seconds=3"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     nodes_[i] =

@@ -142,15 +142,13 @@ TEST_F(RestoredNodeTest,
                               "--replication_insecure", "--node_id=node3"}),
             0);
 
-  // A third node from the peer's backup, with the peer's signer key (the
-  // restored store's last checkpoint was signed with it).
+  // A third node from the peer's backup, with the cluster's one signer key
+  // (the restored store's last checkpoint was signed with it).
   const std::string restored = root_.path() + "/node2";
   ASSERT_EQ(RunServerCommand({"restore", "--from=" + backup.path(),
                               "--data_dir=" + restored}),
             0);
-  StartNode(2, restored,
-            {absl::StrCat("--tlog_key=", root_.path(), "/node", peer,
-                          "/tlog-signer.key")});
+  StartNode(2, restored);
 
   // It catches up and answers as the others do.
   const absl::Time caught_by = absl::Now() + absl::Seconds(20);

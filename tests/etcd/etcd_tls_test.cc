@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "replication/etcd_client.h"
+#include "services/tlog_checkpointer.h"
 #include "tests/etcd/cluster_nodes.h"
 #include "tests/etcd/etcd_cluster.h"
 #include "tests/integration/command_runner.h"
@@ -50,12 +51,13 @@ class EtcdTlsTest : public ::testing::Test {
   std::vector<std::string> NodeFlags() {
     return {"--replication=etcd://" + cluster_->ClientEndpoint(0),
             "--node_id=tls-node", "--advertise=127.0.0.1:1",
-            "--cluster_kek=" + kek_};
+            "--cluster_kek=" + kek_, "--tlog_key=" + tlog_key_};
   }
 
   TempDir dir_;
   std::string tls_;
   std::string kek_;
+  std::string tlog_key_;
   std::unique_ptr<EtcdCluster> cluster_;
 };
 
@@ -71,6 +73,9 @@ TEST_F(EtcdTlsTest, OnlyAClientWithTheCaAndACertificateReachesEtcd) {
 TEST_F(EtcdTlsTest, TheServerRefusesPlainTextUnlessToldAndLeadsOverTls) {
   kek_ = dir_.path() + "/cluster.kek";
   ASSERT_TRUE(WritePrivateFile(kek_, std::string(64, 'a') + "\n").ok());
+  tlog_key_ = dir_.path() + "/tlog-signer.key";
+  ASSERT_TRUE(
+      services::WriteNewSignerKey(tlog_key_, "localhost/ycr/tls-test").ok());
   // Plain text without --replication_insecure: refused, naming the flags.
   std::vector<std::string> plain = {YCR_SERVER_BINARY, "--insecure",
                                     "--data_dir=" + dir_.path() + "/plain",
