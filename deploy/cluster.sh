@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A 3-node ycr cluster on this machine (README "Running a cluster"): 3 etcd
 # members and 3 ycr-server nodes on loopback, one cluster key-encryption key
-# made for them. The nodes reach etcd over TLS with a client certificate
-# (etcd --client-cert-auth), from a development CA made here
-# (deploy/dev-ca.sh $YCR_CLUSTER_DIR/tls); the nodes' own API is plain text
-# (--insecure: for trying it out only). YCR_ETCD_INSECURE=1: etcd in plain text too.
+# and one transparency-log signer key made for them (every node gets the
+# same --cluster_kek and --tlog_key files). The nodes reach etcd over TLS
+# with a client certificate (etcd --client-cert-auth), and etcd's members
+# talk to each other over TLS with peer certificates (--peer-client-cert-auth),
+# all from a development CA made here (deploy/dev-ca.sh $YCR_CLUSTER_DIR/tls);
+# the nodes' own API is plain text (--insecure: for trying it out only).
+# YCR_ETCD_INSECURE=1: etcd in plain text, clients and peers.
 # Usage: deploy/cluster.sh start | stop | status | --help
 # Env:   YCR_CLUSTER_DIR (default ./var/cluster), YCR_BIN (the directory of
 #        ycr-server; default build/release/services), ETCD (default: etcd on
@@ -22,7 +25,7 @@ etcd_base="${YCR_ETCD_PORT:-2479}"
 host=127.0.0.1
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 etcd_client_port() { echo $((etcd_base + 10 * $1)); }
@@ -65,11 +68,17 @@ start() {
   if [[ ! -f "$dir/cluster.kek" ]]; then
     (umask 077 && openssl rand -hex 32 >"$dir/cluster.kek")
   fi
-  # TLS to etcd's client port, with client certificates (peers talk on
-  # loopback in plain text here).
-  local scheme=https etcd_tls=() node_tls=() ctl_tls=()
+  # One signer of the log's checkpoints for every node.
+  if [[ ! -f "$dir/tlog-signer.key" ]]; then
+    "$bin/ycr-server" keygen --name=localhost/ycr/cluster-sh \
+      --out="$dir/tlog-signer.key" >/dev/null
+  fi
+  # TLS to etcd's client port, with client certificates, and between its
+  # members, with peer certificates.
+  local scheme=https peer_scheme=https etcd_tls=() node_tls=() ctl_tls=()
   if [[ "${YCR_ETCD_INSECURE:-0}" == 1 ]]; then
     scheme=http
+    peer_scheme=http
     node_tls=(--replication_insecure)
   else
     local tls="$dir/tls"
@@ -83,17 +92,26 @@ start() {
     ctl_tls=(--cacert="$tls/ca.crt" --cert="$client.crt" --key="$client.key")
   fi
   local peers=() i
-  for i in 0 1 2; do peers+=("etcd$i=http://$host:$(etcd_peer_port "$i")"); done
+  for i in 0 1 2; do
+    peers+=("etcd$i=$peer_scheme://$host:$(etcd_peer_port "$i")")
+  done
   local initial
   initial="$(IFS=,; echo "${peers[*]}")"
   for i in 0 1 2; do
-    local state=new
+    local state=new peer_tls=()
     [[ -d "$dir/etcd$i" ]] && state=existing
+    if [[ "$peer_scheme" == https ]]; then
+      bash deploy/dev-ca.sh "$dir/tls" peer "etcd$i" >/dev/null
+      peer_tls=(--peer-cert-file="$dir/tls/peers/etcd$i.crt"
+        --peer-key-file="$dir/tls/peers/etcd$i.key" --peer-client-cert-auth
+        --peer-trusted-ca-file="$dir/tls/ca.crt")
+    fi
     "$etcd" --name="etcd$i" --data-dir="$dir/etcd$i" "${etcd_tls[@]}" \
+      "${peer_tls[@]}" \
       --listen-client-urls="$scheme://$host:$(etcd_client_port "$i")" \
       --advertise-client-urls="$scheme://$host:$(etcd_client_port "$i")" \
-      --listen-peer-urls="http://$host:$(etcd_peer_port "$i")" \
-      --initial-advertise-peer-urls="http://$host:$(etcd_peer_port "$i")" \
+      --listen-peer-urls="$peer_scheme://$host:$(etcd_peer_port "$i")" \
+      --initial-advertise-peer-urls="$peer_scheme://$host:$(etcd_peer_port "$i")" \
       --initial-cluster="$initial" --initial-cluster-state="$state" \
       --initial-cluster-token=ycr-cluster-sh \
       >"$dir/etcd$i.log" 2>&1 &
@@ -114,7 +132,8 @@ start() {
     "$bin/ycr-server" --insecure --data_dir="$dir/node$i" \
       --listen="$host:$port" --advertise="$host:$port" --node_id="node$i" \
       --replication="etcd://$(endpoints)" "${node_tls[@]}" \
-      --cluster_kek="$dir/cluster.kek" --backup_dir="$dir/backups$i" \
+      --cluster_kek="$dir/cluster.kek" --tlog_key="$dir/tlog-signer.key" \
+      --backup_dir="$dir/backups$i" \
       >"$dir/node$i.log" 2>&1 &
     echo $! >"$dir/node$i.pid"
   done

@@ -8,6 +8,13 @@
 #                                                 certificate and the standard
 #                                                 identities (below)
 #   deploy/dev-ca.sh DIR client ORG USER ROLE     one more client identity
+#   deploy/dev-ca.sh DIR peer NAME                a certificate for a member
+#                                                 of a cluster (etcd's peer
+#                                                 port: both ends present
+#                                                 it), DIR/peers/NAME.crt,
+#                                                 .key (serverAuth and
+#                                                 clientAuth; the server's
+#                                                 subjectAltName)
 #   deploy/dev-ca.sh DIR revoke ORG USER          revokes that caller's
 #                                                 certificate and rewrites
 #                                                 DIR/crl.pem (the server
@@ -74,8 +81,8 @@ ca() {
   echo "dev-ca: made the CA $dir/ca.crt"
 }
 
-server() {
-  [[ -s "$dir/server.crt" && -s "$dir/server.key" ]] && return
+# The names a server's (or a peer's) certificate is good for.
+host_names() {
   local names="IP:127.0.0.1,IP:::1,DNS:localhost" host
   IFS=, read -ra hosts <<<"${YCR_TLS_HOSTS:-}"
   for host in "${hosts[@]}"; do
@@ -86,6 +93,13 @@ server() {
       names+=",DNS:$host"
     fi
   done
+  echo "$names"
+}
+
+server() {
+  [[ -s "$dir/server.crt" && -s "$dir/server.key" ]] && return
+  local names
+  names="$(host_names)"
   openssl req -new "${newkey[@]}" -keyout "$dir/server.key" \
     -out "$dir/server.csr" -subj "/O=ycr/OU=server/CN=localhost" 2>/dev/null
   sign "$dir/server" "subjectAltName=$names\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n"
@@ -108,6 +122,22 @@ client() {
     -subj "/O=$organisation/OU=$role/CN=$user" 2>/dev/null
   sign "$stem" "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n"
   made=$((made + 1))
+}
+
+# A cluster member NAME: one certificate for both ends of its peer links.
+peer() {
+  local name="$1" names
+  if [[ ! "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]]; then
+    echo "dev-ca.sh: '$name': use letters, digits and . _ - (1..64)" >&2
+    exit 2
+  fi
+  local stem="$dir/peers/$name"
+  [[ -s "$stem.crt" && -s "$stem.key" ]] && return
+  mkdir -p "$dir/peers"
+  names="$(host_names)"
+  openssl req -new "${newkey[@]}" -keyout "$stem.key" -out "$stem.csr" \
+    -subj "/O=ycr/OU=peer/CN=$name" 2>/dev/null
+  sign "$stem" "subjectAltName=$names\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n"
 }
 
 # openssl ca's configuration and database, in DIR (relative names: run from
@@ -165,6 +195,11 @@ if [[ $# -gt 0 ]]; then
       [[ $# -eq 4 ]] || usage
       client "$2" "$3" "$4"
       echo "dev-ca: $dir/clients/$2/$3.crt (O=$2, OU=$4, CN=$3)"
+      ;;
+    peer)
+      [[ $# -eq 2 ]] || usage
+      peer "$2"
+      echo "dev-ca: $dir/peers/$2.crt (a cluster member's peer certificate)"
       ;;
     revoke)
       [[ $# -eq 3 ]] || usage
