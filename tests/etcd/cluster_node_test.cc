@@ -30,6 +30,7 @@
 #include "storage/replicated_commit.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/etcd/free_port.h"
+#include "tests/etcd/in_process_node.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/http_get.h"
 #include "ycr/v1/access_log_service.grpc.pb.h"
@@ -45,12 +46,7 @@ const std::string kReader = "reader-ottoline-3";
 
 class ClusterNodeTest : public EtcdSuite<1> {
  protected:
-  struct Node {
-    TempDir dir;
-    std::unique_ptr<services::Server> server;
-    replication::ReplicatedEventLog* log = nullptr;
-    std::shared_ptr<grpc::Channel> channel;
-  };
+  using Node = InProcessNode;
 
   // The replicated log's options for node `name` at `address`.
   replication::ReplicatedEventLogOptions ClusterOptions(
@@ -76,28 +72,10 @@ class ClusterNodeTest : public EtcdSuite<1> {
     options.backup_dir = node->dir.path() + "/backups";
     options.log.path = node->dir.path() + "/data";
     options.log.sync = false;
-    replication::ReplicatedEventLogOptions base = ClusterOptions(name, address);
-    options.open_cluster_log = [base, node](
-                                   storage::RocksDbEventLogOptions store,
-                                   storage::RocksDbEventLog** local,
-                                   storage::ClusterNode** cluster_node)
-        -> absl::StatusOr<std::unique_ptr<storage::EventLog>> {
-      replication::ReplicatedEventLogOptions cluster = base;
-      cluster.log = std::move(store);
-      cluster.log.cluster_kek = std::string(storage::kClusterKekBytes, 'q');
-      auto opened = replication::ReplicatedEventLog::Open(std::move(cluster));
-      if (!opened.ok()) return opened.status();
-      node->log = opened->get();
-      *local = &(*opened)->local();
-      *cluster_node = opened->get();
-      return std::unique_ptr<storage::EventLog>(std::move(*opened));
-    };
-    auto server = services::Server::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    node->server = *std::move(server);
-    node->channel =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", node->server->port()),
-                            grpc::InsecureChannelCredentials());
+    options.open_cluster_log =
+        OpenInProcessClusterLog(ClusterOptions(name, address), &node->log, 'q');
+    const absl::Status started = StartInProcessNode(std::move(options), node);
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // Two nodes, one leading (a bounded wait), kSubject's record written on
@@ -110,25 +88,13 @@ class ClusterNodeTest : public EtcdSuite<1> {
         services::WriteNewSignerKey(tlog_key_, "example.org/ycr-cluster").ok());
     ASSERT_NO_FATAL_FAILURE(Start("node-a", &a_));
     ASSERT_NO_FATAL_FAILURE(Start("node-b", &b_));
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    while (leader_ == nullptr && absl::Now() < deadline) {
-      for (Node* node : {&a_, &b_}) {
-        if (node->log->leading()) leader_ = node;
-      }
-      absl::SleepFor(absl::Milliseconds(20));  // A poll with a deadline.
-    }
-    ASSERT_NE(leader_, nullptr);
-    follower_ = leader_ == &a_ ? &b_ : &a_;
-    v1::PutSubjectRecordRequest put;
-    put.set_request_id(NewUuid());
-    *put.mutable_record() = Record(kSubject, "Name-Not-In-Etcd");
-    v1::CommandResponse done;
-    grpc::ClientContext context;
-    AsCaller(&context, kSchool);
-    ASSERT_TRUE(Ok(v1::Subjects::NewStub(leader_->channel)
-                       ->PutRecord(&context, put, &done)));
-    ASSERT_TRUE(AwaitApplied(follower_, done.position()));
-    written_ = done.position();
+    const int leads = AwaitLeader({a_.log, b_.log}, absl::Seconds(15));
+    ASSERT_GE(leads, 0);
+    leader_ = leads == 0 ? &a_ : &b_;
+    follower_ = leads == 0 ? &b_ : &a_;
+    written_ = WriteRecord();
+    ASSERT_GT(written_, 0u);
+    ASSERT_TRUE(AwaitApplied(follower_, written_));
   }
 
   void TearDown() override {
@@ -136,6 +102,21 @@ class ClusterNodeTest : public EtcdSuite<1> {
       node->channel.reset();
       node->server.reset();
     }
+  }
+
+  // Writes kSubject's record on the leader as kSchool; its position (0
+  // when refused).
+  uint64_t WriteRecord() {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    v1::PutSubjectRecordRequest put;
+    *put.mutable_record() = Record(kSubject, "Name-Not-In-Etcd");
+    put.set_request_id(NewUuid());
+    v1::CommandResponse done;
+    const grpc::Status s = v1::Subjects::NewStub(leader_->channel)
+                               ->PutRecord(&context, put, &done);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? done.position() : 0;
   }
 
   static bool AwaitApplied(Node* node, uint64_t position) {
