@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "tests/integration/test_server.h"
 
 namespace ycr::testing {
@@ -34,6 +35,21 @@ inline std::vector<const google::protobuf::MethodDescriptor*> AllMethods() {
     }
   }
   return methods;
+}
+
+// The read RPCs: every method but those that write or operate.
+inline std::vector<const google::protobuf::MethodDescriptor*> ReadMethods() {
+  std::vector<const google::protobuf::MethodDescriptor*> reads;
+  for (const google::protobuf::MethodDescriptor* m : AllMethods()) {
+    const std::string name = m->name();
+    if (m->output_type()->name() == "CommandResponse" || name == "Append" ||
+        name == "Erase" || name == "Backup" || name == "Rebuild" ||
+        name == "AdvanceTime") {
+      continue;
+    }
+    reads.push_back(m);
+  }
+  return reads;
 }
 
 // The gRPC path of `m`: "/package.Service/Method".
@@ -89,6 +105,73 @@ inline grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
     return grpc::Status::OK;
   }
   return status;
+}
+
+// Calls `path` with the serialized `request` in `context` (the caller sets
+// its identity and deadline) and returns every message answered, as bytes
+// (a stream read to its end, at most `max`); the status in `*status`.
+inline std::vector<std::string> CallCollect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+    const std::string& request, grpc::ClientContext* context,
+    grpc::Status* status, int max = 2000) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(context, path, &cq);
+  int tag = 0;
+  auto await = [&cq](void* t) {
+    void* got = nullptr;
+    bool ok = false;
+    return cq.Next(&got, &ok) && ok && got == t;
+  };
+  std::vector<std::string> messages;
+  call->StartCall(&tag);
+  if (await(&tag)) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->WriteLast(buffer, grpc::WriteOptions(), &tag);
+    if (await(&tag)) {
+      for (int n = 0; n < max; ++n) {
+        grpc::ByteBuffer response;
+        call->Read(&response, &tag);
+        if (!await(&tag)) break;
+        std::vector<grpc::Slice> slices;
+        (void)response.Dump(&slices);
+        std::string& bytes = messages.emplace_back();
+        for (const grpc::Slice& s : slices) {
+          bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+      }
+    }
+  }
+  call->Finish(status, &tag);
+  (void)await(&tag);
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  while (cq.Next(&got, &ok)) {
+  }
+  return messages;
+}
+
+// The messages `m` answered (CallCollect), each as text and as bytes, with
+// when a pack was compiled (the server's wall clock) cleared.
+inline std::string AnsweredText(const google::protobuf::MethodDescriptor* m,
+                                std::vector<std::string> answered) {
+  std::string text;
+  for (std::string& bytes : answered) {
+    std::unique_ptr<google::protobuf::Message> out(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(m->output_type())
+            ->New());
+    out->ParseFromString(bytes);
+    if (const google::protobuf::FieldDescriptor* at =
+            out->GetDescriptor()->FindFieldByName("compiled_at")) {
+      out->GetReflection()->ClearField(out.get(), at);
+      bytes = out->SerializeAsString();
+    }
+    absl::StrAppend(&text, out->DebugString(), bytes, "\n");
+  }
+  return text;
 }
 
 }  // namespace ycr::testing
