@@ -488,7 +488,13 @@ void HostileClusterTest::SendEveryCommandToAFollower() {
 // or UNAVAILABLE naming the leader's advertised address and nothing else:
 // no id of the request or the case, no organisation but the caller, no
 // node name, no etcd endpoint.
-TEST_F(HostileClusterTest, AFollowersRefusalTellsOnlyWhereTheLeaderIs) {
+// Each test a suite of its own: its own etcd cluster (the nodes use the
+// default prefix).
+class HostileClusterRefusalTest : public HostileClusterTest {};
+class HostileClusterErasureTest : public HostileClusterTest {};
+class HostileClusterClientTest : public HostileClusterTest {};
+
+TEST_F(HostileClusterRefusalTest, AFollowersRefusalTellsOnlyWhereTheLeaderIs) {
   SendEveryCommandToAFollower();
 }
 
@@ -503,7 +509,8 @@ TEST_F(HostileClusterTest, AFollowersRefusalTellsOnlyWhereTheLeaderIs) {
 // entries and their revisions are compacted; and a follower's store,
 // compacted, holds neither the erased texts nor the child's own key in any
 // file.
-TEST_F(HostileClusterTest, AnErasureLeavesNoPlaintextOnAnyNodeNorInEtcd) {
+TEST_F(HostileClusterErasureTest,
+       AnErasureLeavesNoPlaintextOnAnyNodeNorInEtcd) {
   std::string own_key;
   const std::vector<std::string> keys =
       SubjectKeysOf(Follower(1), "s-1", &own_key);
