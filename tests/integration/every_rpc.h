@@ -57,59 +57,10 @@ inline std::string Path(const google::protobuf::MethodDescriptor* m) {
   return absl::StrCat("/", m->service()->full_name(), "/", m->name());
 }
 
-// Calls `path` with the serialized `request` as (organisation, user, role),
-// or with no identity (only a deadline) when `role` is empty. A stream is
-// cancelled after its first message, which counts as OK.
-inline grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
-                            const std::string& path, const std::string& request,
-                            const std::string& organisation,
-                            const std::string& user, const std::string& role) {
-  grpc::ClientContext context;
-  if (!role.empty()) {
-    AsCaller(&context, organisation, user, role);
-  } else {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-  }
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&context, path, &cq);
-  auto await = [&cq](void* tag) {
-    void* got = nullptr;
-    bool ok = false;
-    return cq.Next(&got, &ok) && ok && got == tag;
-  };
-  int tag = 0;
-  bool got_message = false;
-  call->StartCall(&tag);
-  if (await(&tag)) {
-    grpc::Slice slice(request);
-    grpc::ByteBuffer buffer(&slice, 1);
-    call->WriteLast(buffer, grpc::WriteOptions(), &tag);
-    if (await(&tag)) {
-      grpc::ByteBuffer response;
-      call->Read(&response, &tag);
-      got_message = await(&tag);
-      if (got_message) context.TryCancel();
-    }
-  }
-  grpc::Status status;
-  call->Finish(&status, &tag);
-  void* got = nullptr;
-  bool ok = false;
-  (void)cq.Next(&got, &ok);
-  cq.Shutdown();
-  while (cq.Next(&got, &ok)) {
-  }
-  if (got_message && status.error_code() == grpc::StatusCode::CANCELLED) {
-    return grpc::Status::OK;
-  }
-  return status;
-}
-
 // Calls `path` with the serialized `request` in `context` (the caller sets
 // its identity and deadline) and returns every message answered, as bytes
-// (a stream read to its end, at most `max`); the status in `*status`.
+// (a stream read to its end, or cancelled after `max`); the status in
+// `*status`.
 inline std::vector<std::string> CallCollect(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
     const std::string& request, grpc::ClientContext* context,
@@ -143,6 +94,7 @@ inline std::vector<std::string> CallCollect(
       }
     }
   }
+  if (messages.size() == static_cast<size_t>(max)) context->TryCancel();
   call->Finish(status, &tag);
   (void)await(&tag);
   cq.Shutdown();
@@ -151,6 +103,29 @@ inline std::vector<std::string> CallCollect(
   while (cq.Next(&got, &ok)) {
   }
   return messages;
+}
+
+// Calls `path` with the serialized `request` as (organisation, user, role),
+// or with no identity (only a deadline) when `role` is empty. A stream is
+// cancelled after its first message, which counts as OK.
+inline grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& path, const std::string& request,
+                            const std::string& organisation,
+                            const std::string& user, const std::string& role) {
+  grpc::ClientContext context;
+  if (!role.empty()) {
+    AsCaller(&context, organisation, user, role);
+  } else {
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+  }
+  grpc::Status status;
+  const bool got_message =
+      !CallCollect(channel, path, request, &context, &status, 1).empty();
+  if (got_message && status.error_code() == grpc::StatusCode::CANCELLED) {
+    return grpc::Status::OK;
+  }
+  return status;
 }
 
 // The messages `m` answered (CallCollect), each as text and as bytes, with
