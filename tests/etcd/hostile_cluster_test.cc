@@ -309,6 +309,13 @@ class HostileClusterTest : public ClusterTest {
       int i, uint64_t head, std::map<std::string, std::string>* shown,
       const std::vector<std::string>& erased = {}) {
     std::map<std::string, std::string> answers;
+    // A checkpoint of the whole log signed first on this node: a pack's
+    // receipts prove against the node's latest, which each node signs on
+    // its own timer.
+    v1::CheckpointRequest checkpoint;
+    checkpoint.set_min_tree_size(head);
+    EXPECT_TRUE(absl::StartsWith(
+        Call(i, Method("Audit.Checkpoint"), checkpoint, "auditor-1"), "0 "));
     for (const Reader& reader : Readers()) {
       for (const MethodDescriptor* m : ReadMethods()) {
         // Subscribe never ends (live): a second of it.
