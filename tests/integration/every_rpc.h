@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "tests/integration/test_server.h"
 
 namespace ycr::testing {
@@ -36,9 +37,72 @@ inline std::vector<const google::protobuf::MethodDescriptor*> AllMethods() {
   return methods;
 }
 
+// The read RPCs: every method but those that write or operate.
+inline std::vector<const google::protobuf::MethodDescriptor*> ReadMethods() {
+  std::vector<const google::protobuf::MethodDescriptor*> reads;
+  for (const google::protobuf::MethodDescriptor* m : AllMethods()) {
+    const std::string name = m->name();
+    if (m->output_type()->name() == "CommandResponse" || name == "Append" ||
+        name == "Erase" || name == "Backup" || name == "Rebuild" ||
+        name == "AdvanceTime") {
+      continue;
+    }
+    reads.push_back(m);
+  }
+  return reads;
+}
+
 // The gRPC path of `m`: "/package.Service/Method".
 inline std::string Path(const google::protobuf::MethodDescriptor* m) {
   return absl::StrCat("/", m->service()->full_name(), "/", m->name());
+}
+
+// Calls `path` with the serialized `request` in `context` (the caller sets
+// its identity and deadline) and returns every message answered, as bytes
+// (a stream read to its end, or cancelled after `max`); the status in
+// `*status`.
+inline std::vector<std::string> CallCollect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+    const std::string& request, grpc::ClientContext* context,
+    grpc::Status* status, int max = 2000) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(context, path, &cq);
+  int tag = 0;
+  auto await = [&cq](void* t) {
+    void* got = nullptr;
+    bool ok = false;
+    return cq.Next(&got, &ok) && ok && got == t;
+  };
+  std::vector<std::string> messages;
+  call->StartCall(&tag);
+  if (await(&tag)) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->WriteLast(buffer, grpc::WriteOptions(), &tag);
+    if (await(&tag)) {
+      for (int n = 0; n < max; ++n) {
+        grpc::ByteBuffer response;
+        call->Read(&response, &tag);
+        if (!await(&tag)) break;
+        std::vector<grpc::Slice> slices;
+        (void)response.Dump(&slices);
+        std::string& bytes = messages.emplace_back();
+        for (const grpc::Slice& s : slices) {
+          bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+      }
+    }
+  }
+  if (messages.size() == static_cast<size_t>(max)) context->TryCancel();
+  call->Finish(status, &tag);
+  (void)await(&tag);
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  while (cq.Next(&got, &ok)) {
+  }
+  return messages;
 }
 
 // Calls `path` with the serialized `request` as (organisation, user, role),
@@ -55,40 +119,34 @@ inline grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(30));
   }
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&context, path, &cq);
-  auto await = [&cq](void* tag) {
-    void* got = nullptr;
-    bool ok = false;
-    return cq.Next(&got, &ok) && ok && got == tag;
-  };
-  int tag = 0;
-  bool got_message = false;
-  call->StartCall(&tag);
-  if (await(&tag)) {
-    grpc::Slice slice(request);
-    grpc::ByteBuffer buffer(&slice, 1);
-    call->WriteLast(buffer, grpc::WriteOptions(), &tag);
-    if (await(&tag)) {
-      grpc::ByteBuffer response;
-      call->Read(&response, &tag);
-      got_message = await(&tag);
-      if (got_message) context.TryCancel();
-    }
-  }
   grpc::Status status;
-  call->Finish(&status, &tag);
-  void* got = nullptr;
-  bool ok = false;
-  (void)cq.Next(&got, &ok);
-  cq.Shutdown();
-  while (cq.Next(&got, &ok)) {
-  }
+  const bool got_message =
+      !CallCollect(channel, path, request, &context, &status, 1).empty();
   if (got_message && status.error_code() == grpc::StatusCode::CANCELLED) {
     return grpc::Status::OK;
   }
   return status;
+}
+
+// The messages `m` answered (CallCollect), each as text and as bytes, with
+// when a pack was compiled (the server's wall clock) cleared.
+inline std::string AnsweredText(const google::protobuf::MethodDescriptor* m,
+                                std::vector<std::string> answered) {
+  std::string text;
+  for (std::string& bytes : answered) {
+    std::unique_ptr<google::protobuf::Message> out(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(m->output_type())
+            ->New());
+    out->ParseFromString(bytes);
+    if (const google::protobuf::FieldDescriptor* at =
+            out->GetDescriptor()->FindFieldByName("compiled_at")) {
+      out->GetReflection()->ClearField(out.get(), at);
+      bytes = out->SerializeAsString();
+    }
+    absl::StrAppend(&text, out->DebugString(), bytes, "\n");
+  }
+  return text;
 }
 
 }  // namespace ycr::testing

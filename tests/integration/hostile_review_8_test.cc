@@ -136,73 +136,13 @@ class HostileReview8Test : public RetentionReviewTest {
     }
     context.set_deadline(std::chrono::system_clock::now() +
                          absl::ToChronoMilliseconds(timeout));
-    grpc::GenericStub stub(channel_);
-    grpc::CompletionQueue cq;
-    auto call = stub.PrepareCall(&context, Path(m), &cq);
-    int tag = 0;
-    auto await = [&cq](void* t) {
-      void* got = nullptr;
-      bool ok = false;
-      return cq.Next(&got, &ok) && ok && got == t;
-    };
-    std::string messages;
-    call->StartCall(&tag);
-    if (await(&tag)) {
-      grpc::Slice slice(request.SerializeAsString());
-      grpc::ByteBuffer buffer(&slice, 1);
-      call->WriteLast(buffer, grpc::WriteOptions(), &tag);
-      if (await(&tag)) {
-        for (int n = 0; n < 2000; ++n) {
-          grpc::ByteBuffer response;
-          call->Read(&response, &tag);
-          if (!await(&tag)) break;
-          std::vector<grpc::Slice> slices;
-          (void)response.Dump(&slices);
-          std::string bytes;
-          for (const grpc::Slice& s : slices) {
-            bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-          }
-          std::unique_ptr<Message> out(
-              google::protobuf::MessageFactory::generated_factory()
-                  ->GetPrototype(m->output_type())
-                  ->New());
-          out->ParseFromString(bytes);
-          // When a pack was compiled (the server's wall clock) aside.
-          if (const FieldDescriptor* at =
-                  out->GetDescriptor()->FindFieldByName("compiled_at")) {
-            out->GetReflection()->ClearField(out.get(), at);
-            bytes = out->SerializeAsString();
-          }
-          absl::StrAppend(&messages, out->DebugString(), bytes, "\n");
-        }
-      }
-    }
     grpc::Status status;
-    call->Finish(&status, &tag);
-    (void)await(&tag);
-    cq.Shutdown();
-    void* got = nullptr;
-    bool ok = false;
-    while (cq.Next(&got, &ok)) {
-    }
+    const std::string messages = AnsweredText(
+        m, CallCollect(channel_, Path(m), request.SerializeAsString(), &context,
+                       &status));
     return absl::StrCat(Everything(status, context), "\n", messages);
   }
 };
-
-// The read RPCs: every method but those that write or operate.
-std::vector<const MethodDescriptor*> ReadMethods() {
-  std::vector<const MethodDescriptor*> reads;
-  for (const MethodDescriptor* m : AllMethods()) {
-    const std::string name = m->name();
-    if (m->output_type()->name() == "CommandResponse" || name == "Append" ||
-        name == "Erase" || name == "Backup" || name == "Rebuild" ||
-        name == "AdvanceTime") {
-      continue;
-    }
-    reads.push_back(m);
-  }
-  return reads;
-}
 
 // The values a request's fields are tried with, by field name: each list's
 // first is the base; the others are tried one field at a time.
