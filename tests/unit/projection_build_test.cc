@@ -310,6 +310,34 @@ TEST_F(ProjectionBuildTest, ABuildBatchKeepsWhatItReadAcrossSpillsOfMuchMore) {
   EXPECT_EQ(Scan("p", 1), model);
 }
 
+TEST_F(ProjectionBuildTest, NewKeysPutBesideTheMapAreSpilledAndMergedInOrder) {
+  // PutNew keeps a key out of the batch's map: it must still reach the
+  // runs and the commit, in key order among the map's changes.
+  std::unique_ptr<ProjectionBatch> batch =
+      store_->NewBuildBatch("p", 1, /*cache_bytes=*/1 << 20);
+  State model;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      // Interleaved with the map's keys: "k<i>" from Put, "k<i>n<round>"
+      // from PutNew.
+      const std::string key = absl::StrCat("k", i);
+      const std::string fresh = absl::StrCat(key, "n", round);
+      batch->Put(key, absl::StrCat("v", round));
+      batch->PutNew(fresh, absl::StrCat("n", round, "-", i));
+      model[key] = absl::StrCat("v", round);
+      model[fresh] = absl::StrCat("n", round, "-", i);
+    }
+    EXPECT_GT(batch->staged_bytes(), 0u);
+    if (round < 2) {
+      ASSERT_TRUE(*store_->Spill(*batch));
+    }
+  }
+  // Read back from the runs.
+  EXPECT_EQ(*batch->Get("k7n0"), std::optional<std::string>("n0-7"));
+  ASSERT_TRUE(store_->Commit(*batch, ProjectionCheckpoint{5, 7}).ok());
+  EXPECT_EQ(Scan("p", 1), model);
+}
+
 TEST(ProjectionBuildFilesTest, AStoreRemovesWhatADeadBuildLeft) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() + "/projection-build");
