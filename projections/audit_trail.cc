@@ -292,17 +292,19 @@ absl::Status AuditTrailProjection::Apply(const v1::RecordedEvent& event,
 
   const std::string value = AuditEntryBytes(event, a->disclosure, subject);
 
-  batch.Put(AuditTrailKey(subject, event.position()), value);
+  // Each entry's key names the event's position: written once, never read
+  // by Apply.
+  batch.PutNew(AuditTrailKey(subject, event.position()), value);
   if (a->consent) {
     std::string key = AuditConsentPrefix(subject);
     PutBigEndian64(&key, event.position());
-    batch.Put(key, value);
+    batch.PutNew(key, value);
   }
   if (a->disclosure != nullptr) {
     const std::string& from = a->disclosure->from().organisation();
     const std::string& to = a->disclosure->to().organisation();
-    if (!from.empty()) batch.Put(OrgKey(from, event), value);
-    if (!to.empty() && to != from) batch.Put(OrgKey(to, event), value);
+    if (!from.empty()) batch.PutNew(OrgKey(from, event), value);
+    if (!to.empty() && to != from) batch.PutNew(OrgKey(to, event), value);
   }
   return absl::OkStatus();
 }

@@ -36,6 +36,13 @@ class ProjectionBatch {
   virtual absl::StatusOr<std::optional<std::string>> Get(
       absl::string_view key) = 0;
   virtual void Put(absl::string_view key, absl::string_view value) = 0;
+  // As Put, for a key the batch has not seen and will not see again before
+  // it is committed (no Get, Put or Delete of it: a key naming a position
+  // of the log, written once by the event at that position). A build batch
+  // keeps it out of its map of state read and written. Default: Put.
+  virtual void PutNew(absl::string_view key, absl::string_view value) {
+    Put(key, value);
+  }
   virtual void Delete(absl::string_view key) = 0;
   // Bytes staged so far (to bound a commit).
   virtual size_t staged_bytes() const = 0;

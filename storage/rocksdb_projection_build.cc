@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "storage/byte_arena.h"
 #include "storage/key_format.h"
 
 namespace ycr::storage::internal {
@@ -29,6 +30,15 @@ absl::Status Closed() { return absl::UnavailableError("the store is closed"); }
 // A run's values start with one of these.
 constexpr char kPut = 'p';
 constexpr char kDeleted = 'd';
+// The marked value of an absent key.
+constexpr char kAbsentMark[] = {kDeleted};
+constexpr absl::string_view kAbsent(kAbsentMark, 1);
+
+// The value a marked value holds (nullopt: absent).
+std::optional<std::string> Unmark(absl::string_view marked) {
+  if (marked[0] == kDeleted) return std::nullopt;
+  return std::string(marked.substr(1));
+}
 
 // Merged state is written in files of about this size.
 constexpr uint64_t kStateFileBytes = 256 << 20;
@@ -99,21 +109,27 @@ class RocksDbBuildBatch : public ProjectionBatch {
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       it->second.read = true;
-      return it->second.value;
+      return Unmark(it->second.marked);
     }
     ASSIGN_OR_RETURN(std::optional<std::string> value, Lookup(key));
-    Entry& e = entries_[key];
-    e.value = value;
+    Entry& e = entries_[arena_.Add(key)];
+    e.marked = value.has_value() ? arena_.Add(kPut, *value) : kAbsent;
     e.read = true;
     cached_bytes_ += key.size() + (value.has_value() ? value->size() : 0);
     return value;
   }
 
   void Put(absl::string_view key, absl::string_view value) override {
-    Set(key, std::optional<std::string>(std::string(value)));
+    Set(key, arena_.Add(kPut, value));
   }
 
-  void Delete(absl::string_view key) override { Set(key, std::nullopt); }
+  void PutNew(absl::string_view key, absl::string_view value) override {
+    // Not in the map: staged for the next run or commit only.
+    fresh_.emplace_back(arena_.Add(key), arena_.Add(kPut, value));
+    staged_bytes_ += prefix_.size() + key.size() + value.size();
+  }
+
+  void Delete(absl::string_view key) override { Set(key, kAbsent); }
 
   size_t staged_bytes() const override { return staged_bytes_; }
 
@@ -133,15 +149,16 @@ class RocksDbBuildBatch : public ProjectionBatch {
 
   // Writes the changes since the last commit or spill to a new run.
   absl::Status WriteRun(const std::string& path) {
-    std::vector<std::pair<absl::string_view, const Entry*>> changes = Dirty();
+    const std::vector<Change> changes = Dirty();
     auto run = std::make_unique<Run>(path, changes.size());
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), RunOptions());
+    // The run is read back (lookups, the merge): its pages stay cached.
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), RunOptions(),
+                                  /*column_family=*/nullptr,
+                                  /*invalidate_page_cache=*/false);
     RETURN_IF_ERROR(FromRocks(writer.Open(path), "cannot create a build run"));
-    std::string value;
-    for (const auto& [k, e] : changes) {
-      value.assign(1, e->value.has_value() ? kPut : kDeleted);
-      if (e->value.has_value()) value.append(*e->value);
-      RETURN_IF_ERROR(FromRocks(writer.Put(Slice(k), Slice(value)),
+    for (const auto& [k, marked] : changes) {
+      // Written as held: the mark, then the value.
+      RETURN_IF_ERROR(FromRocks(writer.Put(Slice(k), Slice(marked)),
                                 "cannot write a build run"));
       run->bloom.Add(k);
     }
@@ -167,8 +184,7 @@ class RocksDbBuildBatch : public ProjectionBatch {
       its.emplace_back(run->reader->NewIterator(read));
       its.back()->SeekToFirst();
     }
-    const std::vector<std::pair<absl::string_view, const Entry*>> staged =
-        Dirty();
+    const std::vector<Change> staged = Dirty();
     size_t next_staged = 0;
     // (key, source): the smallest key first, the newest source (the staged
     // changes, then the last run) first among equal keys.
@@ -198,16 +214,12 @@ class RocksDbBuildBatch : public ProjectionBatch {
       if (!any || k != last) {
         any = true;
         last.assign(k.data(), k.size());
+        const absl::string_view marked = source == staged_source
+                                             ? staged[next_staged].second
+                                             : View(its[source]->value());
+        if (marked.empty()) return absl::DataLossError("a build run is bad");
         std::optional<absl::string_view> value;
-        if (source == staged_source) {
-          if (staged[next_staged].second->value.has_value()) {
-            value = *staged[next_staged].second->value;
-          }
-        } else {
-          absl::string_view marked = View(its[source]->value());
-          if (marked.empty()) return absl::DataLossError("a build run is bad");
-          if (marked[0] == kPut) value = marked.substr(1);
-        }
+        if (marked[0] == kPut) value = marked.substr(1);
         if (writer == nullptr) {
           writer = std::make_unique<rocksdb::SstFileWriter>(
               rocksdb::EnvOptions(), options);
@@ -252,8 +264,10 @@ class RocksDbBuildBatch : public ProjectionBatch {
   void Written(bool committed) {
     if (committed) runs_.clear();
     staged_bytes_ = 0;
+    fresh_.clear();
     if (cached_bytes_ > cache_bytes_) {
       entries_.clear();
+      arena_.Clear();
       cached_bytes_ = 0;
       return;
     }
@@ -266,28 +280,80 @@ class RocksDbBuildBatch : public ProjectionBatch {
         entries_.erase(it++);
       }
     }
+    // Most of the arena now holds what was dropped: move what is kept.
+    if (arena_.bytes() > 2 * cached_bytes_ + ByteArena::kBlockBytes) Compact();
   }
 
  private:
   struct Entry {
-    std::optional<std::string> value;  // nullopt: absent
-    bool dirty = false;                // changed since the last commit
-    bool read = false;                 // read since it was cached
+    // The value marked, in arena_: kPut then the value, or kAbsent.
+    absl::string_view marked = kAbsent;
+    bool dirty = false;  // changed since the last commit
+    bool read = false;   // read since it was cached
   };
+  // A changed key and its marked value.
+  using Change = std::pair<absl::string_view, absl::string_view>;
 
   static size_t Size(absl::string_view key, const Entry& e) {
-    return key.size() + (e.value.has_value() ? e.value->size() : 0);
+    return key.size() + e.marked.size() - 1;
+  }
+
+  // Copies the entries into a fresh arena; the old one's views go, its
+  // blocks to be reused by the next writes.
+  void Compact() {
+    ByteArena fresh;
+    fresh.TakeSpares(arena_);
+    absl::flat_hash_map<absl::string_view, Entry> kept;
+    kept.reserve(entries_.size());
+    for (const auto& [k, e] : entries_) {
+      Entry copy = e;
+      if (e.marked.data() != kAbsent.data()) copy.marked = fresh.Add(e.marked);
+      kept.emplace(fresh.Add(k), copy);
+    }
+    entries_.swap(kept);
+    arena_.Swap(fresh);
+    fresh.Clear();
+    arena_.TakeSpares(fresh);
   }
 
   // The changes since the last commit or spill, in key order.
-  std::vector<std::pair<absl::string_view, const Entry*>> Dirty() const {
-    std::vector<std::pair<absl::string_view, const Entry*>> changes;
+  std::vector<Change> Dirty() const {
+    // Sorted by each key's first 16 bytes held inline (most comparisons end
+    // there, without reaching into the arena), then by the whole key.
+    struct Sortable {
+      uint64_t head[2];
+      Change change;
+    };
+    std::vector<Sortable> sortable;
     for (const auto& [k, e] : entries_) {
-      if (e.dirty) changes.emplace_back(k, &e);
+      if (e.dirty) {
+        sortable.push_back({{Head(k, 0), Head(k, 8)}, {k, e.marked}});
+      }
     }
-    std::sort(changes.begin(), changes.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const Change& c : fresh_) {
+      sortable.push_back({{Head(c.first, 0), Head(c.first, 8)}, c});
+    }
+    std::sort(sortable.begin(), sortable.end(),
+              [](const Sortable& a, const Sortable& b) {
+                if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
+                if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
+                return a.change.first < b.change.first;
+              });
+    std::vector<Change> changes;
+    changes.reserve(sortable.size());
+    for (const Sortable& s : sortable) changes.push_back(s.change);
     return changes;
+  }
+
+  // Bytes [from, from + 8) of `key` (zeros past its end) as a big-endian
+  // number: numeric order is the bytes' order.
+  static uint64_t Head(absl::string_view key, size_t from) {
+    uint64_t head = 0;
+    for (size_t i = from; i < from + 8; ++i) {
+      head = (head << 8) |
+             (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+    }
+    return head;
   }
 
   // A key not in memory: the newest run that has it, else the store.
@@ -313,11 +379,16 @@ class RocksDbBuildBatch : public ProjectionBatch {
     return std::optional<std::string>(std::move(bytes));
   }
 
-  void Set(absl::string_view key, std::optional<std::string> value) {
-    auto [it, added] = entries_.try_emplace(key);
+  // `marked` is in arena_ (or kAbsent).
+  void Set(absl::string_view key, absl::string_view marked) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      it = entries_.emplace(arena_.Add(key), Entry()).first;
+    } else {
+      cached_bytes_ -= Size(key, it->second);
+    }
     Entry& e = it->second;
-    if (!added) cached_bytes_ -= Size(key, e);
-    e.value = std::move(value);
+    e.marked = marked;
     e.dirty = true;
     const size_t size = Size(key, e);
     cached_bytes_ += size;
@@ -331,7 +402,12 @@ class RocksDbBuildBatch : public ProjectionBatch {
   const size_t cache_bytes_;
   const uint64_t id_;
   uint64_t next_file_ = 0;
-  absl::flat_hash_map<std::string, Entry> entries_;
+  // Keys and marked values live in arena_.
+  ByteArena arena_;
+  absl::flat_hash_map<absl::string_view, Entry> entries_;
+  // PutNew's keys and marked values (in arena_), since the last commit or
+  // spill.
+  std::vector<Change> fresh_;
   std::vector<std::unique_ptr<Run>> runs_;
   size_t cached_bytes_ = 0;
   size_t staged_bytes_ = 0;

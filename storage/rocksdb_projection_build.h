@@ -5,7 +5,9 @@
 // calls. Internal to storage.
 //
 // A build batch keeps the generation's state as far as it has seen it in a
-// hash map over the store. A commit writes what changed, sorted, to an SST
+// hash map over the store, its keys and values in a byte arena (ByteArena);
+// keys put with PutNew (written once, never read back) are staged beside
+// the map. A commit writes what changed, sorted, to an SST
 // file and ingests it with the checkpoint's file in one atomic ingestion.
 // A spill writes what changed to a run file of its own instead (a sorted
 // SST beside the store, values marked put or deleted, with a Bloom filter

@@ -270,6 +270,74 @@ TEST_F(ProjectionBuildTest, SpilledRunsAreReadBackAndMergedNewestFirst) {
   EXPECT_EQ(Scan("p", 1), (State{{"b", "3"}, {"c", "3"}}));
 }
 
+TEST_F(ProjectionBuildTest, ABuildBatchKeepsWhatItReadAcrossSpillsOfMuchMore) {
+  // Keys and values live in the batch's arena; a spill drops what was only
+  // written and moves what was read to a fresh one, whose blocks the next
+  // writes reuse: what was read must still read back right, from memory.
+  std::unique_ptr<ProjectionBatch> batch =
+      store_->NewBuildBatch("p", 1, /*cache_bytes=*/64 << 20);
+  State model;
+  const std::string big(4096, 'x');
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 1000; ++i) {  // ~4 MiB written, never read.
+      const std::string key = absl::StrCat("w", round, "-", i);
+      const std::string value = absl::StrCat(big, round, i);
+      batch->Put(key, value);
+      model[key] = value;
+    }
+    for (int i = 0; i < 50; ++i) {  // Read, then kept in memory.
+      const std::string key = absl::StrCat("r", i);
+      const std::optional<std::string> was = *batch->Get(key);
+      EXPECT_EQ(was, model.count(key) > 0
+                         ? std::optional<std::string>(model[key])
+                         : std::nullopt)
+          << key << " in round " << round;
+      if (i % 7 == 3) {
+        batch->Delete(key);
+        model.erase(key);
+      } else {
+        const std::string value = absl::StrCat("v", round, "-", i);
+        batch->Put(key, value);
+        model[key] = value;
+      }
+    }
+    ASSERT_TRUE(*store_->Spill(*batch));
+  }
+  for (const auto& [key, value] : model) {
+    ASSERT_EQ(*batch->Get(key), std::optional<std::string>(value)) << key;
+  }
+  ASSERT_TRUE(store_->Commit(*batch, ProjectionCheckpoint{9, 7}).ok());
+  EXPECT_EQ(Scan("p", 1), model);
+}
+
+TEST_F(ProjectionBuildTest, NewKeysPutBesideTheMapAreSpilledAndMergedInOrder) {
+  // PutNew keeps a key out of the batch's map: it must still reach the
+  // runs and the commit, in key order among the map's changes.
+  std::unique_ptr<ProjectionBatch> batch =
+      store_->NewBuildBatch("p", 1, /*cache_bytes=*/1 << 20);
+  State model;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      // Interleaved with the map's keys: "k<i>" from Put, "k<i>n<round>"
+      // from PutNew.
+      const std::string key = absl::StrCat("k", i);
+      const std::string fresh = absl::StrCat(key, "n", round);
+      batch->Put(key, absl::StrCat("v", round));
+      batch->PutNew(fresh, absl::StrCat("n", round, "-", i));
+      model[key] = absl::StrCat("v", round);
+      model[fresh] = absl::StrCat("n", round, "-", i);
+    }
+    EXPECT_GT(batch->staged_bytes(), 0u);
+    if (round < 2) {
+      ASSERT_TRUE(*store_->Spill(*batch));
+    }
+  }
+  // Read back from the runs.
+  EXPECT_EQ(*batch->Get("k7n0"), std::optional<std::string>("n0-7"));
+  ASSERT_TRUE(store_->Commit(*batch, ProjectionCheckpoint{5, 7}).ok());
+  EXPECT_EQ(Scan("p", 1), model);
+}
+
 TEST(ProjectionBuildFilesTest, AStoreRemovesWhatADeadBuildLeft) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() + "/projection-build");
