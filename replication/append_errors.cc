@@ -1,21 +1,16 @@
 #include "replication/append_errors.h"
 
-#include <utility>
-
-#include "common/client_errors.h"
+#include <string>
 
 namespace ycr::replication {
 
-storage::AppendCallback AnswerClients(storage::AppendCallback done,
-                                      Logger* log) {
-  return [done = std::move(done),
-          log](absl::StatusOr<storage::AppendResult> result) mutable {
-    if (!result.ok()) {
-      result = ForClients(result.status(), kAppendNotCommitted, log,
-                          "replication.append_refused");
-    }
-    std::move(done)(std::move(result));
-  };
+absl::Status AppendNotCommitted(const absl::Status& cause, Logger* log) {
+  if (log != nullptr) {
+    log->Log(LogLevel::kWarning, "replication.append_refused",
+             {{"code", absl::StatusCodeToString(cause.code())},
+              {"error", std::string(cause.message())}});
+  }
+  return absl::UnavailableError(kAppendNotCommitted);
 }
 
 }  // namespace ycr::replication

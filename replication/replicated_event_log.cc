@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
       log->client_.get(), log->options_.prefix, *from,
       [l = log.get()](const v1::ReplicatedEntry& entry,
                       const FollowerCheckpoint& after) {
+        if (l->options_.before_apply) l->options_.before_apply();
         absl::Status applied =
             l->local_->ApplyReplicated(entry, EncodeCheckpoint(after));
         if (applied.ok()) {
@@ -344,7 +345,6 @@ absl::Status ReplicatedEventLog::follower_state() {
 
 void ReplicatedEventLog::AppendAsync(storage::AppendRequest request,
                                      storage::AppendCallback done) {
-  done = AnswerClients(std::move(done), logger_);
   // Refused here, before queueing, when this node does not lead; the
   // writer checks again (Prepare) when it takes the append.
   if (!leading()) {
@@ -387,14 +387,76 @@ absl::Status ReplicatedEventLog::NotLeader(absl::string_view why) {
 }
 
 bool ReplicatedEventLog::WaitApplied(uint64_t position) {
+  return WaitApplied(position, absl::Now() + options_.apply_timeout);
+}
+
+bool ReplicatedEventLog::WaitApplied(uint64_t position, absl::Time deadline) {
   auto done = std::make_shared<absl::Notification>();
   const uint64_t id = local_->WatchHead(position, [done]() { done->Notify(); });
   if (id == 0) return local_->GetHead().position >= position;
-  if (!done->WaitForNotificationWithTimeout(options_.apply_timeout)) {
+  if (!done->WaitForNotificationWithDeadline(deadline)) {
     local_->CancelWatch(id);
     return false;
   }
   return local_->GetHead().position >= position;
+}
+
+absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
+  // A leader holding its lease: no other node can have been acknowledged
+  // an append meanwhile, and it applies its own before acknowledging.
+  if (leading()) return local_->GetHead().position;
+  ASSIGN_OR_RETURN(const uint64_t head, EtcdHead());
+  if (WaitApplied(head, deadline)) return head;
+  if (!follower_state().ok()) {
+    return absl::UnavailableError(
+        "this node stopped applying the cluster's log (the cause is in the "
+        "server's log): read from another node");
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "this node has not yet applied the cluster's log up to position ", head,
+      ", which this read must see; retry, or read from the leader"));
+}
+
+absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead() {
+  absl::MutexLock lock(&round_mu_);
+  // A round that starts from now on read etcd after this call began.
+  const uint64_t needed = rounds_started_ + 1;
+  while (rounds_finished_ < needed) {
+    if (round_in_flight_) {
+      round_done_.Wait(&round_mu_);
+      continue;
+    }
+    round_in_flight_ = true;
+    const uint64_t round = ++rounds_started_;
+    round_mu_.Unlock();
+    absl::StatusOr<uint64_t> head = ReadEtcdHead();
+    round_mu_.Lock();
+    round_in_flight_ = false;
+    rounds_finished_ = round;
+    round_head_ = std::move(head);
+    round_done_.SignalAll();
+  }
+  return round_head_;
+}
+
+absl::StatusOr<uint64_t> ReplicatedEventLog::ReadEtcdHead() {
+  absl::StatusOr<std::optional<KeyValue>> head =
+      client_->Get(HeadKey(options_.prefix));
+  v1::ReplicatedHead parsed;
+  if (head.ok() && head->has_value() &&
+      !parsed.ParseFromString((*head)->value)) {
+    head = absl::DataLossError("the log's head key does not parse");
+  }
+  if (!head.ok()) {
+    logger_->Log(LogLevel::kWarning, "replication.read_barrier_failed",
+                 {{"code", absl::StatusCodeToString(head.status().code())},
+                  {"error", std::string(head.status().message())}});
+    return absl::UnavailableError(
+        "this node cannot tell now whether it holds the cluster's newest "
+        "writes (the cause is in the server's log), so it shows nothing; "
+        "retry shortly");
+  }
+  return head->has_value() ? parsed.last_position() : 0;
 }
 
 void ReplicatedEventLog::Depose(const absl::Status& why) {
@@ -417,9 +479,10 @@ absl::Status ReplicatedEventLog::Prepare() {
     absl::MutexLock lock(&mu_);
     if (closing_) return absl::UnavailableError("the event log is closed");
     if (!follower_state_.ok()) {
+      // Its cause was logged when applying stopped.
       return absl::UnavailableError(
-          absl::StrCat("this node stopped applying the replicated log: ",
-                       follower_state_.message()));
+          "this node stopped applying the replicated log (the cause is in "
+          "the server's log); send commands to another node");
     }
     if (lease_ != nullptr && lease_->held()) {
       term = term_;
@@ -434,10 +497,7 @@ absl::Status ReplicatedEventLog::Prepare() {
     writer_options.metrics = metrics_.get();
     absl::StatusOr<std::unique_ptr<ReplicatedLogWriter>> opened =
         ReplicatedLogWriter::Open(client_.get(), writer_options, fence);
-    if (!opened.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot open the replicated log: ", opened.status().message()));
-    }
+    if (!opened.ok()) return AppendNotCommitted(opened.status(), logger_);
     writer_ = *std::move(opened);
     writer_term_ = term;
   }
@@ -465,7 +525,7 @@ storage::ReplicatedCommitResult ReplicatedEventLog::Commit(
     }
   } else if (written.status.code() == absl::StatusCode::kFailedPrecondition ||
              (writer_ != nullptr && writer_->deposed())) {
-    Depose(written.status);
+    Depose(written.status);  // Logs the cause.
   } else if (!written.status.ok()) {
     // INVALID_ARGUMENT: a batch that did not continue etcd's head, or (not
     // expected past AppendAsync's estimate) an append too large for an
@@ -473,9 +533,6 @@ storage::ReplicatedCommitResult ReplicatedEventLog::Commit(
     // fault: UNAVAILABLE, and the next batch starts from a writer opened
     // anew.
     writer_.reset();
-    written.status = absl::UnavailableError(absl::StrCat(
-        "the replicated log refused the batch (", written.status.message(),
-        "); nothing of it was written: retry"));
   }
   uint64_t last = 0;
   if (written.appends_written > 0) {
@@ -496,8 +553,12 @@ storage::ReplicatedCommitResult ReplicatedEventLog::Commit(
   if (written.appends_written < appends.size() && written.status.ok()) {
     written.status = absl::UnavailableError("not written");
   }
+  // The writer's errors carry etcd's text (logged here, or by Depose): the
+  // appends not written get the rule only.
   if (written.status.code() == absl::StatusCode::kFailedPrecondition) {
-    written.status = NotLeader(written.status.message());
+    written.status = NotLeader("it was deposed");
+  } else if (!written.status.ok()) {
+    written.status = AppendNotCommitted(written.status, logger_);
   }
   return {written.appends_written, written.status};
 }

@@ -80,6 +80,9 @@ struct ReplicatedEventLogOptions {
   storage::RocksDbEventLogOptions log;
   // Not owned. Default: the local log's logger or standard error.
   Logger* logger = nullptr;
+  // Failure injection for tests: called on the follower's thread before it
+  // applies each entry (it may block, holding this node's log back).
+  std::function<void()> before_apply;
 };
 
 class ReplicatedEventLog : public storage::EventLog,
@@ -130,6 +133,13 @@ class ReplicatedEventLog : public storage::EventLog,
     return local_->ReadLeaf(position);
   }
   storage::Head GetHead() override { return local_->GetHead(); }
+  // The leader (holding its lease): its head, which holds every append it
+  // acknowledged. Any other node: etcd's head, read linearizably (one read
+  // shared by the calls that arrive while another is in flight, never one
+  // that began before the call), once this node has applied it. UNAVAILABLE
+  // when etcd cannot be read or this node stopped applying; the cause goes
+  // to the server's log.
+  absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) override;
   uint64_t WatchHead(uint64_t position, storage::WatchCallback ready) override {
     return local_->WatchHead(position, std::move(ready));
   }
@@ -171,8 +181,13 @@ class ReplicatedEventLog : public storage::EventLog,
       const std::vector<v1::ReplicatedAppend>& appends) override;
 
   // Waits until the local store has applied `position`; false at the
-  // timeout or on close.
+  // timeout (apply_timeout, or `deadline`) or on close.
   bool WaitApplied(uint64_t position);
+  bool WaitApplied(uint64_t position, absl::Time deadline);
+  // The last position in etcd's log (its head key), read at or after the
+  // call began: one linearizable read per round, shared (see AwaitCurrent).
+  absl::StatusOr<uint64_t> EtcdHead();
+  absl::StatusOr<uint64_t> ReadEtcdHead();
   // UNAVAILABLE for a node that does not lead, naming the leader.
   absl::Status NotLeader(absl::string_view why);
   // Drops leadership after a deposition (the campaign thread campaigns
@@ -217,6 +232,13 @@ class ReplicatedEventLog : public storage::EventLog,
   std::function<void(storage::ClusterRole)> role_listener_
       ABSL_GUARDED_BY(role_mu_);
   std::optional<storage::ClusterRole> told_role_ ABSL_GUARDED_BY(role_mu_);
+  // EtcdHead's rounds: numbered from 1; one in flight at a time.
+  absl::Mutex round_mu_;
+  absl::CondVar round_done_;
+  uint64_t rounds_started_ ABSL_GUARDED_BY(round_mu_) = 0;
+  uint64_t rounds_finished_ ABSL_GUARDED_BY(round_mu_) = 0;
+  bool round_in_flight_ ABSL_GUARDED_BY(round_mu_) = false;
+  absl::StatusOr<uint64_t> round_head_ ABSL_GUARDED_BY(round_mu_) = 0;
   // The campaign thread only: when the tail was last trimmed.
   absl::Time trimmed_at_ = absl::InfinitePast();
   std::atomic<bool> closed_{false};

@@ -47,8 +47,10 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
 // PersonalDataViews()): `query(const v1::Actor& caller, ReadAccess* read)`
 // calls read->Saw(subject) for each subject it reaches; the call finishes
 // only after their access log entries are queued, and with UNAVAILABLE
-// (without the data) when the access log refuses them. `access` may be null
-// (no access log).
+// (without the data) when the access log refuses them. The query runs only
+// once this node holds every append acknowledged before it began
+// (ReadAccess::AwaitCurrent: on a cluster follower, nothing erased on the
+// leader before the read is shown). `access` may be null (no access log).
 template <typename Query>
 grpc::ServerUnaryReactor* RunPersonalQuery(
     grpc::CallbackServerContext* context,
@@ -67,7 +69,9 @@ grpc::ServerUnaryReactor* RunPersonalQuery(
   }
   pool->Post([reactor, caller = *std::move(caller), read = *std::move(read),
               query = std::move(query)]() mutable {
-    absl::Status result = query(caller, &read);
+    absl::StatusOr<uint64_t> current = read.AwaitCurrent();
+    absl::Status result =
+        current.ok() ? query(caller, &read) : std::move(current).status();
     reactor->Finish(ToGrpcStatus(read.Commit(caller, std::move(result))));
   });
   return reactor;
@@ -212,6 +216,14 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
 
   void Checked() {
     absl::StatusOr<uint64_t> position = check_(caller_, access());
+    if (position.ok() && access_.has_value()) {
+      // As RunPersonalQuery's: the log this node reveals personal parts
+      // from holds everything acknowledged before the read began (what
+      // the projection itself holds is positions and codes; it is read at
+      // the query's own min_position, as before).
+      absl::StatusOr<uint64_t> current = access_->AwaitCurrent();
+      if (!current.ok()) position = std::move(current).status();
+    }
     if (!position.ok()) {
       Complete(position.status());
       return;

@@ -272,11 +272,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     }
   }
   server->access_log_store_ = *std::move(access_store);
+  if (server->cluster_ != nullptr && !options.access_log.enabled) {
+    // Personal reads wait for the cluster's newest writes through it.
+    server->projections_->Stop();
+    server->append_log_->Close();
+    return absl::InvalidArgumentError(
+        "access_log.enabled: a cluster node logs every read of personal data");
+  }
   if (options.access_log.enabled) {
     AccessLogOptions access_options = options.access_log;
     if (access_options.logger == nullptr) {
       access_options.logger = options.log.logger;
     }
+    // The cluster's log on a cluster node (a follower asks etcd).
+    access_options.await_current =
+        [log = server->append_log_](absl::Time deadline) {
+          return log->AwaitCurrent(deadline);
+        };
     server->access_recorder_ = std::make_unique<AccessRecorder>(
         server->access_log_store_.get(),
         options.clock != nullptr ? options.clock : &SystemClock(),

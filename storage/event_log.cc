@@ -28,6 +28,10 @@ absl::Status EventLog::RevealPersonal(v1::RecordedEvent* event) {
   return absl::UnimplementedError("this log cannot open sealed personal data");
 }
 
+absl::StatusOr<uint64_t> EventLog::AwaitCurrent(absl::Time /*deadline*/) {
+  return GetHead().position;
+}
+
 absl::Status RevealAll(EventLog& log, std::vector<v1::RecordedEvent>& events) {
   for (v1::RecordedEvent& event : events) {
     if (absl::Status s = log.RevealPersonal(&event); !s.ok()) return s;

@@ -13,6 +13,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/tlog.h"
 #include "ycr/v1/event.pb.h"
@@ -290,6 +291,15 @@ class EventLog {
 
   // The last durable position and its hash. Thread-safe.
   virtual Head GetHead() = 0;
+
+  // The position a read starting now must see: every append acknowledged
+  // anywhere before this call is at or below it. Returns it once this log
+  // holds it; DEADLINE_EXCEEDED at `deadline`, UNAVAILABLE when it cannot
+  // be known. Reads of personal data wait here first, so that nothing
+  // erased (or changed) before the read began is shown
+  // (services/security/access_log.h). Thread-safe. The default (a log on
+  // one node, which holds everything it acknowledged): the head, at once.
+  virtual absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline);
 
   // Calls `ready` once, when the head reaches `position` or the log closes.
   // If that is already so, calls it before returning and returns 0; otherwise

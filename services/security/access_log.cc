@@ -1,5 +1,7 @@
 #include "services/security/access_log.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
@@ -274,7 +276,20 @@ absl::StatusOr<ReadAccess> ReadAccess::Begin(
                                       domain::AccessPurposeCodes(),
                                       /*optional=*/true));
   }
-  return ReadAccess(recorder, std::move(method), std::move(purpose));
+  const absl::Time deadline = std::min(absl::FromChrono(context.deadline()),
+                                       absl::Now() + kMaxCurrentWait);
+  return ReadAccess(recorder, std::move(method), std::move(purpose), deadline);
+}
+
+absl::StatusOr<uint64_t> ReadAccess::AwaitCurrent() const {
+  if (recorder_ == nullptr) return 0;
+  return recorder_->AwaitCurrent(deadline_);
+}
+
+absl::StatusOr<uint64_t> AccessRecorder::AwaitCurrent(
+    absl::Time deadline) const {
+  if (!options_.await_current) return 0;
+  return options_.await_current(deadline);
 }
 
 void ReadAccess::Saw(const std::string& subject_id) {

@@ -19,7 +19,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +89,12 @@ struct AccessLogOptions {
   // Run the background writer. Tests turn it off and call Tick() or Flush()
   // themselves. Default: true.
   bool background = true;
+  // Before a read of personal data runs (ReadAccess::AwaitCurrent): the
+  // position it must see, once this node holds it, by the call's deadline
+  // (storage::EventLog::AwaitCurrent: a cluster follower asks etcd, so that
+  // nothing erased or changed before the read began is shown). Null: no
+  // wait (0).
+  std::function<absl::StatusOr<uint64_t>(absl::Time deadline)> await_current;
 };
 
 class AccessRecorder {
@@ -123,6 +131,9 @@ class AccessRecorder {
 
   // Entries waiting. Thread-safe.
   size_t queued() const;
+
+  // options.await_current(deadline), or 0 without it. Thread-safe.
+  absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) const;
 
   // Waits until `entries` entries in all have been written, or `timeout`
   // passes (real time); whether they have. Thread-safe.
@@ -162,6 +173,9 @@ class AccessRecorder {
 // recorder it records nothing.
 class ReadAccess {
  public:
+  // The longest a read waits in AwaitCurrent, whatever its deadline.
+  static constexpr absl::Duration kMaxCurrentWait = absl::Seconds(10);
+
   // Takes the method from the call (set by the server's interceptor) and the
   // purpose from kPurposeMetadata: INVALID_ARGUMENT naming x-ycr-purpose
   // and the codes when the purpose is not one of them. `recorder` may be null;
@@ -171,6 +185,12 @@ class ReadAccess {
 
   void Saw(const std::string& subject_id);
 
+  // Before the call reads anything: the log position its reads must
+  // reflect, once this node holds it (AccessRecorder::AwaitCurrent, by the
+  // call's deadline, at most kMaxCurrentWait from Begin). A projection
+  // query waits for its projection to reach it too. 0 with no recorder.
+  absl::StatusOr<uint64_t> AwaitCurrent() const;
+
   // Records one entry per subject seen since the last Commit, with
   // `result`'s code as the outcome, and returns `result`; UNAVAILABLE instead
   // when the access log refused them (the caller must not then show the
@@ -178,14 +198,17 @@ class ReadAccess {
   absl::Status Commit(const v1::Actor& caller, absl::Status result);
 
  private:
-  ReadAccess(AccessRecorder* recorder, std::string method, std::string purpose)
+  ReadAccess(AccessRecorder* recorder, std::string method, std::string purpose,
+             absl::Time deadline)
       : recorder_(recorder),
         method_(std::move(method)),
-        purpose_(std::move(purpose)) {}
+        purpose_(std::move(purpose)),
+        deadline_(deadline) {}
 
   AccessRecorder* recorder_;
   std::string method_;
   std::string purpose_;
+  absl::Time deadline_;
   std::vector<std::string> seen_;
   absl::flat_hash_set<std::string> seen_set_;
 };

@@ -18,8 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/files.h"
 #include "common/signed_note.h"
 #include "gtest/gtest.h"
@@ -44,6 +46,28 @@ namespace {
 const std::string kSubject = "subject-quillon-7";
 const std::string kReader = "reader-ottoline-3";
 
+// Holds a node's follower before it applies each entry while closed
+// (failure injection: ReplicatedEventLogOptions::before_apply).
+class Gate {
+ public:
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    open_ = false;
+  }
+  void Open() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+  void Pass() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&open_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool open_ = true;
+};
+
 class ClusterNodeTest : public EtcdSuite<1> {
  protected:
   using Node = InProcessNode;
@@ -61,7 +85,7 @@ class ClusterNodeTest : public EtcdSuite<1> {
     return cluster;
   }
 
-  void Start(const std::string& name, Node* node) {
+  void Start(const std::string& name, Node* node, Gate* gate) {
     const std::string address = absl::StrCat("127.0.0.1:", FreePort());
     services::ServerOptions options = ClockedOptions(&clock_);
     options.listen = address;
@@ -72,8 +96,11 @@ class ClusterNodeTest : public EtcdSuite<1> {
     options.backup_dir = node->dir.path() + "/backups";
     options.log.path = node->dir.path() + "/data";
     options.log.sync = false;
+    replication::ReplicatedEventLogOptions cluster =
+        ClusterOptions(name, address);
+    cluster.before_apply = [gate] { gate->Pass(); };
     options.open_cluster_log =
-        OpenInProcessClusterLog(ClusterOptions(name, address), &node->log, 'q');
+        OpenInProcessClusterLog(std::move(cluster), &node->log, 'q');
     const absl::Status started = StartInProcessNode(std::move(options), node);
     ASSERT_TRUE(started.ok()) << started;
   }
@@ -86,8 +113,8 @@ class ClusterNodeTest : public EtcdSuite<1> {
     tlog_key_ = keys_.path() + "/cluster-tlog.key";
     ASSERT_TRUE(
         services::WriteNewSignerKey(tlog_key_, "example.org/ycr-cluster").ok());
-    ASSERT_NO_FATAL_FAILURE(Start("node-a", &a_));
-    ASSERT_NO_FATAL_FAILURE(Start("node-b", &b_));
+    ASSERT_NO_FATAL_FAILURE(Start("node-a", &a_, &gate_a_));
+    ASSERT_NO_FATAL_FAILURE(Start("node-b", &b_, &gate_b_));
     const int leads = AwaitLeader({a_.log, b_.log}, absl::Seconds(15));
     ASSERT_GE(leads, 0);
     leader_ = leads == 0 ? &a_ : &b_;
@@ -98,6 +125,8 @@ class ClusterNodeTest : public EtcdSuite<1> {
   }
 
   void TearDown() override {
+    gate_a_.Open();
+    gate_b_.Open();
     for (Node* node : {&a_, &b_}) {
       node->channel.reset();
       node->server.reset();
@@ -127,15 +156,19 @@ class ClusterNodeTest : public EtcdSuite<1> {
     return applied->WaitForNotificationWithTimeout(absl::Seconds(15));
   }
 
-  // Subjects.GetRecord of kSubject on `node` as kSchool's `user`.
-  static grpc::Status ReadRecord(Node* node, const std::string& user) {
+  // Subjects.GetRecord of kSubject on `node` as kSchool's `user`, within
+  // `timeout`; what it showed in `*shown` (may be null).
+  static grpc::Status ReadRecord(Node* node, const std::string& user,
+                                 absl::Duration timeout = absl::Seconds(30),
+                                 v1::SubjectRecord* shown = nullptr) {
     grpc::ClientContext context;
     AsCaller(&context, kSchool, user);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     v1::GetSubjectRecordRequest get;
     get.set_subject_id(kSubject);
     v1::SubjectRecord record;
     return v1::Subjects::NewStub(node->channel)
-        ->GetRecord(&context, get, &record);
+        ->GetRecord(&context, get, shown != nullptr ? shown : &record);
   }
 
   // Expects that `status` (message and details) names neither etcd nor its
@@ -190,6 +223,7 @@ class ClusterNodeTest : public EtcdSuite<1> {
   }
 
   ManualClock clock_{absl::Now()};
+  Gate gate_a_, gate_b_;
   TempDir keys_;
   std::string tlog_key_;
   Node a_, b_;
@@ -238,6 +272,71 @@ TEST_F(ClusterNodeTest, ClientsErrorsNameNoInfrastructure) {
     ExpectNoInfrastructure(held, "backup");
   }
   ASSERT_TRUE(cluster_->Restart(0).ok());
+}
+
+// A read of personal data on a follower shows nothing the leader erased
+// before the read began: it waits until the node holds etcd's head, and
+// while the follower is held back (before it applies the erasure) it ends
+// at its deadline showing nothing; once the follower applies, the record
+// is gone there too. Without the wait, the held follower showed the name.
+TEST_F(ClusterNodeTest, AFollowerShowsNothingErasedBeforeTheReadBegan) {
+  const std::string kName = "Name-Not-In-Etcd";
+  v1::SubjectRecord shown;
+  const grpc::Status before =
+      ReadRecord(follower_, "dsl-1", absl::Seconds(30), &shown);
+  ASSERT_TRUE(before.ok()) << before.error_message();
+  ASSERT_TRUE(absl::StrContains(shown.DebugString(), kName));
+
+  Gate* held = follower_ == &a_ ? &gate_a_ : &gate_b_;
+  held->Close();
+  grpc::ClientContext context;
+  AsCaller(&context, kSchool);
+  v1::EraseSubjectRequest erase;
+  erase.set_subject_id(kSubject);
+  erase.set_request_ref("req-erase-1");
+  erase.set_request_id(NewUuid());
+  v1::EraseSubjectResponse erased;
+  const grpc::Status s =
+      v1::Subjects::NewStub(leader_->channel)->Erase(&context, erase, &erased);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(erased.erased());
+
+  shown.Clear();
+  const grpc::Status waiting =
+      ReadRecord(follower_, "dsl-1", absl::Seconds(2), &shown);
+  EXPECT_EQ(waiting.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << waiting.error_message();
+  EXPECT_FALSE(absl::StrContains(shown.DebugString(), kName));
+  EXPECT_FALSE(absl::StrContains(waiting.error_message(), kName));
+
+  held->Open();
+  shown.Clear();
+  const grpc::Status after =
+      ReadRecord(follower_, "dsl-1", absl::Seconds(30), &shown);
+  EXPECT_NE(after.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << after.error_message();
+  EXPECT_FALSE(absl::StrContains(shown.DebugString(), kName));
+  EXPECT_FALSE(absl::StrContains(after.error_message(), kName));
+}
+
+// Only the replicated commit's own errors are replaced: a refusal the log
+// decides itself (here a version conflict) reaches its client word for
+// word on a cluster node, even when its stream's name looks like a
+// host:port (an earlier filter replaced any message that did).
+TEST_F(ClusterNodeTest, TheLogsOwnRefusalsReachClientsWordForWord) {
+  const std::string stream = "ward:10:30-notes";
+  grpc::ClientContext context;
+  AsCaller(&context, "ops");
+  v1::AppendResponse appended;
+  const grpc::Status s =
+      v1::EventStore::NewStub(leader_->channel)
+          ->Append(&context,
+                   AppendOne(stream, "note", v1::ExpectedVersion::EXACT, 7),
+                   &appended);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_TRUE(absl::StrContains(
+      s.error_message(), "stream 'ward:10:30-notes' is at version 0, expected"))
+      << s.error_message();
 }
 
 }  // namespace
