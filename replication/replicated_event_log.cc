@@ -402,10 +402,10 @@ bool ReplicatedEventLog::WaitApplied(uint64_t position, absl::Time deadline) {
 }
 
 absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
-  // A leader holding its lease: no other node can have been acknowledged
-  // an append meanwhile, and it applies its own before acknowledging.
-  if (leading()) return local_->GetHead().position;
-  ASSIGN_OR_RETURN(const uint64_t head, EtcdHead());
+  // The leader too: a leader paused past its lease (its keep-alive thread
+  // not yet run) still believes it leads while another has written, so no
+  // node trusts its lease for a read.
+  ASSIGN_OR_RETURN(const uint64_t head, EtcdHead(deadline));
   if (WaitApplied(head, deadline)) return head;
   if (!follower_state().ok()) {
     return absl::UnavailableError(
@@ -417,13 +417,18 @@ absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
       ", which this read must see; retry, or read from the leader"));
 }
 
-absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead() {
+absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead(absl::Time deadline) {
   absl::MutexLock lock(&round_mu_);
   // A round that starts from now on read etcd after this call began.
   const uint64_t needed = rounds_started_ + 1;
   while (rounds_finished_ < needed) {
     if (round_in_flight_) {
-      round_done_.Wait(&round_mu_);
+      if (round_done_.WaitWithDeadline(&round_mu_, deadline) &&
+          rounds_finished_ < needed) {
+        return absl::DeadlineExceededError(
+            "this node could not tell by the deadline whether it holds the "
+            "cluster's newest writes, so it shows nothing; retry");
+      }
       continue;
     }
     round_in_flight_ = true;

@@ -133,12 +133,12 @@ class ReplicatedEventLog : public storage::EventLog,
     return local_->ReadLeaf(position);
   }
   storage::Head GetHead() override { return local_->GetHead(); }
-  // The leader (holding its lease): its head, which holds every append it
-  // acknowledged. Any other node: etcd's head, read linearizably (one read
-  // shared by the calls that arrive while another is in flight, never one
-  // that began before the call), once this node has applied it. UNAVAILABLE
-  // when etcd cannot be read or this node stopped applying; the cause goes
-  // to the server's log.
+  // etcd's head, read linearizably (one read shared by the calls that
+  // arrive while another is in flight, never one that began before the
+  // call), once this node has applied it; on every node, the leader
+  // included (a lease is not trusted for reads: a paused leader may not
+  // know it lost it). UNAVAILABLE when etcd cannot be read or this node
+  // stopped applying (the cause goes to the server's log).
   absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) override;
   uint64_t WatchHead(uint64_t position, storage::WatchCallback ready) override {
     return local_->WatchHead(position, std::move(ready));
@@ -186,7 +186,7 @@ class ReplicatedEventLog : public storage::EventLog,
   bool WaitApplied(uint64_t position, absl::Time deadline);
   // The last position in etcd's log (its head key), read at or after the
   // call began: one linearizable read per round, shared (see AwaitCurrent).
-  absl::StatusOr<uint64_t> EtcdHead();
+  absl::StatusOr<uint64_t> EtcdHead(absl::Time deadline);
   absl::StatusOr<uint64_t> ReadEtcdHead();
   // UNAVAILABLE for a node that does not lead, naming the leader.
   absl::Status NotLeader(absl::string_view why);

@@ -49,7 +49,7 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
 // only after their access log entries are queued, and with UNAVAILABLE
 // (without the data) when the access log refuses them. The query runs only
 // once this node holds every append acknowledged before it began
-// (ReadAccess::AwaitCurrent: on a cluster follower, nothing erased on the
+// (ReadAccess::AwaitCurrent: on a cluster node, nothing erased on the
 // leader before the read is shown). `access` may be null (no access log).
 template <typename Query>
 grpc::ServerUnaryReactor* RunPersonalQuery(

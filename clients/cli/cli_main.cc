@@ -35,6 +35,7 @@
 #include "clients/cli/cli_generic.h"
 #include "clients/cli/cli_tlog.h"
 #include "clients/client_security.h"
+#include "clients/follow_leader.h"
 #include "common/command_line.h"
 #include "common/ids.h"
 #include "common/wire_names.h"
@@ -176,8 +177,11 @@ int Head(ycr::v1::EventStore::Stub& stub) {
   return 0;
 }
 
-int Append(ycr::v1::EventStore::Stub& stub, const std::string& stream,
-           const std::string& type, const std::string& data) {
+// On a cluster's follower, the append is sent once more to the leader its
+// NOT_LEADER refusal names (clients/follow_leader.h), as API commands are.
+int Append(const std::shared_ptr<grpc::Channel>& channel,
+           const std::string& stream, const std::string& type,
+           const std::string& data) {
   ycr::v1::AppendRequest request;
   request.set_stream(stream);
   const std::string expected = absl::GetFlag(FLAGS_expected);
@@ -200,10 +204,20 @@ int Append(ycr::v1::EventStore::Stub& stub, const std::string& stream,
   event->mutable_payload()->mutable_opaque()->set_data(data);
   *event->mutable_occurred_at() =
       google::protobuf::util::TimeUtil::GetCurrentTime();
-  grpc::ClientContext context;
-  Prepare(&context);
   ycr::v1::AppendResponse response;
-  grpc::Status status = stub.Append(&context, request, &response);
+  const grpc::Status status = ycr::clients::FollowLeaderOnce<grpc::Status>(
+      channel, Settings().redial,
+      [&](const std::shared_ptr<grpc::Channel>& to, std::string* leader) {
+        grpc::ClientContext context;
+        Prepare(&context);
+        grpc::Status s = ycr::v1::EventStore::NewStub(to)->Append(
+            &context, request, &response);
+        *leader = ycr::clients::LeaderNamedBy(s);
+        return s;
+      },
+      [](const std::string& leader) {
+        std::cerr << "ycr: following the leader at " << leader << "\n";
+      });
   if (!status.ok()) return Failed(status);
   if (absl::GetFlag(FLAGS_json)) {
     PrintJson(response);
@@ -564,7 +578,7 @@ int main(int argc, char** argv) {
   if (words.size() == 1 && words[0] == "head") return Head(*stub);
   if (words.size() >= 2 && words[0] == "log") {
     if (words[1] == "append" && words.size() == 5) {
-      return Append(*stub, words[2], words[3], words[4]);
+      return Append(channel, words[2], words[3], words[4]);
     }
     if (words[1] == "read" && words.size() == 3) return Read(*stub, words[2]);
     if (words[1] == "tail" && words.size() == 2) return Tail(*stub);

@@ -91,7 +91,7 @@ struct AccessLogOptions {
   bool background = true;
   // Before a read of personal data runs (ReadAccess::AwaitCurrent): the
   // position it must see, once this node holds it, by the call's deadline
-  // (storage::EventLog::AwaitCurrent: a cluster follower asks etcd, so that
+  // (storage::EventLog::AwaitCurrent: a cluster node asks etcd, so that
   // nothing erased or changed before the read began is shown). Null: no
   // wait (0).
   std::function<absl::StatusOr<uint64_t>(absl::Time deadline)> await_current;

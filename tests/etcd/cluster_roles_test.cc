@@ -74,6 +74,18 @@ TEST_F(ClusterRolesTest, FollowersNameTheLeaderAndHealthSaysWhoLeads) {
             std::string::npos)
       << cli.err;
   EXPECT_NE(cli.out.find("first_position"), std::string::npos) << cli.out;
+  // So does `ycr log append`, which once answered with the refusal.
+  const Outcome log_append =
+      RunArgs(CliAs(YCR_CLI_BINARY, nodes_[follower]->port(), "ops", "admin",
+                    {"log", "append", "ops-cli-log", "test.note", "hello"}),
+              root_.path() + "/cli-log.err");
+  EXPECT_EQ(log_append.code, 0) << log_append.err;
+  EXPECT_NE(
+      log_append.err.find("following the leader at " + addresses_[leader]),
+      std::string::npos)
+      << log_append.err;
+  EXPECT_NE(log_append.out.find("appended at position"), std::string::npos)
+      << log_append.out;
 
   // Health: the leader only for ycr.v1.leader and ycr.v1.writes; every
   // node SERVING for "" (reads).
