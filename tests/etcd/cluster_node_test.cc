@@ -232,7 +232,8 @@ class ClusterNodeTest : public EtcdSuite<1> {
   uint64_t written_ = 0;
 };
 
-// etcd's member killed: a read refused because it cannot be logged, an
+// etcd's member killed: a read refused because its node cannot ask etcd's
+// head (the read barrier, before the access log would refuse it), an
 // append the leader cannot commit, a backup whose hold etcd cannot take,
 // all say the rule to the client, never etcd's error (which names the
 // member's address); the cause is in the server's log.
@@ -246,7 +247,9 @@ TEST_F(ClusterNodeTest, ClientsErrorsNameNoInfrastructure) {
     absl::SleepFor(absl::Milliseconds(100));  // A poll with a deadline.
   }
   EXPECT_EQ(read.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_TRUE(absl::StrContains(read.error_message(), "cannot be logged"))
+  // The read barrier refuses it first: the node cannot ask etcd's head.
+  EXPECT_TRUE(absl::StrContains(read.error_message(),
+                                "cannot tell now whether it holds"))
       << read.error_message();
   ExpectNoInfrastructure(read, "read");
 
@@ -324,7 +327,7 @@ TEST_F(ClusterNodeTest, AFollowerShowsNothingErasedBeforeTheReadBegan) {
 // word on a cluster node, even when its stream's name looks like a
 // host:port (an earlier filter replaced any message that did).
 TEST_F(ClusterNodeTest, TheLogsOwnRefusalsReachClientsWordForWord) {
-  const std::string stream = "ward:10:30-notes";
+  const std::string stream = "ops-ward:10:30";
   grpc::ClientContext context;
   AsCaller(&context, "ops");
   v1::AppendResponse appended;
@@ -335,7 +338,7 @@ TEST_F(ClusterNodeTest, TheLogsOwnRefusalsReachClientsWordForWord) {
                    &appended);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_TRUE(absl::StrContains(
-      s.error_message(), "stream 'ward:10:30-notes' is at version 0, expected"))
+      s.error_message(), "stream 'ops-ward:10:30' is at version 0, expected"))
       << s.error_message();
 }
 
