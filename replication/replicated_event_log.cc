@@ -24,6 +24,10 @@ namespace {
 constexpr size_t kEntryOverheadBytes = 4096;
 constexpr size_t kRecordOverheadBytes = 1024;
 
+// After a read of etcd's head failed, reads are refused at once for this
+// long before another is tried (ReplicatedEventLog::EtcdHead).
+constexpr absl::Duration kRetryRoundAfter = absl::Seconds(1);
+
 Logger& DefaultLogger() {
   static Logger* const logger =
       new Logger(&std::cerr, LogFormat::kText, LogLevel::kInfo);
@@ -419,6 +423,13 @@ absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
 
 absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead(absl::Time deadline) {
   absl::MutexLock lock(&round_mu_);
+  // etcd failed to answer a moment ago: refuse at once rather than hold a
+  // reader thread for another round's timeout (the next round, a second
+  // on, tries again).
+  if (!round_head_.ok() &&
+      absl::Now() - round_finished_at_ < kRetryRoundAfter) {
+    return round_head_.status();
+  }
   // A round that starts from now on read etcd after this call began.
   const uint64_t needed = rounds_started_ + 1;
   while (rounds_finished_ < needed) {
@@ -438,6 +449,7 @@ absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead(absl::Time deadline) {
     round_mu_.Lock();
     round_in_flight_ = false;
     rounds_finished_ = round;
+    round_finished_at_ = absl::Now();
     round_head_ = std::move(head);
     round_done_.SignalAll();
   }

@@ -135,7 +135,8 @@ class ReplicatedEventLog : public storage::EventLog,
   storage::Head GetHead() override { return local_->GetHead(); }
   // etcd's head, read linearizably (one read shared by the calls that
   // arrive while another is in flight, never one that began before the
-  // call), once this node has applied it; on every node, the leader
+  // call; within a second of a failed read, that failure at once), once
+  // this node has applied it; on every node, the leader
   // included (a lease is not trusted for reads: a paused leader may not
   // know it lost it). UNAVAILABLE when etcd cannot be read or this node
   // stopped applying (the cause goes to the server's log).
@@ -239,6 +240,7 @@ class ReplicatedEventLog : public storage::EventLog,
   uint64_t rounds_finished_ ABSL_GUARDED_BY(round_mu_) = 0;
   bool round_in_flight_ ABSL_GUARDED_BY(round_mu_) = false;
   absl::StatusOr<uint64_t> round_head_ ABSL_GUARDED_BY(round_mu_) = 0;
+  absl::Time round_finished_at_ ABSL_GUARDED_BY(round_mu_);
   // The campaign thread only: when the tail was last trimmed.
   absl::Time trimmed_at_ = absl::InfinitePast();
   std::atomic<bool> closed_{false};

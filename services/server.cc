@@ -310,8 +310,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       [commands = server->commands_.get()](const std::string& subject_id) {
         return commands->LoadSubjectRecord(subject_id);
       });
+  // The cluster's log on a cluster node (AtLeast waits for its head).
   server->checkpointer_ = std::make_unique<Checkpointer>(
-      server->log_, std::move(identity->signer), std::move(identity->last),
+      server->append_log_, std::move(identity->signer),
+      std::move(identity->last),
       [store = server->projection_store_.get(),
        verifier_key](const SignedTreeHead& head) {
         return SaveLastCheckpoint(*store, verifier_key, head);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -48,7 +49,14 @@ absl::StatusOr<SignedTreeHead> Checkpointer::AtLeast(uint64_t min_size) {
   if (latest.has_value() && static_cast<uint64_t>(latest->size) >= min_size) {
     return *latest;
   }
-  const uint64_t head = log_->GetHead().position;
+  uint64_t head = log_->GetHead().position;
+  if (min_size > head) {
+    // A cluster node may not have applied yet what another node returned:
+    // it waits (bounded) for the cluster's head before saying "beyond".
+    ASSIGN_OR_RETURN(const uint64_t current,
+                     log_->AwaitCurrent(absl::Now() + kAwaitCurrentFor));
+    head = std::max(current, log_->GetHead().position);
+  }
   if (min_size > head) {
     return absl::OutOfRangeError(absl::StrCat("min_tree_size: ", min_size,
                                               " is beyond the log's head (",

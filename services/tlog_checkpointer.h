@@ -50,7 +50,11 @@ class Checkpointer {
   absl::StatusOr<SignedTreeHead> Tick();
   // A checkpoint of at least `min_size` records: the latest, or a new one
   // (Tick) when the latest is smaller. OUT_OF_RANGE naming min_tree_size
-  // when the log holds fewer. Thread-safe.
+  // when the log holds fewer, once it holds everything acknowledged before
+  // the call (EventLog::AwaitCurrent: a cluster node that has not applied
+  // `min_size` yet waits up to kAwaitCurrentFor, and answers its error
+  // when it cannot tell). Thread-safe.
+  static constexpr absl::Duration kAwaitCurrentFor = absl::Seconds(10);
   absl::StatusOr<SignedTreeHead> AtLeast(uint64_t min_size);
   // The latest checkpoint; nullopt before the first Tick succeeded.
   std::optional<SignedTreeHead> Latest() const;

@@ -38,6 +38,7 @@
 #include "ycr/v1/access_log_service.grpc.pb.h"
 #include "ycr/v1/admin_service.grpc.pb.h"
 #include "ycr/v1/event_store.grpc.pb.h"
+#include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::testing {
 namespace {
@@ -320,6 +321,41 @@ TEST_F(ClusterNodeTest, AFollowerShowsNothingErasedBeforeTheReadBegan) {
       << after.error_message();
   EXPECT_FALSE(absl::StrContains(shown.DebugString(), kName));
   EXPECT_FALSE(absl::StrContains(after.error_message(), kName));
+}
+
+// A checkpoint asked of a follower for a tree size the leader returned
+// waits until the follower holds it, instead of calling it beyond the log
+// (OUT_OF_RANGE, as it did): held back, the follower answers at the
+// deadline; released, it signs a checkpoint of at least that size.
+TEST_F(ClusterNodeTest, AFollowersCheckpointWaitsForWhatTheLeaderReturned) {
+  Gate* held = follower_ == &a_ ? &gate_a_ : &gate_b_;
+  held->Close();
+  grpc::ClientContext append_context;
+  AsCaller(&append_context, "ops");
+  v1::AppendResponse appended;
+  const grpc::Status append =
+      v1::EventStore::NewStub(leader_->channel)
+          ->Append(&append_context, AppendOne("ops-notes", "held"), &appended);
+  ASSERT_TRUE(append.ok()) << append.error_message();
+  const uint64_t position = appended.last_position();
+  ASSERT_GT(position, written_);
+  auto checkpoint = [&](absl::Duration timeout, v1::SignedCheckpoint* out) {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::CheckpointRequest request;
+    request.set_min_tree_size(position);
+    return v1::Audit::NewStub(follower_->channel)
+        ->Checkpoint(&context, request, out);
+  };
+  v1::SignedCheckpoint signed_head;
+  const grpc::Status waiting = checkpoint(absl::Seconds(2), &signed_head);
+  EXPECT_EQ(waiting.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << waiting.error_message();
+  held->Open();
+  const grpc::Status served = checkpoint(absl::Seconds(30), &signed_head);
+  ASSERT_TRUE(served.ok()) << served.error_message();
+  EXPECT_GE(signed_head.tree_size(), position);
 }
 
 // Only the replicated commit's own errors are replaced: a refusal the log

@@ -314,8 +314,10 @@ class HostileClusterTest : public ClusterTest {
     // its own timer.
     v1::CheckpointRequest checkpoint;
     checkpoint.set_min_tree_size(head);
-    EXPECT_TRUE(absl::StartsWith(
-        Call(i, Method("Audit.Checkpoint"), checkpoint, "auditor-1"), "0 "));
+    const std::string signed_head =
+        Call(i, Method("Audit.Checkpoint"), checkpoint, "auditor-1");
+    EXPECT_TRUE(absl::StartsWith(signed_head, "0 "))
+        << "node " << i << ": " << signed_head;
     for (const Reader& reader : Readers()) {
       for (const MethodDescriptor* m : ReadMethods()) {
         // Subscribe never ends (live): a second of it.
