@@ -44,6 +44,11 @@ CommitMetrics::CommitMetrics(MetricRegistry* registry, EtcdClient* client,
       "ycr_replication_txn_fenced_total",
       "Fenced transactions whose compare did not hold: another writer moved "
       "the head or the leader key changed; the writer was deposed.");
+  apply_seconds_ = registry->GetHistogram(
+      "ycr_replication_apply_seconds",
+      "Time to apply one replicated entry on this node: its checks and the "
+      "synced local write.",
+      ExponentialBuckets(0.0001, 2, 16));
   std::shared_ptr<State> state = state_;
   auto gauge = [registry, state](const std::string& name,
                                  const std::string& help, auto read) {
@@ -123,6 +128,10 @@ void CommitMetrics::Transaction(absl::Time start,
 void CommitMetrics::Applied(uint64_t position, int64_t revision) {
   state_->applied_position.store(position);
   state_->applied_revision.store(revision);
+}
+
+void CommitMetrics::ApplyTime(double seconds) {
+  if (apply_seconds_ != nullptr) apply_seconds_->Observe(seconds);
 }
 
 void CommitMetrics::Role(storage::ClusterRole role) {

@@ -12,6 +12,8 @@
 //   ycr_replication_txn_events          histogram, events per transaction
 //   ycr_replication_txn_failed_total    no answer, or refused by etcd
 //   ycr_replication_txn_fenced_total    a compare did not hold (deposed)
+//   ycr_replication_apply_seconds       one entry applied here (its checks
+//                                       and the synced local write)
 //   ycr_replication_applied_position    the last position applied here
 //   ycr_replication_applied_revision    the etcd revision of that entry
 //   ycr_replication_etcd_head_position  the log's head in etcd (polled)
@@ -56,6 +58,8 @@ class CommitMetrics {
                    const absl::StatusOr<TxnOutcome>& outcome);
   // The node applied up to `position`, an entry of etcd revision `revision`.
   void Applied(uint64_t position, int64_t revision);
+  // One entry applied here, in `seconds`.
+  void ApplyTime(double seconds);
   void Role(storage::ClusterRole role);
 
  private:
@@ -71,6 +75,7 @@ class CommitMetrics {
   Histogram* events_ = nullptr;
   Counter* failed_ = nullptr;
   Counter* fenced_ = nullptr;
+  Histogram* apply_seconds_ = nullptr;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread poller_;

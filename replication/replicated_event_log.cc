@@ -116,9 +116,11 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
       [l = log.get()](const v1::ReplicatedEntry& entry,
                       const FollowerCheckpoint& after) {
         if (l->options_.before_apply) l->options_.before_apply();
+        const absl::Time start = absl::Now();
         absl::Status applied =
             l->local_->ApplyReplicated(entry, EncodeCheckpoint(after));
         if (applied.ok()) {
+          l->metrics_->ApplyTime(absl::ToDoubleSeconds(absl::Now() - start));
           l->metrics_->Applied(after.end.last_position, after.revision);
         }
         return applied;

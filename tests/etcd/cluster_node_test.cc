@@ -474,6 +474,8 @@ TEST_F(ClusterNodeTest, MetricsShowTheReplicatedCommit) {
       absl::SleepFor(absl::Milliseconds(100));  // Polled each second.
     }
     EXPECT_EQ(Sample(text, "ycr_replication_applied_position"), written_);
+    // Every node applies each entry itself, the leader included.
+    EXPECT_GE(Sample(text, "ycr_replication_apply_seconds_count"), 1);
     EXPECT_EQ(Sample(text, "ycr_replication_etcd_head_position"), written_);
     EXPECT_EQ(Sample(text, "ycr_replication_lag_positions"), 0);
     EXPECT_GT(Sample(text, "ycr_replication_applied_revision"), 0);
