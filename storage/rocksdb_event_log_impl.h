@@ -324,6 +324,11 @@ class RocksDbEventLog::Impl {
   absl::Status write_error_;
   // Replicated mode: the writer's state must be re-read from the store.
   bool writer_reload_ = false;
+  // Replicated mode: how long the last commit took, and how many appends
+  // were waiting on the log when it was answered (those answered and those
+  // queued): the writer lingers for that many (WriterLoop).
+  absl::Duration last_commit_;
+  size_t linger_for_ ABSL_GUARDED_BY(queue_mu_) = 0;
   // Replicated mode: one entry applied at a time; the tree as applied.
   absl::Mutex apply_mu_;
   std::optional<LogTree> apply_tree_ ABSL_GUARDED_BY(apply_mu_);
