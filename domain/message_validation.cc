@@ -373,6 +373,12 @@ class Walker {
     if (bytes) return;  // Opaque: any octets.
     size_t i = 0;
     while (i < value.size()) {
+      // Printable ASCII, the bulk of any text: valid anywhere.
+      if (const unsigned char c = static_cast<unsigned char>(value[i]);
+          c >= 0x20 && c < 0x7F) {
+        ++i;
+        continue;
+      }
       const size_t at = i;
       uint32_t cp = 0;
       if (!NextCodePoint(value, &i, &cp)) {
