@@ -21,6 +21,17 @@ const unsigned char* Bytes(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
+// AES-256-GCM fetched once per process (see common/sha256.h: the
+// EVP_aes_256_gcm() of an EVP_*Init_ex call is looked up again every time).
+const EVP_CIPHER* Aes256Gcm() {
+  static const EVP_CIPHER* const cipher = [] {
+    const EVP_CIPHER* fetched =
+        EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    return fetched != nullptr ? fetched : EVP_aes_256_gcm();
+  }();
+  return cipher;
+}
+
 absl::Status CheckKey(absl::string_view key) {
   if (key.size() != kDataKeyBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -53,7 +64,7 @@ absl::StatusOr<Sealed> Seal(absl::string_view key, absl::string_view aad,
   int len = 0;
   int total = 0;
   if (ctx == nullptr ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+      EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, Bytes(key),
                          Bytes(out.nonce)) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad),
                         static_cast<int>(aad.size())) != 1 ||
@@ -86,7 +97,7 @@ absl::StatusOr<std::string> Unseal(absl::string_view key, absl::string_view aad,
   int len = 0;
   int total = 0;
   if (ctx == nullptr ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+      EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, Bytes(key),
                          Bytes(nonce)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad),
                         static_cast<int>(aad.size())) != 1 ||
