@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
+#include "common/sha256.h"
 
 namespace ycr {
 
@@ -57,8 +58,7 @@ std::string NewUuid() {
 
 std::string NameUuid(absl::string_view name) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(),
-         digest);
+  Sha256Into(name.data(), name.size(), digest);
   digest[6] = (digest[6] & 0x0f) | 0x50;  // Version 5 layout (name-based).
   digest[8] = (digest[8] & 0x3f) | 0x80;  // RFC 4122 variant.
   return FormatUuid(digest);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace ycr::tlog {
@@ -31,7 +32,8 @@ Hash Sha256(absl::string_view prefix, absl::string_view a,
   EVP_MD_CTX* ctx = holder.ctx;
   Hash out;
   unsigned int length = 0;
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
+  if (ctx == nullptr ||
+      EVP_DigestInit_ex(ctx, Sha256Algorithm(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx, prefix.data(), prefix.size()) != 1 ||
       EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
       EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 ||

@@ -70,11 +70,6 @@ const absl::flat_hash_map<std::string, size_t>& FieldLengths() {
   return *lengths;
 }
 
-std::string Join(absl::string_view prefix, absl::string_view name) {
-  if (prefix.empty()) return std::string(name);
-  return absl::StrCat(prefix, ".", name);
-}
-
 std::string FormatSeconds(int64_t seconds) {
   return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(seconds),
                           absl::UTCTimeZone());
@@ -121,14 +116,80 @@ bool NextCodePoint(absl::string_view s, size_t* i, uint32_t* out) {
   return true;
 }
 
+// A field's path as the refusals write it ("consent.terms.valid_from",
+// "items[2]", "by_state[\"key\"]", "consent.9999"), kept as a chain of
+// nodes on the walker's stack and made into text only when a violation
+// names it: a valid message builds no path at all.
+class Path {
+ public:
+  // The walk's root: `prefix` as given (may be empty).
+  explicit Path(absl::string_view prefix) : kind_(Kind::kRoot), text_(prefix) {}
+
+  // parent + "." + name (just name under an empty parent).
+  static Path Name(const Path& parent, absl::string_view name) {
+    return Path(&parent, Kind::kName, name, 0);
+  }
+  // parent + "." + number (just the number under an empty parent).
+  static Path Number(const Path& parent, int64_t number) {
+    return Path(&parent, Kind::kNumber, {}, number);
+  }
+  // parent + "[" + index + "]".
+  static Path Index(const Path& parent, int64_t index) {
+    return Path(&parent, Kind::kIndex, {}, index);
+  }
+  // parent + "[\"" + CHexEscape(key) + "\"]"; `key` must outlive the node.
+  static Path Key(const Path& parent, absl::string_view key) {
+    return Path(&parent, Kind::kKey, key, 0);
+  }
+
+  std::string str() const {
+    std::string out;
+    AppendTo(&out);
+    return out;
+  }
+
+ private:
+  enum class Kind { kRoot, kName, kNumber, kIndex, kKey };
+
+  Path(const Path* parent, Kind kind, absl::string_view text, int64_t number)
+      : parent_(parent), kind_(kind), text_(text), number_(number) {}
+
+  void AppendTo(std::string* out) const {
+    if (parent_ != nullptr) parent_->AppendTo(out);
+    switch (kind_) {
+      case Kind::kRoot:
+        out->append(text_.data(), text_.size());
+        return;
+      case Kind::kName:
+        if (!out->empty()) out->push_back('.');
+        out->append(text_.data(), text_.size());
+        return;
+      case Kind::kNumber:
+        if (!out->empty()) out->push_back('.');
+        absl::StrAppend(out, number_);
+        return;
+      case Kind::kIndex:
+        absl::StrAppend(out, "[", number_, "]");
+        return;
+      case Kind::kKey:
+        absl::StrAppend(out, "[\"", absl::CHexEscape(text_), "\"]");
+        return;
+    }
+  }
+
+  const Path* parent_ = nullptr;
+  Kind kind_;
+  absl::string_view text_;
+  int64_t number_ = 0;
+};
+
 class Walker {
  public:
   explicit Walker(size_t max) : max_(max) {}
 
   std::vector<MessageViolation> Take() && { return std::move(violations_); }
 
-  void Message(const google::protobuf::Message& message,
-               const std::string& path) {
+  void Message(const google::protobuf::Message& message, const Path& path) {
     if (Full()) return;
     const Descriptor* descriptor = message.GetDescriptor();
     const std::string& type = descriptor->full_name();
@@ -142,14 +203,14 @@ class Walker {
     reflection->ListFields(message, &fields);
     for (const FieldDescriptor* field : fields) {
       if (Full()) return;
-      Field(message, field, Join(path, field->name()),
+      Field(message, field, Path::Name(path, field->name()),
             v1::FIELD_CLASS_UNSPECIFIED);
     }
     if (type == "ycr.v1.ConsentTerms") ConsentTerms(message, path);
     const google::protobuf::UnknownFieldSet& unknown =
         reflection->GetUnknownFields(message);
     for (int i = 0; i < unknown.field_count() && !Full(); ++i) {
-      Add(Join(path, absl::StrCat(unknown.field(i).number())),
+      Add(Path::Number(path, unknown.field(i).number()),
           absl::StrCat("field number ", unknown.field(i).number(),
                        " is not in the contract of ", type,
                        " (a newer client?): nothing was stored"),
@@ -160,15 +221,15 @@ class Walker {
  private:
   bool Full() const { return violations_.size() >= max_; }
 
-  void Add(std::string field, std::string description, const char* why) {
+  void Add(const Path& field, std::string description, const char* why) {
     if (Full()) return;
-    violations_.push_back({std::move(field), std::move(description), why});
+    violations_.push_back({field.str(), std::move(description), why});
   }
 
   // `inherited`: the class of the map field an entry's key or value
   // belongs to.
   void Field(const google::protobuf::Message& message,
-             const FieldDescriptor* field, const std::string& path,
+             const FieldDescriptor* field, const Path& path,
              v1::FieldClass inherited) {
     const Reflection* reflection = message.GetReflection();
     if (field->is_repeated()) {
@@ -187,7 +248,7 @@ class Walker {
         return;
       }
       for (int i = 0; i < n && !Full(); ++i) {
-        Element(message, field, i, absl::StrCat(path, "[", i, "]"), inherited);
+        Element(message, field, i, Path::Index(path, i), inherited);
       }
       return;
     }
@@ -195,7 +256,7 @@ class Walker {
   }
 
   void MapEntries(const google::protobuf::Message& message,
-                  const FieldDescriptor* field, const std::string& path) {
+                  const FieldDescriptor* field, const Path& path) {
     const Reflection* reflection = message.GetReflection();
     const v1::FieldClass map_class =
         field->options().GetExtension(v1::classification);
@@ -207,19 +268,17 @@ class Walker {
       const google::protobuf::Message& entry =
           reflection->GetRepeatedMessage(message, field, i);
       const Reflection* er = entry.GetReflection();
-      std::string name;
-      if (key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        name = absl::StrCat("\"", absl::CHexEscape(er->GetString(entry, key)),
-                            "\"");
-      } else {
-        name = absl::StrCat(i);
-      }
-      const std::string entry_path = absl::StrCat(path, "[", name, "]");
+      std::string key_text;
+      const bool string_key =
+          key->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+      if (string_key) key_text = er->GetString(entry, key);
+      const Path entry_path =
+          string_key ? Path::Key(path, key_text) : Path::Index(path, i);
       Element(entry, key, -1, entry_path, map_class);
       Element(entry, value, -1, entry_path, map_class);
       const auto& unknown = er->GetUnknownFields(entry);
       for (int u = 0; u < unknown.field_count(); ++u) {
-        Add(Join(entry_path, absl::StrCat(unknown.field(u).number())),
+        Add(Path::Number(entry_path, unknown.field(u).number()),
             "field number not in the contract of the map entry",
             reason::kUnknownField);
       }
@@ -228,7 +287,7 @@ class Walker {
 
   // One value of `field` (index -1: singular).
   void Element(const google::protobuf::Message& message,
-               const FieldDescriptor* field, int index, const std::string& path,
+               const FieldDescriptor* field, int index, const Path& path,
                v1::FieldClass inherited) {
     const Reflection* r = message.GetReflection();
     switch (field->cpp_type()) {
@@ -280,11 +339,11 @@ class Walker {
   // As Message(), without the Timestamp check (its caller made it with the
   // field's own bounds).
   void WalkChildSkippingTime(const google::protobuf::Message& message,
-                             const std::string& path) {
+                             const Path& path) {
     const Reflection* reflection = message.GetReflection();
     const auto& unknown = reflection->GetUnknownFields(message);
     for (int i = 0; i < unknown.field_count() && !Full(); ++i) {
-      Add(Join(path, absl::StrCat(unknown.field(i).number())),
+      Add(Path::Number(path, unknown.field(i).number()),
           absl::StrCat("field number ", unknown.field(i).number(),
                        " is not in the contract of ",
                        message.GetDescriptor()->full_name()),
@@ -293,7 +352,7 @@ class Walker {
   }
 
   void String(const FieldDescriptor* field, const std::string& value,
-              v1::FieldClass cls, const std::string& path) {
+              v1::FieldClass cls, const Path& path) {
     const bool bytes = field->type() == FieldDescriptor::TYPE_BYTES;
     const bool free_text =
         cls == v1::FIELD_CLASS_PERSONAL || cls == v1::FIELD_CLASS_OPERATIONAL;
@@ -314,6 +373,12 @@ class Walker {
     if (bytes) return;  // Opaque: any octets.
     size_t i = 0;
     while (i < value.size()) {
+      // Printable ASCII, the bulk of any text: valid anywhere.
+      if (const unsigned char c = static_cast<unsigned char>(value[i]);
+          c >= 0x20 && c < 0x7F) {
+        ++i;
+        continue;
+      }
       const size_t at = i;
       uint32_t cp = 0;
       if (!NextCodePoint(value, &i, &cp)) {
@@ -398,7 +463,7 @@ class Walker {
   }
 
   // A date of birth is YYYY-MM-DD from 1900-01-01, before 2200-01-01.
-  void DateOfBirth(const std::string& value, const std::string& path) {
+  void DateOfBirth(const std::string& value, const Path& path) {
     absl::CivilDay day;
     if (value.size() != 10 || !absl::ParseCivilTime(value, &day) ||
         absl::FormatCivilTime(day) != value) {
@@ -410,7 +475,7 @@ class Walker {
     }
   }
 
-  void Timestamp(const google::protobuf::Message& t, const std::string& path,
+  void Timestamp(const google::protobuf::Message& t, const Path& path,
                  const TimeBounds* bounds) {
     const Descriptor* d = t.GetDescriptor();
     const Reflection* r = t.GetReflection();
@@ -419,11 +484,12 @@ class Walker {
     const TimeBounds generic{kEarliestTime, kLatestTime};
     const TimeBounds& b = bounds != nullptr ? *bounds : generic;
     if (nanos < 0 || nanos > 999999999) {
-      Add(Join(path, "nanos"), absl::StrCat(nanos, " is not in [0, 999999999]"),
+      Add(Path::Name(path, "nanos"),
+          absl::StrCat(nanos, " is not in [0, 999999999]"),
           reason::kTimeOutOfRange);
     }
     if (seconds < b.earliest || seconds >= b.latest) {
-      Add(Join(path, "seconds"),
+      Add(Path::Name(path, "seconds"),
           absl::StrCat(seconds, " is not from ", FormatSeconds(b.earliest),
                        " to before ", FormatSeconds(b.latest)),
           reason::kTimeOutOfRange);
@@ -432,28 +498,27 @@ class Walker {
 
   // |seconds| at most the whole time range; nanos in (-1e9, 1e9) with the
   // sign of seconds.
-  void Duration(const google::protobuf::Message& d, const std::string& path) {
+  void Duration(const google::protobuf::Message& d, const Path& path) {
     const Descriptor* desc = d.GetDescriptor();
     const Reflection* r = d.GetReflection();
     const int64_t seconds = r->GetInt64(d, desc->FindFieldByName("seconds"));
     const int32_t nanos = r->GetInt32(d, desc->FindFieldByName("nanos"));
     constexpr int64_t kSpan = kLatestTime - kEarliestTime;
     if (seconds > kSpan || seconds < -kSpan) {
-      Add(Join(path, "seconds"),
+      Add(Path::Name(path, "seconds"),
           absl::StrCat(seconds, " is longer than ", kSpan, " seconds"),
           reason::kTimeOutOfRange);
     }
     if (nanos <= -1000000000 || nanos >= 1000000000 ||
         (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
-      Add(Join(path, "nanos"),
+      Add(Path::Name(path, "nanos"),
           absl::StrCat(nanos,
                        " is not in (-1e9, 1e9) with the sign of seconds"),
           reason::kTimeOutOfRange);
     }
   }
 
-  void ConsentTerms(const google::protobuf::Message& terms,
-                    const std::string& path) {
+  void ConsentTerms(const google::protobuf::Message& terms, const Path& path) {
     const Descriptor* d = terms.GetDescriptor();
     const Reflection* r = terms.GetReflection();
     const FieldDescriptor* from = d->FindFieldByName("valid_from");
@@ -469,7 +534,7 @@ class Walker {
                             tr->GetInt32(t, td->FindFieldByName("nanos")));
     };
     if (at(r->GetMessage(terms, until)) <= at(r->GetMessage(terms, from))) {
-      Add(Join(path, "valid_until"), "must be after valid_from",
+      Add(Path::Name(path, "valid_until"), "must be after valid_from",
           reason::kTimeOutOfRange);
     }
   }
@@ -484,7 +549,7 @@ std::vector<MessageViolation> FindViolations(const Message& message,
                                              absl::string_view prefix,
                                              size_t max) {
   Walker walker(max);
-  walker.Message(message, std::string(prefix));
+  walker.Message(message, Path(prefix));
   return std::move(walker).Take();
 }
 

@@ -3,9 +3,6 @@
 // subject, and what the server decides cleared, so that a retried request
 // compares equal to the event it recorded (SameCommand).
 
-#include <algorithm>
-#include <vector>
-
 #include "absl/strings/str_cat.h"
 #include "common/proto_bytes.h"
 #include "common/status_macros.h"
@@ -34,10 +31,18 @@ bool IsTextField(const google::protobuf::FieldDescriptor* f) {
 }
 
 // True when `p` holds any text about the person.
+// (Field by field, as ListFields would see them, without building its list.)
 bool HasText(const v1::PersonalData& p) {
-  std::vector<const google::protobuf::FieldDescriptor*> set;
-  p.GetReflection()->ListFields(p, &set);
-  return std::any_of(set.begin(), set.end(), IsTextField);
+  const google::protobuf::Reflection* r = p.GetReflection();
+  const google::protobuf::Descriptor* d = p.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (!IsTextField(f)) continue;
+    if (f->is_repeated() ? r->FieldSize(p, f) > 0 : r->HasField(p, f)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Clears, in `p`, what the server decides rather than the caller: always
@@ -224,17 +229,26 @@ absl::Status SettlePersonal(const std::string& subject,
         f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
       continue;
     }
-    const std::string field = absl::StrCat("personal.", f->name());
+    // The field's name is written out only for a refusal: each check runs
+    // first unnamed, and again with the name when it refuses.
+    const auto field = [f] { return absl::StrCat("personal.", f->name()); };
+    std::string scratch;
     if (!f->is_repeated()) {
-      RETURN_IF_ERROR(domain::OptionalText(r->GetString(*p, f), field));
+      const std::string& value = r->GetStringReference(*p, f, &scratch);
+      if (!domain::OptionalText(value, {}).ok()) {
+        return domain::OptionalText(value, field());
+      }
       continue;
     }
     if (r->FieldSize(*p, f) > 50) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": at most 50"));
+      return absl::InvalidArgumentError(absl::StrCat(field(), ": at most 50"));
     }
     for (int j = 0; j < r->FieldSize(*p, f); ++j) {
-      RETURN_IF_ERROR(domain::RequiredText(r->GetRepeatedString(*p, f, j),
-                                           absl::StrCat(field, "[]")));
+      const std::string& value =
+          r->GetRepeatedStringReference(*p, f, j, &scratch);
+      if (!domain::RequiredText(value, {}).ok()) {
+        return domain::RequiredText(value, absl::StrCat(field(), "[]"));
+      }
     }
   }
   p->set_subject_id(subject);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "storage/key_format.h"
@@ -34,7 +35,8 @@ std::string Sha256(absl::string_view a, absl::string_view b) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
+  if (ctx == nullptr ||
+      EVP_DigestInit_ex(ctx, Sha256Algorithm(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
       EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 ||
       EVP_DigestFinal_ex(ctx, digest, &len) != 1) {

@@ -1,5 +1,13 @@
 #include "storage/personal_crypto.h"
 
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "common/ids.h"
+#include "common/sha256.h"
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
 
@@ -91,6 +99,55 @@ TEST(PersonalCryptoTest, KeyedDigestDependsOnTheKey) {
   EXPECT_EQ(KeyedDigest(a, "text"), KeyedDigest(a, "text"));
   EXPECT_NE(KeyedDigest(a, "text"), KeyedDigest(*NewDataKey(), "text"));
   EXPECT_EQ(KeyedDigest(a, "text").size(), 32u);
+}
+
+// KeyedDigest is HMAC-SHA-256: RFC 4231's test cases 1, 2 and 6 (a key
+// longer than the block).
+TEST(PersonalCryptoTest, KeyedDigestIsHmacSha256) {
+  EXPECT_EQ(
+      absl::BytesToHexString(KeyedDigest(std::string(20, '\x0b'), "Hi There")),
+      "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(absl::BytesToHexString(
+                KeyedDigest("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(absl::BytesToHexString(KeyedDigest(
+                std::string(131, '\xaa'),
+                "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+// The same bytes as OpenSSL's own HMAC() and SHA256(), for keys and inputs
+// of every length around the block.
+TEST(PersonalCryptoTest, DigestsMatchOpenSsl) {
+  for (size_t key_size : {0, 1, 31, 32, 33, 63, 64, 65, 128, 200}) {
+    for (size_t data_size : {0, 1, 55, 56, 63, 64, 65, 300}) {
+      std::string key(key_size, '\0');
+      std::string data(data_size, '\0');
+      for (size_t i = 0; i < key_size; ++i) key[i] = static_cast<char>(i * 7);
+      for (size_t i = 0; i < data_size; ++i)
+        data[i] = static_cast<char>(i * 13);
+      unsigned char mac[EVP_MAX_MD_SIZE];
+      unsigned int len = 0;
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           mac, &len);
+      EXPECT_EQ(KeyedDigest(key, data),
+                std::string(reinterpret_cast<char*>(mac), len))
+          << key_size << " " << data_size;
+      unsigned char want[SHA256_DIGEST_LENGTH];
+      unsigned char got[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+             want);
+      Sha256Into(data.data(), data.size(), got);
+      EXPECT_EQ(std::string(reinterpret_cast<char*>(got), sizeof(got)),
+                std::string(reinterpret_cast<char*>(want), sizeof(want)));
+    }
+  }
+}
+
+// A name-based id is SHA-256's first 16 bytes with the version 5 layout.
+TEST(PersonalCryptoTest, NameUuidIsSha256Based) {
+  EXPECT_EQ(NameUuid("abc"), "ba7816bf-8f01-5fea-8141-40de5dae2223");
 }
 
 }  // namespace
