@@ -1,11 +1,11 @@
 #pragma once
 
-// SHA-256 for the hot paths (the hash chain, the Merkle tree, event ids,
-// keyed digests of personal parts), with OpenSSL 3's implementation
-// fetched once per process. EVP_sha256() handed to EVP_DigestInit_ex,
-// SHA256() and HMAC() look the implementation up again on every call (a
-// lock and a search by name), which cost about as much as the hashing of a
-// short input. The digests are the same.
+// SHA-256 for the hot paths (the hash chain, the Merkle tree, event ids),
+// with OpenSSL 3's implementation fetched once per process. EVP_sha256()
+// handed to EVP_DigestInit_ex, and SHA256(), look the implementation up
+// again on every call (a lock and a search by name), which cost about as
+// much as the hashing of a short input. The digests are the same. (Keyed
+// digests stay on OpenSSL's own HMAC(): a MAC is not written out here.)
 
 #include <openssl/evp.h>
 

@@ -1,14 +1,13 @@
 #include "storage/personal_crypto.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_bytes.h"
-#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace ycr::storage {
@@ -157,38 +156,12 @@ absl::StatusOr<v1::PersonalData> UnsealPersonal(
   return personal;
 }
 
-// HMAC-SHA-256 (RFC 2104), written out over the once-fetched SHA-256:
-// OpenSSL's HMAC() fetches its algorithms on every call.
 std::string KeyedDigest(absl::string_view key, absl::string_view data) {
-  constexpr size_t kBlock = 64;  // SHA-256's block.
-  constexpr size_t kOut = 32;
-  unsigned char k[kBlock] = {};
-  if (key.size() > kBlock) {
-    Sha256Into(key.data(), key.size(), k);
-  } else if (!key.empty()) {
-    std::memcpy(k, key.data(), key.size());
-  }
-  unsigned char pad[kBlock];
-  unsigned char inner[kOut];
-  unsigned char out[kOut];
+  unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const auto hash = [&](unsigned char xor_with, const void* rest, size_t size,
-                        unsigned char* into) {
-    for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ xor_with;
-    return EVP_DigestInit_ex(ctx, Sha256Algorithm(), nullptr) == 1 &&
-           EVP_DigestUpdate(ctx, pad, kBlock) == 1 &&
-           EVP_DigestUpdate(ctx, rest, size) == 1 &&
-           EVP_DigestFinal_ex(ctx, into, &len) == 1 && len == kOut;
-  };
-  if (ctx == nullptr || !hash(0x36, data.data(), data.size(), inner) ||
-      !hash(0x5c, inner, kOut, out)) {
-    std::abort();  // Only out of memory.
-  }
-  EVP_MD_CTX_free(ctx);
-  OPENSSL_cleanse(k, sizeof(k));
-  OPENSSL_cleanse(pad, sizeof(pad));
-  return std::string(reinterpret_cast<char*>(out), kOut);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(data),
+       data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
 }
 
 }  // namespace ycr::storage
