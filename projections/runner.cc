@@ -105,6 +105,7 @@ void ProjectionRunner::Run() {
       absl::MutexLock lock(&mu_);
       if (stop_) break;
     }
+    if (options_.before_step) options_.before_step(projection_->name());
     bool idle = false;
     absl::Status s = Step(&idle);
     if (absl::IsUnavailable(s) || absl::IsResourceExhausted(s)) {

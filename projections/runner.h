@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -64,6 +65,10 @@ struct RunnerOptions {
   // how long the runner waits before trying again from its checkpoint.
   // Default: 1 s.
   absl::Duration retry_delay = absl::Seconds(1);
+  // Failure injection for tests: called on the runner's thread with the
+  // projection's name before each step that reads the log (it may block,
+  // holding this projection back). Null: none.
+  std::function<void(const std::string& projection)> before_step;
 };
 
 class ProjectionRunner {

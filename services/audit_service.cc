@@ -34,20 +34,26 @@ namespace {
 // done.
 class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
  public:
-  using Check = std::function<absl::StatusOr<uint64_t>()>;
+  using Check = std::function<absl::StatusOr<uint64_t>(uint64_t current)>;
   using Fetch = std::function<absl::Status(
       uint32_t generation, std::vector<v1::AuditEntry>* page, bool* more)>;
 
+  // `read` (the call's, outliving it) is waited for first, holding none of
+  // the pool's threads (AfterCurrent in run_query.h): `check` is given the
+  // position ReadAccess::AwaitCurrent returned.
   PagedStream(WorkQueue* pool, projections::ProjectionHost* host,
-              std::string projection, absl::Time deadline, Check check,
-              Fetch fetch)
+              std::string projection, absl::Time deadline,
+              const ReadAccess* read, Check check, Fetch fetch)
       : pool_(pool),
         host_(host),
         projection_(std::move(projection)),
         deadline_(deadline),
         check_(std::move(check)),
         fetch_(std::move(fetch)) {
-    pool_->Post([this] { Checked(); });
+    read->RunWaiting([this, read] {
+      absl::StatusOr<uint64_t> current = read->AwaitCurrent();
+      pool_->Post([this, current = std::move(current)] { Checked(current); });
+    });
   }
 
   void OnWriteDone(bool ok) override {
@@ -68,8 +74,9 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   void OnDone() override { delete this; }
 
  private:
-  void Checked() {
-    absl::StatusOr<uint64_t> position = check_();
+  void Checked(const absl::StatusOr<uint64_t>& current) {
+    absl::StatusOr<uint64_t> position =
+        current.ok() ? check_(*current) : current.status();
     if (!position.ok()) {
       Finish(ToGrpcStatus(position.status()));
       return;
@@ -195,14 +202,20 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
   state->after = request->after_position();
   state->read = *std::move(read);
   state->slot = *std::move(slot);
+  const ReadAccess* const reader = &*state->read;
   return new PagedStream(
-      pool_, host_, "audit_trail", deadline,
-      [this, request, caller = *caller, state]() -> absl::StatusOr<uint64_t> {
+      pool_, host_, "audit_trail", deadline, reader,
+      [this, request, caller = *caller,
+       state](uint64_t current) -> absl::StatusOr<uint64_t> {
+        // As every read of personal data (run_query.h): this node holds
+        // everything acknowledged before the call (`current`), and the
+        // trail is read at that position at least (nothing erased or
+        // changed before it is shown; who may read is decided on it).
         // One entry per call, before the first page is shown.
         state->read->Saw(request->subject_id());
         RETURN_IF_ERROR(state->read->Commit(
             caller, MayAudit(*log_, caller, request->subject_id())));
-        return request->min_position();
+        return std::max(request->min_position(), current);
       },
       [this, request, caller = *caller, limit = *limit, state](
           uint32_t generation, std::vector<v1::AuditEntry>* page,
@@ -230,17 +243,6 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
       !s.ok()) {
     return Refuse(s);
   }
-  if (caller->role() != kAuditorRole &&
-      caller->organisation() != request->organisation()) {
-    absl::StatusOr<bool> covered =
-        CoversArea(*log_, *caller, request->organisation());
-    if (!covered.ok()) return Refuse(covered.status());
-    if (!*covered) {
-      return Refuse(absl::PermissionDeniedError(
-          "an organisation's disclosures are for itself, the local authority "
-          "of its area, and auditors"));
-    }
-  }
   const absl::Time from = request->has_from() ? FromProtoTime(request->from())
                                               : absl::InfinitePast();
   const absl::Time to =
@@ -259,10 +261,24 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   auto state = std::make_shared<State>();
   state->read = *std::move(read);
   state->slot = *std::move(slot);
+  const ReadAccess* const reader = &*state->read;
   return new PagedStream(
-      pool_, host_, "audit_trail", deadline,
-      [request]() -> absl::StatusOr<uint64_t> {
-        return request->min_position();
+      pool_, host_, "audit_trail", deadline, reader,
+      [this, request, caller = *caller,
+       state](uint64_t current) -> absl::StatusOr<uint64_t> {
+        // As Trail's: this node holds everything acknowledged before the
+        // call; who may read (an area's authority) is decided on it.
+        if (caller.role() != kAuditorRole &&
+            caller.organisation() != request->organisation()) {
+          ASSIGN_OR_RETURN(bool covered,
+                           CoversArea(*log_, caller, request->organisation()));
+          if (!covered) {
+            return absl::PermissionDeniedError(
+                "an organisation's disclosures are for itself, the local "
+                "authority of its area, and auditors");
+          }
+        }
+        return std::max(request->min_position(), current);
       },
       [this, request, caller = *caller, limit = *limit, from, to, state](
           uint32_t generation, std::vector<v1::AuditEntry>* page,

@@ -9,6 +9,7 @@
 #include "google/protobuf/descriptor.h"
 #include "services/grpc_status.h"
 #include "services/raw_log.h"
+#include "services/run_query.h"
 #include "services/security/caller_identity.h"
 #include "services/valid_request.h"
 
@@ -192,6 +193,9 @@ class EventStoreService::Subscription
   StreamQuota::Lease slot_;
   uint64_t next_position_;
   bool caught_up_sent_ = false;
+  // ReadAccess::AwaitCurrent's answer, waited for before the first batch
+  // (Start): nothing erased or changed before the call is revealed.
+  absl::Status current_;
   std::deque<v1::SubscribeResponse> pending_;
   v1::SubscribeResponse writing_;
 
@@ -228,7 +232,19 @@ void EventStoreService::Subscription::Start(Reactor* reactor) {
     absl::MutexLock lock(&mu_);
     reactor_ = reactor;
   }
-  service_->readers_->Post([self = shared_from_this()] { self->Pump(); });
+  // As every read of personal data (run_query.h), first, holding none of
+  // the readers' threads while it waits (AfterCurrent).
+  auto wait = [self = shared_from_this()] {
+    self->current_ = self->read_.has_value()
+                         ? self->read_->AwaitCurrent().status()
+                         : absl::OkStatus();
+    self->service_->readers_->Post([self] { self->Pump(); });
+  };
+  if (read_.has_value()) {
+    read_->RunWaiting(std::move(wait));
+  } else {
+    wait();
+  }
 }
 
 std::optional<grpc::Status> EventStoreService::Subscription::TakeStop() {
@@ -259,6 +275,14 @@ void EventStoreService::Subscription::Pump() {
   }
   if (stop.has_value()) {
     FinishCall(*stop);
+    return;
+  }
+  if (!current_.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      phase_ = Phase::kFinished;
+    }
+    FinishCall(ToGrpcStatus(current_));
     return;
   }
   absl::StatusOr<storage::LogSlice> slice = service_->log_->ReadAll(
@@ -464,29 +488,39 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return FinishNow(context, read.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post([this, reactor, request, response, caller = *caller,
-                  read = *std::move(read)]() mutable {
-    storage::ReadStreamOptions options;
-    options.from_version = request->from_version();
-    options.backwards = request->backwards();
-    options.limit = request->limit();
-    absl::StatusOr<storage::StreamSlice> slice =
-        log_->ReadStream(request->stream(), options);
-    if (slice.ok()) {
-      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
-        slice = s;
-      }
-    }
-    if (slice.ok()) {
-      for (v1::RecordedEvent& event : slice->events) {
-        *response->add_events() = std::move(event);
-      }
-      response->set_stream_version(slice->stream_version);
-      response->set_next_version(slice->next_version);
-      SeePersonal(response->events(), &read);
-    }
-    reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
-  });
+  // As every read of personal data (run_query.h): nothing erased or
+  // changed before the call is revealed.
+  AfterCurrent(
+      *std::move(read), readers_,
+      [this, reactor, request, response, caller = *caller](
+          ReadAccess read, absl::Status current) mutable {
+        if (!current.ok()) {
+          reactor->Finish(
+              ToGrpcStatus(read.Commit(caller, std::move(current))));
+          return;
+        }
+        storage::ReadStreamOptions options;
+        options.from_version = request->from_version();
+        options.backwards = request->backwards();
+        options.limit = request->limit();
+        absl::StatusOr<storage::StreamSlice> slice =
+            log_->ReadStream(request->stream(), options);
+        if (slice.ok()) {
+          if (absl::Status s = storage::RevealAll(*log_, slice->events);
+              !s.ok()) {
+            slice = s;
+          }
+        }
+        if (slice.ok()) {
+          for (v1::RecordedEvent& event : slice->events) {
+            *response->add_events() = std::move(event);
+          }
+          response->set_stream_version(slice->stream_version);
+          response->set_next_version(slice->next_version);
+          SeePersonal(response->events(), &read);
+        }
+        reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
+      });
   return reactor;
 }
 
@@ -501,25 +535,34 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
       FromProto(request->filter(), options_);
   if (!filter.ok()) return FinishNow(context, filter.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  readers_->Post([this, reactor, request, response, filter = *std::move(filter),
-                  caller = *caller, read = *std::move(read)]() mutable {
-    absl::StatusOr<storage::LogSlice> slice =
-        log_->ReadAll(request->from_position(), request->limit(), filter);
-    if (slice.ok()) {
-      if (absl::Status s = storage::RevealAll(*log_, slice->events); !s.ok()) {
-        slice = s;
-      }
-    }
-    if (slice.ok()) {
-      for (v1::RecordedEvent& event : slice->events) {
-        *response->add_events() = std::move(event);
-      }
-      response->set_next_position(slice->next_position);
-      response->set_head_position(log_->GetHead().position);
-      SeePersonal(response->events(), &read);
-    }
-    reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
-  });
+  // As ReadStream's.
+  AfterCurrent(
+      *std::move(read), readers_,
+      [this, reactor, request, response, filter = *std::move(filter),
+       caller = *caller](ReadAccess read, absl::Status current) mutable {
+        if (!current.ok()) {
+          reactor->Finish(
+              ToGrpcStatus(read.Commit(caller, std::move(current))));
+          return;
+        }
+        absl::StatusOr<storage::LogSlice> slice =
+            log_->ReadAll(request->from_position(), request->limit(), filter);
+        if (slice.ok()) {
+          if (absl::Status s = storage::RevealAll(*log_, slice->events);
+              !s.ok()) {
+            slice = s;
+          }
+        }
+        if (slice.ok()) {
+          for (v1::RecordedEvent& event : slice->events) {
+            *response->add_events() = std::move(event);
+          }
+          response->set_next_position(slice->next_position);
+          response->set_head_position(log_->GetHead().position);
+          SeePersonal(response->events(), &read);
+        }
+        reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
+      });
   return reactor;
 }
 

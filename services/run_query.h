@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,6 +44,30 @@ grpc::ServerUnaryReactor* RunQuery(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Runs `then(read, status)` on `pool` once `read`'s ReadAccess::AwaitCurrent
+// has answered (its error as `status`, or OK). The wait runs where the
+// access recorder runs waits (AccessRecorder::RunWaiting), never on
+// `pool`: reads waiting for this node to catch up (a follower held back,
+// etcd slow or gone), however many a caller sends, hold none of `pool`'s
+// threads, which serve every other read.
+template <typename Then>
+void AfterCurrent(ReadAccess read, WorkQueue* pool, Then then) {
+  struct Waiting {
+    ReadAccess read;
+    Then then;
+  };
+  auto waiting =
+      std::make_shared<Waiting>(Waiting{std::move(read), std::move(then)});
+  const ReadAccess* const reader = &waiting->read;
+  reader->RunWaiting([waiting, pool]() mutable {
+    absl::Status current = waiting->read.AwaitCurrent().status();
+    pool->Post(
+        [waiting = std::move(waiting), current = std::move(current)]() mutable {
+          waiting->then(std::move(waiting->read), std::move(current));
+        });
+  });
+}
+
 // As RunQuery, for a read of subjects' personal data (a view of
 // PersonalDataViews()): `query(const v1::Actor& caller, ReadAccess* read)`
 // calls read->Saw(subject) for each subject it reaches; the call finishes
@@ -67,13 +92,14 @@ grpc::ServerUnaryReactor* RunPersonalQuery(
     reactor->Finish(ToGrpcStatus(read.status()));
     return reactor;
   }
-  pool->Post([reactor, caller = *std::move(caller), read = *std::move(read),
-              query = std::move(query)]() mutable {
-    absl::StatusOr<uint64_t> current = read.AwaitCurrent();
-    absl::Status result =
-        current.ok() ? query(caller, &read) : std::move(current).status();
-    reactor->Finish(ToGrpcStatus(read.Commit(caller, std::move(result))));
-  });
+  AfterCurrent(
+      *std::move(read), pool,
+      [reactor, caller = *std::move(caller), query = std::move(query)](
+          ReadAccess read, absl::Status current) mutable {
+        absl::Status result =
+            current.ok() ? query(caller, &read) : std::move(current);
+        reactor->Finish(ToGrpcStatus(read.Commit(caller, std::move(result))));
+      });
   return reactor;
 }
 
@@ -201,7 +227,22 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
         read_(std::move(read)) {}
 
   void Start() {
-    pool_->Post([this] { Checked(); });
+    if (!access_.has_value()) {
+      pool_->Post([this] { Checked(0); });
+      return;
+    }
+    // The wait for this node to be current holds none of the pool's
+    // threads (AfterCurrent).
+    access_->RunWaiting([this] {
+      absl::StatusOr<uint64_t> current = access_->AwaitCurrent();
+      pool_->Post([this, current = std::move(current)] {
+        if (!current.ok()) {
+          Complete(current.status());
+          return;
+        }
+        Checked(*current);
+      });
+    });
   }
 
   void OnCancel() override {
@@ -214,16 +255,16 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
  private:
   ReadAccess* access() { return access_.has_value() ? &*access_ : nullptr; }
 
-  void Checked() {
+  // `current`: for a read of personal data, the position this node held
+  // once current (ReadAccess::AwaitCurrent, waited for first). The check
+  // (who may read) and the read see everything acknowledged before the
+  // read began, the log this node reveals personal parts from and the
+  // projection too (a consent withdrawn, a sharing ended, a record
+  // erased): the projection is read at that position at least, whatever
+  // the request's min_position.
+  void Checked(uint64_t current) {
     absl::StatusOr<uint64_t> position = check_(caller_, access());
-    if (position.ok() && access_.has_value()) {
-      // As RunPersonalQuery's: the log this node reveals personal parts
-      // from holds everything acknowledged before the read began (what
-      // the projection itself holds is positions and codes; it is read at
-      // the query's own min_position, as before).
-      absl::StatusOr<uint64_t> current = access_->AwaitCurrent();
-      if (!current.ok()) position = std::move(current).status();
-    }
+    if (position.ok()) position = std::max(*position, current);
     if (!position.ok()) {
       Complete(position.status());
       return;

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
@@ -23,6 +24,11 @@ namespace {
 
 // The label of calls to any method the server does not serve.
 constexpr char kUnknownMethod[] = "unknown";
+
+// Threads on which reads of personal data wait for the node to be current
+// (at least the readers': a wait is one shared etcd read on a healthy
+// node).
+constexpr int kWaitingThreads = 4;
 
 // Every method a call may be counted under by name: each RPC of ycr.v1 (the
 // policy table has one row per RPC) and the gRPC services the server adds
@@ -289,6 +295,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         [log = server->append_log_](absl::Time deadline) {
           return log->AwaitCurrent(deadline);
         };
+    // Waits on threads of their own: a caller sending many reads to a node
+    // that cannot be current (held back, etcd slow or gone) holds at most
+    // these, never the readers that serve every other read.
+    server->waiting_ = std::make_unique<WorkQueue>(
+        std::max(kWaitingThreads, options.reader_threads));
+    access_options.run_waiting =
+        [waiting = server->waiting_.get()](absl::AnyInvocable<void() &&> wait) {
+          waiting->Post(std::move(wait));
+        };
     server->access_recorder_ = std::make_unique<AccessRecorder>(
         server->access_log_store_.get(),
         options.clock != nullptr ? options.clock : &SystemClock(),
@@ -529,6 +544,9 @@ void Server::Shutdown(absl::Duration grace) {
   if (command_pool_ != nullptr) command_pool_->Stop();
   // Every call has finished: whatever they logged is queued; written before
   // the store closes.
+  // Every call has finished, so no read waits; before the readers, to
+  // which a wait hands its read.
+  if (waiting_ != nullptr) waiting_->Stop();
   if (access_recorder_ != nullptr) access_recorder_->Stop();
   if (projections_ != nullptr) projections_->Stop();
   if (append_log_ != nullptr) append_log_->Close();

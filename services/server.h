@@ -210,6 +210,9 @@ class Server {
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<ProjectionAdminService> projection_admin_;
   std::unique_ptr<WorkQueue> readers_;
+  // Where reads of personal data wait for this node to be current
+  // (AccessLogOptions::run_waiting), apart from readers_.
+  std::unique_ptr<WorkQueue> waiting_;
   std::unique_ptr<StreamQuota> streams_;
   std::unique_ptr<EventStoreService> event_store_;
   std::unique_ptr<WorkQueue> command_pool_;

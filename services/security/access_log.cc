@@ -286,10 +286,32 @@ absl::StatusOr<uint64_t> ReadAccess::AwaitCurrent() const {
   return recorder_->AwaitCurrent(deadline_);
 }
 
+void ReadAccess::RunWaiting(absl::AnyInvocable<void() &&> wait) const {
+  if (recorder_ == nullptr) {
+    std::move(wait)();
+    return;
+  }
+  recorder_->RunWaiting(std::move(wait));
+}
+
 absl::StatusOr<uint64_t> AccessRecorder::AwaitCurrent(
     absl::Time deadline) const {
   if (!options_.await_current) return 0;
+  // Queued for a waiting thread past the call's deadline: nothing to ask.
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(
+        "the read's deadline passed before this node could tell whether it "
+        "holds the newest writes, so it shows nothing; retry");
+  }
   return options_.await_current(deadline);
+}
+
+void AccessRecorder::RunWaiting(absl::AnyInvocable<void() &&> wait) const {
+  if (options_.run_waiting) {
+    options_.run_waiting(std::move(wait));
+    return;
+  }
+  std::move(wait)();
 }
 
 void ReadAccess::Saw(const std::string& subject_id) {

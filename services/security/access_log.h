@@ -28,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -95,6 +96,11 @@ struct AccessLogOptions {
   // nothing erased or changed before the read began is shown). Null: no
   // wait (0).
   std::function<absl::StatusOr<uint64_t>(absl::Time deadline)> await_current;
+  // Where those waits run (AccessRecorder::RunWaiting): threads of their
+  // own, so that reads waiting for this node to catch up (a follower held
+  // back, etcd slow or gone), however many a caller sends, hold none of
+  // the threads serving other reads. Null: on the calling thread.
+  std::function<void(absl::AnyInvocable<void() &&> wait)> run_waiting;
 };
 
 class AccessRecorder {
@@ -132,8 +138,13 @@ class AccessRecorder {
   // Entries waiting. Thread-safe.
   size_t queued() const;
 
-  // options.await_current(deadline), or 0 without it. Thread-safe.
+  // options.await_current(deadline), or 0 without it; DEADLINE_EXCEEDED
+  // once `deadline` has passed. Thread-safe.
   absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) const;
+
+  // Runs `wait` (which calls AwaitCurrent) through options.run_waiting, or
+  // now on this thread without it. Thread-safe.
+  void RunWaiting(absl::AnyInvocable<void() &&> wait) const;
 
   // Waits until `entries` entries in all have been written, or `timeout`
   // passes (real time); whether they have. Thread-safe.
@@ -190,6 +201,12 @@ class ReadAccess {
   // call's deadline, at most kMaxCurrentWait from Begin). A projection
   // query waits for its projection to reach it too. 0 with no recorder.
   absl::StatusOr<uint64_t> AwaitCurrent() const;
+
+  // Runs `wait` where waits for AwaitCurrent run (AccessRecorder::
+  // RunWaiting): `wait` calls AwaitCurrent, then hands the rest of the
+  // read to its pool. Now on this thread with no recorder. The read must
+  // outlive `wait`'s run.
+  void RunWaiting(absl::AnyInvocable<void() &&> wait) const;
 
   // Records one entry per subject seen since the last Commit, with
   // `result`'s code as the outcome, and returns `result`; UNAVAILABLE instead

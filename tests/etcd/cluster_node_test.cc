@@ -32,6 +32,7 @@
 #include "storage/replicated_commit.h"
 #include "tests/etcd/etcd_suite.h"
 #include "tests/etcd/free_port.h"
+#include "tests/etcd/held_node.h"
 #include "tests/etcd/in_process_node.h"
 #include "tests/integration/domain_flows_fixture.h"
 #include "tests/integration/http_get.h"
@@ -46,28 +47,6 @@ namespace {
 // Distinctive names that must never sit in etcd in clear.
 const std::string kSubject = "subject-quillon-7";
 const std::string kReader = "reader-ottoline-3";
-
-// Holds a node's follower before it applies each entry while closed
-// (failure injection: ReplicatedEventLogOptions::before_apply).
-class Gate {
- public:
-  void Close() {
-    absl::MutexLock lock(&mu_);
-    open_ = false;
-  }
-  void Open() {
-    absl::MutexLock lock(&mu_);
-    open_ = true;
-  }
-  void Pass() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&open_));
-  }
-
- private:
-  absl::Mutex mu_;
-  bool open_ = true;
-};
 
 class ClusterNodeTest : public EtcdSuite<1> {
  protected:
@@ -150,11 +129,7 @@ class ClusterNodeTest : public EtcdSuite<1> {
   }
 
   static bool AwaitApplied(Node* node, uint64_t position) {
-    auto applied = std::make_shared<absl::Notification>();
-    if (node->log->WatchHead(position, [applied] { applied->Notify(); }) == 0) {
-      return true;
-    }
-    return applied->WaitForNotificationWithTimeout(absl::Seconds(15));
+    return ycr::testing::AwaitApplied(node->log, position);
   }
 
   // Subjects.GetRecord of kSubject on `node` as kSchool's `user`, within
@@ -172,19 +147,11 @@ class ClusterNodeTest : public EtcdSuite<1> {
         ->GetRecord(&context, get, shown != nullptr ? shown : &record);
   }
 
-  // Expects that `status` (message and details) names neither etcd nor its
-  // member's port (a NOT_LEADER refusal's leader address is the API's);
-  // `what` says which call, for the failure message.
+  // Expects that `status` names neither etcd nor its member's port.
   void ExpectNoInfrastructure(const grpc::Status& status,
                               const std::string& what) const {
-    const std::string etcd = cluster_->ClientEndpoint(0);
-    const std::string port = etcd.substr(etcd.rfind(':') + 1);
-    for (const std::string& text :
-         {status.error_message(), status.error_details()}) {
-      EXPECT_FALSE(absl::StrContains(text, port)) << what << ": " << text;
-      EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(text), "etcd"))
-          << what << ": " << text;
-    }
+    ycr::testing::ExpectNoInfrastructure(status, cluster_->ClientEndpoint(0),
+                                         what);
   }
 
   // Access.ListBySubject of kSubject on `node` as an auditor: the status,

@@ -1,0 +1,525 @@
+// A hostile review of the read barrier of issue 17 (ReadAccess::AwaitCurrent)
+// and of a cluster's append errors. Two ycr servers in this process on one
+// real etcd member, each with its own store, one leading; a follower is
+// held back by failure injection only: its apply loop
+// (ReplicatedEventLogOptions::before_apply) or one of its projections
+// (projections::RunnerOptions::before_step).
+//
+// Reads of personal data that did not wait (each test says which failed
+// without its fix): the audit trail streams, the EventStore's reads and
+// subscriptions, and the projection queries, which waited for the log but
+// read their projection at the request's min_position.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "replication/replicated_event_log.h"
+#include "services/server.h"
+#include "tests/etcd/etcd_suite.h"
+#include "tests/etcd/free_port.h"
+#include "tests/etcd/held_node.h"
+#include "tests/etcd/in_process_node.h"
+#include "tests/integration/domain_flows_fixture.h"
+#include "ycr/v1/consent_service.grpc.pb.h"
+#include "ycr/v1/event_store.grpc.pb.h"
+
+namespace ycr::testing {
+namespace {
+
+const std::string kSubject = "subject-hostile12-1";
+// Personal data every test looks for: a consent withdrawal's reason, about
+// the subject's family (sealed in the event's personal part; erased with
+// the subject).
+const std::string kName = "WITHDRAWN-Quorn-family-illness-1212";
+
+struct Gates {
+  Gate apply;        // The node's apply loop.
+  Gate audit_trail;  // The node's audit_trail projection.
+  void Open() {
+    apply.Open();
+    audit_trail.Open();
+  }
+};
+
+class HostileCluster12Test : public EtcdSuite<1> {
+ protected:
+  using Node = InProcessNode;
+
+  void Start(const std::string& name, Node* node, Gates* gates) {
+    const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+    services::ServerOptions options = ClockedOptions(&clock_);
+    options.listen = address;
+    options.security.insecure = true;
+    options.log.path = node->dir.path() + "/data";
+    options.log.sync = false;
+    options.projections.before_step = [gates](const std::string& projection) {
+      if (projection == "audit_trail") gates->audit_trail.Pass();
+    };
+    replication::ReplicatedEventLogOptions cluster;
+    cluster.endpoints = cluster_->ClientEndpoints();
+    cluster.node_id = name;
+    cluster.advertise = address;
+    cluster.prefix = prefix_ + "/log";
+    cluster.election = prefix_ + "/leader";
+    cluster.lease_ttl = absl::Seconds(2);
+    cluster.before_apply = [gates] { gates->apply.Pass(); };
+    options.open_cluster_log =
+        OpenInProcessClusterLog(std::move(cluster), &node->log, 'h');
+    const absl::Status started = StartInProcessNode(std::move(options), node);
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  // Two nodes, one leading; kSubject's record, a consent given and then
+  // withdrawn for kName, written on the leader by kSchool and applied by
+  // the follower.
+  void SetUp() override {
+    EtcdSuite<1>::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(Start("node-a", &a_, &gates_a_));
+    ASSERT_NO_FATAL_FAILURE(Start("node-b", &b_, &gates_b_));
+    const int leads = AwaitLeader({a_.log, b_.log}, absl::Seconds(15));
+    ASSERT_GE(leads, 0);
+    leader_ = leads == 0 ? &a_ : &b_;
+    follower_ = leads == 0 ? &b_ : &a_;
+    held_ = leads == 0 ? &gates_b_ : &gates_a_;
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    v1::PutSubjectRecordRequest put;
+    *put.mutable_record() = Record(kSubject, kName);
+    put.set_request_id(NewUuid());
+    v1::CommandResponse done;
+    const grpc::Status s = v1::Subjects::NewStub(leader_->channel)
+                               ->PutRecord(&context, put, &done);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(Grant("c-w"));
+    written_ = Withdraw("c-w", kName);
+    ASSERT_GT(written_, 0u);
+    ASSERT_TRUE(AwaitApplied(follower_, written_));
+  }
+
+  // Grants consent `id` for kSubject to kService (referral, identity) on
+  // the leader; its position.
+  uint64_t Grant(const std::string& id) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    v1::GrantConsentRequest grant =
+        Consent(id, kSubject, kService, {v1::PURPOSE_REFERRAL},
+                {v1::DATA_CATEGORY_IDENTITY}, clock_.Now());
+    grant.set_request_id(NewUuid());
+    v1::CommandResponse granted;
+    const grpc::Status s = v1::Consents::NewStub(leader_->channel)
+                               ->Grant(&context, grant, &granted);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    clock_.Advance(absl::Minutes(1));
+    return s.ok() ? granted.position() : 0;
+  }
+
+  // Withdraws consent `id` on the leader for `reason`; its position.
+  uint64_t Withdraw(const std::string& id, const std::string& reason) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    v1::WithdrawConsentRequest withdraw;
+    withdraw.mutable_withdrawal()->set_consent_id(id);
+    withdraw.mutable_personal()->set_reason(reason);
+    withdraw.set_request_id(NewUuid());
+    v1::CommandResponse withdrawn;
+    const grpc::Status s = v1::Consents::NewStub(leader_->channel)
+                               ->Withdraw(&context, withdraw, &withdrawn);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    clock_.Advance(absl::Minutes(1));
+    return s.ok() ? withdrawn.position() : 0;
+  }
+
+  void TearDown() override {
+    gates_a_.Open();
+    gates_b_.Open();
+    for (Node* node : {&a_, &b_}) {
+      node->channel.reset();
+      node->server.reset();
+    }
+  }
+
+  static bool AwaitApplied(Node* node, uint64_t position) {
+    return ycr::testing::AwaitApplied(node->log, position);
+  }
+
+  // Erases kSubject on the leader (kSchool holds it).
+  void Erase() {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    v1::EraseSubjectRequest erase;
+    erase.set_subject_id(kSubject);
+    erase.set_request_ref("req-erase-h12");
+    erase.set_request_id(NewUuid());
+    v1::EraseSubjectResponse erased;
+    const grpc::Status s = v1::Subjects::NewStub(leader_->channel)
+                               ->Erase(&context, erase, &erased);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_TRUE(erased.erased());
+  }
+
+  // What a call showed: its messages and its status, as text.
+  struct Shown {
+    grpc::Status status;
+    std::string text;
+  };
+
+  // Audit.Trail of kSubject on `node` as kSchool, within `timeout`.
+  static Shown Trail(Node* node, absl::Duration timeout,
+                     uint64_t min_position = 0) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::AuditTrailRequest request;
+    request.set_subject_id(kSubject);
+    request.set_min_position(min_position);
+    auto reader = v1::Audit::NewStub(node->channel)->Trail(&context, request);
+    Shown shown;
+    v1::AuditEntry entry;
+    while (reader->Read(&entry))
+      absl::StrAppend(&shown.text, entry.DebugString());
+    shown.status = reader->Finish();
+    return shown;
+  }
+
+  // EventStore.ReadAll from position 1 on `node` as an auditor.
+  static Shown ReadAll(Node* node, absl::Duration timeout) {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::ReadAllRequest request;
+    request.set_from_position(1);
+    request.set_limit(1000);
+    v1::ReadAllResponse response;
+    Shown shown;
+    shown.status = v1::EventStore::NewStub(node->channel)
+                       ->ReadAll(&context, request, &response);
+    shown.text = response.DebugString();
+    return shown;
+  }
+
+  // EventStore.ReadStream of `stream` on `node` as an auditor.
+  static Shown ReadStream(Node* node, const std::string& stream,
+                          absl::Duration timeout) {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::ReadStreamRequest request;
+    request.set_stream(stream);
+    v1::ReadStreamResponse response;
+    Shown shown;
+    shown.status = v1::EventStore::NewStub(node->channel)
+                       ->ReadStream(&context, request, &response);
+    shown.text = response.DebugString();
+    return shown;
+  }
+
+  // EventStore.Subscribe from position 1 on `node` as an auditor, read
+  // until it says it caught up (then cancelled) or ends.
+  static Shown Subscribe(Node* node, absl::Duration timeout) {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::SubscribeRequest request;
+    request.set_from_position(1);
+    auto reader =
+        v1::EventStore::NewStub(node->channel)->Subscribe(&context, request);
+    Shown shown;
+    v1::SubscribeResponse message;
+    bool caught_up = false;
+    while (reader->Read(&message)) {
+      absl::StrAppend(&shown.text, message.DebugString());
+      if (message.has_caught_up()) {
+        caught_up = true;
+        context.TryCancel();
+        break;
+      }
+    }
+    shown.status = reader->Finish();
+    if (caught_up) shown.status = grpc::Status::OK;
+    return shown;
+  }
+
+  // The stream of the event that holds kName (read on the leader).
+  std::string NamedStream() {
+    grpc::ClientContext context;
+    AsCaller(&context, "auditor-1");
+    v1::ReadAllRequest request;
+    request.set_from_position(1);
+    request.set_limit(1000);
+    v1::ReadAllResponse response;
+    const grpc::Status s = v1::EventStore::NewStub(leader_->channel)
+                               ->ReadAll(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (const v1::RecordedEvent& event : response.events()) {
+      if (absl::StrContains(event.DebugString(), kName)) return event.stream();
+    }
+    ADD_FAILURE() << response.DebugString();
+    return "";
+  }
+
+  // Expects that `status` names neither etcd nor its member's port.
+  void ExpectNoInfrastructure(const grpc::Status& status,
+                              const std::string& what) const {
+    ycr::testing::ExpectNoInfrastructure(status, cluster_->ClientEndpoint(0),
+                                         what);
+  }
+
+  ManualClock clock_{absl::Now()};
+  Gates gates_a_, gates_b_;
+  Node a_, b_;
+  Node* leader_ = nullptr;
+  Node* follower_ = nullptr;
+  Gates* held_ = nullptr;
+  uint64_t written_ = 0;
+};
+
+// Audit.Trail (a stream, not a RunPersonalQuery) on a follower held before
+// it applies an erasure the leader acknowledged shows nothing of the
+// erased record: it ends at its deadline. Without the barrier in the
+// trail's check, the holder was streamed the record's event with the name
+// revealed from the follower's still-unerased key.
+TEST_F(HostileCluster12Test, AuditTrailOnAHeldFollowerShowsNothingErased) {
+  const Shown before = Trail(follower_, absl::Seconds(30), written_);
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  ASSERT_TRUE(absl::StrContains(before.text, kName)) << before.text;
+
+  held_->apply.Close();
+  ASSERT_NO_FATAL_FAILURE(Erase());
+  const Shown held = Trail(follower_, absl::Seconds(2), written_);
+  EXPECT_FALSE(absl::StrContains(held.text, kName)) << held.text;
+  EXPECT_FALSE(held.status.ok());
+  EXPECT_FALSE(absl::StrContains(held.status.error_message(), kName));
+
+  held_->apply.Open();
+  const Shown after = Trail(follower_, absl::Seconds(30), written_);
+  EXPECT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_FALSE(absl::StrContains(after.text, kName)) << after.text;
+}
+
+// The EventStore's reads (ReadAll, ReadStream, Subscribe: an auditor's
+// raw reads, which reveal personal parts) on a held follower show nothing
+// the leader erased before they began. Without the barrier each returned
+// the name.
+TEST_F(HostileCluster12Test, EventStoreReadsOnAHeldFollowerShowNothingErased) {
+  const std::string stream = NamedStream();
+  ASSERT_FALSE(stream.empty());
+  ASSERT_TRUE(
+      absl::StrContains(ReadAll(follower_, absl::Seconds(30)).text, kName));
+
+  held_->apply.Close();
+  ASSERT_NO_FATAL_FAILURE(Erase());
+  const Shown all = ReadAll(follower_, absl::Seconds(2));
+  EXPECT_FALSE(absl::StrContains(all.text, kName)) << "ReadAll";
+  EXPECT_FALSE(all.status.ok());
+  const Shown one = ReadStream(follower_, stream, absl::Seconds(2));
+  EXPECT_FALSE(absl::StrContains(one.text, kName)) << "ReadStream";
+  EXPECT_FALSE(one.status.ok());
+  const Shown live = Subscribe(follower_, absl::Seconds(2));
+  EXPECT_FALSE(absl::StrContains(live.text, kName)) << "Subscribe";
+  EXPECT_FALSE(live.status.ok());
+
+  held_->apply.Open();
+  for (const Shown& shown : {ReadAll(follower_, absl::Seconds(30)),
+                             ReadStream(follower_, stream, absl::Seconds(30)),
+                             Subscribe(follower_, absl::Seconds(30))}) {
+    EXPECT_TRUE(shown.status.ok()) << shown.status.error_message();
+    EXPECT_FALSE(absl::StrContains(shown.text, kName));
+  }
+}
+
+// A consent withdrawn on the leader is not shown in force by a follower
+// whose log holds the withdrawal but whose audit trail projection does not
+// yet (held): Audit.ConsentInForce, asked by a careless client with no
+// min_position, waits for the projection to reach the position the
+// barrier returned, and ends at its deadline; once the projection applies,
+// the consent is not in force. Without the fix the held follower said
+// "covered" by the withdrawn consent (the projection was read at the
+// request's min_position).
+TEST_F(HostileCluster12Test, AFollowerShowsNoConsentInForceAfterItsWithdrawal) {
+  const uint64_t granted = Grant("c-h12");
+  ASSERT_GT(granted, 0u);
+  auto in_force = [&](uint64_t min_position, absl::Duration timeout,
+                      v1::ConsentInForceResponse* response) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return v1::Audit::NewStub(follower_->channel)
+        ->ConsentInForce(
+            &context,
+            InForce(kSubject, kService, v1::PURPOSE_REFERRAL,
+                    v1::DATA_CATEGORY_IDENTITY, clock_.Now(), min_position),
+            response);
+  };
+  v1::ConsentInForceResponse before;
+  const grpc::Status asked = in_force(granted, absl::Seconds(30), &before);
+  ASSERT_TRUE(asked.ok()) << asked.error_message();
+  ASSERT_TRUE(before.covered()) << before.DebugString();
+
+  held_->audit_trail.Close();
+  const uint64_t withdrawn = Withdraw("c-h12", "asked by the parent");
+  ASSERT_GT(withdrawn, 0u);
+  ASSERT_TRUE(AwaitApplied(follower_, withdrawn));
+
+  v1::ConsentInForceResponse held;
+  const grpc::Status waiting = in_force(0, absl::Seconds(2), &held);
+  EXPECT_FALSE(held.covered()) << "a withdrawn consent shown in force";
+  EXPECT_EQ(waiting.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << waiting.error_message();
+
+  held_->audit_trail.Open();
+  v1::ConsentInForceResponse after;
+  const grpc::Status answered = in_force(0, absl::Seconds(30), &after);
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_FALSE(after.covered());
+}
+
+// etcd's member killed: every personal read on either node fails closed
+// (UNAVAILABLE or DEADLINE_EXCEEDED) by its deadline, showing nothing and
+// naming no infrastructure. This held before the fixes for GetRecord only:
+// a node cut off from etcd went on answering Audit.Trail, EventStore.ReadAll
+// and Subscribe from whatever it held (the access log queues entries
+// without etcd).
+TEST_F(HostileCluster12Test, PersonalReadsFailClosedWhenEtcdIsGone) {
+  ASSERT_TRUE(cluster_->Kill(0).ok());
+  constexpr absl::Duration kDeadline = absl::Seconds(3);
+  for (Node* node : {leader_, follower_}) {
+    const std::string which = node == leader_ ? "leader " : "follower ";
+    auto expect_closed = [&](const Shown& shown, const std::string& what,
+                             absl::Time began) {
+      EXPECT_TRUE(shown.status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                  shown.status.error_code() ==
+                      grpc::StatusCode::DEADLINE_EXCEEDED)
+          << which << what << ": " << shown.status.error_code() << " "
+          << shown.status.error_message() << " " << shown.text;
+      EXPECT_FALSE(absl::StrContains(shown.text, kName)) << which << what;
+      EXPECT_LT(absl::Now() - began, kDeadline + absl::Seconds(2))
+          << which << what;
+      ExpectNoInfrastructure(shown.status, which + what);
+    };
+    absl::Time began = absl::Now();
+    Shown record;
+    {
+      grpc::ClientContext context;
+      AsCaller(&context, kSchool);
+      context.set_deadline(absl::ToChronoTime(began + kDeadline));
+      v1::GetSubjectRecordRequest get;
+      get.set_subject_id(kSubject);
+      v1::SubjectRecord shown;
+      record.status = v1::Subjects::NewStub(node->channel)
+                          ->GetRecord(&context, get, &shown);
+      record.text = shown.DebugString();
+    }
+    expect_closed(record, "GetRecord", began);
+    began = absl::Now();
+    expect_closed(Trail(node, kDeadline), "Trail", began);
+    began = absl::Now();
+    expect_closed(ReadAll(node, kDeadline), "ReadAll", began);
+    began = absl::Now();
+    expect_closed(Subscribe(node, kDeadline), "Subscribe", began);
+  }
+  ASSERT_TRUE(cluster_->Restart(0).ok());
+}
+
+// Careless clients' stream names shaped like infrastructure (host:port,
+// an etcd key, "etcd" in the name): the log's own refusal (a version conflict)
+// reaches them word for word on the leader, and a follower's refusal is
+// NOT_LEADER. Pins behaviour that held before this review.
+TEST_F(HostileCluster12Test, RefusalsOfInfrastructureShapedStreamsAreVerbatim) {
+  for (const std::string stream :
+       {"ops-127.0.0.1:2379", "ops-etcd:2380", "ops-/ycr/log/head@7",
+        "ops-etcd+endpoints"}) {
+    grpc::ClientContext context;
+    AsCaller(&context, "ops");
+    v1::AppendResponse appended;
+    const grpc::Status s =
+        v1::EventStore::NewStub(leader_->channel)
+            ->Append(&context,
+                     AppendOne(stream, "note", v1::ExpectedVersion::EXACT, 7),
+                     &appended);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED)
+        << stream << ": " << s.error_message();
+    EXPECT_TRUE(absl::StrContains(
+        s.error_message(),
+        absl::StrCat("stream '", stream, "' is at version 0, expected")))
+        << s.error_message();
+
+    grpc::ClientContext on_follower;
+    AsCaller(&on_follower, "ops");
+    const grpc::Status refused =
+        v1::EventStore::NewStub(follower_->channel)
+            ->Append(&on_follower, AppendOne(stream, "note"), &appended);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << stream << ": " << refused.error_message();
+    ExpectNoInfrastructure(refused, "follower append");
+  }
+}
+
+// Another organisation (related to no subject here) sending reads of
+// personal data it may make (its own caseload's referrals) to a follower
+// held back cannot starve the node's other reads: those reads wait for the
+// node to be current on threads of their own (AccessLogOptions::
+// run_waiting), not on the readers' pool. Without that, two of them
+// (reader_threads' default) held both reader threads until their deadline
+// (up to 10 s, past a cancellation too) and every other read on the node
+// (here another school's Caseloads.Counts, no personal data) waited behind
+// them, and failed.
+TEST_F(HostileCluster12Test, WaitingReadsStarveNoOtherRead) {
+  held_->apply.Close();
+  ASSERT_NO_FATAL_FAILURE(Erase());  // The follower now lags.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> strangers;
+  for (int i = 0; i < 8; ++i) {
+    strangers.emplace_back([this, i, &stop] {
+      while (!stop.load()) {
+        grpc::ClientContext context;
+        AsCaller(&context, kOtherSchool, absl::StrCat("stranger-", i));
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+        // Its own caseload's referrals (personal: subject ids), which it
+        // may read.
+        v1::ListCaseloadReferralsRequest list;
+        list.set_organisation(kOtherSchool);
+        v1::ListCaseloadReferralsResponse shown;
+        // Its answer is not the point (it ends at its deadline while the
+        // follower is held).
+        static_cast<void>(v1::Caseloads::NewStub(follower_->channel)
+                              ->ListReferrals(&context, list, &shown));
+      }
+    });
+  }
+  // Meanwhile, for 4 s, each count answers within its 2 s deadline.
+  const absl::Time until = absl::Now() + absl::Seconds(4);
+  int answered = 0;
+  while (absl::Now() < until) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    v1::CaseloadCountsRequest request;
+    request.set_organisation(kSchool);
+    v1::CaseloadCounts counts;
+    const grpc::Status s = v1::Caseloads::NewStub(follower_->channel)
+                               ->Counts(&context, request, &counts);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    if (!s.ok()) break;
+    ++answered;
+  }
+  stop = true;
+  held_->apply.Open();
+  for (std::thread& stranger : strangers) stranger.join();
+  EXPECT_GT(answered, 1);
+}
+
+}  // namespace
+}  // namespace ycr::testing
