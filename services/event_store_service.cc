@@ -494,18 +494,17 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
       *std::move(read), readers_,
       [this, reactor, request, response, caller = *caller](
           ReadAccess read, absl::Status current) mutable {
-        if (!current.ok()) {
-          reactor->Finish(
-              ToGrpcStatus(read.Commit(caller, std::move(current))));
-          return;
-        }
         storage::ReadStreamOptions options;
         options.from_version = request->from_version();
         options.backwards = request->backwards();
         options.limit = request->limit();
         absl::StatusOr<storage::StreamSlice> slice =
             log_->ReadStream(request->stream(), options);
-        if (slice.ok()) {
+        // A node that cannot tell it holds every write acknowledged before
+        // the call (etcd without a majority, a follower behind) still
+        // serves the history, its personal parts left sealed: the log's
+        // skeletons stay after an erasure anyway; only opening them waits.
+        if (slice.ok() && current.ok()) {
           if (absl::Status s = storage::RevealAll(*log_, slice->events);
               !s.ok()) {
             slice = s;
@@ -540,14 +539,13 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
       *std::move(read), readers_,
       [this, reactor, request, response, filter = *std::move(filter),
        caller = *caller](ReadAccess read, absl::Status current) mutable {
-        if (!current.ok()) {
-          reactor->Finish(
-              ToGrpcStatus(read.Commit(caller, std::move(current))));
-          return;
-        }
         absl::StatusOr<storage::LogSlice> slice =
             log_->ReadAll(request->from_position(), request->limit(), filter);
-        if (slice.ok()) {
+        // A node that cannot tell it holds every write acknowledged before
+        // the call (etcd without a majority, a follower behind) still
+        // serves the history, its personal parts left sealed: the log's
+        // skeletons stay after an erasure anyway; only opening them waits.
+        if (slice.ok() && current.ok()) {
           if (absl::Status s = storage::RevealAll(*log_, slice->events);
               !s.ok()) {
             slice = s;
