@@ -141,6 +141,23 @@ void SeePersonal(
   }
 }
 
+// A raw read's events, moved into `out`: their personal parts opened, and
+// each subject shown named to `read`, only when this node is `current`
+// (ReadAccess::AwaitCurrent OK). A node that cannot tell it holds every
+// write acknowledged before the call (etcd without a majority, a follower
+// behind) still serves the history, its personal parts left sealed: the
+// log's skeletons stay after an erasure anyway; only opening them waits.
+absl::Status ShowEvents(
+    storage::EventLog& log, const absl::Status& current,
+    std::vector<v1::RecordedEvent>* events,
+    google::protobuf::RepeatedPtrField<v1::RecordedEvent>* out,
+    ReadAccess* read) {
+  if (current.ok()) RETURN_IF_ERROR(storage::RevealAll(log, *events));
+  for (v1::RecordedEvent& event : *events) *out->Add() = std::move(event);
+  SeePersonal(*out, read);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // One Subscribe call. Exactly one party at a time "drives" the call (reads,
@@ -500,23 +517,16 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
         options.limit = request->limit();
         absl::StatusOr<storage::StreamSlice> slice =
             log_->ReadStream(request->stream(), options);
-        // A node that cannot tell it holds every write acknowledged before
-        // the call (etcd without a majority, a follower behind) still
-        // serves the history, its personal parts left sealed: the log's
-        // skeletons stay after an erasure anyway; only opening them waits.
-        if (slice.ok() && current.ok()) {
-          if (absl::Status s = storage::RevealAll(*log_, slice->events);
+        if (slice.ok()) {
+          if (absl::Status s = ShowEvents(*log_, current, &slice->events,
+                                          response->mutable_events(), &read);
               !s.ok()) {
             slice = s;
           }
         }
         if (slice.ok()) {
-          for (v1::RecordedEvent& event : slice->events) {
-            *response->add_events() = std::move(event);
-          }
           response->set_stream_version(slice->stream_version);
           response->set_next_version(slice->next_version);
-          SeePersonal(response->events(), &read);
         }
         reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
       });
@@ -541,23 +551,16 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
        caller = *caller](ReadAccess read, absl::Status current) mutable {
         absl::StatusOr<storage::LogSlice> slice =
             log_->ReadAll(request->from_position(), request->limit(), filter);
-        // A node that cannot tell it holds every write acknowledged before
-        // the call (etcd without a majority, a follower behind) still
-        // serves the history, its personal parts left sealed: the log's
-        // skeletons stay after an erasure anyway; only opening them waits.
-        if (slice.ok() && current.ok()) {
-          if (absl::Status s = storage::RevealAll(*log_, slice->events);
+        if (slice.ok()) {
+          if (absl::Status s = ShowEvents(*log_, current, &slice->events,
+                                          response->mutable_events(), &read);
               !s.ok()) {
             slice = s;
           }
         }
         if (slice.ok()) {
-          for (v1::RecordedEvent& event : slice->events) {
-            *response->add_events() = std::move(event);
-          }
           response->set_next_position(slice->next_position);
           response->set_head_position(log_->GetHead().position);
-          SeePersonal(response->events(), &read);
         }
         reactor->Finish(ToGrpcStatus(read.Commit(caller, slice.status())));
       });

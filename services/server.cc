@@ -295,15 +295,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         [log = server->append_log_](absl::Time deadline) {
           return log->AwaitCurrent(deadline);
         };
-    // Waits on threads of their own: a caller sending many reads to a node
-    // that cannot be current (held back, etcd slow or gone) holds at most
-    // these, never the readers that serve every other read.
-    server->waiting_ = std::make_unique<WorkQueue>(
-        std::max(kWaitingThreads, options.reader_threads));
-    access_options.run_waiting =
-        [waiting = server->waiting_.get()](absl::AnyInvocable<void() &&> wait) {
-          waiting->Post(std::move(wait));
-        };
+    // A cluster node's waits on threads of their own: a caller sending many
+    // reads to a node that cannot be current (held back, etcd slow or gone)
+    // holds at most these, never the readers that serve every other read.
+    // A single node's wait is its head, at once: it runs where the call
+    // arrived, with no thread hop.
+    if (server->cluster_ != nullptr) {
+      server->waiting_ = std::make_unique<WorkQueue>(
+          std::max(kWaitingThreads, options.reader_threads));
+      access_options.run_waiting = [waiting = server->waiting_.get()](
+                                       absl::AnyInvocable<void() &&> wait) {
+        waiting->Post(std::move(wait));
+      };
+    }
     server->access_recorder_ = std::make_unique<AccessRecorder>(
         server->access_log_store_.get(),
         options.clock != nullptr ? options.clock : &SystemClock(),
