@@ -342,6 +342,33 @@ absl::StatusOr<uint64_t> RocksDbEventLog::Impl::Checkpoint(
   return head;
 }
 
+absl::Status RocksDbEventLog::Impl::CompactStore(std::atomic<bool>* canceled) {
+  absl::ReaderMutexLock lock(&db_mu_);
+  if (db_closed_) return absl::UnavailableError("the event log is closed");
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForceOptimized;
+  options.canceled = canceled;
+  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
+    rocksdb::Status s = db_->CompactRange(options, cf, nullptr, nullptr);
+    if (canceled != nullptr && canceled->load()) return absl::OkStatus();
+    RETURN_IF_ERROR(
+        FromRocks(s, absl::StrCat("cannot compact ", cf->GetName())));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t RocksDbEventLog::Impl::RunningCompactions() {
+  absl::ReaderMutexLock lock(&db_mu_);
+  uint64_t running = 0;
+  if (db_closed_ ||
+      !db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions,
+                           &running)) {
+    return 0;
+  }
+  return running;
+}
+
 absl::Status RocksDbEventLog::Impl::VerifyChainLocked(uint64_t from,
                                                       uint64_t to,
                                                       LogTree* tree_at_to) {
@@ -523,6 +550,14 @@ absl::Status RocksDbEventLog::WriteState() { return impl_->WriteState(); }
 
 absl::StatusOr<uint64_t> RocksDbEventLog::Checkpoint(const std::string& dir) {
   return impl_->Checkpoint(dir);
+}
+
+absl::Status RocksDbEventLog::CompactStore(std::atomic<bool>* canceled) {
+  return impl_->CompactStore(canceled);
+}
+
+uint64_t RocksDbEventLog::RunningCompactions() {
+  return impl_->RunningCompactions();
 }
 
 void RocksDbEventLog::Close() { impl_->Close(); }

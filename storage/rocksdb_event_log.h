@@ -15,6 +15,7 @@
 // what is really stored. It tries on every batch of appends and, with none
 // arriving, every `resume_interval`; see RocksDbEventLogOptions.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -158,6 +159,14 @@ class RocksDbEventLog : public EventLog {
   // copy began: the copy holds at least that much of the log.
   // ALREADY_EXISTS when `dir` exists; UNAVAILABLE after Close().
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
+
+  // Compacts every column family of the store to its last level, while
+  // appends and reads go on (maintenance, and the benchmarks' "while
+  // compaction runs"). Close() waits for it. Setting `*canceled` (if not
+  // null) stops it soon after, and it returns OK. UNAVAILABLE after Close().
+  absl::Status CompactStore(std::atomic<bool>* canceled = nullptr);
+  // How many compactions RocksDB is running right now (0 after Close()).
+  uint64_t RunningCompactions();
 
   void Close() override;
 

@@ -16,6 +16,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -194,6 +195,8 @@ class RocksDbEventLog::Impl {
   absl::StatusOr<std::string> ReadLeaf(uint64_t position);
   absl::Status WriteState();
   absl::StatusOr<uint64_t> Checkpoint(const std::string& dir);
+  absl::Status CompactStore(std::atomic<bool>* canceled);
+  uint64_t RunningCompactions();
   void Close();
   // Replicated mode (rocksdb_event_log_apply.cc).
   absl::Status ApplyReplicated(const v1::ReplicatedEntry& entry,

@@ -114,6 +114,12 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated logs and the samples.");
 ABSL_FLAG(bool, settle, false,
           "trail: compact the audit trail's generation before the queries "
           "(the store as it is once background compaction has caught up).");
+ABSL_FLAG(bool, compact_during, false,
+          "trail: while the timed queries run, compact the audit trail's "
+          "generation, then the whole store, again and again (a forced "
+          "compaction competing with the queries for the cores, the disk and "
+          "the block cache); the queries that began while RocksDB was "
+          "compacting are reported apart.");
 ABSL_FLAG(bool, json, false, "Also print one JSON line with the results.");
 
 namespace {
@@ -1040,6 +1046,10 @@ struct Latency {
 struct TrailResult {
   Latency latency;
   Latency cpu;  // The querying thread's CPU time per query.
+  // The queries that began while RocksDB was running a compaction.
+  Latency during_compaction;
+  Latency cpu_during_compaction;
+  int compactions_started = 0;
   double mean_entries = 0;
   uint64_t min_entries = 0, max_entries = 0;
 };
@@ -1066,7 +1076,24 @@ TrailResult RunTrail(Host& h, Store& store, int samples, int warmup,
   r.min_entries = ~uint64_t{0};
   std::vector<v1::AuditEntry> page;
   Progress progress("trail");
+  std::atomic<bool> stop_compacting{false};
+  std::thread compactor;
   for (int i = 0; i < warmup + samples; ++i) {
+    if (i == warmup && absl::GetFlag(FLAGS_compact_during)) {
+      compactor = std::thread([&] {
+        while (!stop_compacting.load()) {
+          ++r.compactions_started;
+          absl::Status s = store.projections->CompactGeneration(
+              ycr::projections::kAuditTrailName, generation);
+          if (s.ok() && !stop_compacting.load()) {
+            ++r.compactions_started;
+            s = store.log->CompactStore(&stop_compacting);
+          }
+          if (!s.ok()) Die("compaction during the queries", s);
+        }
+      });
+    }
+    const bool compacting = i >= warmup && store.log->RunningCompactions() > 0;
     const std::string subject = SubjectId(pick(rng));
     const double cpu0 = ThreadCpuMicros();
     const auto start = SteadyClock::now();
@@ -1091,13 +1118,22 @@ TrailResult RunTrail(Host& h, Store& store, int samples, int warmup,
     if (i < warmup) continue;
     r.latency.us.push_back(us);
     r.cpu.us.push_back(cpu_us);
+    if (compacting) {
+      r.during_compaction.us.push_back(us);
+      r.cpu_during_compaction.us.push_back(cpu_us);
+    }
     entries_total += entries;
     r.min_entries = std::min(r.min_entries, entries);
     r.max_entries = std::max(r.max_entries, entries);
     progress.Tick(i + 1 - warmup, samples);
   }
+  stop_compacting = true;
+  if (compactor.joinable()) compactor.join();
   std::sort(r.latency.us.begin(), r.latency.us.end());
   std::sort(r.cpu.us.begin(), r.cpu.us.end());
+  std::sort(r.during_compaction.us.begin(), r.during_compaction.us.end());
+  std::sort(r.cpu_during_compaction.us.begin(),
+            r.cpu_during_compaction.us.end());
   r.mean_entries = samples ? static_cast<double>(entries_total) / samples : 0;
   return r;
 }
@@ -1358,6 +1394,17 @@ int main(int argc, char** argv) {
           page_size, samples, subjects, head, t.mean_entries, t.min_entries,
           t.max_entries, t.latency.p(0.5), t.latency.p(0.99), t.latency.max(),
           t.latency.mean(), t.cpu.p(0.5), t.cpu.p(0.99), t.cpu.max());
+      if (absl::GetFlag(FLAGS_compact_during)) {
+        std::cout << absl::StrFormat(
+            "  while RocksDB compacted (%d of %d queries; %d forced "
+            "compactions started):\n"
+            "  wall: p50 %.3f ms  p99 %.3f ms  max %.3f ms\n"
+            "  cpu:  p50 %.3f ms  p99 %.3f ms\n",
+            t.during_compaction.us.size(), samples, t.compactions_started,
+            t.during_compaction.p(0.5), t.during_compaction.p(0.99),
+            t.during_compaction.max(), t.cpu_during_compaction.p(0.5),
+            t.cpu_during_compaction.p(0.99));
+      }
       std::cout << "target: p99 < 2 ms"
                 << (head < 10000000 ? " (on a 10,000,000-event log; this log "
                                       "is smaller)"
@@ -1372,6 +1419,19 @@ int main(int argc, char** argv) {
                           samples, t.mean_entries, t.latency.p(0.5),
                           t.latency.p(0.99), t.latency.max(), t.cpu.p(0.5),
                           t.cpu.p(0.99)));
+      if (absl::GetFlag(FLAGS_compact_during)) {
+        json.pop_back();  // The trail object's closing brace.
+        absl::StrAppend(
+            &json,
+            absl::StrFormat(
+                ",\"during_compaction\":{\"queries\":%d,"
+                "\"compactions_started\":%d,\"p50_ms\":%.3f,"
+                "\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+                "\"cpu_p99_ms\":%.3f}}",
+                t.during_compaction.us.size(), t.compactions_started,
+                t.during_compaction.p(0.5), t.during_compaction.p(0.99),
+                t.during_compaction.max(), t.cpu_during_compaction.p(0.99)));
+      }
     }
     h.host->Stop();
   }

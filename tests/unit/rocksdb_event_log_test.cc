@@ -115,6 +115,34 @@ class RocksDbEventLogTest : public ::testing::Test {
   const std::string store_path_ = dir_.path() + "/store";
 };
 
+// --- Compaction on demand (maintenance; the benchmarks' "while compaction
+// runs"). ---
+
+TEST_F(RocksDbEventLogTest, CompactStoreKeepsTheLogAndStopsWhenCanceled) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(log->Append(OneEvent(absl::StrCat("s", i % 5))).ok());
+  }
+  const std::vector<v1::RecordedEvent> before = ReadEverything(*log);
+  ASSERT_EQ(before.size(), 50u);
+  ASSERT_TRUE(log->CompactStore().ok());
+  const std::vector<v1::RecordedEvent> after = ReadEverything(*log);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString());
+  }
+  EXPECT_TRUE(log->VerifyChain(1, 50).ok());
+  // Canceled before it starts: it returns at once, OK, and appends go on.
+  std::atomic<bool> canceled{true};
+  EXPECT_TRUE(log->CompactStore(&canceled).ok());
+  EXPECT_TRUE(log->Append(OneEvent("s0")).ok());
+  log->Close();
+  EXPECT_TRUE(StatusIs(log->CompactStore(), absl::StatusCode::kUnavailable,
+                       {"closed"}));
+  EXPECT_EQ(log->RunningCompactions(), 0u);
+}
+
 // --- Expected versions. ---
 
 TEST_F(RocksDbEventLogTest, AnyExpectedVersionAppendsToNewAndExistingStreams) {
