@@ -221,8 +221,13 @@ class RocksDbBuildBatch : public ProjectionBatch {
         std::optional<absl::string_view> value;
         if (marked[0] == kPut) value = marked.substr(1);
         if (writer == nullptr) {
+          // The generation serves queries from these files as soon as it
+          // takes over: their pages stay cached (SstFileWriter would drop
+          // them), so that the first queries after a rebuild do not all go
+          // to the disk.
           writer = std::make_unique<rocksdb::SstFileWriter>(
-              rocksdb::EnvOptions(), options);
+              rocksdb::EnvOptions(), options, /*column_family=*/nullptr,
+              /*invalidate_page_cache=*/false);
           files->push_back(next_file());
           RETURN_IF_ERROR(FromRocks(writer->Open(files->back()),
                                     "cannot create a projection build file"));

@@ -111,6 +111,10 @@ ABSL_FLAG(bool, solo, true,
 ABSL_FLAG(int, block_cache_mb, 64,
           "RocksDB block cache (the server's default is 64 MiB).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the generated logs and the samples.");
+ABSL_FLAG(uint64_t, sample_seed, 0,
+          "trail: seed of the queries' random subjects (0: --seed). "
+          "Another value queries other subjects of the same store, so that a "
+          "run does not find the previous run's blocks in the cache.");
 ABSL_FLAG(bool, settle, false,
           "trail: compact the audit trail's generation before the queries "
           "(the store as it is once background compaction has caught up).");
@@ -1383,7 +1387,9 @@ int main(int argc, char** argv) {
                 << std::endl;
     }
     if (do_trail) {
-      TrailResult t = RunTrail(h, *store, samples, warmup, page_size, seed);
+      const uint64_t sample_seed = absl::GetFlag(FLAGS_sample_seed);
+      TrailResult t = RunTrail(h, *store, samples, warmup, page_size,
+                               sample_seed != 0 ? sample_seed : seed);
       std::cout << absl::StrFormat(
           "\naudit trail of one subject (ReadSubjectTrail, whole trail, "
           "page size %d), %d random subjects of %d, log of %d events:\n"
