@@ -1,10 +1,11 @@
 #include "replication/replicated_event_log.h"
 
+#include <algorithm>
 #include <iostream>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/not_leader.h"
 #include "common/status_macros.h"
@@ -127,6 +128,7 @@ absl::StatusOr<std::unique_ptr<ReplicatedEventLog>> ReplicatedEventLog::Open(
       });
   log->follow_thread_ = std::thread([l = log.get()] { l->FollowLoop(); });
   log->campaign_thread_ = std::thread([l = log.get()] { l->CampaignLoop(); });
+  log->round_thread_ = std::thread([l = log.get()] { l->RoundLoop(); });
   return log;
 }
 
@@ -138,6 +140,11 @@ void ReplicatedEventLog::Close() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
   }
+  {
+    absl::MutexLock lock(&round_mu_);
+    rounds_closing_ = true;
+  }
+  if (round_thread_.joinable()) round_thread_.join();
   follower_->Stop();
   if (follow_thread_.joinable()) follow_thread_.join();
   // The writer answers what is queued (Prepare refuses: closing).
@@ -393,26 +400,59 @@ absl::Status ReplicatedEventLog::NotLeader(absl::string_view why) {
 }
 
 bool ReplicatedEventLog::WaitApplied(uint64_t position) {
-  return WaitApplied(position, absl::Now() + options_.apply_timeout);
+  return WaitApplied(position, absl::Now() + options_.apply_timeout,
+                     /*cancel=*/nullptr);
 }
 
-bool ReplicatedEventLog::WaitApplied(uint64_t position, absl::Time deadline) {
-  auto done = std::make_shared<absl::Notification>();
-  const uint64_t id = local_->WatchHead(position, [done]() { done->Notify(); });
+bool ReplicatedEventLog::WaitApplied(uint64_t position, absl::Time deadline,
+                                     const storage::CancelSignal* cancel) {
+  struct Applied {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+  };
+  auto applied = std::make_shared<Applied>();
+  const uint64_t id = local_->WatchHead(position, [applied]() {
+    absl::MutexLock lock(&applied->mu);
+    applied->done = true;
+  });
   if (id == 0) return local_->GetHead().position >= position;
-  if (!done->WaitForNotificationWithDeadline(deadline)) {
+  // A cancellation wakes the wait (its condition reads the signal).
+  const uint64_t wake = cancel == nullptr ? 0 : cancel->OnCancel([applied]() {
+    absl::MutexLock lock(&applied->mu);
+  });
+  bool done;
+  {
+    absl::MutexLock lock(&applied->mu);
+    auto ready = [&applied,
+                  cancel]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(applied->mu) {
+      return applied->done || (cancel != nullptr && cancel->cancelled());
+    };
+    applied->mu.AwaitWithDeadline(absl::Condition(&ready), deadline);
+    done = applied->done;
+  }
+  if (cancel != nullptr) cancel->Remove(wake);
+  if (!done) {
     local_->CancelWatch(id);
     return false;
   }
   return local_->GetHead().position >= position;
 }
 
-absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
+absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(
+    const storage::AwaitCurrentOptions& options) {
   // The leader too: a leader paused past its lease (its keep-alive thread
   // not yet run) still believes it leads while another has written, so no
   // node trusts its lease for a read.
-  ASSIGN_OR_RETURN(const uint64_t head, EtcdHead(deadline));
-  if (WaitApplied(head, deadline)) return head;
+  ASSIGN_OR_RETURN(const uint64_t head,
+                   EtcdHead(options.deadline, options.cancel));
+  // Nothing acknowledged anywhere is past etcd's head: no need to wait.
+  if (options.min_position > head) {
+    return storage::MinPositionBeyondHead(options.min_position, head);
+  }
+  if (WaitApplied(head, options.deadline, options.cancel)) return head;
+  if (options.cancel != nullptr && options.cancel->cancelled()) {
+    return storage::WaitCancelled();
+  }
   if (!follower_state().ok()) {
     return absl::UnavailableError(
         "this node stopped applying the cluster's log (the cause is in the "
@@ -423,39 +463,66 @@ absl::StatusOr<uint64_t> ReplicatedEventLog::AwaitCurrent(absl::Time deadline) {
       ", which this read must see; retry, or read from the leader"));
 }
 
-absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead(absl::Time deadline) {
-  absl::MutexLock lock(&round_mu_);
-  // etcd failed to answer a moment ago: refuse at once rather than hold a
-  // reader thread for another round's timeout (the next round, a second
-  // on, tries again).
-  if (!round_head_.ok() &&
-      absl::Now() - round_finished_at_ < kRetryRoundAfter) {
-    return round_head_.status();
-  }
-  // A round that starts from now on read etcd after this call began.
-  const uint64_t needed = rounds_started_ + 1;
-  while (rounds_finished_ < needed) {
-    if (round_in_flight_) {
-      if (round_done_.WaitWithDeadline(&round_mu_, deadline) &&
-          rounds_finished_ < needed) {
-        return absl::DeadlineExceededError(
+absl::StatusOr<uint64_t> ReplicatedEventLog::EtcdHead(
+    absl::Time deadline, const storage::CancelSignal* cancel) {
+  // A cancellation wakes the wait below (its condition reads the signal).
+  const uint64_t wake = cancel == nullptr ? 0 : cancel->OnCancel([this]() {
+    absl::MutexLock lock(&round_mu_);
+  });
+  absl::StatusOr<uint64_t> answer;
+  {
+    absl::MutexLock lock(&round_mu_);
+    // A round that starts from now on reads etcd after this call began.
+    const uint64_t needed = rounds_started_ + 1;
+    if (!round_head_.ok() &&
+        absl::Now() - round_finished_at_ < kRetryRoundAfter) {
+      // etcd failed to answer a moment ago: refuse at once rather than
+      // hold a reader thread for another round's timeout (the next round,
+      // a second on, tries again).
+      answer = round_head_.status();
+    } else {
+      rounds_wanted_ = std::max(rounds_wanted_, needed);
+      auto ready = [this, needed, cancel]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_) {
+                         return rounds_finished_ >= needed || rounds_closing_ ||
+                                (cancel != nullptr && cancel->cancelled());
+                       };
+      // Each caller waits until its own deadline, whatever the round's
+      // read (bounded by the etcd client's own timeout) still takes.
+      round_mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+      if (rounds_finished_ >= needed) {
+        answer = round_head_;
+      } else if (rounds_closing_) {
+        answer = absl::UnavailableError("the event log is closed");
+      } else if (cancel != nullptr && cancel->cancelled()) {
+        answer = storage::WaitCancelled();
+      } else {
+        answer = absl::DeadlineExceededError(
             "this node could not tell by the deadline whether it holds the "
             "cluster's newest writes, so it shows nothing; retry");
       }
-      continue;
     }
-    round_in_flight_ = true;
+  }
+  if (cancel != nullptr) cancel->Remove(wake);
+  return answer;
+}
+
+void ReplicatedEventLog::RoundLoop() {
+  absl::MutexLock lock(&round_mu_);
+  while (true) {
+    auto wanted = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_) {
+      return rounds_closing_ || rounds_wanted_ > rounds_started_;
+    };
+    round_mu_.Await(absl::Condition(&wanted));
+    if (rounds_closing_) return;
     const uint64_t round = ++rounds_started_;
     round_mu_.Unlock();
     absl::StatusOr<uint64_t> head = ReadEtcdHead();
     round_mu_.Lock();
-    round_in_flight_ = false;
     rounds_finished_ = round;
     round_finished_at_ = absl::Now();
     round_head_ = std::move(head);
-    round_done_.SignalAll();
   }
-  return round_head_;
 }
 
 absl::StatusOr<uint64_t> ReplicatedEventLog::ReadEtcdHead() {

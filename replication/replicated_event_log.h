@@ -139,8 +139,12 @@ class ReplicatedEventLog : public storage::EventLog,
   // this node has applied it; on every node, the leader
   // included (a lease is not trusted for reads: a paused leader may not
   // know it lost it). UNAVAILABLE when etcd cannot be read or this node
-  // stopped applying (the cause goes to the server's log).
-  absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) override;
+  // stopped applying (the cause goes to the server's log). The read runs
+  // on a thread of its own: each caller stops waiting at its own deadline
+  // or cancellation, even while the read is still in flight. A
+  // min_position past etcd's head is refused as soon as the head is read.
+  absl::StatusOr<uint64_t> AwaitCurrent(
+      const storage::AwaitCurrentOptions& options) override;
   uint64_t WatchHead(uint64_t position, storage::WatchCallback ready) override {
     return local_->WatchHead(position, std::move(ready));
   }
@@ -182,13 +186,20 @@ class ReplicatedEventLog : public storage::EventLog,
       const std::vector<v1::ReplicatedAppend>& appends) override;
 
   // Waits until the local store has applied `position`; false at the
-  // timeout (apply_timeout, or `deadline`) or on close.
+  // timeout (apply_timeout, or `deadline`), once `cancel` (may be null) is
+  // cancelled, or on close.
   bool WaitApplied(uint64_t position);
-  bool WaitApplied(uint64_t position, absl::Time deadline);
+  bool WaitApplied(uint64_t position, absl::Time deadline,
+                   const storage::CancelSignal* cancel);
   // The last position in etcd's log (its head key), read at or after the
-  // call began: one linearizable read per round, shared (see AwaitCurrent).
-  absl::StatusOr<uint64_t> EtcdHead(absl::Time deadline);
+  // call began: one linearizable read per round, shared (see AwaitCurrent),
+  // read by the round thread; the caller waits for it until `deadline` or
+  // `cancel` (may be null).
+  absl::StatusOr<uint64_t> EtcdHead(absl::Time deadline,
+                                    const storage::CancelSignal* cancel);
   absl::StatusOr<uint64_t> ReadEtcdHead();
+  // The round thread: reads etcd's head whenever a caller wants a round.
+  void RoundLoop();
   // UNAVAILABLE for a node that does not lead, naming the leader.
   absl::Status NotLeader(absl::string_view why);
   // Drops leadership after a deposition (the campaign thread campaigns
@@ -233,12 +244,14 @@ class ReplicatedEventLog : public storage::EventLog,
   std::function<void(storage::ClusterRole)> role_listener_
       ABSL_GUARDED_BY(role_mu_);
   std::optional<storage::ClusterRole> told_role_ ABSL_GUARDED_BY(role_mu_);
-  // EtcdHead's rounds: numbered from 1; one in flight at a time.
+  // EtcdHead's rounds: numbered from 1; one in flight at a time, on
+  // round_thread_, while rounds_wanted_ is ahead of rounds_started_.
   absl::Mutex round_mu_;
-  absl::CondVar round_done_;
+  uint64_t rounds_wanted_ ABSL_GUARDED_BY(round_mu_) = 0;
   uint64_t rounds_started_ ABSL_GUARDED_BY(round_mu_) = 0;
   uint64_t rounds_finished_ ABSL_GUARDED_BY(round_mu_) = 0;
-  bool round_in_flight_ ABSL_GUARDED_BY(round_mu_) = false;
+  bool rounds_closing_ ABSL_GUARDED_BY(round_mu_) = false;
+  std::thread round_thread_;
   absl::StatusOr<uint64_t> round_head_ ABSL_GUARDED_BY(round_mu_) = 0;
   absl::Time round_finished_at_ ABSL_GUARDED_BY(round_mu_);
   // The campaign thread only: when the tail was last trimmed.

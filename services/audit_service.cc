@@ -40,18 +40,21 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
 
   // `read` (the call's, outliving it) is waited for first, holding none of
   // the pool's threads (AfterCurrent in run_query.h): `check` is given the
-  // position ReadAccess::AwaitCurrent returned.
+  // position ReadAccess::AwaitCurrent returned (a `min_position` past it is
+  // refused there, OUT_OF_RANGE).
   PagedStream(WorkQueue* pool, projections::ProjectionHost* host,
               std::string projection, absl::Time deadline,
-              const ReadAccess* read, Check check, Fetch fetch)
+              uint64_t min_position, const ReadAccess* read, Check check,
+              Fetch fetch)
       : pool_(pool),
         host_(host),
         projection_(std::move(projection)),
         deadline_(deadline),
+        read_(read),
         check_(std::move(check)),
         fetch_(std::move(fetch)) {
-    read->RunWaiting([this, read] {
-      absl::StatusOr<uint64_t> current = read->AwaitCurrent();
+    read->RunWaiting([this, read, min_position] {
+      absl::StatusOr<uint64_t> current = read->AwaitCurrent(min_position);
       pool_->Post([this, current = std::move(current)] { Checked(current); });
     });
   }
@@ -65,6 +68,9 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   }
 
   void OnCancel() override {
+    // A wait for this node to be current ends (CANCELLED, finishing the
+    // call); a wait for the projection is dropped here.
+    read_->Cancel();
     if (wait_.Cancel()) {
       Finish(
           grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
@@ -131,6 +137,8 @@ class PagedStream : public grpc::ServerWriteReactor<v1::AuditEntry> {
   projections::ProjectionHost* const host_;
   const std::string projection_;
   const absl::Time deadline_;
+  // The call's, in the state `check_` and `fetch_` share.
+  const ReadAccess* const read_;
   const Check check_;
   const Fetch fetch_;
   uint32_t generation_ = 0;
@@ -204,7 +212,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::Trail(
   state->slot = *std::move(slot);
   const ReadAccess* const reader = &*state->read;
   return new PagedStream(
-      pool_, host_, "audit_trail", deadline, reader,
+      pool_, host_, "audit_trail", deadline, request->min_position(), reader,
       [this, request, caller = *caller,
        state](uint64_t current) -> absl::StatusOr<uint64_t> {
         // As every read of personal data (run_query.h): this node holds
@@ -263,7 +271,7 @@ grpc::ServerWriteReactor<v1::AuditEntry>* AuditService::OrganisationDisclosures(
   state->slot = *std::move(slot);
   const ReadAccess* const reader = &*state->read;
   return new PagedStream(
-      pool_, host_, "audit_trail", deadline, reader,
+      pool_, host_, "audit_trail", deadline, request->min_position(), reader,
       [this, request, caller = *caller,
        state](uint64_t current) -> absl::StatusOr<uint64_t> {
         // As Trail's: this node holds everything acknowledged before the
@@ -306,6 +314,7 @@ grpc::ServerUnaryReactor* AuditService::ConsentInForce(
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
       context, *request, pool_, access_, host_, "audit_trail", deadline,
+      request->min_position(),
       [this, request](const v1::Actor& caller,
                       ReadAccess* read) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(domain::ValidId(request->subject_id(), "subject_id"));
@@ -340,6 +349,7 @@ grpc::ServerUnaryReactor* AuditService::SubjectAccessPack(
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
       context, *request, pool_, access_, host_, "audit_trail", deadline,
+      request->min_position(),
       [this, request, response](const v1::Actor& caller,
                                 ReadAccess* read) -> absl::StatusOr<uint64_t> {
         const std::string& subject = request->subject_id();

@@ -69,6 +69,7 @@ grpc::ServerUnaryReactor* CaseloadService::ListReferrals(
   const absl::Time deadline = QueryDeadline(*context);
   return RunPersonalProjectionQuery(
       context, *request, pool_, access_, host_, kCaseloads, deadline,
+      request->min_position(),
       [this, request](const v1::Actor& caller,
                       ReadAccess*) -> absl::StatusOr<uint64_t> {
         RETURN_IF_ERROR(

@@ -179,6 +179,10 @@ class EventStoreService::Subscription
   // Before Start(): who reads, for the access log, and the caller's stream
   // slot, held until the subscription is gone.
   void SetReader(v1::Actor caller, ReadAccess read, StreamQuota::Lease slot) {
+    {
+      absl::MutexLock lock(&mu_);
+      cancel_ = read.cancel_signal();
+    }
     caller_ = std::move(caller);
     read_ = std::move(read);
     slot_ = std::move(slot);
@@ -222,6 +226,9 @@ class EventStoreService::Subscription
   std::optional<grpc::Status> stop_ ABSL_GUARDED_BY(mu_);
   uint64_t watch_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t watch_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ends the wait for this node to be current (ReadAccess::Cancel) when
+  // the call stops.
+  std::shared_ptr<storage::CancelSignal> cancel_ ABSL_GUARDED_BY(mu_);
 };
 
 class EventStoreService::Subscription::Reactor
@@ -272,15 +279,19 @@ std::optional<grpc::Status> EventStoreService::Subscription::TakeStop() {
 
 void EventStoreService::Subscription::Stop(const grpc::Status& status) {
   std::optional<grpc::Status> finish;
+  std::shared_ptr<storage::CancelSignal> cancel;
   {
     absl::MutexLock lock(&mu_);
     if (phase_ == Phase::kFinished || stop_.has_value()) return;
     stop_ = status;
+    cancel = cancel_;
     // Idle on a watch: cancelling it makes us the driver.
     if (phase_ == Phase::kWaiting && service_->log_->CancelWatch(watch_id_)) {
       finish = TakeStop();
     }
   }
+  // Still waiting to be current: the wait ends now, and Pump finishes.
+  if (cancel != nullptr) cancel->Cancel();
   if (finish.has_value()) FinishCall(*finish);
 }
 
@@ -504,7 +515,8 @@ grpc::ServerUnaryReactor* EventStoreService::ReadStream(
   if (!caller.ok()) return FinishNow(context, caller.status());
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access_, *context);
   if (!read.ok()) return FinishNow(context, read.status());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Its wait ends when the call is cancelled.
+  grpc::ServerUnaryReactor* reactor = new CancellableReactor(*read);
   // As every read of personal data (run_query.h): nothing erased or
   // changed before the call is revealed.
   AfterCurrent(
@@ -543,7 +555,7 @@ grpc::ServerUnaryReactor* EventStoreService::ReadAll(
   absl::StatusOr<storage::LogFilter> filter =
       FromProto(request->filter(), options_);
   if (!filter.ok()) return FinishNow(context, filter.status());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::ServerUnaryReactor* reactor = new CancellableReactor(*read);
   // As ReadStream's.
   AfterCurrent(
       *std::move(read), readers_,

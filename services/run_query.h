@@ -68,6 +68,20 @@ void AfterCurrent(ReadAccess read, WorkQueue* pool, Then then) {
   });
 }
 
+// A unary call's reactor that ends its read's wait (ReadAccess::Cancel)
+// when the call is cancelled (its client gone), so that the wait frees its
+// thread at once rather than at the call's deadline.
+class CancellableReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit CancellableReactor(const ReadAccess& read)
+      : cancel_(read.cancel_signal()) {}
+  void OnCancel() override { cancel_->Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  const std::shared_ptr<storage::CancelSignal> cancel_;
+};
+
 // As RunQuery, for a read of subjects' personal data (a view of
 // PersonalDataViews()): `query(const v1::Actor& caller, ReadAccess* read)`
 // calls read->Saw(subject) for each subject it reaches; the call finishes
@@ -81,17 +95,20 @@ grpc::ServerUnaryReactor* RunPersonalQuery(
     grpc::CallbackServerContext* context,
     const google::protobuf::Message& request, WorkQueue* pool,
     AccessRecorder* access, Query query) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::ServerUnaryReactor* reactor = nullptr;
   absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
+    reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
   absl::StatusOr<ReadAccess> read = ReadAccess::Begin(access, *context);
   if (!read.ok()) {
+    reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(read.status()));
     return reactor;
   }
+  reactor = new CancellableReactor(*read);
   AfterCurrent(
       *std::move(read), pool,
       [reactor, caller = *std::move(caller), query = std::move(query)](
@@ -215,12 +232,14 @@ template <typename Check, typename Read>
 class ProjectionQuery final : public grpc::ServerUnaryReactor {
  public:
   ProjectionQuery(WorkQueue* pool, projections::ProjectionHost* host,
-                  std::string projection, absl::Time deadline, v1::Actor caller,
+                  std::string projection, absl::Time deadline,
+                  uint64_t min_position, v1::Actor caller,
                   std::optional<ReadAccess> access, Check check, Read read)
       : pool_(pool),
         host_(host),
         projection_(std::move(projection)),
         deadline_(deadline),
+        min_position_(min_position),
         caller_(std::move(caller)),
         access_(std::move(access)),
         check_(std::move(check)),
@@ -234,7 +253,7 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
     // The wait for this node to be current holds none of the pool's
     // threads (AfterCurrent).
     access_->RunWaiting([this] {
-      absl::StatusOr<uint64_t> current = access_->AwaitCurrent();
+      absl::StatusOr<uint64_t> current = access_->AwaitCurrent(min_position_);
       pool_->Post([this, current = std::move(current)] {
         if (!current.ok()) {
           Complete(current.status());
@@ -246,6 +265,9 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
+    // A wait for this node to be current ends (CANCELLED, completing the
+    // call); a wait for the projection is dropped here.
+    if (access_.has_value()) access_->Cancel();
     if (wait_.Cancel())
       Complete(absl::CancelledError("the call was cancelled"));
   }
@@ -294,6 +316,8 @@ class ProjectionQuery final : public grpc::ServerUnaryReactor {
   projections::ProjectionHost* const host_;
   const std::string projection_;
   const absl::Time deadline_;
+  // The request's min_position, for the wait for this node to be current.
+  const uint64_t min_position_;
   const v1::Actor caller_;
   std::optional<ReadAccess> access_;
   Check check_;
@@ -315,20 +339,23 @@ grpc::ServerUnaryReactor* RunProjectionQuery(
     return reactor;
   }
   auto* reactor = new ProjectionQuery<Check, Read>(
-      pool, host, std::move(projection), deadline, *std::move(caller),
-      std::nullopt, std::move(check), std::move(read));
+      pool, host, std::move(projection), deadline, /*min_position=*/0,
+      *std::move(caller), std::nullopt, std::move(check), std::move(read));
   reactor->Start();
   return reactor;
 }
 
 // As RunProjectionQuery, for a read of subjects' personal data (as
-// RunPersonalQuery); `access` may be null (no access log).
+// RunPersonalQuery); `access` may be null (no access log). `min_position`
+// is the request's: past the current head (ReadAccess::AwaitCurrent), the
+// call is refused at once (OUT_OF_RANGE).
 template <typename Check, typename Read>
 grpc::ServerUnaryReactor* RunPersonalProjectionQuery(
     grpc::CallbackServerContext* context,
     const google::protobuf::Message& request, WorkQueue* pool,
     AccessRecorder* access, projections::ProjectionHost* host,
-    std::string projection, absl::Time deadline, Check check, Read read) {
+    std::string projection, absl::Time deadline, uint64_t min_position,
+    Check check, Read read) {
   grpc::ServerUnaryReactor* refused = nullptr;
   absl::StatusOr<v1::Actor> caller = ResolveValidCaller(*context, request);
   if (!caller.ok()) {
@@ -343,8 +370,9 @@ grpc::ServerUnaryReactor* RunPersonalProjectionQuery(
     return refused;
   }
   auto* reactor = new ProjectionQuery<Check, Read>(
-      pool, host, std::move(projection), deadline, *std::move(caller),
-      *std::move(read_access), std::move(check), std::move(read));
+      pool, host, std::move(projection), deadline, min_position,
+      *std::move(caller), *std::move(read_access), std::move(check),
+      std::move(read));
   reactor->Start();
   return reactor;
 }

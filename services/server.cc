@@ -292,8 +292,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     }
     // The cluster's log on a cluster node (a follower asks etcd).
     access_options.await_current =
-        [log = server->append_log_](absl::Time deadline) {
-          return log->AwaitCurrent(deadline);
+        [log = server->append_log_](const storage::AwaitCurrentOptions& wait) {
+          return log->AwaitCurrent(wait);
         };
     // A cluster node's waits on threads of their own: a caller sending many
     // reads to a node that cannot be current (held back, etcd slow or gone)

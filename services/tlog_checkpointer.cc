@@ -54,7 +54,7 @@ absl::StatusOr<SignedTreeHead> Checkpointer::AtLeast(uint64_t min_size) {
     // A cluster node may not have applied yet what another node returned:
     // it waits (bounded) for the cluster's head before saying "beyond".
     ASSIGN_OR_RETURN(const uint64_t current,
-                     log_->AwaitCurrent(absl::Now() + kAwaitCurrentFor));
+                     log_->AwaitCurrent({absl::Now() + kAwaitCurrentFor}));
     head = std::max(current, log_->GetHead().position);
   }
   if (min_size > head) {

@@ -28,8 +28,44 @@ absl::Status EventLog::RevealPersonal(v1::RecordedEvent* event) {
   return absl::UnimplementedError("this log cannot open sealed personal data");
 }
 
-absl::StatusOr<uint64_t> EventLog::AwaitCurrent(absl::Time /*deadline*/) {
-  return GetHead().position;
+absl::StatusOr<uint64_t> EventLog::AwaitCurrent(
+    const AwaitCurrentOptions& options) {
+  const uint64_t head = GetHead().position;
+  if (options.min_position > head) {
+    return MinPositionBeyondHead(options.min_position, head);
+  }
+  return head;
+}
+
+void CancelSignal::Cancel() {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_.exchange(true)) return;
+  for (auto& [id, wake] : wakes_) wake();
+}
+
+uint64_t CancelSignal::OnCancel(std::function<void()> wake) const {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_.load()) wake();
+  const uint64_t id = ++next_id_;
+  wakes_.emplace(id, std::move(wake));
+  return id;
+}
+
+void CancelSignal::Remove(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  wakes_.erase(id);
+}
+
+absl::Status MinPositionBeyondHead(uint64_t min_position, uint64_t head) {
+  return absl::OutOfRangeError(absl::StrCat(
+      "min_position: ", min_position, " is beyond the log's head (position ",
+      head,
+      "), which every acknowledged append is at or below: pass a position an "
+      "append returned"));
+}
+
+absl::Status WaitCancelled() {
+  return absl::CancelledError("the call was cancelled");
 }
 
 absl::Status RevealAll(EventLog& log, std::vector<v1::RecordedEvent>& events) {

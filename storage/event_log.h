@@ -4,15 +4,20 @@
 // the whole contract; it names no storage engine, so a replicated backend can
 // sit behind it later. RocksDbEventLog (rocksdb_event_log.h) implements it.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/tlog.h"
@@ -24,6 +29,48 @@ namespace ycr::storage {
 // version check: the stream's id and its current version, in decimal.
 inline constexpr char kConflictStreamPayload[] = "ycr.v1/conflict-stream";
 inline constexpr char kConflictVersionPayload[] = "ycr.v1/conflict-version";
+
+// A call's cancellation (its client gone), for the waits it is in
+// (EventLog::AwaitCurrent): Cancel() ends them at once rather than at their
+// deadline. Thread-safe.
+class CancelSignal {
+ public:
+  // Idempotent.
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
+  // Calls `wake` on Cancel() (now, when already cancelled) until
+  // Remove(id); once Remove returns, `wake` is not running and will not
+  // run. `wake` must be quick and must not call into this signal; the
+  // caller must hold no lock that `wake` takes.
+  // (Const: a wait registers on a signal it may not cancel.)
+  uint64_t OnCancel(std::function<void()> wake) const;
+  void Remove(uint64_t id) const;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  mutable absl::Mutex mu_;
+  mutable uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable std::map<uint64_t, std::function<void()>> wakes_ ABSL_GUARDED_BY(mu_);
+};
+
+// What a read waits for in EventLog::AwaitCurrent.
+struct AwaitCurrentOptions {
+  // DEADLINE_EXCEEDED once it passes.
+  absl::Time deadline = absl::InfiniteFuture();
+  // A position the read must see (a query's min_position; 0: none): past
+  // the current head, nothing has reached it, and the read is refused at
+  // once (MinPositionBeyondHead).
+  uint64_t min_position = 0;
+  // CANCELLED once it is cancelled. Not owned; may be null.
+  const CancelSignal* cancel = nullptr;
+};
+
+// OUT_OF_RANGE naming `min_position` and `head` (the current head: every
+// append acknowledged anywhere is at or below it).
+absl::Status MinPositionBeyondHead(uint64_t min_position, uint64_t head);
+
+// CANCELLED: the call a wait was for was cancelled.
+absl::Status WaitCancelled();
 
 struct ExpectedVersion {
   enum class Kind { kAny, kNoStream, kExists, kExact };
@@ -294,12 +341,15 @@ class EventLog {
 
   // The position a read starting now must see: every append acknowledged
   // anywhere before this call is at or below it. Returns it once this log
-  // holds it; DEADLINE_EXCEEDED at `deadline`, UNAVAILABLE when it cannot
-  // be known. Reads of personal data wait here first, so that nothing
-  // erased (or changed) before the read began is shown
+  // holds it; DEADLINE_EXCEEDED at options.deadline, CANCELLED once
+  // options.cancel is, UNAVAILABLE when it cannot be known, OUT_OF_RANGE
+  // (MinPositionBeyondHead) at once when options.min_position is past it.
+  // Reads of personal data wait here first, so that nothing erased (or
+  // changed) before the read began is shown
   // (services/security/access_log.h). Thread-safe. The default (a log on
   // one node, which holds everything it acknowledged): the head, at once.
-  virtual absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline);
+  virtual absl::StatusOr<uint64_t> AwaitCurrent(
+      const AwaitCurrentOptions& options);
 
   // Calls `ready` once, when the head reaches `position` or the log closes.
   // If that is already so, calls it before returning and returns 0; otherwise

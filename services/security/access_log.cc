@@ -281,9 +281,13 @@ absl::StatusOr<ReadAccess> ReadAccess::Begin(
   return ReadAccess(recorder, std::move(method), std::move(purpose), deadline);
 }
 
-absl::StatusOr<uint64_t> ReadAccess::AwaitCurrent() const {
+absl::StatusOr<uint64_t> ReadAccess::AwaitCurrent(uint64_t min_position) const {
   if (recorder_ == nullptr) return 0;
-  return recorder_->AwaitCurrent(deadline_);
+  storage::AwaitCurrentOptions wait;
+  wait.deadline = deadline_;
+  wait.min_position = min_position;
+  wait.cancel = cancel_.get();
+  return recorder_->AwaitCurrent(wait);
 }
 
 void ReadAccess::RunWaiting(absl::AnyInvocable<void() &&> wait) const {
@@ -295,15 +299,19 @@ void ReadAccess::RunWaiting(absl::AnyInvocable<void() &&> wait) const {
 }
 
 absl::StatusOr<uint64_t> AccessRecorder::AwaitCurrent(
-    absl::Time deadline) const {
+    const storage::AwaitCurrentOptions& wait) const {
   if (!options_.await_current) return 0;
-  // Queued for a waiting thread past the call's deadline: nothing to ask.
-  if (absl::Now() >= deadline) {
+  // Queued for a waiting thread past the call's deadline, or after its
+  // client went away: nothing to ask.
+  if (wait.cancel != nullptr && wait.cancel->cancelled()) {
+    return storage::WaitCancelled();
+  }
+  if (absl::Now() >= wait.deadline) {
     return absl::DeadlineExceededError(
         "the read's deadline passed before this node could tell whether it "
         "holds the newest writes, so it shows nothing; retry");
   }
-  return options_.await_current(deadline);
+  return options_.await_current(wait);
 }
 
 void AccessRecorder::RunWaiting(absl::AnyInvocable<void() &&> wait) const {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "storage/access_log_store.h"
+#include "storage/event_log.h"
 #include "ycr/v1/event.pb.h"
 
 namespace ycr::services {
@@ -91,11 +93,14 @@ struct AccessLogOptions {
   // themselves. Default: true.
   bool background = true;
   // Before a read of personal data runs (ReadAccess::AwaitCurrent): the
-  // position it must see, once this node holds it, by the call's deadline
-  // (storage::EventLog::AwaitCurrent: a cluster node asks etcd, so that
-  // nothing erased or changed before the read began is shown). Null: no
-  // wait (0).
-  std::function<absl::StatusOr<uint64_t>(absl::Time deadline)> await_current;
+  // position it must see, once this node holds it, by the call's deadline,
+  // ended early when the call is cancelled, and OUT_OF_RANGE for a
+  // min_position past it (storage::EventLog::AwaitCurrent: a cluster node
+  // asks etcd, so that nothing erased or changed before the read began is
+  // shown). Null: no wait (0).
+  std::function<absl::StatusOr<uint64_t>(
+      const storage::AwaitCurrentOptions& wait)>
+      await_current;
   // Where those waits run (AccessRecorder::RunWaiting): threads of their
   // own, so that reads waiting for this node to catch up (a follower held
   // back, etcd slow or gone), however many a caller sends, hold none of
@@ -138,9 +143,10 @@ class AccessRecorder {
   // Entries waiting. Thread-safe.
   size_t queued() const;
 
-  // options.await_current(deadline), or 0 without it; DEADLINE_EXCEEDED
-  // once `deadline` has passed. Thread-safe.
-  absl::StatusOr<uint64_t> AwaitCurrent(absl::Time deadline) const;
+  // options.await_current(wait), or 0 without it; DEADLINE_EXCEEDED once
+  // wait.deadline has passed, CANCELLED once wait.cancel is. Thread-safe.
+  absl::StatusOr<uint64_t> AwaitCurrent(
+      const storage::AwaitCurrentOptions& wait) const;
 
   // Runs `wait` (which calls AwaitCurrent) through options.run_waiting, or
   // now on this thread without it. Thread-safe.
@@ -198,9 +204,20 @@ class ReadAccess {
 
   // Before the call reads anything: the log position its reads must
   // reflect, once this node holds it (AccessRecorder::AwaitCurrent, by the
-  // call's deadline, at most kMaxCurrentWait from Begin). A projection
-  // query waits for its projection to reach it too. 0 with no recorder.
-  absl::StatusOr<uint64_t> AwaitCurrent() const;
+  // call's deadline, at most kMaxCurrentWait from Begin; CANCELLED at once
+  // after Cancel()). A projection query waits for its projection to reach
+  // it too, and passes its `min_position`: past that position (nothing
+  // acknowledged has reached it), OUT_OF_RANGE at once. 0 with no recorder.
+  absl::StatusOr<uint64_t> AwaitCurrent(uint64_t min_position = 0) const;
+
+  // Ends AwaitCurrent's wait, now or later (CANCELLED): for the call's
+  // OnCancel (its client gone). Thread-safe.
+  void Cancel() const { cancel_->Cancel(); }
+  // The signal Cancel() sets, for a reactor that outlives this object's
+  // moves.
+  const std::shared_ptr<storage::CancelSignal>& cancel_signal() const {
+    return cancel_;
+  }
 
   // Runs `wait` where waits for AwaitCurrent run (AccessRecorder::
   // RunWaiting): `wait` calls AwaitCurrent, then hands the rest of the
@@ -226,6 +243,9 @@ class ReadAccess {
   std::string method_;
   std::string purpose_;
   absl::Time deadline_;
+  // Shared with the waits in AwaitCurrent, which may outlive a move.
+  std::shared_ptr<storage::CancelSignal> cancel_ =
+      std::make_shared<storage::CancelSignal>();
   std::vector<std::string> seen_;
   absl::flat_hash_set<std::string> seen_set_;
 };

@@ -525,5 +525,221 @@ TEST_F(HostileCluster12Test, WaitingReadsStarveNoOtherRead) {
   EXPECT_GT(answered, 1);
 }
 
+// The read barrier's waits (issue 17's open gaps, closed). Each caller of
+// EventLog::AwaitCurrent gives up at its own deadline while the shared
+// round's etcd read still hangs (etcd paused: the read ends only at the
+// etcd client's own 5 s timeout), and the round goes on for the others: a
+// caller with time to spare gets etcd's head once etcd answers. Without
+// the fix the first caller read etcd itself and returned only at that
+// timeout (about 5 s, UNAVAILABLE), whatever its deadline.
+TEST_F(HostileCluster12Test, AReadGivesUpAtItsOwnDeadlineWhileEtcdHangs) {
+  ASSERT_TRUE(cluster_->Pause(0).ok());
+  for (Node* node : {follower_, leader_}) {
+    const absl::Time began = absl::Now();
+    storage::AwaitCurrentOptions wait;
+    wait.deadline = began + absl::Milliseconds(200);
+    const absl::StatusOr<uint64_t> current = node->log->AwaitCurrent(wait);
+    const absl::Duration took = absl::Now() - began;
+    EXPECT_EQ(current.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << current.status();
+    EXPECT_LT(took, absl::Seconds(2)) << "etcd's read held the caller";
+  }
+  // Another caller, with time to spare, shares the next round: it is
+  // answered once etcd is back.
+  absl::StatusOr<uint64_t> patient = absl::UnknownError("not run");
+  std::thread waiting([this, &patient] {
+    storage::AwaitCurrentOptions wait;
+    wait.deadline = absl::Now() + absl::Seconds(30);
+    patient = follower_->log->AwaitCurrent(wait);
+  });
+  ASSERT_TRUE(cluster_->Resume(0).ok());
+  waiting.join();
+  EXPECT_TRUE(patient.ok()) << patient.status();
+  if (patient.ok()) {
+    EXPECT_GE(*patient, written_);
+  }
+}
+
+// A read whose call is cancelled (its client gone) stops waiting at once:
+// the barrier itself ends on the call's CancelSignal, and through the
+// server every waiting read's reactor passes its OnCancel to its wait, so
+// cancelled reads on a follower that cannot catch up (held) free the
+// waiting threads at once. Then a read that needs no wait for this node's
+// apply loop (a min_position past the cluster's head, refused as soon as
+// etcd's head is read) is answered. Without the fix each cancelled read
+// held a waiting thread until its deadline (10 s): the eight filled the
+// pool (4 threads) and the last read was not answered by its own deadline.
+TEST_F(HostileCluster12Test, ACancelledReadFreesItsWaitingThreadAtOnce) {
+  held_->apply.Close();
+  ASSERT_NO_FATAL_FAILURE(Erase());  // The follower now lags.
+
+  // The barrier, on its own.
+  storage::CancelSignal cancel;
+  absl::StatusOr<uint64_t> cancelled = absl::UnknownError("not run");
+  absl::Time began = absl::Now();
+  std::thread direct([this, &cancel, &cancelled] {
+    storage::AwaitCurrentOptions wait;
+    wait.deadline = absl::Now() + absl::Seconds(30);
+    wait.cancel = &cancel;
+    cancelled = follower_->log->AwaitCurrent(wait);
+  });
+  cancel.Cancel();
+  direct.join();
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled)
+      << cancelled.status();
+  EXPECT_LT(absl::Now() - began, absl::Seconds(5));
+
+  // Through the server: reads of the subject's record, waiting.
+  struct Waiting {
+    grpc::ClientContext context;
+    v1::GetSubjectRecordRequest request;
+    v1::SubjectRecord response;
+    grpc::Status status;
+    absl::Notification done;
+    ~Waiting() {
+      context.TryCancel();
+      done.WaitForNotification();
+    }
+  };
+  std::vector<std::unique_ptr<Waiting>> waiting;
+  auto stub = v1::Subjects::NewStub(follower_->channel);
+  for (int i = 0; i < 8; ++i) {
+    auto w = std::make_unique<Waiting>();
+    AsCaller(&w->context, kSchool);
+    w->context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    w->request.set_subject_id(kSubject);
+    Waiting* raw = w.get();
+    stub->async()->GetRecord(&raw->context, &raw->request, &raw->response,
+                             [raw](grpc::Status status) {
+                               raw->status = std::move(status);
+                               raw->done.Notify();
+                             });
+    waiting.push_back(std::move(w));
+  }
+  // A read past the cluster's head, answered (OUT_OF_RANGE) only once a
+  // waiting thread takes it.
+  auto past_the_head = [this](absl::Duration timeout) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::ConsentInForceResponse response;
+    return v1::Audit::NewStub(follower_->channel)
+        ->ConsentInForce(
+            &context,
+            InForce(kSubject, kService, v1::PURPOSE_REFERRAL,
+                    v1::DATA_CATEGORY_IDENTITY, clock_.Now(), 1000000000000),
+            &response);
+  };
+  // The waiting reads hold every waiting thread: a read behind them is
+  // not answered by its deadline (1 s; tried until so, at most 20 times).
+  bool full = false;
+  for (int i = 0; i < 20 && !full; ++i) {
+    full = past_the_head(absl::Seconds(1)).error_code() ==
+           grpc::StatusCode::DEADLINE_EXCEEDED;
+  }
+  ASSERT_TRUE(full) << "the waiting reads never filled the waiting threads";
+  for (auto& w : waiting) w->context.TryCancel();
+  began = absl::Now();
+  for (auto& w : waiting) {
+    ASSERT_TRUE(w->done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_FALSE(absl::StrContains(w->response.DebugString(), kName));
+  }
+  const grpc::Status answered = past_the_head(absl::Seconds(5));
+  EXPECT_EQ(answered.error_code(), grpc::StatusCode::OUT_OF_RANGE)
+      << answered.error_code() << " " << answered.error_message();
+  EXPECT_LT(absl::Now() - began, absl::Seconds(5));
+}
+
+// A min_position past everything the cluster holds (10^12) is refused at
+// once, OUT_OF_RANGE naming min_position and etcd's head, on the leader and
+// on a follower, by every kind of read that takes one (a projection query,
+// a stream, a caseload list), without waiting for its deadline (30 s here,
+// the server's 10 s bound); a follower held back refuses it too, since
+// etcd's head is known. A min_position the cluster holds but a held
+// follower has not applied still waits (read-your-writes across nodes): it
+// ends at its deadline, not refused, and is answered once the follower
+// applies it. Without the fix each of the first ended DEADLINE_EXCEEDED
+// after 10 s.
+TEST_F(HostileCluster12Test, AMinPositionPastTheClustersHeadIsRefusedAtOnce) {
+  constexpr uint64_t kFar = 1000000000000;
+  // etcd's head, as the refusals name it.
+  std::string head = absl::StrCat(leader_->log->GetHead().position);
+  auto expect_refused = [&](const grpc::Status& status, absl::Time began,
+                            const std::string& what) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
+        << what << ": " << status.error_code() << " " << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "min_position"))
+        << what << ": " << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), absl::StrCat(kFar)))
+        << what << ": " << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(),
+                                  absl::StrCat("position ", head)))
+        << what << ": " << status.error_message();
+    EXPECT_LT(absl::Now() - began, absl::Seconds(5)) << what;
+    ExpectNoInfrastructure(status, what);
+  };
+  auto in_force = [&](Node* node, uint64_t min_position, absl::Duration timeout,
+                      v1::ConsentInForceResponse* response) {
+    grpc::ClientContext context;
+    AsCaller(&context, kSchool);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return v1::Audit::NewStub(node->channel)
+        ->ConsentInForce(
+            &context,
+            InForce(kSubject, kService, v1::PURPOSE_REFERRAL,
+                    v1::DATA_CATEGORY_IDENTITY, clock_.Now(), min_position),
+            response);
+  };
+  auto check_all = [&](const std::string& which) {
+    for (Node* node : {leader_, follower_}) {
+      const std::string at =
+          (node == leader_ ? "leader " : "follower ") + which;
+      absl::Time began = absl::Now();
+      v1::ConsentInForceResponse response;
+      expect_refused(in_force(node, kFar, absl::Seconds(30), &response), began,
+                     at + "ConsentInForce");
+      began = absl::Now();
+      expect_refused(Trail(node, absl::Seconds(30), kFar).status, began,
+                     at + "Trail");
+      began = absl::Now();
+      grpc::ClientContext context;
+      AsCaller(&context, kSchool);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      v1::ListCaseloadReferralsRequest list;
+      list.set_organisation(kSchool);
+      list.set_min_position(kFar);
+      v1::ListCaseloadReferralsResponse listed;
+      expect_refused(v1::Caseloads::NewStub(node->channel)
+                         ->ListReferrals(&context, list, &listed),
+                     began, at + "ListReferrals");
+    }
+  };
+  check_all("");
+
+  // A follower held back: etcd's head is known, so the same.
+  held_->apply.Close();
+  const uint64_t granted = Grant("c-h12-far");
+  ASSERT_GT(granted, 0u);
+  ASSERT_EQ(leader_->log->GetHead().position, granted);
+  head = absl::StrCat(granted);
+  check_all("held ");
+
+  // The grant's position, held by the cluster and not yet by the held
+  // follower: not refused, it waits (to its deadline here).
+  v1::ConsentInForceResponse held;
+  const grpc::Status waited =
+      in_force(follower_, granted, absl::Seconds(2), &held);
+  EXPECT_EQ(waited.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << waited.error_code() << " " << waited.error_message();
+  EXPECT_FALSE(held.covered());
+  held_->apply.Open();
+  v1::ConsentInForceResponse after;
+  const grpc::Status answered =
+      in_force(follower_, granted, absl::Seconds(30), &after);
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_TRUE(after.covered()) << after.DebugString();
+}
+
 }  // namespace
 }  // namespace ycr::testing

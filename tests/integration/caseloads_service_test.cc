@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
@@ -251,13 +253,14 @@ TEST_F(CaseloadsServiceTest, QueriesWaitingPastTheHeadHoldNoReaderThread) {
 }
 
 // A call cancelled while it waits lets go of its waiter at once (not at its
-// deadline); the others keep waiting.
+// deadline); the others keep waiting. (Counts: a read of personal data, such
+// as ListReferrals, is refused a position past the head at once, below.)
 TEST_F(CaseloadsServiceTest, ACancelledWaitingQueryReleasesItsWaiter) {
   const uint64_t head = Head();
   struct Waiting {
     grpc::ClientContext context;
-    v1::ListCaseloadReferralsRequest request;
-    v1::ListCaseloadReferralsResponse response;
+    v1::CaseloadCountsRequest request;
+    v1::CaseloadCounts response;
     grpc::Status status;
     absl::Notification done;
     // Not left in flight, should the test stop early.
@@ -273,12 +276,11 @@ TEST_F(CaseloadsServiceTest, ACancelledWaitingQueryReleasesItsWaiter) {
     w->request.set_min_position(head + 1000);
     AsCaller(&w->context, kSchool, "u-1", "school");
     Waiting* raw = w.get();
-    caseloads_->async()->ListReferrals(&raw->context, &raw->request,
-                                       &raw->response,
-                                       [raw](grpc::Status status) {
-                                         raw->status = std::move(status);
-                                         raw->done.Notify();
-                                       });
+    caseloads_->async()->Counts(&raw->context, &raw->request, &raw->response,
+                                [raw](grpc::Status status) {
+                                  raw->status = std::move(status);
+                                  raw->done.Notify();
+                                });
     waiting.push_back(std::move(w));
   }
   projections::ProjectionHost& host = server_.server().projections();
@@ -307,6 +309,36 @@ TEST_F(CaseloadsServiceTest, ACancelledWaitingQueryReleasesItsWaiter) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_EQ(host.waiting(), 0u);
+}
+
+// A read of personal data (ListReferrals, through the read barrier) whose
+// min_position is past the log's head, which holds every acknowledged
+// append, is refused at once, OUT_OF_RANGE naming min_position and the head,
+// not at its deadline (30 s here; the server's bound, 10 s). Without the
+// fix it ended DEADLINE_EXCEEDED after 10 s. A position the log holds is
+// read as before.
+TEST_F(CaseloadsServiceTest, AMinPositionPastTheHeadIsRefusedAtOnce) {
+  const uint64_t head = Head();
+  v1::ListCaseloadReferralsRequest request;
+  request.set_organisation(kSchool);
+  request.set_min_position(1000000000000);
+  v1::ListCaseloadReferralsResponse listed;
+  grpc::ClientContext context;
+  AsCaller(&context, kSchool, "u-1", "school");
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  const absl::Time began = absl::Now();
+  const grpc::Status refused =
+      caseloads_->ListReferrals(&context, request, &listed);
+  EXPECT_LT(absl::Now() - began, absl::Seconds(5));
+  EXPECT_TRUE(Is(refused, StatusCode::OUT_OF_RANGE, "min_position"));
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "1000000000000"))
+      << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(),
+                                absl::StrCat("(position ", head, ")")))
+      << refused.error_message();
+
+  request.set_min_position(head);
+  EXPECT_TRUE(Ok(List(request, &listed)));
 }
 
 }  // namespace
