@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -224,9 +226,41 @@ absl::Status EtcdCluster::Kill(int i) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Whether every thread of `pid` is stopped (state T or t in its stat).
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator(
+           absl::StrCat("/proc/", pid, "/task"), ec)) {
+    absl::StatusOr<std::string> read =
+        ycr::ReadFile((task.path() / "stat").string());
+    if (!read.ok()) continue;  // The thread exited.
+    const std::string& stat = *read;
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+    const char state = stat[paren + 2];
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any && !ec;
+}
+
+}  // namespace
+
 absl::Status EtcdCluster::Pause(int i) {
   if (members_[i].pid <= 0 || kill(members_[i].pid, SIGSTOP) != 0) {
     return absl::FailedPreconditionError("member not running");
+  }
+  // SIGSTOP takes effect asynchronously: until every thread has stopped, a
+  // request sent after Pause returned could still be answered.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!AllThreadsStopped(members_[i].pid)) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("the member did not stop");
+    }
+    std::this_thread::yield();
   }
   return absl::OkStatus();
 }

@@ -544,6 +544,40 @@ TEST_F(HostileCluster12Test, AReadGivesUpAtItsOwnDeadlineWhileEtcdHangs) {
         << current.status();
     EXPECT_LT(took, absl::Seconds(2)) << "etcd's read held the caller";
   }
+  // A caller blocked behind the hanging round (the follower's round still
+  // waits on etcd, up to the client's 5 s) ends as soon as its call is
+  // cancelled, not when the round ends: the cancellation wakes its wait.
+  {
+    storage::CancelSignal cancel;
+    std::atomic<bool> returned{false};
+    absl::StatusOr<uint64_t> cancelled = absl::UnknownError("not run");
+    std::thread blocked([this, &cancel, &cancelled, &returned] {
+      storage::AwaitCurrentOptions wait;
+      wait.deadline = absl::Now() + absl::Seconds(30);
+      wait.cancel = &cancel;
+      cancelled = follower_->log->AwaitCurrent(wait);
+      returned = true;
+    });
+    // Until its wait is registered on the signal (it then waits in the
+    // barrier), or it returned without waiting (a failure below). OnCancel
+    // numbers registrations from 1: a probe's id beyond the probes made so
+    // far means the wait registered.
+    for (uint64_t probes = 1;; ++probes) {
+      const uint64_t id = cancel.OnCancel([] {});
+      cancel.Remove(id);
+      if (id > probes || returned.load()) break;
+      std::this_thread::yield();
+    }
+    EXPECT_FALSE(returned.load())
+        << "returned before it waited: " << cancelled.status();
+    const absl::Time cancelled_at = absl::Now();
+    cancel.Cancel();
+    blocked.join();
+    EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled)
+        << cancelled.status();
+    EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(1))
+        << "the cancellation did not wake the wait";
+  }
   // Another caller, with time to spare, shares the next round: it is
   // answered once etcd is back.
   absl::StatusOr<uint64_t> patient = absl::UnknownError("not run");
