@@ -98,7 +98,7 @@ const std::vector<std::string>& KnownReasons() {
 
 absl::Status FieldError(absl::string_view field, absl::string_view description,
                         absl::string_view reason_code) {
-  return FieldErrors({{std::string(field), std::string(description)}},
+  return FieldErrors({{std::string(field), std::string(description), ""}},
                      reason_code);
 }
 
@@ -181,7 +181,7 @@ ErrorDetails DetailsOf(const absl::Status& status) {
         LooksLikeFieldPath(message.substr(0, colon))) {
       details.field_violations.push_back(
           {std::string(message.substr(0, colon)),
-           std::string(message.substr(colon + 2))});
+           std::string(message.substr(colon + 2)), ""});
     }
     if (!Get(status, kErrorInfoUrl, &info)) {
       details.reason = colon != absl::string_view::npos &&

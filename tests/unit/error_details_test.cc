@@ -37,8 +37,8 @@ TEST(ErrorDetailsTest, FieldErrorNamesTheFieldAndItsReason) {
 }
 
 TEST(ErrorDetailsTest, FieldErrorsListsEveryViolation) {
-  const absl::Status status =
-      FieldErrors({{"a.b", "is wrong"}, {"c[2]", "too long"}, {"d", "bad"}});
+  const absl::Status status = FieldErrors(
+      {{"a.b", "is wrong", ""}, {"c[2]", "too long", ""}, {"d", "bad", ""}});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(status.message(), "a.b: is wrong (and 2 more"))
       << status;
@@ -142,7 +142,7 @@ TEST(ErrorDetailsTest, WithFieldPrefixNamesTheOuterPathAndKeepsTheReason) {
 
 TEST(ErrorDetailsTest, SerializedRpcStatusRoundTrips) {
   for (const absl::Status& status :
-       {FieldErrors({{"a", "one"}, {"b.c", "two"}}, reason::kTooLong),
+       {FieldErrors({{"a", "one", ""}, {"b.c", "two", ""}}, reason::kTooLong),
         PreconditionError(absl::StatusCode::kFailedPrecondition, "REFERRAL",
                           "referral_id/r-1",
                           "cannot accept a referral that "
