@@ -31,6 +31,7 @@
 #include "tests/etcd/held_node.h"
 #include "tests/etcd/in_process_node.h"
 #include "tests/integration/domain_flows_fixture.h"
+#include "tests/integration/pending_call.h"
 #include "ycr/v1/consent_service.grpc.pb.h"
 #include "ycr/v1/event_store.grpc.pb.h"
 
@@ -624,17 +625,8 @@ TEST_F(HostileCluster12Test, ACancelledReadFreesItsWaitingThreadAtOnce) {
   EXPECT_LT(absl::Now() - began, absl::Seconds(5));
 
   // Through the server: reads of the subject's record, waiting.
-  struct Waiting {
-    grpc::ClientContext context;
-    v1::GetSubjectRecordRequest request;
-    v1::SubjectRecord response;
-    grpc::Status status;
-    absl::Notification done;
-    ~Waiting() {
-      context.TryCancel();
-      done.WaitForNotification();
-    }
-  };
+  using Waiting =
+      test::PendingCall<v1::GetSubjectRecordRequest, v1::SubjectRecord>;
   std::vector<std::unique_ptr<Waiting>> waiting;
   auto stub = v1::Subjects::NewStub(follower_->channel);
   for (int i = 0; i < 8; ++i) {

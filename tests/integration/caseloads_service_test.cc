@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
 #include "tests/integration/domain_flows_fixture.h"
+#include "tests/integration/pending_call.h"
 #include "ycr/v1/queries_service.grpc.pb.h"
 
 namespace ycr::testing {
@@ -173,18 +174,8 @@ TEST_F(CaseloadsServiceTest, QueriesWaitingPastTheHeadHoldNoReaderThread) {
   const uint64_t head = Head();
 
   // More waiting calls than reader threads, for the next position.
-  struct Waiting {
-    grpc::ClientContext context;
-    v1::CaseloadCountsRequest request;
-    v1::CaseloadCounts response;
-    grpc::Status status;
-    absl::Notification done;
-    // Not left in flight, should the test stop early.
-    ~Waiting() {
-      context.TryCancel();
-      done.WaitForNotification();
-    }
-  };
+  using Waiting =
+      test::PendingCall<v1::CaseloadCountsRequest, v1::CaseloadCounts>;
   constexpr int kWaiting = 3;
   std::vector<std::unique_ptr<Waiting>> waiting;
   for (int i = 0; i < kWaiting; ++i) {
