@@ -196,6 +196,11 @@ class EventStoreService::Subscription
  private:
   enum class Phase { kReading, kWriting, kWaiting, kFinished };
 
+  // Waits (off the readers' threads) until this node holds every write
+  // acknowledged before now, then Pumps: each batch is opened only once
+  // current, so nothing erased after the subscription began is opened from
+  // a node that has not applied the erasure yet.
+  void AwaitCurrentThenPump();
   void Pump();
   void OnHeadAdvanced(uint64_t generation);
   void WriteNext();
@@ -214,9 +219,11 @@ class EventStoreService::Subscription
   StreamQuota::Lease slot_;
   uint64_t next_position_;
   bool caught_up_sent_ = false;
-  // ReadAccess::AwaitCurrent's answer, waited for before the first batch
-  // (Start): nothing erased or changed before the call is revealed.
+  // ReadAccess::AwaitCurrent's answer, waited for before each batch
+  // (AwaitCurrentThenPump): nothing erased or changed before the batch is
+  // read is revealed.
   absl::Status current_;
+  bool waited_once_ = false;
   std::deque<v1::SubscribeResponse> pending_;
   v1::SubscribeResponse writing_;
 
@@ -256,12 +263,22 @@ void EventStoreService::Subscription::Start(Reactor* reactor) {
     absl::MutexLock lock(&mu_);
     reactor_ = reactor;
   }
+  AwaitCurrentThenPump();
+}
+
+void EventStoreService::Subscription::AwaitCurrentThenPump() {
   // As every read of personal data (run_query.h), first, holding none of
-  // the readers' threads while it waits (AfterCurrent).
+  // the readers' threads while it waits (AfterCurrent); again before every
+  // batch, by a deadline of its own (the call may last for hours).
   auto wait = [self = shared_from_this()] {
-    self->current_ = self->read_.has_value()
-                         ? self->read_->AwaitCurrent().status()
-                         : absl::OkStatus();
+    if (!self->read_.has_value()) {
+      self->current_ = absl::OkStatus();
+    } else if (!self->waited_once_) {
+      self->waited_once_ = true;
+      self->current_ = self->read_->AwaitCurrent().status();
+    } else {
+      self->current_ = self->read_->AwaitCurrentAgain().status();
+    }
     self->service_->readers_->Post([self] { self->Pump(); });
   };
   if (read_.has_value()) {
@@ -350,7 +367,7 @@ void EventStoreService::Subscription::Pump() {
   }
   if (pending_.empty() && !slice->reached_end) {
     // A filtered scan stopped early: read on, without hogging the pool.
-    service_->readers_->Post([self = shared_from_this()] { self->Pump(); });
+    AwaitCurrentThenPump();
     return;
   }
   if (pending_.empty() && !caught_up_sent_) {
@@ -395,7 +412,7 @@ void EventStoreService::Subscription::OnHeadAdvanced(uint64_t generation) {
     phase_ = Phase::kReading;
     watch_id_ = 0;
   }
-  Pump();
+  AwaitCurrentThenPump();
 }
 
 void EventStoreService::Subscription::WriteNext() {
@@ -427,7 +444,7 @@ void EventStoreService::Subscription::OnWriteDone(bool ok) {
   } else if (!pending_.empty()) {
     WriteNext();
   } else {
-    service_->readers_->Post([self = shared_from_this()] { self->Pump(); });
+    AwaitCurrentThenPump();
   }
 }
 

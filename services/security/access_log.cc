@@ -290,6 +290,14 @@ absl::StatusOr<uint64_t> ReadAccess::AwaitCurrent(uint64_t min_position) const {
   return recorder_->AwaitCurrent(wait);
 }
 
+absl::StatusOr<uint64_t> ReadAccess::AwaitCurrentAgain() const {
+  if (recorder_ == nullptr) return 0;
+  storage::AwaitCurrentOptions wait;
+  wait.deadline = absl::Now() + kMaxCurrentWait;
+  wait.cancel = cancel_.get();
+  return recorder_->AwaitCurrent(wait);
+}
+
 void ReadAccess::RunWaiting(absl::AnyInvocable<void() &&> wait) const {
   if (recorder_ == nullptr) {
     std::move(wait)();

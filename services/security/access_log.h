@@ -209,6 +209,9 @@ class ReadAccess {
   // it too, and passes its `min_position`: past that position (nothing
   // acknowledged has reached it), OUT_OF_RANGE at once. 0 with no recorder.
   absl::StatusOr<uint64_t> AwaitCurrent(uint64_t min_position = 0) const;
+  // The same wait again for a call that reads on (a subscription's next
+  // batch): by kMaxCurrentWait from now, not from Begin.
+  absl::StatusOr<uint64_t> AwaitCurrentAgain() const;
 
   // Ends AwaitCurrent's wait, now or later (CANCELLED): for the call's
   // OnCancel (its client gone). Thread-safe.

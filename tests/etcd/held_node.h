@@ -33,14 +33,24 @@ class Gate {
     absl::MutexLock lock(&mu_);
     open_ = true;
   }
+  // While closed, lets `n` more callers of Pass through.
+  void Allow(int n) {
+    absl::MutexLock lock(&mu_);
+    allowed_ += n;
+  }
   void Pass() {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&open_));
+    auto may_pass = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return open_ || allowed_ > 0;
+    };
+    mu_.Await(absl::Condition(&may_pass));
+    if (!open_) --allowed_;
   }
 
  private:
   absl::Mutex mu_;
-  bool open_ = true;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  int allowed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Whether `log` applied `position` within 15 s.

@@ -340,6 +340,79 @@ TEST_F(HostileCluster12Test, EventStoreReadsOnAHeldFollowerShowNothingErased) {
   }
 }
 
+// A subscription on a follower opens each batch only once the follower
+// holds every write acknowledged before it: an event applied after the
+// subscription began, about a subject the leader erased meanwhile, is not
+// opened while the follower has applied the event but not the erasure.
+// Without the wait before each batch (it waited only at its start), the
+// subscriber was streamed the withdrawal's reason in that window.
+TEST_F(HostileCluster12Test, ASubscriptionOpensNothingErasedAfterItBegan) {
+  const std::string kReason = "WITHDRAWN-second-reason-h12-subscribe";
+  struct Seen {
+    absl::Mutex mu;
+    std::string text ABSL_GUARDED_BY(mu);
+    bool caught_up ABSL_GUARDED_BY(mu) = false;
+    bool ended ABSL_GUARDED_BY(mu) = false;
+  } seen;
+  grpc::ClientContext context;
+  AsCaller(&context, "auditor-1");
+  v1::SubscribeRequest request;
+  request.set_from_position(written_ + 1);
+  auto reader =
+      v1::EventStore::NewStub(follower_->channel)->Subscribe(&context, request);
+  std::thread subscriber([&seen, &reader] {
+    v1::SubscribeResponse message;
+    while (reader->Read(&message)) {
+      absl::MutexLock lock(&seen.mu);
+      absl::StrAppend(&seen.text, message.DebugString());
+      if (message.has_caught_up()) seen.caught_up = true;
+    }
+    absl::MutexLock lock(&seen.mu);
+    seen.ended = true;
+  });
+  auto wait_for = [&seen](auto condition, absl::Duration timeout) {
+    absl::MutexLock lock(&seen.mu);
+    return seen.mu.AwaitWithTimeout(absl::Condition(&condition), timeout);
+  };
+  EXPECT_TRUE(wait_for([&seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                           seen.mu) { return seen.caught_up || seen.ended; },
+                       absl::Seconds(30)));
+
+  held_->apply.Close();
+  ASSERT_NO_FATAL_FAILURE(Grant("c-h12s"));
+  const uint64_t withdrawn = Withdraw("c-h12s", kReason);
+  ASSERT_GT(withdrawn, 0u);
+  ASSERT_NO_FATAL_FAILURE(Erase());
+  // The follower applies up to the withdrawal, not the erasure.
+  while (follower_->log->GetHead().position < withdrawn) {
+    const uint64_t before = follower_->log->GetHead().position;
+    held_->apply.Allow(1);
+    ASSERT_TRUE(AwaitApplied(follower_, before + 1));
+  }
+  // The subscription was woken by those entries; it shows nothing of the
+  // withdrawal's reason (it waits for the erasure to be applied).
+  EXPECT_FALSE(wait_for(
+      [&seen, &kReason]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(seen.mu) {
+        return absl::StrContains(seen.text, kReason) || seen.ended;
+      },
+      absl::Seconds(2)))
+      << "the subscriber was shown the erased reason";
+  // Once the follower applies the erasure, the event reaches the
+  // subscriber, its personal part sealed.
+  held_->apply.Open();
+  const std::string at = absl::StrCat("position: ", withdrawn, "\n");
+  EXPECT_TRUE(wait_for(
+      [&seen, &at]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(seen.mu) {
+        return absl::StrContains(seen.text, at) || seen.ended;
+      },
+      absl::Seconds(30)));
+  context.TryCancel();
+  subscriber.join();
+  absl::MutexLock lock(&seen.mu);
+  EXPECT_TRUE(absl::StrContains(seen.text, at)) << seen.text;
+  EXPECT_FALSE(absl::StrContains(seen.text, kReason)) << seen.text;
+}
+
 // A consent withdrawn on the leader is not shown in force by a follower
 // whose log holds the withdrawal but whose audit trail projection does not
 // yet (held): Audit.ConsentInForce, asked by a careless client with no
